@@ -1,0 +1,1 @@
+//! loom model checks of ring-core; see tests/.

@@ -1,0 +1,424 @@
+//! Formatting a region (`create`) and validating one (`attach`), on raw memory (no `std`).
+//!
+//! Attach reads every header field once, checks it, and keeps private trusted copies
+//! ([`Geometry`]); protocol code addresses the region only through those copies, whatever a
+//! peer writes into the header afterwards.
+
+use crate::entry::Entry;
+use crate::error::LayoutError;
+use crate::layout::*;
+use crate::protocol::{Mode, RawRing};
+use crate::sync::{fence, Ordering};
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+
+/// A span of memory that holds (or will hold) a ring region.
+///
+/// It is a pointer and a length, not an owner: something else (a [`crate::Region`], a mapping
+/// of the caller's) keeps the memory alive.
+#[derive(Copy, Clone, Debug)]
+pub struct RawRegion {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a RawRegion is an address range; all access through it goes through atomics or
+// through payload cells whose ownership the ring protocol arbitrates across threads.
+unsafe impl Send for RawRegion {}
+// SAFETY: as above.
+unsafe impl Sync for RawRegion {}
+
+impl RawRegion {
+    /// Describes `len` bytes at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the `RawRegion` (or anything built from it) is used: the bytes are mapped,
+    /// readable and writable, and every other user (thread or process) accesses them only
+    /// through a ring of this layout. `ptr` need not be aligned; [`format`] and [`attach`]
+    /// check alignment.
+    pub const unsafe fn new(ptr: NonNull<u8>, len: usize) -> Self {
+        RawRegion { ptr, len }
+    }
+
+    /// Base address.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: callers check `len >= HEADER_LEN` and 128-byte alignment first; Header is all
+        // atomics, valid for any bytes.
+        unsafe { &*(self.ptr.as_ptr() as *const Header) }
+    }
+
+    /// # Safety
+    /// `offset + size_of::<U>() <= len`, `offset` aligned for `U`, `U` valid for any bytes.
+    unsafe fn at<U>(&self, offset: u64) -> &U {
+        // SAFETY: caller guarantees bounds and alignment.
+        unsafe { &*(self.ptr.as_ptr().add(offset as usize) as *const U) }
+    }
+}
+
+/// How to lay out a new ring.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::{Config, Mode};
+///
+/// let cfg = Config::new(1024).mode(Mode::Mpsc).initial_index(u32::MAX - 10);
+/// assert_eq!(cfg.capacity, 1024);
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Number of slots: a power of two in `2..=2^31`.
+    pub capacity: u32,
+    /// Producer/consumer multiplicity.
+    pub mode: Mode,
+    /// Value both indices start at. Starting just below `u32::MAX` exercises the wrap at once.
+    pub initial_index: u32,
+}
+
+impl Config {
+    /// An SPSC ring of `capacity` slots whose indices start at 0.
+    pub const fn new(capacity: u32) -> Self {
+        Config {
+            capacity,
+            mode: Mode::Spsc,
+            initial_index: 0,
+        }
+    }
+
+    /// Sets the mode.
+    pub const fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the starting index.
+    pub const fn initial_index(mut self, index: u32) -> Self {
+        self.initial_index = index;
+        self
+    }
+
+    /// Bytes a region needs for this configuration with entries of type `T`.
+    pub fn region_len<T: Entry>(&self) -> Result<u64, LayoutError> {
+        check_capacity(self.capacity)?;
+        region_len_for::<T>(self.capacity).ok_or(LayoutError::Capacity {
+            found: self.capacity,
+        })
+    }
+}
+
+/// The private, trusted copy of a validated region's geometry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// The mode recorded in the header.
+    pub mode: Mode,
+    /// Number of slots.
+    pub capacity: u32,
+    /// Layout minor version found.
+    pub version_minor: u32,
+    /// Compatible feature bits found (unknown ones are ignored).
+    pub compat: u64,
+    /// Offset of the producer line.
+    pub producer_offset: u64,
+    /// Offset of the consumer line.
+    pub consumer_offset: u64,
+    /// Offset of the slot array.
+    pub slots_offset: u64,
+    /// Bytes the creator laid out.
+    pub region_len: u64,
+}
+
+impl Geometry {
+    /// The ring protocol view of `region` under this geometry.
+    ///
+    /// # Safety
+    ///
+    /// `region` is the region this geometry was validated from (or one with the same length
+    /// and layout), and `T` is the entry type it was validated for.
+    pub unsafe fn raw<'a, T>(&self, region: &'a RawRegion) -> RawRing<'a, T> {
+        // SAFETY: attach checked that each block lies inside the region, is 128-byte aligned,
+        // and has its expected length; the structs are all atomics or plain-data payload cells.
+        unsafe {
+            let prod = region.at::<ProducerLine>(self.producer_offset);
+            let cons = region.at::<ConsumerLine>(self.consumer_offset);
+            let base = region.as_ptr().add(self.slots_offset as usize) as *const Slot<T>;
+            let slots = core::slice::from_raw_parts(base, self.capacity as usize);
+            RawRing {
+                prod,
+                cons,
+                slots,
+                mask: self.capacity - 1,
+                mode: self.mode,
+            }
+        }
+    }
+}
+
+fn check_capacity(cap: u32) -> Result<(), LayoutError> {
+    if (MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) && cap.is_power_of_two() {
+        Ok(())
+    } else {
+        Err(LayoutError::Capacity { found: cap })
+    }
+}
+
+fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
+    if region.as_ptr() as usize % BLOCK_ALIGN as usize != 0 {
+        return Err(LayoutError::Misaligned {
+            addr: region.as_ptr() as usize,
+        });
+    }
+    if (region.len() as u64) < needed {
+        return Err(LayoutError::RegionTooShort {
+            needed,
+            available: region.len() as u64,
+        });
+    }
+    Ok(())
+}
+
+fn check_entry<T: Entry>() {
+    // A compile-time style guard; `Entry` promises align <= 128.
+    debug_assert!(align_of::<T>() <= BLOCK_ALIGN as usize);
+}
+
+/// Formats `region` as an empty ring of `T` laid out per `cfg`, and validates the result.
+///
+/// Everything the layout covers is written; the payload bytes are left as they were. `magic`
+/// is written last, with Release ordering, so a concurrent [`attach`] either sees zero
+/// ([`LayoutError::BadMagic`]) or the complete header.
+///
+/// Formatting a region that others are using is not undefined behaviour for them (they treat
+/// its contents as untrusted), but it breaks their ring.
+pub fn format<T: Entry>(
+    region: &RawRegion,
+    cfg: &Config,
+    pid: u32,
+) -> Result<Geometry, LayoutError> {
+    check_entry::<T>();
+    let needed = cfg.region_len::<T>()?;
+    check_base(region, needed)?;
+    let h = region.header();
+    let r = Ordering::Relaxed;
+    h.magic.store(0, Ordering::Release);
+    fence(Ordering::SeqCst);
+    h.version_major.store(VERSION_MAJOR, r);
+    h.version_minor.store(VERSION_MINOR, r);
+    h.header_len.store(HEADER_LEN, r);
+    h.mode.store(cfg.mode.bits(), r);
+    h.compat.store(0, r);
+    h.incompat.store(0, r);
+    h.ro_compat.store(0, r);
+    h.capacity.store(cfg.capacity, r);
+    h.entry_format.store(T::FORMAT, r);
+    h.entry_size.store(size_of::<T>() as u32, r);
+    h.entry_align.store(align_of::<T>() as u32, r);
+    h.slot_stride.store(Slot::<T>::STRIDE as u32, r);
+    h.payload_offset.store(Slot::<T>::PAYLOAD_OFFSET as u32, r);
+    h.region_len.store(needed, r);
+    h.initial_index.store(cfg.initial_index, r);
+    h.creator_pid.store(pid, r);
+    let rows: [(u64, u64); BLOCK_COUNT] = [
+        (PRODUCER_OFFSET, LINE_LEN as u64),
+        (CONSUMER_OFFSET, LINE_LEN as u64),
+        (SLOTS_OFFSET, needed - SLOTS_OFFSET),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+        (0, 0),
+    ];
+    for (row, (off, len)) in h.blocks.iter().zip(rows) {
+        row.offset.store(off, r);
+        row.len.store(len, r);
+    }
+    for w in &h.reserved {
+        w.store(0, r);
+    }
+    // SAFETY: `check_base` verified the region holds `needed` bytes at 128-byte alignment, and
+    // the rows above place every block inside it.
+    let prod = unsafe { region.at::<ProducerLine>(PRODUCER_OFFSET) };
+    // SAFETY: as above.
+    let cons = unsafe { region.at::<ConsumerLine>(CONSUMER_OFFSET) };
+    prod.tail.store(cfg.initial_index, r);
+    prod.owner.store(0, r);
+    prod.full_refusals.store(0, r);
+    prod.discarded.store(0, r);
+    prod.reserved.iter().for_each(|w| w.store(0, r));
+    cons.head.store(cfg.initial_index, r);
+    cons.owner.store(0, r);
+    cons.reserved.iter().for_each(|w| w.store(0, r));
+    let base = region.as_ptr().wrapping_add(SLOTS_OFFSET as usize) as *const Slot<T>;
+    let mask = cfg.capacity - 1;
+    for i in 0..cfg.capacity {
+        // SAFETY: `i < capacity` and the slot array spans `capacity * STRIDE` bytes in bounds.
+        let slot = unsafe { &*base.add(i as usize) };
+        // The first position at or after `initial_index` (wrapping) that maps to slot `i`.
+        let first = cfg
+            .initial_index
+            .wrapping_add(i.wrapping_sub(cfg.initial_index) & mask);
+        slot.seq.store(first, r);
+        slot.meta.store(0, r);
+    }
+    h.magic.store(MAGIC, Ordering::Release);
+    attach::<T>(region)
+}
+
+/// Validates that `region` holds a ring of `T` this crate can use, and returns its trusted
+/// geometry. Each refusal names the field at fault (spec/LAYOUT.md, "Attach checks").
+pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
+    check_entry::<T>();
+    check_base(region, HEADER_LEN as u64)?;
+    let avail = region.len() as u64;
+    let h = region.header();
+    let r = Ordering::Relaxed;
+    let magic = h.magic.load(Ordering::Acquire);
+    if magic != MAGIC {
+        return Err(LayoutError::BadMagic { found: magic });
+    }
+    let (major, minor) = (h.version_major.load(r), h.version_minor.load(r));
+    if major != VERSION_MAJOR {
+        return Err(LayoutError::UnsupportedVersion { major, minor });
+    }
+    let header_len = h.header_len.load(r);
+    if header_len < HEADER_LEN || u64::from(header_len) > avail {
+        return Err(LayoutError::HeaderLength { found: header_len });
+    }
+    let incompat = h.incompat.load(r) & !features::INCOMPAT_KNOWN;
+    if incompat != 0 {
+        return Err(LayoutError::UnknownIncompatFeatures { bits: incompat });
+    }
+    let ro = h.ro_compat.load(r) & !features::RO_COMPAT_KNOWN;
+    if ro != 0 {
+        return Err(LayoutError::UnknownReadOnlyFeatures { bits: ro });
+    }
+    let mode_word = h.mode.load(r);
+    let mode = Mode::from_bits(mode_word).ok_or(LayoutError::Mode { found: mode_word })?;
+    let capacity = h.capacity.load(r);
+    check_capacity(capacity)?;
+    let (format, size, align) = (
+        h.entry_format.load(r),
+        h.entry_size.load(r),
+        h.entry_align.load(r),
+    );
+    if format != T::FORMAT {
+        return Err(LayoutError::EntryFormat {
+            expected: T::FORMAT,
+            found: format,
+        });
+    }
+    if size != size_of::<T>() as u32 {
+        return Err(LayoutError::EntrySize {
+            expected: size_of::<T>() as u32,
+            found: size,
+        });
+    }
+    if align != align_of::<T>() as u32 {
+        return Err(LayoutError::EntryAlign {
+            expected: align_of::<T>() as u32,
+            found: align,
+        });
+    }
+    let (stride, poff) = (h.slot_stride.load(r), h.payload_offset.load(r));
+    if stride != Slot::<T>::STRIDE as u32 || poff != Slot::<T>::PAYLOAD_OFFSET as u32 {
+        return Err(LayoutError::SlotLayout {
+            stride: Slot::<T>::STRIDE as u32,
+            found_stride: stride,
+            found_payload_offset: poff,
+        });
+    }
+    let region_len = h.region_len.load(r);
+    if region_len > avail {
+        return Err(LayoutError::RegionTooShort {
+            needed: region_len,
+            available: avail,
+        });
+    }
+    if region_len < u64::from(header_len) {
+        return Err(LayoutError::RegionLength {
+            found: region_len,
+            available: avail,
+        });
+    }
+    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
+    for (i, row) in h.blocks.iter().enumerate() {
+        let (offset, len) = (row.offset.load(r), row.len.load(r));
+        rows[i] = (offset, len);
+        if len == 0 && offset == 0 {
+            continue;
+        }
+        let bad = LayoutError::Block {
+            block: Block::name(i),
+            offset,
+            len,
+        };
+        let end = offset.checked_add(len).ok_or(bad)?;
+        if len == 0
+            || offset % BLOCK_ALIGN != 0
+            || offset < u64::from(header_len)
+            || end > region_len
+        {
+            return Err(bad);
+        }
+    }
+    for i in 0..BLOCK_COUNT {
+        for j in 0..i {
+            let ((a, al), (b, bl)) = (rows[i], rows[j]);
+            if al != 0 && bl != 0 && a < b + bl && b < a + al {
+                return Err(LayoutError::Block {
+                    block: Block::name(i),
+                    offset: a,
+                    len: al,
+                });
+            }
+        }
+    }
+    let slots_len = u64::from(capacity) * u64::from(stride);
+    let required = [
+        (Block::Producer, LINE_LEN as u64),
+        (Block::Consumer, LINE_LEN as u64),
+        (Block::Slots, slots_len),
+    ];
+    for (b, expected) in required {
+        let (_, found) = rows[b as usize];
+        if found != expected {
+            return Err(LayoutError::BlockLength {
+                block: Block::name(b as usize),
+                expected,
+                found,
+            });
+        }
+    }
+    let geo = Geometry {
+        mode,
+        capacity,
+        version_minor: minor,
+        compat: h.compat.load(r),
+        producer_offset: rows[Block::Producer as usize].0,
+        consumer_offset: rows[Block::Consumer as usize].0,
+        slots_offset: rows[Block::Slots as usize].0,
+        region_len,
+    };
+    // SAFETY: the geometry was validated against this region just above, for `T`.
+    let raw = unsafe { geo.raw::<T>(region) };
+    let head = raw.cons.head.load(Ordering::Acquire);
+    let tail = raw.prod.tail.load(Ordering::Acquire);
+    if tail.wrapping_sub(head) > capacity {
+        return Err(LayoutError::Indices { tail, head });
+    }
+    Ok(geo)
+}

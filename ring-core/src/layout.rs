@@ -1,0 +1,319 @@
+//! The byte layout of a ring region, version 1.0 (spec/LAYOUT.md is the contract).
+//!
+//! ```text
+//! offset  size  block
+//! 0       256   Header: identity, version, features, geometry, block table
+//! 256     128   ProducerLine: tail, producer claim, producer counters
+//! 384     128   ConsumerLine: head, consumer claim
+//! 512     cap * stride   slot array (Slot<T>), 128-byte aligned
+//! ```
+//!
+//! Every field is little-endian and naturally aligned. Every block other than the header is found
+//! through the header's block table, never at an assumed offset, so later minor versions may move
+//! blocks or add new ones (the overflow area and the wait words are reserved table rows).
+//!
+//! All shared words are atomics: another process may write them at any time, so they are never
+//! read as plain memory. The structs below are `#[repr(C)]` and their sizes and offsets are
+//! pinned by compile-time assertions (normal builds only: loom's atomics have other sizes).
+
+use crate::sync::{AtomicU32, AtomicU64, PayloadCell};
+use core::mem::MaybeUninit;
+
+/// `b"CRINGv1\0"` read as a little-endian `u64`: the first eight bytes of every region.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"CRINGv1\0");
+/// Layout major version written by this crate. A reader refuses any other major version.
+pub const VERSION_MAJOR: u32 = 1;
+/// Layout minor version written by this crate. Minor versions only add compatible things.
+pub const VERSION_MINOR: u32 = 0;
+/// Size in bytes of the header block in layout 1.x.
+pub const HEADER_LEN: u32 = 256;
+/// Size in bytes of the producer line and of the consumer line.
+pub const LINE_LEN: u32 = 128;
+/// Alignment, in bytes, that every block and the region base must have.
+pub const BLOCK_ALIGN: u64 = 128;
+/// Number of rows in the header's block table.
+pub const BLOCK_COUNT: usize = 8;
+/// Smallest capacity a ring may have (with one slot "full at n" and "free at n + 1" collide).
+pub const MIN_CAPACITY: u32 = 2;
+/// Largest capacity a ring may have: half the index space, so that `tail - head` never aliases.
+pub const MAX_CAPACITY: u32 = 1 << 31;
+/// Offset of the payload inside a slot whose payload alignment is at most 8.
+pub const SLOT_HEADER_LEN: u32 = 8;
+
+/// Feature bits. A reader refuses a region with an unknown bit in `incompat`, refuses to write to
+/// one with an unknown bit in `ro_compat`, and ignores unknown bits in `compat`.
+pub mod features {
+    /// incompat: the overflow area block (table row [`super::Block::Overflow`]) is present and in
+    /// use; producers spill into it when the ring is full. Reserved for layout 1.1.
+    pub const INCOMPAT_OVERFLOW: u64 = 1 << 0;
+    /// compat: the wait block (table row [`super::Block::Wait`]) holds futex and eventfd words.
+    /// Reserved for layout 1.1.
+    pub const COMPAT_WAIT: u64 = 1 << 0;
+    /// Every incompat bit this crate understands.
+    pub const INCOMPAT_KNOWN: u64 = 0;
+    /// Every ro_compat bit this crate understands.
+    pub const RO_COMPAT_KNOWN: u64 = 0;
+}
+
+/// Mode bits of the header's `mode` word.
+pub mod mode_bits {
+    /// Several producers may push concurrently (reservation by compare-and-swap).
+    pub const MULTI_PRODUCER: u32 = 1 << 0;
+    /// Several consumers may pop concurrently (claim by compare-and-swap).
+    pub const MULTI_CONSUMER: u32 = 1 << 1;
+    /// Every mode bit defined by layout 1.x.
+    pub const KNOWN: u32 = MULTI_PRODUCER | MULTI_CONSUMER;
+}
+
+/// Entry format identifiers of the header's `entry_format` word.
+pub mod entry_format {
+    /// Caller-defined plain-data entries: only size and alignment are described.
+    pub const OPAQUE: u32 = 0;
+    /// [`crate::Completion`]: `u64 user_data, i32 result, u32 flags`, 16 bytes.
+    pub const COMPLETION_V1: u32 = 1;
+}
+
+/// Bits of a slot's `meta` word (meaningful in every mode except SPSC).
+pub mod slot_meta {
+    /// The slot was reserved and then abandoned: consumers consume it without delivering it.
+    pub const DISCARDED: u32 = 1 << 0;
+}
+
+/// The rows of the header's block table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Block {
+    /// The producer line ([`ProducerLine`]).
+    Producer = 0,
+    /// The consumer line ([`ConsumerLine`]).
+    Consumer = 1,
+    /// The slot array (`capacity` slots of `slot_stride` bytes).
+    Slots = 2,
+    /// The overflow area (reserved; offset and length zero in layout 1.0).
+    Overflow = 3,
+    /// The wait/notify words (reserved; offset and length zero in layout 1.0).
+    Wait = 4,
+}
+
+impl Block {
+    /// Human-readable block name used in errors.
+    pub const fn name(index: usize) -> &'static str {
+        match index {
+            0 => "producer",
+            1 => "consumer",
+            2 => "slots",
+            3 => "overflow",
+            4 => "wait",
+            _ => "reserved",
+        }
+    }
+}
+
+/// One row of the block table: where a block lives in the region. `len == 0` means absent.
+#[repr(C)]
+#[derive(Debug)]
+pub struct BlockEntry {
+    /// Offset of the block from the region base, in bytes (a multiple of [`BLOCK_ALIGN`]).
+    pub offset: AtomicU64,
+    /// Length of the block in bytes.
+    pub len: AtomicU64,
+}
+
+/// The region header (256 bytes at offset 0). Written once by the creator, `magic` last with
+/// Release ordering; read once by each attacher into private trusted copies.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Header {
+    /// [`MAGIC`]. Zero while the creator is still formatting the region.
+    pub magic: AtomicU64,
+    /// [`VERSION_MAJOR`].
+    pub version_major: AtomicU32,
+    /// [`VERSION_MINOR`].
+    pub version_minor: AtomicU32,
+    /// Size of this header in bytes ([`HEADER_LEN`] in 1.x; a reader accepts larger values).
+    pub header_len: AtomicU32,
+    /// [`mode_bits`]: which sides may have several participants.
+    pub mode: AtomicU32,
+    /// Compatible feature bits: unknown ones may be ignored.
+    pub compat: AtomicU64,
+    /// Incompatible feature bits: an unknown one means "do not touch this region".
+    pub incompat: AtomicU64,
+    /// Read-only-compatible feature bits: with an unknown one a reader may only read.
+    pub ro_compat: AtomicU64,
+    /// Number of slots: a power of two in `MIN_CAPACITY..=MAX_CAPACITY`.
+    pub capacity: AtomicU32,
+    /// [`entry_format`] identifier.
+    pub entry_format: AtomicU32,
+    /// Size of one entry payload in bytes.
+    pub entry_size: AtomicU32,
+    /// Alignment of one entry payload in bytes (a power of two, at most [`BLOCK_ALIGN`]).
+    pub entry_align: AtomicU32,
+    /// Distance in bytes between consecutive slots.
+    pub slot_stride: AtomicU32,
+    /// Offset of the payload inside a slot (`max(8, entry_align)`).
+    pub payload_offset: AtomicU32,
+    /// Total bytes of the region the creator laid out (every block ends at or before it).
+    pub region_len: AtomicU64,
+    /// The index value the ring started at (informational; the live indices are authoritative).
+    pub initial_index: AtomicU32,
+    /// Process id of the creator (informational).
+    pub creator_pid: AtomicU32,
+    /// The block table, indexed by [`Block`]. Rows 5..8 are reserved and zero in layout 1.0.
+    pub blocks: [BlockEntry; BLOCK_COUNT],
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 5],
+}
+
+/// The producer line (128 bytes, its own pair of cache lines).
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct ProducerLine {
+    /// Producer index: positions below it are reserved (multi-producer) or published (single).
+    pub tail: AtomicU32,
+    /// Single-producer claim: 0 when free, otherwise the owner's token (its process id).
+    pub owner: AtomicU32,
+    /// Pushes refused because the ring was full.
+    pub full_refusals: AtomicU64,
+    /// Reserved slots published as discarded (abandoned zero-copy reservations).
+    pub discarded: AtomicU64,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 13],
+}
+
+/// The consumer line (128 bytes, its own pair of cache lines).
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct ConsumerLine {
+    /// Consumer index: positions below it are consumed (single) or claimed (multi-consumer).
+    pub head: AtomicU32,
+    /// Single-consumer claim: 0 when free, otherwise the owner's token (its process id).
+    pub owner: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 15],
+}
+
+/// One slot of the ring: an 8-byte slot header and the entry payload.
+///
+/// `seq` is the slot's lap tag: for the position `p` that maps to this slot it holds `p` while
+/// the slot is free for `p`, and `p + 1` once the entry for `p` is published; consuming it stores
+/// `p + capacity`, the next lap's "free". SPSC rings do not use `seq` or `meta`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Slot<T> {
+    /// Lap tag (see above).
+    pub seq: AtomicU32,
+    /// [`slot_meta`] bits, written before `seq` is published.
+    pub meta: AtomicU32,
+    /// The entry payload. Initialised once published; plain data, so any bytes are a valid `T`.
+    pub payload: PayloadCell<MaybeUninit<T>>,
+}
+
+impl<T> Slot<T> {
+    /// Offset of the payload inside the slot.
+    pub const PAYLOAD_OFFSET: usize = core::mem::offset_of!(Slot<T>, payload);
+    /// Distance between consecutive slots.
+    pub const STRIDE: usize = core::mem::size_of::<Slot<T>>();
+}
+
+#[cfg(loom)]
+impl<T> Slot<T> {
+    /// A free slot whose lap tag is `seq` (model builds allocate slots on the heap).
+    pub fn new(seq: u32) -> Self {
+        Slot {
+            seq: AtomicU32::new(seq),
+            meta: AtomicU32::new(0),
+            payload: PayloadCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+#[cfg(loom)]
+impl ProducerLine {
+    /// A zeroed producer line whose tail is `tail`.
+    pub fn new(tail: u32) -> Self {
+        ProducerLine {
+            tail: AtomicU32::new(tail),
+            owner: AtomicU32::new(0),
+            full_refusals: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+#[cfg(loom)]
+impl ConsumerLine {
+    /// A zeroed consumer line whose head is `head`.
+    pub fn new(head: u32) -> Self {
+        ConsumerLine {
+            head: AtomicU32::new(head),
+            owner: AtomicU32::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+/// Offset of the producer line in a region formatted by this crate.
+pub const PRODUCER_OFFSET: u64 = HEADER_LEN as u64;
+/// Offset of the consumer line in a region formatted by this crate.
+pub const CONSUMER_OFFSET: u64 = PRODUCER_OFFSET + LINE_LEN as u64;
+/// Offset of the slot array in a region formatted by this crate.
+pub const SLOTS_OFFSET: u64 = CONSUMER_OFFSET + LINE_LEN as u64;
+
+/// Bytes needed for a ring of `capacity` slots of `T` as this crate lays it out, or `None` if the
+/// size overflows `u64`.
+pub const fn region_len_for<T>(capacity: u32) -> Option<u64> {
+    match (Slot::<T>::STRIDE as u64).checked_mul(capacity as u64) {
+        Some(slots) => SLOTS_OFFSET.checked_add(slots),
+        None => None,
+    }
+}
+
+#[cfg(not(loom))]
+mod pinned {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    const _: () = assert!(size_of::<Header>() == HEADER_LEN as usize);
+    const _: () = assert!(align_of::<Header>() == 8);
+    const _: () = assert!(offset_of!(Header, magic) == 0);
+    const _: () = assert!(offset_of!(Header, version_major) == 8);
+    const _: () = assert!(offset_of!(Header, version_minor) == 12);
+    const _: () = assert!(offset_of!(Header, header_len) == 16);
+    const _: () = assert!(offset_of!(Header, mode) == 20);
+    const _: () = assert!(offset_of!(Header, compat) == 24);
+    const _: () = assert!(offset_of!(Header, incompat) == 32);
+    const _: () = assert!(offset_of!(Header, ro_compat) == 40);
+    const _: () = assert!(offset_of!(Header, capacity) == 48);
+    const _: () = assert!(offset_of!(Header, entry_format) == 52);
+    const _: () = assert!(offset_of!(Header, entry_size) == 56);
+    const _: () = assert!(offset_of!(Header, entry_align) == 60);
+    const _: () = assert!(offset_of!(Header, slot_stride) == 64);
+    const _: () = assert!(offset_of!(Header, payload_offset) == 68);
+    const _: () = assert!(offset_of!(Header, region_len) == 72);
+    const _: () = assert!(offset_of!(Header, initial_index) == 80);
+    const _: () = assert!(offset_of!(Header, creator_pid) == 84);
+    const _: () = assert!(offset_of!(Header, blocks) == 88);
+    const _: () = assert!(size_of::<BlockEntry>() == 16);
+    const _: () = assert!(offset_of!(Header, reserved) == 216);
+
+    const _: () = assert!(size_of::<ProducerLine>() == LINE_LEN as usize);
+    const _: () = assert!(align_of::<ProducerLine>() == BLOCK_ALIGN as usize);
+    const _: () = assert!(offset_of!(ProducerLine, tail) == 0);
+    const _: () = assert!(offset_of!(ProducerLine, owner) == 4);
+    const _: () = assert!(offset_of!(ProducerLine, full_refusals) == 8);
+    const _: () = assert!(offset_of!(ProducerLine, discarded) == 16);
+
+    const _: () = assert!(size_of::<ConsumerLine>() == LINE_LEN as usize);
+    const _: () = assert!(align_of::<ConsumerLine>() == BLOCK_ALIGN as usize);
+    const _: () = assert!(offset_of!(ConsumerLine, head) == 0);
+    const _: () = assert!(offset_of!(ConsumerLine, owner) == 4);
+
+    const _: () = assert!(offset_of!(Slot<u64>, seq) == 0);
+    const _: () = assert!(offset_of!(Slot<u64>, meta) == 4);
+    const _: () = assert!(Slot::<u64>::PAYLOAD_OFFSET == SLOT_HEADER_LEN as usize);
+    const _: () = assert!(Slot::<u8>::STRIDE == 12);
+    const _: () = assert!(Slot::<[u64; 2]>::STRIDE == 24);
+    const _: () = assert!(Slot::<u128>::PAYLOAD_OFFSET == 16);
+    const _: () = assert!(SLOTS_OFFSET % BLOCK_ALIGN == 0);
+}

@@ -1,0 +1,117 @@
+//! A lock-free completion ring in memory the user allocates, shared by threads and processes.
+//!
+//! `ring-core` lays a fixed-size ring of plain-data entries over a region of memory you choose:
+//! a heap buffer, a memfd whose descriptor you pass to another process, a file under `/dev/shm`,
+//! or huge pages. Every byte of the region is described by a versioned, self-describing layout
+//! (spec/LAYOUT.md) and every protocol step by spec/PROTOCOL.md, so that a process written in
+//! another language can share the ring.
+//!
+//! - **Modes**: SPSC (index-only, no read-modify-write, one Release store per batch), MPSC,
+//!   SPMC and MPMC (per-slot lap tags, compare-and-swap reservation; a stalled producer never
+//!   stops other producers from reserving and publishing).
+//! - **Operations**: single push/pop, all-or-nothing and as-many-as-fit batch push, batch pop,
+//!   zero-copy reserve/commit for producers and in-place views for consumers.
+//! - **Untrusted peers**: the header is validated once on attach and kept in private trusted
+//!   copies; indices and lap tags written by peers are checked on every use, and inconsistency
+//!   is a typed [`Corruption`] error, never undefined behaviour, a panic, a duplicate or an
+//!   endless loop.
+//!
+//! # Examples
+//!
+//! ```
+//! use ring_core::{Completion, Config, Mode, Ring};
+//!
+//! let ring = Ring::<Completion>::create_heap(Config::new(64).mode(Mode::Mpsc)).unwrap();
+//! std::thread::scope(|s| {
+//!     for t in 0..2u64 {
+//!         let ring = &ring;
+//!         s.spawn(move || {
+//!             let mut tx = ring.producer().unwrap();
+//!             for i in 0..100 {
+//!                 let mut c = Completion::new(t << 32 | i, 0, 0);
+//!                 while let Err(e) = tx.push(c) {
+//!                     c = e.into_inner();
+//!                     std::thread::yield_now();
+//!                 }
+//!             }
+//!         });
+//!     }
+//!     let mut rx = ring.consumer().unwrap();
+//!     let mut got = 0;
+//!     while got < 200 {
+//!         if rx.pop().is_ok() {
+//!             got += 1;
+//!         }
+//!     }
+//! });
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): OS-backed [`Region`]s and the convenience constructors. Without it the
+//!   crate is `no_std`: [`format`], [`attach`], [`RawRegion`] and the protocol work on raw
+//!   memory you provide.
+//!
+//! The `loom` cfg (`RUSTFLAGS="--cfg loom"`) swaps the atomics and payload cells for loom's so
+//! the `loom-tests` crate model-checks this very code.
+
+#![cfg_attr(not(any(feature = "std", loom)), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+pub mod entry;
+pub mod error;
+pub mod format;
+pub mod layout;
+pub mod protocol;
+#[cfg(feature = "std")]
+pub mod region;
+pub mod ring;
+pub mod sync;
+
+pub use entry::{Completion, Entry};
+pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError};
+pub use format::{attach, format, Config, Geometry, RawRegion};
+pub use protocol::{Mode, RawRing};
+#[cfg(feature = "std")]
+pub use region::{HugePageSize, Region, RegionError};
+pub use ring::{Consumer, Counters, Memory, Producer, ReadView, Ring, WriteChunk};
+
+/// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.
+#[cfg(feature = "std")]
+pub type DefaultMemory = Region;
+/// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.
+#[cfg(not(feature = "std"))]
+pub type DefaultMemory = RawRegion;
+
+/// This process's id (0 without `std`).
+pub(crate) fn current_pid() -> u32 {
+    #[cfg(feature = "std")]
+    {
+        std::process::id()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        0
+    }
+}
+
+/// Whether a process with this id exists (always true without `std`: claims are then never
+/// taken over).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    #[cfg(all(feature = "std", not(loom)))]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: kill with signal 0 performs only the existence and permission check.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(all(feature = "std", not(loom))))]
+    {
+        let _ = pid;
+        true
+    }
+}

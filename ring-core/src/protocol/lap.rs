@@ -1,0 +1,341 @@
+//! The lap-tag protocol, used by every mode except SPSC.
+//!
+//! Each slot carries `seq`, its lap tag. For a position `p` mapping to the slot:
+//!
+//! | `seq`          | meaning                                                      |
+//! |----------------|--------------------------------------------------------------|
+//! | `p`            | free for `p`: a producer may write it                        |
+//! | `p + 1`        | published for `p`: a consumer may read it                    |
+//! | `p + capacity` | consumed; free for `p + capacity` (the next lap)             |
+//!
+//! Distances are wrapping differences `seq - p` compared for *equality* with a small set of
+//! values, never ordered as signed or widened numbers, so they stay right across the u32 wrap.
+//!
+//! The side with several participants claims positions with a compare-and-swap on its shared
+//! index after checking the lap tags of the positions it wants (Vyukov's bounded MPMC queue,
+//! generalised to batches). The side with one participant keeps its index privately, as in
+//! SPSC. After a successful compare-and-swap each lap tag is checked again: an index can only
+//! have been confused with an older value of itself (ABA) after 2^32 operations during one
+//! stall, and the re-check turns that case into a bounded wait for the owned slot to become
+//! ready instead of an overwrite or a read of an unpublished entry (spec/PROTOCOL.md, "ABA").
+
+use super::{ConsumerCursor, ProducerCursor, RawRing, Shortfall, Span, RETRY_BUDGET};
+use crate::error::Corruption;
+use crate::layout::{slot_meta, Slot};
+use crate::sync::{
+    spin_hint,
+    Ordering::{Acquire, Relaxed, Release},
+};
+
+/// What a producer at `pos` makes of a lap tag.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum ForProducer {
+    /// `seq == pos`: free.
+    Free,
+    /// `seq == pos - cap` (reserved a lap ago, unpublished) or `pos - cap + 1` (published a
+    /// lap ago, not yet consumed): the ring is full at `pos`.
+    Behind,
+    /// Anything else: a stale index (multi-producer) or corruption.
+    Other,
+}
+
+/// What a consumer at `pos` makes of a lap tag.
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum ForConsumer {
+    /// `seq == pos + 1`: published.
+    Ready,
+    /// `seq == pos` (not yet published) or, with several consumers, `pos - cap + 1` (a lap ago,
+    /// claimed but not yet freed by a slower consumer): nothing to read yet.
+    NotYet,
+    /// Anything else: a stale index (multi-consumer) or corruption.
+    Other,
+}
+
+#[inline(always)]
+fn for_producer(seq: u32, pos: u32, cap: u32) -> ForProducer {
+    let d = seq.wrapping_sub(pos);
+    if d == 0 {
+        ForProducer::Free
+    } else if d == 0u32.wrapping_sub(cap) || d == 1u32.wrapping_sub(cap) {
+        ForProducer::Behind
+    } else {
+        ForProducer::Other
+    }
+}
+
+#[inline(always)]
+fn for_consumer(seq: u32, pos: u32, cap: u32, multi: bool) -> ForConsumer {
+    let d = seq.wrapping_sub(pos);
+    if d == 1 {
+        ForConsumer::Ready
+    } else if d == 0 || (multi && d == 1u32.wrapping_sub(cap)) {
+        ForConsumer::NotYet
+    } else {
+        ForConsumer::Other
+    }
+}
+
+/// Scans the lap tags of `start..start + n` for producing; returns how many leading positions
+/// are free, or the first position whose tag is neither free nor behind.
+#[inline]
+fn scan_free<T>(ring: &RawRing<'_, T>, start: u32, n: u32) -> Result<u32, (u32, u32)> {
+    let cap = ring.capacity();
+    let mut k = 0;
+    while k < n {
+        let pos = start.wrapping_add(k);
+        let seq = ring.slot(pos).seq.load(Acquire);
+        match for_producer(seq, pos, cap) {
+            ForProducer::Free => k += 1,
+            ForProducer::Behind => break,
+            ForProducer::Other => return Err((pos, seq)),
+        }
+    }
+    Ok(k)
+}
+
+/// Scans the lap tags of `start..start + n` for consuming; returns how many leading positions
+/// are published, or the first position whose tag is neither published nor not-yet.
+#[inline]
+fn scan_ready<T>(
+    ring: &RawRing<'_, T>,
+    start: u32,
+    n: u32,
+    multi: bool,
+) -> Result<u32, (u32, u32)> {
+    let cap = ring.capacity();
+    let mut k = 0;
+    while k < n {
+        let pos = start.wrapping_add(k);
+        let seq = ring.slot(pos).seq.load(Acquire);
+        match for_consumer(seq, pos, cap, multi) {
+            ForConsumer::Ready => k += 1,
+            ForConsumer::NotYet => break,
+            ForConsumer::Other => return Err((pos, seq)),
+        }
+    }
+    Ok(k)
+}
+
+/// Waits, boundedly, until the lap tag of a slot this participant owns reads `expected`
+/// (Acquire). Only an ABA on the index (or a peer rewriting the tag) makes this wait at all.
+fn await_owned<T>(slot: &Slot<T>, expected: u32) -> bool {
+    let mut spins = 0u32;
+    loop {
+        if slot.seq.load(Acquire) == expected {
+            return true;
+        }
+        if spins >= RETRY_BUDGET {
+            return false;
+        }
+        spins += 1;
+        spin_hint();
+        #[cfg(all(feature = "std", not(loom)))]
+        if spins % 64 == 0 {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn verify_owned<T>(ring: &RawRing<'_, T>, span: Span, offset: u32) -> Result<(), Shortfall> {
+    for i in 0..span.len {
+        let pos = span.at(i);
+        if !await_owned(ring.slot(pos), pos.wrapping_add(offset)) {
+            return Err(Shortfall::Corrupt(Corruption::Stalled { position: pos }));
+        }
+    }
+    Ok(())
+}
+
+/// Single producer, several consumers. SP1: scan the lap tags from the private tail (Acquire:
+/// a consumer's read of the previous lap happens before our write).
+pub(super) fn reserve_single<T>(
+    ring: &RawRing<'_, T>,
+    cur: &mut ProducerCursor,
+    n: u32,
+    exact: bool,
+) -> Result<Span, Shortfall> {
+    let n = n.min(ring.capacity());
+    let k = scan_free(ring, cur.tail, n).map_err(|(position, seq)| {
+        Shortfall::Corrupt(Corruption::SlotSequence { position, seq })
+    })?;
+    if k == 0 || (exact && k < n) {
+        return Err(Shortfall::Short { have: k });
+    }
+    Ok(Span {
+        start: cur.tail,
+        len: k,
+    })
+}
+
+/// SP2: for each kept position, store `meta` (Relaxed) then `seq = pos + 1` (Release: publishes
+/// the payload and `meta`); then store `tail` (Release), which only waiters and fill-level
+/// estimates read. Positions beyond `keep` were never shared and are simply not published.
+pub(super) fn publish_single<T>(
+    ring: &RawRing<'_, T>,
+    cur: &mut ProducerCursor,
+    span: Span,
+    keep: u32,
+) {
+    debug_assert_eq!(span.start, cur.tail);
+    if keep == 0 {
+        return;
+    }
+    for i in 0..keep {
+        let pos = span.at(i);
+        let slot = ring.slot(pos);
+        slot.meta.store(0, Relaxed);
+        slot.seq.store(pos.wrapping_add(1), Release);
+    }
+    cur.tail = span.start.wrapping_add(keep);
+    ring.prod.tail.store(cur.tail, Release);
+}
+
+/// Several producers. MP1: read `tail` (Relaxed; the lap tags carry the synchronisation), scan
+/// the lap tags from it (Acquire). MP2: compare-and-swap `tail` from `t` to `t + k` (Relaxed:
+/// it only arbitrates ownership). MP3: re-check every owned lap tag (Acquire), the ABA guard.
+pub(super) fn reserve_multi<T>(
+    ring: &RawRing<'_, T>,
+    n: u32,
+    exact: bool,
+) -> Result<Span, Shortfall> {
+    let n = n.min(ring.capacity());
+    let mut tail = ring.prod.tail.load(Relaxed);
+    for _ in 0..RETRY_BUDGET {
+        let k = match scan_free(ring, tail, n) {
+            Ok(k) => k,
+            Err((position, seq)) => {
+                // A tag from the future means our tail is stale; an unchanged tail means the
+                // tag is corrupt.
+                let now = ring.prod.tail.load(Relaxed);
+                if now == tail {
+                    return Err(Shortfall::Corrupt(Corruption::SlotSequence {
+                        position,
+                        seq,
+                    }));
+                }
+                tail = now;
+                continue;
+            }
+        };
+        if k == 0 || (exact && k < n) {
+            return Err(Shortfall::Short { have: k });
+        }
+        match ring
+            .prod
+            .tail
+            .compare_exchange_weak(tail, tail.wrapping_add(k), Relaxed, Relaxed)
+        {
+            Ok(_) => {
+                let span = Span {
+                    start: tail,
+                    len: k,
+                };
+                verify_owned(ring, span, 0)?;
+                return Ok(span);
+            }
+            Err(now) => tail = now,
+        }
+    }
+    Err(Shortfall::Corrupt(Corruption::Livelock))
+}
+
+/// MP4: for each position, store `meta` (Relaxed; `DISCARDED` beyond `keep`) then
+/// `seq = pos + 1` (Release). A multi-producer reservation is always published in full.
+pub(super) fn publish_multi<T>(ring: &RawRing<'_, T>, span: Span, keep: u32) {
+    for i in 0..span.len {
+        let pos = span.at(i);
+        let slot = ring.slot(pos);
+        let meta = if i < keep { 0 } else { slot_meta::DISCARDED };
+        slot.meta.store(meta, Relaxed);
+        slot.seq.store(pos.wrapping_add(1), Release);
+    }
+}
+
+/// Single consumer, several producers. SC1: scan the lap tags from the private head (Acquire:
+/// the producer's payload and `meta` writes happen before our reads).
+pub(super) fn claim_single<T>(
+    ring: &RawRing<'_, T>,
+    cur: &mut ConsumerCursor,
+    n: u32,
+) -> Result<Span, Shortfall> {
+    let n = n.min(ring.capacity());
+    let k = scan_ready(ring, cur.head, n, false).map_err(|(position, seq)| {
+        Shortfall::Corrupt(Corruption::SlotSequence { position, seq })
+    })?;
+    if k == 0 {
+        return Err(Shortfall::Short { have: 0 });
+    }
+    Ok(Span {
+        start: cur.head,
+        len: k,
+    })
+}
+
+/// SC2: for each position, store `seq = pos + capacity` (Release: our reads happen before the
+/// next lap's write); then store `head` (Release) for waiters and fill-level estimates.
+pub(super) fn release_single<T>(ring: &RawRing<'_, T>, cur: &mut ConsumerCursor, span: Span) {
+    debug_assert_eq!(span.start, cur.head);
+    if span.len == 0 {
+        return;
+    }
+    free_slots(ring, span);
+    cur.head = span.start.wrapping_add(span.len);
+    ring.cons.head.store(cur.head, Release);
+}
+
+/// Several consumers. MC1: read `head` (Relaxed), scan the lap tags from it (Acquire). MC2:
+/// compare-and-swap `head` from `h` to `h + k` (Relaxed). MC3: re-check every claimed lap tag
+/// reads `pos + 1` (Acquire), the ABA guard.
+pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shortfall> {
+    let n = n.min(ring.capacity());
+    let mut head = ring.cons.head.load(Relaxed);
+    for _ in 0..RETRY_BUDGET {
+        let k = match scan_ready(ring, head, n, true) {
+            Ok(k) => k,
+            Err((position, seq)) => {
+                let now = ring.cons.head.load(Relaxed);
+                if now == head {
+                    return Err(Shortfall::Corrupt(Corruption::SlotSequence {
+                        position,
+                        seq,
+                    }));
+                }
+                head = now;
+                continue;
+            }
+        };
+        if k == 0 {
+            return Err(Shortfall::Short { have: 0 });
+        }
+        match ring
+            .cons
+            .head
+            .compare_exchange_weak(head, head.wrapping_add(k), Relaxed, Relaxed)
+        {
+            Ok(_) => {
+                let span = Span {
+                    start: head,
+                    len: k,
+                };
+                verify_owned(ring, span, 1)?;
+                return Ok(span);
+            }
+            Err(now) => head = now,
+        }
+    }
+    Err(Shortfall::Corrupt(Corruption::Livelock))
+}
+
+/// MC4: for each claimed position, store `seq = pos + capacity` (Release).
+pub(super) fn release_multi<T>(ring: &RawRing<'_, T>, span: Span) {
+    free_slots(ring, span);
+}
+
+#[inline(always)]
+fn free_slots<T>(ring: &RawRing<'_, T>, span: Span) {
+    let cap = ring.capacity();
+    for i in 0..span.len {
+        let pos = span.at(i);
+        ring.slot(pos).seq.store(pos.wrapping_add(cap), Release);
+    }
+}

@@ -1,0 +1,588 @@
+//! Memory a ring can live in, allocated the way the caller chooses (requires `std`).
+//!
+//! | constructor                      | memory                                 | shareable with         |
+//! |----------------------------------|----------------------------------------|------------------------|
+//! | [`Region::heap`]                 | zeroed heap allocation                 | threads                |
+//! | [`Region::anonymous`]            | `MAP_SHARED \| MAP_ANONYMOUS`          | threads, `fork` children |
+//! | [`Region::memfd`]                | `memfd_create` + `MAP_SHARED`          | any process given the fd |
+//! | [`Region::shm_create`]/[`Region::shm_open`] | a file under `/dev/shm`     | any process that knows the name |
+//! | [`Region::anonymous_huge`], [`Region::memfd_huge`], [`Region::hugetlbfs_create`] | hugetlb pages | as above |
+//! | [`Region::from_raw`]             | memory the caller manages              | whatever the caller arranges |
+//!
+//! Huge pages are never substituted silently: without them a `*_huge` constructor fails with
+//! [`RegionError::HugePagesUnavailable`], unless the caller passes `fallback = true`.
+
+use crate::entry::Entry;
+use crate::error::LayoutError;
+use crate::format::{Config, RawRegion};
+use crate::ring::{Memory, Ring};
+use std::ffi::CString;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+
+/// Directory where named shared-memory regions live.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// A huge page size.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HugePageSize {
+    /// 2 MiB pages.
+    Size2M,
+    /// 1 GiB pages.
+    Size1G,
+}
+
+impl HugePageSize {
+    /// Page size in bytes.
+    pub const fn bytes(self) -> usize {
+        match self {
+            HugePageSize::Size2M => 2 << 20,
+            HugePageSize::Size1G => 1 << 30,
+        }
+    }
+
+    const fn shift(self) -> libc::c_int {
+        match self {
+            HugePageSize::Size2M => 21,
+            HugePageSize::Size1G => 30,
+        }
+    }
+}
+
+/// Why memory for a ring could not be obtained, or a ring not set up in it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RegionError {
+    /// A system call failed.
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Huge pages of this size are not available (none reserved, none free, or not supported).
+    HugePagesUnavailable {
+        /// The page size asked for.
+        size: HugePageSize,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A shared-memory name is empty, too long, or contains `/` or NUL.
+    InvalidName,
+    /// The region was refused by the ring layout.
+    Layout(LayoutError),
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegionError::Io { op, source } => write!(f, "{op} failed: {source}"),
+            RegionError::HugePagesUnavailable { size, source } => write!(
+                f,
+                "huge pages of {} KiB unavailable ({source}); reserve some in /proc/sys/vm/nr_hugepages",
+                size.bytes() >> 10
+            ),
+            RegionError::InvalidName => f.write_str("invalid shared-memory name"),
+            RegionError::Layout(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RegionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RegionError::Io { source, .. } | RegionError::HugePagesUnavailable { source, .. } => {
+                Some(source)
+            }
+            RegionError::Layout(e) => Some(e),
+            RegionError::InvalidName => None,
+        }
+    }
+}
+
+impl From<LayoutError> for RegionError {
+    fn from(e: LayoutError) -> Self {
+        RegionError::Layout(e)
+    }
+}
+
+enum Backing {
+    Heap(std::alloc::Layout),
+    Mmap { map_len: usize },
+    Borrowed,
+}
+
+/// Memory for a ring, owned (unmapped or freed on drop) unless made by [`Region::from_raw`].
+pub struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+    backing: Backing,
+    file: Option<File>,
+    path: Option<PathBuf>,
+    unlink_on_drop: bool,
+}
+
+// SAFETY: the region is a plain address range (see RawRegion); the file handle is Send/Sync.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+// SAFETY: `raw()` always returns the same mapped, writable range, which lives until drop.
+unsafe impl Memory for Region {
+    fn raw(&self) -> RawRegion {
+        // SAFETY: ptr/len describe memory this Region keeps mapped until it is dropped.
+        unsafe { RawRegion::new(self.ptr, self.len) }
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Region")
+            .field("ptr", &self.ptr)
+            .field("len", &self.len)
+            .field("path", &self.path)
+            .field("fd", &self.file.as_ref().map(|f| f.as_raw_fd()))
+            .finish()
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        match self.backing {
+            // SAFETY: allocated in `heap` with exactly this layout, not freed before.
+            Backing::Heap(layout) => unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) },
+            Backing::Mmap { map_len } => {
+                // SAFETY: mapped by `map_shared` with this length; no reference outlives self.
+                unsafe { libc::munmap(self.ptr.as_ptr().cast(), map_len) };
+            }
+            Backing::Borrowed => {}
+        }
+        if self.unlink_on_drop {
+            if let Some(p) = &self.path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+fn map_shared(
+    len: usize,
+    fd: Option<BorrowedFd<'_>>,
+    extra: libc::c_int,
+) -> Result<NonNull<u8>, io::Error> {
+    let (flags, raw_fd) = match fd {
+        Some(fd) => (libc::MAP_SHARED | extra, fd.as_raw_fd()),
+        None => (libc::MAP_SHARED | libc::MAP_ANONYMOUS | extra, -1),
+    };
+    // SAFETY: a fresh mapping chosen by the kernel; no existing memory is affected.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            raw_fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast()).ok_or_else(|| io::Error::from(io::ErrorKind::Other))
+}
+
+fn huge_err(size: HugePageSize, source: io::Error) -> RegionError {
+    match source.raw_os_error() {
+        Some(libc::ENOMEM) | Some(libc::EINVAL) | Some(libc::ENOENT) | Some(libc::ENOSYS) => {
+            RegionError::HugePagesUnavailable { size, source }
+        }
+        _ => RegionError::Io {
+            op: "mmap (huge pages)",
+            source,
+        },
+    }
+}
+
+fn round_up(len: usize, to: usize) -> usize {
+    len.div_ceil(to) * to
+}
+
+fn shm_path(name: &str) -> Result<PathBuf, RegionError> {
+    if name.is_empty()
+        || name.len() > 255
+        || name.contains('/')
+        || name.contains('\0')
+        || name == "."
+        || name == ".."
+    {
+        return Err(RegionError::InvalidName);
+    }
+    Ok(Path::new(SHM_DIR).join(name))
+}
+
+impl Region {
+    fn mapped(ptr: NonNull<u8>, len: usize, map_len: usize, file: Option<File>) -> Region {
+        Region {
+            ptr,
+            len,
+            backing: Backing::Mmap { map_len },
+            file,
+            path: None,
+            unlink_on_drop: false,
+        }
+    }
+
+    /// `len` zeroed bytes on the heap, page-aligned. Shareable between threads only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = ring_core::Region::heap(4096).unwrap();
+    /// assert_eq!(r.len(), 4096);
+    /// ```
+    pub fn heap(len: usize) -> Result<Region, RegionError> {
+        let layout =
+            std::alloc::Layout::from_size_align(len.max(1), 4096).map_err(|_| RegionError::Io {
+                op: "heap layout",
+                source: io::ErrorKind::InvalidInput.into(),
+            })?;
+        // SAFETY: the layout has non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(ptr).ok_or(RegionError::Io {
+            op: "heap allocation",
+            source: io::ErrorKind::OutOfMemory.into(),
+        })?;
+        Ok(Region {
+            ptr,
+            len,
+            backing: Backing::Heap(layout),
+            file: None,
+            path: None,
+            unlink_on_drop: false,
+        })
+    }
+
+    /// `len` bytes of shared anonymous memory (inherited by `fork` children).
+    pub fn anonymous(len: usize) -> Result<Region, RegionError> {
+        let ptr =
+            map_shared(len, None, 0).map_err(|source| RegionError::Io { op: "mmap", source })?;
+        Ok(Region::mapped(ptr, len, len, None))
+    }
+
+    /// Shared anonymous memory on huge pages (`MAP_HUGETLB`); `len` is rounded up to the page
+    /// size. With `fallback`, uses normal pages when huge pages are unavailable.
+    pub fn anonymous_huge(
+        len: usize,
+        size: HugePageSize,
+        fallback: bool,
+    ) -> Result<Region, RegionError> {
+        let map_len = round_up(len.max(1), size.bytes());
+        let flags = libc::MAP_HUGETLB | (size.shift() << libc::MAP_HUGE_SHIFT);
+        match map_shared(map_len, None, flags) {
+            Ok(ptr) => Ok(Region::mapped(ptr, map_len, map_len, None)),
+            Err(e) => match huge_err(size, e) {
+                RegionError::HugePagesUnavailable { .. } if fallback => Region::anonymous(len),
+                err => Err(err),
+            },
+        }
+    }
+
+    fn memfd_inner(name: &str, len: usize, flags: libc::c_uint) -> Result<File, io::Error> {
+        let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `cname` is a valid NUL-terminated string; flags are memfd flags.
+        let fd = unsafe { libc::memfd_create(cname.as_ptr(), flags | libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        file.set_len(len as u64)?;
+        Ok(file)
+    }
+
+    /// `len` bytes in a new memfd (close-on-exec). Give [`Region::fd`] to another process (by
+    /// inheritance with `CLOEXEC` cleared, or over a Unix socket with `SCM_RIGHTS`), which maps
+    /// it with [`Region::from_fd`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Region, Ring};
+    ///
+    /// let region = Region::memfd("example", 1 << 16).unwrap();
+    /// let ring = Ring::<u64>::create(region, Config::new(64)).unwrap();
+    /// // Another mapping of the same memory sees the same ring.
+    /// let fd = ring.memory().fd().unwrap().try_clone_to_owned().unwrap();
+    /// let other = Ring::<u64>::attach(Region::from_fd(fd).unwrap()).unwrap();
+    /// ring.producer().unwrap().push(9).unwrap();
+    /// assert_eq!(other.consumer().unwrap().pop(), Ok(9));
+    /// ```
+    pub fn memfd(name: &str, len: usize) -> Result<Region, RegionError> {
+        let file = Region::memfd_inner(name, len, 0).map_err(|source| RegionError::Io {
+            op: "memfd_create",
+            source,
+        })?;
+        let ptr = map_shared(len, Some(file.as_fd()), 0)
+            .map_err(|source| RegionError::Io { op: "mmap", source })?;
+        Ok(Region::mapped(ptr, len, len, Some(file)))
+    }
+
+    /// A memfd on huge pages (`MFD_HUGETLB`); `len` is rounded up to the page size. With
+    /// `fallback`, uses a normal memfd when huge pages are unavailable.
+    pub fn memfd_huge(
+        name: &str,
+        len: usize,
+        size: HugePageSize,
+        fallback: bool,
+    ) -> Result<Region, RegionError> {
+        let map_len = round_up(len.max(1), size.bytes());
+        let flags = libc::MFD_HUGETLB | ((size.shift() as libc::c_uint) << libc::MFD_HUGE_SHIFT);
+        let attempt = Region::memfd_inner(name, map_len, flags)
+            .and_then(|file| map_shared(map_len, Some(file.as_fd()), 0).map(|ptr| (file, ptr)));
+        match attempt {
+            Ok((file, ptr)) => Ok(Region::mapped(ptr, map_len, map_len, Some(file))),
+            Err(e) => match huge_err(size, e) {
+                RegionError::HugePagesUnavailable { .. } if fallback => Region::memfd(name, len),
+                err => Err(err),
+            },
+        }
+    }
+
+    /// Maps the whole file behind `fd` (a memfd or shared-memory file from another process).
+    pub fn from_fd(fd: OwnedFd) -> Result<Region, RegionError> {
+        let file = File::from(fd);
+        Region::map_file(file, None)
+    }
+
+    fn map_file(file: File, path: Option<PathBuf>) -> Result<Region, RegionError> {
+        let len = file
+            .metadata()
+            .map_err(|source| RegionError::Io {
+                op: "fstat",
+                source,
+            })?
+            .len();
+        let len = usize::try_from(len).map_err(|_| RegionError::Io {
+            op: "fstat",
+            source: io::ErrorKind::InvalidData.into(),
+        })?;
+        if len == 0 {
+            return Err(RegionError::Layout(LayoutError::RegionTooShort {
+                needed: crate::layout::HEADER_LEN as u64,
+                available: 0,
+            }));
+        }
+        let ptr = map_shared(len, Some(file.as_fd()), 0)
+            .map_err(|source| RegionError::Io { op: "mmap", source })?;
+        let mut r = Region::mapped(ptr, len, len, Some(file));
+        r.path = path;
+        Ok(r)
+    }
+
+    /// Creates `/dev/shm/<name>` exclusively (fails if it exists) with `mode` (0o600 is the
+    /// usual choice), sized to `len`, and maps it. The file is removed when the region is
+    /// dropped unless [`Region::keep_file`] is called; a process that attaches with
+    /// [`Region::shm_open`] keeps its mapping after the name is removed.
+    pub fn shm_create(name: &str, len: usize, mode: u32) -> Result<Region, RegionError> {
+        let path = shm_path(name)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|source| RegionError::Io {
+                op: "create shm file",
+                source,
+            })?;
+        let cleanup = |e| {
+            let _ = std::fs::remove_file(&path);
+            e
+        };
+        file.set_len(len as u64).map_err(|source| {
+            cleanup(RegionError::Io {
+                op: "ftruncate",
+                source,
+            })
+        })?;
+        let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
+        r.unlink_on_drop = true;
+        Ok(r)
+    }
+
+    /// Opens and maps an existing `/dev/shm/<name>`.
+    pub fn shm_open(name: &str) -> Result<Region, RegionError> {
+        let path = shm_path(name)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|source| RegionError::Io {
+                op: "open shm file",
+                source,
+            })?;
+        Region::map_file(file, Some(path))
+    }
+
+    /// Creates a file on a hugetlbfs mount exclusively (mode 0o600), sized to `len` rounded up
+    /// to `size`, and maps it. Removed on drop unless [`Region::keep_file`] is called.
+    pub fn hugetlbfs_create(
+        path: &Path,
+        len: usize,
+        size: HugePageSize,
+    ) -> Result<Region, RegionError> {
+        let map_len = round_up(len.max(1), size.bytes());
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|source| RegionError::Io {
+                op: "create hugetlbfs file",
+                source,
+            })?;
+        let cleanup = |e| {
+            let _ = std::fs::remove_file(path);
+            e
+        };
+        file.set_len(map_len as u64)
+            .map_err(|source| cleanup(huge_err(size, source)))?;
+        let ptr =
+            map_shared(map_len, Some(file.as_fd()), 0).map_err(|e| cleanup(huge_err(size, e)))?;
+        let mut r = Region::mapped(ptr, map_len, map_len, Some(file));
+        r.path = Some(path.to_path_buf());
+        r.unlink_on_drop = true;
+        Ok(r)
+    }
+
+    /// Uses memory the caller manages. Nothing is freed on drop.
+    ///
+    /// # Safety
+    ///
+    /// As for [`RawRegion::new`]: the bytes stay mapped and writable for the region's life and
+    /// are used by others only as a ring of this layout.
+    pub unsafe fn from_raw(ptr: NonNull<u8>, len: usize) -> Region {
+        Region {
+            ptr,
+            len,
+            backing: Backing::Borrowed,
+            file: None,
+            path: None,
+            unlink_on_drop: false,
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Base address.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The file descriptor behind the region (memfd, shm or hugetlbfs file), if any.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.file.as_ref().map(|f| f.as_fd())
+    }
+
+    /// The file's path (shm or hugetlbfs), if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Keeps the named file when the region is dropped.
+    pub fn keep_file(&mut self) {
+        self.unlink_on_drop = false;
+    }
+
+    /// Removes the named file now (the mapping stays valid), as soon as every peer has opened
+    /// it; nothing is left behind even if this process is killed later.
+    pub fn unlink(&mut self) -> Result<(), RegionError> {
+        self.unlink_on_drop = false;
+        match &self.path {
+            Some(p) => std::fs::remove_file(p).map_err(|source| RegionError::Io {
+                op: "unlink",
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Entry> Ring<T, Region> {
+    /// A new ring on the heap (threads only).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = ring_core::Ring::<u32>::create_heap(ring_core::Config::new(16)).unwrap();
+    /// assert_eq!(ring.capacity(), 16);
+    /// ```
+    pub fn create_heap(cfg: Config) -> Result<Self, RegionError> {
+        let len = cfg.region_len::<T>()?;
+        let len = usize::try_from(len).map_err(|_| LayoutError::Capacity {
+            found: cfg.capacity,
+        })?;
+        Ok(Ring::create(Region::heap(len)?, cfg)?)
+    }
+
+    /// A new ring in a new memfd (see [`Region::memfd`]).
+    pub fn create_memfd(name: &str, cfg: Config) -> Result<Self, RegionError> {
+        let len = usize::try_from(cfg.region_len::<T>()?).map_err(|_| LayoutError::Capacity {
+            found: cfg.capacity,
+        })?;
+        Ok(Ring::create(Region::memfd(name, len)?, cfg)?)
+    }
+
+    /// A new ring in a new `/dev/shm/<name>` created exclusively with mode 0o600 (see
+    /// [`Region::shm_create`]; the file is removed when the ring is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Mode, Ring};
+    ///
+    /// let name = format!("ring-core-doc-{}", std::process::id());
+    /// let ring = Ring::<u64>::create_shm(&name, Config::new(32).mode(Mode::Mpsc)).unwrap();
+    /// let peer = Ring::<u64>::open_shm(&name).unwrap(); // as another process would
+    /// ring.producer().unwrap().push(1).unwrap();
+    /// assert_eq!(peer.consumer().unwrap().pop(), Ok(1));
+    /// ```
+    pub fn create_shm(name: &str, cfg: Config) -> Result<Self, RegionError> {
+        Ring::create_shm_mode(name, cfg, 0o600)
+    }
+
+    /// As [`Ring::create_shm`] with an explicit file mode.
+    pub fn create_shm_mode(name: &str, cfg: Config, mode: u32) -> Result<Self, RegionError> {
+        let len = usize::try_from(cfg.region_len::<T>()?).map_err(|_| LayoutError::Capacity {
+            found: cfg.capacity,
+        })?;
+        Ok(Ring::create(Region::shm_create(name, len, mode)?, cfg)?)
+    }
+
+    /// Attaches to an existing `/dev/shm/<name>`, validating it.
+    pub fn open_shm(name: &str) -> Result<Self, RegionError> {
+        Ok(Ring::attach(Region::shm_open(name)?)?)
+    }
+
+    /// Mutable access to the region (for [`Region::unlink`] or [`Region::keep_file`]).
+    pub fn region_mut(&mut self) -> &mut Region {
+        self.memory_mut()
+    }
+}
