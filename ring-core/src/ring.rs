@@ -145,6 +145,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     }
 
     /// Mutable access to the memory handle, for methods that cannot move the memory.
+    #[cfg(feature = "std")]
     pub(crate) fn memory_mut(&mut self) -> &mut M {
         &mut self.mem
     }
