@@ -263,15 +263,11 @@ pub fn format<T: Entry>(
     cons.owner.store(0, r);
     cons.reserved.iter().for_each(|w| w.store(0, r));
     let base = region.as_ptr().wrapping_add(SLOTS_OFFSET as usize) as *const Slot<T>;
-    let mask = cfg.capacity - 1;
     for i in 0..cfg.capacity {
         // SAFETY: `i < capacity` and the slot array spans `capacity * STRIDE` bytes in bounds.
         let slot = unsafe { &*base.add(i as usize) };
-        // The first position at or after `initial_index` (wrapping) that maps to slot `i`.
-        let first = cfg
-            .initial_index
-            .wrapping_add(i.wrapping_sub(cfg.initial_index) & mask);
-        slot.seq.store(first, r);
+        slot.seq
+            .store(initial_lap_tag(i, cfg.initial_index, cfg.capacity), r);
         slot.meta.store(0, r);
     }
     h.magic.store(MAGIC, Ordering::Release);

@@ -253,6 +253,13 @@ impl ConsumerLine {
     }
 }
 
+/// The lap tag a freshly formatted slot `slot` holds: the first position at or after
+/// `initial_index` (wrapping) that maps to the slot, i.e.
+/// `initial_index + ((slot - initial_index) & (capacity - 1))`.
+pub const fn initial_lap_tag(slot: u32, initial_index: u32, capacity: u32) -> u32 {
+    initial_index.wrapping_add(slot.wrapping_sub(initial_index) & (capacity - 1))
+}
+
 /// Offset of the producer line in a region formatted by this crate.
 pub const PRODUCER_OFFSET: u64 = HEADER_LEN as u64;
 /// Offset of the consumer line in a region formatted by this crate.

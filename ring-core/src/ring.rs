@@ -190,19 +190,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// [`ClaimError::Busy`] if another live producer holds the claim;
     /// [`ClaimError::Corrupt`] if the shared indices are inconsistent.
     pub fn producer(&self) -> Result<Producer<'_, T>, ClaimError> {
-        let raw = self.raw();
-        let token = if raw.mode.multi_producer() {
-            0
-        } else {
-            claim(&raw.prod.owner)?
-        };
-        match raw.producer_cursor() {
-            Ok(cur) => Ok(Producer { raw, cur, token }),
-            Err(c) => {
-                unclaim(&raw.prod.owner, token);
-                Err(ClaimError::Corrupt(c))
-            }
-        }
+        self.raw().producer()
     }
 
     /// A consumer handle; claims the consumer side in single-consumer modes (see
@@ -212,16 +200,54 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     ///
     /// As for [`Ring::producer`].
     pub fn consumer(&self) -> Result<Consumer<'_, T>, ClaimError> {
-        let raw = self.raw();
-        let token = if raw.mode.multi_consumer() {
+        self.raw().consumer()
+    }
+}
+
+impl<'a, T: Entry> RawRing<'a, T> {
+    /// A producer handle over these structures (what [`Ring::producer`] returns).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::producer`].
+    pub fn producer(self) -> Result<Producer<'a, T>, ClaimError> {
+        let token = if self.mode.multi_producer() {
             0
         } else {
-            claim(&raw.cons.owner)?
+            claim(&self.prod.owner)?
         };
-        match raw.consumer_cursor() {
-            Ok(cur) => Ok(Consumer { raw, cur, token }),
+        match self.producer_cursor() {
+            Ok(cur) => Ok(Producer {
+                raw: self,
+                cur,
+                token,
+            }),
             Err(c) => {
-                unclaim(&raw.cons.owner, token);
+                unclaim(&self.prod.owner, token);
+                Err(ClaimError::Corrupt(c))
+            }
+        }
+    }
+
+    /// A consumer handle over these structures (what [`Ring::consumer`] returns).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::producer`].
+    pub fn consumer(self) -> Result<Consumer<'a, T>, ClaimError> {
+        let token = if self.mode.multi_consumer() {
+            0
+        } else {
+            claim(&self.cons.owner)?
+        };
+        match self.consumer_cursor() {
+            Ok(cur) => Ok(Consumer {
+                raw: self,
+                cur,
+                token,
+            }),
+            Err(c) => {
+                unclaim(&self.cons.owner, token);
                 Err(ClaimError::Corrupt(c))
             }
         }

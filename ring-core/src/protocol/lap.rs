@@ -24,7 +24,7 @@ use crate::error::Corruption;
 use crate::layout::{slot_meta, Slot};
 use crate::sync::{
     spin_hint,
-    Ordering::{Acquire, Relaxed, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
 /// What a producer at `pos` makes of a lap tag.
@@ -190,23 +190,31 @@ pub(super) fn publish_single<T>(
     ring.prod.tail.store(cur.tail, Release);
 }
 
-/// Several producers. MP1: read `tail` (Relaxed; the lap tags carry the synchronisation), scan
-/// the lap tags from it (Acquire). MP2: compare-and-swap `tail` from `t` to `t + k` (Relaxed:
-/// it only arbitrates ownership). MP3: re-check every owned lap tag (Acquire), the ABA guard.
+/// Several producers. MP1: read `tail` (Acquire), scan the lap tags from it (Acquire). MP2:
+/// compare-and-swap `tail` from `t` to `t + k` (AcqRel). MP3: re-check every owned lap tag
+/// (Acquire), the ABA guard.
+///
+/// Why the index accesses are not Relaxed: every reservation of a position below `t` was made
+/// after its producer saw that slot free, and the AcqRel compare-and-swaps chain those
+/// observations together, so a producer that reads `t` with Acquire cannot then read a lap tag
+/// older than "one lap behind". That makes the classification exact: a tag outside
+/// {free, behind} with `tail` unchanged is corruption, not a stale read. With Relaxed index
+/// accesses a weakly ordered machine (and the loom model) can show a tag from two laps back
+/// and a correct ring would report [`Corruption::SlotSequence`].
 pub(super) fn reserve_multi<T>(
     ring: &RawRing<'_, T>,
     n: u32,
     exact: bool,
 ) -> Result<Span, Shortfall> {
     let n = n.min(ring.capacity());
-    let mut tail = ring.prod.tail.load(Relaxed);
+    let mut tail = ring.prod.tail.load(Acquire);
     for _ in 0..RETRY_BUDGET {
         let k = match scan_free(ring, tail, n) {
             Ok(k) => k,
             Err((position, seq)) => {
                 // A tag from the future means our tail is stale; an unchanged tail means the
                 // tag is corrupt.
-                let now = ring.prod.tail.load(Relaxed);
+                let now = ring.prod.tail.load(Acquire);
                 if now == tail {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
                         position,
@@ -223,7 +231,7 @@ pub(super) fn reserve_multi<T>(
         match ring
             .prod
             .tail
-            .compare_exchange_weak(tail, tail.wrapping_add(k), Relaxed, Relaxed)
+            .compare_exchange_weak(tail, tail.wrapping_add(k), AcqRel, Acquire)
         {
             Ok(_) => {
                 let span = Span {
@@ -283,17 +291,18 @@ pub(super) fn release_single<T>(ring: &RawRing<'_, T>, cur: &mut ConsumerCursor,
     ring.cons.head.store(cur.head, Release);
 }
 
-/// Several consumers. MC1: read `head` (Relaxed), scan the lap tags from it (Acquire). MC2:
-/// compare-and-swap `head` from `h` to `h + k` (Relaxed). MC3: re-check every claimed lap tag
-/// reads `pos + 1` (Acquire), the ABA guard.
+/// Several consumers. MC1: read `head` (Acquire), scan the lap tags from it (Acquire). MC2:
+/// compare-and-swap `head` from `h` to `h + k` (AcqRel). MC3: re-check every claimed lap tag
+/// reads `pos + 1` (Acquire), the ABA guard. The index orderings matter for the same reason as
+/// in [`reserve_multi`]: reading `h` with Acquire brings every publication below `h` into view.
 pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shortfall> {
     let n = n.min(ring.capacity());
-    let mut head = ring.cons.head.load(Relaxed);
+    let mut head = ring.cons.head.load(Acquire);
     for _ in 0..RETRY_BUDGET {
         let k = match scan_ready(ring, head, n, true) {
             Ok(k) => k,
             Err((position, seq)) => {
-                let now = ring.cons.head.load(Relaxed);
+                let now = ring.cons.head.load(Acquire);
                 if now == head {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
                         position,
@@ -310,7 +319,7 @@ pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shor
         match ring
             .cons
             .head
-            .compare_exchange_weak(head, head.wrapping_add(k), Relaxed, Relaxed)
+            .compare_exchange_weak(head, head.wrapping_add(k), AcqRel, Acquire)
         {
             Ok(_) => {
                 let span = Span {
