@@ -227,7 +227,8 @@ pub enum LayoutError {
         /// The payload offset found.
         found_payload_offset: u32,
     },
-    /// `region_len` exceeds the memory actually available, or is smaller than the header.
+    /// `region_len` is smaller than the header (a `region_len` beyond the memory available is
+    /// [`LayoutError::RegionTooShort`]).
     RegionLength {
         /// The value found.
         found: u64,
@@ -252,13 +253,6 @@ pub enum LayoutError {
         expected: u64,
         /// Length found.
         found: u64,
-    },
-    /// The live indices are inconsistent (`tail - head > capacity`).
-    Indices {
-        /// Producer index found.
-        tail: u32,
-        /// Consumer index found.
-        head: u32,
     },
     /// The ring was created for a different mode than the caller requires.
     ModeMismatch {
@@ -312,9 +306,6 @@ impl fmt::Display for LayoutError {
             ),
             BlockLength { block, expected, found } => {
                 write!(f, "{block} block length {found}, expected {expected}")
-            }
-            Indices { tail, head } => {
-                write!(f, "indices inconsistent: tail {tail}, head {head}")
             }
             ModeMismatch { expected, found } => {
                 write!(f, "ring mode {found:#x} does not match the required {expected:#x}")

@@ -17,6 +17,10 @@
 //! pinned by compile-time assertions (normal builds only: loom's atomics have other sizes).
 
 use crate::sync::{AtomicU32, AtomicU64, PayloadCell};
+
+// Every field is little-endian and the structs below are read in native byte order.
+#[cfg(not(target_endian = "little"))]
+compile_error!("ring-core's layout is little-endian; big-endian targets are not supported");
 use core::mem::MaybeUninit;
 
 /// `b"CRINGv1\0"` read as a little-endian `u64`: the first eight bytes of every region.

@@ -295,13 +295,24 @@ impl Region {
     fn memfd_inner(name: &str, len: usize, flags: libc::c_uint) -> Result<File, io::Error> {
         let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: `cname` is a valid NUL-terminated string; flags are memfd flags.
-        let fd = unsafe { libc::memfd_create(cname.as_ptr(), flags | libc::MFD_CLOEXEC) };
+        let fd = unsafe {
+            libc::memfd_create(
+                cname.as_ptr(),
+                flags | libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         file.set_len(len as u64)?;
+        // Seal the size against shrinking: a peer holding the fd could otherwise truncate it and
+        // turn our accesses into SIGBUS. (Files under /dev/shm cannot be sealed.)
+        // SAFETY: fcntl on a descriptor we own, with an integer argument.
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(file)
     }
 

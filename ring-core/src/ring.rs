@@ -257,8 +257,9 @@ impl<'a, T: Entry> RawRing<'a, T> {
 fn claim(owner: &crate::sync::AtomicU32) -> Result<u32, ClaimError> {
     let me = crate::current_pid().max(1);
     let mut expected = 0;
-    // At most two attempts: from free, or over a claim left by a process that has exited.
-    for _ in 0..2 {
+    // Each failed attempt observed a different owner word; a few attempts cover "free",
+    // "left by an exited process" and the races between them.
+    for _ in 0..4 {
         match owner.compare_exchange(expected, me, AcqRel, Acquire) {
             Ok(_) => return Ok(me),
             Err(0) => expected = 0,

@@ -593,7 +593,6 @@ fn error_variants() -> Vec<String> {
             expected: 0,
             found: 0,
         },
-        LayoutError::Indices { tail: 0, head: 0 },
         LayoutError::ModeMismatch {
             expected: 0,
             found: 0,

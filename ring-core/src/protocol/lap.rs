@@ -348,3 +348,56 @@ fn free_slots<T>(ring: &RawRing<'_, T>, span: Span) {
         ring.slot(pos).seq.store(pos.wrapping_add(cap), Release);
     }
 }
+
+/// Where a new single producer of an SPMC ring starts: the shared `tail`, moved past positions
+/// a previous producer published (SP2) but died before storing `tail` for. Such a position's
+/// tag reads `pos + 1` (published) or `pos + capacity` (published and already consumed).
+/// At most one lap is scanned; the recovered value is stored back (Release).
+pub(super) fn recover_tail<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> {
+    let cap = ring.capacity();
+    let start = ring.prod.tail.load(Acquire);
+    let mut t = start;
+    for _ in 0..cap {
+        let seq = ring.slot(t).seq.load(Acquire);
+        let d = seq.wrapping_sub(t);
+        if d == 1 || d == cap {
+            t = t.wrapping_add(1);
+            continue;
+        }
+        match for_producer(seq, t, cap) {
+            ForProducer::Free | ForProducer::Behind => break,
+            ForProducer::Other => return Err(Corruption::SlotSequence { position: t, seq }),
+        }
+    }
+    if t != start {
+        ring.prod.tail.store(t, Release);
+    }
+    Ok(t)
+}
+
+/// Where a new single consumer of an MPSC ring starts: the shared `head`, moved past positions
+/// a previous consumer freed (SC2) but died before storing `head` for. Such a position's tag
+/// reads `pos + capacity` (freed) or `pos + capacity + 1` (freed and already republished).
+/// Entries the previous consumer read but had not freed are delivered again: a consumer's
+/// death gives at-least-once delivery for the entries it held.
+pub(super) fn recover_head<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> {
+    let cap = ring.capacity();
+    let start = ring.cons.head.load(Acquire);
+    let mut h = start;
+    for _ in 0..cap {
+        let seq = ring.slot(h).seq.load(Acquire);
+        let d = seq.wrapping_sub(h);
+        if d == cap || d == cap.wrapping_add(1) {
+            h = h.wrapping_add(1);
+            continue;
+        }
+        match for_consumer(seq, h, cap, false) {
+            ForConsumer::Ready | ForConsumer::NotYet => break,
+            ForConsumer::Other => return Err(Corruption::SlotSequence { position: h, seq }),
+        }
+    }
+    if h != start {
+        ring.cons.head.store(h, Release);
+    }
+    Ok(h)
+}

@@ -144,12 +144,25 @@ impl<'a, T> RawRing<'a, T> {
         &self.slots[(pos & self.mask) as usize]
     }
 
-    /// An estimate of the fill level (`tail - head`, wrapping), clamped to the capacity.
+    /// An estimate of the fill level, for display and heuristics only.
+    ///
+    /// `tail` and `head` are read one after the other while both move, and in some modes one of
+    /// them lags the slots it describes (the single consumer of an MPSC ring stores `head` after
+    /// freeing, the single producer of an SPMC ring stores `tail` after publishing), so the
+    /// difference can briefly be "negative". Such a reading is reported as 0 and anything above
+    /// the capacity as the capacity. The protocol never uses this value.
     pub fn len_estimate(&self) -> u32 {
         use crate::sync::Ordering::Acquire;
-        let head = self.cons.head.load(Acquire);
         let tail = self.prod.tail.load(Acquire);
-        tail.wrapping_sub(head).min(self.capacity())
+        let head = self.cons.head.load(Acquire);
+        let d = tail.wrapping_sub(head);
+        // Serial-number reading of an estimate: a "distance" in the upper half means head was
+        // seen ahead of tail.
+        if d > u32::MAX / 2 {
+            0
+        } else {
+            d.min(self.capacity())
+        }
     }
 
     /// Writes `value` into the slot of `pos`.
@@ -258,30 +271,50 @@ pub struct ConsumerCursor {
 
 impl<'a, T> RawRing<'a, T> {
     /// A producer cursor starting at the shared tail, validated against the shared head where
-    /// the mode lets the producer rely on it.
+    /// the mode lets the producer rely on it. A single producer of an SPMC ring also moves
+    /// past positions a previous producer published without storing `tail`.
     pub fn producer_cursor(&self) -> Result<ProducerCursor, Corruption> {
         use crate::sync::Ordering::Acquire;
-        let tail = self.prod.tail.load(Acquire);
-        if self.mode == Mode::Spsc {
-            let head = self.cons.head.load(Acquire);
-            if tail.wrapping_sub(head) > self.capacity() {
-                return Err(Corruption::IndicesOutOfRange { tail, head });
+        match self.mode {
+            Mode::Spsc => {
+                // Our own index first: it cannot move while we hold the claim, and `head` only
+                // moves towards it, so `tail - head` is exact or an overestimate of the past.
+                let tail = self.prod.tail.load(Acquire);
+                let head = self.cons.head.load(Acquire);
+                if tail.wrapping_sub(head) > self.capacity() {
+                    return Err(Corruption::IndicesOutOfRange { tail, head });
+                }
+                Ok(ProducerCursor { tail })
             }
+            Mode::Spmc => Ok(ProducerCursor {
+                tail: lap::recover_tail(self)?,
+            }),
+            Mode::Mpsc | Mode::Mpmc => Ok(ProducerCursor {
+                tail: self.prod.tail.load(Acquire),
+            }),
         }
-        Ok(ProducerCursor { tail })
     }
 
-    /// A consumer cursor starting at the shared head, validated likewise.
+    /// A consumer cursor starting at the shared head, validated likewise. A single consumer of
+    /// an MPSC ring also moves past positions a previous consumer freed without storing `head`.
     pub fn consumer_cursor(&self) -> Result<ConsumerCursor, Corruption> {
         use crate::sync::Ordering::Acquire;
-        let head = self.cons.head.load(Acquire);
-        if self.mode == Mode::Spsc {
-            let tail = self.prod.tail.load(Acquire);
-            if tail.wrapping_sub(head) > self.capacity() {
-                return Err(Corruption::IndicesOutOfRange { tail, head });
+        match self.mode {
+            Mode::Spsc => {
+                let head = self.cons.head.load(Acquire);
+                let tail = self.prod.tail.load(Acquire);
+                if tail.wrapping_sub(head) > self.capacity() {
+                    return Err(Corruption::IndicesOutOfRange { tail, head });
+                }
+                Ok(ConsumerCursor { head })
             }
+            Mode::Mpsc => Ok(ConsumerCursor {
+                head: lap::recover_head(self)?,
+            }),
+            Mode::Spmc | Mode::Mpmc => Ok(ConsumerCursor {
+                head: self.cons.head.load(Acquire),
+            }),
         }
-        Ok(ConsumerCursor { head })
     }
 
     /// Reserves up to `n` positions for writing (exactly `n` or none when `exact`).
@@ -295,6 +328,10 @@ impl<'a, T> RawRing<'a, T> {
         n: u32,
         exact: bool,
     ) -> Result<Span, Shortfall> {
+        if n == 0 || (exact && n > self.capacity()) {
+            // Nothing to reserve, or a batch that can never fit: not a "full" event.
+            return Err(Shortfall::Short { have: 0 });
+        }
         let r = match self.mode {
             Mode::Spsc => spsc::reserve(self, cur, n, exact),
             Mode::Spmc => lap::reserve_single(self, cur, n, exact),
