@@ -97,6 +97,18 @@ pub(crate) fn current_pid() -> u32 {
     }
 }
 
+/// Whether `/proc/<pid>/stat` reports the process as a zombie (state `Z`) or dead (`X`).
+#[cfg(all(feature = "std", not(loom)))]
+fn is_zombie(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name is in parentheses and may contain spaces; the state follows the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
 /// Whether a process with this id exists (always true without `std`: claims are then never
 /// taken over).
 pub(crate) fn pid_alive(pid: u32) -> bool {
@@ -107,7 +119,12 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         };
         // SAFETY: kill with signal 0 performs only the existence and permission check.
         let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+        if r != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            return false;
+        }
+        // A killed process that its parent has not reaped yet still "exists" as a zombie;
+        // it will never release its claim, so it counts as gone.
+        !is_zombie(pid)
     }
     #[cfg(not(all(feature = "std", not(loom))))]
     {
