@@ -406,12 +406,29 @@ fn timed<R>(t: &mut Tally, what: &str, op: impl FnOnce() -> R) -> R {
 /// tally and the upper bound of the sequence numbers it ever wrote into a slot.
 fn hostile_produce(ring: &Ring<u64>, seed: u64, id: u64, ctl: &Ctl) -> (Tally, u64) {
     let mut t = Tally::default();
-    let mut tx = ring.producer().expect("producer claim");
+    let mut handle = Some(ring.producer().expect("producer claim"));
     ctl.ready.fetch_add(1, SeqCst);
     let mut rng = Rng::new(seed + 5);
     let mut next = 1u64; // every value ever handed to the ring has a sequence below `next`
     let mut batch = [0u64; 8];
     while !ctl.stop.load(SeqCst) {
+        // Now and then hand the side over to a successor, under attack: the claim recovers or
+        // checks the shared index and may refuse it.
+        if rng.below(64) == 0 {
+            handle = None;
+        }
+        let tx = match handle {
+            Some(ref mut tx) => tx,
+            None => match timed(&mut t, "producer claim", || ring.producer()) {
+                Ok(tx) => handle.insert(tx),
+                Err(ClaimError::Corrupt(c)) => {
+                    t.corruption(c);
+                    std::thread::yield_now();
+                    continue;
+                }
+                Err(e) => panic!("producer claim: {e:?}"),
+            },
+        };
         let k = 1 + rng.below(8) as usize;
         for (i, b) in batch.iter_mut().enumerate().take(k) {
             *b = tag(id, next + i as u64);
@@ -489,7 +506,7 @@ fn hostile_produce(ring: &Ring<u64>, seed: u64, id: u64, ctl: &Ctl) -> (Tally, u
 /// its tally and the highest sequence seen per producer.
 fn hostile_consume(ring: &Ring<u64>, seed: u64, producers: u64, ctl: &Ctl) -> (Tally, Vec<u64>) {
     let mut t = Tally::default();
-    let mut rx = ring.consumer().expect("consumer claim");
+    let mut handle = Some(ring.consumer().expect("consumer claim"));
     ctl.ready.fetch_add(1, SeqCst);
     let mut rng = Rng::new(seed + 99);
     let id = seed;
@@ -510,6 +527,21 @@ fn hostile_consume(ring: &Ring<u64>, seed: u64, producers: u64, ctl: &Ctl) -> (T
         max_seen[p as usize] = max_seen[p as usize].max(s);
     };
     while !ctl.stop.load(SeqCst) {
+        if rng.below(64) == 0 {
+            handle = None;
+        }
+        let rx = match handle {
+            Some(ref mut rx) => rx,
+            None => match timed(&mut t, "consumer claim", || ring.consumer()) {
+                Ok(rx) => handle.insert(rx),
+                Err(ClaimError::Corrupt(c)) => {
+                    t.corruption(c);
+                    std::thread::yield_now();
+                    continue;
+                }
+                Err(e) => panic!("consumer claim: {e:?}"),
+            },
+        };
         let k = 1 + rng.below(8) as usize;
         match rng.below(3) {
             0 => match timed(&mut t, "pop", || rx.pop()) {

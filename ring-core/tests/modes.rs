@@ -707,6 +707,55 @@ fn single_sides_are_claimed_multi_sides_coexist() {
 }
 
 #[test]
+fn successor_of_a_single_side_recovers_an_index_its_predecessor_did_not_store() {
+    for init in [0, u32::MAX - 1, u32::MAX] {
+        // SPMC: a producer published three entries (tags) but died before storing `tail`.
+        let spmc = ring(Mode::Spmc, 4, init);
+        let mut rx = spmc.consumer().unwrap();
+        spmc.producer().unwrap().push_all(&[1, 2, 3]).unwrap();
+        let tail = &spmc.raw().producer_line().tail;
+        tail.store(init, Ordering::SeqCst);
+        // One of them was even consumed already (its tag now reads "free a lap later").
+        assert_eq!(rx.pop(), Ok(1));
+        let mut tx = spmc.producer().expect("successor producer");
+        assert_eq!(
+            tail.load(Ordering::SeqCst),
+            init.wrapping_add(3),
+            "SPMC tail recovered"
+        );
+        tx.push(4).unwrap();
+        for v in [2, 3, 4] {
+            assert_eq!(rx.pop(), Ok(v), "SPMC initial {init:#x}");
+        }
+        assert_eq!(rx.pop(), Err(PopError::Empty));
+
+        // MPSC: a consumer freed two slots but died before storing `head`; producers have
+        // already reused those slots.
+        let mpsc = ring(Mode::Mpsc, 4, init);
+        let mut tx = mpsc.producer().unwrap();
+        tx.push_all(&[1, 2, 3, 4]).unwrap();
+        {
+            let mut rx = mpsc.consumer().unwrap();
+            assert_eq!(rx.pop(), Ok(1));
+            assert_eq!(rx.pop(), Ok(2));
+        }
+        let head = &mpsc.raw().consumer_line().head;
+        head.store(init, Ordering::SeqCst);
+        tx.push_all(&[5, 6]).unwrap();
+        let mut rx = mpsc.consumer().expect("successor consumer");
+        assert_eq!(
+            head.load(Ordering::SeqCst),
+            init.wrapping_add(2),
+            "MPSC head recovered"
+        );
+        for v in [3, 4, 5, 6] {
+            assert_eq!(rx.pop(), Ok(v), "MPSC initial {init:#x}");
+        }
+        assert_eq!(rx.pop(), Err(PopError::Empty));
+    }
+}
+
+#[test]
 fn claim_held_by_another_live_process_is_busy_and_a_dead_one_is_taken_over() {
     // pid 1 always exists.
     let mut child = std::process::Command::new("true")
@@ -828,6 +877,14 @@ fn produce(ring: &Ring<u64>, id: u64, n: u64, sh: &Shared) -> Result<(), String>
         if spins % 256 == 0 {
             sh.check(&format!("producer {id} at {seq}"))?;
         }
+        // Now and then hand over to a successor handle (a new claim on single sides): it must
+        // start exactly where this one stopped, while the other side keeps running.
+        if rng.below(1024) == 0 {
+            drop(tx);
+            tx = ring
+                .producer()
+                .map_err(|e| sh.fail(format!("producer {id}: re-claim: {e}")))?;
+        }
         let left = n - seq + 1;
         let progressed = match rng.below(8) {
             0..=2 => match tx.push(tag(id, seq)) {
@@ -917,6 +974,12 @@ fn consume(ring: &Ring<u64>, id: u64, total: u64, sh: &Shared) -> Result<Vec<u64
                         sh.delivered.load(Ordering::Relaxed)
                     )
                 })?;
+        }
+        if rng.below(1024) == 0 {
+            drop(rx);
+            rx = ring
+                .consumer()
+                .map_err(|e| sh.fail(format!("consumer {id}: re-claim: {e}")))?;
         }
         let k = 1 + rng.below(8) as usize;
         let n = match rng.below(3) {
