@@ -85,7 +85,10 @@ fn check(pushed: &[Vec<u64>], streams: &[Vec<u64>]) {
     for s in streams {
         for p in 0..pushed.len() as u64 {
             let mine: Vec<_> = s.iter().filter(|&&v| v >> 32 == p).collect();
-            assert!(mine.windows(2).all(|w| w[0] < w[1]), "producer {p} out of order in {s:?}");
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "producer {p} out of order in {s:?}"
+            );
         }
     }
     let mut all: Vec<u64> = streams.concat();

@@ -426,7 +426,8 @@ impl<'r, T: Entry> Producer<'r, T> {
         self.raw.publish(&mut self.cur, span, span.len);
     }
 
-    /// Reserves up to `max` slots (at least one) to be filled in place and committed.
+    /// Reserves up to `max` slots (at least one when `max > 0`; an empty chunk for `max == 0`) to
+    /// be filled in place and committed.
     ///
     /// # Errors
     ///
@@ -470,7 +471,17 @@ impl<'r, T: Entry> Producer<'r, T> {
         exact: bool,
     ) -> Result<WriteChunk<'_, 'r, T>, PushAllError> {
         if max == 0 {
-            return Err(PushAllError::Full { free: 0 });
+            // An empty chunk: nothing reserved, nothing to publish.
+            let span = Span {
+                start: self.cur.tail,
+                len: 0,
+            };
+            return Ok(WriteChunk {
+                producer: self,
+                span,
+                written: 0,
+                done: true,
+            });
         }
         let n = u32::try_from(max).unwrap_or(u32::MAX);
         match self.raw.reserve(&mut self.cur, n, exact) {
@@ -515,7 +526,7 @@ impl<T: Entry> WriteChunk<'_, '_, T> {
         self.span.len as usize
     }
 
-    /// Whether no slot is reserved (never true: a reservation has at least one slot).
+    /// Whether no slot is reserved (only for a reservation of 0 slots).
     pub fn is_empty(&self) -> bool {
         self.span.len == 0
     }

@@ -20,6 +20,11 @@
 //! ready instead of an overwrite or a read of an unpublished entry (spec/PROTOCOL.md, "ABA").
 
 use super::{ConsumerCursor, ProducerCursor, RawRing, Shortfall, Span, RETRY_BUDGET};
+
+/// How many lap tags one multi-participant reservation or claim may load, over all its retries,
+/// before it reports [`Corruption::Livelock`]. Each retry means another participant made
+/// progress (or a peer is rewriting the index), so honest peers stay far below it.
+pub const SCAN_BUDGET: u32 = 1 << 22;
 use crate::error::Corruption;
 use crate::layout::{slot_meta, Slot};
 use crate::sync::{
@@ -208,10 +213,17 @@ pub(super) fn reserve_multi<T>(
 ) -> Result<Span, Shortfall> {
     let n = n.min(ring.capacity());
     let mut tail = ring.prod.tail.load(Acquire);
-    for _ in 0..RETRY_BUDGET {
+    // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
+    // peer that keeps moving the index must not multiply the work by the batch size.
+    let mut spent: u32 = 0;
+    while spent < SCAN_BUDGET {
         let k = match scan_free(ring, tail, n) {
-            Ok(k) => k,
+            Ok(k) => {
+                spent = spent.saturating_add(k + 1);
+                k
+            }
             Err((position, seq)) => {
+                spent = spent.saturating_add(position.wrapping_sub(tail).saturating_add(1));
                 // A tag from the future means our tail is stale; an unchanged tail means the
                 // tag is corrupt.
                 let now = ring.prod.tail.load(Acquire);
@@ -298,10 +310,17 @@ pub(super) fn release_single<T>(ring: &RawRing<'_, T>, cur: &mut ConsumerCursor,
 pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shortfall> {
     let n = n.min(ring.capacity());
     let mut head = ring.cons.head.load(Acquire);
-    for _ in 0..RETRY_BUDGET {
+    // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
+    // peer that keeps moving the index must not multiply the work by the batch size.
+    let mut spent: u32 = 0;
+    while spent < SCAN_BUDGET {
         let k = match scan_ready(ring, head, n, true) {
-            Ok(k) => k,
+            Ok(k) => {
+                spent = spent.saturating_add(k + 1);
+                k
+            }
             Err((position, seq)) => {
+                spent = spent.saturating_add(position.wrapping_sub(head).saturating_add(1));
                 let now = ring.cons.head.load(Acquire);
                 if now == head {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {

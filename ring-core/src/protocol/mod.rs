@@ -66,9 +66,10 @@ impl Mode {
     }
 }
 
-/// How many times a compare-and-swap loop may retry, or a participant may wait on a position it
-/// owns, before the operation reports [`Corruption::Livelock`] or [`Corruption::Stalled`].
-/// Every failed retry means another participant made progress, so honest peers never exhaust it.
+/// How many times a participant polls a position it owns but whose lap tag is not yet in the
+/// state it needs (only after an index ABA, or when a peer rewrites the tag) before the
+/// operation reports [`Corruption::Stalled`]. The retry loops of multi-participant sides are
+/// bounded by [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
 
 /// A ring's shared structures and the private, trusted geometry used to address them.
