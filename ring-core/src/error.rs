@@ -197,6 +197,12 @@ pub enum LayoutError {
         /// The value found.
         found: u32,
     },
+    /// `overflow_capacity` is not a power of two in `2..=2^31` with the overflow feature, or not
+    /// 0 without it.
+    OverflowCapacity {
+        /// The value found.
+        found: u32,
+    },
     /// `entry_format` differs from the entry type's.
     EntryFormat {
         /// The type's format.
@@ -284,6 +290,10 @@ impl fmt::Display for LayoutError {
             Capacity { found } => {
                 write!(f, "capacity {found} is not a power of two between 2 and 2^31")
             }
+            OverflowCapacity { found } => write!(
+                f,
+                "overflow_capacity {found} is invalid (a power of two between 2 and 2^31 with the overflow feature, 0 without)"
+            ),
             EntryFormat { expected, found } => {
                 write!(f, "entry_format {found} does not match the entry type's {expected}")
             }

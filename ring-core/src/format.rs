@@ -88,6 +88,12 @@ pub struct Config {
     pub mode: Mode,
     /// Value both indices start at. Starting just below `u32::MAX` exercises the wrap at once.
     pub initial_index: u32,
+    /// Slots in the overflow area (a power of two in `2..=2^31`), or 0 for none. With an
+    /// overflow area a full ring spills entries into it instead of refusing them.
+    pub overflow_capacity: u32,
+    /// Whether the region has the wait block, so that consumers can sleep until entries arrive
+    /// (producers then pay one fence per publication). On by default.
+    pub wait: bool,
 }
 
 impl Config {
@@ -97,7 +103,35 @@ impl Config {
             capacity,
             mode: Mode::Spsc,
             initial_index: 0,
+            overflow_capacity: 0,
+            wait: true,
         }
+    }
+
+    /// Adds an overflow area of `capacity` slots (0: none).
+    pub const fn overflow(mut self, capacity: u32) -> Self {
+        self.overflow_capacity = capacity;
+        self
+    }
+
+    /// Adds or leaves out the wait block.
+    pub const fn wait(mut self, wait: bool) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    fn placement<T>(&self) -> Result<Placement, LayoutError> {
+        check_capacity(self.capacity)?;
+        if self.overflow_capacity != 0 {
+            check_capacity(self.overflow_capacity).map_err(|_| LayoutError::OverflowCapacity {
+                found: self.overflow_capacity,
+            })?;
+        }
+        placement_for::<T>(self.capacity, self.overflow_capacity, self.wait).ok_or(
+            LayoutError::Capacity {
+                found: self.capacity,
+            },
+        )
     }
 
     /// Sets the mode.
@@ -114,10 +148,7 @@ impl Config {
 
     /// Bytes a region needs for this configuration with entries of type `T`.
     pub fn region_len<T: Entry>(&self) -> Result<u64, LayoutError> {
-        check_capacity(self.capacity)?;
-        region_len_for::<T>(self.capacity).ok_or(LayoutError::Capacity {
-            found: self.capacity,
-        })
+        Ok(self.placement::<T>()?.region_len)
     }
 }
 
@@ -140,6 +171,12 @@ pub struct Geometry {
     pub slots_offset: u64,
     /// Bytes the creator laid out.
     pub region_len: u64,
+    /// Slots in the overflow area (0: none).
+    pub overflow_capacity: u32,
+    /// Offset of the overflow block (its line; the slots follow at `+ 128`), if present.
+    pub overflow_offset: u64,
+    /// Offset of the wait block, if present.
+    pub wait_offset: Option<u64>,
 }
 
 impl Geometry {
@@ -157,13 +194,23 @@ impl Geometry {
             let cons = region.at::<ConsumerLine>(self.consumer_offset);
             let base = region.as_ptr().add(self.slots_offset as usize) as *const Slot<T>;
             let slots = core::slice::from_raw_parts(base, self.capacity as usize);
-            RawRing {
-                prod,
-                cons,
-                slots,
-                mask: self.capacity - 1,
-                mode: self.mode,
+            let mut raw = RawRing::from_parts(prod, cons, slots, self.mode)
+                .expect("attach validated the capacity");
+            if self.overflow_capacity != 0 {
+                let line = region.at::<OverflowLine>(self.overflow_offset);
+                let base = region
+                    .as_ptr()
+                    .add((self.overflow_offset + u64::from(LINE_LEN)) as usize)
+                    as *const Slot<T>;
+                let oslots = core::slice::from_raw_parts(base, self.overflow_capacity as usize);
+                raw = raw
+                    .with_overflow(line, oslots)
+                    .expect("attach validated the overflow capacity");
             }
+            if let Some(off) = self.wait_offset {
+                raw = raw.with_wait(region.at::<WaitLine>(off));
+            }
+            raw
         }
     }
 }
@@ -204,13 +251,19 @@ fn check_entry<T: Entry>() {
 ///
 /// Formatting a region that others are using is not undefined behaviour for them (they treat
 /// its contents as untrusted), but it breaks their ring.
+///
+/// `zeroed` says the region's bytes are known to be zero (a fresh memfd, `/dev/shm` file,
+/// anonymous mapping or zeroed allocation): the overflow slots, whose formatted state is all
+/// zeroes, are then not written, so they cost no resident memory until used.
 pub fn format<T: Entry>(
     region: &RawRegion,
     cfg: &Config,
     pid: u32,
+    zeroed: bool,
 ) -> Result<Geometry, LayoutError> {
     check_entry::<T>();
-    let needed = cfg.region_len::<T>()?;
+    let place = cfg.placement::<T>()?;
+    let needed = place.region_len;
     check_base(region, needed)?;
     let h = region.header();
     let r = Ordering::Relaxed;
@@ -221,7 +274,14 @@ pub fn format<T: Entry>(
     h.header_len.store(HEADER_LEN, r);
     h.mode.store(cfg.mode.bits(), r);
     h.compat.store(0, r);
-    h.incompat.store(0, r);
+    let mut incompat = 0;
+    if cfg.overflow_capacity != 0 {
+        incompat |= features::INCOMPAT_OVERFLOW;
+    }
+    if cfg.wait {
+        incompat |= features::INCOMPAT_WAIT;
+    }
+    h.incompat.store(incompat, r);
     h.ro_compat.store(0, r);
     h.capacity.store(cfg.capacity, r);
     h.entry_format.store(T::FORMAT, r);
@@ -235,9 +295,9 @@ pub fn format<T: Entry>(
     let rows: [(u64, u64); BLOCK_COUNT] = [
         (PRODUCER_OFFSET, LINE_LEN as u64),
         (CONSUMER_OFFSET, LINE_LEN as u64),
-        (SLOTS_OFFSET, needed - SLOTS_OFFSET),
-        (0, 0),
-        (0, 0),
+        place.slots,
+        place.overflow,
+        place.wait,
         (0, 0),
         (0, 0),
         (0, 0),
@@ -246,6 +306,8 @@ pub fn format<T: Entry>(
         row.offset.store(off, r);
         row.len.store(len, r);
     }
+    h.overflow_capacity.store(cfg.overflow_capacity, r);
+    h.reserved32.store(0, r);
     for w in &h.reserved {
         w.store(0, r);
     }
@@ -269,6 +331,42 @@ pub fn format<T: Entry>(
         slot.seq
             .store(initial_lap_tag(i, cfg.initial_index, cfg.capacity), r);
         slot.meta.store(0, r);
+    }
+    if cfg.overflow_capacity != 0 {
+        let (off, _) = place.overflow;
+        // SAFETY: the placement puts the overflow line and its slots inside `needed` bytes,
+        // 128-byte aligned.
+        let line = unsafe { region.at::<OverflowLine>(off) };
+        line.state.store(0, r);
+        line.head.store(0, r);
+        line.reserved32.store(0, r);
+        line.overflowed.store(0, r);
+        line.activations.store(0, r);
+        line.reserved.iter().for_each(|w| w.store(0, r));
+        if !zeroed {
+            let base = region
+                .as_ptr()
+                .wrapping_add((off + u64::from(LINE_LEN)) as usize)
+                as *const Slot<T>;
+            for i in 0..cfg.overflow_capacity {
+                // SAFETY: `i < overflow_capacity`; the overflow slots lie inside the region.
+                let slot = unsafe { &*base.add(i as usize) };
+                // Biased tags: zero means "free for the first lap".
+                slot.seq.store(0, r);
+                slot.meta.store(0, r);
+            }
+        }
+    }
+    if cfg.wait {
+        // SAFETY: the placement puts the wait line inside `needed` bytes, 128-byte aligned.
+        let w = unsafe { region.at::<WaitLine>(place.wait.0) };
+        w.futex.store(0, r);
+        w.waiters.store(0, r);
+        w.flags.store(0, r);
+        w.reserved32.store(0, r);
+        w.wakeups.store(0, r);
+        w.sleeps.store(0, r);
+        w.reserved.iter().for_each(|x| x.store(0, r));
     }
     h.magic.store(MAGIC, Ordering::Release);
     attach::<T>(region)
@@ -384,10 +482,27 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         }
     }
     let slots_len = u64::from(capacity) * u64::from(stride);
+    let incompat_bits = h.incompat.load(r);
+    let overflow_capacity = h.overflow_capacity.load(r);
+    let overflow_len = if incompat_bits & features::INCOMPAT_OVERFLOW != 0 {
+        check_capacity(overflow_capacity).map_err(|_| LayoutError::OverflowCapacity {
+            found: overflow_capacity,
+        })?;
+        u64::from(LINE_LEN) + u64::from(overflow_capacity) * u64::from(stride)
+    } else if overflow_capacity != 0 {
+        return Err(LayoutError::OverflowCapacity {
+            found: overflow_capacity,
+        });
+    } else {
+        0
+    };
+    let wait = incompat_bits & features::INCOMPAT_WAIT != 0;
     let required = [
         (Block::Producer, LINE_LEN as u64),
         (Block::Consumer, LINE_LEN as u64),
         (Block::Slots, slots_len),
+        (Block::Overflow, overflow_len),
+        (Block::Wait, if wait { LINE_LEN as u64 } else { 0 }),
     ];
     for (b, expected) in required {
         let (_, found) = rows[b as usize];
@@ -408,6 +523,13 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         consumer_offset: rows[Block::Consumer as usize].0,
         slots_offset: rows[Block::Slots as usize].0,
         region_len,
+        overflow_capacity: if overflow_len != 0 {
+            overflow_capacity
+        } else {
+            0
+        },
+        overflow_offset: rows[Block::Overflow as usize].0,
+        wait_offset: wait.then_some(rows[Block::Wait as usize].0),
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of
     // the pair is consistent. Each handle validates the indices it depends on when it is

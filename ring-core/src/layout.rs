@@ -28,7 +28,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CRINGv1\0");
 /// Layout major version written by this crate. A reader refuses any other major version.
 pub const VERSION_MAJOR: u32 = 1;
 /// Layout minor version written by this crate. Minor versions only add compatible things.
-pub const VERSION_MINOR: u32 = 0;
+pub const VERSION_MINOR: u32 = 1;
 /// Size in bytes of the header block in layout 1.x.
 pub const HEADER_LEN: u32 = 256;
 /// Size in bytes of the producer line and of the consumer line.
@@ -47,14 +47,18 @@ pub const SLOT_HEADER_LEN: u32 = 8;
 /// Feature bits. A reader refuses a region with an unknown bit in `incompat`, refuses to write to
 /// one with an unknown bit in `ro_compat`, and ignores unknown bits in `compat`.
 pub mod features {
-    /// incompat: the overflow area block (table row [`super::Block::Overflow`]) is present and in
-    /// use; producers spill into it when the ring is full. Reserved for layout 1.1.
+    /// incompat (1.1): the overflow area (table row [`super::Block::Overflow`]) is present;
+    /// producers spill into it when the ring is full and route every entry through it while it
+    /// is active. A reader that does not know this would miss spilled entries and break
+    /// per-producer order, so it must refuse the region.
     pub const INCOMPAT_OVERFLOW: u64 = 1 << 0;
-    /// compat: the wait block (table row [`super::Block::Wait`]) holds futex and eventfd words.
-    /// Reserved for layout 1.1.
-    pub const COMPAT_WAIT: u64 = 1 << 0;
+    /// incompat (1.1): the wait block (table row [`super::Block::Wait`]) is present; consumers
+    /// may sleep on its futex word and every producer must follow the wake-up protocol after
+    /// publishing. A producer that does not know this would leave sleepers asleep, so it is an
+    /// incompatible feature, not a compatible one.
+    pub const INCOMPAT_WAIT: u64 = 1 << 1;
     /// Every incompat bit this crate understands.
-    pub const INCOMPAT_KNOWN: u64 = 0;
+    pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW | INCOMPAT_WAIT;
     /// Every ro_compat bit this crate understands.
     pub const RO_COMPAT_KNOWN: u64 = 0;
 }
@@ -162,10 +166,15 @@ pub struct Header {
     pub initial_index: AtomicU32,
     /// Process id of the creator (informational).
     pub creator_pid: AtomicU32,
-    /// The block table, indexed by [`Block`]. Rows 5..8 are reserved and zero in layout 1.0.
+    /// The block table, indexed by [`Block`]. Rows 5..8 are reserved and zero in layout 1.x.
     pub blocks: [BlockEntry; BLOCK_COUNT],
+    /// Number of overflow slots (1.1, with [`features::INCOMPAT_OVERFLOW`]): a power of two in
+    /// `MIN_CAPACITY..=MAX_CAPACITY`; 0 without the feature.
+    pub overflow_capacity: AtomicU32,
     /// Reserved, zero.
-    pub reserved: [AtomicU64; 5],
+    pub reserved32: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 4],
 }
 
 /// The producer line (128 bytes, its own pair of cache lines).
@@ -194,6 +203,71 @@ pub struct ConsumerLine {
     pub owner: AtomicU32,
     /// Reserved, zero.
     pub reserved: [AtomicU64; 15],
+}
+
+/// The head of the overflow area (1.1): its indices, its "active" flag and its counters. The
+/// overflow slots (`overflow_capacity` of them, same stride as the ring's) follow it.
+///
+/// `state` packs the overflow producer index and the flag into one word so that a producer's
+/// reservation and a consumer's deactivation cannot both succeed: bits 0..32 are the overflow
+/// tail, bit 32 is [`overflow_state::ACTIVE`].
+///
+/// Overflow lap tags are stored *biased*: the stored word is `tag - (position & mask)`, so that
+/// zeroed memory is the formatted state (every slot free for its first lap, indices at 0) and
+/// an unused overflow area costs no resident memory on tmpfs or memfd.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct OverflowLine {
+    /// Overflow tail (low 32 bits) and [`overflow_state`] flags (high 32 bits).
+    pub state: AtomicU64,
+    /// Overflow head: positions below it are consumed (single) or claimed (multi-consumer).
+    pub head: AtomicU32,
+    /// Reserved, zero.
+    pub reserved32: AtomicU32,
+    /// Entries that went through the overflow area (published there).
+    pub overflowed: AtomicU64,
+    /// Times the overflow area went from inactive to active.
+    pub activations: AtomicU64,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 12],
+}
+
+/// Flags in the high half of [`OverflowLine::state`].
+pub mod overflow_state {
+    /// Set while the overflow area is in use: every producer routes its entries to it (never to
+    /// the ring) until a consumer finds it drained and clears the flag.
+    pub const ACTIVE: u64 = 1 << 32;
+    /// Mask of the overflow tail.
+    pub const TAIL_MASK: u64 = 0xffff_ffff;
+}
+
+/// The wait/notify words (1.1): where consumers sleep and what producers check after
+/// publishing.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct WaitLine {
+    /// Consumer futex word: a wake-up sequence that a waker increments before `FUTEX_WAKE`.
+    pub futex: AtomicU32,
+    /// Number of consumers that announced they are about to sleep (futex or eventfd).
+    pub waiters: AtomicU32,
+    /// [`wait_flags`] bits.
+    pub flags: AtomicU32,
+    /// Reserved, zero.
+    pub reserved32: AtomicU32,
+    /// Wake-ups issued by producers (or forced).
+    pub wakeups: AtomicU64,
+    /// Times a consumer went to sleep.
+    pub sleeps: AtomicU64,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 12],
+}
+
+/// Bits of [`WaitLine::flags`].
+pub mod wait_flags {
+    /// Consumers poll and never sleep: producers skip the wake-up check (and its fence).
+    pub const NO_WAKE: u32 = 1 << 0;
+    /// An eventfd is attached: producers that hold it signal it whenever they wake sleepers.
+    pub const EVENTFD: u32 = 1 << 1;
 }
 
 /// One slot of the ring: an 8-byte slot header and the entry payload.
@@ -246,6 +320,37 @@ impl ProducerLine {
 }
 
 #[cfg(loom)]
+impl OverflowLine {
+    /// A zeroed overflow line (indices at 0, inactive).
+    pub fn new() -> Self {
+        OverflowLine {
+            state: AtomicU64::new(0),
+            head: AtomicU32::new(0),
+            reserved32: AtomicU32::new(0),
+            overflowed: AtomicU64::new(0),
+            activations: AtomicU64::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+#[cfg(loom)]
+impl WaitLine {
+    /// A zeroed wait line.
+    pub fn new() -> Self {
+        WaitLine {
+            futex: AtomicU32::new(0),
+            waiters: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
+            reserved32: AtomicU32::new(0),
+            wakeups: AtomicU64::new(0),
+            sleeps: AtomicU64::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+#[cfg(loom)]
 impl ConsumerLine {
     /// A zeroed consumer line whose head is `head`.
     pub fn new(head: u32) -> Self {
@@ -271,11 +376,76 @@ pub const CONSUMER_OFFSET: u64 = PRODUCER_OFFSET + LINE_LEN as u64;
 /// Offset of the slot array in a region formatted by this crate.
 pub const SLOTS_OFFSET: u64 = CONSUMER_OFFSET + LINE_LEN as u64;
 
-/// Bytes needed for a ring of `capacity` slots of `T` as this crate lays it out, or `None` if the
-/// size overflows `u64`.
+/// Where this crate places each block for a ring of `capacity` slots of `T` with
+/// `overflow_capacity` overflow slots (0: none) and an optional wait block.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// `(offset, len)` of the slot array.
+    pub slots: (u64, u64),
+    /// `(offset, len)` of the overflow block (line + slots), `(0, 0)` if absent.
+    pub overflow: (u64, u64),
+    /// `(offset, len)` of the wait block, `(0, 0)` if absent.
+    pub wait: (u64, u64),
+    /// Total bytes.
+    pub region_len: u64,
+}
+
+const fn align_up(x: u64) -> Option<u64> {
+    match x.checked_add(BLOCK_ALIGN - 1) {
+        Some(v) => Some(v / BLOCK_ALIGN * BLOCK_ALIGN),
+        None => None,
+    }
+}
+
+/// The placement of every block, or `None` if the size overflows `u64`.
+pub const fn placement_for<T>(
+    capacity: u32,
+    overflow_capacity: u32,
+    wait: bool,
+) -> Option<Placement> {
+    let stride = Slot::<T>::STRIDE as u64;
+    let Some(slots_len) = stride.checked_mul(capacity as u64) else {
+        return None;
+    };
+    let Some(end) = SLOTS_OFFSET.checked_add(slots_len) else {
+        return None;
+    };
+    let Some(mut end) = align_up(end) else {
+        return None;
+    };
+    let mut overflow = (0, 0);
+    if overflow_capacity != 0 {
+        let Some(ov_slots) = stride.checked_mul(overflow_capacity as u64) else {
+            return None;
+        };
+        let Some(len) = (LINE_LEN as u64).checked_add(ov_slots) else {
+            return None;
+        };
+        overflow = (end, len);
+        let Some(e) = end.checked_add(len) else {
+            return None;
+        };
+        let Some(e) = align_up(e) else { return None };
+        end = e;
+    }
+    let mut wait_block = (0, 0);
+    if wait {
+        wait_block = (end, LINE_LEN as u64);
+        end += LINE_LEN as u64;
+    }
+    Some(Placement {
+        slots: (SLOTS_OFFSET, slots_len),
+        overflow,
+        wait: wait_block,
+        region_len: end,
+    })
+}
+
+/// Bytes needed for a plain ring (no overflow area, no wait block) of `capacity` slots of `T`,
+/// or `None` if the size overflows `u64`.
 pub const fn region_len_for<T>(capacity: u32) -> Option<u64> {
-    match (Slot::<T>::STRIDE as u64).checked_mul(capacity as u64) {
-        Some(slots) => SLOTS_OFFSET.checked_add(slots),
+    match placement_for::<T>(capacity, 0, false) {
+        Some(p) => Some(p.region_len),
         None => None,
     }
 }
@@ -306,7 +476,22 @@ mod pinned {
     const _: () = assert!(offset_of!(Header, creator_pid) == 84);
     const _: () = assert!(offset_of!(Header, blocks) == 88);
     const _: () = assert!(size_of::<BlockEntry>() == 16);
-    const _: () = assert!(offset_of!(Header, reserved) == 216);
+    const _: () = assert!(offset_of!(Header, overflow_capacity) == 216);
+    const _: () = assert!(offset_of!(Header, reserved32) == 220);
+    const _: () = assert!(offset_of!(Header, reserved) == 224);
+
+    const _: () = assert!(size_of::<OverflowLine>() == LINE_LEN as usize);
+    const _: () = assert!(offset_of!(OverflowLine, state) == 0);
+    const _: () = assert!(offset_of!(OverflowLine, head) == 8);
+    const _: () = assert!(offset_of!(OverflowLine, overflowed) == 16);
+    const _: () = assert!(offset_of!(OverflowLine, activations) == 24);
+
+    const _: () = assert!(size_of::<WaitLine>() == LINE_LEN as usize);
+    const _: () = assert!(offset_of!(WaitLine, futex) == 0);
+    const _: () = assert!(offset_of!(WaitLine, waiters) == 4);
+    const _: () = assert!(offset_of!(WaitLine, flags) == 8);
+    const _: () = assert!(offset_of!(WaitLine, wakeups) == 16);
+    const _: () = assert!(offset_of!(WaitLine, sleeps) == 24);
 
     const _: () = assert!(size_of::<ProducerLine>() == LINE_LEN as usize);
     const _: () = assert!(align_of::<ProducerLine>() == BLOCK_ALIGN as usize);

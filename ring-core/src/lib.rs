@@ -60,6 +60,8 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+#[cfg(all(feature = "std", not(loom)))]
+pub mod blocking;
 pub mod entry;
 pub mod error;
 pub mod format;
@@ -69,7 +71,10 @@ pub mod protocol;
 pub mod region;
 pub mod ring;
 pub mod sync;
+pub mod sys;
 
+#[cfg(all(feature = "std", not(loom)))]
+pub use blocking::{WaitError, WaitOutcome};
 pub use entry::{Completion, Entry};
 pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError};
 pub use format::{attach, format, Config, Geometry, RawRegion};

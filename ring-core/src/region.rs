@@ -125,6 +125,8 @@ pub struct Region {
     file: Option<File>,
     path: Option<PathBuf>,
     unlink_on_drop: bool,
+    /// Created by this process and not yet handed to a ring: every byte is zero.
+    fresh: bool,
 }
 
 // SAFETY: the region is a plain address range (see RawRegion); the file handle is Send/Sync.
@@ -137,6 +139,10 @@ unsafe impl Memory for Region {
     fn raw(&self) -> RawRegion {
         // SAFETY: ptr/len describe memory this Region keeps mapped until it is dropped.
         unsafe { RawRegion::new(self.ptr, self.len) }
+    }
+
+    fn is_fresh_zeroed(&self) -> bool {
+        self.fresh
     }
 }
 
@@ -226,6 +232,11 @@ fn shm_path(name: &str) -> Result<PathBuf, RegionError> {
 }
 
 impl Region {
+    fn fresh(mut self) -> Region {
+        self.fresh = true;
+        self
+    }
+
     fn mapped(ptr: NonNull<u8>, len: usize, map_len: usize, file: Option<File>) -> Region {
         Region {
             ptr,
@@ -234,6 +245,7 @@ impl Region {
             file,
             path: None,
             unlink_on_drop: false,
+            fresh: false,
         }
     }
 
@@ -264,6 +276,7 @@ impl Region {
             file: None,
             path: None,
             unlink_on_drop: false,
+            fresh: true,
         })
     }
 
@@ -271,7 +284,7 @@ impl Region {
     pub fn anonymous(len: usize) -> Result<Region, RegionError> {
         let ptr =
             map_shared(len, None, 0).map_err(|source| RegionError::Io { op: "mmap", source })?;
-        Ok(Region::mapped(ptr, len, len, None))
+        Ok(Region::mapped(ptr, len, len, None).fresh())
     }
 
     /// Shared anonymous memory on huge pages (`MAP_HUGETLB`); `len` is rounded up to the page
@@ -284,7 +297,7 @@ impl Region {
         let map_len = round_up(len.max(1), size.bytes());
         let flags = libc::MAP_HUGETLB | (size.shift() << libc::MAP_HUGE_SHIFT);
         match map_shared(map_len, None, flags) {
-            Ok(ptr) => Ok(Region::mapped(ptr, map_len, map_len, None)),
+            Ok(ptr) => Ok(Region::mapped(ptr, map_len, map_len, None).fresh()),
             Err(e) => match huge_err(size, e) {
                 RegionError::HugePagesUnavailable { .. } if fallback => Region::anonymous(len),
                 err => Err(err),
@@ -340,7 +353,7 @@ impl Region {
         })?;
         let ptr = map_shared(len, Some(file.as_fd()), 0)
             .map_err(|source| RegionError::Io { op: "mmap", source })?;
-        Ok(Region::mapped(ptr, len, len, Some(file)))
+        Ok(Region::mapped(ptr, len, len, Some(file)).fresh())
     }
 
     /// A memfd on huge pages (`MFD_HUGETLB`); `len` is rounded up to the page size. With
@@ -356,7 +369,7 @@ impl Region {
         let attempt = Region::memfd_inner(name, map_len, flags)
             .and_then(|file| map_shared(map_len, Some(file.as_fd()), 0).map(|ptr| (file, ptr)));
         match attempt {
-            Ok((file, ptr)) => Ok(Region::mapped(ptr, map_len, map_len, Some(file))),
+            Ok((file, ptr)) => Ok(Region::mapped(ptr, map_len, map_len, Some(file)).fresh()),
             Err(e) => match huge_err(size, e) {
                 RegionError::HugePagesUnavailable { .. } if fallback => Region::memfd(name, len),
                 err => Err(err),
@@ -424,6 +437,7 @@ impl Region {
         })?;
         let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
         r.unlink_on_drop = true;
+        r.fresh = true;
         Ok(r)
     }
 
@@ -472,6 +486,7 @@ impl Region {
         let mut r = Region::mapped(ptr, map_len, map_len, Some(file));
         r.path = Some(path.to_path_buf());
         r.unlink_on_drop = true;
+        r.fresh = true;
         Ok(r)
     }
 
@@ -489,6 +504,7 @@ impl Region {
             file: None,
             path: None,
             unlink_on_drop: false,
+            fresh: false,
         }
     }
 

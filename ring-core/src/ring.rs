@@ -6,6 +6,7 @@ use crate::format::{self, Config, Geometry, RawRegion};
 use crate::protocol::{ConsumerCursor, Mode, ProducerCursor, RawRing, Shortfall, Span};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 use core::marker::PhantomData;
+use core::sync::atomic::AtomicI32;
 
 /// Memory a ring can live in.
 ///
@@ -16,6 +17,12 @@ use core::marker::PhantomData;
 pub unsafe trait Memory {
     /// The region.
     fn raw(&self) -> RawRegion;
+
+    /// Whether every byte of the region is known to be zero (freshly created memory), so that
+    /// formatting may skip writing zeroes (see [`format::format`]). `false` unless overridden.
+    fn is_fresh_zeroed(&self) -> bool {
+        false
+    }
 }
 
 // SAFETY: the caller of `RawRegion::new` promised the contract for the region's whole use.
@@ -46,7 +53,23 @@ pub struct Ring<T: Entry, M: Memory = crate::DefaultMemory> {
     mem: M,
     region: RawRegion,
     geo: Geometry,
+    /// This process's eventfd for the ring, or -1 (owned: closed on drop).
+    pub(crate) eventfd: AtomicI32,
     _entries: PhantomData<T>,
+}
+
+impl<T: Entry, M: Memory> Drop for Ring<T, M> {
+    fn drop(&mut self) {
+        let fd = self.eventfd.swap(-1, Relaxed);
+        #[cfg(all(feature = "std", not(loom)))]
+        if fd >= 0 {
+            // SAFETY: the ring owns this descriptor (set by `create_eventfd` / `set_eventfd`)
+            // and no handle outlives the ring.
+            unsafe { libc::close(fd) };
+        }
+        #[cfg(not(all(feature = "std", not(loom))))]
+        let _ = fd;
+    }
 }
 
 // SAFETY: all shared state is reached through atomics or protocol-arbitrated payload cells;
@@ -64,17 +87,33 @@ impl<T: Entry, M: Memory> core::fmt::Debug for Ring<T, M> {
     }
 }
 
-/// A snapshot of a ring's indices and counters.
+/// A snapshot of a ring's indices and counters (each read separately: a consistent snapshot
+/// only when the ring is quiet).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Producer index.
+    /// Producer index of the ring.
     pub tail: u32,
-    /// Consumer index.
+    /// Consumer index of the ring.
     pub head: u32,
-    /// Pushes (or reservations) refused because the ring was full.
+    /// Pushes (or reservations) refused for lack of space (the ring full and, if there is one,
+    /// the overflow area full too).
     pub full_refusals: u64,
     /// Reserved slots published as discarded.
     pub discarded: u64,
+    /// Entries that went through the overflow area.
+    pub overflowed: u64,
+    /// Entries pending in the overflow area (reserved there and not yet claimed).
+    pub overflow_pending: u32,
+    /// Whether the overflow area is active (producers route entries to it).
+    pub overflow_active: bool,
+    /// Times the overflow area was activated.
+    pub overflow_activations: u64,
+    /// Wake-ups issued (by producers or forced).
+    pub wakeups: u64,
+    /// Times a consumer went to sleep.
+    pub sleeps: u64,
+    /// Consumers currently announced as sleeping or about to.
+    pub waiters: u32,
 }
 
 impl<T: Entry, M: Memory> Ring<T, M> {
@@ -90,11 +129,12 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// this returns.
     pub fn create(mem: M, cfg: Config) -> Result<Self, LayoutError> {
         let region = mem.raw();
-        let geo = format::format::<T>(&region, &cfg, crate::current_pid())?;
+        let geo = format::format::<T>(&region, &cfg, crate::current_pid(), mem.is_fresh_zeroed())?;
         Ok(Ring {
             mem,
             region,
             geo,
+            eventfd: AtomicI32::new(-1),
             _entries: PhantomData,
         })
     }
@@ -111,6 +151,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
             mem,
             region,
             geo,
+            eventfd: AtomicI32::new(-1),
             _entries: PhantomData,
         })
     }
@@ -173,11 +214,20 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// The indices and counters.
     pub fn counters(&self) -> Counters {
         let raw = self.raw();
+        let ovf = raw.overflow_line();
+        let w = raw.wait_line();
         Counters {
             tail: raw.prod.tail.load(Acquire),
             head: raw.cons.head.load(Acquire),
             full_refusals: raw.prod.full_refusals.load(Relaxed),
             discarded: raw.prod.discarded.load(Relaxed),
+            overflowed: ovf.map_or(0, |o| o.overflowed.load(Relaxed)),
+            overflow_pending: raw.overflow_pending(),
+            overflow_active: raw.overflow_active(),
+            overflow_activations: ovf.map_or(0, |o| o.activations.load(Relaxed)),
+            wakeups: w.map_or(0, |w| w.wakeups.load(Relaxed)),
+            sleeps: w.map_or(0, |w| w.sleeps.load(Relaxed)),
+            waiters: w.map_or(0, |w| w.waiters.load(Relaxed)),
         }
     }
 
@@ -190,7 +240,9 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// [`ClaimError::Busy`] if another live producer holds the claim;
     /// [`ClaimError::Corrupt`] if the shared indices are inconsistent.
     pub fn producer(&self) -> Result<Producer<'_, T>, ClaimError> {
-        self.raw().producer()
+        let mut p = self.raw().producer()?;
+        p.eventfd = Some(&self.eventfd);
+        Ok(p)
     }
 
     /// A consumer handle; claims the consumer side in single-consumer modes (see
@@ -200,7 +252,9 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     ///
     /// As for [`Ring::producer`].
     pub fn consumer(&self) -> Result<Consumer<'_, T>, ClaimError> {
-        self.raw().consumer()
+        let mut c = self.raw().consumer()?;
+        c.eventfd = Some(&self.eventfd);
+        Ok(c)
     }
 }
 
@@ -221,6 +275,7 @@ impl<'a, T: Entry> RawRing<'a, T> {
                 raw: self,
                 cur,
                 token,
+                eventfd: None,
             }),
             Err(c) => {
                 unclaim(&self.prod.owner, token);
@@ -245,6 +300,8 @@ impl<'a, T: Entry> RawRing<'a, T> {
                 raw: self,
                 cur,
                 token,
+                eventfd: None,
+                spin: DEFAULT_SPIN,
             }),
             Err(c) => {
                 unclaim(&self.cons.owner, token);
@@ -274,6 +331,23 @@ fn claim(owner: &crate::sync::AtomicU32) -> Result<u32, ClaimError> {
     })
 }
 
+/// Default number of polls a waiting consumer makes before it sleeps.
+pub const DEFAULT_SPIN: u32 = 100;
+
+/// W1 (continued): advance the futex word, wake sleepers, signal the eventfd if one is attached
+/// and this process holds it.
+pub(crate) fn wake<T>(raw: &RawRing<'_, T>, eventfd: Option<&AtomicI32>) {
+    if let Some(w) = raw.wait {
+        crate::protocol::wait::bump(w);
+        crate::sys::futex_wake(&w.futex);
+        if w.flags.load(Relaxed) & crate::layout::wait_flags::EVENTFD != 0 {
+            if let Some(fd) = eventfd.map(|e| e.load(Relaxed)).filter(|&fd| fd >= 0) {
+                crate::sys::eventfd_signal(fd);
+            }
+        }
+    }
+}
+
 fn unclaim(owner: &crate::sync::AtomicU32, token: u32) {
     if token != 0 {
         let _ = owner.compare_exchange(token, 0, AcqRel, Relaxed);
@@ -299,6 +373,8 @@ pub struct Producer<'r, T> {
     raw: RawRing<'r, T>,
     cur: ProducerCursor,
     token: u32,
+    /// This process's eventfd for the ring (from [`Ring::set_eventfd`]), if any.
+    eventfd: Option<&'r AtomicI32>,
 }
 
 impl<T> Drop for Producer<'_, T> {
@@ -313,6 +389,15 @@ impl<T> core::fmt::Debug for Producer<'_, T> {
             .field("mode", &self.raw.mode)
             .field("cursor", &self.cur)
             .finish()
+    }
+}
+
+impl<T> Producer<'_, T> {
+    /// Publishes a reserved span and, if consumers sleep, wakes them (W1).
+    fn publish(&mut self, span: Span, keep: u32) {
+        if self.raw.publish(&mut self.cur, span, keep) {
+            wake(&self.raw, self.eventfd);
+        }
     }
 }
 
@@ -339,8 +424,8 @@ impl<'r, T: Entry> Producer<'r, T> {
         match self.raw.reserve(&mut self.cur, 1, true) {
             Ok(span) => {
                 // SAFETY: the reservation gives us exclusive ownership of `span.start`.
-                unsafe { self.raw.write(span.start, value) };
-                self.raw.publish(&mut self.cur, span, 1);
+                unsafe { self.raw.write(span.place, span.start, value) };
+                self.publish(span, 1);
                 Ok(())
             }
             Err(Shortfall::Short { .. }) => Err(PushError::Full(value)),
@@ -421,9 +506,9 @@ impl<'r, T: Entry> Producer<'r, T> {
         debug_assert_eq!(span.len as usize, values.len());
         for (i, v) in values.iter().enumerate() {
             // SAFETY: every position of the span is reserved by us and not yet published.
-            unsafe { self.raw.write(span.at(i as u32), *v) };
+            unsafe { self.raw.write(span.place, span.at(i as u32), *v) };
         }
-        self.raw.publish(&mut self.cur, span, span.len);
+        self.publish(span, span.len);
     }
 
     /// Reserves up to `max` slots (at least one when `max > 0`; an empty chunk for `max == 0`) to
@@ -472,10 +557,7 @@ impl<'r, T: Entry> Producer<'r, T> {
     ) -> Result<WriteChunk<'_, 'r, T>, PushAllError> {
         if max == 0 {
             // An empty chunk: nothing reserved, nothing to publish.
-            let span = Span {
-                start: self.cur.tail,
-                len: 0,
-            };
+            let span = Span::ring(self.cur.tail, 0);
             return Ok(WriteChunk {
                 producer: self,
                 span,
@@ -542,7 +624,11 @@ impl<T: Entry> WriteChunk<'_, '_, T> {
             "write out of order or range"
         );
         // SAFETY: position `span.at(i)` is reserved by this chunk and not yet published.
-        unsafe { self.producer.raw.write(self.span.at(i as u32), value) };
+        unsafe {
+            self.producer
+                .raw
+                .write(self.span.place, self.span.at(i as u32), value)
+        };
         if i as u32 == self.written {
             self.written += 1;
         }
@@ -573,7 +659,11 @@ impl<T: Entry> WriteChunk<'_, '_, T> {
         }
         // SAFETY: reserved by this chunk, unpublished, and `&mut self` makes the reference
         // unique; `T: Entry` makes any bytes a valid `T`.
-        unsafe { self.producer.raw.get_mut(self.span.at(i as u32)) }
+        unsafe {
+            self.producer
+                .raw
+                .get_mut(self.span.place, self.span.at(i as u32))
+        }
     }
 
     /// Publishes the written entries (and gives back or discards the rest). Returns how many
@@ -586,7 +676,7 @@ impl<T: Entry> WriteChunk<'_, '_, T> {
         if !self.done {
             self.done = true;
             let p = &mut *self.producer;
-            p.raw.publish(&mut p.cur, self.span, keep);
+            p.publish(self.span, keep);
         }
         keep as usize
     }
@@ -597,7 +687,7 @@ impl<T> Drop for WriteChunk<'_, '_, T> {
         if !self.done {
             self.done = true;
             let p = &mut *self.producer;
-            p.raw.publish(&mut p.cur, self.span, 0);
+            p.publish(self.span, 0);
         }
     }
 }
@@ -617,9 +707,14 @@ impl<T> Drop for WriteChunk<'_, '_, T> {
 /// assert_eq!(&out[..3], &[1, 2, 3]);
 /// ```
 pub struct Consumer<'r, T> {
-    raw: RawRing<'r, T>,
-    cur: ConsumerCursor,
+    pub(crate) raw: RawRing<'r, T>,
+    pub(crate) cur: ConsumerCursor,
     token: u32,
+    /// This process's eventfd for the ring, if any.
+    pub(crate) eventfd: Option<&'r AtomicI32>,
+    /// Polls of the spin phase before a wait sleeps.
+    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))]
+    pub(crate) spin: u32,
 }
 
 impl<T> Drop for Consumer<'_, T> {
@@ -657,17 +752,21 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// ```
     pub fn pop(&mut self) -> Result<T, PopError> {
         // Discarded slots are consumed without being delivered; at most a lap of them.
-        for _ in 0..=self.raw.capacity() {
+        for _ in 0..=self
+            .raw
+            .capacity()
+            .saturating_add(self.raw.overflow_capacity())
+        {
             let span = match self.raw.claim(&mut self.cur, 1) {
                 Ok(span) => span,
                 Err(Shortfall::Short { .. }) => return Err(PopError::Empty),
                 Err(Shortfall::Corrupt(c)) => return Err(PopError::Corrupt(c)),
             };
-            let value = if self.raw.is_discarded(span.start) {
+            let value = if self.raw.is_discarded(&span, span.start) {
                 None
             } else {
                 // SAFETY: claimed and published (observed with Acquire), not yet released.
-                Some(unsafe { self.raw.read(span.start) })
+                Some(unsafe { self.raw.read(span.place, span.start) })
             };
             self.raw.release(&mut self.cur, span);
             if let Some(v) = value {
@@ -686,8 +785,12 @@ impl<'r, T: Entry> Consumer<'r, T> {
     pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, Corruption> {
         let mut filled = 0usize;
         // Each round either fills at least one entry, consumes at least one discarded slot, or
-        // stops; a lap of discarded slots bounds the rounds.
-        for _ in 0..=self.raw.capacity() {
+        // stops: `out.len()` rounds of entries plus a lap of each lane's discarded slots.
+        let rounds = out
+            .len()
+            .saturating_add(self.raw.capacity() as usize)
+            .saturating_add(self.raw.overflow_capacity() as usize);
+        for _ in 0..=rounds {
             let want = u32::try_from(out.len() - filled).unwrap_or(u32::MAX);
             if want == 0 {
                 break;
@@ -701,9 +804,9 @@ impl<'r, T: Entry> Consumer<'r, T> {
             let before = filled;
             for i in 0..span.len {
                 let pos = span.at(i);
-                if !self.raw.is_discarded(pos) {
+                if !self.raw.is_discarded(&span, pos) {
                     // SAFETY: claimed and published (observed with Acquire), not yet released.
-                    out[filled] = unsafe { self.raw.read(pos) };
+                    out[filled] = unsafe { self.raw.read(span.place, pos) };
                     filled += 1;
                 }
             }
@@ -776,10 +879,10 @@ impl<'c, 'r, T: Entry> ReadView<'c, 'r, T> {
         let span = self.span;
         (0..span.len)
             .map(move |i| span.at(i))
-            .filter(move |&p| !raw.is_discarded(p))
+            .filter(move |&p| !raw.is_discarded(&span, p))
             .map(move |p| {
                 // SAFETY: claimed and published, released only when the view (borrowed here) drops.
-                unsafe { raw.get(p) }
+                unsafe { raw.get(span.place, p) }
             })
     }
 }

@@ -1,4 +1,4 @@
-//! The lap-tag protocol, used by every mode except SPSC.
+//! The lap-tag protocol, used by every mode except SPSC, and by every overflow area.
 //!
 //! Each slot carries `seq`, its lap tag. For a position `p` mapping to the slot:
 //!
@@ -18,23 +18,27 @@
 //! have been confused with an older value of itself (ABA) after 2^32 operations during one
 //! stall, and the re-check turns that case into a bounded wait for the owned slot to become
 //! ready instead of an overwrite or a read of an unpublished entry (spec/PROTOCOL.md, "ABA").
+//!
+//! The functions here work on a [`Lane`] (the slots) and the index words passed to them, so the
+//! same code serves the ring and its overflow area. Spans they return say [`super::Place::Ring`];
+//! the overflow code re-labels its own.
 
-use super::{ConsumerCursor, ProducerCursor, RawRing, Shortfall, Span, RETRY_BUDGET};
+use super::{Lane, Shortfall, Span, RETRY_BUDGET};
+use crate::error::Corruption;
+use crate::layout::slot_meta;
+use crate::sync::{
+    spin_hint, AtomicU32,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
 
 /// How many lap tags one multi-participant reservation or claim may load, over all its retries,
 /// before it reports [`Corruption::Livelock`]. Each retry means another participant made
 /// progress (or a peer is rewriting the index), so honest peers stay far below it.
 pub const SCAN_BUDGET: u32 = 1 << 22;
-use crate::error::Corruption;
-use crate::layout::{slot_meta, Slot};
-use crate::sync::{
-    spin_hint,
-    Ordering::{AcqRel, Acquire, Relaxed, Release},
-};
 
 /// What a producer at `pos` makes of a lap tag.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-enum ForProducer {
+pub(super) enum ForProducer {
     /// `seq == pos`: free.
     Free,
     /// `seq == pos - cap` (reserved a lap ago, unpublished) or `pos - cap + 1` (published a
@@ -46,7 +50,7 @@ enum ForProducer {
 
 /// What a consumer at `pos` makes of a lap tag.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
-enum ForConsumer {
+pub(super) enum ForConsumer {
     /// `seq == pos + 1`: published.
     Ready,
     /// `seq == pos` (not yet published) or, with several consumers, `pos - cap + 1` (a lap ago,
@@ -57,7 +61,7 @@ enum ForConsumer {
 }
 
 #[inline(always)]
-fn for_producer(seq: u32, pos: u32, cap: u32) -> ForProducer {
+pub(super) fn for_producer(seq: u32, pos: u32, cap: u32) -> ForProducer {
     let d = seq.wrapping_sub(pos);
     if d == 0 {
         ForProducer::Free
@@ -69,7 +73,7 @@ fn for_producer(seq: u32, pos: u32, cap: u32) -> ForProducer {
 }
 
 #[inline(always)]
-fn for_consumer(seq: u32, pos: u32, cap: u32, multi: bool) -> ForConsumer {
+pub(super) fn for_consumer(seq: u32, pos: u32, cap: u32, multi: bool) -> ForConsumer {
     let d = seq.wrapping_sub(pos);
     if d == 1 {
         ForConsumer::Ready
@@ -83,12 +87,12 @@ fn for_consumer(seq: u32, pos: u32, cap: u32, multi: bool) -> ForConsumer {
 /// Scans the lap tags of `start..start + n` for producing; returns how many leading positions
 /// are free, or the first position whose tag is neither free nor behind.
 #[inline]
-fn scan_free<T>(ring: &RawRing<'_, T>, start: u32, n: u32) -> Result<u32, (u32, u32)> {
-    let cap = ring.capacity();
+pub(super) fn scan_free<T>(lane: &Lane<'_, T>, start: u32, n: u32) -> Result<u32, (u32, u32)> {
+    let cap = lane.capacity();
     let mut k = 0;
     while k < n {
         let pos = start.wrapping_add(k);
-        let seq = ring.slot(pos).seq.load(Acquire);
+        let seq = lane.tag(pos);
         match for_producer(seq, pos, cap) {
             ForProducer::Free => k += 1,
             ForProducer::Behind => break,
@@ -101,17 +105,17 @@ fn scan_free<T>(ring: &RawRing<'_, T>, start: u32, n: u32) -> Result<u32, (u32, 
 /// Scans the lap tags of `start..start + n` for consuming; returns how many leading positions
 /// are published, or the first position whose tag is neither published nor not-yet.
 #[inline]
-fn scan_ready<T>(
-    ring: &RawRing<'_, T>,
+pub(super) fn scan_ready<T>(
+    lane: &Lane<'_, T>,
     start: u32,
     n: u32,
     multi: bool,
 ) -> Result<u32, (u32, u32)> {
-    let cap = ring.capacity();
+    let cap = lane.capacity();
     let mut k = 0;
     while k < n {
         let pos = start.wrapping_add(k);
-        let seq = ring.slot(pos).seq.load(Acquire);
+        let seq = lane.tag(pos);
         match for_consumer(seq, pos, cap, multi) {
             ForConsumer::Ready => k += 1,
             ForConsumer::NotYet => break,
@@ -121,12 +125,12 @@ fn scan_ready<T>(
     Ok(k)
 }
 
-/// Waits, boundedly, until the lap tag of a slot this participant owns reads `expected`
+/// Waits, boundedly, until the lap tag of a position this participant owns reads `expected`
 /// (Acquire). Only an ABA on the index (or a peer rewriting the tag) makes this wait at all.
-fn await_owned<T>(slot: &Slot<T>, expected: u32) -> bool {
+fn await_owned<T>(lane: &Lane<'_, T>, pos: u32, expected: u32) -> bool {
     let mut spins = 0u32;
     loop {
-        if slot.seq.load(Acquire) == expected {
+        if lane.tag(pos) == expected {
             return true;
         }
         if spins >= RETRY_BUDGET {
@@ -141,58 +145,49 @@ fn await_owned<T>(slot: &Slot<T>, expected: u32) -> bool {
     }
 }
 
-fn verify_owned<T>(ring: &RawRing<'_, T>, span: Span, offset: u32) -> Result<(), Shortfall> {
+/// MP3 / MC3: after a successful compare-and-swap, every owned position's tag must read
+/// `pos + offset` (0 for producers, 1 for consumers).
+pub(super) fn verify_owned<T>(
+    lane: &Lane<'_, T>,
+    span: Span,
+    offset: u32,
+) -> Result<(), Shortfall> {
     for i in 0..span.len {
         let pos = span.at(i);
-        if !await_owned(ring.slot(pos), pos.wrapping_add(offset)) {
+        if !await_owned(lane, pos, pos.wrapping_add(offset)) {
             return Err(Shortfall::Corrupt(Corruption::Stalled { position: pos }));
         }
     }
     Ok(())
 }
 
-/// Single producer, several consumers. SP1: scan the lap tags from the private tail (Acquire:
-/// a consumer's read of the previous lap happens before our write).
+/// Single producer. SP1: scan the lap tags from the private tail (Acquire: a consumer's read
+/// of the previous lap happens before our write).
 pub(super) fn reserve_single<T>(
-    ring: &RawRing<'_, T>,
-    cur: &mut ProducerCursor,
+    lane: &Lane<'_, T>,
+    tail: u32,
     n: u32,
     exact: bool,
 ) -> Result<Span, Shortfall> {
-    let n = n.min(ring.capacity());
-    let k = scan_free(ring, cur.tail, n).map_err(|(position, seq)| {
+    let n = n.min(lane.capacity());
+    let k = scan_free(lane, tail, n).map_err(|(position, seq)| {
         Shortfall::Corrupt(Corruption::SlotSequence { position, seq })
     })?;
     if k == 0 || (exact && k < n) {
         return Err(Shortfall::Short { have: k });
     }
-    Ok(Span {
-        start: cur.tail,
-        len: k,
-    })
+    Ok(Span::ring(tail, k))
 }
 
-/// SP2: for each kept position, store `meta` (Relaxed) then `seq = pos + 1` (Release: publishes
-/// the payload and `meta`); then store `tail` (Release), which only waiters and fill-level
-/// estimates read. Positions beyond `keep` were never shared and are simply not published.
-pub(super) fn publish_single<T>(
-    ring: &RawRing<'_, T>,
-    cur: &mut ProducerCursor,
-    span: Span,
-    keep: u32,
-) {
-    debug_assert_eq!(span.start, cur.tail);
-    if keep == 0 {
-        return;
-    }
+/// SP2 (tags): for each kept position, store `meta` (Relaxed) then `seq = pos + 1` (Release:
+/// publishes the payload and `meta`). The caller then stores its tail (Release), which only
+/// waiters and fill-level estimates read.
+pub(super) fn publish_kept<T>(lane: &Lane<'_, T>, span: Span, keep: u32) {
     for i in 0..keep {
         let pos = span.at(i);
-        let slot = ring.slot(pos);
-        slot.meta.store(0, Relaxed);
-        slot.seq.store(pos.wrapping_add(1), Release);
+        lane.slot(pos).meta.store(0, Relaxed);
+        lane.set_tag(pos, pos.wrapping_add(1));
     }
-    cur.tail = span.start.wrapping_add(keep);
-    ring.prod.tail.store(cur.tail, Release);
 }
 
 /// Several producers. MP1: read `tail` (Acquire), scan the lap tags from it (Acquire). MP2:
@@ -207,17 +202,18 @@ pub(super) fn publish_single<T>(
 /// accesses a weakly ordered machine (and the loom model) can show a tag from two laps back
 /// and a correct ring would report [`Corruption::SlotSequence`].
 pub(super) fn reserve_multi<T>(
-    ring: &RawRing<'_, T>,
+    lane: &Lane<'_, T>,
+    tail_word: &AtomicU32,
     n: u32,
     exact: bool,
 ) -> Result<Span, Shortfall> {
-    let n = n.min(ring.capacity());
-    let mut tail = ring.prod.tail.load(Acquire);
+    let n = n.min(lane.capacity());
+    let mut tail = tail_word.load(Acquire);
     // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
     // peer that keeps moving the index must not multiply the work by the batch size.
     let mut spent: u32 = 0;
     while spent < SCAN_BUDGET {
-        let k = match scan_free(ring, tail, n) {
+        let k = match scan_free(lane, tail, n) {
             Ok(k) => {
                 spent = spent.saturating_add(k + 1);
                 k
@@ -226,7 +222,7 @@ pub(super) fn reserve_multi<T>(
                 spent = spent.saturating_add(position.wrapping_sub(tail).saturating_add(1));
                 // A tag from the future means our tail is stale; an unchanged tail means the
                 // tag is corrupt.
-                let now = ring.prod.tail.load(Acquire);
+                let now = tail_word.load(Acquire);
                 if now == tail {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
                         position,
@@ -240,17 +236,10 @@ pub(super) fn reserve_multi<T>(
         if k == 0 || (exact && k < n) {
             return Err(Shortfall::Short { have: k });
         }
-        match ring
-            .prod
-            .tail
-            .compare_exchange_weak(tail, tail.wrapping_add(k), AcqRel, Acquire)
-        {
+        match tail_word.compare_exchange_weak(tail, tail.wrapping_add(k), AcqRel, Acquire) {
             Ok(_) => {
-                let span = Span {
-                    start: tail,
-                    len: k,
-                };
-                verify_owned(ring, span, 0)?;
+                let span = Span::ring(tail, k);
+                verify_owned(lane, span, 0)?;
                 return Ok(span);
             }
             Err(now) => tail = now,
@@ -261,67 +250,54 @@ pub(super) fn reserve_multi<T>(
 
 /// MP4: for each position, store `meta` (Relaxed; `DISCARDED` beyond `keep`) then
 /// `seq = pos + 1` (Release). A multi-producer reservation is always published in full.
-pub(super) fn publish_multi<T>(ring: &RawRing<'_, T>, span: Span, keep: u32) {
+pub(super) fn publish_all<T>(lane: &Lane<'_, T>, span: Span, keep: u32) {
     for i in 0..span.len {
         let pos = span.at(i);
-        let slot = ring.slot(pos);
         let meta = if i < keep { 0 } else { slot_meta::DISCARDED };
-        slot.meta.store(meta, Relaxed);
-        slot.seq.store(pos.wrapping_add(1), Release);
+        lane.slot(pos).meta.store(meta, Relaxed);
+        lane.set_tag(pos, pos.wrapping_add(1));
     }
 }
 
-/// Single consumer, several producers. SC1: scan the lap tags from the private head (Acquire:
-/// the producer's payload and `meta` writes happen before our reads).
-pub(super) fn claim_single<T>(
-    ring: &RawRing<'_, T>,
-    cur: &mut ConsumerCursor,
-    n: u32,
-) -> Result<Span, Shortfall> {
-    let n = n.min(ring.capacity());
-    let k = scan_ready(ring, cur.head, n, false).map_err(|(position, seq)| {
+/// Single consumer. SC1: scan the lap tags from the private head (Acquire: the producer's
+/// payload and `meta` writes happen before our reads).
+pub(super) fn claim_single<T>(lane: &Lane<'_, T>, head: u32, n: u32) -> Result<Span, Shortfall> {
+    let n = n.min(lane.capacity());
+    let k = scan_ready(lane, head, n, false).map_err(|(position, seq)| {
         Shortfall::Corrupt(Corruption::SlotSequence { position, seq })
     })?;
     if k == 0 {
         return Err(Shortfall::Short { have: 0 });
     }
-    Ok(Span {
-        start: cur.head,
-        len: k,
-    })
-}
-
-/// SC2: for each position, store `seq = pos + capacity` (Release: our reads happen before the
-/// next lap's write); then store `head` (Release) for waiters and fill-level estimates.
-pub(super) fn release_single<T>(ring: &RawRing<'_, T>, cur: &mut ConsumerCursor, span: Span) {
-    debug_assert_eq!(span.start, cur.head);
-    if span.len == 0 {
-        return;
-    }
-    free_slots(ring, span);
-    cur.head = span.start.wrapping_add(span.len);
-    ring.cons.head.store(cur.head, Release);
+    Ok(Span::ring(head, k))
 }
 
 /// Several consumers. MC1: read `head` (Acquire), scan the lap tags from it (Acquire). MC2:
 /// compare-and-swap `head` from `h` to `h + k` (AcqRel). MC3: re-check every claimed lap tag
 /// reads `pos + 1` (Acquire), the ABA guard. The index orderings matter for the same reason as
 /// in [`reserve_multi`]: reading `h` with Acquire brings every publication below `h` into view.
-pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shortfall> {
-    let n = n.min(ring.capacity());
-    let mut head = ring.cons.head.load(Acquire);
-    // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
-    // peer that keeps moving the index must not multiply the work by the batch size.
+///
+/// `allowed` runs after the scan and before the compare-and-swap; if it returns false the claim
+/// reports nothing available (the overflow area uses it: its entries may only be taken while
+/// the ring is empty, checked after their publication is in view).
+pub(super) fn claim_multi<T>(
+    lane: &Lane<'_, T>,
+    head_word: &AtomicU32,
+    n: u32,
+    allowed: impl Fn() -> bool,
+) -> Result<Span, Shortfall> {
+    let n = n.min(lane.capacity());
+    let mut head = head_word.load(Acquire);
     let mut spent: u32 = 0;
     while spent < SCAN_BUDGET {
-        let k = match scan_ready(ring, head, n, true) {
+        let k = match scan_ready(lane, head, n, true) {
             Ok(k) => {
                 spent = spent.saturating_add(k + 1);
                 k
             }
             Err((position, seq)) => {
                 spent = spent.saturating_add(position.wrapping_sub(head).saturating_add(1));
-                let now = ring.cons.head.load(Acquire);
+                let now = head_word.load(Acquire);
                 if now == head {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
                         position,
@@ -332,20 +308,13 @@ pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shor
                 continue;
             }
         };
-        if k == 0 {
+        if k == 0 || !allowed() {
             return Err(Shortfall::Short { have: 0 });
         }
-        match ring
-            .cons
-            .head
-            .compare_exchange_weak(head, head.wrapping_add(k), AcqRel, Acquire)
-        {
+        match head_word.compare_exchange_weak(head, head.wrapping_add(k), AcqRel, Acquire) {
             Ok(_) => {
-                let span = Span {
-                    start: head,
-                    len: k,
-                };
-                verify_owned(ring, span, 1)?;
+                let span = Span::ring(head, k);
+                verify_owned(lane, span, 1)?;
                 return Ok(span);
             }
             Err(now) => head = now,
@@ -354,30 +323,29 @@ pub(super) fn claim_multi<T>(ring: &RawRing<'_, T>, n: u32) -> Result<Span, Shor
     Err(Shortfall::Corrupt(Corruption::Livelock))
 }
 
-/// MC4: for each claimed position, store `seq = pos + capacity` (Release).
-pub(super) fn release_multi<T>(ring: &RawRing<'_, T>, span: Span) {
-    free_slots(ring, span);
-}
-
-#[inline(always)]
-fn free_slots<T>(ring: &RawRing<'_, T>, span: Span) {
-    let cap = ring.capacity();
+/// SC2 / MC4 (tags): for each position, store `seq = pos + capacity` (Release: our reads happen
+/// before the next lap's write). A single consumer then stores its head (Release).
+pub(super) fn free_slots<T>(lane: &Lane<'_, T>, span: Span) {
+    let cap = lane.capacity();
     for i in 0..span.len {
         let pos = span.at(i);
-        ring.slot(pos).seq.store(pos.wrapping_add(cap), Release);
+        lane.set_tag(pos, pos.wrapping_add(cap));
     }
 }
 
-/// Where a new single producer of an SPMC ring starts: the shared `tail`, moved past positions
-/// a previous producer published (SP2) but died before storing `tail` for. Such a position's
-/// tag reads `pos + 1` (published) or `pos + capacity` (published and already consumed).
-/// At most one lap is scanned; the recovered value is stored back (Release).
-pub(super) fn recover_tail<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> {
-    let cap = ring.capacity();
-    let start = ring.prod.tail.load(Acquire);
+/// Where a new single producer starts: `tail`, moved past positions a previous producer
+/// published (SP2) but died before storing `tail` for. Such a position's tag reads `pos + 1`
+/// (published) or `pos + capacity` (published and already consumed). At most one lap is
+/// scanned; the recovered value is stored back (Release).
+pub(super) fn recover_tail<T>(
+    lane: &Lane<'_, T>,
+    tail_word: &AtomicU32,
+) -> Result<u32, Corruption> {
+    let cap = lane.capacity();
+    let start = tail_word.load(Acquire);
     let mut t = start;
     for _ in 0..cap {
-        let seq = ring.slot(t).seq.load(Acquire);
+        let seq = lane.tag(t);
         let d = seq.wrapping_sub(t);
         if d == 1 || d == cap {
             t = t.wrapping_add(1);
@@ -389,22 +357,25 @@ pub(super) fn recover_tail<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> 
         }
     }
     if t != start {
-        ring.prod.tail.store(t, Release);
+        tail_word.store(t, Release);
     }
     Ok(t)
 }
 
-/// Where a new single consumer of an MPSC ring starts: the shared `head`, moved past positions
-/// a previous consumer freed (SC2) but died before storing `head` for. Such a position's tag
-/// reads `pos + capacity` (freed) or `pos + capacity + 1` (freed and already republished).
-/// Entries the previous consumer read but had not freed are delivered again: a consumer's
-/// death gives at-least-once delivery for the entries it held.
-pub(super) fn recover_head<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> {
-    let cap = ring.capacity();
-    let start = ring.cons.head.load(Acquire);
+/// Where a new single consumer starts: `head`, moved past positions a previous consumer freed
+/// (SC2) but died before storing `head` for. Such a position's tag reads `pos + capacity`
+/// (freed) or `pos + capacity + 1` (freed and already republished). Entries the previous
+/// consumer read but had not freed are delivered again: a consumer's death gives at-least-once
+/// delivery for the entries it held.
+pub(super) fn recover_head<T>(
+    lane: &Lane<'_, T>,
+    head_word: &AtomicU32,
+) -> Result<u32, Corruption> {
+    let cap = lane.capacity();
+    let start = head_word.load(Acquire);
     let mut h = start;
     for _ in 0..cap {
-        let seq = ring.slot(h).seq.load(Acquire);
+        let seq = lane.tag(h);
         let d = seq.wrapping_sub(h);
         if d == cap || d == cap.wrapping_add(1) {
             h = h.wrapping_add(1);
@@ -416,7 +387,7 @@ pub(super) fn recover_head<T>(ring: &RawRing<'_, T>) -> Result<u32, Corruption> 
         }
     }
     if h != start {
-        ring.cons.head.store(h, Release);
+        head_word.store(h, Release);
     }
     Ok(h)
 }

@@ -1,10 +1,11 @@
 //! The ring protocols over borrowed shared structures.
 //!
-//! Protocol code sees only `&ProducerLine`, `&ConsumerLine` and `&[Slot<T>]` plus private trusted
-//! copies of the geometry; it never learns where those came from (a mapped region, or heap
-//! structures under the model checker). spec/PROTOCOL.md states every step and ordering.
+//! Protocol code sees only `&ProducerLine`, `&ConsumerLine`, `&OverflowLine`, `&WaitLine` and
+//! slices of [`Slot`]s plus private trusted copies of the geometry; it never learns where those
+//! came from (a mapped region, or heap structures under the model checker). spec/PROTOCOL.md
+//! states every step and ordering.
 //!
-//! Two protocols, chosen by [`Mode`]:
+//! Protocols, chosen by [`Mode`]:
 //! - [`spsc`]: one producer and one consumer exchange the indices alone, with one Release store
 //!   per batch and no read-modify-write atomics (the classic Lamport ring with full-range
 //!   indices).
@@ -12,12 +13,20 @@
 //!   bounded MPMC queue; the side with several participants claims positions with a
 //!   compare-and-swap on its index, and publishes or frees each slot with a Release store of its
 //!   lap tag. Tags are re-checked after the compare-and-swap, which closes the index ABA window.
+//! - [`overflow`]: where entries go when the ring is full, and the rules that keep each
+//!   producer's entries in order across the ring/overflow boundary.
+//! - [`wait`]: the check producers make after publishing so that sleeping consumers are woken.
 
 pub mod lap;
+pub mod overflow;
 pub mod spsc;
+pub mod wait;
 
 use crate::error::{Corruption, LayoutError};
-use crate::layout::{mode_bits, ConsumerLine, ProducerLine, Slot, MAX_CAPACITY, MIN_CAPACITY};
+use crate::layout::{
+    mode_bits, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine, MAX_CAPACITY, MIN_CAPACITY,
+};
+use crate::sync::Ordering::{Acquire, Relaxed, Release};
 use core::mem::MaybeUninit;
 
 /// Who may produce and consume, fixed at creation and recorded in the header.
@@ -72,6 +81,92 @@ impl Mode {
 /// bounded by [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
 
+/// An array of slots addressed by position, with its trusted mask.
+///
+/// The ring's lane stores lap tags as they are. An overflow area's lane stores them *biased*
+/// by the slot index (`stored = tag - (pos & mask)`), so that zeroed memory is its formatted
+/// state.
+#[derive(Debug)]
+pub struct Lane<'a, T> {
+    slots: &'a [Slot<T>],
+    /// `capacity - 1`; trusted (derived from `slots.len()`, never re-read from shared memory).
+    mask: u32,
+    biased: bool,
+}
+
+impl<T> Clone for Lane<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Lane<'_, T> {}
+
+impl<'a, T> Lane<'a, T> {
+    fn new(slots: &'a [Slot<T>], biased: bool) -> Result<Self, LayoutError> {
+        let cap = u32::try_from(slots.len()).unwrap_or(0);
+        if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) || !cap.is_power_of_two() {
+            return Err(LayoutError::Capacity { found: cap });
+        }
+        Ok(Lane {
+            slots,
+            mask: cap - 1,
+            biased,
+        })
+    }
+
+    /// The number of slots.
+    #[inline(always)]
+    pub fn capacity(&self) -> u32 {
+        self.mask.wrapping_add(1)
+    }
+
+    /// The slot for `pos`. Never out of bounds: `slots.len() == mask + 1`.
+    #[inline(always)]
+    pub(crate) fn slot(&self, pos: u32) -> &'a Slot<T> {
+        &self.slots[(pos & self.mask) as usize]
+    }
+
+    #[inline(always)]
+    fn bias(&self, pos: u32) -> u32 {
+        if self.biased {
+            pos & self.mask
+        } else {
+            0
+        }
+    }
+
+    /// The lap tag of `pos`'s slot (Acquire).
+    #[inline(always)]
+    pub(crate) fn tag(&self, pos: u32) -> u32 {
+        self.slot(pos)
+            .seq
+            .load(Acquire)
+            .wrapping_add(self.bias(pos))
+    }
+
+    /// Stores the lap tag of `pos`'s slot (Release).
+    #[inline(always)]
+    pub(crate) fn set_tag(&self, pos: u32, tag: u32) {
+        self.slot(pos)
+            .seq
+            .store(tag.wrapping_sub(self.bias(pos)), Release)
+    }
+}
+
+/// The overflow area: its line and its lane.
+#[derive(Debug)]
+pub struct Overflow<'a, T> {
+    pub(crate) line: &'a OverflowLine,
+    pub(crate) lane: Lane<'a, T>,
+}
+
+impl<T> Clone for Overflow<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Overflow<'_, T> {}
+
 /// A ring's shared structures and the private, trusted geometry used to address them.
 ///
 /// `Copy`: a handle holds one and reaches the shared memory through it.
@@ -79,10 +174,10 @@ pub const RETRY_BUDGET: u32 = 1 << 20;
 pub struct RawRing<'a, T> {
     pub(crate) prod: &'a ProducerLine,
     pub(crate) cons: &'a ConsumerLine,
-    pub(crate) slots: &'a [Slot<T>],
-    /// `capacity - 1`; trusted (derived from `slots.len()`, never re-read from shared memory).
-    pub(crate) mask: u32,
+    pub(crate) main: Lane<'a, T>,
     pub(crate) mode: Mode,
+    pub(crate) ovf: Option<Overflow<'a, T>>,
+    pub(crate) wait: Option<&'a WaitLine>,
 }
 
 impl<T> Clone for RawRing<'_, T> {
@@ -92,151 +187,46 @@ impl<T> Clone for RawRing<'_, T> {
 }
 impl<T> Copy for RawRing<'_, T> {}
 
-impl<'a, T> RawRing<'a, T> {
-    /// Assembles a ring from its parts. `slots.len()` is the capacity and must be a power of two
-    /// in `2..=2^31`. The parts must already hold a consistent state (as [`crate::format`] or
-    /// the model tests leave them).
-    ///
-    /// # Examples
-    ///
-    /// See the `loom-tests` crate, which builds rings this way on the heap.
-    pub fn from_parts(
-        prod: &'a ProducerLine,
-        cons: &'a ConsumerLine,
-        slots: &'a [Slot<T>],
-        mode: Mode,
-    ) -> Result<Self, LayoutError> {
-        let cap = u32::try_from(slots.len()).unwrap_or(0);
-        if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) || !cap.is_power_of_two() {
-            return Err(LayoutError::Capacity { found: cap });
-        }
-        Ok(RawRing {
-            prod,
-            cons,
-            slots,
-            mask: cap - 1,
-            mode,
-        })
-    }
-
-    /// The number of slots.
-    pub fn capacity(&self) -> u32 {
-        self.mask.wrapping_add(1)
-    }
-
-    /// The ring's mode.
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
-    /// The producer line.
-    pub fn producer_line(&self) -> &'a ProducerLine {
-        self.prod
-    }
-
-    /// The consumer line.
-    pub fn consumer_line(&self) -> &'a ConsumerLine {
-        self.cons
-    }
-
-    /// The slot for `pos`. Never out of bounds: `slots.len() == mask + 1`.
-    #[inline(always)]
-    pub(crate) fn slot(&self, pos: u32) -> &'a Slot<T> {
-        &self.slots[(pos & self.mask) as usize]
-    }
-
-    /// An estimate of the fill level, for display and heuristics only.
-    ///
-    /// `tail` and `head` are read one after the other while both move, and in some modes one of
-    /// them lags the slots it describes (the single consumer of an MPSC ring stores `head` after
-    /// freeing, the single producer of an SPMC ring stores `tail` after publishing), so the
-    /// difference can briefly be "negative". Such a reading is reported as 0 and anything above
-    /// the capacity as the capacity. The protocol never uses this value.
-    pub fn len_estimate(&self) -> u32 {
-        use crate::sync::Ordering::Acquire;
-        let tail = self.prod.tail.load(Acquire);
-        let head = self.cons.head.load(Acquire);
-        let d = tail.wrapping_sub(head);
-        // Serial-number reading of an estimate: a "distance" in the upper half means head was
-        // seen ahead of tail.
-        if d > u32::MAX / 2 {
-            0
-        } else {
-            d.min(self.capacity())
-        }
-    }
-
-    /// Writes `value` into the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns `pos`: it reserved it and has not yet published it, so no other
-    /// participant reads or writes the slot's payload.
-    #[inline(always)]
-    pub(crate) unsafe fn write(&self, pos: u32, value: T) {
-        // SAFETY: the caller owns the slot (exclusive access to the payload until publication).
-        self.slot(pos)
-            .payload
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
-    }
-
-    /// Reads the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// The caller has claimed `pos` and observed its publication with Acquire ordering, and has
-    /// not yet released it, so no other participant writes the slot's payload.
-    #[inline(always)]
-    pub(crate) unsafe fn read(&self, pos: u32) -> T
-    where
-        T: Copy,
-    {
-        // SAFETY: the slot is published and claimed (no concurrent writer); `T` is plain data
-        // (`Entry`), so its bytes, whoever wrote them, are a valid `T`.
-        self.slot(pos)
-            .payload
-            .with(|p| unsafe { p.read().assume_init() })
-    }
-
-    /// A shared reference to the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Self::read`], and the claim lasts at least as long as the reference.
-    #[inline(always)]
-    pub(crate) unsafe fn get(&self, pos: u32) -> &'a T {
-        // SAFETY: as for `read`; the reference lives no longer than the caller's claim.
-        self.slot(pos)
-            .payload
-            .with(|p| unsafe { (*p).assume_init_ref() })
-    }
-
-    /// A mutable reference to the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Self::write`], the reservation outlives the reference, and no other reference
-    /// to the same payload exists.
-    #[inline(always)]
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn get_mut(&self, pos: u32) -> &'a mut T {
-        // SAFETY: the caller owns the reservation exclusively; any bytes are a valid `T`.
-        self.slot(pos)
-            .payload
-            .with_mut(|p| unsafe { (*p).assume_init_mut() })
-    }
+/// Which slots a [`Span`] lives in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The ring.
+    Ring,
+    /// The overflow area.
+    Overflow,
 }
 
-/// A range of positions `start..start + len` (wrapping) that a participant owns.
+/// A range of positions `start..start + len` (wrapping) that a participant owns, in the ring or
+/// in the overflow area.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Span {
     /// First position.
     pub start: u32,
     /// Number of positions.
     pub len: u32,
+    /// Where the positions are.
+    pub place: Place,
 }
 
 impl Span {
+    /// A span of ring positions.
+    pub const fn ring(start: u32, len: u32) -> Span {
+        Span {
+            start,
+            len,
+            place: Place::Ring,
+        }
+    }
+
+    /// A span of overflow positions.
+    pub const fn overflow(start: u32, len: u32) -> Span {
+        Span {
+            start,
+            len,
+            place: Place::Overflow,
+        }
+    }
+
     /// The `i`-th position of the span.
     #[inline(always)]
     pub fn at(&self, i: u32) -> u32 {
@@ -259,23 +249,293 @@ pub enum Shortfall {
 /// Private state of a producer handle.
 #[derive(Copy, Clone, Debug)]
 pub struct ProducerCursor {
-    /// Single producer: the private trusted tail (the next position to publish).
+    /// Single producer: the private trusted tail of the ring (the next position to publish).
     pub(crate) tail: u32,
 }
 
 /// Private state of a consumer handle.
 #[derive(Copy, Clone, Debug)]
 pub struct ConsumerCursor {
-    /// Single consumer: the private trusted head (the next position to consume).
+    /// Single consumer: the private trusted head of the ring (the next position to consume).
     pub(crate) head: u32,
+    /// Single consumer: the private trusted head of the overflow area.
+    pub(crate) ovf_head: u32,
+}
+
+/// Distance `to - from` read as a count that cannot be "negative": values in the upper half of
+/// the u32 range (an index seen ahead of the other because they were loaded one after the
+/// other while moving) count as 0. Used only for estimates and wait conditions, never to decide
+/// ownership.
+#[inline(always)]
+fn forward(from: u32, to: u32) -> u32 {
+    let d = to.wrapping_sub(from);
+    if d > u32::MAX / 2 {
+        0
+    } else {
+        d
+    }
 }
 
 impl<'a, T> RawRing<'a, T> {
+    /// Assembles a ring from its parts. `slots.len()` is the capacity and must be a power of two
+    /// in `2..=2^31`. The parts must already hold a consistent state (as [`crate::format`] or
+    /// the model tests leave them).
+    ///
+    /// # Examples
+    ///
+    /// See the `loom-tests` crate, which builds rings this way on the heap.
+    pub fn from_parts(
+        prod: &'a ProducerLine,
+        cons: &'a ConsumerLine,
+        slots: &'a [Slot<T>],
+        mode: Mode,
+    ) -> Result<Self, LayoutError> {
+        Ok(RawRing {
+            prod,
+            cons,
+            main: Lane::new(slots, false)?,
+            mode,
+            ovf: None,
+            wait: None,
+        })
+    }
+
+    /// Adds an overflow area (`slots.len()` a power of two in `2..=2^31`; biased lap tags,
+    /// zeroed memory is its initial state).
+    pub fn with_overflow(
+        mut self,
+        line: &'a OverflowLine,
+        slots: &'a [Slot<T>],
+    ) -> Result<Self, LayoutError> {
+        self.ovf = Some(Overflow {
+            line,
+            lane: Lane::new(slots, true)?,
+        });
+        Ok(self)
+    }
+
+    /// Adds the wait/notify words.
+    pub fn with_wait(mut self, line: &'a WaitLine) -> Self {
+        self.wait = Some(line);
+        self
+    }
+
+    /// The number of slots in the ring.
+    pub fn capacity(&self) -> u32 {
+        self.main.capacity()
+    }
+
+    /// The number of slots in the overflow area (0 without one).
+    pub fn overflow_capacity(&self) -> u32 {
+        self.ovf.map_or(0, |o| o.lane.capacity())
+    }
+
+    /// The ring's mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The producer line.
+    pub fn producer_line(&self) -> &'a ProducerLine {
+        self.prod
+    }
+
+    /// The consumer line.
+    pub fn consumer_line(&self) -> &'a ConsumerLine {
+        self.cons
+    }
+
+    /// The overflow line, if the ring has an overflow area.
+    pub fn overflow_line(&self) -> Option<&'a OverflowLine> {
+        self.ovf.map(|o| o.line)
+    }
+
+    /// The wait line, if the ring has the wait block.
+    pub fn wait_line(&self) -> Option<&'a WaitLine> {
+        self.wait
+    }
+
+    #[inline(always)]
+    fn lane(&self, place: Place) -> Lane<'a, T> {
+        match (place, self.ovf) {
+            (Place::Overflow, Some(o)) => o.lane,
+            _ => self.main,
+        }
+    }
+
+    /// An estimate of the ring's fill level (not counting the overflow area), for display and
+    /// heuristics only.
+    ///
+    /// `tail` and `head` are read one after the other while both move, and in some modes one of
+    /// them lags the slots it describes (the single consumer of an MPSC ring stores `head` after
+    /// freeing, the single producer of an SPMC ring stores `tail` after publishing), so the
+    /// difference can briefly be "negative". Such a reading is reported as 0 and anything above
+    /// the capacity as the capacity. The protocol never uses this value.
+    pub fn len_estimate(&self) -> u32 {
+        let tail = self.prod.tail.load(Acquire);
+        let head = self.cons.head.load(Acquire);
+        forward(head, tail).min(self.capacity())
+    }
+
+    /// Entries pending in the overflow area (an estimate like [`Self::len_estimate`]).
+    pub fn overflow_pending(&self) -> u32 {
+        match self.ovf {
+            Some(o) => {
+                let tail = o.line.state.load(Acquire) as u32;
+                let head = o.line.head.load(Acquire);
+                forward(head, tail).min(o.lane.capacity())
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether the overflow area is active (producers route entries to it).
+    pub fn overflow_active(&self) -> bool {
+        self.ovf.is_some_and(|o| {
+            o.line.state.load(Acquire) & crate::layout::overflow_state::ACTIVE != 0
+        })
+    }
+
+    /// How many entries a consumer with cursor `cur` could take now, from the ring and the
+    /// overflow area: an estimate (it counts reserved positions not yet published) used by
+    /// wait conditions.
+    pub fn available(&self, cur: &ConsumerCursor) -> u32 {
+        let multi = self.mode.multi_consumer();
+        let head = if multi {
+            self.cons.head.load(Acquire)
+        } else {
+            cur.head
+        };
+        let ring = forward(head, self.prod.tail.load(Acquire)).min(self.capacity());
+        let ovf = match self.ovf {
+            Some(o) => {
+                let oh = if multi {
+                    o.line.head.load(Acquire)
+                } else {
+                    cur.ovf_head
+                };
+                let ot = o.line.state.load(Acquire) as u32;
+                forward(oh, ot).min(o.lane.capacity())
+            }
+            None => 0,
+        };
+        ring.saturating_add(ovf)
+    }
+
+    /// How many entries a consumer with cursor `cur` could claim now, counting up to `limit`:
+    /// published entries of the ring, then of the overflow area. Used by wait conditions: it
+    /// reads lap tags (Acquire), so after a consumer's announcement (W2) it sees every entry
+    /// published before a producer's W1 fence. When the tags suggest a stale index it reports
+    /// `limit` (so a waiter re-checks by claiming, never sleeps on a possibly non-empty ring).
+    pub fn ready(&self, cur: &ConsumerCursor, limit: u32) -> u32 {
+        let multi = self.mode.multi_consumer();
+        let ring = match self.mode {
+            Mode::Spsc => forward(cur.head, self.prod.tail.load(Acquire)).min(self.capacity()),
+            _ => {
+                let head = if multi {
+                    self.cons.head.load(Acquire)
+                } else {
+                    cur.head
+                };
+                lap::scan_ready(&self.main, head, limit.min(self.capacity()), multi)
+                    .unwrap_or(limit)
+            }
+        };
+        if ring >= limit {
+            return ring;
+        }
+        let ovf = match self.ovf {
+            Some(o) => {
+                let head = if multi {
+                    o.line.head.load(Acquire)
+                } else {
+                    cur.ovf_head
+                };
+                lap::scan_ready(&o.lane, head, (limit - ring).min(o.lane.capacity()), multi)
+                    .unwrap_or(limit)
+            }
+            None => 0,
+        };
+        ring.saturating_add(ovf)
+    }
+
+    /// Entries beyond `position` (a consumer index): `tail - position` in the ring (counting
+    /// reserved positions whose entries are still being written), plus the overflow area's
+    /// pending entries. The condition of [`crate::Consumer::wait_beyond`].
+    pub fn beyond(&self, position: u32) -> u32 {
+        forward(position, self.prod.tail.load(Acquire))
+            .min(self.capacity())
+            .saturating_add(self.overflow_pending())
+    }
+
+    /// Writes `value` into the slot of `pos`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `pos` in `place`: it reserved it and has not yet published it, so no
+    /// other participant reads or writes the slot's payload.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, place: Place, pos: u32, value: T) {
+        // SAFETY: the caller owns the slot (exclusive access to the payload until publication).
+        self.lane(place)
+            .slot(pos)
+            .payload
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+    }
+
+    /// Reads the payload of the slot of `pos`.
+    ///
+    /// # Safety
+    ///
+    /// The caller has claimed `pos` in `place` and observed its publication with Acquire
+    /// ordering, and has not yet released it, so no other participant writes the payload.
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, place: Place, pos: u32) -> T
+    where
+        T: Copy,
+    {
+        // SAFETY: the slot is published and claimed (no concurrent writer); `T` is plain data
+        // (`Entry`), so its bytes, whoever wrote them, are a valid `T`.
+        self.lane(place)
+            .slot(pos)
+            .payload
+            .with(|p| unsafe { p.read().assume_init() })
+    }
+
+    /// A shared reference to the payload of the slot of `pos`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::read`], and the claim lasts at least as long as the reference.
+    #[inline(always)]
+    pub(crate) unsafe fn get(&self, place: Place, pos: u32) -> &'a T {
+        // SAFETY: as for `read`; the reference lives no longer than the caller's claim.
+        self.lane(place)
+            .slot(pos)
+            .payload
+            .with(|p| unsafe { (*p).assume_init_ref() })
+    }
+
+    /// A mutable reference to the payload of the slot of `pos`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::write`], the reservation outlives the reference, and no other reference
+    /// to the same payload exists.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get_mut(&self, place: Place, pos: u32) -> &'a mut T {
+        // SAFETY: the caller owns the reservation exclusively; any bytes are a valid `T`.
+        self.lane(place)
+            .slot(pos)
+            .payload
+            .with_mut(|p| unsafe { (*p).assume_init_mut() })
+    }
+
     /// A producer cursor starting at the shared tail, validated against the shared head where
     /// the mode lets the producer rely on it. A single producer of an SPMC ring also moves
     /// past positions a previous producer published without storing `tail`.
     pub fn producer_cursor(&self) -> Result<ProducerCursor, Corruption> {
-        use crate::sync::Ordering::Acquire;
         match self.mode {
             Mode::Spsc => {
                 // Our own index first: it cannot move while we hold the claim, and `head` only
@@ -288,7 +548,7 @@ impl<'a, T> RawRing<'a, T> {
                 Ok(ProducerCursor { tail })
             }
             Mode::Spmc => Ok(ProducerCursor {
-                tail: lap::recover_tail(self)?,
+                tail: lap::recover_tail(&self.main, &self.prod.tail)?,
             }),
             Mode::Mpsc | Mode::Mpmc => Ok(ProducerCursor {
                 tail: self.prod.tail.load(Acquire),
@@ -296,10 +556,15 @@ impl<'a, T> RawRing<'a, T> {
         }
     }
 
-    /// A consumer cursor starting at the shared head, validated likewise. A single consumer of
-    /// an MPSC ring also moves past positions a previous consumer freed without storing `head`.
+    /// A consumer cursor starting at the shared heads, validated likewise. A single consumer of
+    /// a lap-tag ring or of an overflow area also moves past positions a previous consumer
+    /// freed without storing its head.
     pub fn consumer_cursor(&self) -> Result<ConsumerCursor, Corruption> {
-        use crate::sync::Ordering::Acquire;
+        let ovf_head = match (self.ovf, self.mode.multi_consumer()) {
+            (Some(o), false) => lap::recover_head(&o.lane, &o.line.head)?,
+            (Some(o), true) => o.line.head.load(Acquire),
+            (None, _) => 0,
+        };
         match self.mode {
             Mode::Spsc => {
                 let head = self.cons.head.load(Acquire);
@@ -307,90 +572,155 @@ impl<'a, T> RawRing<'a, T> {
                 if tail.wrapping_sub(head) > self.capacity() {
                     return Err(Corruption::IndicesOutOfRange { tail, head });
                 }
-                Ok(ConsumerCursor { head })
+                Ok(ConsumerCursor { head, ovf_head })
             }
             Mode::Mpsc => Ok(ConsumerCursor {
-                head: lap::recover_head(self)?,
+                head: lap::recover_head(&self.main, &self.cons.head)?,
+                ovf_head,
             }),
             Mode::Spmc | Mode::Mpmc => Ok(ConsumerCursor {
                 head: self.cons.head.load(Acquire),
+                ovf_head,
             }),
         }
     }
 
-    /// Reserves up to `n` positions for writing (exactly `n` or none when `exact`).
+    /// Reserves up to `n` positions for writing (exactly `n` or none when `exact`), in the ring
+    /// or, when the ring is full or the overflow area is active, in the overflow area.
     ///
     /// On success the caller owns the span: it must [`Self::write`] every position it publishes
-    /// and then call [`Self::publish`] exactly once for the whole span (multi-producer rings
-    /// cannot take a reservation back; abandoned positions are published as discarded).
+    /// and then call [`Self::publish`] exactly once for the whole span (reservations other than
+    /// a single producer's ring reservations cannot be taken back; abandoned positions are
+    /// published as discarded).
     pub fn reserve(
         &self,
         cur: &mut ProducerCursor,
         n: u32,
         exact: bool,
     ) -> Result<Span, Shortfall> {
-        if n == 0 || (exact && n > self.capacity()) {
-            // Nothing to reserve, or a batch that can never fit: not a "full" event.
-            return Err(Shortfall::Short { have: 0 });
-        }
-        let r = match self.mode {
-            Mode::Spsc => spsc::reserve(self, cur, n, exact),
-            Mode::Spmc => lap::reserve_single(self, cur, n, exact),
-            Mode::Mpsc | Mode::Mpmc => lap::reserve_multi(self, n, exact),
+        let r = match self.ovf {
+            None => self.reserve_ring(cur, n, exact),
+            Some(o) => overflow::reserve(self, &o, cur, n, exact),
         };
         if let Err(Shortfall::Short { .. }) = r {
-            self.count_full(1);
+            if n != 0 {
+                self.count_full(1);
+            }
         }
         r
     }
 
-    /// Publishes a reserved span: the first `keep` positions as entries, the rest as discarded
-    /// (single-producer rings simply do not publish the rest).
-    pub fn publish(&self, cur: &mut ProducerCursor, span: Span, keep: u32) {
-        debug_assert!(keep <= span.len);
+    /// Reserves in the ring only.
+    pub(crate) fn reserve_ring(
+        &self,
+        cur: &mut ProducerCursor,
+        n: u32,
+        exact: bool,
+    ) -> Result<Span, Shortfall> {
+        if n == 0 || (exact && n > self.capacity()) {
+            // Nothing to reserve, or a batch that can never fit in the ring.
+            return Err(Shortfall::Short { have: 0 });
+        }
         match self.mode {
-            Mode::Spsc => spsc::publish(self, cur, span, keep),
-            Mode::Spmc => lap::publish_single(self, cur, span, keep),
-            Mode::Mpsc | Mode::Mpmc => {
-                lap::publish_multi(self, span, keep);
-                if keep < span.len {
-                    self.count_discarded(u64::from(span.len - keep));
-                }
-            }
+            Mode::Spsc => spsc::reserve(self, cur, n, exact),
+            Mode::Spmc => lap::reserve_single(&self.main, cur.tail, n, exact),
+            Mode::Mpsc | Mode::Mpmc => lap::reserve_multi(&self.main, &self.prod.tail, n, exact),
         }
     }
 
-    /// Claims up to `n` published positions for reading.
+    /// Publishes a reserved span: the first `keep` positions as entries, the rest as discarded
+    /// (a single producer's ring reservation simply does not publish the rest).
+    ///
+    /// Returns whether sleeping consumers must be woken ([`wait::must_wake`]); the caller that
+    /// can make system calls does so (see `Producer`).
+    pub fn publish(&self, cur: &mut ProducerCursor, span: Span, keep: u32) -> bool {
+        debug_assert!(keep <= span.len);
+        match span.place {
+            Place::Ring => match self.mode {
+                Mode::Spsc => spsc::publish(self, cur, span, keep),
+                Mode::Spmc => {
+                    debug_assert_eq!(span.start, cur.tail);
+                    if keep != 0 {
+                        lap::publish_kept(&self.main, span, keep);
+                        cur.tail = span.start.wrapping_add(keep);
+                        self.prod.tail.store(cur.tail, Release);
+                    }
+                }
+                Mode::Mpsc | Mode::Mpmc => {
+                    lap::publish_all(&self.main, span, keep);
+                    if keep < span.len {
+                        self.count_discarded(u64::from(span.len - keep));
+                    }
+                }
+            },
+            Place::Overflow => {
+                if let Some(o) = self.ovf {
+                    lap::publish_all(&o.lane, span, keep);
+                    o.line.overflowed.fetch_add(u64::from(keep), Relaxed);
+                    if keep < span.len {
+                        self.count_discarded(u64::from(span.len - keep));
+                    }
+                }
+            }
+        }
+        keep != 0 && self.wait.is_some_and(wait::must_wake)
+    }
+
+    /// Claims up to `n` published positions for reading: from the ring, or, when the ring is
+    /// empty, from the overflow area.
     ///
     /// On success the caller reads each position (skipping those [`Self::is_discarded`]) and then
     /// calls [`Self::release`] exactly once for the whole span.
     pub fn claim(&self, cur: &mut ConsumerCursor, n: u32) -> Result<Span, Shortfall> {
-        match self.mode {
+        if n == 0 {
+            return Err(Shortfall::Short { have: 0 });
+        }
+        let r = match self.mode {
             Mode::Spsc => spsc::claim(self, cur, n),
-            Mode::Mpsc => lap::claim_single(self, cur, n),
-            Mode::Spmc | Mode::Mpmc => lap::claim_multi(self, n),
+            Mode::Mpsc => lap::claim_single(&self.main, cur.head, n),
+            Mode::Spmc | Mode::Mpmc => lap::claim_multi(&self.main, &self.cons.head, n, || true),
+        };
+        match (r, self.ovf) {
+            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n),
+            (r, _) => r,
         }
     }
 
     /// Whether the claimed position `pos` was published as discarded (never in SPSC rings).
     #[inline(always)]
-    pub fn is_discarded(&self, pos: u32) -> bool {
-        use crate::sync::Ordering::Relaxed;
-        self.mode != Mode::Spsc
-            && self.slot(pos).meta.load(Relaxed) & crate::layout::slot_meta::DISCARDED != 0
+    pub fn is_discarded(&self, span: &Span, pos: u32) -> bool {
+        let lap_tags = span.place == Place::Overflow || self.mode != Mode::Spsc;
+        lap_tags
+            && self.lane(span.place).slot(pos).meta.load(Relaxed)
+                & crate::layout::slot_meta::DISCARDED
+                != 0
     }
 
     /// Releases a claimed span, freeing its slots for producers.
     pub fn release(&self, cur: &mut ConsumerCursor, span: Span) {
-        match self.mode {
-            Mode::Spsc => spsc::release(self, cur, span),
-            Mode::Mpsc => lap::release_single(self, cur, span),
-            Mode::Spmc | Mode::Mpmc => lap::release_multi(self, span),
+        if span.len == 0 {
+            return;
+        }
+        match span.place {
+            Place::Ring => match self.mode {
+                Mode::Spsc => spsc::release(self, cur, span),
+                Mode::Mpsc => {
+                    debug_assert_eq!(span.start, cur.head);
+                    lap::free_slots(&self.main, span);
+                    cur.head = span.start.wrapping_add(span.len);
+                    self.cons.head.store(cur.head, Release);
+                }
+                Mode::Spmc | Mode::Mpmc => lap::free_slots(&self.main, span),
+            },
+            Place::Overflow => {
+                if let Some(o) = self.ovf {
+                    overflow::release(self, &o, cur, span);
+                }
+            }
         }
     }
 
     fn count_full(&self, n: u64) {
-        use crate::sync::Ordering::Relaxed;
         if self.mode.multi_producer() {
             self.prod.full_refusals.fetch_add(n, Relaxed);
         } else {
@@ -401,7 +731,6 @@ impl<'a, T> RawRing<'a, T> {
     }
 
     fn count_discarded(&self, n: u64) {
-        use crate::sync::Ordering::Relaxed;
         self.prod.discarded.fetch_add(n, Relaxed);
     }
 }

@@ -33,10 +33,7 @@ pub(super) fn reserve<T>(
     if free == 0 || (exact && free < n) {
         return Err(Shortfall::Short { have: free });
     }
-    Ok(Span {
-        start: tail,
-        len: n.min(free),
-    })
+    Ok(Span::ring(tail, n.min(free)))
 }
 
 /// P2: after writing the first `keep` payloads, one Release store of `tail` publishes them all.
@@ -68,10 +65,7 @@ pub(super) fn claim<T>(
     if avail == 0 || n == 0 {
         return Err(Shortfall::Short { have: avail });
     }
-    Ok(Span {
-        start: head,
-        len: n.min(avail),
-    })
+    Ok(Span::ring(head, n.min(avail)))
 }
 
 /// C2: after reading the payloads, one Release store of `head` frees the slots.

@@ -1,0 +1,370 @@
+//! Waiting and waking (requires `std`): io_getevents-style [`Consumer::reap`],
+//! acall-style [`Consumer::wait_beyond`], a blocking push, the wake-up controls and the eventfd.
+//!
+//! Sleeping uses a futex on the wait block's `futex` word (shared, so producers in other
+//! processes wake it) and follows the handshake of [`crate::protocol::wait`]: announce, re-check,
+//! sleep. Nothing on the wait path allocates or takes a lock; before sleeping a consumer polls
+//! [`Consumer::set_spin`] times.
+
+use crate::entry::Entry;
+use crate::error::{Corruption, PushError};
+use crate::layout::wait_flags;
+use crate::protocol::wait;
+use crate::ring::{wake, Consumer, Memory, Producer, Ring};
+use crate::sync::Ordering::{Relaxed, SeqCst};
+use crate::sys::{futex_wait, FutexWait};
+use std::fmt;
+use std::io;
+use std::os::fd::{BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// How a wait ended without error.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The condition holds; the count seen.
+    Ready(u32),
+    /// The timeout expired first; the count seen last.
+    TimedOut(u32),
+}
+
+/// Why a wait (or a reap that had nothing to return) failed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// A signal interrupted the sleep (`EINTR`).
+    Interrupted,
+    /// Wake-ups are suppressed ([`Ring::set_wakeups_suppressed`]): sleeping could last for ever.
+    WakeupsSuppressed,
+    /// The ring was created without the wait block ([`crate::Config::wait`]).
+    NoWaitBlock,
+    /// The shared state is corrupt.
+    Corrupt(Corruption),
+}
+
+impl fmt::Display for WaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitError::Interrupted => f.write_str("wait interrupted by a signal"),
+            WaitError::WakeupsSuppressed => f.write_str("wake-ups are suppressed on this ring"),
+            WaitError::NoWaitBlock => f.write_str("the ring has no wait block"),
+            WaitError::Corrupt(c) => write!(f, "wait refused: {c}"),
+        }
+    }
+}
+
+impl std::error::Error for WaitError {}
+
+fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
+    match deadline {
+        None => Some(None),
+        Some(d) => d
+            .checked_duration_since(Instant::now())
+            .filter(|r| !r.is_zero())
+            .map(Some),
+    }
+}
+
+impl<'r, T: Entry> Consumer<'r, T> {
+    /// Sets how many times a wait polls before it sleeps (default
+    /// [`crate::ring::DEFAULT_SPIN`]; 0 sleeps at once).
+    pub fn set_spin(&mut self, polls: u32) {
+        self.spin = polls;
+    }
+
+    /// The consumer's position: its ring head (the next position it will consume). Pass it to
+    /// [`Self::wait_beyond`].
+    pub fn position(&self) -> u32 {
+        if self.raw.mode().multi_consumer() {
+            self.raw
+                .consumer_line()
+                .head
+                .load(crate::sync::Ordering::Acquire)
+        } else {
+            self.cur.head
+        }
+    }
+
+    /// Waits until `count()` reaches `min`, spinning, then sleeping on the futex (W2).
+    fn wait_for(
+        &mut self,
+        min: u32,
+        timeout: Option<Duration>,
+        count: impl Fn(&Self) -> u32,
+    ) -> Result<WaitOutcome, WaitError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let mut n = count(self);
+            for _ in 0..self.spin {
+                if n >= min {
+                    break;
+                }
+                core::hint::spin_loop();
+                n = count(self);
+            }
+            if n >= min {
+                return Ok(WaitOutcome::Ready(n));
+            }
+            let Some(left) = remaining(deadline) else {
+                return Ok(WaitOutcome::TimedOut(n));
+            };
+            let Some(w) = self.raw.wait_line() else {
+                return Err(WaitError::NoWaitBlock);
+            };
+            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+                return Err(WaitError::WakeupsSuppressed);
+            }
+            // W2: announce, fence, snapshot the futex word, re-check.
+            let seen = wait::announce(w);
+            let n = count(self);
+            if n >= min {
+                wait::retire(w);
+                return Ok(WaitOutcome::Ready(n));
+            }
+            w.sleeps.fetch_add(1, Relaxed);
+            let r = futex_wait(&w.futex, seen, left);
+            wait::retire(w);
+            match r {
+                FutexWait::Woken => {}
+                FutexWait::Interrupted => return Err(WaitError::Interrupted),
+                FutexWait::TimedOut => {
+                    let n = count(self);
+                    return Ok(if n >= min {
+                        WaitOutcome::Ready(n)
+                    } else {
+                        WaitOutcome::TimedOut(n)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits until at least `min` entries can be taken by this consumer (from the ring or the
+    /// overflow area), or `timeout` passes (`None`: no limit). `min = 0` returns at once.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Interrupted`] if a signal interrupts the sleep; [`WaitError::NoWaitBlock`]
+    /// or [`WaitError::WakeupsSuppressed`] if it would have to sleep but cannot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring, WaitOutcome};
+    /// use std::time::Duration;
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(8)).unwrap();
+    /// let mut rx = ring.consumer().unwrap();
+    /// let r = rx.wait(1, Some(Duration::from_millis(10))).unwrap();
+    /// assert_eq!(r, WaitOutcome::TimedOut(0));
+    /// ring.producer().unwrap().push(5).unwrap();
+    /// assert_eq!(rx.wait(1, None).unwrap(), WaitOutcome::Ready(1));
+    /// ```
+    pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
+        self.wait_for(min, timeout, |c| c.raw.ready(&c.cur, min.max(1)))
+    }
+
+    /// Waits until at least `min` entries exist beyond `position` (a consumer index, for
+    /// example from [`Self::position`]), counting reserved ring positions and the overflow
+    /// area's pending entries: the semantics of acall's `acall_ring_pwait`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Self::wait`].
+    pub fn wait_beyond(
+        &mut self,
+        position: u32,
+        min: u32,
+        timeout: Option<Duration>,
+    ) -> Result<WaitOutcome, WaitError> {
+        self.wait_for(min, timeout, |c| c.raw.beyond(position))
+    }
+
+    /// Fills `out` with up to `out.len()` entries, from the ring and then from the overflow
+    /// area, waiting up to `timeout` (`None`: no limit) until at least `min` were taken. Returns
+    /// how many were taken: `min` or more, or fewer if the timeout expired (like
+    /// `io_getevents`). `min = 0` never blocks.
+    ///
+    /// # Errors
+    ///
+    /// Only when nothing was taken: [`WaitError::Interrupted`] (a signal), [`WaitError::Corrupt`],
+    /// [`WaitError::NoWaitBlock`] / [`WaitError::WakeupsSuppressed`] (it would have to sleep).
+    /// Entries already taken are always returned, never dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    /// use std::time::Duration;
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(4).overflow(16)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// for i in 0..10 {
+    ///     tx.push(i).unwrap(); // 4 in the ring, 6 spill into the overflow area
+    /// }
+    /// let mut rx = ring.consumer().unwrap();
+    /// let mut out = [0u64; 16];
+    /// let n = rx.reap(&mut out, 10, Some(Duration::from_secs(1))).unwrap();
+    /// assert_eq!(&out[..n], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    /// ```
+    pub fn reap(
+        &mut self,
+        out: &mut [T],
+        min: usize,
+        timeout: Option<Duration>,
+    ) -> Result<usize, WaitError> {
+        let min = min.min(out.len());
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut n = 0;
+        loop {
+            match self.pop_into(&mut out[n..]) {
+                Ok(k) => n += k,
+                Err(c) if n == 0 => return Err(WaitError::Corrupt(c)),
+                Err(_) => return Ok(n),
+            }
+            if n >= min || n == out.len() {
+                return Ok(n);
+            }
+            let left = match remaining(deadline) {
+                Some(left) => left,
+                None => return Ok(n),
+            };
+            let need = u32::try_from(min - n).unwrap_or(u32::MAX);
+            match self.wait(need, left) {
+                Ok(WaitOutcome::Ready(_)) => {}
+                Ok(WaitOutcome::TimedOut(_)) => {
+                    if let Ok(k) = self.pop_into(&mut out[n..]) {
+                        n += k;
+                    }
+                    return Ok(n);
+                }
+                Err(_) if n > 0 => return Ok(n),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Prepares to wait on the ring's eventfd (for example in `epoll`): announces this consumer
+    /// as a sleeper, so producers signal the eventfd, and re-checks. Returns `true` if entries
+    /// are already available (then do not wait; call [`Self::eventfd_finish`]).
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::NoWaitBlock`] without the wait block.
+    pub fn eventfd_prepare(&mut self) -> Result<bool, WaitError> {
+        let w = self.raw.wait_line().ok_or(WaitError::NoWaitBlock)?;
+        wait::announce(w);
+        w.sleeps.fetch_add(1, Relaxed);
+        Ok(self.raw.ready(&self.cur, 1) > 0)
+    }
+
+    /// Ends an eventfd wait begun with [`Self::eventfd_prepare`]: withdraws the announcement
+    /// and drains the eventfd's counter (non-blocking).
+    pub fn eventfd_finish(&mut self) {
+        if let Some(w) = self.raw.wait_line() {
+            wait::retire(w);
+        }
+        if let Some(fd) = self.eventfd.map(|e| e.load(Relaxed)).filter(|&fd| fd >= 0) {
+            let mut buf = 0u64;
+            // SAFETY: reads 8 bytes into a local from a descriptor this ring owns (non-blocking).
+            unsafe { libc::read(fd, (&mut buf as *mut u64).cast(), 8) };
+        }
+    }
+}
+
+impl<'r, T: Entry> Producer<'r, T> {
+    /// Pushes one entry, waiting up to `timeout` (`None`: no limit) while the ring (and the
+    /// overflow area, if any) is full. The wait polls with a growing pause (spin, yield, then
+    /// sleeps of 50 µs doubling up to 1 ms), so a consumer pays nothing to wake it.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when the timeout expires, [`PushError::Corrupt`]; both hand the
+    /// entry back.
+    pub fn push_wait(&mut self, value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut value = value;
+        let mut round = 0u32;
+        loop {
+            match self.push(value) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Full(v)) => value = v,
+                Err(e) => return Err(e),
+            }
+            if remaining(deadline).is_none() {
+                return Err(PushError::Full(value));
+            }
+            round = round.saturating_add(1);
+            if round < 64 {
+                core::hint::spin_loop();
+            } else if round < 128 {
+                std::thread::yield_now();
+            } else {
+                let pause = Duration::from_micros(50u64 << (round - 128).min(5));
+                let pause = match remaining(deadline) {
+                    Some(Some(left)) => pause.min(left),
+                    _ => pause,
+                };
+                std::thread::sleep(pause);
+            }
+        }
+    }
+}
+
+impl<T: Entry, M: Memory> Ring<T, M> {
+    /// Wakes every sleeping consumer (and signals the eventfd), whether or not there are
+    /// entries: a forced wake-up, for example before shutting down.
+    pub fn wake_all(&self) {
+        wake(&self.raw(), Some(&self.eventfd));
+    }
+
+    /// Suppresses wake-ups (`true`) for rings whose consumers only poll, or re-enables them.
+    /// While suppressed, producers still make the W1 check but never wake anyone, and a
+    /// consumer's wait returns [`WaitError::WakeupsSuppressed`] instead of sleeping.
+    pub fn set_wakeups_suppressed(&self, suppressed: bool) -> Result<(), WaitError> {
+        let w = self.raw().wait_line().ok_or(WaitError::NoWaitBlock)?;
+        if suppressed {
+            w.flags.fetch_or(wait_flags::NO_WAKE, SeqCst);
+        } else {
+            w.flags.fetch_and(!wait_flags::NO_WAKE, SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Creates an eventfd for the ring (close-on-exec, non-blocking), attaches it in this
+    /// process and marks the ring as having one: from now on every producer that holds it
+    /// signals it whenever it wakes sleepers. Producers in other processes must be given the
+    /// descriptor (inherit it, or send it over a Unix socket with `SCM_RIGHTS`) and call
+    /// [`Ring::set_eventfd`] with it.
+    pub fn create_eventfd(&self) -> io::Result<BorrowedFd<'_>> {
+        // SAFETY: plain eventfd creation; the result is checked below.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        self.set_eventfd(unsafe { OwnedFd::from_raw_fd(fd) })?;
+        Ok(self.eventfd().expect("just set"))
+    }
+
+    /// Attaches an eventfd (created by [`Ring::create_eventfd`] in this or another process) to
+    /// this process's view of the ring; the ring owns it from now on and closes it on drop.
+    pub fn set_eventfd(&self, fd: OwnedFd) -> io::Result<()> {
+        let w = self.raw().wait_line().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::Unsupported, "the ring has no wait block")
+        })?;
+        let old = self.eventfd.swap(fd.into_raw_fd(), SeqCst);
+        if old >= 0 {
+            // SAFETY: the previous descriptor was owned by the ring.
+            drop(unsafe { OwnedFd::from_raw_fd(old) });
+        }
+        w.flags.fetch_or(wait_flags::EVENTFD, SeqCst);
+        Ok(())
+    }
+
+    /// This process's eventfd for the ring, if attached.
+    pub fn eventfd(&self) -> Option<BorrowedFd<'_>> {
+        let fd = self.eventfd.load(Relaxed);
+        // SAFETY: a non-negative value is a descriptor the ring owns until it is dropped or
+        // replaced (replacement needs `&self` too, but the borrow ties the result to the ring).
+        (fd >= 0).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
+    }
+}

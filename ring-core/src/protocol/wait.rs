@@ -1,0 +1,64 @@
+//! The wait/wake handshake (spec/PROTOCOL.md, "Waiting"): what a producer checks after
+//! publishing and what a consumer does before sleeping, so that no wake-up is lost.
+//!
+//! The handshake is the store-buffering (Dekker) pattern, and it needs a sequentially
+//! consistent fence on both sides:
+//!
+//! - W1 (producer, after a publication): `fence(SeqCst)`, then load `waiters` and `flags`
+//!   (Relaxed). If `waiters != 0` and `NO_WAKE` is clear: increment `futex` (Release) and wake
+//!   (the system calls are the `std` layer's: `FUTEX_WAKE` on `futex`, and a write to the
+//!   eventfd if one is attached).
+//! - W2 (consumer, before sleeping): increment `waiters` (SeqCst read-modify-write),
+//!   `fence(SeqCst)`, load `futex` (Acquire), then check again whether entries are available.
+//!   Only if they still are not does it sleep, with `FUTEX_WAIT(futex, value loaded)`; after
+//!   waking it decrements `waiters`.
+//!
+//! Why no wake-up is lost: order the two fences in the single total order of SeqCst fences.
+//! If the producer's comes first, the consumer's re-check (after its fence) sees the
+//! publication (before the producer's fence) and does not sleep. If the consumer's comes
+//! first, the producer's load of `waiters` sees the increment and wakes; and if that wake-up
+//! happens before the consumer calls `FUTEX_WAIT`, the kernel sees `futex` changed from the
+//! value the consumer loaded and returns at once. Without the fences both sides could read the
+//! other's old value (each store still in its store buffer), the consumer sleep and the
+//! producer skip the wake-up.
+//!
+//! Producers pay one fence and two loads per publication when the ring has the wait block, and
+//! no system call unless someone sleeps.
+
+use crate::layout::{wait_flags, WaitLine};
+use crate::sync::{
+    fence,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
+
+/// W1: whether a producer that just published must wake sleepers.
+#[inline]
+pub fn must_wake(w: &WaitLine) -> bool {
+    fence(SeqCst);
+    w.waiters.load(Relaxed) != 0 && w.flags.load(Relaxed) & wait_flags::NO_WAKE == 0
+}
+
+/// W1 (continued): advance the futex word before waking, and count the wake-up.
+#[inline]
+pub fn bump(w: &WaitLine) {
+    w.futex.fetch_add(1, Release);
+    w.wakeups.fetch_add(1, Relaxed);
+}
+
+/// W2: announce a sleeper and return the futex value to sleep on; the caller then re-checks
+/// availability and either sleeps or calls [`retire`].
+#[inline]
+pub fn announce(w: &WaitLine) -> u32 {
+    w.waiters.fetch_add(1, SeqCst);
+    fence(SeqCst);
+    w.futex.load(Acquire)
+}
+
+/// W2 (end): withdraw the announcement. Saturates at zero, so a peer that zeroed the word
+/// cannot make it wrap (which would only cost producers useless wake-ups).
+#[inline]
+pub fn retire(w: &WaitLine) {
+    let _ = w
+        .waiters
+        .fetch_update(SeqCst, Relaxed, |v| Some(v.saturating_sub(1)));
+}
