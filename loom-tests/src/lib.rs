@@ -1,14 +1,19 @@
 //! Model checks of ring-core under loom.
 //!
 //! Build and run with `RUSTFLAGS="--cfg loom" cargo test -p loom-tests --release`. Under that
-//! cfg ring-core's `sync` facade swaps in loom's atomics and `UnsafeCell`, and [`HeapRing`]
-//! allocates the very structures the protocol code uses on the heap; the tests then drive the
-//! shipped [`ring_core::Producer`] / [`ring_core::Consumer`] handles.
+//! cfg ring-core's `sync` facade swaps in loom's atomics and `UnsafeCell`, its `sys` module a
+//! model futex (a loom mutex and condition variable: a wait nobody wakes is a deadlock loom
+//! reports), and [`HeapRing`] allocates the very structures the protocol code uses on the
+//! heap; the tests then drive the shipped [`ring_core::Producer`] / [`ring_core::Consumer`]
+//! handles.
 
 #![cfg(loom)]
 
-use ring_core::layout::{initial_lap_tag, ConsumerLine, ProducerLine, Slot};
-use ring_core::{Mode, RawRing};
+use loom::thread;
+use ring_core::layout::{
+    initial_lap_tag, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine,
+};
+use ring_core::{Mode, PopError, PushError, RawRing};
 
 /// A ring's shared structures on the heap, initialised as `format` initialises a region.
 pub struct HeapRing<T> {
@@ -16,6 +21,8 @@ pub struct HeapRing<T> {
     cons: ConsumerLine,
     slots: Vec<Slot<T>>,
     mode: Mode,
+    overflow: Option<(OverflowLine, Vec<Slot<T>>)>,
+    wait: Option<WaitLine>,
 }
 
 impl<T> HeapRing<T> {
@@ -29,11 +36,122 @@ impl<T> HeapRing<T> {
             cons: ConsumerLine::new(initial_index),
             slots,
             mode,
+            overflow: None,
+            wait: None,
         }
+    }
+
+    /// Adds an overflow area of `capacity` slots (zeroed: biased tags, indices at 0).
+    pub fn with_overflow(mut self, capacity: u32) -> Self {
+        let slots = (0..capacity).map(|_| Slot::new(0)).collect();
+        self.overflow = Some((OverflowLine::new(), slots));
+        self
+    }
+
+    /// Adds the wait block.
+    pub fn with_wait(mut self) -> Self {
+        self.wait = Some(WaitLine::new());
+        self
     }
 
     /// The protocol view the handles are built from.
     pub fn raw(&self) -> RawRing<'_, T> {
-        RawRing::from_parts(&self.prod, &self.cons, &self.slots, self.mode).expect("valid capacity")
+        let mut raw = RawRing::from_parts(&self.prod, &self.cons, &self.slots, self.mode)
+            .expect("valid capacity");
+        if let Some((line, slots)) = &self.overflow {
+            raw = raw
+                .with_overflow(line, slots)
+                .expect("valid overflow capacity");
+        }
+        if let Some(w) = &self.wait {
+            raw = raw.with_wait(w);
+        }
+        raw
     }
+}
+
+/// Indices start here: every model crosses the u32 wrap.
+pub const START: u32 = u32::MAX - 1;
+/// Attempts per operation before a thread gives up (see the test crate's docs).
+pub const ATTEMPTS: usize = 3;
+
+/// The value a producer pushes: its id in the high half, its sequence in the low half.
+pub fn tag(producer: u64, seq: u64) -> u64 {
+    producer << 32 | seq
+}
+
+/// Pushes `values` in order, each with up to `ATTEMPTS` tries; stops at the first value that
+/// does not fit. Returns what was pushed.
+pub fn produce(ring: &HeapRing<u64>, values: &[u64]) -> Vec<u64> {
+    let mut tx = ring.raw().producer().unwrap();
+    let mut pushed = Vec::new();
+    for &v in values {
+        let mut ok = false;
+        for _ in 0..ATTEMPTS {
+            match tx.push(v) {
+                Ok(()) => {
+                    ok = true;
+                    break;
+                }
+                Err(PushError::Full(_)) => thread::yield_now(),
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        if !ok {
+            break;
+        }
+        pushed.push(v);
+    }
+    pushed
+}
+
+/// Pops with up to `polls` attempts in total.
+pub fn consume(ring: &HeapRing<u64>, polls: usize) -> Vec<u64> {
+    let mut rx = ring.raw().consumer().unwrap();
+    let mut got = Vec::new();
+    for _ in 0..polls {
+        match rx.pop() {
+            Ok(v) => got.push(v),
+            Err(PopError::Empty) => thread::yield_now(),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    got
+}
+
+/// Everything left in the ring, once all other threads are joined.
+pub fn drain(ring: &HeapRing<u64>) -> Vec<u64> {
+    let mut rx = ring.raw().consumer().unwrap();
+    let mut got = Vec::new();
+    loop {
+        match rx.pop() {
+            Ok(v) => got.push(v),
+            Err(PopError::Empty) => return got,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+}
+
+/// `streams` are the per-consumer delivery sequences (in delivery order); `pushed` the
+/// per-producer pushed sequences. Checks exact delivery and per-producer order per stream.
+pub fn check(pushed: &[Vec<u64>], streams: &[Vec<u64>]) {
+    for s in streams {
+        for p in 0..pushed.len() as u64 {
+            let mine: Vec<_> = s.iter().filter(|&&v| v >> 32 == p).collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "producer {p} out of order in {s:?}"
+            );
+        }
+    }
+    let mut all: Vec<u64> = streams.concat();
+    all.sort_unstable();
+    let mut want: Vec<u64> = pushed.concat();
+    want.sort_unstable();
+    assert_eq!(all, want, "delivered {streams:?} but pushed {pushed:?}");
+}
+
+/// `n` tagged values of producer `p`.
+pub fn values(p: u64, n: u64) -> Vec<u64> {
+    (0..n).map(|s| tag(p, s)).collect()
 }

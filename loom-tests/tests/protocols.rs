@@ -18,89 +18,9 @@
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::HeapRing;
-use ring_core::{Mode, PopError, PushError};
+use ring_core::Mode;
 
-const START: u32 = u32::MAX - 1;
-const ATTEMPTS: usize = 3;
-
-fn tag(producer: u64, seq: u64) -> u64 {
-    producer << 32 | seq
-}
-
-/// Pushes `values` in order, each with up to `ATTEMPTS` tries; stops at the first value that
-/// does not fit. Returns what was pushed.
-fn produce(ring: &HeapRing<u64>, values: &[u64]) -> Vec<u64> {
-    let mut tx = ring.raw().producer().unwrap();
-    let mut pushed = Vec::new();
-    for &v in values {
-        let mut ok = false;
-        for _ in 0..ATTEMPTS {
-            match tx.push(v) {
-                Ok(()) => {
-                    ok = true;
-                    break;
-                }
-                Err(PushError::Full(_)) => thread::yield_now(),
-                Err(e) => panic!("unexpected {e:?}"),
-            }
-        }
-        if !ok {
-            break;
-        }
-        pushed.push(v);
-    }
-    pushed
-}
-
-/// Pops with up to `polls` attempts in total.
-fn consume(ring: &HeapRing<u64>, polls: usize) -> Vec<u64> {
-    let mut rx = ring.raw().consumer().unwrap();
-    let mut got = Vec::new();
-    for _ in 0..polls {
-        match rx.pop() {
-            Ok(v) => got.push(v),
-            Err(PopError::Empty) => thread::yield_now(),
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    }
-    got
-}
-
-/// Everything left in the ring, once all other threads are joined.
-fn drain(ring: &HeapRing<u64>) -> Vec<u64> {
-    let mut rx = ring.raw().consumer().unwrap();
-    let mut got = Vec::new();
-    loop {
-        match rx.pop() {
-            Ok(v) => got.push(v),
-            Err(PopError::Empty) => return got,
-            Err(e) => panic!("unexpected {e:?}"),
-        }
-    }
-}
-
-/// `streams` are the per-consumer delivery sequences (in delivery order); `pushed` the
-/// per-producer pushed sequences. Checks exact delivery and per-producer order per stream.
-fn check(pushed: &[Vec<u64>], streams: &[Vec<u64>]) {
-    for s in streams {
-        for p in 0..pushed.len() as u64 {
-            let mine: Vec<_> = s.iter().filter(|&&v| v >> 32 == p).collect();
-            assert!(
-                mine.windows(2).all(|w| w[0] < w[1]),
-                "producer {p} out of order in {s:?}"
-            );
-        }
-    }
-    let mut all: Vec<u64> = streams.concat();
-    all.sort_unstable();
-    let mut want: Vec<u64> = pushed.concat();
-    want.sort_unstable();
-    assert_eq!(all, want, "delivered {streams:?} but pushed {pushed:?}");
-}
-
-fn values(p: u64, n: u64) -> Vec<u64> {
-    (0..n).map(|s| tag(p, s)).collect()
-}
+use loom_tests::{check, consume, drain, produce, tag, values, ATTEMPTS, START};
 
 #[test]
 fn spsc_single_wrap() {

@@ -97,7 +97,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
                 if n >= min {
                     break;
                 }
-                core::hint::spin_loop();
+                crate::sync::spin_hint();
                 n = count(self);
             }
             if n >= min {

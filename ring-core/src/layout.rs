@@ -320,6 +320,20 @@ impl ProducerLine {
 }
 
 #[cfg(loom)]
+impl Default for OverflowLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(loom)]
+impl Default for WaitLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(loom)]
 impl OverflowLine {
     /// A zeroed overflow line (indices at 0, inactive).
     pub fn new() -> Self {

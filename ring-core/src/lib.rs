@@ -60,7 +60,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(any(feature = "std", loom))]
 pub mod blocking;
 pub mod entry;
 pub mod error;
@@ -73,7 +73,7 @@ pub mod ring;
 pub mod sync;
 pub mod sys;
 
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(any(feature = "std", loom))]
 pub use blocking::{WaitError, WaitOutcome};
 pub use entry::{Completion, Entry};
 pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError};

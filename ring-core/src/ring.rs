@@ -713,7 +713,7 @@ pub struct Consumer<'r, T> {
     /// This process's eventfd for the ring, if any.
     pub(crate) eventfd: Option<&'r AtomicI32>,
     /// Polls of the spin phase before a wait sleeps.
-    #[cfg_attr(not(all(feature = "std", not(loom))), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "std", loom)), allow(dead_code))]
     pub(crate) spin: u32,
 }
 

@@ -3,10 +3,7 @@
 //! futex word) and for the loom model (a yield).
 
 use crate::sync::AtomicU32;
-#[cfg(not(all(feature = "std", not(loom))))]
 use core::time::Duration;
-#[cfg(all(feature = "std", not(loom)))]
-use std::time::Duration;
 
 /// How a futex wait ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -80,11 +77,34 @@ pub fn eventfd_signal(fd: i32) {
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
-/// Model build: a yield (loom cannot block on a futex); callers re-check their condition.
 #[cfg(loom)]
-pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) -> FutexWait {
-    loom::thread::yield_now();
+loom::lazy_static! {
+    /// Model futex: one mutex and condition variable for every futex word.
+    static ref MODEL_FUTEX: (loom::sync::Mutex<()>, loom::sync::Condvar) =
+        (loom::sync::Mutex::new(()), loom::sync::Condvar::new());
+}
+
+/// Model build: a futex made of a loom mutex and condition variable. The value check happens
+/// under the mutex, and [`futex_wake`] notifies under it, so the model futex itself loses no
+/// wake-up; the timeout is ignored, so a wait that nobody wakes is a deadlock that loom
+/// reports — which is how the models detect a lost wake-up in the protocol.
+#[cfg(loom)]
+pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout: Option<Duration>) -> FutexWait {
+    let (lock, cv) = &*MODEL_FUTEX;
+    let guard = lock.lock().unwrap();
+    if word.load(crate::sync::Ordering::SeqCst) != expected {
+        return FutexWait::Woken;
+    }
+    drop(cv.wait(guard).unwrap());
     FutexWait::Woken
+}
+
+/// Model build: wake every model-futex sleeper.
+#[cfg(loom)]
+pub fn futex_wake(_word: &AtomicU32) {
+    let (lock, cv) = &*MODEL_FUTEX;
+    let _guard = lock.lock().unwrap();
+    cv.notify_all();
 }
 
 /// No `std`: there is no system call to sleep with; report a timeout so callers return.
@@ -94,7 +114,7 @@ pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout: Option<Duration>)
 }
 
 /// Without a kernel futex the word's advance is the whole wake-up.
-#[cfg(not(all(feature = "std", not(loom))))]
+#[cfg(all(not(feature = "std"), not(loom)))]
 pub fn futex_wake(_word: &AtomicU32) {}
 
 /// Without `std` there is no eventfd.

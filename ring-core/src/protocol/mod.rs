@@ -429,32 +429,34 @@ impl<'a, T> RawRing<'a, T> {
     /// `limit` (so a waiter re-checks by claiming, never sleeps on a possibly non-empty ring).
     pub fn ready(&self, cur: &ConsumerCursor, limit: u32) -> u32 {
         let multi = self.mode.multi_consumer();
+        let head = if multi {
+            self.cons.head.load(Acquire)
+        } else {
+            cur.head
+        };
         let ring = match self.mode {
-            Mode::Spsc => forward(cur.head, self.prod.tail.load(Acquire)).min(self.capacity()),
-            _ => {
-                let head = if multi {
-                    self.cons.head.load(Acquire)
-                } else {
-                    cur.head
-                };
-                lap::scan_ready(&self.main, head, limit.min(self.capacity()), multi)
-                    .unwrap_or(limit)
-            }
+            Mode::Spsc => forward(head, self.prod.tail.load(Acquire)).min(self.capacity()),
+            _ => lap::scan_ready(&self.main, head, limit.min(self.capacity()), multi)
+                .unwrap_or(limit),
         };
         if ring >= limit {
             return ring;
         }
         let ovf = match self.ovf {
-            Some(o) => {
-                let head = if multi {
+            // O4: overflow entries become claimable once the ring is empty in the strong sense
+            // (`tail == head`). Count them only if every reserved ring position is among the
+            // `ring` published ones just counted; otherwise a waiter would count entries it
+            // cannot take yet and spin instead of sleeping.
+            Some(o) if forward(head, self.prod.tail.load(Acquire)) == ring => {
+                let oh = if multi {
                     o.line.head.load(Acquire)
                 } else {
                     cur.ovf_head
                 };
-                lap::scan_ready(&o.lane, head, (limit - ring).min(o.lane.capacity()), multi)
+                lap::scan_ready(&o.lane, oh, (limit - ring).min(o.lane.capacity()), multi)
                     .unwrap_or(limit)
             }
-            None => 0,
+            _ => 0,
         };
         ring.saturating_add(ovf)
     }
