@@ -188,9 +188,9 @@ fn parent() -> Result<()> {
     let data_cfg = Config::new(DATA_CAPACITY).mode(Mode::Mpsc);
     let mut data = Ring::<Completion>::create_shm(&names[0], data_cfg)
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[0]))?;
-    let mut ping = Ring::<Completion>::create_shm(&names[1], Config::new(64))
+    let mut ping = Ring::<Completion>::create_shm(&names[1], Config::new(64).wait(false))
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[1]))?;
-    let mut pong = Ring::<Completion>::create_shm(&names[2], Config::new(64))
+    let mut pong = Ring::<Completion>::create_shm(&names[2], Config::new(64).wait(false))
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[2]))?;
 
     println!("ring-core demo: two processes sharing rings in /dev/shm");
@@ -370,7 +370,7 @@ fn parent() -> Result<()> {
     let pct = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
     println!();
     println!(
-        "latency: {} round trips over two SPSC rings, both sides busy-polling ({} warm-up)",
+        "latency: {} round trips over two SPSC rings, both sides busy-polling, no wait block ({} warm-up)",
         group(samples.len() as u64),
         group(WARMUP as u64)
     );
