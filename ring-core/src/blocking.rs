@@ -138,7 +138,9 @@ impl<'r, T: Entry> Consumer<'r, T> {
     }
 
     /// Waits until at least `min` entries can be taken by this consumer (from the ring or the
-    /// overflow area), or `timeout` passes (`None`: no limit). `min = 0` returns at once.
+    /// overflow area), or `timeout` passes (`None`: no limit). `min = 0` returns at once; a
+    /// `min` above the ring's capacity plus its overflow capacity is lowered to that sum (no
+    /// more can ever be ready at once).
     ///
     /// # Errors
     ///
@@ -159,6 +161,8 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// assert_eq!(rx.wait(1, None).unwrap(), WaitOutcome::Ready(1));
     /// ```
     pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
+        // More than the ring and its overflow area can hold at once can never be ready.
+        let min = min.min(self.raw.capacity().saturating_add(self.raw.overflow_capacity()));
         self.wait_for(min, timeout, |c| c.raw.ready(&c.cur, min.max(1)))
     }
 
