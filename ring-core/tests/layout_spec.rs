@@ -4,18 +4,27 @@
 //!   field's offset (`offset_of!`) and size, and that the rows tile the struct without gaps.
 //! - Every `<!-- constants -->` table: exactly the constants listed here, with the code's values.
 //! - The `<!-- lap-tag-example CAP INIT -->` table and the header offsets, against the bytes that
-//!   `format` actually writes (read back as little-endian).
-//! - Every `LayoutError::X`, `Corruption::X` and `ClaimError::X` the documents name exists.
+//!   `format` actually writes (read back as little-endian), for a plain ring and for one with an
+//!   overflow area and a wait block, on zeroed and on dirty memory.
+//! - The `<!-- placement-example CAP OCAP -->` table, against the block table `format` writes.
+//! - The `<!-- biased-tag-example OCAP -->` table, against the stored-tag formula, and that
+//!   formula against the words the protocol actually stores in an overflow area.
+//! - Every `LayoutError::X`, `Corruption::X` and `ClaimError::X` the documents name exists, and
+//!   the attach-check table lists exactly the checks `attach` makes, in order.
 //!
 //! The test fails whenever the documents and the code diverge.
 
 use core::mem::{offset_of, size_of};
 use ring_core::layout::{
-    self, entry_format, features, mode_bits, slot_meta, Block, BlockEntry, ConsumerLine, Header,
-    ProducerLine, Slot,
+    self, entry_format, features, mode_bits, overflow_state, slot_meta, wait_flags, Block,
+    BlockEntry, ConsumerLine, Header, OverflowLine, ProducerLine, Slot, WaitLine,
 };
-use ring_core::protocol::RETRY_BUDGET;
-use ring_core::{ClaimError, Completion, Config, Corruption, LayoutError, Mode, Region, Ring};
+use ring_core::protocol::{lap::SCAN_BUDGET, RETRY_BUDGET};
+use ring_core::ring::DEFAULT_SPIN;
+use ring_core::{
+    ClaimError, Completion, Config, Corruption, LayoutError, Mode, RawRegion, Region, Ring,
+};
+use std::alloc::{alloc, dealloc, Layout};
 use std::collections::BTreeMap;
 
 fn read_spec(name: &str) -> String {
@@ -87,6 +96,8 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                     initial_index,
                     creator_pid,
                     blocks,
+                    overflow_capacity,
+                    reserved32,
                     reserved,
                 }
             ),
@@ -119,6 +130,37 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                     head,
                     owner,
                     reserved
+                }
+            ),
+        ),
+        (
+            "OverflowLine",
+            size_of::<OverflowLine>(),
+            fields!(
+                OverflowLine,
+                OverflowLine {
+                    state,
+                    head,
+                    reserved32,
+                    overflowed,
+                    activations,
+                    reserved,
+                }
+            ),
+        ),
+        (
+            "WaitLine",
+            size_of::<WaitLine>(),
+            fields!(
+                WaitLine,
+                WaitLine {
+                    futex,
+                    waiters,
+                    flags,
+                    reserved32,
+                    wakeups,
+                    sleeps,
+                    reserved,
                 }
             ),
         ),
@@ -159,7 +201,7 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
         ("CONSUMER_OFFSET", layout::CONSUMER_OFFSET),
         ("SLOTS_OFFSET", layout::SLOTS_OFFSET),
         ("features::INCOMPAT_OVERFLOW", features::INCOMPAT_OVERFLOW),
-        ("features::COMPAT_WAIT", features::COMPAT_WAIT),
+        ("features::INCOMPAT_WAIT", features::INCOMPAT_WAIT),
         ("features::INCOMPAT_KNOWN", features::INCOMPAT_KNOWN),
         ("features::RO_COMPAT_KNOWN", features::RO_COMPAT_KNOWN),
         (
@@ -186,7 +228,13 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
         ("Block::Slots", Block::Slots as u64),
         ("Block::Overflow", Block::Overflow as u64),
         ("Block::Wait", Block::Wait as u64),
+        ("overflow_state::ACTIVE", overflow_state::ACTIVE),
+        ("overflow_state::TAIL_MASK", overflow_state::TAIL_MASK),
+        ("wait_flags::NO_WAKE", wait_flags::NO_WAKE.into()),
+        ("wait_flags::EVENTFD", wait_flags::EVENTFD.into()),
         ("RETRY_BUDGET", RETRY_BUDGET.into()),
+        ("SCAN_BUDGET", SCAN_BUDGET.into()),
+        ("DEFAULT_SPIN", DEFAULT_SPIN.into()),
     ];
     let map: BTreeMap<_, _> = c.iter().copied().collect();
     assert_eq!(
@@ -439,28 +487,103 @@ fn bytes_at<const N: usize>(mem: &[u8], off: usize) -> [u8; N] {
     mem[off..off + N].try_into().unwrap()
 }
 
-#[test]
-fn format_writes_what_the_spec_says() {
-    let md = layout_md();
-    let lines: Vec<&str> = md.lines().collect();
-    let marker = lines
+/// The line index of the marker `<!-- NAME ... -->` and its numeric arguments.
+fn marker(lines: &[&str], name: &str) -> (usize, Vec<u64>) {
+    let prefix = format!("<!-- {name} ");
+    let i = lines
         .iter()
-        .position(|l| l.trim().starts_with("<!-- lap-tag-example "))
-        .expect("LAYOUT.md must have a `<!-- lap-tag-example CAP INIT -->` table");
-    let args: Vec<u64> = lines[marker]
+        .position(|l| l.trim().starts_with(&prefix))
+        .unwrap_or_else(|| panic!("LAYOUT.md must have a `{prefix}... -->` table"));
+    let args = lines[i]
         .trim()
-        .trim_start_matches("<!-- lap-tag-example ")
+        .trim_start_matches(&prefix)
         .trim_end_matches("-->")
         .split_whitespace()
         .map(parse_num)
         .collect();
+    (i, args)
+}
+
+/// Field offsets of the struct `name` as LAYOUT.md's layout table gives them.
+fn spec_offsets(md: &str, name: &str) -> BTreeMap<String, usize> {
+    let spec = spec_structs(md);
+    let s = spec
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("LAYOUT.md has no layout table for {name}"));
+    s.rows.iter().map(|r| (r.3.clone(), r.0)).collect()
+}
+
+/// The value of a constant as spec/ gives it.
+fn spec_constant(name: &str) -> u64 {
+    let mut all = spec_constants(&layout_md());
+    all.extend(spec_constants(&protocol_md()));
+    all.into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("spec/ does not list {name}"))
+        .1
+}
+
+fn u32_at(mem: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(bytes_at(mem, off))
+}
+
+fn u64_at(mem: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(bytes_at(mem, off))
+}
+
+fn round128(x: u64) -> u64 {
+    x.div_ceil(128) * 128
+}
+
+/// A 128-byte aligned heap buffer filled with one byte value, freed on drop.
+struct Buffer {
+    ptr: std::ptr::NonNull<u8>,
+    layout: Layout,
+}
+
+impl Buffer {
+    fn new(len: usize, fill: u8) -> Buffer {
+        let layout = Layout::from_size_align(len, 128).unwrap();
+        // SAFETY: `layout` has a non-zero size (every caller asks for a whole region).
+        let ptr = std::ptr::NonNull::new(unsafe { alloc(layout) }).expect("allocation");
+        // SAFETY: `ptr` points to `len` writable bytes just allocated.
+        unsafe { ptr.as_ptr().write_bytes(fill, len) };
+        Buffer { ptr, layout }
+    }
+
+    fn region(&self) -> RawRegion {
+        // SAFETY: the buffer stays allocated for as long as `self`, which outlives every use of
+        // the region in these tests, and only this thread touches it.
+        unsafe { RawRegion::new(self.ptr, self.layout.size()) }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `layout.size()` initialised bytes at `ptr`, not written while borrowed here.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Buffer::new` with this layout.
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+#[test]
+fn format_writes_what_the_spec_says() {
+    let md = layout_md();
+    let lines: Vec<&str> = md.lines().collect();
+    let (marker_line, args) = marker(&lines, "lap-tag-example");
     let [cap, init] = args[..] else {
         panic!("marker must be `<!-- lap-tag-example CAP INIT -->`");
     };
     let (cap, init) = (cap as u32, init as u32);
-    let example = table_after(&lines, marker, &["slot", "seq"]);
+    let example = table_after(&lines, marker_line, &["slot", "seq"]);
     assert_eq!(example.len(), cap as usize, "one row per slot");
 
+    // The default configuration: wait block, no overflow area.
     let cfg = Config::new(cap).mode(Mode::Mpsc).initial_index(init);
     let len = cfg.region_len::<u64>().unwrap() as usize;
     let ring = Ring::<u64>::create(Region::heap(len).unwrap(), cfg).unwrap();
@@ -469,53 +592,63 @@ fn format_writes_what_the_spec_says() {
     let mem = unsafe { std::slice::from_raw_parts(ring.memory().as_ptr(), len) };
 
     // Header fields at the offsets the spec's Header table gives, little-endian.
-    let spec = spec_structs(&md);
-    let header = spec.iter().find(|s| s.name == "Header").unwrap();
+    let h = spec_offsets(&md, "Header");
     let at = |field: &str| {
-        header
-            .rows
-            .iter()
-            .find(|r| r.3 == field)
+        *h.get(field)
             .unwrap_or_else(|| panic!("Header.{field} missing"))
-            .0
     };
-    let u32_at = |field: &str| u32::from_le_bytes(bytes_at(mem, at(field)));
-    let u64_at = |field: &str| u64::from_le_bytes(bytes_at(mem, at(field)));
+    let slots_len = 16 * u64::from(cap);
+    let wait_off = round128(512 + slots_len);
     assert_eq!(&bytes_at::<8>(mem, at("magic")), b"CRINGv1\0");
-    assert_eq!(u32_at("version_major"), 1);
-    assert_eq!(u32_at("version_minor"), 0);
-    assert_eq!(u32_at("header_len"), 256);
-    assert_eq!(u32_at("mode"), Mode::Mpsc.bits());
-    assert_eq!(u64_at("compat"), 0);
-    assert_eq!(u64_at("incompat"), 0);
-    assert_eq!(u64_at("ro_compat"), 0);
-    assert_eq!(u32_at("capacity"), cap);
-    assert_eq!(u32_at("entry_format"), entry_format::OPAQUE);
-    assert_eq!(u32_at("entry_size"), 8);
-    assert_eq!(u32_at("entry_align"), 8);
-    assert_eq!(u32_at("slot_stride"), 16);
-    assert_eq!(u32_at("payload_offset"), 8);
-    assert_eq!(u64_at("region_len"), 512 + 16 * u64::from(cap));
-    assert_eq!(u32_at("initial_index"), init);
-    assert_eq!(u32_at("creator_pid"), std::process::id());
-    let rows = [(256, 128), (384, 128), (512, 16 * u64::from(cap))];
+    assert_eq!(u32_at(mem, at("version_major")), 1);
+    assert_eq!(
+        u64::from(u32_at(mem, at("version_minor"))),
+        spec_constant("VERSION_MINOR")
+    );
+    assert_eq!(u32_at(mem, at("header_len")), 256);
+    assert_eq!(u32_at(mem, at("mode")), Mode::Mpsc.bits());
+    assert_eq!(u64_at(mem, at("compat")), 0);
+    assert_eq!(
+        u64_at(mem, at("incompat")),
+        spec_constant("features::INCOMPAT_WAIT")
+    );
+    assert_eq!(u64_at(mem, at("ro_compat")), 0);
+    assert_eq!(u32_at(mem, at("capacity")), cap);
+    assert_eq!(u32_at(mem, at("entry_format")), entry_format::OPAQUE);
+    assert_eq!(u32_at(mem, at("entry_size")), 8);
+    assert_eq!(u32_at(mem, at("entry_align")), 8);
+    assert_eq!(u32_at(mem, at("slot_stride")), 16);
+    assert_eq!(u32_at(mem, at("payload_offset")), 8);
+    assert_eq!(u64_at(mem, at("region_len")), wait_off + 128);
+    assert_eq!(u32_at(mem, at("initial_index")), init);
+    assert_eq!(u32_at(mem, at("creator_pid")), std::process::id());
+    assert_eq!(u32_at(mem, at("overflow_capacity")), 0);
+    assert!(
+        mem[at("reserved32")..256].iter().all(|&b| b == 0),
+        "reserved header words"
+    );
+    let rows = [
+        (256, 128),
+        (384, 128),
+        (512, slots_len),
+        (0, 0),
+        (wait_off, 128),
+    ];
     for i in 0..layout::BLOCK_COUNT {
         let row = at("blocks") + 16 * i;
-        let off = u64::from_le_bytes(bytes_at(mem, row));
-        let blen = u64::from_le_bytes(bytes_at(mem, row + 8));
         assert_eq!(
-            (off, blen),
+            (u64_at(mem, row), u64_at(mem, row + 8)),
             rows.get(i).copied().unwrap_or((0, 0)),
             "row {i}"
         );
     }
 
-    // Lines: indices start at initial_index, everything else zero.
-    let tail = u32::from_le_bytes(bytes_at(mem, 256));
-    let head = u32::from_le_bytes(bytes_at(mem, 384));
-    assert_eq!((tail, head), (init, init));
+    // Lines: indices start at initial_index, everything else zero; the wait line all zero.
+    assert_eq!((u32_at(mem, 256), u32_at(mem, 384)), (init, init));
     assert!(mem[256 + 4..384].iter().all(|&b| b == 0), "producer line");
     assert!(mem[384 + 4..512].iter().all(|&b| b == 0), "consumer line");
+    let w = wait_off as usize;
+    assert!(mem[w..w + 128].iter().all(|&b| b == 0), "wait line");
 
     // Lap tags: the spec's example and the formula.
     let mask = cap - 1;
@@ -526,8 +659,8 @@ fn format_writes_what_the_spec_says() {
             u64::from(i),
             "example rows in slot order"
         );
-        let seq = u32::from_le_bytes(bytes_at(mem, 512 + 16 * i as usize));
-        let meta = u32::from_le_bytes(bytes_at(mem, 512 + 16 * i as usize + 4));
+        let seq = u32_at(mem, 512 + 16 * i as usize);
+        let meta = u32_at(mem, 512 + 16 * i as usize + 4);
         assert_eq!(
             u64::from(seq),
             parse_num(&row[1]),
@@ -547,6 +680,185 @@ fn format_writes_what_the_spec_says() {
     }
 }
 
+#[test]
+fn placement_and_overflow_formatting_match_the_spec() {
+    let md = layout_md();
+    let lines: Vec<&str> = md.lines().collect();
+    let (marker_line, args) = marker(&lines, "placement-example");
+    let [cap, ocap] = args[..] else {
+        panic!("marker must be `<!-- placement-example CAP OCAP -->`");
+    };
+    let (cap, ocap) = (cap as u32, ocap as u32);
+    let table = table_after(&lines, marker_line, &["row", "block", "offset", "len"]);
+    let h = spec_offsets(&md, "Header");
+    let ol = spec_offsets(&md, "OverflowLine");
+    let stride = size_of::<Slot<Completion>>();
+    let cfg = Config::new(cap).mode(Mode::Mpmc).overflow(ocap);
+    let len = cfg.region_len::<Completion>().unwrap() as usize;
+    let both =
+        spec_constant("features::INCOMPAT_OVERFLOW") | spec_constant("features::INCOMPAT_WAIT");
+
+    // `zeroed = false` on dirty memory: every overflow slot is written (seq = meta = 0);
+    // `zeroed = true` on the same dirty memory: the overflow slots are not written at all.
+    for zeroed in [false, true] {
+        let buf = Buffer::new(len, 0xa5);
+        ring_core::format::<Completion>(&buf.region(), &cfg, 7, zeroed).unwrap();
+        let mem = buf.bytes();
+        assert_eq!(u64_at(mem, h["incompat"]), both);
+        assert_eq!(u32_at(mem, h["overflow_capacity"]), ocap);
+        assert!(
+            mem[h["reserved32"]..256].iter().all(|&b| b == 0),
+            "reserved header words"
+        );
+
+        // The block table and region_len, row by row as the example gives them.
+        let mut seen = 0;
+        for row in &table {
+            let value = parse_num(&row[2]);
+            if row[0] == "-" {
+                assert_eq!(ticked(&row[1]), "region_len");
+                assert_eq!(u64_at(mem, h["region_len"]), value, "region_len");
+                assert_eq!(value, len as u64, "Config::region_len");
+                continue;
+            }
+            let i = parse_num(&row[0]) as usize;
+            assert_eq!(row[1], Block::name(i), "row {i} name");
+            let off = h["blocks"] + 16 * i;
+            assert_eq!(
+                (u64_at(mem, off), u64_at(mem, off + 8)),
+                (value, parse_num(&row[3])),
+                "row {i}"
+            );
+            assert_eq!(value % 128, 0, "row {i} alignment");
+            seen += 1;
+        }
+        assert_eq!(seen, 5, "the example lists rows 0 to 4");
+        let ovf = u64_at(mem, h["blocks"] + 16 * 3) as usize;
+        let wait = u64_at(mem, h["blocks"] + 16 * 4) as usize;
+        assert_eq!(
+            u64_at(mem, h["blocks"] + 16 * 3 + 8),
+            128 + u64::from(ocap) * stride as u64,
+            "overflow block = line + slots"
+        );
+
+        // Both new lines are all zero; the overflow indices start at 0, not initial_index.
+        assert!(mem[ovf..ovf + 128].iter().all(|&b| b == 0), "overflow line");
+        assert_eq!(u64_at(mem, ovf + ol["state"]), 0);
+        assert!(mem[wait..wait + 128].iter().all(|&b| b == 0), "wait line");
+
+        for i in 0..ocap as usize {
+            let slot = ovf + 128 + i * stride;
+            let header = u64_at(mem, slot);
+            if zeroed {
+                assert_eq!(header, 0xa5a5_a5a5_a5a5_a5a5, "overflow slot {i} written");
+            } else {
+                assert_eq!(header, 0, "overflow slot {i}: seq and meta must be 0");
+            }
+            assert!(
+                mem[slot + 8..slot + stride].iter().all(|&b| b == 0xa5),
+                "overflow slot {i}: payload bytes must not be touched"
+            );
+        }
+    }
+}
+
+/// The lap tag of position `p` in `state` (`free`, `published`, `consumed`).
+fn tag_of(p: u32, state: &str, cap: u32) -> u32 {
+    match state {
+        "free" => p,
+        "published" => p.wrapping_add(1),
+        "consumed" => p.wrapping_add(cap),
+        other => panic!("unknown slot state {other:?}"),
+    }
+}
+
+#[test]
+fn overflow_tags_are_stored_biased_as_the_spec_says() {
+    let md = layout_md();
+    let lines: Vec<&str> = md.lines().collect();
+    let (marker_line, args) = marker(&lines, "biased-tag-example");
+    let [ocap] = args[..] else {
+        panic!("marker must be `<!-- biased-tag-example OCAP -->`");
+    };
+    let ocap = ocap as u32;
+    let omask = ocap - 1;
+    let table = table_after(
+        &lines,
+        marker_line,
+        &["position", "state", "lap tag", "stored `seq`"],
+    );
+    assert!(!table.is_empty());
+    for row in &table {
+        let p = parse_num(&row[0]) as u32;
+        let tag = tag_of(p, &row[1], ocap);
+        assert_eq!(u64::from(tag), parse_num(&row[2]), "position {p}: lap tag");
+        assert_eq!(
+            u64::from(tag.wrapping_sub(p & omask)),
+            parse_num(&row[3]),
+            "position {p}: stored = tag - (p & omask)"
+        );
+    }
+
+    // The words the protocol really stores. Ring of 2, overflow area of `ocap`.
+    let ring = Ring::<u64>::create_heap(Config::new(2).mode(Mode::Mpsc).overflow(ocap)).unwrap();
+    let len = ring.memory().len();
+    // SAFETY: the region is `len` bytes and lives as long as `ring`; it is only read here,
+    // between operations of this thread.
+    let mem = || unsafe { std::slice::from_raw_parts(ring.memory().as_ptr(), len) };
+    let h = spec_offsets(&md, "Header");
+    let ol = spec_offsets(&md, "OverflowLine");
+    let ovf = u64_at(mem(), h["blocks"] + 16 * 3) as usize;
+    let stride = size_of::<Slot<u64>>();
+    let stored = |p: u32| u32_at(mem(), ovf + 128 + (p & omask) as usize * stride);
+    let active = spec_constant("overflow_state::ACTIVE");
+    let tail_mask = spec_constant("overflow_state::TAIL_MASK");
+    let state = || u64_at(mem(), ovf + ol["state"]);
+    let check = |p: u32, st: &str| {
+        assert_eq!(
+            stored(p),
+            tag_of(p, st, ocap).wrapping_sub(p & omask),
+            "overflow position {p} {st}"
+        );
+    };
+
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let spill = ocap - 1;
+    for v in 0..2 + u64::from(spill) {
+        tx.push(v).unwrap(); // 2 in the ring, the rest spill
+    }
+    for p in 0..spill {
+        check(p, "published");
+    }
+    check(spill, "free");
+    assert_eq!(state(), active | u64::from(spill), "tail and ACTIVE");
+    for v in 0..2 + u64::from(spill) {
+        assert_eq!(rx.pop(), Ok(v));
+    }
+    for p in 0..spill {
+        check(p, "consumed");
+    }
+    assert!(rx.pop().is_err(), "drained");
+    assert_eq!(
+        state(),
+        u64::from(spill),
+        "deactivated: ACTIVE clear, tail kept"
+    );
+    assert_eq!(state() & tail_mask, u64::from(spill));
+
+    // A second lap of the overflow area: fill the ring again and spill `ocap` more.
+    for v in 0..2 + u64::from(ocap) {
+        tx.push(100 + v).unwrap();
+    }
+    for p in spill..spill + ocap {
+        check(p, "published");
+    }
+    let c = ring.counters();
+    assert_eq!(
+        (c.overflowed, c.overflow_activations),
+        (u64::from(spill + ocap), 2)
+    );
+}
+
 /// The names of every variant of the error enums the documents may cite.
 fn error_variants() -> Vec<String> {
     let layout = [
@@ -562,6 +874,7 @@ fn error_variants() -> Vec<String> {
         LayoutError::UnknownReadOnlyFeatures { bits: 0 },
         LayoutError::Mode { found: 0 },
         LayoutError::Capacity { found: 0 },
+        LayoutError::OverflowCapacity { found: 0 },
         LayoutError::EntryFormat {
             expected: 0,
             found: 0,
@@ -661,11 +974,17 @@ fn cited_error_variants_exist() {
         .map(|p| start + p)
         .expect("attach checks table");
     let mut cited = Vec::new();
-    for row in lines[table + 2..]
+    for (i, row) in lines[table + 2..]
         .iter()
         .take_while(|l| l.trim_start().starts_with('|'))
+        .enumerate()
     {
         let c = cells(row);
+        assert_eq!(
+            parse_num(&c[0]),
+            i as u64 + 1,
+            "attach checks numbered 1, 2, ..."
+        );
         let err = c.last().unwrap();
         let err = err.trim_start_matches('`');
         let end = err
@@ -675,5 +994,35 @@ fn cited_error_variants_exist() {
         assert!(known.contains(&v), "attach check cites unknown {v}");
         cited.push(v);
     }
-    assert_eq!(cited.len(), 19, "attach checks table must have 19 rows");
+    // The checks `format::attach` makes, in its order (checks 1 to 21), then
+    // `Ring::attach_mode`'s (check 22).
+    let expected = [
+        "Misaligned",
+        "RegionTooShort",
+        "BadMagic",
+        "UnsupportedVersion",
+        "HeaderLength",
+        "UnknownIncompatFeatures",
+        "UnknownReadOnlyFeatures",
+        "Mode",
+        "Capacity",
+        "EntryFormat",
+        "EntrySize",
+        "EntryAlign",
+        "SlotLayout",
+        "RegionTooShort",
+        "RegionLength",
+        "Block",
+        "Block",
+        "OverflowCapacity",
+        "BlockLength",
+        "BlockLength",
+        "BlockLength",
+        "ModeMismatch",
+    ]
+    .map(|v| format!("LayoutError::{v}"));
+    assert_eq!(
+        cited, expected,
+        "attach checks table must list the 22 checks of `attach` in order"
+    );
 }

@@ -1,0 +1,907 @@
+/*
+ * ring.pml -- Promela model of the completion-ring protocols as ring-core implements them.
+ *
+ * Source of truth: ring-core/src/protocol/{mod.rs, spsc.rs, lap.rs, overflow.rs, wait.rs},
+ * ring-core/src/ring.rs (Producer::push, Consumer::pop) and ring-core/src/blocking.rs
+ * (Consumer::wait_for, the W2 loop). Step names (P1, MP2, O4, W2, ...) are the code's.
+ * spec/VERIFICATION.md explains what is checked and how to run it (spec/model/check.sh).
+ *
+ * MEMORY MODEL. Spin explores interleavings of atomic steps under SEQUENTIAL CONSISTENCY: every
+ * shared load and store below is one step, and every step sees the latest value of every
+ * variable. The Acquire/Release/SeqCst orderings of the Rust code are therefore not modelled
+ * here at all; a weakened ordering is loom's job (loom-tests/, which runs the shipped code).
+ * This model checks the algorithm: wrapping arithmetic with small indices (every u32 of the
+ * code is an IDX_BITS-bit number here, and every wrapping_add/wrapping_sub is taken mod 2^IDX_BITS),
+ * the wrap and index ABA, the lap-tag classification, the overflow hand-over (O1..O6) and the
+ * sleep/wake handshake (W1/W2) as deadlock and liveness.
+ *
+ * Granularity: each access to a shared word (index, lap tag, packed overflow state, payload,
+ * wait word) is its own atomic step; purely local computation is folded into the step of the
+ * shared access it follows. A compare-and-swap is one step. Ghost variables (prefix g_) are
+ * updated inside the step whose effect they record and are never read by the protocol.
+ *
+ * Modelled:
+ *  - the ring lane (unbiased lap tags) in the four modes: MODE 0 SPSC (P1/P2/C1/C2, indices
+ *    only), 1 MPSC (MP1-MP4 + SC1/SC2), 2 SPMC (SP1/SP2 + MC1-MC4), 3 MPMC (MP + MC);
+ *  - the overflow area (OCAP > 0): BIASED lap tags exactly as stored (stored = tag - (pos & mask),
+ *    so the zeroed words are the formatted state), the packed state word ACTIVE|tail changed
+ *    only by compare-and-swap (O1-O3), O4 (overflow taken only when ring tail == head, checked
+ *    after the overflow tags were read), O5, O6 (deactivation by CAS when tail == head);
+ *  - batches (PBATCH / CBATCH = 2: push_all = exact, push_some = best effort; pop_into claims of
+ *    1 or 2 positions);
+ *  - the wait block (WAIT = 1): W1 after every publication (check waiters, bump futex, wake),
+ *    the W2 loop of Consumer::wait_for with spin = 0 (count, announce, snapshot the futex word,
+ *    re-check, sleep only while the futex word still holds the snapshot, retire), the count
+ *    being RawRing::ready(cur, 1).
+ * Not modelled (see spec/VERIFICATION.md): memory ordering; discarded slots; handle creation and
+ * takeover recovery; corruption by hostile peers (every Corruption the code can report is an
+ * assertion failure here, since all participants are honest); the RETRY_BUDGET / SCAN_BUDGET
+ * bounds (the model waits or retries without bound); spurious compare_exchange_weak failures;
+ * futex timeouts and EINTR; counters; NO_WAKE and the eventfd.
+ */
+
+/* ------------------------------------------------------------------ parameters */
+
+#ifndef IDX_BITS
+#define IDX_BITS 3          /* width of every index, lap tag and futex word */
+#endif
+#ifndef CAP
+#define CAP 2               /* ring capacity (the code requires 2..=2^(IDX_BITS-1)) */
+#endif
+#ifndef OCAP
+#define OCAP 2              /* overflow capacity; 0: no overflow area */
+#endif
+#ifndef MODE
+#define MODE 1              /* 0 SPSC, 1 MPSC, 2 SPMC, 3 MPMC (the header's mode word) */
+#endif
+#ifndef NPROD
+#define NPROD 2
+#endif
+#ifndef NCONS
+#define NCONS 1
+#endif
+#ifndef NPUSH
+#define NPUSH 2             /* entries pushed by each producer ... */
+#endif
+#ifndef NPUSH0
+#define NPUSH0 NPUSH        /* ... except producer 0 */
+#endif
+#ifndef PBATCH
+#define PBATCH 1            /* 1: push only; 2: also push_all / push_some of 2 */
+#endif
+#ifndef CBATCH
+#define CBATCH 1            /* 1: pop only; 2: also claims of 2 (pop_into / view) */
+#endif
+#ifndef WAIT
+#define WAIT 0              /* 1: consumers sleep on the futex word when nothing is ready */
+#endif
+#define MOD   (1 << IDX_BITS)
+#define IMASK (MOD - 1)
+#ifndef INIT
+#define INIT  (MOD - 2)     /* the ring's initial index: the ring wraps on the third entry */
+#endif
+#ifndef OINIT
+#define OINIT (MOD - 1)     /* the overflow area's indices (a reachable state after OINIT spills) */
+#endif
+
+#if MODE == 1 || MODE == 3
+#define MP 1
+#else
+#define MP 0
+#endif
+#if MODE >= 2
+#define MC 1
+#else
+#define MC 0
+#endif
+#if OCAP > 0
+#define OSZ OCAP
+#else
+#define OSZ 1
+#endif
+
+#define W(x)      ((x) & IMASK)                       /* u32 wrapping, at IDX_BITS bits */
+#define MIN(a,b)  ((a) < (b) -> (a) : (b))
+#define RMASK     (CAP - 1)
+#define OMASK     (OSZ - 1)
+#define ACTIVE    MOD                                 /* overflow_state::ACTIVE (bit 32) */
+#define TMASK     IMASK                               /* overflow_state::TAIL_MASK */
+#define NPUSH_OF(p) ((p) == 0 -> NPUSH0 : NPUSH)
+#define TOTAL     (NPUSH0 + (NPROD - 1) * NPUSH)
+#define VAL(p,s)  ((p) * 16 + (s) + 1)                /* payload: producer, sequence number */
+
+/* Lap tags of lane l (0 ring, 1 overflow) as the code sees them (Lane::tag). */
+#define RTAG(p)   seq[(p) & RMASK]
+#define OTAG(p)   W(oseq[(p) & OMASK] + ((p) & OMASK))
+#define TAG(l,p)  ((l) -> OTAG(p) : RTAG(p))
+#define LCAP(l)   ((l) -> OCAP : CAP)
+/* Ghost/payload index of the slot of position p in lane l. */
+#define G(l,p)    ((l) -> CAP + ((p) & OMASK) : ((p) & RMASK))
+
+/* lap::for_producer / lap::for_consumer, on d = seq - pos (wrapping). */
+#ifdef MUTANT_WIDE_LAP
+/* MUTANT: the distance is widened instead of wrapping ("seq == (u64)p + 1"). */
+#define DIST(s,p) ((s) - (p))
+#else
+#define DIST(s,p) W((s) - (p))
+#endif
+#define P_FREE(d)      ((d) == 0)
+#define P_BEHIND(d)    ((d) == W(0 - CAP) || (d) == W(1 - CAP))
+#define C_READY(d)     ((d) == 1)
+#define C_NOTYET(d,m)  ((d) == 0 || ((m) && (d) == W(1 - CAP)))
+
+/* protocol::forward: a wrapping distance in the upper half counts as 0. */
+#define FWD(from,to) (W((to) - (from)) > (IMASK / 2) -> 0 : W((to) - (from)))
+
+/* ------------------------------------------------------------------ shared state */
+
+byte tail = INIT;           /* ProducerLine.tail */
+byte head = INIT;           /* ConsumerLine.head */
+byte seq[CAP];              /* ring lap tags (unbiased); set by init */
+byte ost = OINIT;           /* OverflowLine.state: ACTIVE | tail */
+byte ohead = OINIT;         /* OverflowLine.head */
+byte oseq[OSZ];             /* overflow lap tags, stored biased; set by init */
+byte pay[CAP + OSZ];        /* payloads: ring slots, then overflow slots */
+byte waiters;               /* WaitLine.waiters */
+byte futex;                 /* WaitLine.futex (IDX_BITS wide, like every word here) */
+bit  asleep[NCONS];         /* the kernel's futex queue */
+bit  shutdown;              /* NCONS > 1 with WAIT: the application's "all done" flag */
+
+/* ------------------------------------------------------------------ ghost state */
+
+#define G_FREE 0
+#define G_WRITING 1
+#define G_PUB 2
+#define G_READING 3
+byte g_slot[CAP + OSZ];     /* what the slot's payload is, for the protocol */
+byte g_delivered;           /* entries delivered to any consumer */
+byte g_pdone;               /* producers that pushed everything */
+byte g_inflight;            /* consumers between a successful claim and the end of its release */
+byte g_claims;              /* successful claims so far (mod 256) */
+/* Unwrapped advances of the indices moved by compare-and-swap, to tell an index ABA (the
+   index moved by a multiple of 2^IDX_BITS between two loads) from corruption. */
+byte g_tx, g_hx, g_otx, g_ohx;
+byte g_next[NPROD];         /* NCONS == 1: next sequence number expected from each producer */
+byte g_dmask[NPROD];        /* NCONS > 1: sequence numbers of each producer delivered */
+byte g_last[NCONS * NPROD]; /* NCONS > 1: 1 + last sequence number consumer c got from p */
+
+/* ------------------------------------------------------------------ lane helpers */
+
+/* lap::scan_free: k = leading Free positions of lane l from start (at most nn);
+   oth = 1 if the scan stopped at an Other tag. One step per tag load. */
+inline scan_free(l, start, nn) {
+    k = 0; oth = 0;
+    do
+    :: k < nn && !oth ->
+        atomic {
+            pos = W(start + k);
+            d = DIST(TAG(l, pos), pos);
+            if
+            :: P_FREE(d) -> k++
+            :: P_BEHIND(d) -> break
+            :: else -> oth = 1
+            fi
+        }
+    :: else -> break
+    od
+}
+
+/* lap::scan_ready: k = leading Ready positions; multi selects the several-consumer NotYet. */
+inline scan_ready(l, start, nn, multi) {
+    k = 0; oth = 0;
+    do
+    :: k < nn && !oth ->
+        atomic {
+            pos = W(start + k);
+            d = DIST(TAG(l, pos), pos);
+            if
+            :: C_READY(d) -> k++
+            :: C_NOTYET(d, multi) -> break
+            :: else -> oth = 1
+            fi
+        }
+    :: else -> break
+    od
+}
+
+/* lap::verify_owned (MP3 / MC3 / O3): wait until each owned tag reads pos + off. The code
+   polls RETRY_BUDGET times and then reports Stalled; the model waits without bound, so a tag
+   that never arrives is a deadlock (an invalid end state). */
+inline verify_owned(l, start, vlen, off) {
+#ifdef MUTANT_NO_ABA_RECHECK
+    skip                                             /* MUTANT: no re-check after the CAS */
+#else
+    vi = 0;
+    do
+    :: vi < vlen ->
+        atomic { TAG(l, W(start + vi)) == W(start + vi + off) -> vi++ }
+    :: else -> break
+    od;
+    vi = 0
+#endif
+}
+
+/* Lane::set_tag (Release store) with the ghost transition it performs. */
+inline set_tag(l, p, v) {
+    if
+    :: l -> oseq[(p) & OMASK] = W((v) - ((p) & OMASK))
+    :: else -> seq[(p) & RMASK] = v
+    fi
+}
+
+/* ------------------------------------------------------------------ producer side */
+
+/* RawRing::reserve_ring -> spsc::reserve / lap::reserve_single / lap::reserve_multi.
+   Sets ok, and on success the span (sstart, slen, splace = 0). */
+inline reserve_ring() {
+    ok = 0;
+    if
+    :: exact && n > CAP -> skip                      /* can never fit: Short */
+    :: else ->
+#if MODE == 0
+        /* P1: load head; used = tail - head; free = capacity - used */
+        atomic {
+            t = head;
+            d = W(ctail - t);
+            assert(d <= CAP);                        /* IndicesOutOfRange */
+#ifdef MUTANT_FULL_OFF_BY_ONE
+            d = CAP + 1 - d;                         /* MUTANT: full one entry too late */
+#else
+            d = CAP - d;
+#endif
+            if
+            :: d == 0 || (exact && d < n) -> skip
+            :: else -> ok = 1; sstart = ctail; slen = MIN(n, d); splace = 0
+            fi;
+            t = 0; d = 0
+        }
+#elif MODE == 2
+        /* SP1: scan from the private tail */
+        nn = MIN(n, CAP);
+        scan_free(0, ctail, nn);
+        assert(!oth);                                /* SlotSequence */
+        if
+        :: k == 0 || (exact && k < nn) -> skip
+        :: else -> ok = 1; sstart = ctail; slen = k; splace = 0
+        fi
+#else
+        /* MP1..MP3 */
+        nn = MIN(n, CAP);
+        atomic { t = tail; x0 = g_tx };
+        do
+        :: scan_free(0, t, nn);
+            if
+            :: oth ->
+                atomic {                             /* a stale tail, or corruption */
+                    now = tail;
+                    if
+                    :: now != t -> t = now; x0 = g_tx
+                    :: else ->                       /* SlotSequence: only after an index ABA */
+                        assert(g_tx != x0); corrupt = 1
+                    fi;
+                    now = 0
+                }
+                if
+                :: corrupt -> break
+                :: else -> skip
+                fi
+            :: !oth && (k == 0 || (exact && k < nn)) -> break
+            :: else ->
+                atomic {                             /* MP2: compare_exchange(tail, t, t + k) */
+                    if
+                    :: tail == t -> tail = W(t + k); g_tx = g_tx + k; ok = 1
+                    :: else -> t = tail; x0 = g_tx
+                    fi
+                }
+                if
+                :: ok -> verify_owned(0, t, k, 0); sstart = t; slen = k; splace = 0; break
+                :: else -> skip
+                fi
+            fi
+        od;
+        t = 0; x0 = 0
+#endif
+    fi
+}
+
+#if OCAP > 0
+/* overflow::reserve (O1..O3). */
+inline reserve() {
+    atomic { st = ost; ox0 = g_otx };                /* O1: load state */
+    do
+    :: if
+        :: !(st & ACTIVE) ->                         /* inactive: the ring first */
+            reserve_ring();
+            if
+            :: ok || corrupt -> break                /* a span, or Corrupt: returned */
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi;
+        if
+        :: exact && n > OCAP -> ok = 0; break
+        :: else ->
+            nn = MIN(n, OCAP);
+            ot = st & TMASK;
+            scan_free(1, ot, nn);
+            if
+            :: oth ->
+                atomic {
+                    now = ost;
+                    if
+                    :: now != st -> st = now; ox0 = g_otx
+                    :: else -> assert(g_otx != ox0); corrupt = 1
+                    fi;
+                    now = 0
+                }
+                if
+                :: corrupt -> break
+                :: else -> skip
+                fi
+            :: !oth && (k == 0 || (exact && k < nn)) -> ok = 0; break
+            :: else ->
+                atomic {                             /* O2: CAS state -> ACTIVE | tail + k */
+                    if
+                    :: ost == st ->
+#ifdef MUTANT_PACKED_CARRY
+                        ost = (st | ACTIVE) + k;     /* MUTANT: u64 add on the packed word */
+#else
+                        ost = ACTIVE | W(ot + k);
+#endif
+                        g_otx = g_otx + k; ok = 1
+                    :: else -> st = ost; ox0 = g_otx
+                    fi
+                }
+                if
+                :: ok -> verify_owned(1, ot, k, 0); sstart = ot; slen = k; splace = 1; break
+                :: else -> skip
+                fi
+            fi
+        fi
+    od;
+    st = 0; ot = 0; ox0 = 0
+}
+#else
+inline reserve() { reserve_ring() }
+#endif
+
+/* The payload write of one owned position (RawRing::write). */
+inline write_slot(l, p, v) {
+    atomic {
+        assert(g_slot[G(l, p)] == G_FREE);           /* no overwrite of an unconsumed entry */
+        g_slot[G(l, p)] = G_WRITING;
+        pay[G(l, p)] = v
+    }
+}
+
+/* One tag store that publishes position p (SP2 / MP4 / O3). */
+inline publish_one(l, p) {
+    atomic {
+        set_tag(l, p, W(p + 1));
+        assert(g_slot[G(l, p)] == G_WRITING);
+        g_slot[G(l, p)] = G_PUB
+    }
+}
+
+/* RawRing::publish of the whole span (keep = len). */
+inline publish() {
+    if
+    :: splace == 0 ->
+#if MODE == 0
+        atomic {                                     /* P2: one store of tail for the batch */
+            ctail = W(sstart + slen);
+            tail = ctail;
+            i = 0;
+            do
+            :: i < slen ->
+                assert(g_slot[G(0, W(sstart + i))] == G_WRITING);
+                g_slot[G(0, W(sstart + i))] = G_PUB;
+                i++
+            :: else -> break
+            od;
+            i = 0
+        }
+#else
+        i = 0;
+        do
+        :: i < slen -> publish_one(0, W(sstart + i)); i++
+        :: else -> break
+        od;
+        i = 0;
+#if MODE == 2
+        atomic { ctail = W(sstart + slen); tail = ctail }   /* SP2: then store tail */
+#endif
+#endif
+    :: else ->
+        i = 0;
+        do
+        :: i < slen -> publish_one(1, W(sstart + i)); i++
+        :: else -> break
+        od;
+        i = 0
+    fi
+}
+
+/* W1 (wait::must_wake, wait::bump, futex_wake): after a publication. */
+inline wake_all() {
+    futex = W(futex + 1);                            /* bump: futex.fetch_add(1) */
+    atomic {                                         /* FUTEX_WAKE(all) */
+        i = 0;
+        do
+        :: i < NCONS -> asleep[i] = 0; i++
+        :: else -> break
+        od;
+        i = 0
+    }
+}
+inline w1() {
+    skip;
+#if WAIT
+    if
+    :: waiters != 0 -> wake_all()                    /* fence(SeqCst); load waiters */
+    :: else -> skip
+    fi
+#endif
+}
+
+proctype Producer(byte me) {
+    byte s, n, nn, k, d, pos, t, now, st, ot, sstart, slen, i, vi, ctail, x0, ox0;
+    bit exact, ok, oth, splace, corrupt;
+#if MODE == 0 || MODE == 2
+    ctail = tail;                                    /* producer_cursor: the private tail */
+#endif
+    do
+    :: s == NPUSH_OF(me) -> break
+    :: else ->
+#if PBATCH > 1
+        if
+        :: n = 1; exact = 1                          /* push */
+        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 1 /* push_all of 2 */
+        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 0 /* push_some of 2 */
+        fi;
+#else
+        n = 1; exact = 1;
+#endif
+        reserve();
+        if
+        :: ok ->
+            i = 0;
+            do
+            :: i < slen -> write_slot(splace, W(sstart + i), VAL(me, s + i)); i++
+            :: else -> break
+            od;
+#ifdef MUTANT_WAKE_BEFORE_PUBLISH
+            w1();                                    /* MUTANT: W1 before the publication */
+            publish();
+#else
+            publish();
+            w1();
+#endif
+            s = s + slen
+        :: else -> skip                              /* Full (or Corrupt after an index ABA):
+                                                        the entry is handed back; retry */
+        fi;
+        corrupt = 0; n = 0; exact = 0; ok = 0; sstart = 0; slen = 0; splace = 0; k = 0; nn = 0; pos = 0; d = 0
+    od;
+    g_pdone++
+}
+
+/* ------------------------------------------------------------------ consumer side */
+
+/* Records the delivery of payload v (a ghost step, folded into the payload read). */
+inline deliver(v) {
+    assert(v != 0);                                  /* a payload that was written */
+    dp = (v - 1) / 16; ds = (v - 1) % 16;
+    assert(dp < NPROD && ds < NPUSH_OF(dp));
+#if NCONS == 1
+    assert(ds == g_next[dp]);                        /* exactly once, in each producer's order */
+    g_next[dp]++;
+#else
+    assert((g_dmask[dp] & (1 << ds)) == 0);          /* no duplicate */
+    g_dmask[dp] = g_dmask[dp] | (1 << ds);
+    assert(g_last[me * NPROD + dp] <= ds);           /* producer order within this consumer */
+    g_last[me * NPROD + dp] = ds + 1;
+#endif
+    g_delivered++;
+    dp = 0; ds = 0
+}
+
+/* O4's condition: ring tail == head (loaded after the overflow tags were read). */
+inline ring_empty() {
+#ifdef MUTANT_NO_O4
+    allowed = 1                                      /* MUTANT: overflow taken around the ring */
+#else
+    t = tail;
+#if MC
+    atomic { allowed = (t == head); t = 0 }
+#else
+    atomic { allowed = (t == chead); t = 0 }
+#endif
+#endif
+}
+
+/* lap::claim_multi on lane l (MC1..MC3); for the overflow lane with O4 as `allowed`. */
+inline claim_multi(l) {
+    nn = MIN(n, LCAP(l));
+    atomic { h = (l -> ohead : head); x0 = (l -> g_ohx : g_hx) };
+    do
+    :: scan_ready(l, h, nn, 1);
+        if
+        :: oth ->
+            atomic {
+                now = (l -> ohead : head);
+                if
+                :: now != h -> h = now; x0 = (l -> g_ohx : g_hx)
+                :: else -> assert(x0 != (l -> g_ohx : g_hx)); corrupt = 1
+                fi;
+                now = 0
+            }
+            if
+            :: corrupt -> break
+            :: else -> skip
+            fi
+        :: !oth && k == 0 -> break
+        :: else ->
+            if
+            :: l -> ring_empty()
+            :: else -> allowed = 1
+            fi;
+            if
+            :: !allowed -> break
+            :: else ->
+                atomic {                             /* MC2: CAS head / overflow head */
+                    if
+                    :: l && ohead == h -> ohead = W(h + k); g_ohx = g_ohx + k; ok = 1
+                    :: !l && head == h -> head = W(h + k); g_hx = g_hx + k; ok = 1
+                    :: else -> h = (l -> ohead : head); x0 = (l -> g_ohx : g_hx)
+                    fi;
+                    if
+                    :: ok -> g_inflight++; g_claims++
+                    :: else -> skip
+                    fi
+                }
+                if
+                :: ok -> verify_owned(l, h, k, 1); sstart = h; slen = k; splace = l; break
+                :: else -> skip
+                fi
+            fi
+        fi
+    od;
+    h = 0; allowed = 0; x0 = 0
+}
+
+/* overflow::try_deactivate (O6). */
+inline try_deactivate() {
+    st = ost;
+    if
+    :: !(st & ACTIVE) -> skip
+    :: else ->
+#if MC
+        oh = ohead;
+#else
+        oh = cohead;
+#endif
+        if
+#ifdef MUTANT_DEACT_NO_CHECK
+        :: true ->                                   /* MUTANT: no tail == head check */
+#else
+        :: (st & TMASK) == oh ->
+#endif
+            atomic {
+                if
+                :: ost == st -> ost = st & ~ACTIVE
+                :: else -> skip
+                fi
+            }
+        :: else -> skip
+        fi
+    fi;
+    st = 0; oh = 0
+}
+
+/* RawRing::claim: the ring, then (ring short) overflow::claim. */
+inline claim() {
+    ok = 0;
+#if MODE == 0
+    atomic {                                         /* C1 */
+        t = tail;
+#ifdef MUTANT_WIDE_SPSC
+        d = (t > chead -> t - chead : 0);            /* MUTANT: widened "tail > head" */
+#else
+        d = W(t - chead);
+#endif
+        assert(d <= CAP);                            /* IndicesOutOfRange */
+        if
+        :: d == 0 -> skip
+        :: else -> ok = 1; sstart = chead; slen = MIN(n, d); splace = 0;
+                   g_inflight++; g_claims++
+        fi;
+        t = 0; d = 0
+    }
+#elif MODE == 1
+    nn = MIN(n, CAP);                                /* SC1 */
+    scan_ready(0, chead, nn, 0);
+    assert(!oth);                                    /* SlotSequence */
+    if
+    :: k > 0 -> ok = 1; sstart = chead; slen = k; splace = 0; g_inflight++; g_claims++
+    :: else -> skip
+    fi
+#else
+    claim_multi(0);                                  /* MC1..MC3 */
+#endif
+#if OCAP > 0
+    if
+    :: !ok && !corrupt ->                            /* ring short: overflow::claim */
+#if MC
+        claim_multi(1);                              /* O5 with O4 before the CAS */
+#else
+        nn = MIN(n, OCAP);                           /* O5: SC1 on the overflow lane */
+        scan_ready(1, cohead, nn, 0);
+        assert(!oth);
+        if
+        :: k > 0 ->
+            ring_empty();                            /* O4, after the tags */
+            if
+            :: allowed -> ok = 1; sstart = cohead; slen = k; splace = 1; g_inflight++; g_claims++
+            :: else -> skip
+            fi;
+            allowed = 0
+        :: else -> skip
+        fi;
+#endif
+        if
+        :: !ok && !corrupt -> try_deactivate()      /* short: O6 */
+        :: else -> skip
+        fi
+    :: else -> skip
+    fi
+#endif
+}
+
+/* Reading the claimed positions (one payload read each). */
+inline read_span() {
+    i = 0;
+    do
+    :: i < slen ->
+        atomic {
+            pos = W(sstart + i);
+            assert(g_slot[G(splace, pos)] == G_PUB); /* no read of an unpublished entry */
+            g_slot[G(splace, pos)] = G_READING;
+            v = pay[G(splace, pos)];
+            deliver(v);
+            v = 0
+        }
+        i++
+    :: else -> break
+    od;
+    i = 0
+}
+
+/* One tag store that frees position p (SC2 / MC4 / O5); `last` ends the consumer's claim. */
+inline free_one(l, p, last) {
+    atomic {
+        set_tag(l, p, W(p + LCAP(l)));
+        assert(g_slot[G(l, p)] == G_READING);
+        g_slot[G(l, p)] = G_FREE;
+        if
+        :: last -> g_inflight--
+        :: else -> skip
+        fi
+    }
+}
+
+/* RawRing::release. */
+inline release() {
+    if
+    :: splace == 0 ->
+#if MODE == 0
+        atomic {                                     /* C2: one store of head */
+            chead = W(sstart + slen);
+            head = chead;
+            i = 0;
+            do
+            :: i < slen ->
+                assert(g_slot[G(0, W(sstart + i))] == G_READING);
+                g_slot[G(0, W(sstart + i))] = G_FREE;
+                i++
+            :: else -> break
+            od;
+            i = 0;
+            g_inflight--
+        }
+#else
+        i = 0;
+        do
+        :: i < slen -> free_one(0, W(sstart + i), (MC && i == slen - 1)); i++
+        :: else -> break
+        od;
+        i = 0;
+#if MODE == 1
+        atomic { chead = W(sstart + slen); head = chead; g_inflight-- }   /* SC2: then head */
+#endif
+#endif
+    :: else ->
+        i = 0;
+        do
+        :: i < slen -> free_one(1, W(sstart + i), (MC && i == slen - 1)); i++
+        :: else -> break
+        od;
+        i = 0;
+#if !MC
+        atomic { cohead = W(sstart + slen); ohead = cohead; g_inflight-- }
+#endif
+    fi
+}
+
+/* RawRing::ready(cur, 1) (+ the shutdown flag with several sleeping consumers): cnt. */
+inline ready() {
+#if MC
+    hh = head;
+#else
+    hh = chead;
+#endif
+#if MODE == 0
+    atomic { t = tail; cnt = MIN(FWD(hh, t), CAP); t = 0 }
+#else
+    scan_ready(0, hh, MIN(1, CAP), MC);
+    cnt = (oth -> 1 : k);                            /* a stale-looking tag counts as ready */
+#endif
+#if OCAP > 0
+    if
+    :: cnt == 0 ->
+        t = tail;
+        if
+        :: FWD(hh, t) == 0 ->                        /* every reserved ring position counted */
+#if MC
+            oh = ohead;
+#else
+            oh = cohead;
+#endif
+            scan_ready(1, oh, 1, MC);
+            cnt = (oth -> 1 : k)
+        :: else -> skip
+        fi;
+        t = 0; oh = 0
+    :: else -> skip
+    fi;
+#endif
+#if NCONS > 1
+    cnt = cnt + shutdown;
+#endif
+    hh = 0; k = 0; oth = 0; pos = 0; d = 0
+}
+
+/* Consumer::wait_for(min = 1) with spin = 0 and no timeout (W2). */
+inline wait_for() {
+    do
+    :: ready();
+        if
+        :: cnt >= 1 -> break
+        :: else -> skip
+        fi;
+        waiters++;                                   /* W2: announce (SeqCst RMW), fence */
+        seen = futex;                                /* snapshot the futex word */
+#ifndef MUTANT_NO_SLEEP_RECHECK
+        ready();                                     /* re-check */
+        if
+        :: cnt >= 1 ->
+            atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };   /* retire */
+            break
+        :: else -> skip
+        fi;
+#endif
+        atomic {                                     /* FUTEX_WAIT(futex, seen) */
+            if
+            :: futex == seen -> asleep[me] = 1
+            :: else -> skip                          /* EAGAIN */
+            fi
+        }
+        (asleep[me] == 0);                           /* sleeping until FUTEX_WAKE */
+        atomic { waiters = (waiters > 0 -> waiters - 1 : 0); seen = 0 }   /* retire */
+    od;
+    cnt = 0; seen = 0
+}
+
+proctype Consumer(byte me) {
+    byte n, nn, k, d, pos, t, h, now, st, oh, hh, sstart, slen, i, vi, v, dp, ds, cnt, seen;
+    byte chead, cohead, c0, x0;
+    bit ok, oth, splace, allowed, q0, corrupt;
+#if !MC
+    chead = head;                                    /* consumer_cursor: private heads */
+    cohead = ohead;
+#endif
+    do
+    :: atomic { g_delivered == TOTAL -> break }
+    :: atomic {
+           g_delivered != TOTAL ->
+           /* ghost: is everything pushed and nobody mid-claim? (quiescence) */
+           q0 = (g_pdone == NPROD && g_inflight == 0);
+           c0 = g_claims
+       };
+#if CBATCH > 1
+        if
+        :: n = 1
+        :: n = 2
+        fi;
+#else
+        n = 1;
+#endif
+        claim();
+        if
+        :: ok ->
+            read_span();
+            release()
+        :: else ->
+            /* No entry lost: if nothing moved during the whole attempt, everything pushed was
+               published and nobody held a claim, a claim that finds nothing means that every
+               entry has been delivered. */
+            assert(!(q0 && g_inflight == 0 && g_claims == c0) || g_delivered == TOTAL);
+#if WAIT
+            wait_for()
+#else
+            skip
+#endif
+        fi;
+#if WAIT && NCONS > 1
+        if
+        :: atomic { g_delivered == TOTAL && !shutdown -> shutdown = 1 };
+            wake_all()                               /* the application's Ring::wake_all */
+        :: else -> skip
+        fi;
+#endif
+        n = 0; nn = 0; k = 0; d = 0; pos = 0; ok = 0; oth = 0; sstart = 0; slen = 0; splace = 0;
+        q0 = 0; c0 = 0; corrupt = 0
+    od
+}
+
+/* ------------------------------------------------------------------ invariants */
+
+#if MODE == 3
+#define INV_IDX (W(tail - head) <= CAP)              /* MPMC: 0 <= tail - head <= capacity */
+#else
+#define INV_IDX true
+#endif
+/* The packed state holds ACTIVE and a tail, nothing else; lap tags sit in their slot's class. */
+#define INV (INV_IDX && ost < 2 * MOD && \
+             ((seq[0] - 0) & RMASK) <= 1 && ((seq[RMASK] - RMASK) & RMASK) <= 1)
+
+active proctype Invariants() {
+end: atomic { !(MODE == 0 || CAP == 1 || INV) -> assert(false) }
+}
+
+/* ------------------------------------------------------------------ setup */
+
+#ifdef LIVENESS
+/* Every entry pushed is eventually delivered (run with weak fairness, -a -f). */
+ltl all_delivered { <> (g_delivered == TOTAL) }
+#endif
+
+init {
+    byte i;
+    atomic {
+        i = 0;
+        do                                           /* format: initial_lap_tag */
+        :: i < CAP -> seq[i] = W(INIT + ((i - INIT) & RMASK)); i++
+        :: else -> break
+        od;
+        i = 0;
+        do                                           /* biased: stored = tag - slot */
+        :: i < OSZ -> oseq[i] = W(OINIT + ((i - OINIT) & OMASK) - i); i++
+        :: else -> break
+        od;
+        i = 0;
+        do
+        :: i < NPROD -> run Producer(i); i++
+        :: else -> break
+        od;
+        i = 0;
+        do
+        :: i < NCONS -> run Consumer(i); i++
+        :: else -> break
+        od;
+        i = 0
+    }
+    /* Everything done: all delivered. */
+    (_nr_pr == 2);                                   /* init and Invariants remain */
+    assert(g_delivered == TOTAL)
+}
