@@ -76,3 +76,30 @@ fn reap_across_the_overflow_boundary_while_sleeping() {
         check(&[values(0, 3)], &[out.to_vec()]);
     });
 }
+
+/// A slot published as discarded can unblock entries behind it, so publishing it must wake
+/// sleepers too: producer A reserves position 0 and abandons it, producer B publishes position
+/// 1; a consumer asleep because position 0 was not ready must be woken by A's discard.
+#[test]
+fn discarded_publication_wakes_sleepers() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START).with_wait());
+        let r = ring.clone();
+        let a = thread::spawn(move || {
+            let mut tx = r.raw().producer().unwrap();
+            drop(tx.reserve(1).unwrap());
+        });
+        let r = ring.clone();
+        let b = thread::spawn(move || {
+            let mut tx = r.raw().producer().unwrap();
+            tx.push(1 << 32).unwrap();
+        });
+        let mut rx = ring.raw().consumer().unwrap();
+        rx.set_spin(0);
+        let mut out = [0u64; 1];
+        assert_eq!(rx.reap(&mut out, 1, None), Ok(1));
+        assert_eq!(out[0], 1 << 32);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}

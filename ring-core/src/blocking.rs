@@ -29,6 +29,7 @@ pub enum WaitOutcome {
 
 /// Why a wait (or a reap that had nothing to return) failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitError {
     /// A signal interrupted the sleep (`EINTR`).
     Interrupted,
@@ -38,6 +39,10 @@ pub enum WaitError {
     NoWaitBlock,
     /// The shared state is corrupt.
     Corrupt(Corruption),
+    /// The futex system call failed (the errno): sleeping is not possible here.
+    Futex(i32),
+    /// No eventfd is attached to this process's view of the ring.
+    NoEventfd,
 }
 
 impl fmt::Display for WaitError {
@@ -47,6 +52,8 @@ impl fmt::Display for WaitError {
             WaitError::WakeupsSuppressed => f.write_str("wake-ups are suppressed on this ring"),
             WaitError::NoWaitBlock => f.write_str("the ring has no wait block"),
             WaitError::Corrupt(c) => write!(f, "wait refused: {c}"),
+            WaitError::Futex(e) => write!(f, "futex wait failed (errno {e})"),
+            WaitError::NoEventfd => f.write_str("no eventfd is attached to this ring"),
         }
     }
 }
@@ -112,8 +119,13 @@ impl<'r, T: Entry> Consumer<'r, T> {
             if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
                 return Err(WaitError::WakeupsSuppressed);
             }
-            // W2: announce, fence, snapshot the futex word, re-check.
+            // W2: announce, fence, snapshot the futex word, re-check (the condition, and that
+            // wake-ups were not suppressed meanwhile: a producer that saw NO_WAKE skips us).
             let seen = wait::announce(w);
+            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+                wait::retire(w);
+                return Err(WaitError::WakeupsSuppressed);
+            }
             let n = count(self);
             if n >= min {
                 wait::retire(w);
@@ -125,6 +137,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
             match r {
                 FutexWait::Woken => {}
                 FutexWait::Interrupted => return Err(WaitError::Interrupted),
+                FutexWait::Failed(e) => return Err(WaitError::Futex(e)),
                 FutexWait::TimedOut => {
                     let n = count(self);
                     return Ok(if n >= min {
@@ -162,7 +175,11 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// ```
     pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
         // More than the ring and its overflow area can hold at once can never be ready.
-        let min = min.min(self.raw.capacity().saturating_add(self.raw.overflow_capacity()));
+        let min = min.min(
+            self.raw
+                .capacity()
+                .saturating_add(self.raw.overflow_capacity()),
+        );
         self.wait_for(min, timeout, |c| c.raw.ready(&c.cur, min.max(1)))
     }
 
@@ -179,6 +196,11 @@ impl<'r, T: Entry> Consumer<'r, T> {
         min: u32,
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
+        let min = min.min(
+            self.raw
+                .capacity()
+                .saturating_add(self.raw.overflow_capacity()),
+        );
         self.wait_for(min, timeout, |c| c.raw.beyond(position))
     }
 
@@ -252,10 +274,19 @@ impl<'r, T: Entry> Consumer<'r, T> {
     ///
     /// # Errors
     ///
-    /// [`WaitError::NoWaitBlock`] without the wait block.
+    /// [`WaitError::NoWaitBlock`] without the wait block, [`WaitError::NoEventfd`] without an
+    /// eventfd in this process, [`WaitError::WakeupsSuppressed`] while wake-ups are suppressed
+    /// (nobody would signal the eventfd); the announcement is withdrawn in each case.
     pub fn eventfd_prepare(&mut self) -> Result<bool, WaitError> {
         let w = self.raw.wait_line().ok_or(WaitError::NoWaitBlock)?;
+        if self.eventfd.map_or(-1, |e| e.load(Relaxed)) < 0 {
+            return Err(WaitError::NoEventfd);
+        }
         wait::announce(w);
+        if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+            wait::retire(w);
+            return Err(WaitError::WakeupsSuppressed);
+        }
         w.sleeps.fetch_add(1, Relaxed);
         Ok(self.raw.ready(&self.cur, 1) > 0)
     }
@@ -277,7 +308,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
 impl<'r, T: Entry> Producer<'r, T> {
     /// Pushes one entry, waiting up to `timeout` (`None`: no limit) while the ring (and the
     /// overflow area, if any) is full. The wait polls with a growing pause (spin, yield, then
-    /// sleeps of 50 µs doubling up to 1 ms), so a consumer pays nothing to wake it.
+    /// sleeps of 50 µs doubling up to 1.6 ms), so a consumer pays nothing to wake it.
     ///
     /// # Errors
     ///
@@ -315,7 +346,8 @@ impl<'r, T: Entry> Producer<'r, T> {
 
 impl<T: Entry, M: Memory> Ring<T, M> {
     /// Wakes every sleeping consumer (and signals the eventfd), whether or not there are
-    /// entries: a forced wake-up, for example before shutting down.
+    /// entries: a forced wake-up. A woken wait re-checks its condition and sleeps again if it
+    /// still does not hold; to make waiters return, give them a timeout or an entry.
     pub fn wake_all(&self) {
         wake(&self.raw(), Some(&self.eventfd));
     }
@@ -351,14 +383,29 @@ impl<T: Entry, M: Memory> Ring<T, M> {
 
     /// Attaches an eventfd (created by [`Ring::create_eventfd`] in this or another process) to
     /// this process's view of the ring; the ring owns it from now on and closes it on drop.
+    /// Only one eventfd can be attached per `Ring` value: replacing it while producers may be
+    /// writing to it would race with the close.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` without the wait block; `AlreadyExists` if one is attached (`fd` is then
+    /// closed).
     pub fn set_eventfd(&self, fd: OwnedFd) -> io::Result<()> {
         let w = self.raw().wait_line().ok_or_else(|| {
             io::Error::new(io::ErrorKind::Unsupported, "the ring has no wait block")
         })?;
-        let old = self.eventfd.swap(fd.into_raw_fd(), SeqCst);
-        if old >= 0 {
-            // SAFETY: the previous descriptor was owned by the ring.
-            drop(unsafe { OwnedFd::from_raw_fd(old) });
+        let raw = fd.into_raw_fd();
+        if self
+            .eventfd
+            .compare_exchange(-1, raw, SeqCst, SeqCst)
+            .is_err()
+        {
+            // SAFETY: `raw` came from the OwnedFd just above and was not stored anywhere.
+            drop(unsafe { OwnedFd::from_raw_fd(raw) });
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "an eventfd is already attached",
+            ));
         }
         w.flags.fetch_or(wait_flags::EVENTFD, SeqCst);
         Ok(())
@@ -367,8 +414,9 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// This process's eventfd for the ring, if attached.
     pub fn eventfd(&self) -> Option<BorrowedFd<'_>> {
         let fd = self.eventfd.load(Relaxed);
-        // SAFETY: a non-negative value is a descriptor the ring owns until it is dropped or
-        // replaced (replacement needs `&self` too, but the borrow ties the result to the ring).
+        // SAFETY: a non-negative value is a descriptor the ring owns until it is dropped (it is
+        // never replaced: `set_eventfd` refuses a second one); the borrow ties the result to the
+        // ring.
         (fd >= 0).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
     }
 }

@@ -392,7 +392,9 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
     if header_len < HEADER_LEN || u64::from(header_len) > avail {
         return Err(LayoutError::HeaderLength { found: header_len });
     }
-    let incompat = h.incompat.load(r) & !features::INCOMPAT_KNOWN;
+    // Loaded once: the same value decides refusal here and the block checks below.
+    let incompat_bits = h.incompat.load(r);
+    let incompat = incompat_bits & !features::INCOMPAT_KNOWN;
     if incompat != 0 {
         return Err(LayoutError::UnknownIncompatFeatures { bits: incompat });
     }
@@ -482,7 +484,6 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         }
     }
     let slots_len = u64::from(capacity) * u64::from(stride);
-    let incompat_bits = h.incompat.load(r);
     let overflow_capacity = h.overflow_capacity.load(r);
     let overflow_len = if incompat_bits & features::INCOMPAT_OVERFLOW != 0 {
         check_capacity(overflow_capacity).map_err(|_| LayoutError::OverflowCapacity {

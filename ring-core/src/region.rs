@@ -125,8 +125,9 @@ pub struct Region {
     file: Option<File>,
     path: Option<PathBuf>,
     unlink_on_drop: bool,
-    /// Created by this process and not yet handed to a ring: every byte is zero.
-    fresh: bool,
+    /// Created by this process and its bytes not yet exposed ([`Region::as_ptr`] clears it):
+    /// every byte is zero.
+    fresh: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the region is a plain address range (see RawRegion); the file handle is Send/Sync.
@@ -142,7 +143,7 @@ unsafe impl Memory for Region {
     }
 
     fn is_fresh_zeroed(&self) -> bool {
-        self.fresh
+        self.fresh.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -232,8 +233,8 @@ fn shm_path(name: &str) -> Result<PathBuf, RegionError> {
 }
 
 impl Region {
-    fn fresh(mut self) -> Region {
-        self.fresh = true;
+    fn fresh(self) -> Region {
+        self.fresh.store(true, std::sync::atomic::Ordering::Relaxed);
         self
     }
 
@@ -245,7 +246,7 @@ impl Region {
             file,
             path: None,
             unlink_on_drop: false,
-            fresh: false,
+            fresh: false.into(),
         }
     }
 
@@ -276,7 +277,7 @@ impl Region {
             file: None,
             path: None,
             unlink_on_drop: false,
-            fresh: true,
+            fresh: true.into(),
         })
     }
 
@@ -437,7 +438,7 @@ impl Region {
         })?;
         let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
         r.unlink_on_drop = true;
-        r.fresh = true;
+        r.fresh = true.into();
         Ok(r)
     }
 
@@ -486,7 +487,7 @@ impl Region {
         let mut r = Region::mapped(ptr, map_len, map_len, Some(file));
         r.path = Some(path.to_path_buf());
         r.unlink_on_drop = true;
-        r.fresh = true;
+        r.fresh = true.into();
         Ok(r)
     }
 
@@ -504,7 +505,7 @@ impl Region {
             file: None,
             path: None,
             unlink_on_drop: false,
-            fresh: false,
+            fresh: false.into(),
         }
     }
 
@@ -518,8 +519,10 @@ impl Region {
         self.len == 0
     }
 
-    /// Base address.
+    /// Base address. (After this, the region no longer counts as known-zero memory.)
     pub fn as_ptr(&self) -> *mut u8 {
+        self.fresh
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         self.ptr.as_ptr()
     }
 

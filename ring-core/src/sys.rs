@@ -14,6 +14,8 @@ pub enum FutexWait {
     TimedOut,
     /// A signal handler ran (`EINTR`).
     Interrupted,
+    /// The call failed otherwise (for example `ENOSYS`): sleeping is not possible.
+    Failed(i32),
 }
 
 /// Sleeps while `word == expected`, at most `timeout` (none: no limit). Shared (not
@@ -47,7 +49,9 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
     match std::io::Error::last_os_error().raw_os_error() {
         Some(libc::ETIMEDOUT) => FutexWait::TimedOut,
         Some(libc::EINTR) => FutexWait::Interrupted,
-        _ => FutexWait::Woken,
+        Some(libc::EAGAIN) => FutexWait::Woken,
+        Some(e) => FutexWait::Failed(e),
+        None => FutexWait::Failed(0),
     }
 }
 

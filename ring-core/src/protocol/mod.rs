@@ -604,10 +604,11 @@ impl<'a, T> RawRing<'a, T> {
             None => self.reserve_ring(cur, n, exact),
             Some(o) => overflow::reserve(self, &o, cur, n, exact),
         };
-        if let Err(Shortfall::Short { .. }) = r {
-            if n != 0 {
-                self.count_full(1);
-            }
+        // A refusal counts only for a request that could ever be met (not for n = 0, nor for
+        // an all-or-nothing batch larger than every lane).
+        let could_fit = n != 0 && (!exact || n <= self.capacity().max(self.overflow_capacity()));
+        if let (Err(Shortfall::Short { .. }), true) = (&r, could_fit) {
+            self.count_full(1);
         }
         r
     }
@@ -665,7 +666,14 @@ impl<'a, T> RawRing<'a, T> {
                 }
             }
         }
-        keep != 0 && self.wait.is_some_and(wait::must_wake)
+        // Anything made claimable wakes sleepers: entries, and also slots published as
+        // discarded (consumers must consume them to reach the entries behind them). Only a
+        // single producer's ring reservation publishes nothing when `keep == 0`.
+        let published = match span.place {
+            Place::Ring if !self.mode.multi_producer() => keep != 0,
+            _ => span.len != 0,
+        };
+        published && self.wait.is_some_and(wait::must_wake)
     }
 
     /// Claims up to `n` published positions for reading: from the ring, or, when the ring is

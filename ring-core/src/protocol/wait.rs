@@ -55,10 +55,19 @@ pub fn announce(w: &WaitLine) -> u32 {
 }
 
 /// W2 (end): withdraw the announcement. Saturates at zero, so a peer that zeroed the word
-/// cannot make it wrap (which would only cost producers useless wake-ups).
+/// cannot make it wrap (which would only cost producers useless wake-ups), and gives up after a
+/// few compare-and-swap attempts, so a peer that keeps rewriting the word cannot hold a
+/// consumer here (a count left one too high also only costs useless wake-ups).
 #[inline]
 pub fn retire(w: &WaitLine) {
-    let _ = w
-        .waiters
-        .fetch_update(SeqCst, Relaxed, |v| Some(v.saturating_sub(1)));
+    let mut v = w.waiters.load(Relaxed);
+    for _ in 0..16 {
+        if v == 0 {
+            return;
+        }
+        match w.waiters.compare_exchange_weak(v, v - 1, SeqCst, Relaxed) {
+            Ok(_) => return,
+            Err(now) => v = now,
+        }
+    }
 }
