@@ -90,6 +90,14 @@ impl<'r, T: Entry> Consumer<'r, T> {
         }
     }
 
+    /// The most entries that can be ready at once: the ring's capacity plus the overflow
+    /// area's.
+    fn most_ready(&self) -> u32 {
+        self.raw
+            .capacity()
+            .saturating_add(self.raw.overflow_capacity())
+    }
+
     /// Waits until `count()` reaches `min`, spinning, then sleeping on the futex (W2).
     fn wait_for(
         &mut self,
@@ -151,9 +159,11 @@ impl<'r, T: Entry> Consumer<'r, T> {
     }
 
     /// Waits until at least `min` entries can be taken by this consumer (from the ring or the
-    /// overflow area), or `timeout` passes (`None`: no limit). `min = 0` returns at once; a
-    /// `min` above the ring's capacity plus its overflow capacity is lowered to that sum (no
-    /// more can ever be ready at once).
+    /// overflow area), or `timeout` passes (`None`: no limit), or the space producers can use
+    /// is full (then fewer than `min` entries are ready, but no more can arrive until some are
+    /// taken: the wait returns `Ready` rather than outlast producers that are being refused).
+    /// `min = 0` returns at once; a `min` above the ring's capacity plus the overflow area's is
+    /// lowered to that sum.
     ///
     /// # Errors
     ///
@@ -174,13 +184,16 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// assert_eq!(rx.wait(1, None).unwrap(), WaitOutcome::Ready(1));
     /// ```
     pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
-        // More than the ring and its overflow area can hold at once can never be ready.
-        let min = min.min(
-            self.raw
-                .capacity()
-                .saturating_add(self.raw.overflow_capacity()),
-        );
-        self.wait_for(min, timeout, |c| c.raw.ready(&c.cur, min.max(1)))
+        let min = min.min(self.most_ready());
+        self.wait_for(min, timeout, |c| {
+            let n = c.raw.ready(&c.cur, min.max(1));
+            // Nothing more can arrive until this consumer takes some: stop waiting for more.
+            if n > 0 && c.raw.saturated(&c.cur) {
+                min.max(n)
+            } else {
+                n
+            }
+        })
     }
 
     /// Waits until at least `min` entries exist beyond `position` (a consumer index, for
@@ -196,11 +209,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
         min: u32,
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
-        let min = min.min(
-            self.raw
-                .capacity()
-                .saturating_add(self.raw.overflow_capacity()),
-        );
+        let min = min.min(self.most_ready());
         self.wait_for(min, timeout, |c| c.raw.beyond(position))
     }
 

@@ -93,9 +93,9 @@ pub enum PushAllError {
         /// Slots that were free when checked.
         free: usize,
     },
-    /// The batch is larger than the ring's capacity and can never fit.
+    /// The batch is larger than the ring's capacity and the overflow area's, and can never fit.
     TooLarge {
-        /// The ring's capacity.
+        /// The largest batch that can fit (the larger of the two capacities).
         capacity: usize,
     },
     /// The shared state is corrupt.

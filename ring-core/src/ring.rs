@@ -454,7 +454,7 @@ impl<'r, T: Entry> Producer<'r, T> {
         if values.is_empty() {
             return Ok(());
         }
-        let cap = self.raw.capacity();
+        let cap = self.largest_batch();
         let n = u32::try_from(values.len()).ok().filter(|&n| n <= cap);
         let n = n.ok_or(PushAllError::TooLarge {
             capacity: cap as usize,
@@ -542,9 +542,9 @@ impl<'r, T: Entry> Producer<'r, T> {
     ///
     /// As for [`Producer::push_all`].
     pub fn reserve_exact(&mut self, n: usize) -> Result<WriteChunk<'_, 'r, T>, PushAllError> {
-        if n > self.raw.capacity() as usize {
+        if n > self.largest_batch() as usize {
             return Err(PushAllError::TooLarge {
-                capacity: self.raw.capacity() as usize,
+                capacity: self.largest_batch() as usize,
             });
         }
         self.reserve_inner(n, true)
@@ -583,6 +583,12 @@ impl<'r, T: Entry> Producer<'r, T> {
     /// The ring's capacity.
     pub fn capacity(&self) -> u32 {
         self.raw.capacity()
+    }
+
+    /// The largest all-or-nothing batch that can ever fit: the larger of the ring's capacity
+    /// and the overflow area's (a batch goes whole to one or the other).
+    pub fn largest_batch(&self) -> u32 {
+        self.raw.capacity().max(self.raw.overflow_capacity())
     }
 }
 

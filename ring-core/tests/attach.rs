@@ -4,8 +4,14 @@
 //! The corruption is written into the live header through `ring_core::layout::Header`'s atomics
 //! and the ring is attached again through a second view of the same memory
 //! (`Region::from_raw`), as a peer process would.
+//!
+//! Two region shapes are covered: the default `Config::new(8)` (wait block on, no overflow
+//! area: slots at 512, wait block at 640, 768 bytes) and `Config::new(8).wait(false)
+//! .overflow(4)` (overflow block at 640, 896 bytes), plus both together (wait block at 896).
 
-use ring_core::layout::{Header, BLOCK_COUNT, HEADER_LEN, MAGIC, VERSION_MAJOR};
+use ring_core::layout::{
+    features, Header, BLOCK_COUNT, HEADER_LEN, LINE_LEN, MAGIC, VERSION_MAJOR,
+};
 use ring_core::{
     ClaimError, Completion, Config, Corruption, Entry, LayoutError, Mode, PopError, PushError,
     Region, Ring,
@@ -15,12 +21,49 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::{Duration, Instant};
 
 const CAP: u32 = 8;
-/// Region length of a `u64` ring of `CAP` slots: 512 bytes of header and lines, 8 slots of 16.
-const LEN: u64 = 512 + CAP as u64 * 16;
+/// Length of the slot array of a `u64` ring of `CAP` slots (8 slots of 16 bytes).
+const SLOTS_LEN: u64 = CAP as u64 * 16;
+/// Offset of the wait block of a default ring: right after the slots (already 128-aligned).
+const WAIT_OFF: u64 = 512 + SLOTS_LEN;
+/// Region length of a default `u64` ring of `CAP` slots: 512 bytes of header and lines, the
+/// slots, and the 128-byte wait block.
+const LEN: u64 = WAIT_OFF + LINE_LEN as u64;
+/// Region length of the same ring without the wait block.
+const PLAIN_LEN: u64 = 512 + SLOTS_LEN;
+/// Overflow slots of the overflow shapes.
+const OCAP: u32 = 4;
+/// Offset and length of the overflow block (its 128-byte line, then `OCAP` slots of 16).
+const OVF_OFF: u64 = 512 + SLOTS_LEN;
+const OVF_LEN: u64 = LINE_LEN as u64 + OCAP as u64 * 16;
+/// Region length of `Config::new(CAP).wait(false).overflow(OCAP)`: the overflow block rounded
+/// up to 128 bytes.
+const OVF_REGION: u64 = (OVF_OFF + OVF_LEN).div_ceil(128) * 128;
+/// Wait block offset and region length with both the overflow area and the wait block.
+const BOTH_WAIT_OFF: u64 = OVF_REGION;
+const BOTH_LEN: u64 = BOTH_WAIT_OFF + LINE_LEN as u64;
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
 
+/// The default shape (wait block, no overflow area) in `mode`.
+fn base_cfg(mode: Mode) -> Config {
+    Config::new(CAP).mode(mode).initial_index(u32::MAX - 2)
+}
+
+/// An overflow area and no wait block.
+fn ovf_cfg(mode: Mode) -> Config {
+    base_cfg(mode).wait(false).overflow(OCAP)
+}
+
+/// An overflow area and the wait block.
+fn both_cfg(mode: Mode) -> Config {
+    base_cfg(mode).overflow(OCAP)
+}
+
 fn new_ring<T: Entry>(mode: Mode) -> Ring<T> {
-    Ring::<T>::create_heap(Config::new(CAP).mode(mode).initial_index(u32::MAX - 2)).unwrap()
+    new_ring_cfg(base_cfg(mode))
+}
+
+fn new_ring_cfg<T: Entry>(cfg: Config) -> Ring<T> {
+    Ring::<T>::create_heap(cfg).unwrap()
 }
 
 fn header<T: Entry>(ring: &Ring<T>) -> &Header {
@@ -71,12 +114,18 @@ fn attach_err<T: Entry, U: Entry>(ring: &Ring<T>) -> LayoutError {
 /// mentions every `keywords`, then restores the bytes and checks that attach succeeds again.
 #[track_caller]
 fn refuse(mode: Mode, corrupt: impl FnOnce(&Header), expected: LayoutError, keywords: &[&str]) {
-    let ring = new_ring::<u64>(mode);
+    refuse_in(base_cfg(mode), corrupt, expected, keywords);
+}
+
+/// As [`refuse`], for a ring of any shape.
+#[track_caller]
+fn refuse_in(cfg: Config, corrupt: impl FnOnce(&Header), expected: LayoutError, keywords: &[&str]) {
+    let ring = new_ring_cfg::<u64>(cfg);
     Ring::<u64>::attach(view(&ring)).expect("pristine ring attaches");
     let saved = snapshot(&ring);
     corrupt(header(&ring));
     let err = attach_err::<u64, u64>(&ring);
-    assert_eq!(err, expected, "{mode:?}");
+    assert_eq!(err, expected, "{cfg:?}");
     check_display(&err, keywords);
     restore(&ring, &saved);
     Ring::<u64>::attach(view(&ring)).expect("restored ring attaches");
@@ -106,19 +155,132 @@ fn accept(corrupt: impl FnOnce(&Header), check: impl FnOnce(&Ring<u64>)) {
 
 #[test]
 fn layout_constants_match_a_u64_ring() {
-    let ring = new_ring::<u64>(Mode::Spsc);
-    let h = header(&ring);
-    assert_eq!(h.region_len.load(Relaxed), LEN);
-    assert_eq!(ring.memory().len() as u64, LEN);
-    assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
-    assert_eq!(h.blocks[0].offset.load(Relaxed), 256);
-    assert_eq!(h.blocks[1].offset.load(Relaxed), 384);
-    assert_eq!(h.blocks[2].offset.load(Relaxed), 512);
-    assert_eq!(h.blocks[2].len.load(Relaxed), LEN - 512);
-    for row in &h.blocks[3..] {
-        assert_eq!((row.offset.load(Relaxed), row.len.load(Relaxed)), (0, 0));
+    /// (offset, len) of a block-table row.
+    type Row = (u64, u64);
+    // (shape, region_len, incompat, overflow_capacity, overflow row, wait row)
+    let shapes: [(Config, u64, u64, u32, Row, Row); 4] = [
+        (
+            base_cfg(Mode::Spsc),
+            LEN,
+            features::INCOMPAT_WAIT,
+            0,
+            (0, 0),
+            (WAIT_OFF, 128),
+        ),
+        (
+            base_cfg(Mode::Spsc).wait(false),
+            PLAIN_LEN,
+            0,
+            0,
+            (0, 0),
+            (0, 0),
+        ),
+        (
+            ovf_cfg(Mode::Mpsc),
+            OVF_REGION,
+            features::INCOMPAT_OVERFLOW,
+            OCAP,
+            (OVF_OFF, OVF_LEN),
+            (0, 0),
+        ),
+        (
+            both_cfg(Mode::Mpmc),
+            BOTH_LEN,
+            features::INCOMPAT_OVERFLOW | features::INCOMPAT_WAIT,
+            OCAP,
+            (OVF_OFF, OVF_LEN),
+            (BOTH_WAIT_OFF, 128),
+        ),
+    ];
+    assert_eq!(
+        (LEN, PLAIN_LEN, OVF_REGION, BOTH_LEN),
+        (768, 640, 896, 1024)
+    );
+    for (cfg, len, incompat, ocap, ovf_row, wait_row) in shapes {
+        let ring = new_ring_cfg::<u64>(cfg);
+        let h = header(&ring);
+        assert_eq!(cfg.region_len::<u64>(), Ok(len), "{cfg:?}");
+        assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
+        assert_eq!(ring.memory().len() as u64, len, "{cfg:?}");
+        assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
+        assert_eq!(h.incompat.load(Relaxed), incompat, "{cfg:?}");
+        assert_eq!(h.compat.load(Relaxed), 0);
+        assert_eq!(h.ro_compat.load(Relaxed), 0);
+        assert_eq!(h.overflow_capacity.load(Relaxed), ocap, "{cfg:?}");
+        assert_eq!(h.blocks[0].offset.load(Relaxed), 256);
+        assert_eq!(h.blocks[1].offset.load(Relaxed), 384);
+        assert_eq!(h.blocks[2].offset.load(Relaxed), 512);
+        assert_eq!(h.blocks[2].len.load(Relaxed), SLOTS_LEN);
+        let row = |i: usize| {
+            (
+                h.blocks[i].offset.load(Relaxed),
+                h.blocks[i].len.load(Relaxed),
+            )
+        };
+        assert_eq!(row(3), ovf_row, "{cfg:?}: overflow row");
+        assert_eq!(row(4), wait_row, "{cfg:?}: wait row");
+        for i in 5..BLOCK_COUNT {
+            assert_eq!(row(i), (0, 0), "{cfg:?}: reserved row {i}");
+        }
+        let g = ring.geometry();
+        assert_eq!(g.slots_offset, 512);
+        assert_eq!(g.region_len, len);
+        assert_eq!(g.overflow_capacity, ocap);
+        if ocap != 0 {
+            assert_eq!(g.overflow_offset, OVF_OFF);
+        }
+        assert_eq!(
+            g.wait_offset,
+            (wait_row.1 != 0).then_some(wait_row.0),
+            "{cfg:?}"
+        );
+        assert_eq!(ring.raw().overflow_capacity(), ocap);
+        assert_eq!(ring.raw().wait_line().is_some(), cfg.wait);
+        // A second view attaches to the same geometry.
+        let other = Ring::<u64>::attach(view(&ring)).expect("attach");
+        assert_eq!(other.geometry(), g, "{cfg:?}");
     }
-    assert_eq!(ring.geometry().slots_offset, 512);
+    // The plain ring size helper leaves out both optional blocks.
+    assert_eq!(
+        ring_core::layout::region_len_for::<u64>(CAP),
+        Some(PLAIN_LEN)
+    );
+}
+
+#[test]
+fn a_second_view_uses_the_overflow_area_and_wait_block() {
+    // Attach finds the optional blocks through the table: what a second view spills into the
+    // overflow area, the first view reaps in order.
+    for cfg in [
+        ovf_cfg(Mode::Mpsc),
+        both_cfg(Mode::Spsc),
+        both_cfg(Mode::Mpmc),
+    ] {
+        let ring = new_ring_cfg::<u64>(cfg);
+        let other = Ring::<u64>::attach(view(&ring)).expect("attach");
+        let mut tx = other.producer().unwrap();
+        let n = u64::from(CAP + OCAP);
+        for v in 0..n {
+            tx.push(v).unwrap();
+        }
+        assert_eq!(tx.push(99), Err(PushError::Full(99)), "{cfg:?}");
+        let c = ring.counters();
+        assert_eq!(
+            (
+                c.overflowed,
+                c.overflow_pending,
+                c.overflow_active,
+                c.full_refusals
+            ),
+            (u64::from(OCAP), OCAP, true, 1),
+            "{cfg:?}"
+        );
+        let mut rx = ring.consumer().unwrap();
+        let mut out = [0u64; 16];
+        assert_eq!(rx.pop_into(&mut out), Ok(n as usize), "{cfg:?}");
+        assert_eq!(&out[..n as usize], &(0..n).collect::<Vec<_>>()[..]);
+        assert!(!other.counters().overflow_active, "{cfg:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,13 +389,26 @@ fn newer_minor_version_is_accepted() {
 
 #[test]
 fn unknown_incompat_bit() {
-    for bits in [1u64, 1 << 5, 1 << 63, u64::MAX] {
-        refuse(
-            Mode::Mpmc,
-            |h| h.incompat.store(bits, Relaxed),
-            LayoutError::UnknownIncompatFeatures { bits },
-            &["incompat", &format!("{bits:#x}")],
-        );
+    // Bits 0 (overflow) and 1 (wait) are known since 1.1; only the others are reported, with
+    // or without known bits beside them.
+    assert_eq!(features::INCOMPAT_KNOWN, 0b11);
+    for stored in [
+        1u64 << 2,
+        1 << 5,
+        1 << 63,
+        features::INCOMPAT_WAIT | 1 << 7,
+        features::INCOMPAT_KNOWN | 1 << 40,
+        u64::MAX,
+    ] {
+        let bits = stored & !features::INCOMPAT_KNOWN;
+        for cfg in [base_cfg(Mode::Mpmc), ovf_cfg(Mode::Mpmc)] {
+            refuse_in(
+                cfg,
+                |h| h.incompat.store(stored, Relaxed),
+                LayoutError::UnknownIncompatFeatures { bits },
+                &["incompat", &format!("{bits:#x}")],
+            );
+        }
     }
 }
 
@@ -254,10 +429,10 @@ fn incompat_is_checked_before_ro_compat() {
     refuse(
         Mode::Spsc,
         |h| {
-            h.incompat.store(2, Relaxed);
+            h.incompat.store(features::INCOMPAT_WAIT | 4, Relaxed);
             h.ro_compat.store(4, Relaxed);
         },
-        LayoutError::UnknownIncompatFeatures { bits: 2 },
+        LayoutError::UnknownIncompatFeatures { bits: 4 },
         &["incompat"],
     );
 }
@@ -349,7 +524,7 @@ fn capacity_not_matching_the_slot_block() {
             LayoutError::BlockLength {
                 block: "slots",
                 expected,
-                found: LEN - 512,
+                found: SLOTS_LEN,
             },
             &["slots", "length"],
         );
@@ -531,15 +706,48 @@ fn region_len_smaller_than_the_header_or_the_blocks() {
             &["region_len"],
         );
     }
+    // One byte short of the last block: the wait block by default, the slots without it, the
+    // overflow area when it is last.
     refuse(
         Mode::Mpmc,
         |h| h.region_len.store(LEN - 1, Relaxed),
         LayoutError::Block {
+            block: "wait",
+            offset: WAIT_OFF,
+            len: 128,
+        },
+        &["wait"],
+    );
+    refuse_in(
+        base_cfg(Mode::Mpmc).wait(false),
+        |h| h.region_len.store(PLAIN_LEN - 1, Relaxed),
+        LayoutError::Block {
             block: "slots",
             offset: 512,
-            len: LEN - 512,
+            len: SLOTS_LEN,
         },
         &["slots"],
+    );
+    refuse_in(
+        ovf_cfg(Mode::Spsc),
+        |h| h.region_len.store(OVF_OFF + OVF_LEN - 1, Relaxed),
+        LayoutError::Block {
+            block: "overflow",
+            offset: OVF_OFF,
+            len: OVF_LEN,
+        },
+        &["overflow"],
+    );
+    // The padding after the overflow block is not needed by it.
+    refuse_in(
+        both_cfg(Mode::Spsc),
+        |h| h.region_len.store(BOTH_LEN - 1, Relaxed),
+        LayoutError::Block {
+            block: "wait",
+            offset: BOTH_WAIT_OFF,
+            len: 128,
+        },
+        &["wait"],
     );
 }
 
@@ -609,7 +817,7 @@ fn set_row(h: &Header, row: usize, offset: u64, len: u64) {
 fn block_offsets_out_of_range_misaligned_or_in_the_header() {
     let names = ["producer", "consumer", "slots"];
     for (row, name) in names.iter().enumerate() {
-        let len = if row == 2 { LEN - 512 } else { 128 };
+        let len = if row == 2 { SLOTS_LEN } else { 128 };
         for offset in [
             LEN,                      // starts at the end
             LEN - 128 + 8,            // misaligned, and runs past the end
@@ -675,11 +883,11 @@ fn overlapping_blocks() {
     // Slots starting on the consumer line.
     refuse(
         Mode::Spsc,
-        |h| set_row(h, 2, 384, LEN - 512),
+        |h| set_row(h, 2, 384, SLOTS_LEN),
         LayoutError::Block {
             block: "slots",
             offset: 384,
-            len: LEN - 512,
+            len: SLOTS_LEN,
         },
         &["slots"],
     );
@@ -722,17 +930,17 @@ fn block_wrong_length_or_missing() {
             64,
             LayoutError::BlockLength {
                 block: "slots",
-                expected: LEN - 512,
+                expected: SLOTS_LEN,
                 found: 64,
             },
         ),
         (
             2,
-            LEN - 512 - 16,
+            SLOTS_LEN - 16,
             LayoutError::BlockLength {
                 block: "slots",
-                expected: LEN - 512,
-                found: LEN - 512 - 16,
+                expected: SLOTS_LEN,
+                found: SLOTS_LEN - 16,
             },
         ),
         // Nonzero offset with zero length.
@@ -767,7 +975,7 @@ fn block_wrong_length_or_missing() {
     for (row, name, expected) in [
         (0, "producer", 128),
         (1, "consumer", 128),
-        (2, "slots", LEN - 512),
+        (2, "slots", SLOTS_LEN),
     ] {
         refuse(
             Mode::Mpsc,
@@ -794,7 +1002,7 @@ fn reserved_rows_out_of_range() {
             (1u64 << 40, 128u64),
             (4096, 128),
             (0, 8),
-            (640, 1),
+            (LEN, 1), // starts at the end
             (520, 8),
         ] {
             refuse(
@@ -890,10 +1098,12 @@ fn memfd_second_mapping_sees_corruption_and_repair() {
     let fd = || ring.memory().fd().unwrap().try_clone_to_owned().unwrap();
     let h = header(&ring);
 
-    h.incompat.store(1 << 9, SeqCst);
+    let incompat = h.incompat.load(SeqCst);
+    assert_eq!(incompat, features::INCOMPAT_WAIT);
+    h.incompat.store(incompat | 1 << 9, SeqCst);
     let err = Ring::<Completion>::attach(Region::from_fd(fd()).unwrap()).unwrap_err();
     assert_eq!(err, LayoutError::UnknownIncompatFeatures { bits: 1 << 9 });
-    h.incompat.store(0, SeqCst);
+    h.incompat.store(incompat, SeqCst);
 
     h.capacity.store(48, SeqCst);
     let err = Ring::<Completion>::attach(Region::from_fd(fd()).unwrap()).unwrap_err();
@@ -941,4 +1151,478 @@ fn memfd_second_mapping_sees_corruption_and_repair() {
         .push_all(&[Completion::default(); 64])
         .unwrap();
     assert_eq!(ring.len(), 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout 1.1: the overflow area and the wait block
+// ---------------------------------------------------------------------------------------------
+
+/// The overflow-area shapes, with and without the wait block, in every mode.
+fn overflow_shapes() -> Vec<Config> {
+    MODES
+        .iter()
+        .flat_map(|&m| [ovf_cfg(m), both_cfg(m)])
+        .collect()
+}
+
+/// The shapes without an overflow area: the default (wait block) and the plain ring.
+fn plain_shapes() -> Vec<Config> {
+    MODES
+        .iter()
+        .flat_map(|&m| [base_cfg(m), base_cfg(m).wait(false)])
+        .collect()
+}
+
+#[test]
+fn overflow_capacity_invalid_with_the_overflow_feature() {
+    for cfg in overflow_shapes() {
+        for found in [0u32, 1, 3, 6, 12, (1 << 31) + 1, 3 << 30, u32::MAX] {
+            refuse_in(
+                cfg,
+                |h| h.overflow_capacity.store(found, Relaxed),
+                LayoutError::OverflowCapacity { found },
+                &["overflow_capacity", &found.to_string()],
+            );
+        }
+        // A valid power of two that disagrees with the overflow block's length.
+        for cap in [2u32, 8, 1 << 31] {
+            refuse_in(
+                cfg,
+                |h| h.overflow_capacity.store(cap, Relaxed),
+                LayoutError::BlockLength {
+                    block: "overflow",
+                    expected: 128 + u64::from(cap) * 16,
+                    found: OVF_LEN,
+                },
+                &["overflow", "length"],
+            );
+        }
+    }
+}
+
+#[test]
+fn overflow_feature_without_an_overflow_area() {
+    // INCOMPAT_OVERFLOW set on a ring that has none: overflow_capacity 0 is invalid.
+    for cfg in plain_shapes() {
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(features::INCOMPAT_OVERFLOW, Relaxed);
+            },
+            LayoutError::OverflowCapacity { found: 0 },
+            &["overflow_capacity", "0"],
+        );
+        // With a valid capacity too, the block is still missing.
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(features::INCOMPAT_OVERFLOW, Relaxed);
+                h.overflow_capacity.store(4, Relaxed);
+            },
+            LayoutError::BlockLength {
+                block: "overflow",
+                expected: OVF_LEN,
+                found: 0,
+            },
+            &["overflow", "length", "0"],
+        );
+    }
+}
+
+#[test]
+fn overflow_capacity_nonzero_without_the_overflow_feature() {
+    for cfg in plain_shapes() {
+        for found in [1u32, 2, 4, 1 << 31, u32::MAX] {
+            refuse_in(
+                cfg,
+                |h| h.overflow_capacity.store(found, Relaxed),
+                LayoutError::OverflowCapacity { found },
+                &["overflow_capacity", &found.to_string()],
+            );
+        }
+    }
+    // The feature bit cleared on a ring that has an overflow area: its capacity is left over.
+    for cfg in overflow_shapes() {
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_and(!features::INCOMPAT_OVERFLOW, Relaxed);
+            },
+            LayoutError::OverflowCapacity { found: OCAP },
+            &["overflow_capacity"],
+        );
+        // And with the capacity zeroed as well, the block itself is unexpected.
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_and(!features::INCOMPAT_OVERFLOW, Relaxed);
+                h.overflow_capacity.store(0, Relaxed);
+            },
+            LayoutError::BlockLength {
+                block: "overflow",
+                expected: 0,
+                found: OVF_LEN,
+            },
+            &["overflow", "expected 0"],
+        );
+    }
+}
+
+#[test]
+fn overflow_row_wrong_length_or_missing() {
+    for cfg in overflow_shapes() {
+        for found in [
+            128u64,       // the line without its slots
+            OVF_LEN - 16, // one slot short
+            OVF_LEN + 16, // one slot too many (still inside the region)
+            OVF_LEN - 1,
+            OCAP as u64 * 16, // the slots without the line
+        ] {
+            refuse_in(
+                cfg,
+                |h| h.blocks[3].len.store(found, Relaxed),
+                LayoutError::BlockLength {
+                    block: "overflow",
+                    expected: OVF_LEN,
+                    found,
+                },
+                &["overflow", "length", &found.to_string()],
+            );
+        }
+        // Absent altogether.
+        refuse_in(
+            cfg,
+            |h| set_row(h, 3, 0, 0),
+            LayoutError::BlockLength {
+                block: "overflow",
+                expected: OVF_LEN,
+                found: 0,
+            },
+            &["overflow", "length"],
+        );
+        // An offset with length zero is a malformed row, not an absent one.
+        refuse_in(
+            cfg,
+            |h| h.blocks[3].len.store(0, Relaxed),
+            LayoutError::Block {
+                block: "overflow",
+                offset: OVF_OFF,
+                len: 0,
+            },
+            &["overflow"],
+        );
+    }
+}
+
+#[test]
+fn wait_row_wrong_length_missing_or_unannounced() {
+    // (shape, wait offset, region length)
+    for mode in MODES {
+        for (cfg, off) in [(base_cfg(mode), WAIT_OFF), (both_cfg(mode), BOTH_WAIT_OFF)] {
+            for found in [64u64, 127, 8] {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[4].len.store(found, Relaxed),
+                    LayoutError::BlockLength {
+                        block: "wait",
+                        expected: 128,
+                        found,
+                    },
+                    &["wait", "length", &found.to_string()],
+                );
+            }
+            // Longer than the region allows.
+            refuse_in(
+                cfg,
+                |h| h.blocks[4].len.store(256, Relaxed),
+                LayoutError::Block {
+                    block: "wait",
+                    offset: off,
+                    len: 256,
+                },
+                &["wait"],
+            );
+            // Missing with INCOMPAT_WAIT.
+            refuse_in(
+                cfg,
+                |h| set_row(h, 4, 0, 0),
+                LayoutError::BlockLength {
+                    block: "wait",
+                    expected: 128,
+                    found: 0,
+                },
+                &["wait", "length"],
+            );
+            refuse_in(
+                cfg,
+                |h| h.blocks[4].len.store(0, Relaxed),
+                LayoutError::Block {
+                    block: "wait",
+                    offset: off,
+                    len: 0,
+                },
+                &["wait"],
+            );
+            // Present without INCOMPAT_WAIT.
+            refuse_in(
+                cfg,
+                |h| {
+                    h.incompat.fetch_and(!features::INCOMPAT_WAIT, Relaxed);
+                },
+                LayoutError::BlockLength {
+                    block: "wait",
+                    expected: 0,
+                    found: 128,
+                },
+                &["wait", "expected 0"],
+            );
+        }
+        // INCOMPAT_WAIT announced on a ring without the block.
+        for cfg in [base_cfg(mode).wait(false), ovf_cfg(mode)] {
+            refuse_in(
+                cfg,
+                |h| {
+                    h.incompat.fetch_or(features::INCOMPAT_WAIT, Relaxed);
+                },
+                LayoutError::BlockLength {
+                    block: "wait",
+                    expected: 128,
+                    found: 0,
+                },
+                &["wait", "length"],
+            );
+        }
+    }
+}
+
+#[test]
+fn overflow_and_wait_blocks_out_of_range_or_overlapping() {
+    // Out of range, misaligned, in the header, or overflowing u64: refused while the table is
+    // scanned, naming the row itself.
+    let bad_offsets = |len: u64, region: u64| {
+        [
+            region,           // starts at the end
+            region - 128 + 8, // misaligned
+            4096,             // beyond the region
+            0,                // the header itself
+            128,              // inside the header
+            520,              // misaligned
+            u64::MAX - 127,   // offset + len overflows
+            1 << 40,
+            // Aligned and starting inside the region, but running past its end.
+            (region - len + 1).div_ceil(128) * 128,
+        ]
+    };
+    for mode in MODES {
+        for cfg in [ovf_cfg(mode), both_cfg(mode)] {
+            let region = cfg.region_len::<u64>().unwrap();
+            for offset in bad_offsets(OVF_LEN, region) {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[3].offset.store(offset, Relaxed),
+                    LayoutError::Block {
+                        block: "overflow",
+                        offset,
+                        len: OVF_LEN,
+                    },
+                    &["overflow", "block"],
+                );
+            }
+            for bad_len in [u64::MAX, region, region - OVF_OFF + 1] {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[3].len.store(bad_len, Relaxed),
+                    LayoutError::Block {
+                        block: "overflow",
+                        offset: OVF_OFF,
+                        len: bad_len,
+                    },
+                    &["overflow"],
+                );
+            }
+        }
+        for (cfg, off) in [(base_cfg(mode), WAIT_OFF), (both_cfg(mode), BOTH_WAIT_OFF)] {
+            let region = cfg.region_len::<u64>().unwrap();
+            for offset in bad_offsets(128, region) {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[4].offset.store(offset, Relaxed),
+                    LayoutError::Block {
+                        block: "wait",
+                        offset,
+                        len: 128,
+                    },
+                    &["wait", "block"],
+                );
+            }
+            for bad_len in [u64::MAX, region, region - off + 1] {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[4].len.store(bad_len, Relaxed),
+                    LayoutError::Block {
+                        block: "wait",
+                        offset: off,
+                        len: bad_len,
+                    },
+                    &["wait"],
+                );
+            }
+        }
+
+        // Overlaps: the later row of the pair is named, with its own offset and length.
+        // The wait block moved onto the producer line, the consumer line, the slots.
+        for offset in [256u64, 384, 512] {
+            refuse_in(
+                base_cfg(mode),
+                |h| h.blocks[4].offset.store(offset, Relaxed),
+                LayoutError::Block {
+                    block: "wait",
+                    offset,
+                    len: 128,
+                },
+                &["wait", "overlapping"],
+            );
+        }
+        // The overflow block moved onto the lines or the slots.
+        for offset in [256u64, 384, 512] {
+            refuse_in(
+                ovf_cfg(mode),
+                |h| h.blocks[3].offset.store(offset, Relaxed),
+                LayoutError::Block {
+                    block: "overflow",
+                    offset,
+                    len: OVF_LEN,
+                },
+                &["overflow"],
+            );
+        }
+        // The wait block moved into the overflow block (its line, its slots).
+        for offset in [OVF_OFF, OVF_OFF + 128] {
+            refuse_in(
+                both_cfg(mode),
+                |h| h.blocks[4].offset.store(offset, Relaxed),
+                LayoutError::Block {
+                    block: "wait",
+                    offset,
+                    len: 128,
+                },
+                &["wait"],
+            );
+        }
+        // The overflow block moved so that its slots cover the wait block: the wait row (the
+        // later one) is named.
+        refuse_in(
+            both_cfg(mode),
+            |h| h.blocks[3].offset.store(BOTH_WAIT_OFF - 128, Relaxed),
+            LayoutError::Block {
+                block: "wait",
+                offset: BOTH_WAIT_OFF,
+                len: 128,
+            },
+            &["wait"],
+        );
+        // The overflow block grown over the wait block.
+        refuse_in(
+            both_cfg(mode),
+            |h| h.blocks[3].len.store(OVF_LEN + 128, Relaxed),
+            LayoutError::Block {
+                block: "wait",
+                offset: BOTH_WAIT_OFF,
+                len: 128,
+            },
+            &["wait"],
+        );
+        // The slots grown into the overflow block.
+        refuse_in(
+            ovf_cfg(mode),
+            |h| h.blocks[2].len.store(SLOTS_LEN + 16, Relaxed),
+            LayoutError::Block {
+                block: "overflow",
+                offset: OVF_OFF,
+                len: OVF_LEN,
+            },
+            &["overflow"],
+        );
+        // A reserved row laid over the overflow area or the wait block.
+        refuse_in(
+            both_cfg(mode),
+            |h| set_row(h, 5, OVF_OFF + 128, 64),
+            LayoutError::Block {
+                block: "reserved",
+                offset: OVF_OFF + 128,
+                len: 64,
+            },
+            &["reserved"],
+        );
+        refuse_in(
+            base_cfg(mode),
+            |h| set_row(h, 7, WAIT_OFF, 128),
+            LayoutError::Block {
+                block: "reserved",
+                offset: WAIT_OFF,
+                len: 128,
+            },
+            &["reserved"],
+        );
+    }
+}
+
+#[test]
+fn attach_checks_blocks_before_the_overflow_capacity() {
+    // Both wrong: the block table is checked first (spec/LAYOUT.md's order), then the
+    // overflow capacity, then the block lengths.
+    refuse_in(
+        ovf_cfg(Mode::Mpsc),
+        |h| {
+            h.blocks[3].offset.store(4096, Relaxed);
+            h.overflow_capacity.store(3, Relaxed);
+        },
+        LayoutError::Block {
+            block: "overflow",
+            offset: 4096,
+            len: OVF_LEN,
+        },
+        &["overflow"],
+    );
+    refuse_in(
+        ovf_cfg(Mode::Mpsc),
+        |h| {
+            h.blocks[3].len.store(128, Relaxed);
+            h.overflow_capacity.store(3, Relaxed);
+        },
+        LayoutError::OverflowCapacity { found: 3 },
+        &["overflow_capacity"],
+    );
+}
+
+#[test]
+fn creating_with_an_invalid_overflow_capacity_is_refused() {
+    for found in [1u32, 3, 6, (1 << 31) + 1, u32::MAX] {
+        let cfg = Config::new(CAP).overflow(found);
+        assert_eq!(
+            cfg.region_len::<u64>(),
+            Err(LayoutError::OverflowCapacity { found })
+        );
+        let big = Region::heap(4096).unwrap();
+        assert_eq!(
+            Ring::<u64>::create(big, cfg).err(),
+            Some(LayoutError::OverflowCapacity { found })
+        );
+    }
+    // Too short for the optional blocks.
+    for cfg in [
+        base_cfg(Mode::Spsc),
+        ovf_cfg(Mode::Mpsc),
+        both_cfg(Mode::Mpmc),
+    ] {
+        let needed = cfg.region_len::<u64>().unwrap();
+        let short = Region::heap(needed as usize - 1).unwrap();
+        assert_eq!(
+            Ring::<u64>::create(short, cfg).err(),
+            Some(LayoutError::RegionTooShort {
+                needed,
+                available: needed - 1
+            })
+        );
+    }
 }

@@ -461,6 +461,33 @@ impl<'a, T> RawRing<'a, T> {
         ring.saturating_add(ovf)
     }
 
+    /// Whether producers can add nothing more until this consumer (or another) takes entries:
+    /// the overflow area is active and full, or, without one, the ring is full. An estimate for
+    /// wait conditions (like [`Self::ready`]).
+    pub fn saturated(&self, cur: &ConsumerCursor) -> bool {
+        let multi = self.mode.multi_consumer();
+        match self.ovf {
+            Some(o) => {
+                let state = o.line.state.load(Acquire);
+                let head = if multi {
+                    o.line.head.load(Acquire)
+                } else {
+                    cur.ovf_head
+                };
+                state & crate::layout::overflow_state::ACTIVE != 0
+                    && forward(head, state as u32) >= o.lane.capacity()
+            }
+            None => {
+                let head = if multi {
+                    self.cons.head.load(Acquire)
+                } else {
+                    cur.head
+                };
+                forward(head, self.prod.tail.load(Acquire)) >= self.capacity()
+            }
+        }
+    }
+
     /// Entries beyond `position` (a consumer index): `tail - position` in the ring (counting
     /// reserved positions whose entries are still being written), plus the overflow area's
     /// pending entries. The condition of [`crate::Consumer::wait_beyond`].
