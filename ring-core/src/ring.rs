@@ -20,6 +20,9 @@ pub unsafe trait Memory {
 
     /// Whether every byte of the region is known to be zero (freshly created memory), so that
     /// formatting may skip writing zeroes (see [`format::format`]). `false` unless overridden.
+    /// An implementation must stop reporting `true` once anything may have written the bytes
+    /// (for example after handing out the base address or the file descriptor): stale bytes
+    /// taken for zeroes make the overflow area report corruption.
     fn is_fresh_zeroed(&self) -> bool {
         false
     }
@@ -676,6 +679,18 @@ impl<T: Entry> WriteChunk<'_, '_, T> {
     /// were published.
     pub fn commit(mut self) -> usize {
         self.finish(self.written)
+    }
+
+    /// Publishes only the first `k` written entries (at most [`Self::written`]) and gives back
+    /// or discards the rest, as [`Self::commit`] does. Returns how many were published.
+    pub fn commit_first(mut self, k: usize) -> usize {
+        let keep = u32::try_from(k).unwrap_or(u32::MAX).min(self.written);
+        self.finish(keep)
+    }
+
+    /// How many entries, from 0, count as written.
+    pub fn written(&self) -> usize {
+        self.written as usize
     }
 
     fn finish(&mut self, keep: u32) -> usize {

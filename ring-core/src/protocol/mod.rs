@@ -180,6 +180,14 @@ pub struct RawRing<'a, T> {
     pub(crate) wait: Option<&'a WaitLine>,
 }
 
+// SAFETY: a RawRing is a set of references to shared structures whose fields are atomics,
+// except the payload cells, which only the protocol touches, under the ownership it arbitrates
+// between threads (and processes); the same reasoning as for `Ring`'s `Send`/`Sync`. So a
+// RawRing (and the handles holding one) may move to, and be shared with, other threads.
+unsafe impl<T: Send + Sync> Send for RawRing<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for RawRing<'_, T> {}
+
 impl<T> Clone for RawRing<'_, T> {
     fn clone(&self) -> Self {
         *self

@@ -1,0 +1,603 @@
+//! The C programs of `examples/c/`, compiled with the system C compiler against the libraries
+//! this package builds, sharing rings with Rust processes.
+//!
+//! - `errors.c`: bad input from C gets an error code, never a crash.
+//! - `producer.c` feeds this (Rust) test process through `/dev/shm`: a burst that fills the
+//!   ring and its overflow area, then a stream; every entry is checked here.
+//! - this process feeds `consumer.c`: the C consumer sleeps in a reap before anything is pushed
+//!   and must be woken; then the ring and its overflow area are filled while it pauses; every
+//!   entry is checked there.
+//!
+//! Each program is built three ways: linked statically (`libring_ffi.a`), linked dynamically
+//! (`libring_ffi.so`), and statically with `-fsanitize=address,undefined`; always with
+//! `-std=c11 -Wall -Wextra -Werror -pedantic`. When `valgrind` is on `PATH`, `errors.c` and the
+//! C consumer also run under memcheck (`--leak-check=full`, errors fail the test).
+//!
+//! The libraries are the ones cargo built for this test run: the package's `cdylib` and
+//! `staticlib` are compiled with its `rlib`, into the `deps` directory beside this test's
+//! executable. Every wait on a child is bounded ([`DEADLINE`]); a child still running when a
+//! test ends is killed, and the `/dev/shm` files are removed on every path (the Rust `Region`
+//! unlinks its file on drop, also while unwinding).
+
+use ring_core::{Completion, Config, PopError, PushAllError, PushError, Ring};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Bound on every wait on a child process.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// Ring geometry shared with the C programs: small, so that the overflow area is used.
+const CAPACITY: u32 = 64;
+const OVERFLOW: u32 = 256;
+/// Entries per run (fewer under valgrind, which is some 50 times slower).
+const COUNT: u64 = 50_000;
+const VALGRIND_COUNT: u64 = 10_000;
+/// Native libraries a Rust staticlib needs on Linux (`rustc --print native-static-libs`).
+const NATIVE_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+/// The completion for sequence number `seq` (the same as `example_entry()` in example.h).
+fn entry(seq: u64) -> Completion {
+    Completion::new(
+        seq,
+        (seq % 1_000_003) as i32 - 500_000,
+        0xC0DE_0000 | (seq & 0xFFFF) as u32,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+enum Variant {
+    /// Linked with libring_ffi.a.
+    Static,
+    /// Linked with libring_ffi.so.
+    Shared,
+    /// Linked with libring_ffi.a, with AddressSanitizer and UndefinedBehaviorSanitizer.
+    Sanitized,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Static, Variant::Shared, Variant::Sanitized];
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding the libraries built for this test run.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe
+        .parent()
+        .expect("test executable has a directory")
+        .to_path_buf();
+    let candidates = [
+        deps.clone(),
+        deps.parent().map(Path::to_path_buf).unwrap_or_default(),
+    ];
+    for dir in &candidates {
+        if dir.join("libring_ffi.a").exists() && dir.join("libring_ffi.so").exists() {
+            return dir.clone();
+        }
+    }
+    panic!(
+        "libring_ffi.a / libring_ffi.so not found in {candidates:?}; cargo builds them with the \
+         package's rlib for its tests (`cargo build -p ring-ffi` also does)"
+    );
+}
+
+fn out_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ring-ffi-c");
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    dir
+}
+
+fn compiler() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "cc".to_string())
+}
+
+/// Compiles `examples/c/<program>.c` as `variant` (once per test binary) and returns the
+/// executable.
+fn build(program: &str, variant: Variant) -> PathBuf {
+    type Cell = Arc<OnceLock<PathBuf>>;
+    static BUILT: OnceLock<Mutex<HashMap<(String, Variant), Cell>>> = OnceLock::new();
+    let cell: Cell = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry((program.to_string(), variant))
+        .or_default()
+        .clone();
+    // Different programs compile concurrently; each once.
+    cell.get_or_init(|| compile(program, variant)).clone()
+}
+
+fn compile(program: &str, variant: Variant) -> PathBuf {
+    let libs = lib_dir();
+    let src = crate_dir().join("examples/c").join(format!("{program}.c"));
+    let exe = out_dir().join(format!("{program}-{variant:?}").to_lowercase());
+    let mut cmd = Command::new(compiler());
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe);
+    match variant {
+        Variant::Static => {
+            cmd.arg("-O1")
+                .arg(libs.join("libring_ffi.a"))
+                .args(NATIVE_LIBS);
+        }
+        Variant::Shared => {
+            cmd.arg("-O1")
+                .arg("-L")
+                .arg(&libs)
+                .arg("-Wl,-Bdynamic")
+                .arg("-lring_ffi")
+                .arg(format!("-Wl,-rpath,{}", libs.display()));
+        }
+        Variant::Sanitized => {
+            cmd.args([
+                "-O0",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=all",
+                "-fno-omit-frame-pointer",
+            ])
+            .arg(libs.join("libring_ffi.a"))
+            .args(NATIVE_LIBS);
+        }
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", compiler()));
+    assert!(
+        out.status.success(),
+        "compiling {program}.c ({variant:?}) failed: {cmd:?}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The dynamic build must really need the shared library (its name is in .dynstr), and the
+    // static ones must not.
+    let image = std::fs::read(&exe).expect("read the executable");
+    let needs_so = image.windows(14).any(|w| w == b"libring_ffi.so");
+    assert_eq!(
+        needs_so,
+        variant == Variant::Shared,
+        "{program} ({variant:?})"
+    );
+    exe
+}
+
+fn valgrind() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("valgrind"))
+        .find(|p| p.is_file())
+}
+
+/// How to run a built program.
+#[derive(Clone, Debug)]
+struct Runner {
+    exe: PathBuf,
+    under_valgrind: bool,
+    label: String,
+}
+
+impl Runner {
+    fn new(program: &str, variant: Variant) -> Runner {
+        Runner {
+            exe: build(program, variant),
+            under_valgrind: false,
+            label: format!("{program} ({variant:?})"),
+        }
+    }
+
+    fn valgrind(program: &str) -> Option<Runner> {
+        valgrind()?;
+        Some(Runner {
+            exe: build(program, Variant::Static),
+            under_valgrind: true,
+            label: format!("{program} (valgrind)"),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = if self.under_valgrind {
+            let mut c = Command::new(valgrind().expect("valgrind"));
+            c.args([
+                "-q",
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,possible",
+                "--show-leak-kinds=definite,possible",
+            ])
+            .arg(&self.exe);
+            c
+        } else {
+            Command::new(&self.exe)
+        };
+        cmd.args(args)
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:abort_on_error=0:halt_on_error=1",
+            )
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+        cmd
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+/// A running C program: its stdout lines, its stderr, its stdin. Killed on drop if still
+/// running.
+struct Peer {
+    label: String,
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    stdin: Option<ChildStdin>,
+}
+
+impl Peer {
+    fn spawn(runner: &Runner, args: &[&str], stdin: bool) -> Peer {
+        let mut cmd = runner.command(args);
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", runner.label));
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdin = child.stdin.take();
+        Peer {
+            label: runner.label.clone(),
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr,
+            stdin,
+        }
+    }
+
+    fn report(&mut self, why: &str) -> String {
+        // Give the reader threads a moment to collect the last output.
+        std::thread::sleep(Duration::from_millis(100));
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        let status = self.child.try_wait().ok().flatten();
+        format!(
+            "{}: {why}\nexit status: {status:?}\nstdout:\n{}\nstderr:\n{}",
+            self.label,
+            self.seen.join("\n"),
+            self.stderr.lock().unwrap_or_else(|e| e.into_inner())
+        )
+    }
+
+    /// Waits for the next stdout line starting with `prefix` and returns the rest of it.
+    fn expect(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.trim().to_string();
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let r = self.report(&format!("timed out waiting for {prefix:?}"));
+                    panic!("{r}");
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.child.wait();
+                    let r = self.report(&format!("exited before printing {prefix:?}"));
+                    panic!("{r}");
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is piped");
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            let r = self.report(&format!("writing to stdin: {e}"));
+            panic!("{r}");
+        }
+    }
+
+    /// Whether the child has exited (and with what), without waiting.
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Panics with the child's output if it exited unsuccessfully.
+    fn check_alive(&mut self) {
+        if let Some(status) = self.exited() {
+            if !status.success() {
+                let r = self.report("exited early");
+                panic!("{r}");
+            }
+        }
+    }
+
+    /// Waits for the child to exit and requires success.
+    fn finish(mut self) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.exited() {
+                if !status.success() {
+                    let r = self.report("failed");
+                    panic!("{r}");
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                let r = self.report("did not exit in time");
+                panic!("{r}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The child has exited: its stdout ends once the reader thread has read everything.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left.max(Duration::from_secs(1))) {
+                Ok(l) => self.seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    let r = self.report("stdout stayed open after exit");
+                    panic!("{r}");
+                }
+            }
+        }
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A fresh `/dev/shm` name for one run.
+fn shm_name(what: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ring-ffi-test-{}-{what}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn new_ring(name: &str) -> Ring<Completion> {
+    Ring::<Completion>::create_shm(name, Config::new(CAPACITY).overflow(OVERFLOW))
+        .unwrap_or_else(|e| panic!("create_shm({name}): {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/// `errors.c`: every misuse returns its status; under the sanitizers and valgrind nothing
+/// touches memory it should not.
+#[test]
+fn c_errors_program() {
+    let mut runners: Vec<Runner> = VARIANTS.iter().map(|&v| Runner::new("errors", v)).collect();
+    runners.extend(Runner::valgrind("errors"));
+    for r in &runners {
+        let peer = Peer::spawn(r, &[], false);
+        let out = peer.finish();
+        assert!(
+            out.iter().any(|l| l == "errors: ok"),
+            "{}: {out:?}",
+            r.label
+        );
+    }
+}
+
+/// A C producer process feeds this Rust process over `/dev/shm`.
+fn c_producer_to_rust(runner: &Runner) {
+    let name = shm_name("c2rust");
+    let ring = new_ring(&name);
+    let count = COUNT;
+    let mut peer = Peer::spawn(runner, &[&name, &count.to_string()], false);
+
+    // 1. The producer fills the ring and the overflow area before we read anything.
+    let burst: u64 = peer.expect("burst ").parse().expect("burst count");
+    assert_eq!(burst, u64::from(CAPACITY + OVERFLOW), "{}", runner.label);
+    let c = ring.counters();
+    assert!(c.full_refusals >= 1, "{c:?}");
+    assert!(c.overflow_active, "{c:?}");
+    assert_eq!(c.overflow_pending, OVERFLOW, "{c:?}");
+    assert_eq!(c.overflowed, u64::from(OVERFLOW), "{c:?}");
+
+    // 2. Take everything, checking each entry, with reap (a minimum and a timeout) and pops.
+    let mut rx = ring.consumer().expect("consumer");
+    let mut buf = vec![Completion::default(); 128];
+    let mut next = 0u64;
+    let deadline = Instant::now() + DEADLINE;
+    let mut round = 0u64;
+    while next < count {
+        let got = if round % 3 == 2 {
+            match rx.pop() {
+                Ok(e) => {
+                    buf[0] = e;
+                    1
+                }
+                Err(PopError::Empty) => 0,
+                Err(e) => panic!("pop: {e}"),
+            }
+        } else {
+            let min = (1 + round as usize % 32).min((count - next) as usize);
+            rx.reap(&mut buf, min, Some(Duration::from_millis(100)))
+                .unwrap_or_else(|e| panic!("reap: {e}"))
+        };
+        round += 1;
+        for e in &buf[..got] {
+            assert_eq!(*e, entry(next), "{}: entry {next}", runner.label);
+            next += 1;
+        }
+        if got == 0 {
+            peer.check_alive();
+            if Instant::now() > deadline {
+                let r = peer.report(&format!("only {next} of {count} entries arrived"));
+                panic!("{r}");
+            }
+        }
+    }
+    let out = peer.finish();
+    assert!(
+        out.iter().any(|l| l.starts_with(&format!("done {count} "))),
+        "{}: {out:?}",
+        runner.label
+    );
+    assert_eq!(rx.pop(), Err(PopError::Empty));
+    let c = ring.counters();
+    assert!(c.overflowed >= u64::from(OVERFLOW), "{c:?}");
+}
+
+#[test]
+fn c_producer_feeds_rust_consumer() {
+    for v in VARIANTS {
+        c_producer_to_rust(&Runner::new("producer", v));
+    }
+}
+
+/// This Rust process feeds a C consumer process over `/dev/shm`.
+fn rust_to_c_consumer(runner: &Runner, count: u64) {
+    let name = shm_name("rust2c");
+    let ring = new_ring(&name);
+    let mut peer = Peer::spawn(runner, &[&name, &count.to_string()], true);
+    peer.expect("ready");
+    let mut tx = ring.producer().expect("producer");
+
+    // 1. Wait until the consumer sleeps in its reap, then wake it with one batch.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let c = ring.counters();
+        if c.sleeps >= 1 && c.waiters >= 1 {
+            break;
+        }
+        peer.check_alive();
+        if Instant::now() > deadline {
+            let r = peer.report("the consumer never went to sleep");
+            panic!("{r}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let first: Vec<Completion> = (0..4).map(entry).collect();
+    tx.push_all(&first).expect("push_all");
+    assert_eq!(peer.expect("woken "), "4");
+    peer.expect("paused");
+
+    // 2. While it pauses, fill the ring and the overflow area: exactly their capacity fits.
+    let mut seq = 4u64;
+    loop {
+        match tx.push(entry(seq)) {
+            Ok(()) => seq += 1,
+            Err(PushError::Full(_)) => break,
+            Err(e) => panic!("push: {e}"),
+        }
+    }
+    assert_eq!(seq - 4, u64::from(CAPACITY + OVERFLOW), "{}", runner.label);
+    assert_eq!(
+        tx.push_all(&[entry(seq)]),
+        Err(PushAllError::Full { free: 0 })
+    );
+    let c = ring.counters();
+    assert_eq!(c.overflowed, u64::from(OVERFLOW), "{c:?}");
+    peer.send("go");
+
+    // 3. Stream the rest, waiting while the ring is full.
+    let mut batch = Vec::with_capacity(16);
+    while seq < count {
+        if seq % 5 == 0 {
+            let n = (1 + seq % 16).min(count - seq);
+            batch.clear();
+            batch.extend((seq..seq + n).map(entry));
+            match tx.push_all(&batch) {
+                Ok(()) => seq += n,
+                Err(PushAllError::Full { .. }) => std::thread::sleep(Duration::from_micros(50)),
+                Err(e) => panic!("push_all: {e}"),
+            }
+        } else {
+            match tx.push_wait(entry(seq), Some(Duration::from_millis(200))) {
+                Ok(()) => seq += 1,
+                Err(PushError::Full(_)) => {}
+                Err(e) => panic!("push_wait: {e}"),
+            }
+        }
+        if seq % 1024 == 0 || seq == count {
+            peer.check_alive();
+            if Instant::now() > deadline + DEADLINE {
+                let r = peer.report(&format!("stuck after {seq} of {count} entries"));
+                panic!("{r}");
+            }
+        }
+    }
+    let done = peer.expect("done ");
+    assert!(
+        done.starts_with(&format!("{count} ")),
+        "{}: {done}",
+        runner.label
+    );
+    peer.finish();
+}
+
+#[test]
+fn rust_producer_feeds_c_consumer() {
+    for v in VARIANTS {
+        rust_to_c_consumer(&Runner::new("consumer", v), COUNT);
+    }
+}
+
+#[test]
+fn c_consumer_under_valgrind() {
+    let Some(runner) = Runner::valgrind("consumer") else {
+        eprintln!("valgrind is not on PATH: skipping the memcheck run of the C consumer");
+        return;
+    };
+    rust_to_c_consumer(&runner, VALGRIND_COUNT);
+}
