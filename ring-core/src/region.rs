@@ -530,7 +530,8 @@ impl Region {
     /// this, the region no longer counts as known-zero memory.)
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         // Whoever holds the descriptor can write the bytes: no longer known to be zero.
-        self.fresh.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.fresh
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         self.file.as_ref().map(|f| f.as_fd())
     }
 
