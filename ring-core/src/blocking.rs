@@ -103,19 +103,22 @@ impl<'r, T: Entry> Consumer<'r, T> {
         &mut self,
         min: u32,
         timeout: Option<Duration>,
-        count: impl Fn(&Self) -> u32,
+        count: impl Fn(&Self) -> (u32, bool),
     ) -> Result<WaitOutcome, WaitError> {
+        // `count` returns the count and whether the wait may end below `min` (saturation).
+        let done = |(n, enough): (u32, bool)| n >= min || enough;
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let mut n = count(self);
+            let mut c = count(self);
             for _ in 0..self.spin {
-                if n >= min {
+                if done(c) {
                     break;
                 }
                 crate::sync::spin_hint();
-                n = count(self);
+                c = count(self);
             }
-            if n >= min {
+            let n = c.0;
+            if done(c) {
                 return Ok(WaitOutcome::Ready(n));
             }
             let Some(left) = remaining(deadline) else {
@@ -134,10 +137,10 @@ impl<'r, T: Entry> Consumer<'r, T> {
                 wait::retire(w);
                 return Err(WaitError::WakeupsSuppressed);
             }
-            let n = count(self);
-            if n >= min {
+            let c = count(self);
+            if done(c) {
                 wait::retire(w);
-                return Ok(WaitOutcome::Ready(n));
+                return Ok(WaitOutcome::Ready(c.0));
             }
             w.sleeps.fetch_add(1, Relaxed);
             let r = futex_wait(&w.futex, seen, left);
@@ -147,11 +150,11 @@ impl<'r, T: Entry> Consumer<'r, T> {
                 FutexWait::Interrupted => return Err(WaitError::Interrupted),
                 FutexWait::Failed(e) => return Err(WaitError::Futex(e)),
                 FutexWait::TimedOut => {
-                    let n = count(self);
-                    return Ok(if n >= min {
-                        WaitOutcome::Ready(n)
+                    let c = count(self);
+                    return Ok(if done(c) {
+                        WaitOutcome::Ready(c.0)
                     } else {
-                        WaitOutcome::TimedOut(n)
+                        WaitOutcome::TimedOut(c.0)
                     });
                 }
             }
@@ -168,7 +171,8 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// # Errors
     ///
     /// [`WaitError::Interrupted`] if a signal interrupts the sleep; [`WaitError::NoWaitBlock`]
-    /// or [`WaitError::WakeupsSuppressed`] if it would have to sleep but cannot.
+    /// or [`WaitError::WakeupsSuppressed`] if it would have to sleep but cannot;
+    /// [`WaitError::Futex`] if the futex call fails.
     ///
     /// # Examples
     ///
@@ -188,11 +192,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
         self.wait_for(min, timeout, |c| {
             let n = c.raw.ready(&c.cur, min.max(1));
             // Nothing more can arrive until this consumer takes some: stop waiting for more.
-            if n > 0 && c.raw.saturated(&c.cur) {
-                min.max(n)
-            } else {
-                n
-            }
+            (n, n > 0 && c.raw.saturated(&c.cur))
         })
     }
 
@@ -210,7 +210,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
         let min = min.min(self.most_ready());
-        self.wait_for(min, timeout, |c| c.raw.beyond(position))
+        self.wait_for(min, timeout, |c| (c.raw.beyond(position), false))
     }
 
     /// Fills `out` with up to `out.len()` entries, from the ring and then from the overflow
@@ -221,8 +221,9 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// # Errors
     ///
     /// Only when nothing was taken: [`WaitError::Interrupted`] (a signal), [`WaitError::Corrupt`],
-    /// [`WaitError::NoWaitBlock`] / [`WaitError::WakeupsSuppressed`] (it would have to sleep).
-    /// Entries already taken are always returned, never dropped.
+    /// [`WaitError::NoWaitBlock`] / [`WaitError::WakeupsSuppressed`] (it would have to sleep),
+    /// [`WaitError::Futex`]. Entries already taken are always returned, never dropped; an error
+    /// met after some were taken ends the call early with them (the next call reports it).
     ///
     /// # Examples
     ///
@@ -296,16 +297,23 @@ impl<'r, T: Entry> Consumer<'r, T> {
             wait::retire(w);
             return Err(WaitError::WakeupsSuppressed);
         }
+        if self.eventfd_armed {
+            // Already announced by an earlier prepare: keep one announcement.
+            wait::retire(w);
+        }
+        self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
         Ok(self.raw.ready(&self.cur, 1) > 0)
     }
 
     /// Ends an eventfd wait begun with [`Self::eventfd_prepare`]: withdraws the announcement
-    /// and drains the eventfd's counter (non-blocking).
+    /// (only if a prepare succeeded and was not finished yet) and drains the eventfd's counter
+    /// (non-blocking).
     pub fn eventfd_finish(&mut self) {
-        if let Some(w) = self.raw.wait_line() {
+        if let (Some(w), true) = (self.raw.wait_line(), self.eventfd_armed) {
             wait::retire(w);
         }
+        self.eventfd_armed = false;
         if let Some(fd) = self.eventfd.map(|e| e.load(Relaxed)).filter(|&fd| fd >= 0) {
             let mut buf = 0u64;
             // SAFETY: reads 8 bytes into a local from a descriptor this ring owns (non-blocking).

@@ -305,6 +305,7 @@ impl<'a, T: Entry> RawRing<'a, T> {
                 token,
                 eventfd: None,
                 spin: DEFAULT_SPIN,
+                eventfd_armed: false,
             }),
             Err(c) => {
                 unclaim(&self.cons.owner, token);
@@ -736,10 +737,18 @@ pub struct Consumer<'r, T> {
     /// Polls of the spin phase before a wait sleeps.
     #[cfg_attr(not(any(feature = "std", loom)), allow(dead_code))]
     pub(crate) spin: u32,
+    /// Whether this consumer is announced for an eventfd wait (prepare succeeded, not finished).
+    #[cfg_attr(not(any(feature = "std", loom)), allow(dead_code))]
+    pub(crate) eventfd_armed: bool,
 }
 
 impl<T> Drop for Consumer<'_, T> {
     fn drop(&mut self) {
+        if self.eventfd_armed {
+            if let Some(w) = self.raw.wait {
+                crate::protocol::wait::retire(w);
+            }
+        }
         unclaim(&self.raw.cons.owner, self.token);
     }
 }
