@@ -845,6 +845,16 @@ fn reap_collects_while_the_overflow_area_stays_active() {
             tx.push_wait(v, Some(Duration::from_secs(20))).unwrap();
         }
     });
+    // The reaper starts once the ring is full and the overflow reservation is pending, so it
+    // drains the ring before it sleeps (a reap takes what it can before waiting).
+    until(
+        Duration::from_secs(20),
+        "the producer to fill and reserve",
+        || {
+            let c = ring.counters();
+            c.tail == 2 && c.overflow_pending == 1
+        },
+    );
     let r = ring.clone();
     let reaper = thread::spawn(move || {
         let mut rx = r.consumer().unwrap();

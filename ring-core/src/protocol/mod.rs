@@ -259,6 +259,8 @@ pub enum Shortfall {
 pub struct ProducerCursor {
     /// Single producer: the private trusted tail of the ring (the next position to publish).
     pub(crate) tail: u32,
+    /// SPSC: the last validated value of the consumer's `head` (never ahead of it).
+    pub(crate) head_cache: u32,
 }
 
 /// Private state of a consumer handle.
@@ -268,6 +270,8 @@ pub struct ConsumerCursor {
     pub(crate) head: u32,
     /// Single consumer: the private trusted head of the overflow area.
     pub(crate) ovf_head: u32,
+    /// SPSC: the last validated value of the producer's `tail` (never ahead of it).
+    pub(crate) tail_cache: u32,
 }
 
 /// Distance `to - from` read as a count that cannot be "negative": values in the upper half of
@@ -477,13 +481,13 @@ impl<'a, T> RawRing<'a, T> {
         match self.ovf {
             Some(o) => {
                 let state = o.line.state.load(Acquire);
-                let head = if multi {
+                let oh = if multi {
                     o.line.head.load(Acquire)
                 } else {
                     cur.ovf_head
                 };
                 state & crate::layout::overflow_state::ACTIVE != 0
-                    && forward(head, state as u32) >= o.lane.capacity()
+                    && forward(oh, state as u32) >= o.lane.capacity()
             }
             None => {
                 let head = if multi {
@@ -582,14 +586,25 @@ impl<'a, T> RawRing<'a, T> {
                 if tail.wrapping_sub(head) > self.capacity() {
                     return Err(Corruption::IndicesOutOfRange { tail, head });
                 }
-                Ok(ProducerCursor { tail })
+                Ok(ProducerCursor {
+                    tail,
+                    head_cache: head,
+                })
             }
-            Mode::Spmc => Ok(ProducerCursor {
-                tail: lap::recover_tail(&self.main, &self.prod.tail)?,
-            }),
-            Mode::Mpsc | Mode::Mpmc => Ok(ProducerCursor {
-                tail: self.prod.tail.load(Acquire),
-            }),
+            Mode::Spmc => {
+                let tail = lap::recover_tail(&self.main, &self.prod.tail)?;
+                Ok(ProducerCursor {
+                    tail,
+                    head_cache: tail,
+                })
+            }
+            Mode::Mpsc | Mode::Mpmc => {
+                let tail = self.prod.tail.load(Acquire);
+                Ok(ProducerCursor {
+                    tail,
+                    head_cache: tail,
+                })
+            }
         }
     }
 
@@ -609,16 +624,28 @@ impl<'a, T> RawRing<'a, T> {
                 if tail.wrapping_sub(head) > self.capacity() {
                     return Err(Corruption::IndicesOutOfRange { tail, head });
                 }
-                Ok(ConsumerCursor { head, ovf_head })
+                Ok(ConsumerCursor {
+                    head,
+                    ovf_head,
+                    tail_cache: tail,
+                })
             }
-            Mode::Mpsc => Ok(ConsumerCursor {
-                head: lap::recover_head(&self.main, &self.cons.head)?,
-                ovf_head,
-            }),
-            Mode::Spmc | Mode::Mpmc => Ok(ConsumerCursor {
-                head: self.cons.head.load(Acquire),
-                ovf_head,
-            }),
+            Mode::Mpsc => {
+                let head = lap::recover_head(&self.main, &self.cons.head)?;
+                Ok(ConsumerCursor {
+                    head,
+                    ovf_head,
+                    tail_cache: head,
+                })
+            }
+            Mode::Spmc | Mode::Mpmc => {
+                let head = self.cons.head.load(Acquire);
+                Ok(ConsumerCursor {
+                    head,
+                    ovf_head,
+                    tail_cache: head,
+                })
+            }
         }
     }
 

@@ -5,8 +5,16 @@
 //! u32 arithmetic; the ring is empty at 0 and full at `capacity`, so no slot is wasted. A batch
 //! is published or released with a single Release store and no read-modify-write.
 //!
+//! Each side also keeps a private copy of the *other* side's index, refreshed (Acquire) only
+//! when the copy says there is not enough room (producer) or not enough entries (consumer).
+//! The copy is never ahead of the real index, so decisions made from it are conservative, and
+//! the slots it covers were already synchronised by the Acquire load that produced it. This is
+//! what keeps the two sides off each other's index line while the ring is neither full nor
+//! empty (on the 2-core VM here a line transfer costs about 200 ns).
+//!
 //! Untrusted peer: a fill level above `capacity` is impossible for honest participants and is
-//! reported as [`Corruption::IndicesOutOfRange`].
+//! reported as [`Corruption::IndicesOutOfRange`]; every loaded value is checked before it
+//! replaces the private copy.
 
 use super::{ConsumerCursor, ProducerCursor, RawRing, Shortfall, Span};
 use crate::error::Corruption;
@@ -21,15 +29,22 @@ pub(super) fn reserve<T>(
     exact: bool,
 ) -> Result<Span, Shortfall> {
     let tail = cur.tail;
-    let head = ring.cons.head.load(Acquire);
-    let used = tail.wrapping_sub(head);
-    if used > ring.capacity() {
-        return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
-            tail,
-            head,
-        }));
+    let cap = ring.capacity();
+    // The cached head is validated (`tail - head <= cap`) when loaded, and `tail` only grows
+    // by what it allowed, so this cannot underflow.
+    let mut free = cap - tail.wrapping_sub(cur.head_cache);
+    if free < n {
+        let head = ring.cons.head.load(Acquire);
+        let used = tail.wrapping_sub(head);
+        if used > cap {
+            return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
+                tail,
+                head,
+            }));
+        }
+        cur.head_cache = head;
+        free = cap - used;
     }
-    let free = ring.capacity() - used;
     if free == 0 || (exact && free < n) {
         return Err(Shortfall::Short { have: free });
     }
@@ -54,13 +69,17 @@ pub(super) fn claim<T>(
     n: u32,
 ) -> Result<Span, Shortfall> {
     let head = cur.head;
-    let tail = ring.prod.tail.load(Acquire);
-    let avail = tail.wrapping_sub(head);
-    if avail > ring.capacity() {
-        return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
-            tail,
-            head,
-        }));
+    let mut avail = cur.tail_cache.wrapping_sub(head);
+    if avail < n {
+        let tail = ring.prod.tail.load(Acquire);
+        avail = tail.wrapping_sub(head);
+        if avail > ring.capacity() {
+            return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
+                tail,
+                head,
+            }));
+        }
+        cur.tail_cache = tail;
     }
     if avail == 0 || n == 0 {
         return Err(Shortfall::Short { have: avail });
