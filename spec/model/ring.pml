@@ -22,22 +22,36 @@
  *
  * Modelled:
  *  - the ring lane (unbiased lap tags) in the four modes: MODE 0 SPSC (P1/P2/C1/C2, indices
- *    only), 1 MPSC (MP1-MP4 + SC1/SC2), 2 SPMC (SP1/SP2 + MC1-MC4), 3 MPMC (MP + MC);
+ *    only), 1 MPSC (MP1-MP4 + SC1/SC2), 2 SPMC (SP1/SP2 + MC1-MC4), 3 MPMC (MP + MC), with the
+ *    re-checks after a compare-and-swap (MP3/MC3) and the "stale index or corruption" re-load;
  *  - the overflow area (OCAP > 0): BIASED lap tags exactly as stored (stored = tag - (pos & mask),
  *    so the zeroed words are the formatted state), the packed state word ACTIVE|tail changed
  *    only by compare-and-swap (O1-O3), O4 (overflow taken only when ring tail == head, checked
  *    after the overflow tags were read), O5, O6 (deactivation by CAS when tail == head);
- *  - batches (PBATCH / CBATCH = 2: push_all = exact, push_some = best effort; pop_into claims of
- *    1 or 2 positions);
- *  - the wait block (WAIT = 1): W1 after every publication (check waiters, bump futex, wake),
- *    the W2 loop of Consumer::wait_for with spin = 0 (count, announce, snapshot the futex word,
- *    re-check, sleep only while the futex word still holds the snapshot, retire), the count
- *    being RawRing::ready(cur, 1).
- * Not modelled (see spec/VERIFICATION.md): memory ordering; discarded slots; handle creation and
- * takeover recovery; corruption by hostile peers (every Corruption the code can report is an
- * assertion failure here, since all participants are honest); the RETRY_BUDGET / SCAN_BUDGET
- * bounds (the model waits or retries without bound); spurious compare_exchange_weak failures;
- * futex timeouts and EINTR; counters; NO_WAKE and the eventfd.
+ *  - batches (PBATCH / CBATCH = 2: push_all = exact, push_some = best effort; pop_into / view
+ *    claims of 1 or 2 positions) and abandoned reservations (DISCARD: a WriteChunk dropped, or
+ *    committed with fewer entries than reserved: published as discarded, or taken back by a
+ *    single producer's ring reservation; consumers skip discarded slots);
+ *  - the wait block (WAIT = 1): W1 after every publication that made something claimable
+ *    (check waiters, bump the futex word, wake), the W2 loop of Consumer::wait_for with
+ *    spin = 0 (count, announce, snapshot the futex word, re-check, sleep only while the futex
+ *    word still holds the snapshot, retire), the count being that of Consumer::wait(min):
+ *    RawRing::ready(cur, min), ending below min when RawRing::saturated; consumers wait as
+ *    Consumer::reap does after a pop that found nothing (min = WMIN, or what is left to come).
+ * Not modelled (see spec/VERIFICATION.md): memory ordering; handle creation and takeover
+ * recovery; corruption by hostile peers (every Corruption the code can report is an assertion
+ * failure here, since all participants are honest, except the SlotSequence that an index ABA
+ * between two loads of an index can cause); the RETRY_BUDGET / SCAN_BUDGET bounds (the model
+ * waits or retries without bound); spurious compare_exchange_weak failures; futex timeouts,
+ * EINTR and spurious wake-ups; wait_beyond; counters; NO_WAKE and the eventfd.
+ *
+ * Properties (the named local bits of PROPS below; spec/VERIFICATION.md lists them): ghost
+ * per-slot states (no overwrite of an unconsumed entry, no read of an unpublished one), a ghost
+ * delivery log (each producer's entries exactly once and in order with one consumer; no
+ * duplicate and per-consumer order with several), "nothing lost" (a claim that finds nothing in
+ * a quiet ring means everything was delivered), invalid end states (a sleeper never woken, an
+ * owner waiting for a tag for ever), and, with -DLIVENESS, the LTL property that every entry is
+ * eventually delivered (pan -a -f: weak fairness).
  */
 
 /* ------------------------------------------------------------------ parameters */
@@ -75,6 +89,16 @@
 #ifndef WAIT
 #define WAIT 0              /* 1: consumers sleep on the futex word when nothing is ready */
 #endif
+#ifndef SPSC_CACHE
+#define SPSC_CACHE 1        /* SPSC: each side caches the other side's index (a3ae634) */
+#endif
+#ifndef WMIN
+#define WMIN 1              /* the min of a waiting consumer's reap */
+#endif
+#ifndef DISCARD
+#define DISCARD 0           /* reservations producer 0 abandons (published as discarded) */
+#endif
+#define DISC_OF(p) ((p) == 0 -> DISCARD : 0)
 #define MOD   (1 << IDX_BITS)
 #define IMASK (MOD - 1)
 #ifndef INIT
@@ -142,6 +166,7 @@ byte ost = OINIT;           /* OverflowLine.state: ACTIVE | tail */
 byte ohead = OINIT;         /* OverflowLine.head */
 byte oseq[OSZ];             /* overflow lap tags, stored biased; set by init */
 byte pay[CAP + OSZ];        /* payloads: ring slots, then overflow slots */
+bit  meta[CAP + OSZ];       /* slot_meta::DISCARDED of each slot */
 byte waiters;               /* WaitLine.waiters */
 byte futex;                 /* WaitLine.futex (IDX_BITS wide, like every word here) */
 bit  asleep[NCONS];         /* the kernel's futex queue */
@@ -164,6 +189,31 @@ byte g_tx, g_hx, g_otx, g_ohx;
 byte g_next[NPROD];         /* NCONS == 1: next sequence number expected from each producer */
 byte g_dmask[NPROD];        /* NCONS > 1: sequence numbers of each producer delivered */
 byte g_last[NCONS * NPROD]; /* NCONS > 1: 1 + last sequence number consumer c got from p */
+
+/* Named properties: each assertion below first stores its condition in one of these local
+   bits (declared by PROPS in every process, always 1 unless a property fails, so they add no
+   states), so that a violation reads "assertion violated no_overwrite" rather than as the
+   expanded expression:
+     no_corruption_reported      honest peers: no Corruption (IndicesOutOfRange, SlotSequence)
+                                 except after an index ABA
+     no_overwrite                a payload is written only into a free slot
+     publication_of_owned_slot   a tag publishes only what its owner wrote
+     no_read_before_publication  a payload is read only once published
+     release_of_claimed_slot     a tag frees only what its claimer read
+     valid_payload               a delivered payload is an entry that was pushed
+     exactly_once_in_order       one consumer: each producer's entries once each, in order
+     no_duplicate                several consumers: no entry twice
+     producer_order_per_consumer several consumers: each sees a producer's entries in order
+     nothing_lost                a claim in a quiet ring finds what is left
+     all_delivered_at_end        when every process has ended
+     index_invariant             MPMC: 0 <= tail - head <= capacity, at every instant
+     packed_state_valid          the overflow state word holds ACTIVE | tail and nothing else */
+#define PROPS \
+    bit no_corruption_reported = 1, no_overwrite = 1, publication_of_owned_slot = 1, \
+        no_read_before_publication = 1, release_of_claimed_slot = 1, valid_payload = 1, \
+        exactly_once_in_order = 1, no_duplicate = 1, producer_order_per_consumer = 1, \
+        nothing_lost = 1, all_delivered_at_end = 1, index_invariant = 1, packed_state_valid = 1
+#define CHECK(prop, cond) atomic { prop = (cond); assert(prop) }
 
 /* ------------------------------------------------------------------ lane helpers */
 
@@ -239,27 +289,40 @@ inline reserve_ring() {
     :: exact && n > CAP -> skip                      /* can never fit: Short */
     :: else ->
 #if MODE == 0
-        /* P1: load head; used = tail - head; free = capacity - used */
-        atomic {
-            t = head;
-            d = W(ctail - t);
-            assert(d <= CAP);                        /* IndicesOutOfRange */
+        /* P1: free = capacity - (tail - head); with SPSC_CACHE the head is the private copy,
+           re-loaded (and validated) only when it shows fewer than n free slots. */
 #ifdef MUTANT_FULL_OFF_BY_ONE
-            d = CAP + 1 - d;                         /* MUTANT: full one entry too late */
+#define P1_FREE(used) (CAP + 1 - (used))             /* MUTANT: full one entry too late */
 #else
-            d = CAP - d;
+#define P1_FREE(used) (CAP - (used))
 #endif
-            if
-            :: d == 0 || (exact && d < n) -> skip
-            :: else -> ok = 1; sstart = ctail; slen = MIN(n, d); splace = 0
-            fi;
-            t = 0; d = 0
-        }
+#if SPSC_CACHE
+        d = P1_FREE(W(ctail - hcache));
+        if
+        :: d < n ->
+#endif
+            atomic {
+                t = head;
+                d = W(ctail - t);
+                CHECK(no_corruption_reported, d <= CAP); /* else IndicesOutOfRange */
+                d = P1_FREE(d);
+                hcache = t;
+                t = 0
+            }
+#if SPSC_CACHE
+        :: else -> skip
+        fi;
+#endif
+        if
+        :: d == 0 || (exact && d < n) -> skip
+        :: else -> ok = 1; sstart = ctail; slen = MIN(n, d); splace = 0
+        fi;
+        d = 0
 #elif MODE == 2
         /* SP1: scan from the private tail */
         nn = MIN(n, CAP);
         scan_free(0, ctail, nn);
-        assert(!oth);                                /* SlotSequence */
+        CHECK(no_corruption_reported, !oth);    /* else SlotSequence */
         if
         :: k == 0 || (exact && k < nn) -> skip
         :: else -> ok = 1; sstart = ctail; slen = k; splace = 0
@@ -277,7 +340,7 @@ inline reserve_ring() {
                     if
                     :: now != t -> t = now; x0 = g_tx
                     :: else ->                       /* SlotSequence: only after an index ABA */
-                        assert(g_tx != x0); corrupt = 1
+                        CHECK(no_corruption_reported, g_tx != x0); corrupt = 1
                     fi;
                     now = 0
                 }
@@ -330,7 +393,7 @@ inline reserve() {
                     now = ost;
                     if
                     :: now != st -> st = now; ox0 = g_otx
-                    :: else -> assert(g_otx != ox0); corrupt = 1
+                    :: else -> CHECK(no_corruption_reported, g_otx != ox0); corrupt = 1
                     fi;
                     now = 0
                 }
@@ -368,58 +431,84 @@ inline reserve() { reserve_ring() }
 /* The payload write of one owned position (RawRing::write). */
 inline write_slot(l, p, v) {
     atomic {
-        assert(g_slot[G(l, p)] == G_FREE);           /* no overwrite of an unconsumed entry */
+        CHECK(no_overwrite, g_slot[G(l, p)] == G_FREE);
         g_slot[G(l, p)] = G_WRITING;
         pay[G(l, p)] = v
     }
 }
 
-/* One tag store that publishes position p (SP2 / MP4 / O3). */
-inline publish_one(l, p) {
+/* One tag store that publishes position p (SP2 / MP4 / O3), as an entry or, when disc, as a
+   discarded slot. The Relaxed store of meta that precedes the tag store is folded into this
+   step (only the owner touches meta before the tag is published). */
+inline publish_one(l, p, disc) {
     atomic {
+        meta[G(l, p)] = disc;
         set_tag(l, p, W(p + 1));
-        assert(g_slot[G(l, p)] == G_WRITING);
+        if
+        :: disc -> CHECK(publication_of_owned_slot, g_slot[G(l, p)] == G_FREE)   /* unwritten */
+        :: else -> CHECK(publication_of_owned_slot, g_slot[G(l, p)] == G_WRITING)
+        fi;
         g_slot[G(l, p)] = G_PUB
     }
 }
 
-/* RawRing::publish of the whole span (keep = len). */
+/* RawRing::publish(span, keep): the first keep positions as entries; the rest are discarded
+   (lap-tag lanes of several producers, and every overflow span) or taken back (a single
+   producer's ring reservation). Sets pub: whether anything became claimable (the W1 test). */
 inline publish() {
+    pub = 1;
     if
     :: splace == 0 ->
 #if MODE == 0
-        atomic {                                     /* P2: one store of tail for the batch */
-            ctail = W(sstart + slen);
-            tail = ctail;
-            i = 0;
-            do
-            :: i < slen ->
-                assert(g_slot[G(0, W(sstart + i))] == G_WRITING);
-                g_slot[G(0, W(sstart + i))] = G_PUB;
-                i++
-            :: else -> break
-            od;
-            i = 0
-        }
-#else
-        i = 0;
+        if
+        :: keep == 0 -> pub = 0                      /* nothing published */
+        :: else ->
+            atomic {                                 /* P2: one store of tail for the batch */
+                ctail = W(sstart + keep);
+                tail = ctail;
+                i = 0;
+                do
+                :: i < keep ->
+                    CHECK(publication_of_owned_slot, g_slot[G(0, W(sstart + i))] == G_WRITING);
+                    g_slot[G(0, W(sstart + i))] = G_PUB;
+                    i++
+                :: else -> break
+                od;
+                i = 0
+            }
+        fi
+#elif MODE == 2
+        i = 0;                                       /* SP2: publish_kept */
         do
-        :: i < slen -> publish_one(0, W(sstart + i)); i++
+        :: i < keep -> publish_one(0, W(sstart + i), 0); i++
         :: else -> break
         od;
         i = 0;
-#if MODE == 2
-        atomic { ctail = W(sstart + slen); tail = ctail }   /* SP2: then store tail */
-#endif
-#endif
-    :: else ->
-        i = 0;
+        if
+        :: keep == 0 -> pub = 0
+        :: else -> atomic { ctail = W(sstart + keep); tail = ctail }   /* then store tail */
+        fi
+#else
+        i = 0;                                       /* MP4: publish_all */
         do
-        :: i < slen -> publish_one(1, W(sstart + i)); i++
+        :: i < slen -> publish_one(0, W(sstart + i), (i >= keep)); i++
         :: else -> break
         od;
         i = 0
-    fi
+#endif
+    :: else ->
+        i = 0;                                       /* O3: publish_all on the overflow lane */
+        do
+        :: i < slen -> publish_one(1, W(sstart + i), (i >= keep)); i++
+        :: else -> break
+        od;
+        i = 0
+    fi;
+#ifdef MUTANT_NO_WAKE_ON_DISCARD
+    pub = (keep != 0)                                /* MUTANT: discarded slots wake nobody */
+#else
+    skip
+#endif
 }
 
 /* W1 (wait::must_wake, wait::bump, futex_wake): after a publication. */
@@ -438,50 +527,61 @@ inline w1() {
     skip;
 #if WAIT
     if
-    :: waiters != 0 -> wake_all()                    /* fence(SeqCst); load waiters */
+    :: pub && waiters != 0 -> wake_all()             /* fence(SeqCst); load waiters */
     :: else -> skip
     fi
 #endif
 }
 
 proctype Producer(byte me) {
-    byte s, n, nn, k, d, pos, t, now, st, ot, sstart, slen, i, vi, ctail, x0, ox0;
-    bit exact, ok, oth, splace, corrupt;
+    PROPS;
+    byte s, n, nn, k, d, pos, t, now, st, ot, sstart, slen, keep, i, vi, ctail, hcache, x0, ox0, ndisc;
+    bit exact, ok, oth, splace, corrupt, pub, abandon;
 #if MODE == 0 || MODE == 2
     ctail = tail;                                    /* producer_cursor: the private tail */
 #endif
-    do
-    :: s == NPUSH_OF(me) -> break
-    :: else ->
-#if PBATCH > 1
-        if
-        :: n = 1; exact = 1                          /* push */
-        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 1 /* push_all of 2 */
-        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 0 /* push_some of 2 */
-        fi;
-#else
-        n = 1; exact = 1;
+#if MODE == 0
+    hcache = head;                                   /* ... and the copy of head (SPSC) */
 #endif
+    do
+    :: s == NPUSH_OF(me) && ndisc == DISC_OF(me) -> break
+    :: else ->
+        if
+        :: s < NPUSH_OF(me) -> n = 1; exact = 1      /* push */
+#if PBATCH > 1
+        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 1 /* push_all of 2 */
+        :: NPUSH_OF(me) - s >= 2 -> n = 2; exact = 0 /* push_some of 2 (reserve(2)) */
+#endif
+        :: ndisc < DISC_OF(me) -> n = 1; exact = 1; abandon = 1   /* a WriteChunk dropped */
+        fi;
         reserve();
         if
         :: ok ->
+            if
+            :: abandon -> keep = 0; ndisc++          /* nothing written: keep = 0 */
+            :: !abandon && slen == 2 && ndisc < DISC_OF(me) ->
+                keep = 1; ndisc++                    /* a chunk committed with 1 of 2 written */
+            :: !abandon -> keep = slen
+            fi;
             i = 0;
             do
-            :: i < slen -> write_slot(splace, W(sstart + i), VAL(me, s + i)); i++
+            :: i < keep -> write_slot(splace, W(sstart + i), VAL(me, s + i)); i++
             :: else -> break
             od;
 #ifdef MUTANT_WAKE_BEFORE_PUBLISH
+            pub = 1;
             w1();                                    /* MUTANT: W1 before the publication */
             publish();
 #else
             publish();
             w1();
 #endif
-            s = s + slen
+            s = s + keep
         :: else -> skip                              /* Full (or Corrupt after an index ABA):
                                                         the entry is handed back; retry */
         fi;
-        corrupt = 0; n = 0; exact = 0; ok = 0; sstart = 0; slen = 0; splace = 0; k = 0; nn = 0; pos = 0; d = 0
+        corrupt = 0; n = 0; exact = 0; ok = 0; sstart = 0; slen = 0; keep = 0; splace = 0; abandon = 0;
+        k = 0; nn = 0; pos = 0; d = 0; pub = 0
     od;
     g_pdone++
 }
@@ -490,16 +590,16 @@ proctype Producer(byte me) {
 
 /* Records the delivery of payload v (a ghost step, folded into the payload read). */
 inline deliver(v) {
-    assert(v != 0);                                  /* a payload that was written */
+    CHECK(valid_payload, v != 0);                    /* a payload that was written */
     dp = (v - 1) / 16; ds = (v - 1) % 16;
-    assert(dp < NPROD && ds < NPUSH_OF(dp));
+    CHECK(valid_payload, dp < NPROD && ds < NPUSH_OF(dp));
 #if NCONS == 1
-    assert(ds == g_next[dp]);                        /* exactly once, in each producer's order */
+    CHECK(exactly_once_in_order, ds == g_next[dp]);
     g_next[dp]++;
 #else
-    assert((g_dmask[dp] & (1 << ds)) == 0);          /* no duplicate */
+    CHECK(no_duplicate, (g_dmask[dp] & (1 << ds)) == 0);
     g_dmask[dp] = g_dmask[dp] | (1 << ds);
-    assert(g_last[me * NPROD + dp] <= ds);           /* producer order within this consumer */
+    CHECK(producer_order_per_consumer, g_last[me * NPROD + dp] <= ds);
     g_last[me * NPROD + dp] = ds + 1;
 #endif
     g_delivered++;
@@ -532,7 +632,7 @@ inline claim_multi(l) {
                 now = (l -> ohead : head);
                 if
                 :: now != h -> h = now; x0 = (l -> g_ohx : g_hx)
-                :: else -> assert(x0 != (l -> g_ohx : g_hx)); corrupt = 1
+                :: else -> CHECK(no_corruption_reported, x0 != (l -> g_ohx : g_hx)); corrupt = 1
                 fi;
                 now = 0
             }
@@ -603,25 +703,38 @@ inline try_deactivate() {
 inline claim() {
     ok = 0;
 #if MODE == 0
-    atomic {                                         /* C1 */
-        t = tail;
+    /* C1: avail = tail - head; with SPSC_CACHE the tail is the private copy, re-loaded (and
+       validated) only when it shows fewer than n entries. */
 #ifdef MUTANT_WIDE_SPSC
-        d = (t > chead -> t - chead : 0);            /* MUTANT: widened "tail > head" */
+#define C1_AVAIL(tl) ((tl) > chead -> (tl) - chead : 0)   /* MUTANT: widened "tail > head" */
 #else
-        d = W(t - chead);
+#define C1_AVAIL(tl) W((tl) - chead)
 #endif
-        assert(d <= CAP);                            /* IndicesOutOfRange */
-        if
-        :: d == 0 -> skip
-        :: else -> ok = 1; sstart = chead; slen = MIN(n, d); splace = 0;
-                   g_inflight++; g_claims++
-        fi;
-        t = 0; d = 0
-    }
+#if SPSC_CACHE
+    d = C1_AVAIL(tcache);
+    if
+    :: d < n ->
+#endif
+        atomic {
+            t = tail;
+            d = C1_AVAIL(t);
+            CHECK(no_corruption_reported, d <= CAP); /* else IndicesOutOfRange */
+            tcache = t;
+            t = 0
+        }
+#if SPSC_CACHE
+    :: else -> skip
+    fi;
+#endif
+    if
+    :: d == 0 -> skip
+    :: else -> ok = 1; sstart = chead; slen = MIN(n, d); splace = 0; g_inflight++; g_claims++
+    fi;
+    d = 0
 #elif MODE == 1
     nn = MIN(n, CAP);                                /* SC1 */
     scan_ready(0, chead, nn, 0);
-    assert(!oth);                                    /* SlotSequence */
+    CHECK(no_corruption_reported, !oth);    /* else SlotSequence */
     if
     :: k > 0 -> ok = 1; sstart = chead; slen = k; splace = 0; g_inflight++; g_claims++
     :: else -> skip
@@ -637,7 +750,7 @@ inline claim() {
 #else
         nn = MIN(n, OCAP);                           /* O5: SC1 on the overflow lane */
         scan_ready(1, cohead, nn, 0);
-        assert(!oth);
+        CHECK(no_corruption_reported, !oth);    /* else SlotSequence */
         if
         :: k > 0 ->
             ring_empty();                            /* O4, after the tags */
@@ -665,10 +778,16 @@ inline read_span() {
     :: i < slen ->
         atomic {
             pos = W(sstart + i);
-            assert(g_slot[G(splace, pos)] == G_PUB); /* no read of an unpublished entry */
+            CHECK(no_read_before_publication, g_slot[G(splace, pos)] == G_PUB);
             g_slot[G(splace, pos)] = G_READING;
-            v = pay[G(splace, pos)];
-            deliver(v);
+            if
+#if MODE == 0
+            :: splace && meta[G(splace, pos)] -> skip        /* is_discarded: skipped */
+#else
+            :: meta[G(splace, pos)] -> skip
+#endif
+            :: else -> v = pay[G(splace, pos)]; deliver(v)
+            fi;
             v = 0
         }
         i++
@@ -681,7 +800,7 @@ inline read_span() {
 inline free_one(l, p, last) {
     atomic {
         set_tag(l, p, W(p + LCAP(l)));
-        assert(g_slot[G(l, p)] == G_READING);
+        CHECK(release_of_claimed_slot, g_slot[G(l, p)] == G_READING);
         g_slot[G(l, p)] = G_FREE;
         if
         :: last -> g_inflight--
@@ -701,7 +820,7 @@ inline release() {
             i = 0;
             do
             :: i < slen ->
-                assert(g_slot[G(0, W(sstart + i))] == G_READING);
+                CHECK(release_of_claimed_slot, g_slot[G(0, W(sstart + i))] == G_READING);
                 g_slot[G(0, W(sstart + i))] = G_FREE;
                 i++
             :: else -> break
@@ -733,7 +852,8 @@ inline release() {
     fi
 }
 
-/* RawRing::ready(cur, 1) (+ the shutdown flag with several sleeping consumers): cnt. */
+/* The count of Consumer::wait(lim): RawRing::ready(cur, lim), or lim (the wait may end) when
+   producers are saturated (+ the shutdown flag with several sleeping consumers): cnt. */
 inline ready() {
 #if MC
     hh = head;
@@ -743,40 +863,77 @@ inline ready() {
 #if MODE == 0
     atomic { t = tail; cnt = MIN(FWD(hh, t), CAP); t = 0 }
 #else
-    scan_ready(0, hh, MIN(1, CAP), MC);
-    cnt = (oth -> 1 : k);                            /* a stale-looking tag counts as ready */
+    nn = MIN(lim, CAP);
+    scan_ready(0, hh, nn, MC);
+    cnt = (oth -> lim : k);                          /* a stale-looking tag: `limit` */
 #endif
 #if OCAP > 0
     if
-    :: cnt == 0 ->
+    :: cnt < lim ->
         t = tail;
         if
-        :: FWD(hh, t) == 0 ->                        /* every reserved ring position counted */
+        :: FWD(hh, t) == cnt ->                      /* every reserved ring position counted */
 #if MC
             oh = ohead;
 #else
             oh = cohead;
 #endif
-            scan_ready(1, oh, 1, MC);
-            cnt = (oth -> 1 : k)
+            nn = MIN(lim - cnt, OCAP);
+            scan_ready(1, oh, nn, MC);
+            cnt = cnt + (oth -> lim : k)
         :: else -> skip
         fi;
         t = 0; oh = 0
     :: else -> skip
     fi;
 #endif
-#if NCONS > 1
-    cnt = cnt + shutdown;
+    /* Consumer::wait's condition: with some entries ready, stop waiting for more if producers
+       are saturated (RawRing::saturated: the overflow area active and full or, without one,
+       the ring full), since nothing more can arrive until this consumer takes some. */
+    if
+#ifdef MUTANT_NO_SATURATED
+    :: false ->                                      /* MUTANT: no saturation test (before d44509a) */
+#else
+    :: cnt > 0 && cnt < lim ->
 #endif
-    hh = 0; k = 0; oth = 0; pos = 0; d = 0
+#if OCAP > 0
+        st = ost;
+#if MC
+        oh = ohead;
+#else
+        oh = cohead;
+#endif
+        if
+        :: (st & ACTIVE) && FWD(oh, st & TMASK) >= OCAP -> cnt = lim
+        :: else -> skip
+        fi;
+        st = 0; oh = 0
+#else
+#if MC
+        hh = head;
+#endif
+        t = tail;
+        if
+        :: FWD(hh, t) >= CAP -> cnt = lim
+        :: else -> skip
+        fi;
+        t = 0
+#endif
+    :: else -> skip
+    fi;
+#if NCONS > 1
+    cnt = cnt + shutdown * lim;
+#endif
+    hh = 0; nn = 0; k = 0; oth = 0; pos = 0; d = 0
 }
 
-/* Consumer::wait_for(min = 1) with spin = 0 and no timeout (W2). */
+/* Consumer::wait_for(min = lim) with spin = 0 and no timeout (W2), as Consumer::reap calls it
+   after a pop that found nothing: lim = min(WMIN, entries still to come). */
 inline wait_for() {
     do
     :: ready();
         if
-        :: cnt >= 1 -> break
+        :: cnt >= lim -> break
         :: else -> skip
         fi;
         waiters++;                                   /* W2: announce (SeqCst RMW), fence */
@@ -784,7 +941,7 @@ inline wait_for() {
 #ifndef MUTANT_NO_SLEEP_RECHECK
         ready();                                     /* re-check */
         if
-        :: cnt >= 1 ->
+        :: cnt >= lim ->
             atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };   /* retire */
             break
         :: else -> skip
@@ -799,16 +956,20 @@ inline wait_for() {
         (asleep[me] == 0);                           /* sleeping until FUTEX_WAKE */
         atomic { waiters = (waiters > 0 -> waiters - 1 : 0); seen = 0 }   /* retire */
     od;
-    cnt = 0; seen = 0
+    cnt = 0; seen = 0; lim = 0
 }
 
 proctype Consumer(byte me) {
+    PROPS;
     byte n, nn, k, d, pos, t, h, now, st, oh, hh, sstart, slen, i, vi, v, dp, ds, cnt, seen;
-    byte chead, cohead, c0, x0;
+    byte chead, cohead, tcache, c0, x0, lim;
     bit ok, oth, splace, allowed, q0, corrupt;
 #if !MC
     chead = head;                                    /* consumer_cursor: private heads */
     cohead = ohead;
+#endif
+#if MODE == 0
+    tcache = tail;                                   /* ... and the copy of tail (SPSC) */
 #endif
     do
     :: atomic { g_delivered == TOTAL -> break }
@@ -835,8 +996,10 @@ proctype Consumer(byte me) {
             /* No entry lost: if nothing moved during the whole attempt, everything pushed was
                published and nobody held a claim, a claim that finds nothing means that every
                entry has been delivered. */
-            assert(!(q0 && g_inflight == 0 && g_claims == c0) || g_delivered == TOTAL);
+            CHECK(nothing_lost, !(q0 && g_inflight == 0 && g_claims == c0) || g_delivered == TOTAL);
 #if WAIT
+            lim = MIN(WMIN, TOTAL - g_delivered);    /* reap(min): at most what is to come, */
+            lim = MIN(lim, CAP + OCAP);              /* and at most what the lanes hold */
             wait_for()
 #else
             skip
@@ -861,12 +1024,17 @@ proctype Consumer(byte me) {
 #else
 #define INV_IDX true
 #endif
-/* The packed state holds ACTIVE and a tail, nothing else; lap tags sit in their slot's class. */
-#define INV (INV_IDX && ost < 2 * MOD && \
-             ((seq[0] - 0) & RMASK) <= 1 && ((seq[RMASK] - RMASK) & RMASK) <= 1)
+#define INV_OST (ost < 2 * MOD)                      /* ACTIVE | tail, no other bit */
+#define INV (INV_IDX && INV_OST)
 
+/* A monitor that can only move when an invariant fails (so it adds no states otherwise). */
 active proctype Invariants() {
-end: atomic { !(MODE == 0 || CAP == 1 || INV) -> assert(false) }
+    PROPS;
+end: atomic {
+        !INV ->
+        CHECK(index_invariant, INV_IDX);
+        CHECK(packed_state_valid, INV_OST)
+    }
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -877,6 +1045,7 @@ ltl all_delivered { <> (g_delivered == TOTAL) }
 #endif
 
 init {
+    PROPS;
     byte i;
     atomic {
         i = 0;
@@ -903,5 +1072,5 @@ init {
     }
     /* Everything done: all delivered. */
     (_nr_pr == 2);                                   /* init and Invariants remain */
-    assert(g_delivered == TOTAL)
+    CHECK(all_delivered_at_end, g_delivered == TOTAL)
 }
