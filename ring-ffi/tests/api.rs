@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 const OK: cring_status = cring_status::Ok;
 const SECOND: i64 = 1_000_000_000;
 
+/// The handle table is process-global: a test that probes made-up ids (which may be live ids of
+/// another test running in parallel) or relies on the table's contents runs alone.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn last_error() -> String {
     let mut buf = [0 as std::ffi::c_char; 512];
     // SAFETY: a local buffer of the length passed.
@@ -67,6 +74,7 @@ impl Fixture {
 
 #[test]
 fn status_codes_have_messages_and_header_names() {
+    let _serial = serial();
     let header = include_str!("../include/cring.h");
     let mut messages = std::collections::HashSet::new();
     for code in 0..=cring_status::Panic as u32 {
@@ -106,6 +114,7 @@ fn status_codes_have_messages_and_header_names() {
 
 #[test]
 fn null_pointers_are_refused() {
+    let _serial = serial();
     let f = Fixture::new(8, CRING_MODE_SPSC);
     let e = entry(1);
     let mut out = cring_completion::default();
@@ -211,6 +220,7 @@ fn null_pointers_are_refused() {
 
 #[test]
 fn closed_and_made_up_handles_are_refused() {
+    let _serial = serial();
     let f = Fixture::new(8, CRING_MODE_SPSC);
     let (ring, p, c) = (f.ring, f.p, f.c);
     let mut region = cring_region::default();
@@ -306,6 +316,7 @@ fn closed_and_made_up_handles_are_refused() {
 
 #[test]
 fn wrong_sizes_and_alignment_are_refused() {
+    let _serial = serial();
     let f = Fixture::new(8, CRING_MODE_SPSC);
     #[repr(C, align(16))]
     struct Buf([u8; 64]);
@@ -398,6 +409,7 @@ fn wrong_sizes_and_alignment_are_refused() {
 /// status: never a panic, a crash, or an access outside the region.
 #[test]
 fn scribbled_headers_are_refused() {
+    let _serial = serial();
     let mut cfg = cring_config_init(16);
     cfg.overflow_capacity = 16;
     let mut len = 0u64;
@@ -473,6 +485,7 @@ fn scribbled_headers_are_refused() {
 
 #[test]
 fn rings_of_another_entry_type_are_refused() {
+    let _serial = serial();
     let mut cfg = cring_config_init(8);
     cfg.entry = cring_entry_opaque(24, 8);
     let mut ring = cring_ring::default();
@@ -505,6 +518,7 @@ fn rings_of_another_entry_type_are_refused() {
 /// a call is safe.
 #[test]
 fn one_call_at_a_time_per_handle() {
+    let _serial = serial();
     let f = Fixture::new(8, CRING_MODE_SPSC);
     let c = f.c;
     let started = AtomicBool::new(false);
@@ -560,6 +574,7 @@ fn one_call_at_a_time_per_handle() {
 /// entry arrives exactly once.
 #[test]
 fn mpmc_threads_through_the_abi() {
+    let _serial = serial();
     let mut cfg = cring_config_init(32);
     cfg.mode = CRING_MODE_MPMC;
     cfg.overflow_capacity = 64;
@@ -644,6 +659,7 @@ fn mpmc_threads_through_the_abi() {
 /// the same size and alignment attaches to an opaque ring, and the other way round.
 #[test]
 fn opaque_rings_interoperate_with_ring_core() {
+    let _serial = serial();
     #[derive(Copy, Clone, Debug, PartialEq, Default)]
     #[repr(C)]
     struct Sample {
@@ -736,6 +752,7 @@ fn opaque_rings_interoperate_with_ring_core() {
 /// Huge pages: a region or a typed "unavailable", never a silent substitute (unless asked).
 #[test]
 fn huge_page_regions() {
+    let _serial = serial();
     let mut r = cring_region::default();
     let mut len = 0usize;
     // SAFETY: valid pointers to locals.
@@ -776,6 +793,7 @@ fn huge_page_regions() {
 /// when a ring is created in it, overflow area included.
 #[test]
 fn exposed_memory_is_formatted_in_full() {
+    let _serial = serial();
     let mut cfg = cring_config_init(4);
     cfg.overflow_capacity = 8;
     let mut len = 0u64;
