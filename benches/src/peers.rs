@@ -48,15 +48,15 @@ pub trait BatchRx {
 
 // --- ours -----------------------------------------------------------------------------------
 
-impl Tx for Producer<'_, Item> {
-    #[inline]
+impl Tx for Producer<Item> {
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         Producer::push(self, v).map_err(|e| e.into_inner())
     }
 }
 
-impl Rx for Consumer<'_, Item> {
-    #[inline]
+impl Rx for Consumer<Item> {
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         Consumer::pop(self).ok()
     }
@@ -77,8 +77,8 @@ impl<H> OursCopy<H> {
 /// [`Consumer::view`].
 pub struct OursZeroCopy<H>(pub H);
 
-impl BatchTx for OursCopy<Producer<'_, Item>> {
-    #[inline]
+impl BatchTx for OursCopy<Producer<Item>> {
+    #[inline(always)]
     fn push_batch(&mut self, n: usize, mut f: impl FnMut(usize) -> Item) -> bool {
         for (i, slot) in self.1[..n].iter_mut().enumerate() {
             *slot = f(i);
@@ -87,8 +87,8 @@ impl BatchTx for OursCopy<Producer<'_, Item>> {
     }
 }
 
-impl BatchRx for OursCopy<Consumer<'_, Item>> {
-    #[inline]
+impl BatchRx for OursCopy<Consumer<Item>> {
+    #[inline(always)]
     fn pop_batch(&mut self, max: usize, mut f: impl FnMut(&Item)) -> usize {
         let n = self.0.pop_into(&mut self.1[..max]).unwrap_or(0);
         self.1[..n].iter().for_each(&mut f);
@@ -96,14 +96,12 @@ impl BatchRx for OursCopy<Consumer<'_, Item>> {
     }
 }
 
-impl BatchTx for OursZeroCopy<Producer<'_, Item>> {
-    #[inline]
+impl BatchTx for OursZeroCopy<Producer<Item>> {
+    #[inline(always)]
     fn push_batch(&mut self, n: usize, mut f: impl FnMut(usize) -> Item) -> bool {
         match self.0.reserve_exact(n) {
             Ok(mut chunk) => {
-                for i in 0..n {
-                    chunk.write(i, f(i));
-                }
+                chunk.fill_from((0..n).map(&mut f));
                 chunk.commit();
                 true
             }
@@ -112,16 +110,16 @@ impl BatchTx for OursZeroCopy<Producer<'_, Item>> {
     }
 }
 
-impl BatchRx for OursZeroCopy<Consumer<'_, Item>> {
-    #[inline]
+impl BatchRx for OursZeroCopy<Consumer<Item>> {
+    #[inline(always)]
     fn pop_batch(&mut self, max: usize, mut f: impl FnMut(&Item)) -> usize {
         match self.0.view(max) {
             Ok(view) => {
                 let mut n = 0;
-                for v in view.iter() {
+                view.iter().for_each(|v| {
                     f(v);
                     n += 1;
-                }
+                });
                 n
             }
             Err(_) => 0,
@@ -132,28 +130,28 @@ impl BatchRx for OursZeroCopy<Consumer<'_, Item>> {
 // --- the floor ------------------------------------------------------------------------------
 
 impl<const C: bool> Tx for FloorTx<Item, C> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         FloorTx::push(self, v)
     }
 }
 
 impl<const C: bool> Rx for FloorRx<Item, C> {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         FloorRx::pop(self)
     }
 }
 
 impl<const C: bool> BatchTx for FloorTx<Item, C> {
-    #[inline]
+    #[inline(always)]
     fn push_batch(&mut self, n: usize, f: impl FnMut(usize) -> Item) -> bool {
         FloorTx::push_batch(self, n, f)
     }
 }
 
 impl<const C: bool> BatchRx for FloorRx<Item, C> {
-    #[inline]
+    #[inline(always)]
     fn pop_batch(&mut self, max: usize, f: impl FnMut(&Item)) -> usize {
         FloorRx::pop_batch(self, max, f)
     }
@@ -162,14 +160,14 @@ impl<const C: bool> BatchRx for FloorRx<Item, C> {
 // --- rtrb -----------------------------------------------------------------------------------
 
 impl Tx for rtrb::Producer<Item> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         rtrb::Producer::push(self, v).map_err(|rtrb::PushError::Full(v)| v)
     }
 }
 
 impl Rx for rtrb::Consumer<Item> {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         rtrb::Consumer::pop(self).ok()
     }
@@ -177,7 +175,7 @@ impl Rx for rtrb::Consumer<Item> {
 
 /// rtrb through its chunk API: `write_chunk_uninit` + `fill_from_iter`, and `read_chunk`.
 impl BatchTx for rtrb::Producer<Item> {
-    #[inline]
+    #[inline(always)]
     fn push_batch(&mut self, n: usize, mut f: impl FnMut(usize) -> Item) -> bool {
         match self.write_chunk_uninit(n) {
             Ok(chunk) => {
@@ -190,7 +188,7 @@ impl BatchTx for rtrb::Producer<Item> {
 }
 
 impl BatchRx for rtrb::Consumer<Item> {
-    #[inline]
+    #[inline(always)]
     fn pop_batch(&mut self, max: usize, mut f: impl FnMut(&Item)) -> usize {
         let n = self.slots().min(max);
         if n == 0 {
@@ -211,28 +209,28 @@ impl BatchRx for rtrb::Consumer<Item> {
 // --- crossbeam ------------------------------------------------------------------------------
 
 impl Tx for &crossbeam_queue::ArrayQueue<Item> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         crossbeam_queue::ArrayQueue::push(self, v)
     }
 }
 
 impl Rx for &crossbeam_queue::ArrayQueue<Item> {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         crossbeam_queue::ArrayQueue::pop(self)
     }
 }
 
 impl Tx for crossbeam_channel::Sender<Item> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         self.try_send(v).map_err(|e| e.into_inner())
     }
 }
 
 impl Rx for crossbeam_channel::Receiver<Item> {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         self.try_recv().ok()
     }
@@ -241,7 +239,7 @@ impl Rx for crossbeam_channel::Receiver<Item> {
 // --- std --------------------------------------------------------------------------------------
 
 impl Tx for std::sync::mpsc::SyncSender<Item> {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         self.try_send(v).map_err(|e| match e {
             std::sync::mpsc::TrySendError::Full(v)
@@ -251,7 +249,7 @@ impl Tx for std::sync::mpsc::SyncSender<Item> {
 }
 
 impl Rx for std::sync::mpsc::Receiver<Item> {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         self.try_recv().ok()
     }
@@ -265,14 +263,14 @@ pub type RingbufTx = ringbuf::HeapProd<Item>;
 pub type RingbufRx = ringbuf::HeapCons<Item>;
 
 impl Tx for RingbufTx {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         ringbuf::traits::Producer::try_push(self, v)
     }
 }
 
 impl Rx for RingbufRx {
-    #[inline]
+    #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
         ringbuf::traits::Consumer::try_pop(self)
     }
@@ -290,7 +288,7 @@ impl<H> RingbufSlices<H> {
 }
 
 impl BatchTx for RingbufSlices<RingbufTx> {
-    #[inline]
+    #[inline(always)]
     fn push_batch(&mut self, n: usize, mut f: impl FnMut(usize) -> Item) -> bool {
         use ringbuf::traits::{Observer, Producer};
         if self.0.vacant_len() < n {
@@ -304,7 +302,7 @@ impl BatchTx for RingbufSlices<RingbufTx> {
 }
 
 impl BatchRx for RingbufSlices<RingbufRx> {
-    #[inline]
+    #[inline(always)]
     fn pop_batch(&mut self, max: usize, mut f: impl FnMut(&Item)) -> usize {
         use ringbuf::traits::Consumer;
         let n = self.0.pop_slice(&mut self.1[..max]);

@@ -342,11 +342,11 @@ impl XPingPong {
             XPingPong::Ours => {
                 let (pn, qn) = (unique("ping"), unique("pong"));
                 let cfg = Config::new(CAP).wait(false);
-                let mut ping = Ring::<Item>::create_shm(&pn, cfg).map_err(ctx("ping ring"))?;
-                let mut pong = Ring::<Item>::create_shm(&qn, cfg).map_err(ctx("pong ring"))?;
+                let ping = Ring::<Item>::create_shm(&pn, cfg).map_err(ctx("ping ring"))?;
+                let pong = Ring::<Item>::create_shm(&qn, cfg).map_err(ctx("pong ring"))?;
                 let mut child = ChildProc::spawn(format!("pp-ours {pn} {qn} {core}"))?;
-                ping.region_mut().unlink().map_err(ctx("unlink"))?;
-                pong.region_mut().unlink().map_err(ctx("unlink"))?;
+                ping.region().unlink().map_err(ctx("unlink"))?;
+                pong.region().unlink().map_err(ctx("unlink"))?;
                 let mut tx = ping.producer().map_err(ctx("producer"))?;
                 let mut rx = pong.consumer().map_err(ctx("consumer"))?;
                 let samples = measure(rounds, warmup, budget, |r| {
@@ -592,9 +592,9 @@ impl Wake {
         match self {
             Wake::OursFutex | Wake::OursEventfd => {
                 let (wn, rn) = (unique("wake"), unique("reply"));
-                let mut wake =
+                let wake =
                     Ring::<Item>::create_shm(&wn, Config::new(64)).map_err(ctx("wake ring"))?;
-                let mut reply = Ring::<Item>::create_shm(&rn, Config::new(64).wait(false))
+                let reply = Ring::<Item>::create_shm(&rn, Config::new(64).wait(false))
                     .map_err(ctx("reply ring"))?;
                 let efd = if self == Wake::OursEventfd {
                     let fd = wake.create_eventfd().map_err(ctx("eventfd"))?;
@@ -606,8 +606,8 @@ impl Wake {
                 let child = ChildProc::spawn(format!("wake-ours {wn} {rn} {core} {fdnum}"));
                 drop(efd);
                 let mut child = child?;
-                wake.region_mut().unlink().map_err(ctx("unlink"))?;
-                reply.region_mut().unlink().map_err(ctx("unlink"))?;
+                wake.region().unlink().map_err(ctx("unlink"))?;
+                reply.region().unlink().map_err(ctx("unlink"))?;
                 let mut tx = wake.producer().map_err(ctx("producer"))?;
                 let mut rx = reply.consumer().map_err(ctx("consumer"))?;
                 while out.len() < samples && start.elapsed() < budget {

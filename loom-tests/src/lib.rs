@@ -1,74 +1,19 @@
 //! Model checks of ring-core under loom.
 //!
-//! Build and run with `RUSTFLAGS="--cfg loom" cargo test -p loom-tests --release`. Under that
-//! cfg ring-core's `sync` facade swaps in loom's atomics and `UnsafeCell`, its `sys` module a
-//! model futex (a loom mutex and condition variable: a wait nobody wakes is a deadlock loom
-//! reports), and [`HeapRing`] allocates the very structures the protocol code uses on the
-//! heap; the tests then drive the shipped [`ring_core::Producer`] / [`ring_core::Consumer`]
-//! handles.
+//! Build and run with `RUSTFLAGS="--cfg ring_core_loom" cargo test -p loom-tests --release`.
+//! Under that cfg (named for ring-core, so a downstream crate's own `--cfg loom` leaves
+//! ring-core's atomics alone) ring-core's `sync` facade swaps in loom's atomics and
+//! `UnsafeCell`, its `sys` module a model futex (a loom mutex and condition variable: a wait
+//! nobody wakes is a deadlock loom reports), and `ring_core::model::HeapRing` allocates the
+//! very structures the protocol code uses on the heap; the tests then drive the shipped
+//! [`ring_core::Producer`] / [`ring_core::Consumer`] handles, in the same flavors a ring in
+//! mapped memory picks.
 
-#![cfg(loom)]
+#![cfg(ring_core_loom)]
 
 use loom::thread;
-use ring_core::layout::{
-    initial_lap_tag, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine,
-};
-use ring_core::{Mode, PopError, PushError, RawRing};
-
-/// A ring's shared structures on the heap, initialised as `format` initialises a region.
-pub struct HeapRing<T> {
-    prod: ProducerLine,
-    cons: ConsumerLine,
-    slots: Vec<Slot<T>>,
-    mode: Mode,
-    overflow: Option<(OverflowLine, Vec<Slot<T>>)>,
-    wait: Option<WaitLine>,
-}
-
-impl<T> HeapRing<T> {
-    /// An empty ring of `capacity` slots whose indices start at `initial_index`.
-    pub fn new(capacity: u32, mode: Mode, initial_index: u32) -> Self {
-        let slots = (0..capacity)
-            .map(|i| Slot::new(initial_lap_tag(i, initial_index, capacity)))
-            .collect();
-        HeapRing {
-            prod: ProducerLine::new(initial_index),
-            cons: ConsumerLine::new(initial_index),
-            slots,
-            mode,
-            overflow: None,
-            wait: None,
-        }
-    }
-
-    /// Adds an overflow area of `capacity` slots (zeroed: biased tags, indices at 0).
-    pub fn with_overflow(mut self, capacity: u32) -> Self {
-        let slots = (0..capacity).map(|_| Slot::new(0)).collect();
-        self.overflow = Some((OverflowLine::new(), slots));
-        self
-    }
-
-    /// Adds the wait block.
-    pub fn with_wait(mut self) -> Self {
-        self.wait = Some(WaitLine::new());
-        self
-    }
-
-    /// The protocol view the handles are built from.
-    pub fn raw(&self) -> RawRing<'_, T> {
-        let mut raw = RawRing::from_parts(&self.prod, &self.cons, &self.slots, self.mode)
-            .expect("valid capacity");
-        if let Some((line, slots)) = &self.overflow {
-            raw = raw
-                .with_overflow(line, slots)
-                .expect("valid overflow capacity");
-        }
-        if let Some(w) = &self.wait {
-            raw = raw.with_wait(w);
-        }
-        raw
-    }
-}
+pub use ring_core::model::HeapRing;
+use ring_core::{PopError, PushError};
 
 /// Indices start here: every model crosses the u32 wrap.
 pub const START: u32 = u32::MAX - 1;
@@ -83,7 +28,7 @@ pub fn tag(producer: u64, seq: u64) -> u64 {
 /// Pushes `values` in order, each with up to `ATTEMPTS` tries; stops at the first value that
 /// does not fit. Returns what was pushed.
 pub fn produce(ring: &HeapRing<u64>, values: &[u64]) -> Vec<u64> {
-    let mut tx = ring.raw().producer().unwrap();
+    let mut tx = ring.producer().unwrap();
     let mut pushed = Vec::new();
     for &v in values {
         let mut ok = false;
@@ -107,7 +52,7 @@ pub fn produce(ring: &HeapRing<u64>, values: &[u64]) -> Vec<u64> {
 
 /// Pops with up to `polls` attempts in total.
 pub fn consume(ring: &HeapRing<u64>, polls: usize) -> Vec<u64> {
-    let mut rx = ring.raw().consumer().unwrap();
+    let mut rx = ring.consumer().unwrap();
     let mut got = Vec::new();
     for _ in 0..polls {
         match rx.pop() {
@@ -121,7 +66,7 @@ pub fn consume(ring: &HeapRing<u64>, polls: usize) -> Vec<u64> {
 
 /// Everything left in the ring, once all other threads are joined.
 pub fn drain(ring: &HeapRing<u64>) -> Vec<u64> {
-    let mut rx = ring.raw().consumer().unwrap();
+    let mut rx = ring.consumer().unwrap();
     let mut got = Vec::new();
     loop {
         match rx.pop() {

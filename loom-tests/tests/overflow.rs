@@ -3,7 +3,7 @@
 //! across the boundary in both directions. Ring capacity 2 with indices starting just below
 //! `u32::MAX`, overflow capacity 2. The test shape is that of `protocols.rs` (bounded polling,
 //! final drain, exact checks).
-#![cfg(loom)]
+#![cfg(ring_core_loom)]
 
 use loom::sync::Arc;
 use loom::thread;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Set (outside the model) when some execution used the overflow area, so each test can show
 /// that it explored the spill path at all.
 fn note_overflow(ring: &HeapRing<u64>, seen: &AtomicBool) {
-    let line = ring.raw().overflow_line().expect("overflow area");
+    let line = ring.overflow_line().expect("overflow area");
     if line.overflowed.load(loom::sync::atomic::Ordering::Relaxed) > 0 {
         seen.store(true, Ordering::Relaxed);
     }
@@ -32,7 +32,7 @@ fn spsc_spill_and_return_in_order() {
         got.extend(drain(&ring));
         note_overflow(&ring, &SPILLED);
         check(&[pushed], &[got]);
-        assert!(!ring.raw().overflow_active(), "drained but still active");
+        assert!(!ring.overflow_active(), "drained but still active");
     });
     assert!(
         SPILLED.load(Ordering::Relaxed),

@@ -13,7 +13,7 @@
 //! nothing duplicated, nothing that was never pushed), each producer's entries arrive in the
 //! order pushed (per consumer, with several consumers), and loom's payload cells report any
 //! read of an unpublished entry or overwrite of an unconsumed one as a data race.
-#![cfg(loom)]
+#![cfg(ring_core_loom)]
 
 use loom::sync::Arc;
 use loom::thread;
@@ -94,7 +94,7 @@ fn spsc_batches_wrap() {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START));
         let r = ring.clone();
         let t = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             let vals = values(0, 3);
             let mut sent = 0;
             for _ in 0..ATTEMPTS {
@@ -106,7 +106,7 @@ fn spsc_batches_wrap() {
             }
             vals[..sent].to_vec()
         });
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         let mut got = Vec::new();
         let mut buf = [0u64; 2];
         for _ in 0..ATTEMPTS {
@@ -129,7 +129,7 @@ fn mpsc_push_all_and_view() {
             .map(|p| {
                 let r = ring.clone();
                 thread::spawn(move || {
-                    let mut tx = r.raw().producer().unwrap();
+                    let mut tx = r.producer().unwrap();
                     let vals = if p == 0 { values(0, 2) } else { values(1, 1) };
                     for _ in 0..ATTEMPTS {
                         if tx.push_all(&vals).is_ok() {
@@ -141,7 +141,7 @@ fn mpsc_push_all_and_view() {
                 })
             })
             .collect();
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         let mut got = Vec::new();
         for _ in 0..ATTEMPTS {
             if let Ok(view) = rx.view(2) {
@@ -164,7 +164,7 @@ fn mpmc_reserve_commit_and_discard() {
         // Producer 0 abandons one reservation (published as discarded), then commits one entry
         // written in place.
         let a = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             for _ in 0..ATTEMPTS {
                 if let Ok(chunk) = tx.reserve(1) {
                     drop(chunk);

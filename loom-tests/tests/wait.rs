@@ -1,7 +1,7 @@
 //! Loom models of the wait/wake handshake (W1/W2) with the model futex: a consumer that goes to
 //! sleep and is never woken is a deadlock, which loom reports. So these tests fail on a lost
 //! wake-up rather than hang.
-#![cfg(loom)]
+#![cfg(ring_core_loom)]
 
 use loom::sync::Arc;
 use loom::thread;
@@ -14,10 +14,10 @@ fn spsc_sleeper_is_woken() {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START).with_wait());
         let r = ring.clone();
         let p = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             tx.push(7).unwrap();
         });
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         assert_eq!(rx.wait(1, None), Ok(WaitOutcome::Ready(1)));
         assert_eq!(rx.pop(), Ok(7));
@@ -33,13 +33,13 @@ fn mpsc_reap_sleeps_until_both_arrive() {
             .map(|p| {
                 let r = ring.clone();
                 thread::spawn(move || {
-                    let mut tx = r.raw().producer().unwrap();
+                    let mut tx = r.producer().unwrap();
                     tx.push(p << 32).unwrap();
                     vec![p << 32]
                 })
             })
             .collect();
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         let mut out = [0u64; 2];
         let n = rx.reap(&mut out, 2, None).unwrap();
@@ -59,13 +59,13 @@ fn reap_across_the_overflow_boundary_while_sleeping() {
         );
         let r = ring.clone();
         let p = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             for v in values(0, 3) {
                 tx.push(v).unwrap(); // 2 in the ring, 1 spills (nothing is consumed meanwhile
                                      // in some executions; in others the ring drains first)
             }
         });
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         let mut out = [0u64; 3];
         let mut n = 0;
@@ -86,15 +86,15 @@ fn discarded_publication_wakes_sleepers() {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START).with_wait());
         let r = ring.clone();
         let a = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             drop(tx.reserve(1).unwrap());
         });
         let r = ring.clone();
         let b = thread::spawn(move || {
-            let mut tx = r.raw().producer().unwrap();
+            let mut tx = r.producer().unwrap();
             tx.push(1 << 32).unwrap();
         });
-        let mut rx = ring.raw().consumer().unwrap();
+        let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         let mut out = [0u64; 1];
         assert_eq!(rx.reap(&mut out, 1, None), Ok(1));

@@ -186,11 +186,11 @@ fn parent() -> Result<()> {
     register_cleanup(&names)?;
 
     let data_cfg = Config::new(DATA_CAPACITY).mode(Mode::Mpsc);
-    let mut data = Ring::<Completion>::create_shm(&names[0], data_cfg)
+    let data = Ring::<Completion>::create_shm(&names[0], data_cfg)
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[0]))?;
-    let mut ping = Ring::<Completion>::create_shm(&names[1], Config::new(64).wait(false))
+    let ping = Ring::<Completion>::create_shm(&names[1], Config::new(64).wait(false))
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[1]))?;
-    let mut pong = Ring::<Completion>::create_shm(&names[2], Config::new(64).wait(false))
+    let pong = Ring::<Completion>::create_shm(&names[2], Config::new(64).wait(false))
         .map_err(|e| format!("creating /dev/shm/{}: {e}", names[2]))?;
 
     println!("ring-core demo: two processes sharing rings in /dev/shm");
@@ -235,9 +235,9 @@ fn parent() -> Result<()> {
     if hello != "attached" {
         return Err(format!("unexpected first line from the child: {hello:?}").into());
     }
-    data.region_mut().unlink()?;
-    ping.region_mut().unlink()?;
-    pong.region_mut().unlink()?;
+    data.region().unlink()?;
+    ping.region().unlink()?;
+    pong.region().unlink()?;
     unregister_cleanup();
     let left: Vec<&String> = names
         .iter()
@@ -399,11 +399,7 @@ fn parent() -> Result<()> {
     Ok(())
 }
 
-fn push_spin(
-    tx: &mut Producer<'_, Completion>,
-    c: Completion,
-    child: &mut ChildProc,
-) -> Result<()> {
+fn push_spin(tx: &mut Producer<Completion>, c: Completion, child: &mut ChildProc) -> Result<()> {
     let mut c = c;
     let mut spins = 0u32;
     loop {
@@ -458,7 +454,7 @@ impl Watch {
     }
 }
 
-fn pop_spin(rx: &mut Consumer<'_, Completion>, watch: Watch) -> Result<Completion, String> {
+fn pop_spin(rx: &mut Consumer<Completion>, watch: Watch) -> Result<Completion, String> {
     let mut spins = 0u32;
     loop {
         match rx.pop() {
@@ -481,7 +477,7 @@ fn pop_spin(rx: &mut Consumer<'_, Completion>, watch: Watch) -> Result<Completio
 
 /// Streams `entry(p, 0..PER_PRODUCER)` in batches: even batches are reserved and written in
 /// place, odd ones copied with `push_some`.
-fn stream(tx: &mut Producer<'_, Completion>, p: u64, watch: Watch) -> Result<u64, String> {
+fn stream(tx: &mut Producer<Completion>, p: u64, watch: Watch) -> Result<u64, String> {
     let mut seq = 0u64;
     let mut buf = Vec::with_capacity(BATCH);
     let mut batches = 0u64;

@@ -2,15 +2,17 @@
 //! acall-style [`Consumer::wait_beyond`], a blocking push, the wake-up controls and the eventfd.
 //!
 //! Sleeping uses a futex on the wait block's `futex` word (shared, so producers in other
-//! processes wake it) and follows the handshake of [`crate::protocol::wait`]: announce, re-check,
+//! processes wake it) and follows the handshake of spec/PROTOCOL.md, "Waiting": announce, re-check,
 //! sleep. Nothing on the wait path allocates or takes a lock; before sleeping a consumer polls
 //! [`Consumer::set_spin`] times.
 
+use crate::consumer::Consumer;
 use crate::entry::Entry;
 use crate::error::{Corruption, PushError};
 use crate::layout::wait_flags;
+use crate::producer::Producer;
 use crate::protocol::wait;
-use crate::ring::{wake, Consumer, Memory, Producer, Ring};
+use crate::ring::{Memory, Ring};
 use crate::sync::Ordering::{Relaxed, SeqCst};
 use crate::sys::{futex_wait, FutexWait};
 use std::fmt;
@@ -70,9 +72,9 @@ fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
     }
 }
 
-impl<'r, T: Entry> Consumer<'r, T> {
+impl<T: Entry> Consumer<T> {
     /// Sets how many times a wait polls before it sleeps (default
-    /// [`crate::ring::DEFAULT_SPIN`]; 0 sleeps at once).
+    /// [`crate::consumer::DEFAULT_SPIN`]; 0 sleeps at once).
     pub fn set_spin(&mut self, polls: u32) {
         self.spin = polls;
     }
@@ -86,7 +88,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
                 .head
                 .load(crate::sync::Ordering::Acquire)
         } else {
-            self.cur.head
+            self.cursor().head
         }
     }
 
@@ -190,9 +192,9 @@ impl<'r, T: Entry> Consumer<'r, T> {
     pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
         let min = min.min(self.most_ready());
         self.wait_for(min, timeout, |c| {
-            let n = c.raw.ready(&c.cur, min.max(1));
+            let n = c.raw.ready(&c.cursor(), min.max(1));
             // Nothing more can arrive until this consumer takes some: stop waiting for more.
-            (n, n > 0 && c.raw.saturated(&c.cur))
+            (n, n > 0 && c.raw.saturated(&c.cursor()))
         })
     }
 
@@ -289,7 +291,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
     /// (nobody would signal the eventfd); the announcement is withdrawn in each case.
     pub fn eventfd_prepare(&mut self) -> Result<bool, WaitError> {
         let w = self.raw.wait_line().ok_or(WaitError::NoWaitBlock)?;
-        if self.eventfd.map_or(-1, |e| e.load(Relaxed)) < 0 {
+        if self.eventfd.load(Relaxed) < 0 {
             return Err(WaitError::NoEventfd);
         }
         wait::announce(w);
@@ -303,7 +305,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
         }
         self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
-        Ok(self.raw.ready(&self.cur, 1) > 0)
+        Ok(self.raw.ready(&self.cursor(), 1) > 0)
     }
 
     /// Ends an eventfd wait begun with [`Self::eventfd_prepare`]: withdraws the announcement
@@ -314,7 +316,8 @@ impl<'r, T: Entry> Consumer<'r, T> {
             wait::retire(w);
         }
         self.eventfd_armed = false;
-        if let Some(fd) = self.eventfd.map(|e| e.load(Relaxed)).filter(|&fd| fd >= 0) {
+        let fd = self.eventfd.load(Relaxed);
+        if fd >= 0 {
             let mut buf = 0u64;
             // SAFETY: reads 8 bytes into a local from a descriptor this ring owns (non-blocking).
             unsafe { libc::read(fd, (&mut buf as *mut u64).cast(), 8) };
@@ -322,7 +325,7 @@ impl<'r, T: Entry> Consumer<'r, T> {
     }
 }
 
-impl<'r, T: Entry> Producer<'r, T> {
+impl<T: Entry> Producer<T> {
     /// Pushes one entry, waiting up to `timeout` (`None`: no limit) while the ring (and the
     /// overflow area, if any) is full. The wait polls with a growing pause (spin, yield, then
     /// sleeps of 50 µs doubling up to 1.6 ms), so a consumer pays nothing to wake it.
@@ -366,7 +369,9 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// entries: a forced wake-up. A woken wait re-checks its condition and sleeps again if it
     /// still does not hold; to make waiters return, give them a timeout or an entry.
     pub fn wake_all(&self) {
-        wake(&self.raw(), Some(&self.eventfd));
+        if let Some(w) = self.raw().wait_line() {
+            wait::wake(w, self.eventfd_slot());
+        }
     }
 
     /// Suppresses wake-ups (`true`) for rings whose consumers only poll, or re-enables them.
@@ -413,7 +418,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
         })?;
         let raw = fd.into_raw_fd();
         if self
-            .eventfd
+            .eventfd_slot()
             .compare_exchange(-1, raw, SeqCst, SeqCst)
             .is_err()
         {
@@ -430,7 +435,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
 
     /// This process's eventfd for the ring, if attached.
     pub fn eventfd(&self) -> Option<BorrowedFd<'_>> {
-        let fd = self.eventfd.load(Relaxed);
+        let fd = self.eventfd_slot().load(Relaxed);
         // SAFETY: a non-negative value is a descriptor the ring owns until it is dropped (it is
         // never replaced: `set_eventfd` refuses a second one); the borrow ties the result to the
         // ring.

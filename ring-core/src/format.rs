@@ -63,8 +63,9 @@ impl RawRegion {
     }
 
     /// # Safety
-    /// `offset + size_of::<U>() <= len`, `offset` aligned for `U`, `U` valid for any bytes.
-    unsafe fn at<U>(&self, offset: u64) -> &U {
+    /// `offset + size_of::<U>() <= len`, `offset` aligned for `U`, `U` valid for any bytes, and
+    /// the memory stays valid for `'a`.
+    unsafe fn at<'a, U>(&self, offset: u64) -> &'a U {
         // SAFETY: caller guarantees bounds and alignment.
         unsafe { &*(self.ptr.as_ptr().add(offset as usize) as *const U) }
     }
@@ -185,8 +186,9 @@ impl Geometry {
     /// # Safety
     ///
     /// `region` is the region this geometry was validated from (or one with the same length
-    /// and layout), and `T` is the entry type it was validated for.
-    pub unsafe fn raw<'a, T>(&self, region: &'a RawRegion) -> RawRing<'a, T> {
+    /// and layout), `T` is the entry type it was validated for, and the region's memory stays
+    /// valid for `'a`.
+    pub(crate) unsafe fn raw<'a, T>(&self, region: &RawRegion) -> RawRing<'a, T> {
         // SAFETY: attach checked that each block lies inside the region, is 128-byte aligned,
         // and has its expected length; the structs are all atomics or plain-data payload cells.
         unsafe {

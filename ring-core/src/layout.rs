@@ -293,7 +293,7 @@ impl<T> Slot<T> {
     pub const STRIDE: usize = core::mem::size_of::<Slot<T>>();
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl<T> Slot<T> {
     /// A free slot whose lap tag is `seq` (model builds allocate slots on the heap).
     pub fn new(seq: u32) -> Self {
@@ -305,7 +305,7 @@ impl<T> Slot<T> {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl ProducerLine {
     /// A zeroed producer line whose tail is `tail`.
     pub fn new(tail: u32) -> Self {
@@ -319,21 +319,21 @@ impl ProducerLine {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl Default for OverflowLine {
     fn default() -> Self {
         Self::new()
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl Default for WaitLine {
     fn default() -> Self {
         Self::new()
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl OverflowLine {
     /// A zeroed overflow line (indices at 0, inactive).
     pub fn new() -> Self {
@@ -348,7 +348,7 @@ impl OverflowLine {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl WaitLine {
     /// A zeroed wait line.
     pub fn new() -> Self {
@@ -364,7 +364,7 @@ impl WaitLine {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl ConsumerLine {
     /// A zeroed consumer line whose head is `head`.
     pub fn new(head: u32) -> Self {
@@ -464,7 +464,7 @@ pub const fn region_len_for<T>(capacity: u32) -> Option<u64> {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(ring_core_loom))]
 mod pinned {
     use super::*;
     use core::mem::{align_of, offset_of, size_of};

@@ -48,40 +48,62 @@
 //!
 //! # Features
 //!
-//! - `std` (default): OS-backed [`Region`]s and the convenience constructors. Without it the
-//!   crate is `no_std`: [`format`], [`attach`], [`RawRegion`] and the protocol work on raw
-//!   memory you provide.
+//! - `std` (default): OS-backed [`Region`]s, waiting ([`Consumer::reap`], eventfd) and the
+//!   convenience constructors. Without it the crate is `no_std` (it needs `alloc` for the
+//!   handles' reference count): [`Ring`] over a [`RawRegion`] you provide, [`format`] and
+//!   [`attach`].
 //!
-//! The `loom` cfg (`RUSTFLAGS="--cfg loom"`) swaps the atomics and payload cells for loom's so
-//! the `loom-tests` crate model-checks this very code.
+//! # Handles
+//!
+//! [`Producer`] and [`Consumer`] own a reference to their ring, so they move into threads
+//! freely. Each picks, when it is made, the implementation (flavor) its mode needs: SPSC without
+//! an overflow area, MPSC/MPMC producers and MPSC consumers without one, or the general path
+//! (any ring with an overflow area, SPMC, MPMC consumers). The protocol code is private: every
+//! public operation keeps the ring's invariants.
+//!
+//! The `ring_core_loom` cfg (`RUSTFLAGS="--cfg ring_core_loom"`, named for this crate so that a
+//! downstream crate's own `--cfg loom` leaves it alone) swaps the atomics and payload cells for
+//! loom's so the `loom-tests` crate model-checks this very code, through `model::HeapRing`.
 
-#![cfg_attr(not(any(feature = "std", loom)), no_std)]
+#![cfg_attr(not(any(feature = "std", ring_core_loom)), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+// Without `std` the blocking layer (waits, eventfd) is absent, and with it the only users of
+// some protocol helpers (wait conditions, the futex shim).
+#![cfg_attr(not(any(feature = "std", ring_core_loom)), allow(dead_code))]
 
-#[cfg(any(feature = "std", loom))]
+extern crate alloc;
+
+#[cfg(any(feature = "std", ring_core_loom))]
 pub mod blocking;
+pub mod consumer;
 pub mod entry;
 pub mod error;
 pub mod format;
 pub mod layout;
-pub mod protocol;
+#[cfg(ring_core_loom)]
+pub mod model;
+pub mod producer;
+mod protocol;
 #[cfg(feature = "std")]
 pub mod region;
 pub mod ring;
-pub mod sync;
-pub mod sys;
+mod sync;
+mod sys;
 
-#[cfg(any(feature = "std", loom))]
+#[cfg(any(feature = "std", ring_core_loom))]
 pub use blocking::{WaitError, WaitOutcome};
+pub use consumer::{Consumer, ReadView};
 pub use entry::{Completion, Entry};
 pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError};
 pub use format::{attach, format, Config, Geometry, RawRegion};
-pub use protocol::{Mode, RawRing};
+pub use producer::{Producer, WriteChunk};
+pub use protocol::lap::SCAN_BUDGET;
+pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};
-pub use ring::{Consumer, Counters, Memory, Producer, ReadView, Ring, WriteChunk};
+pub use ring::{Counters, Lines, Memory, Ring};
 
 /// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.
 #[cfg(feature = "std")]
@@ -103,7 +125,7 @@ pub(crate) fn current_pid() -> u32 {
 }
 
 /// Whether `/proc/<pid>/stat` reports the process as a zombie (state `Z`) or dead (`X`).
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(all(feature = "std", not(ring_core_loom)))]
 fn is_zombie(pid: libc::pid_t) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
@@ -117,7 +139,7 @@ fn is_zombie(pid: libc::pid_t) -> bool {
 /// Whether a process with this id exists (always true without `std`: claims are then never
 /// taken over).
 pub(crate) fn pid_alive(pid: u32) -> bool {
-    #[cfg(all(feature = "std", not(loom)))]
+    #[cfg(all(feature = "std", not(ring_core_loom)))]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             return false;
@@ -131,7 +153,7 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         // it will never release its claim, so it counts as gone.
         !is_zombie(pid)
     }
-    #[cfg(not(all(feature = "std", not(loom))))]
+    #[cfg(not(all(feature = "std", not(ring_core_loom))))]
     {
         let _ = pid;
         true

@@ -124,7 +124,7 @@ pub struct Region {
     backing: Backing,
     file: Option<File>,
     path: Option<PathBuf>,
-    unlink_on_drop: bool,
+    unlink_on_drop: std::sync::atomic::AtomicBool,
     /// Created by this process and its bytes not yet exposed ([`Region::as_ptr`] clears it):
     /// every byte is zero.
     fresh: std::sync::atomic::AtomicBool,
@@ -169,7 +169,7 @@ impl Drop for Region {
             }
             Backing::Borrowed => {}
         }
-        if self.unlink_on_drop {
+        if *self.unlink_on_drop.get_mut() {
             if let Some(p) = &self.path {
                 let _ = std::fs::remove_file(p);
             }
@@ -245,7 +245,7 @@ impl Region {
             backing: Backing::Mmap { map_len },
             file,
             path: None,
-            unlink_on_drop: false,
+            unlink_on_drop: false.into(),
             fresh: false.into(),
         }
     }
@@ -276,7 +276,7 @@ impl Region {
             backing: Backing::Heap(layout),
             file: None,
             path: None,
-            unlink_on_drop: false,
+            unlink_on_drop: false.into(),
             fresh: true.into(),
         })
     }
@@ -437,7 +437,7 @@ impl Region {
             })
         })?;
         let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
-        r.unlink_on_drop = true;
+        *r.unlink_on_drop.get_mut() = true;
         r.fresh = true.into();
         Ok(r)
     }
@@ -486,7 +486,7 @@ impl Region {
             map_shared(map_len, Some(file.as_fd()), 0).map_err(|e| cleanup(huge_err(size, e)))?;
         let mut r = Region::mapped(ptr, map_len, map_len, Some(file));
         r.path = Some(path.to_path_buf());
-        r.unlink_on_drop = true;
+        *r.unlink_on_drop.get_mut() = true;
         r.fresh = true.into();
         Ok(r)
     }
@@ -504,7 +504,7 @@ impl Region {
             backing: Backing::Borrowed,
             file: None,
             path: None,
-            unlink_on_drop: false,
+            unlink_on_drop: false.into(),
             fresh: false.into(),
         }
     }
@@ -541,14 +541,16 @@ impl Region {
     }
 
     /// Keeps the named file when the region is dropped.
-    pub fn keep_file(&mut self) {
-        self.unlink_on_drop = false;
+    pub fn keep_file(&self) {
+        self.unlink_on_drop
+            .store(false, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Removes the named file now (the mapping stays valid), as soon as every peer has opened
     /// it; nothing is left behind even if this process is killed later.
-    pub fn unlink(&mut self) -> Result<(), RegionError> {
-        self.unlink_on_drop = false;
+    pub fn unlink(&self) -> Result<(), RegionError> {
+        self.unlink_on_drop
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         match &self.path {
             Some(p) => std::fs::remove_file(p).map_err(|source| RegionError::Io {
                 op: "unlink",
@@ -615,8 +617,8 @@ impl<T: Entry> Ring<T, Region> {
         Ok(Ring::attach(Region::shm_open(name)?)?)
     }
 
-    /// Mutable access to the region (for [`Region::unlink`] or [`Region::keep_file`]).
-    pub fn region_mut(&mut self) -> &mut Region {
-        self.memory_mut()
+    /// The region (for [`Region::unlink`] or [`Region::keep_file`]).
+    pub fn region(&self) -> &Region {
+        self.memory()
     }
 }

@@ -2,25 +2,25 @@
 //!
 //! Protocol code names its atomics and its payload cell through this module only. A normal build
 //! maps them to `core`'s atomics and a transparent `UnsafeCell`, so the shared structures can be
-//! cast out of mapped bytes with a pinned layout. A model build (`RUSTFLAGS="--cfg loom"`) maps
+//! cast out of mapped bytes with a pinned layout. A model build (`RUSTFLAGS="--cfg ring_core_loom"`) maps
 //! them to loom's, so the very same protocol code runs under the model checker on structures the
 //! test allocates on the heap.
 
-#[cfg(not(loom))]
+#[cfg(not(ring_core_loom))]
 pub use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 pub use loom::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// A cell holding an entry payload.
 ///
 /// Under the model this is loom's `UnsafeCell`, which lets loom see a data race on a payload;
 /// otherwise a transparent wrapper over `core::cell::UnsafeCell` with the same closure API.
-#[cfg(not(loom))]
+#[cfg(not(ring_core_loom))]
 #[repr(transparent)]
 #[derive(Debug)]
 pub struct PayloadCell<T>(core::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(ring_core_loom))]
 impl<T> PayloadCell<T> {
     /// Wraps `value`.
     pub const fn new(value: T) -> Self {
@@ -41,11 +41,11 @@ impl<T> PayloadCell<T> {
 }
 
 /// A cell holding an entry payload (model build: loom's `UnsafeCell`).
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 #[derive(Debug)]
 pub struct PayloadCell<T>(loom::cell::UnsafeCell<T>);
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 impl<T> PayloadCell<T> {
     /// Wraps `value`.
     pub fn new(value: T) -> Self {
@@ -67,8 +67,8 @@ impl<T> PayloadCell<T> {
 /// thread that never yields would make loom explore forever).
 #[inline(always)]
 pub fn spin_hint() {
-    #[cfg(loom)]
+    #[cfg(ring_core_loom)]
     loom::thread::yield_now();
-    #[cfg(not(loom))]
+    #[cfg(not(ring_core_loom))]
     core::hint::spin_loop();
 }

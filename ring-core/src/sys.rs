@@ -7,6 +7,7 @@ use core::time::Duration;
 
 /// How a futex wait ended.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(ring_core_loom, allow(dead_code))] // the model futex only wakes
 pub enum FutexWait {
     /// Woken, or the word no longer held the expected value (`EAGAIN`), or a spurious return.
     Woken,
@@ -20,7 +21,7 @@ pub enum FutexWait {
 
 /// Sleeps while `word == expected`, at most `timeout` (none: no limit). Shared (not
 /// process-private) futex, so wakers in other processes reach it.
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(all(feature = "std", not(ring_core_loom)))]
 pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> FutexWait {
     let ts = timeout.map(|d| libc::timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
@@ -56,7 +57,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
 }
 
 /// Wakes every sleeper on `word`.
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(all(feature = "std", not(ring_core_loom)))]
 pub fn futex_wake(word: &AtomicU32) {
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE only reads the address as a key.
     unsafe {
@@ -74,14 +75,14 @@ pub fn futex_wake(word: &AtomicU32) {
 
 /// Adds 1 to an eventfd's counter (errors, such as a closed descriptor, are ignored: the futex
 /// wake-up has already been issued).
-#[cfg(all(feature = "std", not(loom)))]
+#[cfg(all(feature = "std", not(ring_core_loom)))]
 pub fn eventfd_signal(fd: i32) {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a local to a descriptor; a bad descriptor yields EBADF.
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 loom::lazy_static! {
     /// Model futex: one mutex and condition variable for every futex word.
     static ref MODEL_FUTEX: (loom::sync::Mutex<()>, loom::sync::Condvar) =
@@ -92,7 +93,7 @@ loom::lazy_static! {
 /// under the mutex, and [`futex_wake`] notifies under it, so the model futex itself loses no
 /// wake-up; the timeout is ignored, so a wait that nobody wakes is a deadlock that loom
 /// reports — which is how the models detect a lost wake-up in the protocol.
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout: Option<Duration>) -> FutexWait {
     let (lock, cv) = &*MODEL_FUTEX;
     let guard = lock.lock().unwrap();
@@ -104,7 +105,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, _timeout: Option<Duration>) -
 }
 
 /// Model build: wake every model-futex sleeper.
-#[cfg(loom)]
+#[cfg(ring_core_loom)]
 pub fn futex_wake(_word: &AtomicU32) {
     let (lock, cv) = &*MODEL_FUTEX;
     let _guard = lock.lock().unwrap();
@@ -112,15 +113,15 @@ pub fn futex_wake(_word: &AtomicU32) {
 }
 
 /// No `std`: there is no system call to sleep with; report a timeout so callers return.
-#[cfg(all(not(feature = "std"), not(loom)))]
+#[cfg(all(not(feature = "std"), not(ring_core_loom)))]
 pub fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout: Option<Duration>) -> FutexWait {
     FutexWait::TimedOut
 }
 
 /// Without a kernel futex the word's advance is the whole wake-up.
-#[cfg(all(not(feature = "std"), not(loom)))]
+#[cfg(all(not(feature = "std"), not(ring_core_loom)))]
 pub fn futex_wake(_word: &AtomicU32) {}
 
 /// Without `std` there is no eventfd.
-#[cfg(not(all(feature = "std", not(loom))))]
+#[cfg(not(all(feature = "std", not(ring_core_loom))))]
 pub fn eventfd_signal(_fd: i32) {}

@@ -234,8 +234,8 @@ fn layout_constants_match_a_u64_ring() {
             (wait_row.1 != 0).then_some(wait_row.0),
             "{cfg:?}"
         );
-        assert_eq!(ring.raw().overflow_capacity(), ocap);
-        assert_eq!(ring.raw().wait_line().is_some(), cfg.wait);
+        assert_eq!(ring.lines().overflow_capacity(), ocap);
+        assert_eq!(ring.lines().wait_line().is_some(), cfg.wait);
         // A second view attaches to the same geometry.
         let other = Ring::<u64>::attach(view(&ring)).expect("attach");
         assert_eq!(other.geometry(), g, "{cfg:?}");
@@ -1030,7 +1030,7 @@ fn inconsistent_live_indices_are_left_to_the_handles() {
     // checks what it relies on.
     for mode in MODES {
         let ring = new_ring::<u64>(mode);
-        let raw = ring.raw();
+        let raw = ring.lines();
         let (tail, head) = (&raw.producer_line().tail, &raw.consumer_line().head);
         let h0 = head.load(SeqCst);
         for (t, hd) in [

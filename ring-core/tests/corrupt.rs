@@ -51,7 +51,7 @@ fn spsc_producer_sees_head_out_of_range() {
         // checks) the shared one when the copy shows no room, as it does now.
         tx.push_all(&[1, 2, 3, 4]).unwrap();
         let tail = init.wrapping_add(4);
-        let head = &ring.raw().consumer_line().head;
+        let head = &ring.lines().consumer_line().head;
         for bad in [
             tail.wrapping_sub(cap + 1), // head too far behind
             tail.wrapping_add(1),       // head ahead of tail
@@ -94,7 +94,7 @@ fn spsc_consumer_sees_tail_out_of_range() {
             tx.push(7).unwrap();
         }
         let good_tail = init.wrapping_add(1);
-        let tail = &ring.raw().producer_line().tail;
+        let tail = &ring.lines().producer_line().tail;
         for bad in [
             init.wrapping_add(cap + 1), // far ahead
             init.wrapping_sub(1),       // behind head
@@ -118,7 +118,7 @@ fn spsc_consumer_sees_tail_out_of_range() {
 fn spsc_claim_with_corrupt_indices() {
     let init = u32::MAX - 1;
     let ring = ring(Mode::Spsc, 8, init);
-    let raw = ring.raw();
+    let raw = ring.lines();
     let (tail, head) = (&raw.producer_line().tail, &raw.consumer_line().head);
     for (t, h) in [(init.wrapping_add(9), init), (init, init.wrapping_add(1))] {
         tail.store(t, SeqCst);
@@ -599,7 +599,7 @@ fn hostile_consume(ring: &Ring<u64>, seed: u64, producers: u64, ctl: &Ctl) -> (T
 fn hostile_peer(ring: &Ring<u64>, seed: u64, ctl: &Ctl) -> u64 {
     use std::sync::atomic::AtomicU32;
     let mut rng = Rng::new(seed);
-    let raw = ring.raw();
+    let raw = ring.lines();
     let (tail, head) = (&raw.producer_line().tail, &raw.consumer_line().head);
     let cap = ring.capacity();
     let h = header(ring);

@@ -15,15 +15,15 @@
 //! The test fails whenever the documents and the code diverge.
 
 use core::mem::{offset_of, size_of};
+use ring_core::consumer::DEFAULT_SPIN;
 use ring_core::layout::{
     self, entry_format, features, mode_bits, overflow_state, slot_meta, wait_flags, Block,
     BlockEntry, ConsumerLine, Header, OverflowLine, ProducerLine, Slot, WaitLine,
 };
-use ring_core::protocol::{lap::SCAN_BUDGET, RETRY_BUDGET};
-use ring_core::ring::DEFAULT_SPIN;
 use ring_core::{
     ClaimError, Completion, Config, Corruption, LayoutError, Mode, RawRegion, Region, Ring,
 };
+use ring_core::{RETRY_BUDGET, SCAN_BUDGET};
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::BTreeMap;
 

@@ -673,11 +673,17 @@ fn single_sides_are_claimed_multi_sides_coexist() {
             drop((p2, p3));
         } else {
             assert_eq!(p2.err(), Some(ClaimError::Busy { owner: me }), "{mode:?}");
-            assert_eq!(ring.raw().producer_line().owner.load(Ordering::Relaxed), me);
+            assert_eq!(
+                ring.lines().producer_line().owner.load(Ordering::Relaxed),
+                me
+            );
         }
         drop(p1);
         if !mode.multi_producer() {
-            assert_eq!(ring.raw().producer_line().owner.load(Ordering::Relaxed), 0);
+            assert_eq!(
+                ring.lines().producer_line().owner.load(Ordering::Relaxed),
+                0
+            );
         }
         let mut p = ring.producer().expect("claim after the first was dropped");
 
@@ -713,7 +719,7 @@ fn successor_of_a_single_side_recovers_an_index_its_predecessor_did_not_store() 
         let spmc = ring(Mode::Spmc, 4, init);
         let mut rx = spmc.consumer().unwrap();
         spmc.producer().unwrap().push_all(&[1, 2, 3]).unwrap();
-        let tail = &spmc.raw().producer_line().tail;
+        let tail = &spmc.lines().producer_line().tail;
         tail.store(init, Ordering::SeqCst);
         // One of them was even consumed already (its tag now reads "free a lap later").
         assert_eq!(rx.pop(), Ok(1));
@@ -739,7 +745,7 @@ fn successor_of_a_single_side_recovers_an_index_its_predecessor_did_not_store() 
             assert_eq!(rx.pop(), Ok(1));
             assert_eq!(rx.pop(), Ok(2));
         }
-        let head = &mpsc.raw().consumer_line().head;
+        let head = &mpsc.lines().consumer_line().head;
         head.store(init, Ordering::SeqCst);
         tx.push_all(&[5, 6]).unwrap();
         let mut rx = mpsc.consumer().expect("successor consumer");
@@ -766,9 +772,9 @@ fn claim_held_by_another_live_process_is_busy_and_a_dead_one_is_taken_over() {
     for mode in [Mode::Spsc, Mode::Spmc, Mode::Mpsc] {
         let ring = ring(mode, 4, 0);
         let (owner, take): (&std::sync::atomic::AtomicU32, bool) = if mode.multi_producer() {
-            (&ring.raw().consumer_line().owner, false)
+            (&ring.lines().consumer_line().owner, false)
         } else {
-            (&ring.raw().producer_line().owner, true)
+            (&ring.lines().producer_line().owner, true)
         };
         owner.store(1, Ordering::Relaxed);
         let busy = if take {

@@ -137,7 +137,7 @@ fn expect_counters(ring: &Ring<u64>, want: Counters, ctx: &str) {
 }
 
 /// Drains everything with `reap(.., 0, None)` (never blocks) into a vector.
-fn drain(rx: &mut Consumer<'_, u64>, room: usize) -> Vec<u64> {
+fn drain(rx: &mut Consumer<u64>, room: usize) -> Vec<u64> {
     let mut out = vec![0u64; room];
     let n = rx.reap(&mut out, 0, None).expect("reap");
     out.truncate(n);
@@ -149,7 +149,7 @@ fn spill_counters_order_and_deactivation_every_mode() {
     for_each_config(|cfg, ctx| {
         let (cap, ocap, init) = (cfg.capacity, cfg.overflow_capacity, cfg.initial_index);
         let ring = ring_u64(cfg);
-        assert_eq!(ring.raw().overflow_capacity(), ocap, "{ctx}");
+        assert_eq!(ring.lines().overflow_capacity(), ocap, "{ctx}");
         let mut tx = ring.producer().unwrap();
         let mut rx = ring.consumer().unwrap();
         let quiet = Counters {
@@ -487,7 +487,7 @@ fn overflow_indices_wrap_across_u32_max() {
                     .initial_index(u32::MAX - 1),
             );
             let start = u32::MAX - 2;
-            let line = ring.raw().overflow_line().expect("overflow line");
+            let line = ring.lines().overflow_line().expect("overflow line");
             line.state.store(u64::from(start), Ordering::SeqCst);
             line.head.store(start, Ordering::SeqCst);
             let base = ring.geometry().overflow_offset as usize + 128;
@@ -545,7 +545,7 @@ fn new_handles_resume_inside_the_overflow_area() {
         for init in [0u32, u32::MAX - 1] {
             let ctx = format!("{mode:?} initial {init:#x}");
             let ring = ring_u64(Config::new(2).mode(mode).overflow(8).initial_index(init));
-            let line = ring.raw().overflow_line().unwrap();
+            let line = ring.lines().overflow_line().unwrap();
             {
                 let mut tx = ring.producer().unwrap();
                 for v in 0..5 {
@@ -605,7 +605,7 @@ struct Produced {
 /// operations (each is counted once in `full_refusals`) and the abandoned slots. `give_up` is
 /// checked now and then while refused.
 fn produce(
-    tx: &mut Producer<'_, Completion>,
+    tx: &mut Producer<Completion>,
     p: u64,
     count: u64,
     max_batch: u64,
@@ -791,7 +791,7 @@ fn expected_hash(producers: u64, count: u64) -> u64 {
 /// One round of receiving with a rotating mix of `reap` (sleeping up to a few milliseconds when
 /// the ring has the wait block), `pop_into`, `view` and `pop`. Returns how many entries.
 fn consume_round(
-    rx: &mut Consumer<'_, Completion>,
+    rx: &mut Consumer<Completion>,
     buf: &mut [Completion],
     round: u64,
     can_sleep: bool,
@@ -975,7 +975,7 @@ fn threaded_order(mode: Mode, ocap: u32, wait: bool) {
     assert!(!c.overflow_active, "{ctx}");
     assert_eq!(c.overflow_pending, 0, "{ctx}");
     // Every position taken, in the ring or in the overflow area, was delivered or discarded.
-    let line = ring.raw().overflow_line().unwrap();
+    let line = ring.lines().overflow_line().unwrap();
     let ovf_tail = line.state.load(Ordering::SeqCst) & overflow_state::TAIL_MASK;
     let ring_taken = u64::from(c.tail.wrapping_sub(start));
     assert_eq!(c.tail, c.head, "{ctx}");
@@ -1364,7 +1364,7 @@ fn burst_while_parent_sleeps(ring: &Ring<Completion>, transport: Transport<'_>) 
         burst >= 10 * cap,
         "a burst is at least 10x the ring's capacity"
     );
-    assert!(burst <= cap + u64::from(ring.raw().overflow_capacity()));
+    assert!(burst <= cap + u64::from(ring.lines().overflow_capacity()));
     let mut peer = Peer::spawn(
         "burst",
         &[
@@ -1824,7 +1824,7 @@ fn spill_and_recover_across_the_wrap_in_two_processes() {
     assert!(!c.overflow_active && c.overflow_pending == 0, "{c:?}");
     assert_eq!(c.tail, c.head);
     assert!(c.tail < start, "the ring indices wrapped");
-    let line = ring.raw().overflow_line().unwrap();
+    let line = ring.lines().overflow_line().unwrap();
     let ovf_tail = line.state.load(Ordering::SeqCst) & overflow_state::TAIL_MASK;
     let ring_taken = u64::from(c.tail.wrapping_sub(start));
     assert_eq!(

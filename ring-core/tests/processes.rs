@@ -151,7 +151,7 @@ struct Produced {
 /// and `reserve` + `commit` (sometimes committing only part of a reservation), retrying with
 /// spin + yield while the ring is full.
 fn produce(
-    tx: &mut Producer<'_, Completion>,
+    tx: &mut Producer<Completion>,
     p: u64,
     count: u64,
     stop: &AtomicBool,
@@ -248,7 +248,7 @@ fn produce(
 /// Receives entries with a rotating mix of `pop_into`, `view` and `pop`, handing each to `f`.
 /// Returns how many were received this round (0 when the ring looked empty).
 fn consume_round(
-    rx: &mut Consumer<'_, Completion>,
+    rx: &mut Consumer<Completion>,
     buf: &mut [Completion],
     round: u64,
     mut f: impl FnMut(&Completion) -> Result<(), String>,
@@ -666,12 +666,12 @@ fn child() {
         }
         "spsc-takeover" => {
             let ring = child_ring(&params, Mode::Spsc);
-            let before = ring.raw().producer_line().owner.load(Ordering::Acquire);
+            let before = ring.lines().producer_line().owner.load(Ordering::Acquire);
             report("owner-before", before);
             let mut tx = ring
                 .producer()
                 .expect("take over the dead producer's claim");
-            let after = ring.raw().producer_line().owner.load(Ordering::Acquire);
+            let after = ring.lines().producer_line().owner.load(Ordering::Acquire);
             assert_eq!(after, std::process::id(), "claim now ours");
             report("took-over", before);
             let count = params.num("count");
@@ -679,7 +679,7 @@ fn child() {
             let stats = r.unwrap_or_else(|e| panic!("{e}"));
             report("abandoned", stats.abandoned);
             drop(tx);
-            let released = ring.raw().producer_line().owner.load(Ordering::Acquire);
+            let released = ring.lines().producer_line().owner.load(Ordering::Acquire);
             assert_eq!(released, 0, "claim released on drop");
         }
         other => panic!("unknown child role {other}"),
@@ -1064,7 +1064,8 @@ fn spsc_claim_taken_over_after_sigkill() {
         .mode(Mode::Spsc)
         .initial_index(START);
     let ring = Ring::<Completion>::create_memfd("ring-core-test-spsc-kill", cfg).expect("memfd");
-    let owner = |ring: &Ring<Completion>| ring.raw().producer_line().owner.load(Ordering::Acquire);
+    let owner =
+        |ring: &Ring<Completion>| ring.lines().producer_line().owner.load(Ordering::Acquire);
     let mut rx = ring.consumer().expect("consumer");
     let mut buf = vec![Completion::default(); 32];
 

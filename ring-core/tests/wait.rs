@@ -424,7 +424,7 @@ fn suppressed_wakeups_refuse_to_sleep() {
         let r = ring.clone();
         bounded(DEADLINE, move || {
             let long = Some(Duration::from_secs(30));
-            let w = r.raw().wait_line().expect("wait line");
+            let w = r.lines().wait_line().expect("wait line");
             r.set_wakeups_suppressed(true).unwrap();
             assert_ne!(
                 w.flags.load(Ordering::SeqCst) & ring_core::layout::wait_flags::NO_WAKE,
@@ -530,7 +530,7 @@ fn a_ring_without_the_wait_block_cannot_sleep() {
         for ocap in [0u32, 2] {
             let ctx = format!("{mode:?} overflow {ocap}");
             let ring = heap(Config::new(2).mode(mode).overflow(ocap).wait(false));
-            assert!(ring.raw().wait_line().is_none());
+            assert!(ring.lines().wait_line().is_none());
             assert_eq!(ring.geometry().wait_offset, None);
             let r = ring.clone();
             bounded(DEADLINE, move || {
@@ -599,7 +599,7 @@ fn wake_all_forces_a_sleeper_awake() {
     for mode in MODES {
         let ctx = format!("{mode:?}");
         let ring = heap(Config::new(4).mode(mode));
-        let w = ring.raw().wait_line().unwrap();
+        let w = ring.lines().wait_line().unwrap();
         let futex0 = w.futex.load(Ordering::SeqCst);
         let r = ring.clone();
         let d = Duration::from_millis(800);
@@ -959,7 +959,7 @@ fn eventfd_in_process() {
             assert_eq!(rx.eventfd_prepare(), Err(WaitError::NoEventfd), "{mode:?}");
             assert_eq!(r.counters().waiters, 0, "{mode:?}");
             let fd = r.create_eventfd().unwrap().try_clone_to_owned().unwrap();
-            let w = r.raw().wait_line().unwrap();
+            let w = r.lines().wait_line().unwrap();
             let flags = w.flags.load(Ordering::SeqCst);
             assert_ne!(
                 flags & ring_core::layout::wait_flags::EVENTFD,

@@ -5,23 +5,33 @@
 //! reached through [`RingDyn`], [`ProducerDyn`] and [`ConsumerDyn`], whose methods take entries
 //! as byte pointers plus the caller's idea of the entry size, which they check.
 //!
-//! # Producer and consumer handles own borrowing values
+//! # Producer and consumer handles, and their open reservation or view
 //!
-//! `ring_core::Producer<'r, T>` borrows its `Ring` for `'r`, and a zero-copy reservation
-//! (`WriteChunk<'p, 'r, T>`) or view (`ReadView<'c, 'r, T>`) borrows the producer or consumer
-//! mutably. A C handle must own all of these at once, so each handle object stores
+//! `ring_core::Producer<T>` and `ring_core::Consumer<T>` own a reference-counted reference to
+//! the ring's memory (and to this process's eventfd slot for it), so they keep that memory
+//! alive by themselves and a C producer or consumer may outlive its ring handle. The handle
+//! objects therefore hold no `Arc<TypedRing<T>>`: the one thing a consumer still needs from
+//! its ring, the bound on how many slots a run of discarded-only views can consume (capacity
+//! plus overflow capacity), is copied into it when it is opened.
 //!
-//! 1. an `Arc<TypedRing<T>>`: the ring, whose address never changes while the `Arc` lives;
-//! 2. the `Producer<'static, T>` in its own heap allocation, reached through a raw pointer
-//!    (`Box::leak`, freed in `Drop`), so that moving the handle object never moves the producer
-//!    or re-asserts the uniqueness of a `Box` while a reservation borrows it; its `'static` is
-//!    a lie told by `transmute` that the `Arc` makes true;
-//! 3. the open reservation (`WriteChunk<'static, 'static, T>`), if any, holding the only
-//!    `&mut` to the producer while it exists. Every method checks that no reservation is open
-//!    before it touches the producer, and the reservation is always dropped before the
-//!    producer, which is dropped before the `Arc` (see the `Drop` impls).
+//! What still needs care is the zero-copy reservation (`WriteChunk<'p, T>`) and view
+//! (`ReadView<'c, T>`): each borrows its producer or consumer mutably, yet a C caller keeps it
+//! open across calls, so the handle object must own both at once. A producer object stores
 //!
-//! Consumers and their views (`ReadView<'static, 'static, T>`) follow the same pattern.
+//! 1. the `Producer<T>` in its own heap allocation, reached through a raw pointer
+//!    (`Box::leak`, freed with `Box::from_raw` in `Drop`), so that moving the handle object
+//!    never moves the producer, and no `Box` (whose uniqueness a move re-asserts) aliases the
+//!    reservation's `&mut`;
+//! 2. the open reservation, if any, as a `WriteChunk<'static, T>` made from a
+//!    `&'static mut Producer<T>` reborrowed through that pointer.
+//!
+//! The `'static` claims more than is true; what makes it sound is the **exclusive-borrow
+//! invariant**: the pointer is reborrowed for a reservation only while none is open, and while
+//! one is open it holds the only reference to the producer: no method dereferences the pointer
+//! until the reservation has been dropped (each checks first), and `Drop` drops the
+//! reservation before it frees the producer.
+//!
+//! Consumers and their views (`ReadView<'static, T>`) follow the same pattern and invariant.
 
 use crate::status::{cring_status, Fail};
 use crate::types::*;
@@ -260,8 +270,8 @@ pub(crate) trait RingDyn: Send + Sync {
     fn set_eventfd(&self, fd: OwnedFd) -> Result<(), Fail>;
     fn eventfd(&self) -> i32;
     fn region(&self) -> Arc<RegionObj>;
-    fn producer(self: Arc<Self>) -> Result<Box<dyn ProducerDyn>, Fail>;
-    fn consumer(self: Arc<Self>) -> Result<Box<dyn ConsumerDyn>, Fail>;
+    fn producer(&self) -> Result<Box<dyn ProducerDyn>, Fail>;
+    fn consumer(&self) -> Result<Box<dyn ConsumerDyn>, Fail>;
 }
 
 pub(crate) struct TypedRing<T: Entry> {
@@ -402,27 +412,21 @@ impl<T: Entry> RingDyn for TypedRing<T> {
         self.ring.memory().obj.clone()
     }
 
-    fn producer(self: Arc<Self>) -> Result<Box<dyn ProducerDyn>, Fail> {
-        let p = self.ring.producer()?;
-        // SAFETY: `p` borrows `self.ring`, which lives inside the `Arc` allocation: it never
-        // moves, and it stays alive as long as the `TypedProducer` below, which holds the `Arc`
-        // and drops the producer first (see the module docs).
-        let p: Producer<'static, T> = unsafe { std::mem::transmute::<Producer<'_, T>, _>(p) };
+    fn producer(&self) -> Result<Box<dyn ProducerDyn>, Fail> {
+        let producer = self.ring.producer()?;
         Ok(Box::new(TypedProducer {
             chunk: None,
-            producer: NonNull::from(Box::leak(Box::new(p))),
-            _ring: self,
+            producer: NonNull::from(Box::leak(Box::new(producer))),
         }))
     }
 
-    fn consumer(self: Arc<Self>) -> Result<Box<dyn ConsumerDyn>, Fail> {
-        let c = self.ring.consumer()?;
-        // SAFETY: as in `producer`.
-        let c: Consumer<'static, T> = unsafe { std::mem::transmute::<Consumer<'_, T>, _>(c) };
+    fn consumer(&self) -> Result<Box<dyn ConsumerDyn>, Fail> {
+        let consumer = self.ring.consumer()?;
+        let g = self.ring.geometry();
         Ok(Box::new(TypedConsumer {
             view: None,
-            consumer: NonNull::from(Box::leak(Box::new(c))),
-            _ring: self,
+            consumer: NonNull::from(Box::leak(Box::new(consumer))),
+            view_rounds: u64::from(g.capacity) + u64::from(g.overflow_capacity),
         }))
     }
 }
@@ -459,26 +463,27 @@ pub(crate) trait ProducerDyn: Send + Sync {
     fn abort(&mut self) -> Result<(), Fail>;
 }
 
-struct Chunk<T: 'static> {
-    chunk: WriteChunk<'static, 'static, T>,
+struct Chunk<T: Entry> {
+    /// Borrows `*TypedProducer::producer` (see the module docs for why `'static` is sound).
+    chunk: WriteChunk<'static, T>,
     /// Entries `0..obtained` have been handed out (and count as written).
     obtained: usize,
 }
 
 struct TypedProducer<T: Entry> {
-    /// The open reservation: holds the only `&mut` to `*producer` while `Some`.
+    /// The open reservation. While `Some`, its `&mut` is the only reference to `*producer`
+    /// (the exclusive-borrow invariant of the module docs).
     chunk: Option<Chunk<T>>,
-    /// From `Box::leak`; freed in `Drop`.
-    producer: NonNull<Producer<'static, T>>,
-    /// Keeps the ring (and so the memory `producer` borrows) alive; dropped last.
-    _ring: Arc<TypedRing<T>>,
+    /// From `Box::leak`; freed in `Drop`, after `chunk`. Dereferenced only through
+    /// [`TypedProducer::unborrowed`], which checks that no reservation is open.
+    producer: NonNull<Producer<T>>,
 }
 
-// SAFETY: the producer and the reservation reach shared memory only through atomics and
-// protocol-arbitrated payload cells, like a `&Ring` that any thread may use to make a producer;
-// nothing in them is tied to the thread that made them (ring-core's handles are `!Send` only
-// because they hold `&Slot<T>`, whose payload cell is an `UnsafeCell`). The owned allocation
-// moves with the object.
+// SAFETY: `Producer<T>` is `Send`, and the object owns its allocation, which moves with it.
+// An open `WriteChunk` is `!Send` only because its lane holds `&[Slot<T>]`, whose payload
+// cells are `UnsafeCell`s; the protocol gives the reservation exclusive use of its reserved
+// slots whichever thread writes them (as it does between processes), nothing in it is tied to
+// the thread that made it, and `T: Send`.
 unsafe impl<T: Entry> Send for TypedProducer<T> {}
 // SAFETY: every method takes `&mut self`; a `&TypedProducer` gives access to nothing.
 unsafe impl<T: Entry> Sync for TypedProducer<T> {}
@@ -488,23 +493,31 @@ impl<T: Entry> Drop for TypedProducer<T> {
         // The reservation borrows the producer: end it first (a producer that is closed with a
         // reservation open publishes nothing of it).
         self.chunk = None;
-        // SAFETY: `producer` came from `Box::leak` and is freed only here; no reservation
-        // borrows it any more.
+        // SAFETY: `producer` came from `Box::leak` in `TypedRing::producer` and is freed only
+        // here, once; the reservation, the only other reference to it, was dropped just above
+        // (exclusive-borrow invariant), and nothing can reach it after this.
         drop(unsafe { Box::from_raw(self.producer.as_ptr()) });
     }
 }
 
 impl<T: Entry> TypedProducer<T> {
-    fn producer(&mut self) -> Result<&mut Producer<'static, T>, Fail> {
+    /// The producer pointer, if no reservation is open (so that nothing borrows the producer).
+    fn unborrowed(&self) -> Result<NonNull<Producer<T>>, Fail> {
         if self.chunk.is_some() {
             return Err(Fail::new(
                 cring_status::WrongState,
                 "a reservation is open: commit or abort it first",
             ));
         }
-        // SAFETY: no reservation is open, so nothing else borrows the producer; the borrow is
-        // tied to `&mut self`.
-        Ok(unsafe { self.producer.as_mut() })
+        Ok(self.producer)
+    }
+
+    fn producer(&mut self) -> Result<&mut Producer<T>, Fail> {
+        let mut p = self.unborrowed()?;
+        // SAFETY: the allocation is live until `Drop`, and no reservation is open, so no other
+        // reference to the producer exists (exclusive-borrow invariant); the new one is tied to
+        // `&mut self`, so none can be made while it lives.
+        Ok(unsafe { p.as_mut() })
     }
 
     fn chunk(&mut self) -> Result<&mut Chunk<T>, Fail> {
@@ -555,11 +568,14 @@ impl<T: Entry> ProducerDyn for TypedProducer<T> {
 
     fn reserve(&mut self, max: usize, exact: bool, size: usize) -> Result<usize, Fail> {
         check_size::<T>(size)?;
-        self.producer()?;
-        // SAFETY: no reservation is open (checked just above), so this is the only reference
-        // to the producer; it lives in the reservation, which `commit`, `abort` and `Drop` end
-        // before the producer is touched again or freed.
-        let p: &'static mut Producer<'static, T> = unsafe { &mut *self.producer.as_ptr() };
+        let p = self.unborrowed()?;
+        // SAFETY: the allocation is live until `Drop`, and no reservation is open, so this is
+        // the only reference to the producer. It is held only by the reservation made from it,
+        // stored in `self.chunk` below (or dropped with the error), and while that is `Some`
+        // nothing else dereferences `producer`; `commit`, `abort` and `Drop` drop the
+        // reservation before the producer is reached again or freed (exclusive-borrow
+        // invariant), so the reference is never used beyond the allocation's life.
+        let p: &'static mut Producer<T> = unsafe { &mut *p.as_ptr() };
         let chunk = if exact {
             p.reserve_exact(max)?
         } else {
@@ -650,39 +666,53 @@ pub(crate) trait ConsumerDyn: Send + Sync {
 }
 
 struct TypedConsumer<T: Entry> {
-    /// The open view: holds the only `&mut` to `*consumer` while `Some`.
-    view: Option<ReadView<'static, 'static, T>>,
-    /// From `Box::leak`; freed in `Drop`.
-    consumer: NonNull<Consumer<'static, T>>,
-    /// Keeps the ring alive; dropped last.
-    _ring: Arc<TypedRing<T>>,
+    /// The open view. While `Some`, its `&mut` is the only reference to `*consumer` (the
+    /// exclusive-borrow invariant of the module docs).
+    view: Option<ReadView<'static, T>>,
+    /// From `Box::leak`; freed in `Drop`, after `view`. Dereferenced only through
+    /// [`TypedConsumer::unborrowed`], which checks that no view is open.
+    consumer: NonNull<Consumer<T>>,
+    /// How many views of only discarded slots `view` skips at most: the ring's capacity plus
+    /// its overflow capacity (each such view consumes at least one slot).
+    view_rounds: u64,
 }
 
-// SAFETY: as for `TypedProducer`.
+// SAFETY: as for `TypedProducer`: `Consumer<T>` is `Send`, the allocation moves with the
+// object, and an open `ReadView` is `!Send` only through `&[Slot<T>]`; the protocol keeps its
+// claimed slots unwritten until it is released, from whichever thread.
 unsafe impl<T: Entry> Send for TypedConsumer<T> {}
-// SAFETY: every method takes `&mut self`.
+// SAFETY: every method takes `&mut self`; a `&TypedConsumer` gives access to nothing.
 unsafe impl<T: Entry> Sync for TypedConsumer<T> {}
 
 impl<T: Entry> Drop for TypedConsumer<T> {
     fn drop(&mut self) {
-        // Releases the viewed entries (they count as consumed).
+        // The view borrows the consumer: release it first (its entries count as consumed).
         self.view = None;
-        // SAFETY: from `Box::leak`, freed only here; no view borrows it any more.
+        // SAFETY: `consumer` came from `Box::leak` in `TypedRing::consumer` and is freed only
+        // here, once; the view, the only other reference to it, was dropped just above
+        // (exclusive-borrow invariant), and nothing can reach it after this.
         drop(unsafe { Box::from_raw(self.consumer.as_ptr()) });
     }
 }
 
 impl<T: Entry> TypedConsumer<T> {
-    fn consumer(&mut self) -> Result<&mut Consumer<'static, T>, Fail> {
+    /// The consumer pointer, if no view is open (so that nothing borrows the consumer).
+    fn unborrowed(&self) -> Result<NonNull<Consumer<T>>, Fail> {
         if self.view.is_some() {
             return Err(Fail::new(
                 cring_status::WrongState,
                 "a view is open: release it first",
             ));
         }
-        // SAFETY: no view is open, so nothing else borrows the consumer; the borrow is tied to
-        // `&mut self`.
-        Ok(unsafe { self.consumer.as_mut() })
+        Ok(self.consumer)
+    }
+
+    fn consumer(&mut self) -> Result<&mut Consumer<T>, Fail> {
+        let mut c = self.unborrowed()?;
+        // SAFETY: the allocation is live until `Drop`, and no view is open, so no other
+        // reference to the consumer exists (exclusive-borrow invariant); the new one is tied to
+        // `&mut self`, so none can be made while it lives.
+        Ok(unsafe { c.as_mut() })
     }
 
     /// The caller's output array, zeroed (so that Rust never sees uninitialised memory) and
@@ -795,16 +825,18 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
                 "`entries` is not aligned for pointers",
             ));
         }
-        self.consumer()?;
+        let ptr = self.unborrowed()?;
         // A view of only discarded slots delivers nothing: release it and look again (each
         // round consumes at least one slot; a lap of them at most).
-        let rounds =
-            self._ring.ring.capacity() as u64 + self._ring.ring.geometry().overflow_capacity as u64;
-        for _ in 0..=rounds {
-            // SAFETY: no view is open (checked above, and every round ends with none open), so
-            // this is the only reference to the consumer; it lives in the view, which `release`
-            // and `Drop` end before the consumer is touched again or freed.
-            let c: &'static mut Consumer<'static, T> = unsafe { &mut *self.consumer.as_ptr() };
+        for _ in 0..=self.view_rounds {
+            // SAFETY: the allocation is live until `Drop`, and no view is open (checked above;
+            // a round that keeps its view returns, any other drops it before the next), so
+            // this is the only reference to the consumer. It is held only by the view made
+            // from it, which is dropped in this round or stored in `self.view`, and while that
+            // is `Some` nothing else dereferences `consumer`; `release` and `Drop` drop the
+            // view before the consumer is reached again or freed (exclusive-borrow invariant),
+            // so the reference is never used beyond the allocation's life.
+            let c: &'static mut Consumer<T> = unsafe { &mut *ptr.as_ptr() };
             let view = c.view(max)?;
             let mut n = 0usize;
             for e in view.iter() {

@@ -91,7 +91,7 @@ const _: () = assert!(CRING_MODE_SPMC == layout::mode_bits::MULTI_CONSUMER);
 const _: () = assert!(CRING_MODE_MPMC == layout::mode_bits::KNOWN);
 const _: () = assert!(CRING_ENTRY_FORMAT_OPAQUE == layout::entry_format::OPAQUE);
 const _: () = assert!(CRING_ENTRY_FORMAT_COMPLETION == layout::entry_format::COMPLETION_V1);
-const _: () = assert!(CRING_DEFAULT_SPIN == ring_core::ring::DEFAULT_SPIN);
+const _: () = assert!(CRING_DEFAULT_SPIN == ring_core::consumer::DEFAULT_SPIN);
 const _: () = assert!(
     CRING_VERSION_NUMBER
         == CRING_VERSION_MAJOR * 1_000_000 + CRING_VERSION_MINOR * 1000 + CRING_VERSION_PATCH

@@ -138,7 +138,7 @@ fn await_owned<T>(lane: &Lane<'_, T>, pos: u32, expected: u32) -> bool {
         }
         spins += 1;
         spin_hint();
-        #[cfg(all(feature = "std", not(loom)))]
+        #[cfg(all(feature = "std", not(ring_core_loom)))]
         if spins % 64 == 0 {
             std::thread::yield_now();
         }

@@ -1,4 +1,5 @@
-//! The ring protocols over borrowed shared structures.
+//! The ring protocols over borrowed shared structures (crate-private: every function here can
+//! break an invariant if called out of turn, so only the handles call them).
 //!
 //! Protocol code sees only `&ProducerLine`, `&ConsumerLine`, `&OverflowLine`, `&WaitLine` and
 //! slices of [`Slot`]s plus private trusted copies of the geometry; it never learns where those
@@ -17,16 +18,21 @@
 //!   producer's entries in order across the ring/overflow boundary.
 //! - [`wait`]: the check producers make after publishing so that sleeping consumers are woken.
 
-pub mod lap;
-pub mod overflow;
-pub mod spsc;
-pub mod wait;
+pub(crate) mod general;
+pub(crate) mod lap;
+pub(crate) mod mpsc;
+pub(crate) mod overflow;
+pub(crate) mod spsc;
+pub(crate) mod wait;
 
 use crate::error::{Corruption, LayoutError};
 use crate::layout::{
     mode_bits, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine, MAX_CAPACITY, MIN_CAPACITY,
 };
-use crate::sync::Ordering::{Acquire, Relaxed, Release};
+use crate::sync::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use core::mem::MaybeUninit;
 
 /// Who may produce and consume, fixed at creation and recorded in the header.
@@ -123,7 +129,94 @@ impl<'a, T> Lane<'a, T> {
     /// The slot for `pos`. Never out of bounds: `slots.len() == mask + 1`.
     #[inline(always)]
     pub(crate) fn slot(&self, pos: u32) -> &'a Slot<T> {
-        &self.slots[(pos & self.mask) as usize]
+        // SAFETY: `Lane::new` checked that `slots.len()` is `mask + 1` (a power of two), so
+        // `pos & mask` is always an index inside the slice.
+        unsafe { self.slots.get_unchecked((pos & self.mask) as usize) }
+    }
+
+    /// Writes `value` into the payload of `pos`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `pos` (reserved and not yet published): no one else reads or writes
+    /// the payload until the caller publishes it.
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, pos: u32, value: T) {
+        // SAFETY: exclusive access to the payload, as the caller promises.
+        self.slot(pos)
+            .payload
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+    }
+
+    /// Writes `values` into the payloads of `start..start + values.len()` (at most a lap), in
+    /// at most two contiguous runs of slots.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::write`], for every position of the range.
+    #[inline(always)]
+    pub(crate) unsafe fn write_from(&self, start: u32, values: &[T])
+    where
+        T: Copy,
+    {
+        let (first, second) = self.runs(start, values.len());
+        let (a, b) = values.split_at(first.len().min(values.len()));
+        for (slots, vals) in [(first, a), (second, b)] {
+            for (slot, v) in slots.iter().zip(vals) {
+                // SAFETY: the caller owns every position of the range.
+                slot.payload
+                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(*v)) });
+            }
+        }
+    }
+
+    /// Reads the payloads of `start..start + out.len()` (at most a lap) into `out`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::read`], for every position of the range.
+    #[inline(always)]
+    pub(crate) unsafe fn read_into(&self, start: u32, out: &mut [T])
+    where
+        T: Copy,
+    {
+        let (first, second) = self.runs(start, out.len());
+        let (a, b) = out.split_at_mut(first.len().min(out.len()));
+        for (slots, vals) in [(first, a), (second, b)] {
+            for (slot, v) in slots.iter().zip(vals) {
+                // SAFETY: the caller has claimed every position of the range.
+                *v = slot.payload.with(|p| unsafe { p.read().assume_init() });
+            }
+        }
+    }
+
+    /// The slots of `start..start + len` (`len` at most the capacity) as two runs: up to the
+    /// end of the array, then from its beginning.
+    #[inline(always)]
+    pub(crate) fn runs(&self, start: u32, len: usize) -> (&'a [Slot<T>], &'a [Slot<T>]) {
+        let first = (start & self.mask) as usize;
+        let len = len.min(self.slots.len());
+        let end = (first + len).min(self.slots.len());
+        let rest = len - (end - first);
+        (&self.slots[first..end], &self.slots[..rest])
+    }
+
+    /// Reads the payload of `pos`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller has claimed `pos`, observed its publication with Acquire ordering and not
+    /// yet released it, and the entry was not published as discarded (so the bytes were
+    /// written); `T` is plain data, so those bytes are a valid `T` whoever wrote them.
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, pos: u32) -> T
+    where
+        T: Copy,
+    {
+        // SAFETY: published and claimed, no concurrent writer (the caller's contract).
+        self.slot(pos)
+            .payload
+            .with(|p| unsafe { p.read().assume_init() })
     }
 
     #[inline(always)]
@@ -194,6 +287,36 @@ impl<T> Clone for RawRing<'_, T> {
     }
 }
 impl<T> Copy for RawRing<'_, T> {}
+
+/// Counts refused reservations in the producer line's `full_refusals` (spec/PROTOCOL.md,
+/// section 12): a load and a store with a single producer (no read-modify-write on the
+/// single-producer path), `fetch_add` with several.
+#[derive(Debug)]
+pub(crate) struct Refusals<'a> {
+    word: &'a AtomicU64,
+    multi: bool,
+}
+
+impl<'a> Refusals<'a> {
+    pub(crate) fn new<T>(ring: &RawRing<'a, T>) -> Self {
+        Refusals {
+            word: &ring.prod.full_refusals,
+            multi: ring.mode.multi_producer(),
+        }
+    }
+
+    /// One refused reservation.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refused(&mut self) {
+        if self.multi {
+            self.word.fetch_add(1, Relaxed);
+        } else {
+            let v = self.word.load(Relaxed);
+            self.word.store(v.wrapping_add(1), Relaxed);
+        }
+    }
+}
 
 /// Which slots a [`Span`] lives in.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -347,11 +470,6 @@ impl<'a, T> RawRing<'a, T> {
         self.mode
     }
 
-    /// The producer line.
-    pub fn producer_line(&self) -> &'a ProducerLine {
-        self.prod
-    }
-
     /// The consumer line.
     pub fn consumer_line(&self) -> &'a ConsumerLine {
         self.cons
@@ -368,8 +486,8 @@ impl<'a, T> RawRing<'a, T> {
     }
 
     #[inline(always)]
-    fn lane(&self, place: Place) -> Lane<'a, T> {
-        match (place, self.ovf) {
+    pub(crate) fn lane(&self, place: Place) -> Lane<'a, T> {
+        match (place, &self.ovf) {
             (Place::Overflow, Some(o)) => o.lane,
             _ => self.main,
         }
@@ -406,32 +524,6 @@ impl<'a, T> RawRing<'a, T> {
         self.ovf.is_some_and(|o| {
             o.line.state.load(Acquire) & crate::layout::overflow_state::ACTIVE != 0
         })
-    }
-
-    /// How many entries a consumer with cursor `cur` could take now, from the ring and the
-    /// overflow area: an estimate (it counts reserved positions not yet published) used by
-    /// wait conditions.
-    pub fn available(&self, cur: &ConsumerCursor) -> u32 {
-        let multi = self.mode.multi_consumer();
-        let head = if multi {
-            self.cons.head.load(Acquire)
-        } else {
-            cur.head
-        };
-        let ring = forward(head, self.prod.tail.load(Acquire)).min(self.capacity());
-        let ovf = match self.ovf {
-            Some(o) => {
-                let oh = if multi {
-                    o.line.head.load(Acquire)
-                } else {
-                    cur.ovf_head
-                };
-                let ot = o.line.state.load(Acquire) as u32;
-                forward(oh, ot).min(o.lane.capacity())
-            }
-            None => 0,
-        };
-        ring.saturating_add(ovf)
     }
 
     /// How many entries a consumer with cursor `cur` could claim now, counting up to `limit`:
@@ -507,70 +599,6 @@ impl<'a, T> RawRing<'a, T> {
         forward(position, self.prod.tail.load(Acquire))
             .min(self.capacity())
             .saturating_add(self.overflow_pending())
-    }
-
-    /// Writes `value` into the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns `pos` in `place`: it reserved it and has not yet published it, so no
-    /// other participant reads or writes the slot's payload.
-    #[inline(always)]
-    pub(crate) unsafe fn write(&self, place: Place, pos: u32, value: T) {
-        // SAFETY: the caller owns the slot (exclusive access to the payload until publication).
-        self.lane(place)
-            .slot(pos)
-            .payload
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
-    }
-
-    /// Reads the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// The caller has claimed `pos` in `place` and observed its publication with Acquire
-    /// ordering, and has not yet released it, so no other participant writes the payload.
-    #[inline(always)]
-    pub(crate) unsafe fn read(&self, place: Place, pos: u32) -> T
-    where
-        T: Copy,
-    {
-        // SAFETY: the slot is published and claimed (no concurrent writer); `T` is plain data
-        // (`Entry`), so its bytes, whoever wrote them, are a valid `T`.
-        self.lane(place)
-            .slot(pos)
-            .payload
-            .with(|p| unsafe { p.read().assume_init() })
-    }
-
-    /// A shared reference to the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Self::read`], and the claim lasts at least as long as the reference.
-    #[inline(always)]
-    pub(crate) unsafe fn get(&self, place: Place, pos: u32) -> &'a T {
-        // SAFETY: as for `read`; the reference lives no longer than the caller's claim.
-        self.lane(place)
-            .slot(pos)
-            .payload
-            .with(|p| unsafe { (*p).assume_init_ref() })
-    }
-
-    /// A mutable reference to the payload of the slot of `pos`.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Self::write`], the reservation outlives the reference, and no other reference
-    /// to the same payload exists.
-    #[inline(always)]
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn get_mut(&self, place: Place, pos: u32) -> &'a mut T {
-        // SAFETY: the caller owns the reservation exclusively; any bytes are a valid `T`.
-        self.lane(place)
-            .slot(pos)
-            .payload
-            .with_mut(|p| unsafe { (*p).assume_init_mut() })
     }
 
     /// A producer cursor starting at the shared tail, validated against the shared head where

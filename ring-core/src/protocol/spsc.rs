@@ -16,9 +16,13 @@
 //! reported as [`Corruption::IndicesOutOfRange`]; every loaded value is checked before it
 //! replaces the private copy.
 
-use super::{ConsumerCursor, ProducerCursor, RawRing, Shortfall, Span};
-use crate::error::Corruption;
-use crate::sync::Ordering::{Acquire, Release};
+use super::wait::Waker;
+use super::{ConsumerCursor, Lane, ProducerCursor, RawRing, Refusals, Shortfall, Span};
+use crate::error::{push_error, Corruption, PopError, PushError};
+use crate::sync::{
+    AtomicU32,
+    Ordering::{Acquire, Release},
+};
 
 /// P1: read `head` (Acquire: the consumer's reads of the slots it released happen before our
 /// overwrites), compute `free = capacity - (tail - head)`, take `min(n, free)`.
@@ -95,4 +99,240 @@ pub(super) fn release<T>(ring: &RawRing<'_, T>, cur: &mut ConsumerCursor, span: 
     }
     cur.head = span.start.wrapping_add(span.len);
     ring.cons.head.store(cur.head, Release);
+}
+
+/// The SPSC producer flavor (no overflow area): P1/P2 with everything resolved when the handle
+/// is made. The hot path is the cached-room check, the payload write and one Release store of
+/// `tail`; reloading and validating `head` is out of line.
+#[derive(Debug)]
+pub(crate) struct SpscTx<'a, T> {
+    /// The private trusted tail: the next position to publish.
+    pub(crate) tail: u32,
+    /// `head + capacity` for the last validated `head`: positions before it are free. Never
+    /// ahead of the real limit, because `head` only moves forward.
+    limit: u32,
+    lane: Lane<'a, T>,
+    tail_word: &'a AtomicU32,
+    head_word: &'a AtomicU32,
+    wait: Option<Waker<'a>>,
+    refusals: Refusals<'a>,
+}
+
+impl<'a, T: Copy> SpscTx<'a, T> {
+    /// A producer starting at `cur` (validated by [`RawRing::producer_cursor`]).
+    pub(crate) fn new(ring: &RawRing<'a, T>, cur: ProducerCursor, wait: Option<Waker<'a>>) -> Self {
+        SpscTx {
+            tail: cur.tail,
+            limit: cur.head_cache.wrapping_add(ring.capacity()),
+            lane: ring.main,
+            tail_word: &ring.prod.tail,
+            head_word: &ring.cons.head,
+            wait,
+            refusals: Refusals::new(ring),
+        }
+    }
+
+    /// P1 for one position, P2 after writing it. The inline part has no loop and no call but
+    /// the wake-up; a producer whose cached room is used up goes out of line.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        if self.tail == self.limit {
+            return self.push_slow(value);
+        }
+        self.put(value);
+        Ok(())
+    }
+
+    /// Writes `value` at the private tail and publishes it (P2), then W1.
+    #[inline(always)]
+    fn put(&mut self, value: T) {
+        let tail = self.tail;
+        // SAFETY: `tail` is before `limit`, so its slot was released by the consumer (seen
+        // with the Acquire load of `head` that set `limit`) and is ours until we publish.
+        unsafe { self.lane.write(tail, value) };
+        self.tail = tail.wrapping_add(1);
+        self.tail_word.store(tail.wrapping_add(1), Release);
+        if let Some(w) = &self.wait {
+            w.published();
+        }
+    }
+
+    /// `push` with the cached room used up: reload `head`, then push or refuse.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, value: T) -> Result<(), PushError<T>> {
+        match self.refill(1, true) {
+            Ok(_) => {
+                self.put(value);
+                Ok(())
+            }
+            Err(e) => Err(push_error(value, e)),
+        }
+    }
+
+    /// P1: up to `n` positions (exactly `n` or none when `exact`) from the private tail.
+    #[inline]
+    pub(crate) fn reserve(&mut self, n: u32, exact: bool) -> Result<Span, Shortfall> {
+        let mut free = self.limit.wrapping_sub(self.tail);
+        if free < n {
+            free = self.refill(n, exact)?;
+        }
+        Ok(Span::ring(self.tail, n.min(free)))
+    }
+
+    /// P2: publish the first `keep` positions of `span` (which starts at the private tail);
+    /// the rest is simply not published (a single producer takes it back).
+    #[inline(always)]
+    pub(crate) fn publish(&mut self, span: Span, keep: u32) {
+        debug_assert_eq!(span.start, self.tail);
+        if keep == 0 {
+            return;
+        }
+        self.tail = span.start.wrapping_add(keep);
+        self.tail_word.store(self.tail, Release);
+        if let Some(w) = &self.wait {
+            w.published();
+        }
+    }
+
+    /// The payload slots, for writing in place.
+    #[inline(always)]
+    pub(crate) fn lane(&self) -> Lane<'a, T> {
+        self.lane
+    }
+
+    /// Reloads `head` (Acquire), validates it (`tail - head <= capacity`) and returns the free
+    /// positions: at least `n`, or a shortfall (`n == 0` or, without `exact`, some room is not
+    /// a shortfall).
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: u32, exact: bool) -> Result<u32, Shortfall> {
+        let cap = self.lane.capacity();
+        let head = self.head_word.load(Acquire);
+        let used = self.tail.wrapping_sub(head);
+        if used > cap {
+            return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
+                tail: self.tail,
+                head,
+            }));
+        }
+        self.limit = head.wrapping_add(cap);
+        let free = cap - used;
+        if n == 0 || free == 0 || (exact && free < n) {
+            if n != 0 && (!exact || n <= cap) {
+                self.refusals.refused();
+            }
+            return Err(Shortfall::Short { have: free });
+        }
+        Ok(free)
+    }
+}
+
+/// The SPSC consumer flavor (no overflow area): C1/C2 with the cached-entries check inline.
+#[derive(Debug)]
+pub(crate) struct SpscRx<'a, T> {
+    /// The private trusted head: the next position to consume.
+    pub(crate) head: u32,
+    /// The last validated `tail`: positions before it are published. Never ahead of the real
+    /// `tail`.
+    pub(crate) tail_cache: u32,
+    /// The ring's capacity (trusted: `lane.capacity()`), kept at hand for the range check.
+    capacity: u32,
+    lane: Lane<'a, T>,
+    head_word: &'a AtomicU32,
+    tail_word: &'a AtomicU32,
+}
+
+impl<'a, T: Copy> SpscRx<'a, T> {
+    /// A consumer starting at `cur` (validated by [`RawRing::consumer_cursor`]).
+    pub(crate) fn new(ring: &RawRing<'a, T>, cur: ConsumerCursor) -> Self {
+        SpscRx {
+            head: cur.head,
+            tail_cache: cur.tail_cache,
+            capacity: ring.capacity(),
+            lane: ring.main,
+            head_word: &ring.cons.head,
+            tail_word: &ring.prod.tail,
+        }
+    }
+
+    /// C1 for one position, C2 after reading it. Reloading `tail` is inline: polling an empty
+    /// ring is a busy-polling consumer's hot path.
+    #[inline(always)]
+    pub(crate) fn pop(&mut self) -> Result<T, PopError> {
+        let (lane, head) = (self.lane, self.head);
+        if head == self.tail_cache {
+            let tail = self.tail_word.load(Acquire);
+            if tail == head {
+                return Err(PopError::Empty);
+            }
+            if tail.wrapping_sub(head) > self.capacity {
+                return Err(pop_corrupt(tail, head));
+            }
+            self.tail_cache = tail;
+        }
+        // SAFETY: `head` is before the validated `tail`, published (seen with Acquire) and
+        // ours until we store `head`.
+        let value = unsafe { lane.read(head) };
+        self.head = head.wrapping_add(1);
+        self.head_word.store(head.wrapping_add(1), Release);
+        Ok(value)
+    }
+
+    /// C1: up to `n` published positions from the private head.
+    #[inline]
+    pub(crate) fn claim(&mut self, n: u32) -> Result<Span, Shortfall> {
+        let mut avail = self.tail_cache.wrapping_sub(self.head);
+        if avail < n {
+            avail = self.refill()?;
+        }
+        if n == 0 {
+            return Err(Shortfall::Short { have: avail });
+        }
+        Ok(Span::ring(self.head, n.min(avail)))
+    }
+
+    /// C2: free the claimed span (which starts at the private head) with one Release store.
+    #[inline(always)]
+    pub(crate) fn release(&mut self, span: Span) {
+        debug_assert_eq!(span.start, self.head);
+        if span.len == 0 {
+            return;
+        }
+        self.head = span.start.wrapping_add(span.len);
+        self.head_word.store(self.head, Release);
+    }
+
+    /// The payload slots, for reading in place.
+    #[inline(always)]
+    pub(crate) fn lane(&self) -> Lane<'a, T> {
+        self.lane
+    }
+
+    /// Reloads `tail` (Acquire), validates it (`tail - head <= capacity`) and returns how many
+    /// entries are published; nothing published is a shortfall.
+    #[inline]
+    fn refill(&mut self) -> Result<u32, Shortfall> {
+        let tail = self.tail_word.load(Acquire);
+        let avail = tail.wrapping_sub(self.head);
+        if avail > self.lane.capacity() {
+            return Err(corrupt(tail, self.head));
+        }
+        self.tail_cache = tail;
+        if avail == 0 {
+            return Err(Shortfall::Short { have: 0 });
+        }
+        Ok(avail)
+    }
+}
+
+#[cold]
+fn corrupt(tail: u32, head: u32) -> Shortfall {
+    Shortfall::Corrupt(Corruption::IndicesOutOfRange { tail, head })
+}
+
+#[cold]
+#[inline(never)]
+fn pop_corrupt(tail: u32, head: u32) -> PopError {
+    PopError::Corrupt(Corruption::IndicesOutOfRange { tail, head })
 }

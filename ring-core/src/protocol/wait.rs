@@ -30,17 +30,18 @@ use crate::sync::{
     fence,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
+use core::sync::atomic::AtomicI32;
 
 /// W1: whether a producer that just published must wake sleepers.
 #[inline]
-pub fn must_wake(w: &WaitLine) -> bool {
+pub(crate) fn must_wake(w: &WaitLine) -> bool {
     fence(SeqCst);
     w.waiters.load(Relaxed) != 0 && w.flags.load(Relaxed) & wait_flags::NO_WAKE == 0
 }
 
 /// W1 (continued): advance the futex word before waking, and count the wake-up.
 #[inline]
-pub fn bump(w: &WaitLine) {
+pub(crate) fn bump(w: &WaitLine) {
     w.futex.fetch_add(1, Release);
     w.wakeups.fetch_add(1, Relaxed);
 }
@@ -48,7 +49,7 @@ pub fn bump(w: &WaitLine) {
 /// W2: announce a sleeper and return the futex value to sleep on; the caller then re-checks
 /// availability and either sleeps or calls [`retire`].
 #[inline]
-pub fn announce(w: &WaitLine) -> u32 {
+pub(crate) fn announce(w: &WaitLine) -> u32 {
     w.waiters.fetch_add(1, SeqCst);
     fence(SeqCst);
     w.futex.load(Acquire)
@@ -59,7 +60,7 @@ pub fn announce(w: &WaitLine) -> u32 {
 /// few compare-and-swap attempts, so a peer that keeps rewriting the word cannot hold a
 /// consumer here (a count left one too high also only costs useless wake-ups).
 #[inline]
-pub fn retire(w: &WaitLine) {
+pub(crate) fn retire(w: &WaitLine) {
     let mut v = w.waiters.load(Relaxed);
     for _ in 0..16 {
         if v == 0 {
@@ -68,6 +69,39 @@ pub fn retire(w: &WaitLine) {
         match w.waiters.compare_exchange_weak(v, v - 1, SeqCst, Relaxed) {
             Ok(_) => return,
             Err(now) => v = now,
+        }
+    }
+}
+
+/// W1 (continued): advance the futex word, wake sleepers, and signal the eventfd if one is
+/// attached to the ring and this process holds it (`eventfd`, -1 when it does not).
+#[cold]
+#[inline(never)]
+pub(crate) fn wake(w: &WaitLine, eventfd: &AtomicI32) {
+    bump(w);
+    crate::sys::futex_wake(&w.futex);
+    if w.flags.load(Relaxed) & wait_flags::EVENTFD != 0 {
+        let fd = eventfd.load(Relaxed);
+        if fd >= 0 {
+            crate::sys::eventfd_signal(fd);
+        }
+    }
+}
+
+/// What a producer handle needs to wake sleepers: the ring's wait line and this process's
+/// eventfd slot. A handle of a ring without the wait block holds none.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Waker<'a> {
+    pub(crate) line: &'a WaitLine,
+    pub(crate) eventfd: &'a AtomicI32,
+}
+
+impl Waker<'_> {
+    /// W1 after a publication: the fence and two loads inline, the wake-up itself out of line.
+    #[inline(always)]
+    pub(crate) fn published(&self) {
+        if must_wake(self.line) {
+            wake(self.line, self.eventfd);
         }
     }
 }

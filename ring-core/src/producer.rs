@@ -1,0 +1,520 @@
+//! [`Producer`]: the producing side of a ring, and [`WriteChunk`], its zero-copy reservation.
+//!
+//! A producer picks its flavor once, when it is made (crossbeam-channel's `flavors` are the
+//! model): SPSC without an overflow area, MPSC/MPMC without one, or the general flavor for
+//! everything else. Every public call is one `match` into a complete implementation.
+
+use crate::entry::Entry;
+use crate::error::{ClaimError, Corruption, PushAllError, PushError};
+use crate::protocol::general::GeneralTx;
+use crate::protocol::mpsc::MpTx;
+use crate::protocol::spsc::SpscTx;
+use crate::protocol::wait::Waker;
+use crate::protocol::{Lane, Mode, RawRing, Shortfall, Span};
+use crate::ring::{claim, unclaim, Keep};
+use alloc::sync::Arc;
+use core::mem::MaybeUninit;
+use core::sync::atomic::AtomicI32;
+
+#[repr(u8)]
+enum Flavor<'a, T> {
+    Spsc(SpscTx<'a, T>),
+    Mp(MpTx<'a, T>),
+    General(GeneralTx<'a, T>),
+}
+
+impl<T> core::fmt::Debug for Flavor<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Flavor::Spsc(_) => "Spsc",
+            Flavor::Mp(_) => "Mp",
+            Flavor::General(_) => "General",
+        })
+    }
+}
+
+/// The producing side of a ring (one of several in multi-producer modes).
+///
+/// A producer owns a reference to its ring: it can be moved to another thread and outlive the
+/// [`crate::Ring`] value it came from. In single-producer modes it holds the producer claim
+/// (recorded in shared memory) until it is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::{Config, Mode, Ring};
+///
+/// let ring = Ring::<u64>::create_heap(Config::new(4).mode(Mode::Mpsc)).unwrap();
+/// let mut a = ring.producer().unwrap();
+/// let mut b = ring.producer().unwrap(); // several producers in MPSC mode
+/// a.push(1).unwrap();
+/// b.push_all(&[2, 3]).unwrap();
+/// assert_eq!(a.push_some(&[4, 5]).unwrap(), 1); // as many as fit
+/// assert!(b.push(6).is_err()); // full: the entry is handed back
+/// ```
+pub struct Producer<T: Entry> {
+    flavor: Flavor<'static, T>,
+    raw: RawRing<'static, T>,
+    token: u32,
+    /// Keeps the memory that `flavor` and `raw` point into alive; dropped after them.
+    _keep: Arc<dyn Keep>,
+}
+
+// SAFETY: the handle reaches shared memory only through atomics and payload cells whose use
+// the protocol arbitrates (between threads as between processes), and it owns a reference to
+// the memory (`_keep`, `Send + Sync`); `T: Entry` is `Send + Sync`.
+unsafe impl<T: Entry> Send for Producer<T> {}
+// SAFETY: every method that touches shared memory takes `&mut self`.
+unsafe impl<T: Entry> Sync for Producer<T> {}
+
+impl<T: Entry> Drop for Producer<T> {
+    fn drop(&mut self) {
+        unclaim(&self.raw.prod.owner, self.token);
+    }
+}
+
+impl<T: Entry> core::fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Producer")
+            .field("mode", &self.raw.mode)
+            .field("flavor", &self.flavor)
+            .finish()
+    }
+}
+
+impl<T: Entry> Producer<T> {
+    /// Claims the producer side (single-producer modes), validates the starting indices and
+    /// picks the flavor.
+    ///
+    /// # Safety
+    ///
+    /// `raw` (and `eventfd`) point into memory that `keep` keeps alive and valid.
+    pub(crate) unsafe fn new(
+        raw: RawRing<'static, T>,
+        keep: Arc<dyn Keep>,
+        eventfd: &'static AtomicI32,
+    ) -> Result<Self, ClaimError> {
+        let token = if raw.mode.multi_producer() {
+            0
+        } else {
+            claim(&raw.prod.owner)?
+        };
+        let cur = match raw.producer_cursor() {
+            Ok(cur) => cur,
+            Err(c) => {
+                unclaim(&raw.prod.owner, token);
+                return Err(ClaimError::Corrupt(c));
+            }
+        };
+        let wait = raw.wait.map(|line| Waker { line, eventfd });
+        let flavor = match (raw.mode, raw.ovf.is_some()) {
+            (Mode::Spsc, false) => Flavor::Spsc(SpscTx::new(&raw, cur, wait)),
+            (Mode::Mpsc | Mode::Mpmc, false) => Flavor::Mp(MpTx::new(&raw, wait)),
+            _ => Flavor::General(GeneralTx::new(raw, cur, wait)),
+        };
+        Ok(Producer {
+            flavor,
+            raw,
+            token,
+            _keep: keep,
+        })
+    }
+
+    /// Pushes one entry.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when no slot is free, [`PushError::Corrupt`] when the shared state
+    /// is inconsistent; both hand the entry back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, PushError, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(2)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// tx.push(1).unwrap();
+    /// tx.push(2).unwrap();
+    /// assert_eq!(tx.push(3), Err(PushError::Full(3)));
+    /// ```
+    #[inline(always)]
+    pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        // The SPSC flavor inline; the others in one out-of-line call, so that this function
+        // stays small enough to be inlined into the caller's loop.
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.push(value),
+            Flavor::Mp(f) => f.push(value),
+            _ => self.push_other(value),
+        }
+    }
+
+    #[inline(never)]
+    fn push_other(&mut self, value: T) -> Result<(), PushError<T>> {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.push(value),
+            Flavor::Mp(f) => f.push(value),
+            Flavor::General(f) => f.push(value),
+        }
+    }
+
+    /// Pushes all of `values` or none of them (one publication for the whole batch).
+    ///
+    /// # Errors
+    ///
+    /// [`PushAllError::Full`] (with the number of free slots) or [`PushAllError::TooLarge`];
+    /// nothing is pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, PushAllError, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// tx.push_all(&[1, 2, 3]).unwrap();
+    /// assert_eq!(tx.push_all(&[4, 5]), Err(PushAllError::Full { free: 1 }));
+    /// ```
+    pub fn push_all(&mut self, values: &[T]) -> Result<(), PushAllError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let cap = self.largest_batch();
+        let n = u32::try_from(values.len()).ok().filter(|&n| n <= cap);
+        let n = n.ok_or(PushAllError::TooLarge {
+            capacity: cap as usize,
+        })?;
+        let span = self.reserve_span(n, true).map_err(push_all_error)?;
+        self.fill(span, values);
+        Ok(())
+    }
+
+    /// Pushes as many of `values` as fit, in order, and returns how many (0 when full).
+    ///
+    /// # Errors
+    ///
+    /// [`Corruption`] when the shared state is inconsistent; nothing is pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// assert_eq!(tx.push_some(&[1, 2, 3, 4, 5, 6]).unwrap(), 4);
+    /// assert_eq!(tx.push_some(&[5, 6]).unwrap(), 0);
+    /// ```
+    pub fn push_some(&mut self, values: &[T]) -> Result<usize, Corruption> {
+        if values.is_empty() {
+            return Ok(0);
+        }
+        let n = u32::try_from(values.len()).unwrap_or(u32::MAX);
+        match self.reserve_span(n, false) {
+            Ok(span) => {
+                self.fill(span, &values[..span.len as usize]);
+                Ok(span.len as usize)
+            }
+            Err(Shortfall::Short { .. }) => Ok(0),
+            Err(Shortfall::Corrupt(c)) => Err(c),
+        }
+    }
+
+    /// Writes `values` into a reserved span of the same length and publishes it.
+    #[inline]
+    fn fill(&mut self, span: Span, values: &[T]) {
+        debug_assert_eq!(span.len as usize, values.len());
+        // SAFETY: every position of the span is reserved by us and not yet published.
+        unsafe { self.lane(&span).write_from(span.start, values) };
+        self.publish_span(span, span.len);
+    }
+
+    /// Reserves up to `max` slots (at least one when `max > 0`; an empty chunk for `max == 0`) to
+    /// be filled in place and committed.
+    ///
+    /// # Errors
+    ///
+    /// [`PushAllError::Full`] when no slot is free, [`PushAllError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(8)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// let mut chunk = tx.reserve(3).unwrap();
+    /// for i in 0..chunk.len() {
+    ///     chunk.write(i, 10 + i as u64);
+    /// }
+    /// chunk.commit();
+    /// assert_eq!(ring.len(), 3);
+    /// ```
+    pub fn reserve(&mut self, max: usize) -> Result<WriteChunk<'_, T>, PushAllError> {
+        self.reserve_chunk(max, false)
+    }
+
+    /// Reserves exactly `n` slots, or none.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Producer::push_all`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// let mut chunk = tx.reserve_exact(2).unwrap();
+    /// assert_eq!(chunk.fill_from([7, 8]), 2);
+    /// assert_eq!(chunk.commit(), 2);
+    /// assert!(tx.reserve_exact(3).is_err()); // only 2 free
+    /// ```
+    pub fn reserve_exact(&mut self, n: usize) -> Result<WriteChunk<'_, T>, PushAllError> {
+        if n > self.largest_batch() as usize {
+            return Err(PushAllError::TooLarge {
+                capacity: self.largest_batch() as usize,
+            });
+        }
+        self.reserve_chunk(n, true)
+    }
+
+    fn reserve_chunk(
+        &mut self,
+        max: usize,
+        exact: bool,
+    ) -> Result<WriteChunk<'_, T>, PushAllError> {
+        if max == 0 {
+            // An empty chunk: nothing reserved, nothing to publish.
+            return Ok(WriteChunk {
+                lane: self.raw.main,
+                producer: self,
+                span: Span::ring(0, 0),
+                written: 0,
+                done: true,
+            });
+        }
+        let n = u32::try_from(max).unwrap_or(u32::MAX);
+        let span = self.reserve_span(n, exact).map_err(push_all_error)?;
+        Ok(WriteChunk {
+            lane: self.lane(&span),
+            producer: self,
+            span,
+            written: 0,
+            done: false,
+        })
+    }
+
+    /// The ring's capacity.
+    pub fn capacity(&self) -> u32 {
+        self.raw.capacity()
+    }
+
+    /// The largest all-or-nothing batch that can ever fit: the larger of the ring's capacity
+    /// and the overflow area's (a batch goes whole to one or the other).
+    pub fn largest_batch(&self) -> u32 {
+        self.raw.capacity().max(self.raw.overflow_capacity())
+    }
+
+    /// The ring's mode.
+    pub fn mode(&self) -> Mode {
+        self.raw.mode
+    }
+
+    /// The SPSC flavor inline, the others out of line (so batch calls stay small).
+    #[inline(always)]
+    fn reserve_span(&mut self, n: u32, exact: bool) -> Result<Span, Shortfall> {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.reserve(n, exact),
+            _ => self.reserve_span_other(n, exact),
+        }
+    }
+
+    #[inline(never)]
+    fn reserve_span_other(&mut self, n: u32, exact: bool) -> Result<Span, Shortfall> {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.reserve(n, exact),
+            Flavor::Mp(f) => f.reserve(n, exact),
+            Flavor::General(f) => f.reserve(n, exact),
+        }
+    }
+
+    /// The SPSC flavor inline, the others out of line (so batch calls stay small).
+    #[inline(always)]
+    fn publish_span(&mut self, span: Span, keep: u32) {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.publish(span, keep),
+            _ => self.publish_span_other(span, keep),
+        }
+    }
+
+    #[inline(never)]
+    fn publish_span_other(&mut self, span: Span, keep: u32) {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => f.publish(span, keep),
+            Flavor::Mp(f) => f.publish(span, keep),
+            Flavor::General(f) => f.publish(span, keep),
+        }
+    }
+
+    #[inline(always)]
+    fn lane(&self, span: &Span) -> Lane<'static, T> {
+        match &self.flavor {
+            Flavor::Spsc(f) => f.lane(),
+            Flavor::Mp(f) => f.lane(),
+            Flavor::General(f) => f.lane(span),
+        }
+    }
+}
+
+#[cold]
+fn push_all_error(e: Shortfall) -> PushAllError {
+    match e {
+        Shortfall::Short { have } => PushAllError::Full {
+            free: have as usize,
+        },
+        Shortfall::Corrupt(c) => PushAllError::Corrupt(c),
+    }
+}
+
+/// Slots reserved by [`Producer::reserve`], written in place and published by
+/// [`WriteChunk::commit`].
+///
+/// Entries `0..k` that were written (contiguously from 0) are what `commit` publishes. Dropping
+/// the chunk without committing publishes nothing: a single producer simply takes the
+/// reservation back; in multi-producer modes the slots are published as *discarded*, which
+/// consumers skip (and [`crate::Counters::discarded`] counts).
+#[derive(Debug)]
+pub struct WriteChunk<'p, T: Entry> {
+    producer: &'p mut Producer<T>,
+    lane: Lane<'static, T>,
+    span: Span,
+    /// Entries 0..written have been written.
+    written: u32,
+    done: bool,
+}
+
+impl<T: Entry> WriteChunk<'_, T> {
+    /// Number of reserved slots.
+    pub fn len(&self) -> usize {
+        self.span.len as usize
+    }
+
+    /// Whether no slot is reserved (only for a reservation of 0 slots).
+    pub fn is_empty(&self) -> bool {
+        self.span.len == 0
+    }
+
+    /// Writes entry `i`. Entries must be written in order from 0 for `commit` to publish them.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()` or `i` skips an unwritten entry.
+    pub fn write(&mut self, i: usize, value: T) {
+        assert!(
+            i < self.len() && i as u32 <= self.written,
+            "write out of order or range"
+        );
+        // SAFETY: position `span.at(i)` is reserved by this chunk and not yet published.
+        unsafe { self.lane.write(self.span.at(i as u32), value) };
+        if i as u32 == self.written {
+            self.written += 1;
+        }
+    }
+
+    /// Fills the rest of the chunk from `iter` (from the first unwritten entry), returning how
+    /// many entries were written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(8)).unwrap();
+    /// let (mut tx, mut rx) = ring.split().unwrap();
+    /// let mut chunk = tx.reserve(8).unwrap();
+    /// assert_eq!(chunk.fill_from((0..5).map(|i| i * i)), 5);
+    /// chunk.commit();
+    /// assert_eq!(rx.pop_into(&mut [0; 8]).unwrap(), 5);
+    /// ```
+    pub fn fill_from<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
+        let start = self.written;
+        let (first, second) = self
+            .lane
+            .runs(self.span.at(start), (self.span.len - start) as usize);
+        let mut iter = iter.into_iter();
+        let mut n = 0u32;
+        'runs: for run in [first, second] {
+            for slot in run {
+                let Some(v) = iter.next() else {
+                    break 'runs;
+                };
+                // SAFETY: every position of the span is reserved by this chunk and not yet
+                // published; these are the positions from `written` on, in order.
+                slot.payload
+                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(v)) });
+                n += 1;
+            }
+        }
+        self.written = start + n;
+        n as usize
+    }
+
+    /// In-place access to entry `i` (the slot's current bytes: a stale entry until written).
+    /// Obtaining it counts entry `i` as written.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()` or `i` skips an unwritten entry.
+    pub fn get_mut(&mut self, i: usize) -> &mut T {
+        assert!(
+            i < self.len() && i as u32 <= self.written,
+            "access out of order or range"
+        );
+        if i as u32 == self.written {
+            self.written += 1;
+        }
+        let pos = self.span.at(i as u32);
+        // SAFETY: reserved by this chunk and unpublished, so no one else touches the payload;
+        // `&mut self` makes the reference unique and it cannot outlive the chunk; `T: Entry`
+        // makes any bytes a valid `T`.
+        self.lane
+            .slot(pos)
+            .payload
+            .with_mut(|p| unsafe { (*p).assume_init_mut() })
+    }
+
+    /// Publishes the written entries (and gives back or discards the rest). Returns how many
+    /// were published.
+    pub fn commit(mut self) -> usize {
+        self.finish(self.written)
+    }
+
+    /// Publishes only the first `k` written entries (at most [`Self::written`]) and gives back
+    /// or discards the rest, as [`Self::commit`] does. Returns how many were published.
+    pub fn commit_first(mut self, k: usize) -> usize {
+        let keep = u32::try_from(k).unwrap_or(u32::MAX).min(self.written);
+        self.finish(keep)
+    }
+
+    /// How many entries, from 0, count as written.
+    pub fn written(&self) -> usize {
+        self.written as usize
+    }
+
+    fn finish(&mut self, keep: u32) -> usize {
+        if !self.done {
+            self.done = true;
+            self.producer.publish_span(self.span, keep);
+        }
+        keep as usize
+    }
+}
+
+impl<T: Entry> Drop for WriteChunk<'_, T> {
+    fn drop(&mut self) {
+        self.finish(0);
+    }
+}
