@@ -12,6 +12,7 @@ use crate::error::{Corruption, PushError};
 use crate::layout::wait_flags;
 use crate::producer::Producer;
 use crate::protocol::wait;
+use crate::protocol::wait::waiters::{EVENTFD, FUTEX};
 use crate::ring::{Memory, Ring};
 use crate::sync::Ordering::{Relaxed, SeqCst};
 use crate::sys::{futex_wait, FutexWait};
@@ -62,6 +63,13 @@ impl fmt::Display for WaitError {
 
 impl std::error::Error for WaitError {}
 
+/// The deadline `timeout` from now; `None` (no deadline) for no timeout, and for a timeout so
+/// large that the deadline cannot be represented (`Duration::MAX` and the like): such a wait is
+/// unbounded in practice anyway.
+fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
 fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
     match deadline {
         None => Some(None),
@@ -109,7 +117,7 @@ impl<T: Entry> Consumer<T> {
     ) -> Result<WaitOutcome, WaitError> {
         // `count` returns the count and whether the wait may end below `min` (saturation).
         let done = |(n, enough): (u32, bool)| n >= min || enough;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_after(timeout);
         loop {
             let mut c = count(self);
             for _ in 0..self.spin {
@@ -134,19 +142,19 @@ impl<T: Entry> Consumer<T> {
             }
             // W2: announce, fence, snapshot the futex word, re-check (the condition, and that
             // wake-ups were not suppressed meanwhile: a producer that saw NO_WAKE skips us).
-            let seen = wait::announce(w);
+            let seen = wait::announce(w, FUTEX);
             if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
-                wait::retire(w);
+                wait::retire(w, FUTEX);
                 return Err(WaitError::WakeupsSuppressed);
             }
             let c = count(self);
             if done(c) {
-                wait::retire(w);
+                wait::retire(w, FUTEX);
                 return Ok(WaitOutcome::Ready(c.0));
             }
             w.sleeps.fetch_add(1, Relaxed);
             let r = futex_wait(&w.futex, seen, left);
-            wait::retire(w);
+            wait::retire(w, FUTEX);
             match r {
                 FutexWait::Woken => {}
                 FutexWait::Interrupted => return Err(WaitError::Interrupted),
@@ -250,7 +258,7 @@ impl<T: Entry> Consumer<T> {
         timeout: Option<Duration>,
     ) -> Result<usize, WaitError> {
         let min = min.min(out.len());
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_after(timeout);
         let mut n = 0;
         loop {
             match self.pop_into(&mut out[n..]) {
@@ -294,14 +302,14 @@ impl<T: Entry> Consumer<T> {
         if self.eventfd.load(Relaxed) < 0 {
             return Err(WaitError::NoEventfd);
         }
-        wait::announce(w);
+        wait::announce(w, EVENTFD);
         if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
-            wait::retire(w);
+            wait::retire(w, EVENTFD);
             return Err(WaitError::WakeupsSuppressed);
         }
         if self.eventfd_armed {
             // Already announced by an earlier prepare: keep one announcement.
-            wait::retire(w);
+            wait::retire(w, EVENTFD);
         }
         self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
@@ -313,7 +321,7 @@ impl<T: Entry> Consumer<T> {
     /// (non-blocking).
     pub fn eventfd_finish(&mut self) {
         if let (Some(w), true) = (self.raw.wait_line(), self.eventfd_armed) {
-            wait::retire(w);
+            wait::retire(w, EVENTFD);
         }
         self.eventfd_armed = false;
         let fd = self.eventfd.load(Relaxed);
@@ -335,7 +343,7 @@ impl<T: Entry> Producer<T> {
     /// [`PushError::Full`] when the timeout expires, [`PushError::Corrupt`]; both hand the
     /// entry back.
     pub fn push_wait(&mut self, value: T, timeout: Option<Duration>) -> Result<(), PushError<T>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_after(timeout);
         let mut value = value;
         let mut round = 0u32;
         loop {
@@ -370,7 +378,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     /// still does not hold; to make waiters return, give them a timeout or an entry.
     pub fn wake_all(&self) {
         if let Some(w) = self.raw().wait_line() {
-            wait::wake(w, self.eventfd_slot());
+            wait::wake(w, self.eventfd_slot(), u32::MAX);
         }
     }
 

@@ -80,7 +80,7 @@ impl<T: Entry> Drop for Consumer<T> {
     fn drop(&mut self) {
         if self.eventfd_armed {
             if let Some(w) = self.raw.wait {
-                crate::protocol::wait::retire(w);
+                crate::protocol::wait::retire(w, crate::protocol::wait::waiters::EVENTFD);
             }
         }
         unclaim(&self.raw.cons.owner, self.token);

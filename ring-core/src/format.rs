@@ -256,7 +256,7 @@ fn check_entry<T: Entry>() {
 ///
 /// `zeroed` says the region's bytes are known to be zero (a fresh memfd, `/dev/shm` file,
 /// anonymous mapping or zeroed allocation): the overflow slots, whose formatted state is all
-/// zeroes, are then not written, so they cost no resident memory until used.
+/// zeroes, are then not written (on anonymous memory they take no physical pages until used).
 pub fn format<T: Entry>(
     region: &RawRegion,
     cfg: &Config,

@@ -214,7 +214,7 @@ pub struct ConsumerLine {
 ///
 /// Overflow lap tags are stored *biased*: the stored word is `tag - (position & mask)`, so that
 /// zeroed memory is the formatted state (every slot free for its first lap, indices at 0) and
-/// an unused overflow area costs no resident memory on tmpfs or memfd.
+/// formatting an overflow area writes nothing.
 #[repr(C, align(128))]
 #[derive(Debug)]
 pub struct OverflowLine {
@@ -248,7 +248,8 @@ pub mod overflow_state {
 pub struct WaitLine {
     /// Consumer futex word: a wake-up sequence that a waker increments before `FUTEX_WAKE`.
     pub futex: AtomicU32,
-    /// Number of consumers that announced they are about to sleep (futex or eventfd).
+    /// Consumers that announced they are about to sleep: futex sleepers in bits 0..16,
+    /// eventfd waiters in bits 16..32 ([`waiters`]).
     pub waiters: AtomicU32,
     /// [`wait_flags`] bits.
     pub flags: AtomicU32,
@@ -260,6 +261,22 @@ pub struct WaitLine {
     pub sleeps: AtomicU64,
     /// Reserved, zero.
     pub reserved: [AtomicU64; 12],
+}
+
+/// The two counts packed in [`WaitLine::waiters`]: consumers announced to sleep on the futex in
+/// bits 0..16, consumers announced to wait on the eventfd in bits 16..32. A producer's W1 wakes
+/// if the word is non-zero; it makes the `FUTEX_WAKE` system call only if the futex half is.
+/// A participant that counts every waiter in the low half (as layout 1.1 first specified) stays
+/// compatible: its eventfd waiters only cost a useless `FUTEX_WAKE`.
+pub mod waiters {
+    /// One consumer about to sleep on the futex.
+    pub const FUTEX: u32 = 1;
+    /// One consumer about to wait on the eventfd.
+    pub const EVENTFD: u32 = 1 << 16;
+    /// The futex sleepers' half.
+    pub const FUTEX_MASK: u32 = 0xffff;
+    /// The eventfd waiters' half.
+    pub const EVENTFD_MASK: u32 = 0xffff_0000;
 }
 
 /// Bits of [`WaitLine::flags`].

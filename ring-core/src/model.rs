@@ -124,7 +124,7 @@ impl<T: Entry> HeapRing<T> {
     /// Forces a wake-up of every sleeper (as [`crate::Ring::wake_all`]).
     pub fn wake_all(&self) {
         if let Some(w) = self.parts.wait.as_ref() {
-            crate::protocol::wait::wake(w, &self.parts.eventfd);
+            crate::protocol::wait::wake(w, &self.parts.eventfd, u32::MAX);
         }
     }
 

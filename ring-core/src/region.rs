@@ -177,6 +177,29 @@ impl Drop for Region {
     }
 }
 
+/// Allocates the backing store of `file`'s first `len` bytes (`fallocate`), so that a full
+/// filesystem (a tmpfs or memfd's shmem limit, too few huge pages) is an error now and never a
+/// `SIGBUS` later, when a producer first touches an overflow slot or a consumer looks at one.
+/// Already allocated ranges are left as they are. A filesystem without `fallocate`
+/// (`EOPNOTSUPP`) is accepted as it is: its pages are allocated on first touch.
+fn allocate(file: &File, len: usize) -> io::Result<()> {
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    loop {
+        // SAFETY: fallocate on a descriptor we own, mode 0 (allocate, keep the size).
+        let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP) => return Ok(()),
+            _ => return Err(e),
+        }
+    }
+}
+
 fn map_shared(
     len: usize,
     fd: Option<BorrowedFd<'_>>,
@@ -205,9 +228,8 @@ fn map_shared(
 
 fn huge_err(size: HugePageSize, source: io::Error) -> RegionError {
     match source.raw_os_error() {
-        Some(libc::ENOMEM) | Some(libc::EINVAL) | Some(libc::ENOENT) | Some(libc::ENOSYS) => {
-            RegionError::HugePagesUnavailable { size, source }
-        }
+        Some(libc::ENOMEM) | Some(libc::ENOSPC) | Some(libc::EINVAL) | Some(libc::ENOENT)
+        | Some(libc::ENOSYS) => RegionError::HugePagesUnavailable { size, source },
         _ => RegionError::Io {
             op: "mmap (huge pages)",
             source,
@@ -321,6 +343,7 @@ impl Region {
         // SAFETY: `fd` was just returned by memfd_create and is owned by nobody else.
         let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         file.set_len(len as u64)?;
+        allocate(&file, len)?;
         // Seal the size against shrinking: a peer holding the fd could otherwise truncate it and
         // turn our accesses into SIGBUS. (Files under /dev/shm cannot be sealed.)
         // SAFETY: fcntl on a descriptor we own, with an integer argument.
@@ -436,6 +459,12 @@ impl Region {
                 source,
             })
         })?;
+        allocate(&file, len).map_err(|source| {
+            cleanup(RegionError::Io {
+                op: "fallocate (reserve the region's pages)",
+                source,
+            })
+        })?;
         let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
         *r.unlink_on_drop.get_mut() = true;
         r.fresh = true.into();
@@ -482,6 +511,7 @@ impl Region {
         };
         file.set_len(map_len as u64)
             .map_err(|source| cleanup(huge_err(size, source)))?;
+        allocate(&file, map_len).map_err(|source| cleanup(huge_err(size, source)))?;
         let ptr =
             map_shared(map_len, Some(file.as_fd()), 0).map_err(|e| cleanup(huge_err(size, e)))?;
         let mut r = Region::mapped(ptr, map_len, map_len, Some(file));

@@ -171,8 +171,9 @@ pub struct Counters {
     pub tail: u32,
     /// Consumer index of the ring.
     pub head: u32,
-    /// Pushes (or reservations) refused for lack of space (the ring full and, if there is one,
-    /// the overflow area full too).
+    /// Refusal episodes: reservations refused for lack of space (the ring full and, if there
+    /// is one, the overflow area full too), counted once per run of consecutive refusals by
+    /// one producer handle (a granted reservation ends the run).
     pub full_refusals: u64,
     /// Reserved slots published as discarded.
     pub discarded: u64,
@@ -188,7 +189,8 @@ pub struct Counters {
     pub wakeups: u64,
     /// Times a consumer went to sleep.
     pub sleeps: u64,
-    /// Consumers currently announced as sleeping or about to.
+    /// Consumers currently announced as sleeping or about to: futex sleepers plus eventfd
+    /// waiters (the two halves of the wait line's `waiters` word).
     pub waiters: u32,
 }
 
@@ -316,7 +318,10 @@ impl<T: Entry, M: Memory> Ring<T, M> {
             overflow_activations: ovf.map_or(0, |o| o.activations.load(Relaxed)),
             wakeups: w.map_or(0, |w| w.wakeups.load(Relaxed)),
             sleeps: w.map_or(0, |w| w.sleeps.load(Relaxed)),
-            waiters: w.map_or(0, |w| w.waiters.load(Relaxed)),
+            waiters: w.map_or(0, |w| {
+                let v = w.waiters.load(Relaxed);
+                (v & crate::layout::waiters::FUTEX_MASK) + (v >> 16)
+            }),
         }
     }
 

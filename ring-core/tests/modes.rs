@@ -87,12 +87,13 @@ fn single_push_pop_fill_drain_many_laps() {
                 assert_eq!(tx.push(pushed), Ok(()), "{ctx}: lap {lap} push {i}");
             }
             assert_eq!(ring.len(), cap, "{ctx}: full len");
-            // Full: the value is handed back, every time, and counted.
+            // Full: the value is handed back every time; the three refusals in a row are one
+            // refusal episode (the pushes before them were granted), counted once.
             for k in 0..3u64 {
                 let v = 1_000_000 + k;
                 assert_eq!(tx.push(v), Err(PushError::Full(v)), "{ctx}: lap {lap} full");
-                refusals += 1;
             }
+            refusals += 1;
             let c = ring.counters();
             assert_eq!(
                 c.tail,
@@ -143,7 +144,9 @@ fn interleaved_push_pop_random_fill_levels() {
         let mut model = std::collections::VecDeque::new();
         let mut rng = Rng::new(u64::from(cap) ^ u64::from(init) ^ mode as u64);
         let mut next = 1u64;
-        let mut refusals = 0;
+        // Refusal episodes: a refused push counts only if the previous push was granted (or
+        // there was none); pops in between do not end an episode.
+        let (mut refusals, mut refusing) = (0, false);
         for step in 0..(40 * cap as usize + 200) {
             if rng.below(2) == 0 {
                 let r = tx.push(next);
@@ -151,18 +154,88 @@ fn interleaved_push_pop_random_fill_levels() {
                     assert_eq!(r, Ok(()), "{ctx}: step {step}");
                     model.push_back(next);
                     next += 1;
+                    refusing = false;
                 } else {
                     assert_eq!(r, Err(PushError::Full(next)), "{ctx}: step {step}");
-                    refusals += 1;
+                    if !refusing {
+                        refusals += 1;
+                        refusing = true;
+                    }
                 }
             } else {
                 let want = model.pop_front().ok_or(PopError::Empty);
                 assert_eq!(rx.pop(), want, "{ctx}: step {step}");
             }
             assert_eq!(ring.len() as usize, model.len(), "{ctx}: step {step}");
+            assert_eq!(
+                ring.counters().full_refusals,
+                refusals,
+                "{ctx}: step {step} refusal episodes"
+            );
         }
         assert_eq!(ring.counters().full_refusals, refusals, "{ctx}");
     });
+}
+
+/// `full_refusals` counts refusal episodes: a refused reservation counts only if the same
+/// handle's previous reservation was granted (or it is the handle's first); consecutive
+/// refusals by one handle count once, and each handle has its own episode.
+#[test]
+fn full_refusals_count_episodes_per_handle() {
+    const CAP: u32 = 4;
+    const OCAP: u32 = 4;
+    for (mode, ocap) in [(Mode::Spsc, 0), (Mode::Mpsc, 0), (Mode::Spsc, OCAP)] {
+        let ctx = format!("{mode:?} overflow {ocap}");
+        let mut cfg = Config::new(CAP).mode(mode).initial_index(u32::MAX - 1);
+        if ocap > 0 {
+            cfg = cfg.overflow(ocap);
+        }
+        let ring = Ring::<u64>::create_heap(cfg).expect("create");
+        let mut tx = ring.producer().unwrap();
+        let mut rx = ring.consumer().unwrap();
+        let refusals = || ring.counters().full_refusals;
+        // Fill the ring (and the overflow area): nothing refused yet.
+        for v in 0..u64::from(CAP + ocap) {
+            tx.push(v).unwrap();
+        }
+        assert_eq!(refusals(), 0, "{ctx}: filling");
+        // Three refusals in a row by one handle: one episode.
+        for k in 0..3 {
+            assert_eq!(
+                tx.push(100),
+                Err(PushError::Full(100)),
+                "{ctx}: refusal {k}"
+            );
+            assert_eq!(refusals(), 1, "{ctx}: after refusal {k}");
+        }
+        // Free one slot the producer can use (with an active overflow area pushes keep going
+        // there: pop the ring's entries and one of the area's). A granted push ends the
+        // episode without counting; the next two refusals are a new episode.
+        let to_pop = if ocap > 0 { CAP + 1 } else { 1 };
+        for _ in 0..to_pop {
+            rx.pop().unwrap();
+        }
+        tx.push(200).unwrap();
+        assert_eq!(refusals(), 1, "{ctx}: a granted push does not count");
+        for k in 0..2 {
+            assert_eq!(
+                tx.push(201),
+                Err(PushError::Full(201)),
+                "{ctx}: refusal {k}"
+            );
+            assert_eq!(refusals(), 2, "{ctx}: second episode, refusal {k}");
+        }
+        if mode.multi_producer() {
+            // Two handles refused in turn: each one's episode counts once.
+            let mut a = ring.producer().unwrap();
+            let mut b = ring.producer().unwrap();
+            for k in 0..2 {
+                assert_eq!(a.push(300), Err(PushError::Full(300)), "{ctx}: a {k}");
+                assert_eq!(b.push(400), Err(PushError::Full(400)), "{ctx}: b {k}");
+                assert_eq!(refusals(), 4, "{ctx}: a and b, round {k}");
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,6 +285,7 @@ fn push_all_is_all_or_nothing_across_the_wrap() {
                     Err(PushAllError::Full { free }),
                     "{ctx}: round {round}"
                 );
+                // The batch of `used` (> 0) just before was granted: a new refusal episode.
                 refusals += 1;
                 let after = ring.counters();
                 assert_eq!(
@@ -268,7 +342,9 @@ fn push_some_takes_as_many_as_fit() {
         let capu = cap as usize;
         let mut next = 1u64;
         let mut expect = 1u64;
-        let mut refusals = 0;
+        // Refusal episodes: a push_some that pushed nothing counts only if the previous one
+        // pushed something (or there was none).
+        let (mut refusals, mut refusing) = (0, false);
         assert_eq!(tx.push_some(&[]), Ok(0), "{ctx}");
         for round in 0..(3 * capu + 5) {
             let len = 1 + round % (2 * capu + 1);
@@ -277,7 +353,12 @@ fn push_some_takes_as_many_as_fit() {
             let n = tx.push_some(&vals).unwrap();
             assert_eq!(n, len.min(free), "{ctx}: round {round}");
             if n == 0 {
-                refusals += 1;
+                if !refusing {
+                    refusals += 1;
+                }
+                refusing = true;
+            } else {
+                refusing = false;
             }
             next += n as u64;
             assert_eq!(
@@ -360,15 +441,19 @@ fn reserve_write_get_mut_fill_from_commit() {
         }
         assert_eq!(expect, next, "{ctx}");
         assert_eq!(ring.counters().discarded, 0, "{ctx}");
-        // A full ring: reserve refuses with Full { free: 0 } and counts it.
+        // A full ring: reserve refuses with Full { free: 0 } and counts it (the push_all
+        // before it was granted, so this refusal starts an episode); refused again, it does not
+        // count again.
         tx.push_all(&vec![7; capu]).unwrap();
         let before = ring.counters().full_refusals;
-        assert_eq!(
-            tx.reserve(1).err(),
-            Some(PushAllError::Full { free: 0 }),
-            "{ctx}"
-        );
-        assert_eq!(ring.counters().full_refusals, before + 1, "{ctx}");
+        for _ in 0..2 {
+            assert_eq!(
+                tx.reserve(1).err(),
+                Some(PushAllError::Full { free: 0 }),
+                "{ctx}"
+            );
+            assert_eq!(ring.counters().full_refusals, before + 1, "{ctx}");
+        }
     });
 }
 

@@ -419,7 +419,8 @@ typedef struct cring_ring_info {
  */
 typedef struct cring_counters {
     /**
-     * Pushes or reservations refused for lack of space (ring and overflow area full).
+     * Refusal episodes: pushes or reservations refused for lack of space (ring and overflow
+     * area full), counted once per run of consecutive refusals by one producer.
      */
     uint64_t full_refusals;
     /**

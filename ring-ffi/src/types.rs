@@ -208,7 +208,8 @@ pub struct cring_config {
 #[repr(C)]
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct cring_counters {
-    /// Pushes or reservations refused for lack of space (ring and overflow area full).
+    /// Refusal episodes: pushes or reservations refused for lack of space (ring and overflow
+    /// area full), counted once per run of consecutive refusals by one producer.
     pub full_refusals: u64,
     /// Reserved slots published as discarded.
     pub discarded: u64,

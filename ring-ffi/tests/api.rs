@@ -831,3 +831,38 @@ fn exposed_memory_is_formatted_in_full() {
         assert_eq!(cring_region_close(region), OK);
     }
 }
+
+/// The largest timeouts (`INT64_MAX` nanoseconds, about 292 years) are accepted by every call
+/// that waits, and return at once when what they wait for is there.
+#[test]
+fn largest_timeouts_are_accepted() {
+    let f = Fixture::new(8, CRING_MODE_SPSC);
+    let mut out = [cring_completion::default(); 8];
+    let mut n = 0usize;
+    let mut avail = 0u32;
+    for t in [i64::MAX, i64::MAX - 1, i64::MAX / 2] {
+        // SAFETY: valid handles and pointers to locals of the sizes passed.
+        unsafe {
+            let e = entry(7);
+            let ep = (&e as *const cring_completion).cast();
+            assert_eq!(cring_producer_push_wait(f.p, ep, CSIZE, t), OK, "{t}");
+            assert_eq!(cring_producer_push_wait(f.p, ep, CSIZE, t), OK, "{t}");
+            assert_eq!(cring_consumer_wait(f.c, 2, t, &mut avail), OK, "{t}");
+            assert!(avail >= 2, "{t}: {avail}");
+            let mut pos = 0u32;
+            assert_eq!(cring_consumer_position(f.c, &mut pos), OK);
+            assert_eq!(
+                cring_consumer_wait_beyond(f.c, pos, 2, t, &mut avail),
+                OK,
+                "{t}"
+            );
+            assert_eq!(
+                cring_consumer_reap(f.c, out.as_mut_ptr().cast(), 8, CSIZE, 2, t, &mut n),
+                OK,
+                "{t}"
+            );
+            assert_eq!(n, 2, "{t}");
+        }
+    }
+    f.close();
+}

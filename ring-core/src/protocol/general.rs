@@ -33,9 +33,10 @@ impl<'a, T: Copy> GeneralTx<'a, T> {
     /// Publishes a reserved span (the first `keep` as entries) and wakes sleepers (W1).
     #[inline]
     pub(crate) fn publish(&mut self, span: Span, keep: u32) {
-        if self.raw.publish(&mut self.cur, span, keep) {
+        let waiters = self.raw.publish(&mut self.cur, span, keep);
+        if waiters != 0 {
             if let Some(w) = &self.wait {
-                super::wait::wake(w.line, w.eventfd);
+                super::wait::wake(w.line, w.eventfd, waiters);
             }
         }
     }

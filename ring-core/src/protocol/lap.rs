@@ -125,37 +125,30 @@ pub(super) fn scan_ready<T>(
     Ok(k)
 }
 
-/// Waits, boundedly, until the lap tag of a position this participant owns reads `expected`
-/// (Acquire). Only an ABA on the index (or a peer rewriting the tag) makes this wait at all.
-fn await_owned<T>(lane: &Lane<'_, T>, pos: u32, expected: u32) -> bool {
-    let mut spins = 0u32;
-    loop {
-        if lane.tag(pos) == expected {
-            return true;
-        }
-        if spins >= RETRY_BUDGET {
-            return false;
-        }
-        spins += 1;
-        spin_hint();
-        #[cfg(all(feature = "std", not(ring_core_loom)))]
-        if spins % 64 == 0 {
-            std::thread::yield_now();
-        }
-    }
-}
-
 /// MP3 / MC3: after a successful compare-and-swap, every owned position's tag must read
-/// `pos + offset` (0 for producers, 1 for consumers).
+/// `pos + offset` (0 for producers, 1 for consumers). Only an ABA on the index (or a peer
+/// rewriting tags) makes this wait at all. The wait is bounded per call, not per position: at
+/// most [`RETRY_BUDGET`] polls in all, whatever the span's length, so a peer that releases each
+/// position just before the budget runs out cannot hold a batch for `len` budgets.
 pub(super) fn verify_owned<T>(
     lane: &Lane<'_, T>,
     span: Span,
     offset: u32,
 ) -> Result<(), Shortfall> {
+    let mut spins = 0u32;
     for i in 0..span.len {
         let pos = span.at(i);
-        if !await_owned(lane, pos, pos.wrapping_add(offset)) {
-            return Err(Shortfall::Corrupt(Corruption::Stalled { position: pos }));
+        let expected = pos.wrapping_add(offset);
+        while lane.tag(pos) != expected {
+            if spins >= RETRY_BUDGET {
+                return Err(Shortfall::Corrupt(Corruption::Stalled { position: pos }));
+            }
+            spins += 1;
+            spin_hint();
+            #[cfg(all(feature = "std", not(ring_core_loom)))]
+            if spins % 64 == 0 {
+                std::thread::yield_now();
+            }
         }
     }
     Ok(())

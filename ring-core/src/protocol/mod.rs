@@ -81,10 +81,11 @@ impl Mode {
     }
 }
 
-/// How many times a participant polls a position it owns but whose lap tag is not yet in the
-/// state it needs (only after an index ABA, or when a peer rewrites the tag) before the
-/// operation reports [`Corruption::Stalled`]. The retry loops of multi-participant sides are
-/// bounded by [`lap::SCAN_BUDGET`] instead.
+/// How many more times, in all over the positions of one reservation or claim, a participant
+/// polls positions it owns whose lap tags are not yet in the state it needs (only after an
+/// index ABA, or when a peer rewrites tags) before the operation reports
+/// [`Corruption::Stalled`]: a bound per call, whatever the batch size. The retry loops of
+/// multi-participant sides are bounded by [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
 
 /// An array of slots addressed by position, with its trusted mask.
@@ -288,13 +289,17 @@ impl<T> Clone for RawRing<'_, T> {
 }
 impl<T> Copy for RawRing<'_, T> {}
 
-/// Counts refused reservations in the producer line's `full_refusals` (spec/PROTOCOL.md,
-/// section 12): a load and a store with a single producer (no read-modify-write on the
+/// Counts refusal episodes in the producer line's `full_refusals` (spec/PROTOCOL.md, section
+/// 12): a refused reservation counts only if this handle's previous reservation was granted, so
+/// a producer that keeps trying against a full ring writes the shared counter once, not on
+/// every attempt. A load and a store with a single producer (no read-modify-write on the
 /// single-producer path), `fetch_add` with several.
 #[derive(Debug)]
 pub(crate) struct Refusals<'a> {
     word: &'a AtomicU64,
     multi: bool,
+    /// Whether this handle's last reservation was refused (an episode is under way).
+    episode: bool,
 }
 
 impl<'a> Refusals<'a> {
@@ -302,19 +307,35 @@ impl<'a> Refusals<'a> {
         Refusals {
             word: &ring.prod.full_refusals,
             multi: ring.mode.multi_producer(),
+            episode: false,
         }
     }
 
-    /// One refused reservation.
+    /// A refused reservation: counted if it starts an episode.
     #[cold]
     #[inline(never)]
     pub(crate) fn refused(&mut self) {
-        if self.multi {
-            self.word.fetch_add(1, Relaxed);
-        } else {
-            let v = self.word.load(Relaxed);
-            self.word.store(v.wrapping_add(1), Relaxed);
+        if !self.episode {
+            self.episode = true;
+            count_refusal(self.word, self.multi);
         }
+    }
+
+    /// A granted reservation: the episode, if any, is over.
+    #[inline(always)]
+    pub(crate) fn granted(&mut self) {
+        self.episode = false;
+    }
+}
+
+/// Adds one to `full_refusals`: a load and a store with a single producer, `fetch_add` with
+/// several.
+fn count_refusal(word: &AtomicU64, multi: bool) {
+    if multi {
+        word.fetch_add(1, Relaxed);
+    } else {
+        let v = word.load(Relaxed);
+        word.store(v.wrapping_add(1), Relaxed);
     }
 }
 
@@ -384,6 +405,9 @@ pub struct ProducerCursor {
     pub(crate) tail: u32,
     /// SPSC: the last validated value of the consumer's `head` (never ahead of it).
     pub(crate) head_cache: u32,
+    /// Whether this producer's last reservation was refused (a refusal episode is under way:
+    /// further refusals are not counted again).
+    pub(crate) refusing: bool,
 }
 
 /// Private state of a consumer handle.
@@ -617,6 +641,7 @@ impl<'a, T> RawRing<'a, T> {
                 Ok(ProducerCursor {
                     tail,
                     head_cache: head,
+                    refusing: false,
                 })
             }
             Mode::Spmc => {
@@ -624,6 +649,7 @@ impl<'a, T> RawRing<'a, T> {
                 Ok(ProducerCursor {
                     tail,
                     head_cache: tail,
+                    refusing: false,
                 })
             }
             Mode::Mpsc | Mode::Mpmc => {
@@ -631,6 +657,7 @@ impl<'a, T> RawRing<'a, T> {
                 Ok(ProducerCursor {
                     tail,
                     head_cache: tail,
+                    refusing: false,
                 })
             }
         }
@@ -697,8 +724,14 @@ impl<'a, T> RawRing<'a, T> {
         // A refusal counts only for a request that could ever be met (not for n = 0, nor for
         // an all-or-nothing batch larger than every lane).
         let could_fit = n != 0 && (!exact || n <= self.capacity().max(self.overflow_capacity()));
-        if let (Err(Shortfall::Short { .. }), true) = (&r, could_fit) {
-            self.count_full(1);
+        match &r {
+            // One count per refusal episode of this handle (see `Refusals`).
+            Err(Shortfall::Short { .. }) if could_fit && !cur.refusing => {
+                cur.refusing = true;
+                count_refusal(&self.prod.full_refusals, self.mode.multi_producer());
+            }
+            Ok(_) => cur.refusing = false,
+            _ => {}
         }
         r
     }
@@ -724,9 +757,10 @@ impl<'a, T> RawRing<'a, T> {
     /// Publishes a reserved span: the first `keep` positions as entries, the rest as discarded
     /// (a single producer's ring reservation simply does not publish the rest).
     ///
-    /// Returns whether sleeping consumers must be woken ([`wait::must_wake`]); the caller that
+    /// Returns the `waiters` word if sleeping consumers must be woken, else 0
+    /// ([`wait::must_wake`]); the caller that
     /// can make system calls does so (see `Producer`).
-    pub fn publish(&self, cur: &mut ProducerCursor, span: Span, keep: u32) -> bool {
+    pub fn publish(&self, cur: &mut ProducerCursor, span: Span, keep: u32) -> u32 {
         debug_assert!(keep <= span.len);
         match span.place {
             Place::Ring => match self.mode {
@@ -763,7 +797,10 @@ impl<'a, T> RawRing<'a, T> {
             Place::Ring if !self.mode.multi_producer() => keep != 0,
             _ => span.len != 0,
         };
-        published && self.wait.is_some_and(wait::must_wake)
+        match (published, self.wait) {
+            (true, Some(w)) => wait::must_wake(w),
+            _ => 0,
+        }
     }
 
     /// Claims up to `n` published positions for reading: from the ring, or, when the ring is
@@ -817,16 +854,6 @@ impl<'a, T> RawRing<'a, T> {
                     overflow::release(self, &o, cur, span);
                 }
             }
-        }
-    }
-
-    fn count_full(&self, n: u64) {
-        if self.mode.multi_producer() {
-            self.prod.full_refusals.fetch_add(n, Relaxed);
-        } else {
-            // Single writer: a load and a store, no read-modify-write on the SP path.
-            let v = self.prod.full_refusals.load(Relaxed);
-            self.prod.full_refusals.store(v.wrapping_add(n), Relaxed);
         }
     }
 

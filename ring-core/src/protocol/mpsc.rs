@@ -64,6 +64,7 @@ impl<'a, T: Copy> MpTx<'a, T> {
         if slot.seq.load(Acquire) != tail {
             return self.push_owned_slow(tail, value);
         }
+        self.refusals.granted();
         self.put(lane, tail, value);
         Ok(())
     }
@@ -98,7 +99,10 @@ impl<'a, T: Copy> MpTx<'a, T> {
                     AcqRel,
                     Acquire,
                 ) {
-                    Ok(_) => return self.push_owned_slow(tail, value),
+                    Ok(_) => {
+                        self.refusals.granted();
+                        return self.push_owned_slow(tail, value);
+                    }
                     Err(now) => tail = now,
                 }
             } else {
@@ -157,8 +161,10 @@ impl<'a, T: Copy> MpTx<'a, T> {
             return Err(Shortfall::Short { have: 0 });
         }
         let r = lap::reserve_multi(&self.lane, self.tail_word, n, exact);
-        if let Err(Shortfall::Short { .. }) = r {
-            self.refusals.refused();
+        match r {
+            Err(Shortfall::Short { .. }) => self.refusals.refused(),
+            Ok(_) => self.refusals.granted(),
+            Err(Shortfall::Corrupt(_)) => {}
         }
         r
     }

@@ -216,14 +216,18 @@ impl<'a, T: Copy> SpscTx<'a, T> {
                 head,
             }));
         }
-        self.limit = head.wrapping_add(cap);
         let free = cap - used;
         if n == 0 || free == 0 || (exact && free < n) {
             if n != 0 && (!exact || n <= cap) {
                 self.refusals.refused();
             }
+            // Forget the room seen, so that the next reservation comes back here (and ends the
+            // refusal episode when it is granted) instead of taking the cached room inline.
+            self.limit = self.tail;
             return Err(Shortfall::Short { have: free });
         }
+        self.limit = head.wrapping_add(cap);
+        self.refusals.granted();
         Ok(free)
     }
 }

@@ -32,11 +32,20 @@ use crate::sync::{
 };
 use core::sync::atomic::AtomicI32;
 
-/// W1: whether a producer that just published must wake sleepers.
+/// Who announces itself in `waiters` (spec/PROTOCOL.md, W2): a consumer about to sleep on the
+/// futex adds [`waiters::FUTEX`], one about to wait on the eventfd adds [`waiters::EVENTFD`].
+pub(crate) use crate::layout::waiters;
+
+/// W1: the `waiters` word if a producer that just published must wake sleepers, else 0.
 #[inline]
-pub(crate) fn must_wake(w: &WaitLine) -> bool {
+pub(crate) fn must_wake(w: &WaitLine) -> u32 {
     fence(SeqCst);
-    w.waiters.load(Relaxed) != 0 && w.flags.load(Relaxed) & wait_flags::NO_WAKE == 0
+    let waiters = w.waiters.load(Relaxed);
+    if waiters != 0 && w.flags.load(Relaxed) & wait_flags::NO_WAKE == 0 {
+        waiters
+    } else {
+        0
+    }
 }
 
 /// W1 (continued): advance the futex word before waking, and count the wake-up.
@@ -46,40 +55,55 @@ pub(crate) fn bump(w: &WaitLine) {
     w.wakeups.fetch_add(1, Relaxed);
 }
 
-/// W2: announce a sleeper and return the futex value to sleep on; the caller then re-checks
-/// availability and either sleeps or calls [`retire`].
+/// W2: announce a sleeper of kind `unit` ([`waiters::FUTEX`] or [`waiters::EVENTFD`]) and
+/// return the futex value to sleep on; the caller then re-checks availability and either sleeps
+/// or calls [`retire`] with the same unit.
 #[inline]
-pub(crate) fn announce(w: &WaitLine) -> u32 {
-    w.waiters.fetch_add(1, SeqCst);
+pub(crate) fn announce(w: &WaitLine, unit: u32) -> u32 {
+    w.waiters.fetch_add(unit, SeqCst);
     fence(SeqCst);
     w.futex.load(Acquire)
 }
 
-/// W2 (end): withdraw the announcement. Saturates at zero, so a peer that zeroed the word
-/// cannot make it wrap (which would only cost producers useless wake-ups), and gives up after a
-/// few compare-and-swap attempts, so a peer that keeps rewriting the word cannot hold a
-/// consumer here (a count left one too high also only costs useless wake-ups).
+/// W2 (end): withdraw an announcement of kind `unit`. Saturates at zero in that kind's half of
+/// the word, so a peer that zeroed the word cannot make it wrap (which would only cost
+/// producers useless wake-ups), and gives up after a few compare-and-swap attempts, so a peer
+/// that keeps rewriting the word cannot hold a consumer here (a count left one too high also
+/// only costs useless wake-ups).
 #[inline]
-pub(crate) fn retire(w: &WaitLine) {
+pub(crate) fn retire(w: &WaitLine, unit: u32) {
+    let half = if unit == waiters::EVENTFD {
+        waiters::EVENTFD_MASK
+    } else {
+        waiters::FUTEX_MASK
+    };
     let mut v = w.waiters.load(Relaxed);
     for _ in 0..16 {
-        if v == 0 {
+        if v & half == 0 {
             return;
         }
-        match w.waiters.compare_exchange_weak(v, v - 1, SeqCst, Relaxed) {
+        match w
+            .waiters
+            .compare_exchange_weak(v, v - unit, SeqCst, Relaxed)
+        {
             Ok(_) => return,
             Err(now) => v = now,
         }
     }
 }
 
-/// W1 (continued): advance the futex word, wake sleepers, and signal the eventfd if one is
+/// W1 (continued): advance the futex word, wake futex sleepers if `waiters` (the word W1
+/// loaded; `u32::MAX` to wake unconditionally) counts any, and signal the eventfd if one is
 /// attached to the ring and this process holds it (`eventfd`, -1 when it does not).
 #[cold]
 #[inline(never)]
-pub(crate) fn wake(w: &WaitLine, eventfd: &AtomicI32) {
+pub(crate) fn wake(w: &WaitLine, eventfd: &AtomicI32, waiters: u32) {
     bump(w);
-    crate::sys::futex_wake(&w.futex);
+    // Only eventfd waiters announced: they wait in epoll, not on the futex, so the system call
+    // would wake nobody.
+    if waiters & waiters::FUTEX_MASK != 0 {
+        crate::sys::futex_wake(&w.futex);
+    }
     if w.flags.load(Relaxed) & wait_flags::EVENTFD != 0 {
         let fd = eventfd.load(Relaxed);
         if fd >= 0 {
@@ -100,8 +124,9 @@ impl Waker<'_> {
     /// W1 after a publication: the fence and two loads inline, the wake-up itself out of line.
     #[inline(always)]
     pub(crate) fn published(&self) {
-        if must_wake(self.line) {
-            wake(self.line, self.eventfd);
+        let waiters = must_wake(self.line);
+        if waiters != 0 {
+            wake(self.line, self.eventfd, waiters);
         }
     }
 }
