@@ -238,6 +238,21 @@ impl<'a, T> Lane<'a, T> {
             .wrapping_add(self.bias(pos))
     }
 
+    /// Replaces the lap tag of `pos`'s slot by `new` if it reads `current` (Release on success);
+    /// whether it did.
+    pub(crate) fn cas_tag(&self, pos: u32, current: u32, new: u32) -> bool {
+        let bias = self.bias(pos);
+        self.slot(pos)
+            .seq
+            .compare_exchange(
+                current.wrapping_sub(bias),
+                new.wrapping_sub(bias),
+                Release,
+                Relaxed,
+            )
+            .is_ok()
+    }
+
     /// Stores the lap tag of `pos`'s slot (Release).
     #[inline(always)]
     pub(crate) fn set_tag(&self, pos: u32, tag: u32) {
@@ -629,6 +644,15 @@ impl<'a, T> RawRing<'a, T> {
     /// the mode lets the producer rely on it. A single producer of an SPMC ring also moves
     /// past positions a previous producer published without storing `tail`.
     pub fn producer_cursor(&self) -> Result<ProducerCursor, Corruption> {
+        // A single producer owns every overflow reservation: positions its predecessor reserved
+        // there and never published (it died between O2 and O3) would block the overflow area
+        // for good; the successor publishes them as discarded.
+        if let (false, Some(o)) = (self.mode.multi_producer(), &self.ovf) {
+            let n = overflow::discard_orphans(o);
+            if n != 0 {
+                self.prod.discarded.fetch_add(u64::from(n), Relaxed);
+            }
+        }
         match self.mode {
             Mode::Spsc => {
                 // Our own index first: it cannot move while we hold the claim, and `head` only

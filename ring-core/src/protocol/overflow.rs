@@ -179,3 +179,33 @@ pub(super) fn release<T>(
         o.line.head.store(cur.ovf_head, Release);
     }
 }
+
+/// O7 (single producer, at handle creation): publish as discarded every overflow position that
+/// is reserved (between the overflow head and tail) but still unpublished (its tag reads
+/// "free" for it). With one producer, such positions can only be a previous producer's that
+/// died between O2 and O3: nobody else will ever publish them. Each is published as MP4
+/// publishes a discarded position (`meta = DISCARDED`, Relaxed; then the tag, with a
+/// compare-and-swap from "free" to "published", Release), so consumers consume it and reach
+/// what follows. At most one lap of the overflow area is examined. Returns how many were
+/// published.
+pub(super) fn discard_orphans<T>(o: &Overflow<'_, T>) -> u32 {
+    let cap = o.lane.capacity();
+    let head = o.line.head.load(Acquire);
+    let tail = (o.line.state.load(Acquire) & TAIL_MASK) as u32;
+    let reserved = tail.wrapping_sub(head).min(cap);
+    let mut n = 0;
+    for i in 0..reserved {
+        let pos = head.wrapping_add(i);
+        if o.lane.tag(pos) != pos {
+            continue;
+        }
+        o.lane
+            .slot(pos)
+            .meta
+            .store(crate::layout::slot_meta::DISCARDED, Relaxed);
+        if o.lane.cas_tag(pos, pos, pos.wrapping_add(1)) {
+            n += 1;
+        }
+    }
+    n
+}
