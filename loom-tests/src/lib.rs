@@ -13,7 +13,7 @@
 
 use loom::thread;
 pub use ring_core::model::HeapRing;
-use ring_core::{PopError, PushError};
+use ring_core::{PopError, Producer, PushError};
 
 /// Indices start here: every model crosses the u32 wrap.
 pub const START: u32 = u32::MAX - 1;
@@ -99,4 +99,28 @@ pub fn check(pushed: &[Vec<u64>], streams: &[Vec<u64>]) {
 /// `n` tagged values of producer `p`.
 pub fn values(p: u64, n: u64) -> Vec<u64> {
     (0..n).map(|s| tag(p, s)).collect()
+}
+
+/// The flavor a producer or consumer handle picked when it was made, as its `Debug` output
+/// names it (`Spsc`, `Mp`, `Sc` or `General`).
+pub fn flavor(handle: &impl core::fmt::Debug) -> String {
+    let shown = format!("{handle:?}");
+    let rest = shown
+        .split("flavor: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no flavor in {shown}"));
+    rest.chars().take_while(|c| c.is_alphanumeric()).collect()
+}
+
+/// Abandons one reservation of a single slot (a `WriteChunk` dropped unwritten: published as
+/// discarded in multi-producer modes), with up to `ATTEMPTS` tries; returns whether it reserved.
+pub fn discard_one(tx: &mut Producer<u64>) -> bool {
+    for _ in 0..ATTEMPTS {
+        if let Ok(chunk) = tx.reserve(1) {
+            drop(chunk);
+            return true;
+        }
+        thread::yield_now();
+    }
+    false
 }

@@ -20,7 +20,39 @@ use loom::thread;
 use loom_tests::HeapRing;
 use ring_core::Mode;
 
-use loom_tests::{check, consume, drain, produce, tag, values, ATTEMPTS, START};
+use loom_tests::{
+    check, consume, discard_one, drain, flavor, produce, tag, values, ATTEMPTS, START,
+};
+
+/// Each handle picks its flavor when it is made; the models in this crate rely on which one
+/// (an SPSC ring without an overflow area runs `SpscTx`/`SpscRx`, an MPSC ring without one
+/// `MpTx`/`ScRx`, an MPMC ring without one `MpTx` and the general consumer, everything else
+/// the general flavor). One execution, no threads: this only pins the mapping.
+#[test]
+fn flavors_as_the_models_assume() {
+    loom::model(|| {
+        let cases = [
+            (Mode::Spsc, false, "Spsc", "Spsc"),
+            (Mode::Mpsc, false, "Mp", "Sc"),
+            (Mode::Spmc, false, "General", "General"),
+            (Mode::Mpmc, false, "Mp", "General"),
+            (Mode::Spsc, true, "General", "General"),
+            (Mode::Mpsc, true, "General", "General"),
+            (Mode::Spmc, true, "General", "General"),
+            (Mode::Mpmc, true, "General", "General"),
+        ];
+        for (mode, overflow, tx, rx) in cases {
+            for wait in [false, true] {
+                let ring =
+                    HeapRing::<u64>::build(2, mode, START, if overflow { 2 } else { 0 }, wait);
+                let (p, c) = (ring.producer().unwrap(), ring.consumer().unwrap());
+                let what = format!("{mode:?}, overflow {overflow}, wait {wait}");
+                assert_eq!(flavor(&p), tx, "producer of {what}");
+                assert_eq!(flavor(&c), rx, "consumer of {what}");
+            }
+        }
+    });
+}
 
 #[test]
 fn spsc_single_wrap() {
@@ -188,5 +220,29 @@ fn mpmc_reserve_commit_and_discard() {
         let pushed = vec![a.join().unwrap(), b.join().unwrap()];
         let rest = drain(&ring);
         check(&pushed, &[got, rest]);
+    });
+}
+
+/// The MPSC consumer flavor's single pop over a discarded slot (its out-of-line path), with the
+/// MPSC producer flavor's abandoned reservation and single push, across the wrap: producer 0
+/// abandons one reservation (published as discarded) and then pushes one entry, producer 1
+/// pushes one; the consumer pops (`ScRx::pop`), then the main thread drains with `pop` too.
+#[test]
+fn mpsc_pop_skips_discarded() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START));
+        let r = ring.clone();
+        let a = thread::spawn(move || {
+            let mut tx = r.producer().unwrap();
+            assert!(discard_one(&mut tx), "an empty ring refused one slot");
+            drop(tx);
+            produce(&r, &values(0, 1))
+        });
+        let r = ring.clone();
+        let b = thread::spawn(move || produce(&r, &values(1, 1)));
+        let mut got = consume(&ring, 3);
+        let pushed = vec![a.join().unwrap(), b.join().unwrap()];
+        got.extend(drain(&ring));
+        check(&pushed, &[got]);
     });
 }

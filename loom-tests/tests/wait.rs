@@ -5,7 +5,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::{check, values, HeapRing, START};
+use loom_tests::{check, discard_one, tag, values, HeapRing, START};
 use ring_core::{Mode, WaitOutcome};
 
 #[test]
@@ -77,29 +77,69 @@ fn reap_across_the_overflow_boundary_while_sleeping() {
     });
 }
 
-/// A slot published as discarded can unblock entries behind it, so publishing it must wake
-/// sleepers too: producer A reserves position 0 and abandons it, producer B publishes position
-/// 1; a consumer asleep because position 0 was not ready must be woken by A's discard.
+/// The SPSC flavor's W1 after a single push (`SpscTx::put`) and after a batch
+/// (`SpscTx::publish`), the second crossing the u32 wrap: the consumer sleeps in `reap(min = 2)`
+/// until both publications are in.
 #[test]
-fn discarded_publication_wakes_sleepers() {
+fn spsc_push_then_batch_wake_across_the_wrap() {
     loom::model(|| {
-        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START).with_wait());
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START).with_wait());
         let r = ring.clone();
-        let a = thread::spawn(move || {
+        let p = thread::spawn(move || {
             let mut tx = r.producer().unwrap();
-            drop(tx.reserve(1).unwrap());
-        });
-        let r = ring.clone();
-        let b = thread::spawn(move || {
-            let mut tx = r.producer().unwrap();
-            tx.push(1 << 32).unwrap();
+            tx.push(tag(0, 0)).unwrap();
+            tx.push_all(&[tag(0, 1)]).unwrap();
         });
         let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
-        let mut out = [0u64; 1];
-        assert_eq!(rx.reap(&mut out, 1, None), Ok(1));
-        assert_eq!(out[0], 1 << 32);
-        a.join().unwrap();
-        b.join().unwrap();
+        let mut out = [0u64; 2];
+        let mut n = 0;
+        while n < 2 {
+            n += rx.reap(&mut out[n..], 2 - n, None).unwrap();
+        }
+        p.join().unwrap();
+        check(&[values(0, 2)], &[out.to_vec()]);
+    });
+}
+
+/// A slot published as discarded can unblock entries behind it, so publishing it must wake
+/// sleepers too: producer A reserves position 0 and abandons it, producer B publishes position
+/// 1; a consumer asleep because position 0 was not ready must be woken by A's discard.
+fn discard_wakes(ring: HeapRing<u64>) {
+    let ring = Arc::new(ring);
+    let r = ring.clone();
+    let a = thread::spawn(move || {
+        let mut tx = r.producer().unwrap();
+        assert!(discard_one(&mut tx), "an empty ring refused one slot");
+    });
+    let r = ring.clone();
+    let b = thread::spawn(move || {
+        let mut tx = r.producer().unwrap();
+        tx.push(1 << 32).unwrap();
+    });
+    let mut rx = ring.consumer().unwrap();
+    rx.set_spin(0);
+    let mut out = [0u64; 1];
+    assert_eq!(rx.reap(&mut out, 1, None), Ok(1));
+    assert_eq!(out[0], 1 << 32);
+    a.join().unwrap();
+    b.join().unwrap();
+}
+
+/// The MPSC flavors (`MpTx::publish`, `ScRx`).
+#[test]
+fn discarded_publication_wakes_sleepers() {
+    loom::model(|| discard_wakes(HeapRing::new(2, Mode::Mpsc, START).with_wait()));
+}
+
+/// The general flavor (an MPSC ring with an overflow area: `RawRing::publish`).
+#[test]
+fn discarded_publication_wakes_sleepers_general() {
+    loom::model(|| {
+        discard_wakes(
+            HeapRing::new(2, Mode::Mpsc, START)
+                .with_overflow(2)
+                .with_wait(),
+        )
     });
 }
