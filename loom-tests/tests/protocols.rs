@@ -246,3 +246,53 @@ fn mpsc_pop_skips_discarded() {
         check(&pushed, &[got]);
     });
 }
+
+/// Recovery racing live producers (layout 1.2 producer records): under the model every process
+/// is alive, so recovery must leave every position alone, however the reservation, the intent
+/// and the publication interleave with its loads. A position it published as discarded would
+/// be a live producer's: its entry lost (or, published twice, duplicated).
+#[test]
+fn mpsc_recovery_never_touches_live_producers() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START));
+        let r = ring.clone();
+        let p = thread::spawn(move || produce(&r, &values(0, 2)));
+        let r = ring.clone();
+        let rec = thread::spawn(move || {
+            for _ in 0..2 {
+                let done = r.recover().unwrap();
+                assert_eq!(
+                    done.positions, 0,
+                    "recovery published a live producer's position"
+                );
+                thread::yield_now();
+            }
+        });
+        let mut got = consume(&ring, 2);
+        let pushed = p.join().unwrap();
+        rec.join().unwrap();
+        got.extend(drain(&ring));
+        check(&[pushed], &[got]);
+    });
+}
+
+/// Recovery racing one publication, the consumer and the producer's release of its record:
+/// the model found that recovery must read an intent's start before its length, and that the
+/// release of a record must store with Release (a recovery that sees the intent gone must see
+/// the publications before it).
+#[test]
+fn mpsc_recovery_races_publication_and_release() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START));
+        let r = ring.clone();
+        let p = thread::spawn(move || produce(&r, &values(0, 1)));
+        let r = ring.clone();
+        let rec = thread::spawn(move || r.recover().unwrap());
+        let mut got = consume(&ring, 1);
+        let pushed = p.join().unwrap();
+        let done = rec.join().unwrap();
+        got.extend(drain(&ring));
+        assert_eq!(done.positions, 0, "{got:?} {pushed:?}");
+        check(&[pushed], &[got]);
+    });
+}

@@ -87,6 +87,15 @@ impl<T: Entry> Consumer<T> {
         self.spin = polls;
     }
 
+    /// Sets how long a wait sleeps, while held up by a reserved position that is not
+    /// published, before it runs [`Consumer::recover`] (multi-producer rings with producer
+    /// records; default [`crate::consumer::DEFAULT_RECOVERY_AFTER`]); `None` never recovers on
+    /// its own. A live producer normally publishes within microseconds, so this only matters
+    /// when one died.
+    pub fn set_recovery_after(&mut self, after: Option<Duration>) {
+        self.recovery_after = after;
+    }
+
     /// The consumer's position: its ring head (the next position it will consume). Pass it to
     /// [`Self::wait_beyond`].
     pub fn position(&self) -> u32 {
@@ -152,13 +161,29 @@ impl<T: Entry> Consumer<T> {
                 wait::retire(w, FUTEX);
                 return Ok(WaitOutcome::Ready(c.0));
             }
+            // Held up by a reserved position that is not published (the ring has producer
+            // records): sleep at most `recovery_after`, then run recovery, in case its
+            // producer died (a dead producer never wakes anyone).
+            let held_up = match (self.raw.registry.is_some(), self.recovery_after) {
+                (true, Some(after)) if self.raw.beyond(self.position()) > c.0 => Some(after),
+                _ => None,
+            };
+            let sleep = match (held_up, left) {
+                (Some(after), Some(left)) => Some(after.min(left)),
+                (Some(after), None) => Some(after),
+                (None, left) => left,
+            };
             w.sleeps.fetch_add(1, Relaxed);
-            let r = futex_wait(&w.futex, seen, left);
+            let r = futex_wait(&w.futex, seen, sleep);
             wait::retire(w, FUTEX);
             match r {
                 FutexWait::Woken => {}
                 FutexWait::Interrupted => return Err(WaitError::Interrupted),
                 FutexWait::Failed(e) => return Err(WaitError::Futex(e)),
+                FutexWait::TimedOut if held_up.is_some() && remaining(deadline).is_some() => {
+                    // Recovery by another process in progress is as good as our own.
+                    let _ = self.recover();
+                }
                 FutexWait::TimedOut => {
                     let c = count(self);
                     return Ok(if done(c) {

@@ -36,6 +36,10 @@ impl<T> core::fmt::Debug for Flavor<'_, T> {
 /// Default number of polls a waiting consumer makes before it sleeps.
 pub const DEFAULT_SPIN: u32 = 100;
 
+/// How long, by default, a waiting consumer held up by an unpublished reservation sleeps
+/// before it runs recovery (`Consumer::set_recovery_after`).
+pub const DEFAULT_RECOVERY_AFTER: core::time::Duration = core::time::Duration::from_millis(100);
+
 /// The consuming side of a ring (one of several in multi-consumer modes).
 ///
 /// A consumer owns a reference to its ring: it can be moved to another thread and outlive the
@@ -66,6 +70,9 @@ pub struct Consumer<T: Entry> {
     pub(crate) spin: u32,
     /// Whether this consumer is announced for an eventfd wait (prepare succeeded, not finished).
     pub(crate) eventfd_armed: bool,
+    /// How long a wait held up by an unpublished reservation sleeps before recovery.
+    #[cfg_attr(not(any(feature = "std", ring_core_loom)), allow(dead_code))]
+    pub(crate) recovery_after: Option<core::time::Duration>,
     /// Keeps the memory that `flavor`, `raw` and `eventfd` point into alive; dropped last.
     _keep: Arc<dyn Keep>,
 }
@@ -132,6 +139,7 @@ impl<T: Entry> Consumer<T> {
             token,
             spin: DEFAULT_SPIN,
             eventfd_armed: false,
+            recovery_after: Some(DEFAULT_RECOVERY_AFTER),
             _keep: keep,
         })
     }
@@ -287,6 +295,15 @@ impl<T: Entry> Consumer<T> {
     /// The ring's mode.
     pub fn mode(&self) -> Mode {
         self.raw.mode
+    }
+
+    /// Recovery of dead producers' reservations, as [`crate::Ring::recover`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`crate::Ring::recover`].
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        crate::protocol::registry::recover(&self.raw)
     }
 
     /// This consumer's private indices, as the wait conditions read them.

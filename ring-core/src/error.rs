@@ -203,6 +203,12 @@ pub enum LayoutError {
         /// The value found.
         found: u32,
     },
+    /// `producer_slots` is not in `1..=MAX_PRODUCER_SLOTS` with the producer records feature,
+    /// or not 0 without it (also: a configuration asking for more records than that).
+    ProducerSlots {
+        /// The value found.
+        found: u32,
+    },
     /// `entry_format` differs from the entry type's.
     EntryFormat {
         /// The type's format.
@@ -294,6 +300,11 @@ impl fmt::Display for LayoutError {
                 f,
                 "overflow_capacity {found} is invalid (a power of two between 2 and 2^31 with the overflow feature, 0 without)"
             ),
+            ProducerSlots { found } => write!(
+                f,
+                "producer_slots {found} is invalid (1 to {} with the producer records feature, 0 without)",
+                crate::layout::MAX_PRODUCER_SLOTS
+            ),
             EntryFormat { expected, found } => {
                 write!(f, "entry_format {found} does not match the entry type's {expected}")
             }
@@ -337,12 +348,22 @@ pub enum ClaimError {
     },
     /// The shared indices are inconsistent.
     Corrupt(Corruption),
+    /// Every producer record of the ring is held by a live producer (layout 1.2): the ring
+    /// was created for at most `records` producers at once ([`crate::Config::producers`]).
+    NoProducerRecord {
+        /// The number of records.
+        records: u32,
+    },
 }
 
 impl fmt::Display for ClaimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClaimError::Busy { owner } => write!(f, "side already claimed by owner {owner}"),
+            ClaimError::NoProducerRecord { records } => write!(
+                f,
+                "all {records} producer records are held by live producers (Config::producers)"
+            ),
             ClaimError::Corrupt(c) => write!(f, "claim refused: {c}"),
         }
     }

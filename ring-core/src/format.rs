@@ -95,6 +95,11 @@ pub struct Config {
     /// Whether the region has the wait block, so that consumers can sleep until entries arrive
     /// (producers then pay one fence per publication). On by default.
     pub wait: bool,
+    /// Producer records of a multi-producer ring (layout 1.2): how many producer handles may
+    /// exist at once, across every process. 0 (the default) means
+    /// [`crate::layout::DEFAULT_PRODUCER_SLOTS`] in multi-producer modes; single-producer modes
+    /// have none (their claim word is enough).
+    pub producers: u32,
 }
 
 impl Config {
@@ -106,6 +111,25 @@ impl Config {
             initial_index: 0,
             overflow_capacity: 0,
             wait: true,
+            producers: 0,
+        }
+    }
+
+    /// Sets how many producer handles a multi-producer ring can have at once (1 to
+    /// [`crate::layout::MAX_PRODUCER_SLOTS`]; ignored in single-producer modes).
+    pub const fn producers(mut self, n: u32) -> Self {
+        self.producers = n;
+        self
+    }
+
+    /// The number of producer records this configuration lays out.
+    pub const fn producer_slots(&self) -> u32 {
+        if !self.mode.multi_producer() {
+            0
+        } else if self.producers == 0 {
+            crate::layout::DEFAULT_PRODUCER_SLOTS
+        } else {
+            self.producers
         }
     }
 
@@ -128,7 +152,11 @@ impl Config {
                 found: self.overflow_capacity,
             })?;
         }
-        placement_for::<T>(self.capacity, self.overflow_capacity, self.wait).ok_or(
+        let producers = self.producer_slots();
+        if producers > crate::layout::MAX_PRODUCER_SLOTS {
+            return Err(LayoutError::ProducerSlots { found: producers });
+        }
+        placement_for::<T>(self.capacity, self.overflow_capacity, self.wait, producers).ok_or(
             LayoutError::Capacity {
                 found: self.capacity,
             },
@@ -178,6 +206,10 @@ pub struct Geometry {
     pub overflow_offset: u64,
     /// Offset of the wait block, if present.
     pub wait_offset: Option<u64>,
+    /// Offset of the producer records block, if present.
+    pub producers_offset: Option<u64>,
+    /// Number of producer records (0: none).
+    pub producer_slots: u32,
 }
 
 impl Geometry {
@@ -211,6 +243,13 @@ impl Geometry {
             }
             if let Some(off) = self.wait_offset {
                 raw = raw.with_wait(region.at::<WaitLine>(off));
+            }
+            if let Some(off) = self.producers_offset {
+                let line = region.at::<RegistryLine>(off);
+                let base = region.as_ptr().add((off + u64::from(LINE_LEN)) as usize)
+                    as *const ProducerRecord;
+                let records = core::slice::from_raw_parts(base, self.producer_slots as usize);
+                raw = raw.with_registry(line, records);
             }
             raw
         }
@@ -283,6 +322,10 @@ pub fn format<T: Entry>(
     if cfg.wait {
         incompat |= features::INCOMPAT_WAIT;
     }
+    let producer_slots = cfg.producer_slots();
+    if producer_slots != 0 {
+        incompat |= features::INCOMPAT_PRODUCERS;
+    }
     h.incompat.store(incompat, r);
     h.ro_compat.store(0, r);
     h.capacity.store(cfg.capacity, r);
@@ -300,7 +343,7 @@ pub fn format<T: Entry>(
         place.slots,
         place.overflow,
         place.wait,
-        (0, 0),
+        place.producers,
         (0, 0),
         (0, 0),
     ];
@@ -309,7 +352,7 @@ pub fn format<T: Entry>(
         row.len.store(len, r);
     }
     h.overflow_capacity.store(cfg.overflow_capacity, r);
-    h.reserved32.store(0, r);
+    h.producer_slots.store(producer_slots, r);
     for w in &h.reserved {
         w.store(0, r);
     }
@@ -369,6 +412,30 @@ pub fn format<T: Entry>(
         w.wakeups.store(0, r);
         w.sleeps.store(0, r);
         w.reserved.iter().for_each(|x| x.store(0, r));
+    }
+    if producer_slots != 0 {
+        let (off, _) = place.producers;
+        // SAFETY: the placement puts the registry line and the records inside `needed` bytes,
+        // 128-byte aligned.
+        let line = unsafe { region.at::<RegistryLine>(off) };
+        line.recoverer.store(0, r);
+        line.reserved32.store(0, r);
+        line.recoveries.store(0, r);
+        line.recovered.store(0, r);
+        line.reclaimed.store(0, r);
+        line.reserved.iter().for_each(|w| w.store(0, r));
+        for i in 0..u64::from(producer_slots) {
+            // SAFETY: as above; record `i` lies at `off + 128 * (1 + i)`.
+            let rec = unsafe { region.at::<ProducerRecord>(off + u64::from(LINE_LEN) * (1 + i)) };
+            rec.owner.store(0, r);
+            rec.reserved32.store(0, r);
+            rec.start_time.store(0, r);
+            rec.ring_start.store(0, r);
+            rec.ring_len.store(0, r);
+            rec.overflow_start.store(0, r);
+            rec.overflow_len.store(0, r);
+            rec.reserved.iter().for_each(|w| w.store(0, r));
+        }
     }
     h.magic.store(MAGIC, Ordering::Release);
     attach::<T>(region)
@@ -500,12 +567,28 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         0
     };
     let wait = incompat_bits & features::INCOMPAT_WAIT != 0;
+    let producer_slots = h.producer_slots.load(r);
+    let producers_len = if incompat_bits & features::INCOMPAT_PRODUCERS != 0 {
+        if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&producer_slots) {
+            return Err(LayoutError::ProducerSlots {
+                found: producer_slots,
+            });
+        }
+        u64::from(LINE_LEN) * (1 + u64::from(producer_slots))
+    } else if producer_slots != 0 {
+        return Err(LayoutError::ProducerSlots {
+            found: producer_slots,
+        });
+    } else {
+        0
+    };
     let required = [
         (Block::Producer, LINE_LEN as u64),
         (Block::Consumer, LINE_LEN as u64),
         (Block::Slots, slots_len),
         (Block::Overflow, overflow_len),
         (Block::Wait, if wait { LINE_LEN as u64 } else { 0 }),
+        (Block::Producers, producers_len),
     ];
     for (b, expected) in required {
         let (_, found) = rows[b as usize];
@@ -533,6 +616,12 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         },
         overflow_offset: rows[Block::Overflow as usize].0,
         wait_offset: wait.then_some(rows[Block::Wait as usize].0),
+        producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
+        producer_slots: if producers_len != 0 {
+            producer_slots
+        } else {
+            0
+        },
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of
     // the pair is consistent. Each handle validates the indices it depends on when it is

@@ -28,7 +28,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CRINGv1\0");
 /// Layout major version written by this crate. A reader refuses any other major version.
 pub const VERSION_MAJOR: u32 = 1;
 /// Layout minor version written by this crate. Minor versions only add compatible things.
-pub const VERSION_MINOR: u32 = 1;
+pub const VERSION_MINOR: u32 = 2;
 /// Size in bytes of the header block in layout 1.x.
 pub const HEADER_LEN: u32 = 256;
 /// Size in bytes of the producer line and of the consumer line.
@@ -57,8 +57,15 @@ pub mod features {
     /// publishing. A producer that does not know this would leave sleepers asleep, so it is an
     /// incompatible feature, not a compatible one.
     pub const INCOMPAT_WAIT: u64 = 1 << 1;
+    /// incompat (1.2): the producer records (table row [`super::Block::Producers`]) are
+    /// present; every producer of a multi-producer ring registers in one and records what it is
+    /// about to reserve before each reservation, so that the positions of a producer that died
+    /// can be found and released. A producer that does not know this would reserve without a
+    /// record, and recovery could then take its live reservations for a dead one's, so it must
+    /// refuse the region.
+    pub const INCOMPAT_PRODUCERS: u64 = 1 << 2;
     /// Every incompat bit this crate understands.
-    pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW | INCOMPAT_WAIT;
+    pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW | INCOMPAT_WAIT | INCOMPAT_PRODUCERS;
     /// Every ro_compat bit this crate understands.
     pub const RO_COMPAT_KNOWN: u64 = 0;
 }
@@ -101,6 +108,10 @@ pub enum Block {
     Overflow = 3,
     /// The wait/notify words (reserved; offset and length zero in layout 1.0).
     Wait = 4,
+    /// The producer records (1.2; offset and length zero without
+    /// [`features::INCOMPAT_PRODUCERS`]): a [`RegistryLine`] and `producer_slots`
+    /// [`ProducerRecord`]s.
+    Producers = 5,
 }
 
 impl Block {
@@ -112,6 +123,7 @@ impl Block {
             2 => "slots",
             3 => "overflow",
             4 => "wait",
+            5 => "producers",
             _ => "reserved",
         }
     }
@@ -166,13 +178,14 @@ pub struct Header {
     pub initial_index: AtomicU32,
     /// Process id of the creator (informational).
     pub creator_pid: AtomicU32,
-    /// The block table, indexed by [`Block`]. Rows 5..8 are reserved and zero in layout 1.x.
+    /// The block table, indexed by [`Block`]. Rows 6..8 are reserved and zero in layout 1.x.
     pub blocks: [BlockEntry; BLOCK_COUNT],
     /// Number of overflow slots (1.1, with [`features::INCOMPAT_OVERFLOW`]): a power of two in
     /// `MIN_CAPACITY..=MAX_CAPACITY`; 0 without the feature.
     pub overflow_capacity: AtomicU32,
-    /// Reserved, zero.
-    pub reserved32: AtomicU32,
+    /// Number of producer records (1.2, with [`features::INCOMPAT_PRODUCERS`]): in
+    /// `1..=MAX_PRODUCER_SLOTS`; 0 without the feature.
+    pub producer_slots: AtomicU32,
     /// Reserved, zero.
     pub reserved: [AtomicU64; 4],
 }
@@ -231,6 +244,60 @@ pub struct OverflowLine {
     /// Reserved, zero.
     pub reserved: [AtomicU64; 12],
 }
+
+/// The head of the producer records block (1.2): who is recovering, and what recovery did.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct RegistryLine {
+    /// Recovery claim word: 0 when nobody recovers, otherwise the recovering process's id
+    /// (a claim word like the producer line's `owner`, taken over from a dead process).
+    pub recoverer: AtomicU32,
+    /// Reserved, zero.
+    pub reserved32: AtomicU32,
+    /// Recovery runs completed.
+    pub recoveries: AtomicU64,
+    /// Positions recovery published as discarded (they are also counted in the producer line's
+    /// `discarded`).
+    pub recovered: AtomicU64,
+    /// Producer records of dead processes that recovery freed.
+    pub reclaimed: AtomicU64,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 12],
+}
+
+/// One producer's record (1.2): who holds it, and the positions it is about to reserve or has
+/// reserved and not yet published, in the ring and in the overflow area. Its own 128 bytes:
+/// its owner writes an intent before every reservation.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct ProducerRecord {
+    /// 0 when free, otherwise the owning process's id.
+    pub owner: AtomicU32,
+    /// Reserved, zero.
+    pub reserved32: AtomicU32,
+    /// The owner's start time (Linux: field 22 of `/proc/<pid>/stat`, clock ticks since boot),
+    /// so that a new process that reuses a dead owner's id is not taken for it; 0 when unknown.
+    pub start_time: AtomicU64,
+    /// Ring intent, first position: with `ring_len`, the span `ring_start .. ring_start +
+    /// ring_len` the owner is about to reserve (or has reserved and not yet published) in the
+    /// ring. Two words, each stored with Release before the reservation; `ring_len` is never
+    /// 0 while the record is owned (1 between batches), so a one-position reservation stores
+    /// `ring_start` alone.
+    pub ring_start: AtomicU32,
+    /// Ring intent, number of positions (see `ring_start`).
+    pub ring_len: AtomicU32,
+    /// Overflow intent, first position (as `ring_start`, for the overflow area).
+    pub overflow_start: AtomicU32,
+    /// Overflow intent, number of positions.
+    pub overflow_len: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 12],
+}
+
+/// Largest number of producer records a region may have.
+pub const MAX_PRODUCER_SLOTS: u32 = 4096;
+/// Producer records a multi-producer ring gets unless its configuration says otherwise.
+pub const DEFAULT_PRODUCER_SLOTS: u32 = 64;
 
 /// Flags in the high half of [`OverflowLine::state`].
 pub mod overflow_state {
@@ -337,6 +404,52 @@ impl ProducerLine {
 }
 
 #[cfg(ring_core_loom)]
+impl RegistryLine {
+    /// A zeroed registry line.
+    pub fn new() -> Self {
+        RegistryLine {
+            recoverer: AtomicU32::new(0),
+            reserved32: AtomicU32::new(0),
+            recoveries: AtomicU64::new(0),
+            recovered: AtomicU64::new(0),
+            reclaimed: AtomicU64::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+#[cfg(ring_core_loom)]
+impl Default for RegistryLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(ring_core_loom)]
+impl ProducerRecord {
+    /// A free record.
+    pub fn new() -> Self {
+        ProducerRecord {
+            owner: AtomicU32::new(0),
+            reserved32: AtomicU32::new(0),
+            start_time: AtomicU64::new(0),
+            ring_start: AtomicU32::new(0),
+            ring_len: AtomicU32::new(0),
+            overflow_start: AtomicU32::new(0),
+            overflow_len: AtomicU32::new(0),
+            reserved: Default::default(),
+        }
+    }
+}
+
+#[cfg(ring_core_loom)]
+impl Default for ProducerRecord {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(ring_core_loom)]
 impl Default for OverflowLine {
     fn default() -> Self {
         Self::new()
@@ -417,6 +530,9 @@ pub struct Placement {
     pub overflow: (u64, u64),
     /// `(offset, len)` of the wait block, `(0, 0)` if absent.
     pub wait: (u64, u64),
+    /// `(offset, len)` of the producer records block (registry line + records), `(0, 0)` if
+    /// absent.
+    pub producers: (u64, u64),
     /// Total bytes.
     pub region_len: u64,
 }
@@ -433,6 +549,7 @@ pub const fn placement_for<T>(
     capacity: u32,
     overflow_capacity: u32,
     wait: bool,
+    producer_slots: u32,
 ) -> Option<Placement> {
     let stride = Slot::<T>::STRIDE as u64;
     let Some(slots_len) = stride.checked_mul(capacity as u64) else {
@@ -464,10 +581,17 @@ pub const fn placement_for<T>(
         wait_block = (end, LINE_LEN as u64);
         end += LINE_LEN as u64;
     }
+    let mut producers = (0, 0);
+    if producer_slots != 0 {
+        let len = (LINE_LEN as u64) * (1 + producer_slots as u64);
+        producers = (end, len);
+        end += len;
+    }
     Some(Placement {
         slots: (SLOTS_OFFSET, slots_len),
         overflow,
         wait: wait_block,
+        producers,
         region_len: end,
     })
 }
@@ -475,7 +599,7 @@ pub const fn placement_for<T>(
 /// Bytes needed for a plain ring (no overflow area, no wait block) of `capacity` slots of `T`,
 /// or `None` if the size overflows `u64`.
 pub const fn region_len_for<T>(capacity: u32) -> Option<u64> {
-    match placement_for::<T>(capacity, 0, false) {
+    match placement_for::<T>(capacity, 0, false, 0) {
         Some(p) => Some(p.region_len),
         None => None,
     }
@@ -508,7 +632,7 @@ mod pinned {
     const _: () = assert!(offset_of!(Header, blocks) == 88);
     const _: () = assert!(size_of::<BlockEntry>() == 16);
     const _: () = assert!(offset_of!(Header, overflow_capacity) == 216);
-    const _: () = assert!(offset_of!(Header, reserved32) == 220);
+    const _: () = assert!(offset_of!(Header, producer_slots) == 220);
     const _: () = assert!(offset_of!(Header, reserved) == 224);
 
     const _: () = assert!(size_of::<OverflowLine>() == LINE_LEN as usize);
@@ -516,6 +640,20 @@ mod pinned {
     const _: () = assert!(offset_of!(OverflowLine, head) == 8);
     const _: () = assert!(offset_of!(OverflowLine, overflowed) == 16);
     const _: () = assert!(offset_of!(OverflowLine, activations) == 24);
+
+    const _: () = assert!(size_of::<RegistryLine>() == LINE_LEN as usize);
+    const _: () = assert!(offset_of!(RegistryLine, recoverer) == 0);
+    const _: () = assert!(offset_of!(RegistryLine, recoveries) == 8);
+    const _: () = assert!(offset_of!(RegistryLine, recovered) == 16);
+    const _: () = assert!(offset_of!(RegistryLine, reclaimed) == 24);
+
+    const _: () = assert!(size_of::<ProducerRecord>() == LINE_LEN as usize);
+    const _: () = assert!(offset_of!(ProducerRecord, owner) == 0);
+    const _: () = assert!(offset_of!(ProducerRecord, start_time) == 8);
+    const _: () = assert!(offset_of!(ProducerRecord, ring_start) == 16);
+    const _: () = assert!(offset_of!(ProducerRecord, ring_len) == 20);
+    const _: () = assert!(offset_of!(ProducerRecord, overflow_start) == 24);
+    const _: () = assert!(offset_of!(ProducerRecord, overflow_len) == 28);
 
     const _: () = assert!(size_of::<WaitLine>() == LINE_LEN as usize);
     const _: () = assert!(offset_of!(WaitLine, futex) == 0);

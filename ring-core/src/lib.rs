@@ -100,6 +100,7 @@ pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, Pus
 pub use format::{attach, format, Config, Geometry, RawRegion};
 pub use producer::{Producer, WriteChunk};
 pub use protocol::lap::SCAN_BUDGET;
+pub use protocol::registry::{RecoverError, Recovered};
 pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};
@@ -134,6 +135,25 @@ fn is_zombie(pid: libc::pid_t) -> bool {
     stat.rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .is_some_and(|state| state == "Z" || state == "X")
+}
+
+/// The start time of process `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), if
+/// it can be read: with the process id it names one process for good, where the id alone may be
+/// reused.
+pub(crate) fn process_start_time(pid: u32) -> Option<u64> {
+    #[cfg(all(feature = "std", not(ring_core_loom)))]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (in parentheses, possibly with spaces): field 3 is the
+        // state, so field 22 is the 20th after it.
+        let (_, rest) = stat.rsplit_once(')')?;
+        rest.split_whitespace().nth(19)?.parse().ok()
+    }
+    #[cfg(not(all(feature = "std", not(ring_core_loom))))]
+    {
+        let _ = pid;
+        None
+    }
 }
 
 /// Whether a process with this id exists (always true without `std`: claims are then never

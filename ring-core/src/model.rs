@@ -5,7 +5,13 @@
 use crate::consumer::Consumer;
 use crate::entry::Entry;
 use crate::error::ClaimError;
-use crate::layout::{initial_lap_tag, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine};
+use crate::layout::{
+    initial_lap_tag, ConsumerLine, OverflowLine, ProducerLine, ProducerRecord, RegistryLine, Slot,
+    WaitLine,
+};
+
+/// Producer records of a multi-producer model ring.
+const MODEL_PRODUCER_SLOTS: usize = 4;
 use crate::producer::Producer;
 use crate::protocol::{Mode, RawRing};
 use crate::ring::Keep;
@@ -21,6 +27,8 @@ struct Parts<T> {
     mode: Mode,
     overflow: Option<(OverflowLine, Vec<Slot<T>>)>,
     wait: Option<WaitLine>,
+    /// Producer records (multi-producer modes, as layout 1.2 creates them).
+    registry: Option<(RegistryLine, Vec<ProducerRecord>)>,
     eventfd: AtomicI32,
 }
 
@@ -59,6 +67,12 @@ impl<T: Entry> HeapRing<T> {
                     (OverflowLine::new(), slots)
                 }),
                 wait: wait.then(WaitLine::new),
+                registry: mode.multi_producer().then(|| {
+                    let records = (0..MODEL_PRODUCER_SLOTS)
+                        .map(|_| ProducerRecord::new())
+                        .collect();
+                    (RegistryLine::new(), records)
+                }),
                 eventfd: AtomicI32::new(-1),
             }),
         }
@@ -98,6 +112,9 @@ impl<T: Entry> HeapRing<T> {
         if let Some(w) = &p.wait {
             raw = raw.with_wait(w);
         }
+        if let Some((line, records)) = &p.registry {
+            raw = raw.with_registry(line, records);
+        }
         raw
     }
 
@@ -119,6 +136,12 @@ impl<T: Entry> HeapRing<T> {
         let (keep, eventfd) = self.keep();
         // SAFETY: as in `producer`.
         unsafe { Consumer::new(self.raw(), keep, eventfd) }
+    }
+
+    /// Recovery (as [`crate::Ring::recover`]). Under the model every process counts as alive,
+    /// so it must never publish anything: a position it published would be a live producer's.
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        crate::protocol::registry::recover(&self.raw())
     }
 
     /// Forces a wake-up of every sleeper (as [`crate::Ring::wake_all`]).

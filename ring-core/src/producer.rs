@@ -8,6 +8,7 @@ use crate::entry::Entry;
 use crate::error::{ClaimError, Corruption, PushAllError, PushError};
 use crate::protocol::general::GeneralTx;
 use crate::protocol::mpsc::MpTx;
+use crate::protocol::registry::{self, Intent};
 use crate::protocol::spsc::SpscTx;
 use crate::protocol::wait::Waker;
 use crate::protocol::{Lane, Mode, RawRing, Shortfall, Span};
@@ -56,6 +57,8 @@ pub struct Producer<T: Entry> {
     flavor: Flavor<'static, T>,
     raw: RawRing<'static, T>,
     token: u32,
+    /// Several producers, layout 1.2: the index of the producer record this handle holds.
+    record: Option<u32>,
     /// Keeps the memory that `flavor` and `raw` point into alive; dropped after them.
     _keep: Arc<dyn Keep>,
 }
@@ -70,6 +73,10 @@ unsafe impl<T: Entry> Sync for Producer<T> {}
 impl<T: Entry> Drop for Producer<T> {
     fn drop(&mut self) {
         unclaim(&self.raw.prod.owner, self.token);
+        if let (Some(reg), Some(i)) = (self.raw.registry, self.record) {
+            // Every reservation of this handle is published by now (chunks publish on drop).
+            reg.unregister(i);
+        }
     }
 }
 
@@ -99,23 +106,47 @@ impl<T: Entry> Producer<T> {
         } else {
             claim(&raw.prod.owner)?
         };
-        let cur = match raw.producer_cursor() {
+        let mut cur = match raw.producer_cursor() {
             Ok(cur) => cur,
             Err(c) => {
                 unclaim(&raw.prod.owner, token);
                 return Err(ClaimError::Corrupt(c));
             }
         };
+        // Several producers with records (layout 1.2): hold one (R1). When all are taken,
+        // recovery may free those of dead processes.
+        let record = match (raw.mode.multi_producer(), raw.registry) {
+            (true, Some(reg)) => {
+                let i = match reg.register() {
+                    Some(i) => i,
+                    None => {
+                        let _ = registry::recover(&raw);
+                        reg.register().ok_or(ClaimError::NoProducerRecord {
+                            records: reg.records.len() as u32,
+                        })?
+                    }
+                };
+                Some(i)
+            }
+            _ => None,
+        };
+        cur.record = record;
         let wait = raw.wait.map(|line| Waker { line, eventfd });
-        let flavor = match (raw.mode, raw.ovf.is_some()) {
-            (Mode::Spsc, false) => Flavor::Spsc(SpscTx::new(&raw, cur, wait)),
-            (Mode::Mpsc | Mode::Mpmc, false) => Flavor::Mp(MpTx::new(&raw, wait)),
+        let intent = record
+            .and_then(|i| raw.registry.and_then(|reg| reg.record(i)))
+            .map(Intent::ring);
+        let flavor = match (raw.mode, raw.ovf.is_some(), intent) {
+            (Mode::Spsc, false, _) => Flavor::Spsc(SpscTx::new(&raw, cur, wait)),
+            (Mode::Mpsc | Mode::Mpmc, false, Some(intent)) => {
+                Flavor::Mp(MpTx::new(&raw, intent, wait))
+            }
             _ => Flavor::General(GeneralTx::new(raw, cur, wait)),
         };
         Ok(Producer {
             flavor,
             raw,
             token,
+            record,
             _keep: keep,
         })
     }

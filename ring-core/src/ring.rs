@@ -7,6 +7,7 @@ use crate::error::{ClaimError, LayoutError};
 use crate::format::{self, Config, Geometry, RawRegion};
 use crate::layout::{ConsumerLine, OverflowLine, ProducerLine, WaitLine};
 use crate::producer::Producer;
+use crate::protocol::registry::{RecoverError, Recovered};
 use crate::protocol::{Mode, RawRing};
 use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
 use alloc::sync::Arc;
@@ -361,6 +362,36 @@ impl<T: Entry, M: Memory> Ring<T, M> {
         let (keep, eventfd) = self.keep();
         // SAFETY: as in `producer`.
         unsafe { Consumer::new(self.raw, keep, eventfd) }
+    }
+
+    /// Recovery: finds positions reserved by producers whose processes no longer exist and that
+    /// they never published, and publishes them as discarded, so that consumers get past them.
+    /// In multi-producer rings (layout 1.2 producer records) it also frees the dead producers'
+    /// records; in single-producer rings it takes the producer claim over from a dead holder
+    /// for the duration (as a successor producer would, spec/PROTOCOL.md, section 17). Never
+    /// touches a live producer's reservations, however slow it is (section 17.1). Consumers
+    /// waiting with `Consumer::reap` or `Consumer::wait` run it themselves when they are held
+    /// up in multi-producer rings; call it from a supervisor, or after learning that a producer
+    /// process died, to unblock polling consumers.
+    ///
+    /// # Errors
+    ///
+    /// [`RecoverError::NoRecords`] for a multi-producer ring without producer records (layout
+    /// 1.1); [`RecoverError::Busy`] while another live process recovers, or, in a
+    /// single-producer ring, while a live producer holds the claim.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Mode, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(8).mode(Mode::Mpsc)).unwrap();
+    /// ring.producer().unwrap().push(1).unwrap();
+    /// // Nothing is stuck: recovery finds nothing to do.
+    /// assert_eq!(ring.recover().unwrap().positions, 0);
+    /// ```
+    pub fn recover(&self) -> Result<Recovered, RecoverError> {
+        crate::protocol::registry::recover(&self.raw)
     }
 
     /// A producer and a consumer (the usual start for SPSC rings).

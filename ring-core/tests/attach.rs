@@ -8,13 +8,16 @@
 //! Two region shapes are covered: the default `Config::new(8)` (wait block on, no overflow
 //! area: slots at 512, wait block at 640, 768 bytes) and `Config::new(8).wait(false)
 //! .overflow(4)` (overflow block at 640, 896 bytes), plus both together (wait block at 896).
+//! In the multi-producer modes (MPSC, MPMC) each shape also has `PSLOTS` producer records
+//! (layout 1.2): a block of `PROD_LEN` bytes at the end of the single-producer shape.
 
 use ring_core::layout::{
-    features, Header, BLOCK_COUNT, HEADER_LEN, LINE_LEN, MAGIC, VERSION_MAJOR,
+    features, Header, BLOCK_COUNT, DEFAULT_PRODUCER_SLOTS, HEADER_LEN, LINE_LEN, MAGIC,
+    MAX_PRODUCER_SLOTS, VERSION_MAJOR,
 };
 use ring_core::{
     ClaimError, Completion, Config, Corruption, Entry, LayoutError, Mode, PopError, PushError,
-    Region, Ring,
+    RecoverError, Region, Ring,
 };
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -25,8 +28,9 @@ const CAP: u32 = 8;
 const SLOTS_LEN: u64 = CAP as u64 * 16;
 /// Offset of the wait block of a default ring: right after the slots (already 128-aligned).
 const WAIT_OFF: u64 = 512 + SLOTS_LEN;
-/// Region length of a default `u64` ring of `CAP` slots: 512 bytes of header and lines, the
-/// slots, and the 128-byte wait block.
+/// Region length of a default single-producer `u64` ring of `CAP` slots: 512 bytes of header
+/// and lines, the slots, and the 128-byte wait block. (The lengths below are single-producer
+/// ones too; the multi-producer shapes add `PROD_LEN`, see [`region_len`].)
 const LEN: u64 = WAIT_OFF + LINE_LEN as u64;
 /// Region length of the same ring without the wait block.
 const PLAIN_LEN: u64 = 512 + SLOTS_LEN;
@@ -41,11 +45,44 @@ const OVF_REGION: u64 = (OVF_OFF + OVF_LEN).div_ceil(128) * 128;
 /// Wait block offset and region length with both the overflow area and the wait block.
 const BOTH_WAIT_OFF: u64 = OVF_REGION;
 const BOTH_LEN: u64 = BOTH_WAIT_OFF + LINE_LEN as u64;
+/// Producer records of the multi-producer shapes (layout 1.2; single-producer shapes have none).
+const PSLOTS: u32 = 2;
+/// Length of their block: the registry line and `PSLOTS` records of 128 bytes.
+const PROD_LEN: u64 = LINE_LEN as u64 * (1 + PSLOTS as u64);
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
 
-/// The default shape (wait block, no overflow area) in `mode`.
+/// The default shape (wait block, no overflow area) in `mode`, with `PSLOTS` producer records
+/// in the multi-producer modes.
 fn base_cfg(mode: Mode) -> Config {
-    Config::new(CAP).mode(mode).initial_index(u32::MAX - 2)
+    Config::new(CAP)
+        .mode(mode)
+        .initial_index(u32::MAX - 2)
+        .producers(PSLOTS)
+}
+
+/// Region length of `cfg`'s shape without producer records: where the producer records start.
+fn sp_len(cfg: Config) -> u64 {
+    match (cfg.overflow_capacity != 0, cfg.wait) {
+        (false, true) => LEN,
+        (false, false) => PLAIN_LEN,
+        (true, false) => OVF_REGION,
+        (true, true) => BOTH_LEN,
+    }
+}
+
+/// `(offset, len)` of the producer records row of `cfg`'s shape: at the end in the
+/// multi-producer modes, absent in the others.
+fn prod_row(cfg: Config) -> (u64, u64) {
+    if cfg.mode.multi_producer() {
+        (sp_len(cfg), PROD_LEN)
+    } else {
+        (0, 0)
+    }
+}
+
+/// Region length of `cfg`'s shape.
+fn region_len(cfg: Config) -> u64 {
+    sp_len(cfg) + prod_row(cfg).1
 }
 
 /// An overflow area and no wait block.
@@ -157,90 +194,121 @@ fn accept(corrupt: impl FnOnce(&Header), check: impl FnOnce(&Ring<u64>)) {
 fn layout_constants_match_a_u64_ring() {
     /// (offset, len) of a block-table row.
     type Row = (u64, u64);
-    // (shape, region_len, incompat, overflow_capacity, overflow row, wait row)
-    let shapes: [(Config, u64, u64, u32, Row, Row); 4] = [
-        (
-            base_cfg(Mode::Spsc),
-            LEN,
-            features::INCOMPAT_WAIT,
-            0,
-            (0, 0),
-            (WAIT_OFF, 128),
-        ),
-        (
-            base_cfg(Mode::Spsc).wait(false),
-            PLAIN_LEN,
-            0,
-            0,
-            (0, 0),
-            (0, 0),
-        ),
-        (
-            ovf_cfg(Mode::Mpsc),
-            OVF_REGION,
-            features::INCOMPAT_OVERFLOW,
-            OCAP,
-            (OVF_OFF, OVF_LEN),
-            (0, 0),
-        ),
-        (
-            both_cfg(Mode::Mpmc),
-            BOTH_LEN,
-            features::INCOMPAT_OVERFLOW | features::INCOMPAT_WAIT,
-            OCAP,
-            (OVF_OFF, OVF_LEN),
-            (BOTH_WAIT_OFF, 128),
-        ),
-    ];
     assert_eq!(
-        (LEN, PLAIN_LEN, OVF_REGION, BOTH_LEN),
-        (768, 640, 896, 1024)
+        (LEN, PLAIN_LEN, OVF_REGION, BOTH_LEN, PROD_LEN),
+        (768, 640, 896, 1024, 384)
     );
-    for (cfg, len, incompat, ocap, ovf_row, wait_row) in shapes {
+    for mode in MODES {
+        let mp = mode.multi_producer();
+        // (shape, single-producer region_len, incompat without records, overflow_capacity,
+        // overflow row, wait row)
+        let shapes: [(Config, u64, u64, u32, Row, Row); 4] = [
+            (
+                base_cfg(mode),
+                LEN,
+                features::INCOMPAT_WAIT,
+                0,
+                (0, 0),
+                (WAIT_OFF, 128),
+            ),
+            (base_cfg(mode).wait(false), PLAIN_LEN, 0, 0, (0, 0), (0, 0)),
+            (
+                ovf_cfg(mode),
+                OVF_REGION,
+                features::INCOMPAT_OVERFLOW,
+                OCAP,
+                (OVF_OFF, OVF_LEN),
+                (0, 0),
+            ),
+            (
+                both_cfg(mode),
+                BOTH_LEN,
+                features::INCOMPAT_OVERFLOW | features::INCOMPAT_WAIT,
+                OCAP,
+                (OVF_OFF, OVF_LEN),
+                (BOTH_WAIT_OFF, 128),
+            ),
+        ];
+        for (cfg, sp, incompat, ocap, ovf_row, wait_row) in shapes {
+            // Multi-producer modes: the producer records follow, ending the region.
+            let (prod_row, pslots, incompat, len) = if mp {
+                (
+                    (sp, PROD_LEN),
+                    PSLOTS,
+                    incompat | features::INCOMPAT_PRODUCERS,
+                    sp + PROD_LEN,
+                )
+            } else {
+                ((0, 0), 0, incompat, sp)
+            };
+            assert_eq!(region_len(cfg), len, "{cfg:?}");
+            let ring = new_ring_cfg::<u64>(cfg);
+            let h = header(&ring);
+            assert_eq!(cfg.region_len::<u64>(), Ok(len), "{cfg:?}");
+            assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
+            assert_eq!(ring.memory().len() as u64, len, "{cfg:?}");
+            assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
+            assert_eq!(h.version_minor.load(Relaxed), 2);
+            assert_eq!(h.incompat.load(Relaxed), incompat, "{cfg:?}");
+            assert_eq!(h.compat.load(Relaxed), 0);
+            assert_eq!(h.ro_compat.load(Relaxed), 0);
+            assert_eq!(h.overflow_capacity.load(Relaxed), ocap, "{cfg:?}");
+            assert_eq!(h.producer_slots.load(Relaxed), pslots, "{cfg:?}");
+            assert_eq!(h.blocks[0].offset.load(Relaxed), 256);
+            assert_eq!(h.blocks[1].offset.load(Relaxed), 384);
+            assert_eq!(h.blocks[2].offset.load(Relaxed), 512);
+            assert_eq!(h.blocks[2].len.load(Relaxed), SLOTS_LEN);
+            let row = |i: usize| {
+                (
+                    h.blocks[i].offset.load(Relaxed),
+                    h.blocks[i].len.load(Relaxed),
+                )
+            };
+            assert_eq!(row(3), ovf_row, "{cfg:?}: overflow row");
+            assert_eq!(row(4), wait_row, "{cfg:?}: wait row");
+            assert_eq!(row(5), prod_row, "{cfg:?}: producers row");
+            for i in 6..BLOCK_COUNT {
+                assert_eq!(row(i), (0, 0), "{cfg:?}: reserved row {i}");
+            }
+            let g = ring.geometry();
+            assert_eq!(g.slots_offset, 512);
+            assert_eq!(g.region_len, len);
+            assert_eq!(g.overflow_capacity, ocap);
+            if ocap != 0 {
+                assert_eq!(g.overflow_offset, OVF_OFF);
+            }
+            assert_eq!(
+                g.wait_offset,
+                (wait_row.1 != 0).then_some(wait_row.0),
+                "{cfg:?}"
+            );
+            assert_eq!(g.producers_offset, mp.then_some(sp), "{cfg:?}");
+            assert_eq!(g.producer_slots, pslots, "{cfg:?}");
+            assert_eq!(ring.lines().overflow_capacity(), ocap);
+            assert_eq!(ring.lines().wait_line().is_some(), cfg.wait);
+            // A second view attaches to the same geometry.
+            let other = Ring::<u64>::attach(view(&ring)).expect("attach");
+            assert_eq!(other.geometry(), g, "{cfg:?}");
+        }
+    }
+    // Without `Config::producers`, a multi-producer ring gets DEFAULT_PRODUCER_SLOTS records.
+    for mode in [Mode::Mpsc, Mode::Mpmc] {
+        let cfg = Config::new(CAP).mode(mode);
+        let len = LEN + LINE_LEN as u64 * (1 + u64::from(DEFAULT_PRODUCER_SLOTS));
+        assert_eq!(cfg.region_len::<u64>(), Ok(len));
         let ring = new_ring_cfg::<u64>(cfg);
         let h = header(&ring);
-        assert_eq!(cfg.region_len::<u64>(), Ok(len), "{cfg:?}");
-        assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
-        assert_eq!(ring.memory().len() as u64, len, "{cfg:?}");
-        assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
-        assert_eq!(h.incompat.load(Relaxed), incompat, "{cfg:?}");
-        assert_eq!(h.compat.load(Relaxed), 0);
-        assert_eq!(h.ro_compat.load(Relaxed), 0);
-        assert_eq!(h.overflow_capacity.load(Relaxed), ocap, "{cfg:?}");
-        assert_eq!(h.blocks[0].offset.load(Relaxed), 256);
-        assert_eq!(h.blocks[1].offset.load(Relaxed), 384);
-        assert_eq!(h.blocks[2].offset.load(Relaxed), 512);
-        assert_eq!(h.blocks[2].len.load(Relaxed), SLOTS_LEN);
-        let row = |i: usize| {
-            (
-                h.blocks[i].offset.load(Relaxed),
-                h.blocks[i].len.load(Relaxed),
-            )
-        };
-        assert_eq!(row(3), ovf_row, "{cfg:?}: overflow row");
-        assert_eq!(row(4), wait_row, "{cfg:?}: wait row");
-        for i in 5..BLOCK_COUNT {
-            assert_eq!(row(i), (0, 0), "{cfg:?}: reserved row {i}");
-        }
-        let g = ring.geometry();
-        assert_eq!(g.slots_offset, 512);
-        assert_eq!(g.region_len, len);
-        assert_eq!(g.overflow_capacity, ocap);
-        if ocap != 0 {
-            assert_eq!(g.overflow_offset, OVF_OFF);
-        }
+        assert_eq!(h.producer_slots.load(Relaxed), DEFAULT_PRODUCER_SLOTS);
         assert_eq!(
-            g.wait_offset,
-            (wait_row.1 != 0).then_some(wait_row.0),
-            "{cfg:?}"
+            (
+                h.blocks[5].offset.load(Relaxed),
+                h.blocks[5].len.load(Relaxed)
+            ),
+            (LEN, len - LEN)
         );
-        assert_eq!(ring.lines().overflow_capacity(), ocap);
-        assert_eq!(ring.lines().wait_line().is_some(), cfg.wait);
-        // A second view attaches to the same geometry.
-        let other = Ring::<u64>::attach(view(&ring)).expect("attach");
-        assert_eq!(other.geometry(), g, "{cfg:?}");
+        assert_eq!(ring.geometry().producer_slots, DEFAULT_PRODUCER_SLOTS);
     }
-    // The plain ring size helper leaves out both optional blocks.
+    // The plain ring size helper leaves out every optional block.
     assert_eq!(
         ring_core::layout::region_len_for::<u64>(CAP),
         Some(PLAIN_LEN)
@@ -325,11 +393,13 @@ fn attach_during_create_sees_bad_magic_zero_or_the_complete_ring() {
     // The creator writes magic last (Release); an attacher polling meanwhile sees either
     // BadMagic { found: 0 } or a ring that passes every check.
     for mode in MODES {
-        let base = Region::heap(LEN as usize).unwrap();
+        let cfg = Config::new(CAP).mode(mode).initial_index(7);
+        let len = cfg.region_len::<u64>().unwrap() as usize;
+        let base = Region::heap(len).unwrap();
         let addr = base.as_ptr() as usize;
         let at = move || {
-            // SAFETY: `base` (heap memory of LEN bytes) outlives the scope below.
-            unsafe { Region::from_raw(NonNull::new(addr as *mut u8).unwrap(), LEN as usize) }
+            // SAFETY: `base` (heap memory of `len` bytes) outlives the scope below.
+            unsafe { Region::from_raw(NonNull::new(addr as *mut u8).unwrap(), len) }
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         std::thread::scope(|s| {
@@ -350,7 +420,7 @@ fn attach_during_create_sees_bad_magic_zero_or_the_complete_ring() {
                 }
             });
             std::thread::sleep(Duration::from_millis(2));
-            let ring = Ring::<u64>::create(at(), Config::new(CAP).mode(mode).initial_index(7));
+            let ring = Ring::<u64>::create(at(), cfg);
             ring.expect("create");
             attacher.join().expect("attacher failed");
         });
@@ -389,19 +459,24 @@ fn newer_minor_version_is_accepted() {
 
 #[test]
 fn unknown_incompat_bit() {
-    // Bits 0 (overflow) and 1 (wait) are known since 1.1; only the others are reported, with
-    // or without known bits beside them.
-    assert_eq!(features::INCOMPAT_KNOWN, 0b11);
+    // Bits 0 (overflow) and 1 (wait) are known since 1.1, bit 2 (producer records) since 1.2;
+    // only the others are reported, with or without known bits beside them.
+    assert_eq!(features::INCOMPAT_KNOWN, 0b111);
     for stored in [
-        1u64 << 2,
+        1u64 << 3,
         1 << 5,
         1 << 63,
         features::INCOMPAT_WAIT | 1 << 7,
+        features::INCOMPAT_PRODUCERS | 1 << 3,
         features::INCOMPAT_KNOWN | 1 << 40,
         u64::MAX,
     ] {
         let bits = stored & !features::INCOMPAT_KNOWN;
-        for cfg in [base_cfg(Mode::Mpmc), ovf_cfg(Mode::Mpmc)] {
+        for cfg in [
+            base_cfg(Mode::Mpmc),
+            ovf_cfg(Mode::Mpmc),
+            base_cfg(Mode::Spsc),
+        ] {
             refuse_in(
                 cfg,
                 |h| h.incompat.store(stored, Relaxed),
@@ -429,10 +504,10 @@ fn incompat_is_checked_before_ro_compat() {
     refuse(
         Mode::Spsc,
         |h| {
-            h.incompat.store(features::INCOMPAT_WAIT | 4, Relaxed);
-            h.ro_compat.store(4, Relaxed);
+            h.incompat.store(features::INCOMPAT_WAIT | 8, Relaxed);
+            h.ro_compat.store(8, Relaxed);
         },
-        LayoutError::UnknownIncompatFeatures { bits: 4 },
+        LayoutError::UnknownIncompatFeatures { bits: 8 },
         &["incompat"],
     );
 }
@@ -680,16 +755,19 @@ fn header_len_out_of_range() {
 
 #[test]
 fn region_len_larger_than_the_memory() {
-    for found in [LEN + 1, LEN + 4096, u64::MAX] {
-        refuse(
-            Mode::Mpmc,
-            |h| h.region_len.store(found, Relaxed),
-            LayoutError::RegionTooShort {
-                needed: found,
-                available: LEN,
-            },
-            &[&found.to_string(), &LEN.to_string()],
-        );
+    for mode in [Mode::Spsc, Mode::Mpmc] {
+        let len = region_len(base_cfg(mode));
+        for found in [len + 1, len + 4096, u64::MAX] {
+            refuse(
+                mode,
+                |h| h.region_len.store(found, Relaxed),
+                LayoutError::RegionTooShort {
+                    needed: found,
+                    available: len,
+                },
+                &[&found.to_string(), &len.to_string()],
+            );
+        }
     }
 }
 
@@ -701,15 +779,15 @@ fn region_len_smaller_than_the_header_or_the_blocks() {
             |h| h.region_len.store(found, Relaxed),
             LayoutError::RegionLength {
                 found,
-                available: LEN,
+                available: region_len(base_cfg(Mode::Mpmc)),
             },
             &["region_len"],
         );
     }
     // One byte short of the last block: the wait block by default, the slots without it, the
-    // overflow area when it is last.
+    // overflow area when it is last, the producer records in the multi-producer modes.
     refuse(
-        Mode::Mpmc,
+        Mode::Spmc,
         |h| h.region_len.store(LEN - 1, Relaxed),
         LayoutError::Block {
             block: "wait",
@@ -719,7 +797,7 @@ fn region_len_smaller_than_the_header_or_the_blocks() {
         &["wait"],
     );
     refuse_in(
-        base_cfg(Mode::Mpmc).wait(false),
+        base_cfg(Mode::Spmc).wait(false),
         |h| h.region_len.store(PLAIN_LEN - 1, Relaxed),
         LayoutError::Block {
             block: "slots",
@@ -749,6 +827,25 @@ fn region_len_smaller_than_the_header_or_the_blocks() {
         },
         &["wait"],
     );
+    for mode in [Mode::Mpsc, Mode::Mpmc] {
+        for cfg in [
+            base_cfg(mode),
+            base_cfg(mode).wait(false),
+            ovf_cfg(mode),
+            both_cfg(mode),
+        ] {
+            refuse_in(
+                cfg,
+                |h| h.region_len.store(region_len(cfg) - 1, Relaxed),
+                LayoutError::Block {
+                    block: "producers",
+                    offset: sp_len(cfg),
+                    len: PROD_LEN,
+                },
+                &["producers"],
+            );
+        }
+    }
 }
 
 #[test]
@@ -816,11 +913,12 @@ fn set_row(h: &Header, row: usize, offset: u64, len: u64) {
 #[test]
 fn block_offsets_out_of_range_misaligned_or_in_the_header() {
     let names = ["producer", "consumer", "slots"];
+    let region = region_len(base_cfg(Mode::Mpmc));
     for (row, name) in names.iter().enumerate() {
         let len = if row == 2 { SLOTS_LEN } else { 128 };
         for offset in [
-            LEN,                      // starts at the end
-            LEN - 128 + 8,            // misaligned, and runs past the end
+            region,                   // starts at the end
+            region - 128 + 8,         // misaligned, and runs past the end
             4096,                     // beyond the region
             0,                        // the header itself
             128,                      // inside the header
@@ -840,7 +938,7 @@ fn block_offsets_out_of_range_misaligned_or_in_the_header() {
             );
         }
         // A length that overflows or runs past region_len.
-        for bad_len in [u64::MAX, LEN] {
+        for bad_len in [u64::MAX, region] {
             let offset = [256, 384, 512][row];
             refuse(
                 Mode::Mpmc,
@@ -992,17 +1090,19 @@ fn block_wrong_length_or_missing() {
 
 #[test]
 fn reserved_rows_out_of_range() {
+    let region = region_len(base_cfg(Mode::Mpmc));
     for row in 3..BLOCK_COUNT {
         let name = match row {
             3 => "overflow",
             4 => "wait",
+            5 => "producers",
             _ => "reserved",
         };
         for (offset, len) in [
             (1u64 << 40, 128u64),
             (4096, 128),
             (0, 8),
-            (LEN, 1), // starts at the end
+            (region, 1), // starts at the end
             (520, 8),
         ] {
             refuse(
@@ -1099,7 +1199,10 @@ fn memfd_second_mapping_sees_corruption_and_repair() {
     let h = header(&ring);
 
     let incompat = h.incompat.load(SeqCst);
-    assert_eq!(incompat, features::INCOMPAT_WAIT);
+    assert_eq!(
+        incompat,
+        features::INCOMPAT_WAIT | features::INCOMPAT_PRODUCERS
+    );
     h.incompat.store(incompat | 1 << 9, SeqCst);
     let err = Ring::<Completion>::attach(Region::from_fd(fd()).unwrap()).unwrap_err();
     assert_eq!(err, LayoutError::UnknownIncompatFeatures { bits: 1 << 9 });
@@ -1331,16 +1434,31 @@ fn wait_row_wrong_length_missing_or_unannounced() {
                     &["wait", "length", &found.to_string()],
                 );
             }
-            // Longer than the region allows.
-            refuse_in(
-                cfg,
-                |h| h.blocks[4].len.store(256, Relaxed),
+            // Longer than the region allows or, in the multi-producer modes, running into the
+            // producer records (the later row is named).
+            let expected = if mode.multi_producer() {
+                let (offset, len) = prod_row(cfg);
+                LayoutError::Block {
+                    block: "producers",
+                    offset,
+                    len,
+                }
+            } else {
                 LayoutError::Block {
                     block: "wait",
                     offset: off,
                     len: 256,
-                },
-                &["wait"],
+                }
+            };
+            refuse_in(
+                cfg,
+                |h| h.blocks[4].len.store(256, Relaxed),
+                expected,
+                &[if mode.multi_producer() {
+                    "producers"
+                } else {
+                    "wait"
+                }],
             );
             // Missing with INCOMPAT_WAIT.
             refuse_in(
@@ -1546,7 +1664,7 @@ fn overflow_and_wait_blocks_out_of_range_or_overlapping() {
         // A reserved row laid over the overflow area or the wait block.
         refuse_in(
             both_cfg(mode),
-            |h| set_row(h, 5, OVF_OFF + 128, 64),
+            |h| set_row(h, 6, OVF_OFF + 128, 64),
             LayoutError::Block {
                 block: "reserved",
                 offset: OVF_OFF + 128,
@@ -1624,5 +1742,431 @@ fn creating_with_an_invalid_overflow_capacity_is_refused() {
                 available: needed - 1
             })
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout 1.2: the producer records
+// ---------------------------------------------------------------------------------------------
+
+/// The multi-producer shapes, which have `PSLOTS` producer records, with and without the other
+/// optional blocks.
+fn producer_shapes() -> Vec<Config> {
+    [Mode::Mpsc, Mode::Mpmc]
+        .iter()
+        .flat_map(|&m| {
+            [
+                base_cfg(m),
+                base_cfg(m).wait(false),
+                ovf_cfg(m),
+                both_cfg(m),
+            ]
+        })
+        .collect()
+}
+
+/// The single-producer shapes, which have none.
+fn single_producer_shapes() -> Vec<Config> {
+    [Mode::Spsc, Mode::Spmc]
+        .iter()
+        .flat_map(|&m| {
+            [
+                base_cfg(m),
+                base_cfg(m).wait(false),
+                ovf_cfg(m),
+                both_cfg(m),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn producer_slots_invalid_with_the_producers_feature() {
+    for cfg in producer_shapes() {
+        for found in [0u32, MAX_PRODUCER_SLOTS + 1, 1 << 31, u32::MAX] {
+            refuse_in(
+                cfg,
+                |h| h.producer_slots.store(found, Relaxed),
+                LayoutError::ProducerSlots { found },
+                &["producer_slots", &found.to_string()],
+            );
+        }
+        // A valid count that disagrees with the block's length.
+        for n in [1u32, PSLOTS + 1, DEFAULT_PRODUCER_SLOTS, MAX_PRODUCER_SLOTS] {
+            refuse_in(
+                cfg,
+                |h| h.producer_slots.store(n, Relaxed),
+                LayoutError::BlockLength {
+                    block: "producers",
+                    expected: LINE_LEN as u64 * (1 + u64::from(n)),
+                    found: PROD_LEN,
+                },
+                &["producers", "length", &PROD_LEN.to_string()],
+            );
+        }
+    }
+}
+
+#[test]
+fn producer_slots_nonzero_without_the_producers_feature() {
+    for cfg in single_producer_shapes() {
+        for found in [
+            1u32,
+            PSLOTS,
+            DEFAULT_PRODUCER_SLOTS,
+            MAX_PRODUCER_SLOTS,
+            u32::MAX,
+        ] {
+            refuse_in(
+                cfg,
+                |h| h.producer_slots.store(found, Relaxed),
+                LayoutError::ProducerSlots { found },
+                &["producer_slots", &found.to_string()],
+            );
+        }
+    }
+    // The feature bit cleared on a ring that has records: their count is left over.
+    for cfg in producer_shapes() {
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_and(!features::INCOMPAT_PRODUCERS, Relaxed);
+            },
+            LayoutError::ProducerSlots { found: PSLOTS },
+            &["producer_slots", &PSLOTS.to_string()],
+        );
+        // And with the count zeroed as well, the block itself is unexpected.
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_and(!features::INCOMPAT_PRODUCERS, Relaxed);
+                h.producer_slots.store(0, Relaxed);
+            },
+            LayoutError::BlockLength {
+                block: "producers",
+                expected: 0,
+                found: PROD_LEN,
+            },
+            &["producers", "expected 0"],
+        );
+    }
+}
+
+#[test]
+fn producers_feature_without_producer_records() {
+    // INCOMPAT_PRODUCERS set on a ring that has none: producer_slots 0 is invalid.
+    for cfg in single_producer_shapes() {
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(features::INCOMPAT_PRODUCERS, Relaxed);
+            },
+            LayoutError::ProducerSlots { found: 0 },
+            &["producer_slots", "0"],
+        );
+        // With a valid count too, the block is still missing.
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(features::INCOMPAT_PRODUCERS, Relaxed);
+                h.producer_slots.store(PSLOTS, Relaxed);
+            },
+            LayoutError::BlockLength {
+                block: "producers",
+                expected: PROD_LEN,
+                found: 0,
+            },
+            &["producers", "length", "0"],
+        );
+    }
+}
+
+#[test]
+fn producers_row_wrong_length_or_missing() {
+    for cfg in producer_shapes() {
+        let off = sp_len(cfg);
+        for found in [
+            8u64,
+            64,
+            LINE_LEN as u64,            // the registry line without the records
+            PROD_LEN - LINE_LEN as u64, // one record short
+            PROD_LEN - 1,
+        ] {
+            refuse_in(
+                cfg,
+                |h| h.blocks[5].len.store(found, Relaxed),
+                LayoutError::BlockLength {
+                    block: "producers",
+                    expected: PROD_LEN,
+                    found,
+                },
+                &["producers", "length", &found.to_string()],
+            );
+        }
+        // One record too many: the block is last, so it runs past region_len.
+        refuse_in(
+            cfg,
+            |h| h.blocks[5].len.store(PROD_LEN + 128, Relaxed),
+            LayoutError::Block {
+                block: "producers",
+                offset: off,
+                len: PROD_LEN + 128,
+            },
+            &["producers", "block"],
+        );
+        // Absent altogether.
+        refuse_in(
+            cfg,
+            |h| set_row(h, 5, 0, 0),
+            LayoutError::BlockLength {
+                block: "producers",
+                expected: PROD_LEN,
+                found: 0,
+            },
+            &["producers", "length"],
+        );
+        // An offset with length zero is a malformed row, not an absent one.
+        refuse_in(
+            cfg,
+            |h| h.blocks[5].len.store(0, Relaxed),
+            LayoutError::Block {
+                block: "producers",
+                offset: off,
+                len: 0,
+            },
+            &["producers"],
+        );
+    }
+}
+
+#[test]
+fn producers_block_out_of_range_or_overlapping() {
+    let producers_at = |offset: u64| LayoutError::Block {
+        block: "producers",
+        offset,
+        len: PROD_LEN,
+    };
+    for cfg in producer_shapes() {
+        let region = region_len(cfg);
+        let off = sp_len(cfg);
+        // Out of range, misaligned, in the header, or overflowing u64: refused while the table
+        // is scanned, naming the row itself.
+        for offset in [
+            region,           // starts at the end
+            region - 128 + 8, // misaligned
+            4096,             // beyond the region
+            0,                // the header itself
+            128,              // inside the header
+            off + 8,          // misaligned
+            u64::MAX - 127,   // offset + len overflows
+            1 << 40,
+            off + 128, // aligned and starting inside the region, but running past its end
+        ] {
+            refuse_in(
+                cfg,
+                |h| h.blocks[5].offset.store(offset, Relaxed),
+                producers_at(offset),
+                &["producers", "block"],
+            );
+        }
+        for bad_len in [u64::MAX, region, PROD_LEN + 1] {
+            refuse_in(
+                cfg,
+                |h| h.blocks[5].len.store(bad_len, Relaxed),
+                LayoutError::Block {
+                    block: "producers",
+                    offset: off,
+                    len: bad_len,
+                },
+                &["producers"],
+            );
+        }
+
+        // Overlaps: row 5 is later than every other block, so it is the one named, with its own
+        // offset and length. The records moved onto the producer line, the consumer line, the
+        // slots.
+        for offset in [256u64, 384, 512] {
+            refuse_in(
+                cfg,
+                |h| h.blocks[5].offset.store(offset, Relaxed),
+                producers_at(offset),
+                &["producers", "overlapping"],
+            );
+        }
+        // The records moved onto the wait block, or into the overflow block.
+        let mut inside = Vec::new();
+        if let Some(wait) = cfg.wait.then(|| sp_len(cfg) - 128) {
+            inside.push(wait);
+        }
+        if cfg.overflow_capacity != 0 {
+            inside.extend([OVF_OFF, OVF_OFF + 128]);
+        }
+        for offset in inside {
+            refuse_in(
+                cfg,
+                |h| h.blocks[5].offset.store(offset, Relaxed),
+                producers_at(offset),
+                &["producers", "overlapping"],
+            );
+        }
+        // Another block moved into the records, or grown into them: still row 5 is named.
+        if cfg.wait {
+            for offset in [off, off + 128] {
+                refuse_in(
+                    cfg,
+                    |h| h.blocks[4].offset.store(offset, Relaxed),
+                    producers_at(off),
+                    &["producers"],
+                );
+            }
+        }
+        if cfg.overflow_capacity != 0 {
+            refuse_in(
+                cfg,
+                |h| h.blocks[3].offset.store(off, Relaxed),
+                producers_at(off),
+                &["producers"],
+            );
+        } else if !cfg.wait {
+            // The slots are the block before the records: grown by one slot.
+            refuse_in(
+                cfg,
+                |h| h.blocks[2].len.store(SLOTS_LEN + 16, Relaxed),
+                producers_at(off),
+                &["producers"],
+            );
+        }
+        // A reserved row laid over the records is named itself (the later row).
+        refuse_in(
+            cfg,
+            |h| set_row(h, 6, off + 128, 128),
+            LayoutError::Block {
+                block: "reserved",
+                offset: off + 128,
+                len: 128,
+            },
+            &["reserved"],
+        );
+    }
+}
+
+#[test]
+fn attach_checks_producer_slots_after_the_table_and_before_the_lengths() {
+    // spec/LAYOUT.md's order: the block table (checks 16, 17), the overflow capacity (18), the
+    // producer records count (19), then the block lengths (20 to 23, the producers row last).
+    let cfg = both_cfg(Mode::Mpmc);
+    refuse_in(
+        cfg,
+        |h| {
+            h.blocks[5].offset.store(4096, Relaxed);
+            h.producer_slots.store(0, Relaxed);
+        },
+        LayoutError::Block {
+            block: "producers",
+            offset: 4096,
+            len: PROD_LEN,
+        },
+        &["producers"],
+    );
+    refuse_in(
+        cfg,
+        |h| {
+            h.overflow_capacity.store(3, Relaxed);
+            h.producer_slots.store(0, Relaxed);
+        },
+        LayoutError::OverflowCapacity { found: 3 },
+        &["overflow_capacity"],
+    );
+    refuse_in(
+        cfg,
+        |h| {
+            h.blocks[0].len.store(64, Relaxed);
+            h.blocks[5].len.store(64, Relaxed);
+            h.producer_slots.store(MAX_PRODUCER_SLOTS + 1, Relaxed);
+        },
+        LayoutError::ProducerSlots {
+            found: MAX_PRODUCER_SLOTS + 1,
+        },
+        &["producer_slots"],
+    );
+    refuse_in(
+        cfg,
+        |h| {
+            h.blocks[4].len.store(64, Relaxed);
+            h.blocks[5].len.store(64, Relaxed);
+        },
+        LayoutError::BlockLength {
+            block: "wait",
+            expected: 128,
+            found: 64,
+        },
+        &["wait"],
+    );
+}
+
+#[test]
+fn creating_with_too_many_producer_records_is_refused() {
+    for mode in [Mode::Mpsc, Mode::Mpmc] {
+        for found in [MAX_PRODUCER_SLOTS + 1, u32::MAX] {
+            let cfg = base_cfg(mode).producers(found);
+            assert_eq!(
+                cfg.region_len::<u64>(),
+                Err(LayoutError::ProducerSlots { found })
+            );
+            let big = Region::heap(4096).unwrap();
+            assert_eq!(
+                Ring::<u64>::create(big, cfg).err(),
+                Some(LayoutError::ProducerSlots { found })
+            );
+        }
+        // The largest count is laid out and attaches.
+        let cfg = base_cfg(mode).producers(MAX_PRODUCER_SLOTS);
+        let len = LEN + LINE_LEN as u64 * (1 + u64::from(MAX_PRODUCER_SLOTS));
+        assert_eq!(cfg.region_len::<u64>(), Ok(len));
+        let ring = new_ring_cfg::<u64>(cfg);
+        let other = Ring::<u64>::attach(view(&ring)).expect("attach");
+        assert_eq!(other.geometry().producer_slots, MAX_PRODUCER_SLOTS);
+        assert_eq!(other.geometry().producers_offset, Some(LEN));
+    }
+    // Single-producer modes have no records, whatever the configuration asks for.
+    for mode in [Mode::Spsc, Mode::Spmc] {
+        let cfg = base_cfg(mode).producers(u32::MAX);
+        assert_eq!(cfg.region_len::<u64>(), Ok(LEN));
+        assert_eq!(new_ring_cfg::<u64>(cfg).geometry().producer_slots, 0);
+    }
+}
+
+#[test]
+fn a_multi_producer_ring_without_records_is_accepted() {
+    // What a 1.1 creator writes for a multi-producer ring: no INCOMPAT_PRODUCERS, 0 in the
+    // header word it calls `reserved32`, row 5 absent, `version_minor = 1`, and the region
+    // ending where the records would start. A 1.2 reader accepts it; its producers run without
+    // records (as many as they like), and there is nothing to recover from.
+    for cfg in producer_shapes() {
+        let ring = new_ring_cfg::<u64>(cfg);
+        let h = header(&ring);
+        let len = sp_len(cfg);
+        h.incompat.fetch_and(!features::INCOMPAT_PRODUCERS, Relaxed);
+        h.producer_slots.store(0, Relaxed);
+        set_row(h, 5, 0, 0);
+        h.version_minor.store(1, Relaxed);
+        h.region_len.store(len, Relaxed);
+        let old = Ring::<u64>::attach_mode(view_at(&ring, 0, len as usize), cfg.mode)
+            .expect("a 1.1 multi-producer ring attaches");
+        let g = old.geometry();
+        assert_eq!(g.version_minor, 1);
+        assert_eq!((g.producers_offset, g.producer_slots), (None, 0), "{cfg:?}");
+        assert_eq!(g.region_len, len);
+        let mut txs: Vec<_> = (0..=PSLOTS)
+            .map(|_| old.producer().expect("no record needed"))
+            .collect();
+        for (v, tx) in txs.iter_mut().enumerate() {
+            tx.push(v as u64).unwrap();
+        }
+        let mut rx = old.consumer().unwrap();
+        for v in 0..=u64::from(PSLOTS) {
+            assert_eq!(rx.pop(), Ok(v), "{cfg:?}");
+        }
+        assert_eq!(old.recover(), Err(RecoverError::NoRecords), "{cfg:?}");
     }
 }

@@ -4,9 +4,13 @@
 //!   field's offset (`offset_of!`) and size, and that the rows tile the struct without gaps.
 //! - Every `<!-- constants -->` table: exactly the constants listed here, with the code's values.
 //! - The `<!-- lap-tag-example CAP INIT -->` table and the header offsets, against the bytes that
-//!   `format` actually writes (read back as little-endian), for a plain ring and for one with an
-//!   overflow area and a wait block, on zeroed and on dirty memory.
-//! - The `<!-- placement-example CAP OCAP -->` table, against the block table `format` writes.
+//!   `format` actually writes (read back as little-endian), for an MPSC ring with the wait block
+//!   and the default producer records, and for one with an overflow area, a wait block and
+//!   producer records, on zeroed and on dirty memory.
+//! - The `<!-- placement-example CAP OCAP PSLOTS -->` table, against the block table `format`
+//!   writes and against `layout::placement_for`; the placement formula of section 1 against
+//!   `layout::placement_for` and `Config::region_len`.
+//! - The producer records' words as a live producer handle holds them (owner, start time).
 //! - The `<!-- biased-tag-example OCAP -->` table, against the stored-tag formula, and that
 //!   formula against the words the protocol actually stores in an overflow area.
 //! - Every `LayoutError::X`, `Corruption::X` and `ClaimError::X` the documents name exists, and
@@ -18,7 +22,8 @@ use core::mem::{offset_of, size_of};
 use ring_core::consumer::DEFAULT_SPIN;
 use ring_core::layout::{
     self, entry_format, features, mode_bits, overflow_state, slot_meta, wait_flags, Block,
-    BlockEntry, ConsumerLine, Header, OverflowLine, ProducerLine, Slot, WaitLine,
+    BlockEntry, ConsumerLine, Header, OverflowLine, ProducerLine, ProducerRecord, RegistryLine,
+    Slot, WaitLine,
 };
 use ring_core::{
     ClaimError, Completion, Config, Corruption, LayoutError, Mode, RawRegion, Region, Ring,
@@ -97,7 +102,7 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                     creator_pid,
                     blocks,
                     overflow_capacity,
-                    reserved32,
+                    producer_slots,
                     reserved,
                 }
             ),
@@ -165,6 +170,38 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
             ),
         ),
         (
+            "RegistryLine",
+            size_of::<RegistryLine>(),
+            fields!(
+                RegistryLine,
+                RegistryLine {
+                    recoverer,
+                    reserved32,
+                    recoveries,
+                    recovered,
+                    reclaimed,
+                    reserved,
+                }
+            ),
+        ),
+        (
+            "ProducerRecord",
+            size_of::<ProducerRecord>(),
+            fields!(
+                ProducerRecord,
+                ProducerRecord {
+                    owner,
+                    reserved32,
+                    start_time,
+                    ring_start,
+                    ring_len,
+                    overflow_start,
+                    overflow_len,
+                    reserved,
+                }
+            ),
+        ),
+        (
             "Slot",
             size_of::<Slot<u64>>(),
             fields!(Slot<u64>, Slot { seq, meta, payload }),
@@ -202,6 +239,7 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
         ("SLOTS_OFFSET", layout::SLOTS_OFFSET),
         ("features::INCOMPAT_OVERFLOW", features::INCOMPAT_OVERFLOW),
         ("features::INCOMPAT_WAIT", features::INCOMPAT_WAIT),
+        ("features::INCOMPAT_PRODUCERS", features::INCOMPAT_PRODUCERS),
         ("features::INCOMPAT_KNOWN", features::INCOMPAT_KNOWN),
         ("features::RO_COMPAT_KNOWN", features::RO_COMPAT_KNOWN),
         (
@@ -228,6 +266,12 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
         ("Block::Slots", Block::Slots as u64),
         ("Block::Overflow", Block::Overflow as u64),
         ("Block::Wait", Block::Wait as u64),
+        ("Block::Producers", Block::Producers as u64),
+        ("MAX_PRODUCER_SLOTS", layout::MAX_PRODUCER_SLOTS.into()),
+        (
+            "DEFAULT_PRODUCER_SLOTS",
+            layout::DEFAULT_PRODUCER_SLOTS.into(),
+        ),
         ("overflow_state::ACTIVE", overflow_state::ACTIVE),
         ("overflow_state::TAIL_MASK", overflow_state::TAIL_MASK),
         ("wait_flags::NO_WAKE", wait_flags::NO_WAKE.into()),
@@ -583,7 +627,8 @@ fn format_writes_what_the_spec_says() {
     let example = table_after(&lines, marker_line, &["slot", "seq"]);
     assert_eq!(example.len(), cap as usize, "one row per slot");
 
-    // The default configuration: wait block, no overflow area.
+    // The default configuration of an MPSC ring: wait block, no overflow area, and
+    // DEFAULT_PRODUCER_SLOTS producer records after the wait block.
     let cfg = Config::new(cap).mode(Mode::Mpsc).initial_index(init);
     let len = cfg.region_len::<u64>().unwrap() as usize;
     let ring = Ring::<u64>::create(Region::heap(len).unwrap(), cfg).unwrap();
@@ -599,6 +644,8 @@ fn format_writes_what_the_spec_says() {
     };
     let slots_len = 16 * u64::from(cap);
     let wait_off = round128(512 + slots_len);
+    let pslots = spec_constant("DEFAULT_PRODUCER_SLOTS");
+    let (prod_off, prod_len) = (wait_off + 128, 128 * (1 + pslots));
     assert_eq!(&bytes_at::<8>(mem, at("magic")), b"CRINGv1\0");
     assert_eq!(u32_at(mem, at("version_major")), 1);
     assert_eq!(
@@ -610,7 +657,7 @@ fn format_writes_what_the_spec_says() {
     assert_eq!(u64_at(mem, at("compat")), 0);
     assert_eq!(
         u64_at(mem, at("incompat")),
-        spec_constant("features::INCOMPAT_WAIT")
+        spec_constant("features::INCOMPAT_WAIT") | spec_constant("features::INCOMPAT_PRODUCERS")
     );
     assert_eq!(u64_at(mem, at("ro_compat")), 0);
     assert_eq!(u32_at(mem, at("capacity")), cap);
@@ -619,12 +666,13 @@ fn format_writes_what_the_spec_says() {
     assert_eq!(u32_at(mem, at("entry_align")), 8);
     assert_eq!(u32_at(mem, at("slot_stride")), 16);
     assert_eq!(u32_at(mem, at("payload_offset")), 8);
-    assert_eq!(u64_at(mem, at("region_len")), wait_off + 128);
+    assert_eq!(u64_at(mem, at("region_len")), prod_off + prod_len);
     assert_eq!(u32_at(mem, at("initial_index")), init);
     assert_eq!(u32_at(mem, at("creator_pid")), std::process::id());
     assert_eq!(u32_at(mem, at("overflow_capacity")), 0);
+    assert_eq!(u64::from(u32_at(mem, at("producer_slots"))), pslots);
     assert!(
-        mem[at("reserved32")..256].iter().all(|&b| b == 0),
+        mem[at("reserved")..256].iter().all(|&b| b == 0),
         "reserved header words"
     );
     let rows = [
@@ -633,6 +681,7 @@ fn format_writes_what_the_spec_says() {
         (512, slots_len),
         (0, 0),
         (wait_off, 128),
+        (prod_off, prod_len),
     ];
     for i in 0..layout::BLOCK_COUNT {
         let row = at("blocks") + 16 * i;
@@ -649,6 +698,14 @@ fn format_writes_what_the_spec_says() {
     assert!(mem[384 + 4..512].iter().all(|&b| b == 0), "consumer line");
     let w = wait_off as usize;
     assert!(mem[w..w + 128].iter().all(|&b| b == 0), "wait line");
+    // The producer records: the registry line and every record all zero (free), ending the
+    // region.
+    let (p, plen) = (prod_off as usize, prod_len as usize);
+    assert_eq!(p + plen, len, "the producer records end the region");
+    assert!(
+        mem[p..p + plen].iter().all(|&b| b == 0),
+        "registry line and producer records"
+    );
 
     // Lap tags: the spec's example and the formula.
     let mask = cap - 1;
@@ -685,18 +742,46 @@ fn placement_and_overflow_formatting_match_the_spec() {
     let md = layout_md();
     let lines: Vec<&str> = md.lines().collect();
     let (marker_line, args) = marker(&lines, "placement-example");
-    let [cap, ocap] = args[..] else {
-        panic!("marker must be `<!-- placement-example CAP OCAP -->`");
+    let [cap, ocap, pslots] = args[..] else {
+        panic!("marker must be `<!-- placement-example CAP OCAP PSLOTS -->`");
     };
-    let (cap, ocap) = (cap as u32, ocap as u32);
+    let (cap, ocap, pslots) = (cap as u32, ocap as u32, pslots as u32);
     let table = table_after(&lines, marker_line, &["row", "block", "offset", "len"]);
     let h = spec_offsets(&md, "Header");
     let ol = spec_offsets(&md, "OverflowLine");
     let stride = size_of::<Slot<Completion>>();
-    let cfg = Config::new(cap).mode(Mode::Mpmc).overflow(ocap);
+    let cfg = Config::new(cap)
+        .mode(Mode::Mpmc)
+        .overflow(ocap)
+        .producers(pslots);
     let len = cfg.region_len::<Completion>().unwrap() as usize;
-    let both =
-        spec_constant("features::INCOMPAT_OVERFLOW") | spec_constant("features::INCOMPAT_WAIT");
+    let all = spec_constant("features::INCOMPAT_OVERFLOW")
+        | spec_constant("features::INCOMPAT_WAIT")
+        | spec_constant("features::INCOMPAT_PRODUCERS");
+
+    // `layout::placement_for` gives the example's rows too.
+    let place = layout::placement_for::<Completion>(cap, ocap, true, pslots).unwrap();
+    let by_row = [
+        (256, 128),
+        (384, 128),
+        place.slots,
+        place.overflow,
+        place.wait,
+        place.producers,
+    ];
+    for row in &table {
+        let value = parse_num(&row[2]);
+        if row[0] == "-" {
+            assert_eq!(place.region_len, value, "placement_for: region_len");
+        } else {
+            let i = parse_num(&row[0]) as usize;
+            assert_eq!(
+                by_row[i],
+                (value, parse_num(&row[3])),
+                "placement_for: row {i}"
+            );
+        }
+    }
 
     // `zeroed = false` on dirty memory: every overflow slot is written (seq = meta = 0);
     // `zeroed = true` on the same dirty memory: the overflow slots are not written at all.
@@ -704,10 +789,11 @@ fn placement_and_overflow_formatting_match_the_spec() {
         let buf = Buffer::new(len, 0xa5);
         ring_core::format::<Completion>(&buf.region(), &cfg, 7, zeroed).unwrap();
         let mem = buf.bytes();
-        assert_eq!(u64_at(mem, h["incompat"]), both);
+        assert_eq!(u64_at(mem, h["incompat"]), all);
         assert_eq!(u32_at(mem, h["overflow_capacity"]), ocap);
+        assert_eq!(u32_at(mem, h["producer_slots"]), pslots);
         assert!(
-            mem[h["reserved32"]..256].iter().all(|&b| b == 0),
+            mem[h["reserved"]..256].iter().all(|&b| b == 0),
             "reserved header words"
         );
 
@@ -732,14 +818,33 @@ fn placement_and_overflow_formatting_match_the_spec() {
             assert_eq!(value % 128, 0, "row {i} alignment");
             seen += 1;
         }
-        assert_eq!(seen, 5, "the example lists rows 0 to 4");
+        assert_eq!(seen, 6, "the example lists rows 0 to 5");
+        for i in 6..layout::BLOCK_COUNT {
+            let off = h["blocks"] + 16 * i;
+            assert_eq!((u64_at(mem, off), u64_at(mem, off + 8)), (0, 0), "row {i}");
+        }
         let ovf = u64_at(mem, h["blocks"] + 16 * 3) as usize;
         let wait = u64_at(mem, h["blocks"] + 16 * 4) as usize;
+        let prod = u64_at(mem, h["blocks"] + 16 * 5) as usize;
         assert_eq!(
             u64_at(mem, h["blocks"] + 16 * 3 + 8),
             128 + u64::from(ocap) * stride as u64,
             "overflow block = line + slots"
         );
+        let prod_len = u64_at(mem, h["blocks"] + 16 * 5 + 8) as usize;
+        assert_eq!(
+            prod_len,
+            128 * (1 + pslots as usize),
+            "producer records block = registry line + records"
+        );
+
+        // The registry line and every record are written as zeros over the dirty bytes, whether
+        // or not `zeroed` (section 8, step 9).
+        assert!(
+            mem[prod..prod + prod_len].iter().all(|&b| b == 0),
+            "registry line and producer records"
+        );
+        assert_eq!(prod + prod_len, len, "the producer records end the region");
 
         // Both new lines are all zero; the overflow indices start at 0, not initial_index.
         assert!(mem[ovf..ovf + 128].iter().all(|&b| b == 0), "overflow line");
@@ -760,6 +865,216 @@ fn placement_and_overflow_formatting_match_the_spec() {
             );
         }
     }
+}
+
+/// `(offset, len)` of every block and `region_len` as section 1's formulas give them, for slots
+/// of `stride` bytes.
+fn spec_placement(
+    stride: u64,
+    cap: u32,
+    ocap: u32,
+    wait: bool,
+    pslots: u32,
+) -> ([(u64, u64); 6], u64) {
+    let (cap, ocap, pslots) = (u64::from(cap), u64::from(ocap), u64::from(pslots));
+    let o = round128(512 + cap * stride);
+    let w = if ocap != 0 {
+        round128(o + 128 + ocap * stride)
+    } else {
+        o
+    };
+    let p = if wait { w + 128 } else { w };
+    let region_len = if pslots != 0 {
+        p + 128 * (1 + pslots)
+    } else {
+        p
+    };
+    let rows = [
+        (256, 128),
+        (384, 128),
+        (512, cap * stride),
+        if ocap != 0 {
+            (o, 128 + ocap * stride)
+        } else {
+            (0, 0)
+        },
+        if wait { (w, 128) } else { (0, 0) },
+        if pslots != 0 {
+            (p, 128 * (1 + pslots))
+        } else {
+            (0, 0)
+        },
+    ];
+    (rows, region_len)
+}
+
+/// Section 1's placement formulas against `layout::placement_for` and `Config::region_len`, and
+/// section 8's rule for the number of producer records against `Config::producer_slots`.
+fn check_placement<T: ring_core::Entry>(pslots_default: u32, max: u32) {
+    let stride = size_of::<Slot<T>>() as u64;
+    for cap in [2u32, 4, 8, 1024] {
+        for ocap in [0u32, 2, 4, 64] {
+            for wait in [false, true] {
+                for pslots in [0u32, 1, 3, pslots_default, max] {
+                    let (rows, region_len) = spec_placement(stride, cap, ocap, wait, pslots);
+                    let p = layout::placement_for::<T>(cap, ocap, wait, pslots).unwrap();
+                    let what = format!("cap {cap} ocap {ocap} wait {wait} pslots {pslots}");
+                    assert_eq!(
+                        [p.slots, p.overflow, p.wait, p.producers],
+                        [rows[2], rows[3], rows[4], rows[5]],
+                        "{what}"
+                    );
+                    assert_eq!(p.region_len, region_len, "{what}");
+                    assert_eq!(
+                        region_len % 128,
+                        0,
+                        "{what}: region_len is a multiple of 128"
+                    );
+                    for (i, (off, _)) in rows.iter().enumerate() {
+                        assert_eq!(off % 128, 0, "{what}: row {i} alignment");
+                    }
+                    // Single-producer modes: never any record, whatever `producers` says.
+                    for mode in [Mode::Spsc, Mode::Spmc] {
+                        let cfg = Config::new(cap)
+                            .mode(mode)
+                            .overflow(ocap)
+                            .wait(wait)
+                            .producers(pslots);
+                        assert_eq!(cfg.producer_slots(), 0, "{mode:?} {what}");
+                        assert_eq!(
+                            cfg.region_len::<T>(),
+                            Ok(spec_placement(stride, cap, ocap, wait, 0).1),
+                            "{mode:?} {what}"
+                        );
+                    }
+                    // Multi-producer modes: `producers`, or the default when it is 0.
+                    for mode in [Mode::Mpsc, Mode::Mpmc] {
+                        let cfg = Config::new(cap)
+                            .mode(mode)
+                            .overflow(ocap)
+                            .wait(wait)
+                            .producers(pslots);
+                        let n = if pslots == 0 { pslots_default } else { pslots };
+                        assert_eq!(cfg.producer_slots(), n, "{mode:?} {what}");
+                        assert_eq!(
+                            cfg.region_len::<T>(),
+                            Ok(spec_placement(stride, cap, ocap, wait, n).1),
+                            "{mode:?} {what}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // More records than MAX_PRODUCER_SLOTS: refused, naming producer_slots.
+    for found in [max + 1, u32::MAX] {
+        let cfg = Config::new(8).mode(Mode::Mpsc).producers(found);
+        assert_eq!(
+            cfg.region_len::<T>(),
+            Err(LayoutError::ProducerSlots { found })
+        );
+    }
+}
+
+#[test]
+fn placement_follows_the_formulas() {
+    let default = spec_constant("DEFAULT_PRODUCER_SLOTS") as u32;
+    let max = spec_constant("MAX_PRODUCER_SLOTS") as u32;
+    check_placement::<u8>(default, max);
+    check_placement::<u64>(default, max);
+    check_placement::<Completion>(default, max);
+    check_placement::<u128>(default, max);
+}
+
+/// Field 22 of `/proc/self/stat` (the process start time), if it can be read.
+fn own_start_time() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[test]
+fn producer_records_hold_what_the_spec_says() {
+    // A live producer handle of an MPSC ring holds a record: its owner is this process, its
+    // start time field 22 of /proc/self/stat, and its ring intent covers what it reserved.
+    let md = layout_md();
+    let h = spec_offsets(&md, "Header");
+    let reg = spec_offsets(&md, "RegistryLine");
+    let rec = spec_offsets(&md, "ProducerRecord");
+    let pslots = 3u32;
+    let init = u32::MAX - 1;
+    let cfg = Config::new(4)
+        .mode(Mode::Mpsc)
+        .initial_index(init)
+        .producers(pslots);
+    let ring = Ring::<u64>::create_heap(cfg).unwrap();
+    let len = ring.memory().len();
+    // SAFETY: the region is `len` bytes and lives as long as `ring`; it is only read here,
+    // between operations of this thread.
+    let mem = || unsafe { std::slice::from_raw_parts(ring.memory().as_ptr(), len) };
+    let row = h["blocks"] + 16 * Block::Producers as usize;
+    let (off, plen) = (u64_at(mem(), row) as usize, u64_at(mem(), row + 8) as usize);
+    assert_eq!(plen, 128 * (1 + pslots as usize));
+    assert_eq!(u32_at(mem(), h["producer_slots"]), pslots);
+    let record = |i: usize| off + 128 * (1 + i);
+    let owners = || {
+        (0..pslots as usize)
+            .map(|i| u32_at(mem(), record(i) + rec["owner"]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        owners(),
+        vec![0; pslots as usize],
+        "formatted: every record free"
+    );
+
+    let mut tx = ring.producer().unwrap();
+    let me = std::process::id();
+    let held: Vec<usize> = (0..pslots as usize)
+        .filter(|&i| u32_at(mem(), record(i) + rec["owner"]) != 0)
+        .collect();
+    assert_eq!(held.len(), 1, "one record per live handle: {:?}", owners());
+    let r = record(held[0]);
+    assert_eq!(u32_at(mem(), r + rec["owner"]), me);
+    if let Some(t) = own_start_time() {
+        assert_eq!(u64_at(mem(), r + rec["start_time"]), t, "start_time");
+    }
+    for v in 0..3u32 {
+        tx.push(u64::from(v)).unwrap();
+        let pos = init.wrapping_add(v);
+        let (start, n) = (
+            u32_at(mem(), r + rec["ring_start"]),
+            u32_at(mem(), r + rec["ring_len"]),
+        );
+        assert!(
+            pos.wrapping_sub(start) < n,
+            "the ring intent [{start:#x}; {n}] covers the position {pos:#x} just pushed"
+        );
+    }
+    // Two handles, two records; dropping frees them.
+    let tx2 = ring.producer().unwrap();
+    assert_eq!(owners().iter().filter(|&&o| o == me).count(), 2);
+    drop(tx);
+    drop(tx2);
+    assert_eq!(
+        owners(),
+        vec![0; pslots as usize],
+        "dropped: every record free"
+    );
+    // No recovery ran: the registry line is untouched.
+    assert!(
+        mem()[off..off + 128].iter().all(|&b| b == 0),
+        "registry line"
+    );
+    assert_eq!(u32_at(mem(), off + reg["recoverer"]), 0);
+    // Every record held: the next handle is refused, naming the number of records.
+    let all: Vec<_> = (0..pslots).map(|_| ring.producer().unwrap()).collect();
+    assert_eq!(
+        ring.producer().err(),
+        Some(ClaimError::NoProducerRecord { records: pslots })
+    );
+    drop(all);
+    ring.producer().expect("a record is free again");
 }
 
 /// The lap tag of position `p` in `state` (`free`, `published`, `consumed`).
@@ -875,6 +1190,7 @@ fn error_variants() -> Vec<String> {
         LayoutError::Mode { found: 0 },
         LayoutError::Capacity { found: 0 },
         LayoutError::OverflowCapacity { found: 0 },
+        LayoutError::ProducerSlots { found: 0 },
         LayoutError::EntryFormat {
             expected: 0,
             found: 0,
@@ -923,6 +1239,7 @@ fn error_variants() -> Vec<String> {
     let claim = [
         ClaimError::Busy { owner: 0 },
         ClaimError::Corrupt(Corruption::Livelock),
+        ClaimError::NoProducerRecord { records: 0 },
     ];
     let name = |dbg: String, prefix: &str| {
         let end = dbg
@@ -994,8 +1311,8 @@ fn cited_error_variants_exist() {
         assert!(known.contains(&v), "attach check cites unknown {v}");
         cited.push(v);
     }
-    // The checks `format::attach` makes, in its order (checks 1 to 21), then
-    // `Ring::attach_mode`'s (check 22).
+    // The checks `format::attach` makes, in its order (checks 1 to 23), then
+    // `Ring::attach_mode`'s (check 24).
     let expected = [
         "Misaligned",
         "RegionTooShort",
@@ -1015,6 +1332,8 @@ fn cited_error_variants_exist() {
         "Block",
         "Block",
         "OverflowCapacity",
+        "ProducerSlots",
+        "BlockLength",
         "BlockLength",
         "BlockLength",
         "BlockLength",
@@ -1023,6 +1342,6 @@ fn cited_error_variants_exist() {
     .map(|v| format!("LayoutError::{v}"));
     assert_eq!(
         cited, expected,
-        "attach checks table must list the 22 checks of `attach` in order"
+        "attach checks table must list the 24 checks of `attach` in order"
     );
 }

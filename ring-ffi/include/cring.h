@@ -76,7 +76,7 @@
 /**
  * Minor version of the ring layout that this library writes.
  */
-#define CRING_LAYOUT_VERSION_MINOR 1
+#define CRING_LAYOUT_VERSION_MINOR 2
 
 /**
  * Size in bytes of the region header.

@@ -277,7 +277,9 @@ impl From<PopError> for Fail {
 impl From<ClaimError> for Fail {
     fn from(e: ClaimError) -> Fail {
         match e {
-            ClaimError::Busy { .. } => Fail::new(cring_status::Busy, e.to_string()),
+            ClaimError::Busy { .. } | ClaimError::NoProducerRecord { .. } => {
+                Fail::new(cring_status::Busy, e.to_string())
+            }
             ClaimError::Corrupt(c) => c.into(),
         }
     }

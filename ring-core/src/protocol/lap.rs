@@ -23,6 +23,7 @@
 //! same code serves the ring and its overflow area. Spans they return say [`super::Place::Ring`];
 //! the overflow code re-labels its own.
 
+use super::registry::Intent;
 use super::{Lane, Shortfall, Span, RETRY_BUDGET};
 use crate::error::Corruption;
 use crate::layout::slot_meta;
@@ -199,6 +200,7 @@ pub(super) fn reserve_multi<T>(
     tail_word: &AtomicU32,
     n: u32,
     exact: bool,
+    intent: Option<Intent<'_>>,
 ) -> Result<Span, Shortfall> {
     let n = n.min(lane.capacity());
     let mut tail = tail_word.load(Acquire);
@@ -228,6 +230,10 @@ pub(super) fn reserve_multi<T>(
         };
         if k == 0 || (exact && k < n) {
             return Err(Shortfall::Short { have: k });
+        }
+        // R2: record the span before trying to take it.
+        if let Some(i) = &intent {
+            i.span(tail, k);
         }
         match tail_word.compare_exchange_weak(tail, tail.wrapping_add(k), AcqRel, Acquire) {
             Ok(_) => {

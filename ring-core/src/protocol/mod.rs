@@ -22,6 +22,7 @@ pub(crate) mod general;
 pub(crate) mod lap;
 pub(crate) mod mpsc;
 pub(crate) mod overflow;
+pub(crate) mod registry;
 pub(crate) mod spsc;
 pub(crate) mod wait;
 
@@ -287,6 +288,7 @@ pub struct RawRing<'a, T> {
     pub(crate) mode: Mode,
     pub(crate) ovf: Option<Overflow<'a, T>>,
     pub(crate) wait: Option<&'a WaitLine>,
+    pub(crate) registry: Option<registry::Registry<'a>>,
 }
 
 // SAFETY: a RawRing is a set of references to shared structures whose fields are atomics,
@@ -423,6 +425,8 @@ pub struct ProducerCursor {
     /// Whether this producer's last reservation was refused (a refusal episode is under way:
     /// further refusals are not counted again).
     pub(crate) refusing: bool,
+    /// Several producers, layout 1.2: the index of this producer's record.
+    pub(crate) record: Option<u32>,
 }
 
 /// Private state of a consumer handle.
@@ -471,6 +475,7 @@ impl<'a, T> RawRing<'a, T> {
             mode,
             ovf: None,
             wait: None,
+            registry: None,
         })
     }
 
@@ -486,6 +491,16 @@ impl<'a, T> RawRing<'a, T> {
             lane: Lane::new(slots, true)?,
         });
         Ok(self)
+    }
+
+    /// Adds the producer records (layout 1.2).
+    pub fn with_registry(
+        mut self,
+        line: &'a crate::layout::RegistryLine,
+        records: &'a [crate::layout::ProducerRecord],
+    ) -> Self {
+        self.registry = Some(registry::Registry { line, records });
+        self
     }
 
     /// Adds the wait/notify words.
@@ -666,6 +681,7 @@ impl<'a, T> RawRing<'a, T> {
                     tail,
                     head_cache: head,
                     refusing: false,
+                    record: None,
                 })
             }
             Mode::Spmc => {
@@ -674,6 +690,7 @@ impl<'a, T> RawRing<'a, T> {
                     tail,
                     head_cache: tail,
                     refusing: false,
+                    record: None,
                 })
             }
             Mode::Mpsc | Mode::Mpmc => {
@@ -682,6 +699,7 @@ impl<'a, T> RawRing<'a, T> {
                     tail,
                     head_cache: tail,
                     refusing: false,
+                    record: None,
                 })
             }
         }
@@ -760,6 +778,22 @@ impl<'a, T> RawRing<'a, T> {
         r
     }
 
+    /// The producer's intent words for the ring (`overflow == false`) or the overflow area, if
+    /// it holds a record.
+    #[inline]
+    pub(crate) fn intent(
+        &self,
+        cur: &ProducerCursor,
+        overflow: bool,
+    ) -> Option<registry::Intent<'a>> {
+        let rec = self.registry?.record(cur.record?)?;
+        Some(if overflow {
+            registry::Intent::overflow(rec)
+        } else {
+            registry::Intent::ring(rec)
+        })
+    }
+
     /// Reserves in the ring only.
     pub(crate) fn reserve_ring(
         &self,
@@ -774,7 +808,13 @@ impl<'a, T> RawRing<'a, T> {
         match self.mode {
             Mode::Spsc => spsc::reserve(self, cur, n, exact),
             Mode::Spmc => lap::reserve_single(&self.main, cur.tail, n, exact),
-            Mode::Mpsc | Mode::Mpmc => lap::reserve_multi(&self.main, &self.prod.tail, n, exact),
+            Mode::Mpsc | Mode::Mpmc => lap::reserve_multi(
+                &self.main,
+                &self.prod.tail,
+                n,
+                exact,
+                self.intent(cur, false),
+            ),
         }
     }
 
@@ -799,6 +839,9 @@ impl<'a, T> RawRing<'a, T> {
                 }
                 Mode::Mpsc | Mode::Mpmc => {
                     lap::publish_all(&self.main, span, keep);
+                    if let Some(i) = self.intent(cur, false) {
+                        i.reset();
+                    }
                     if keep < span.len {
                         self.count_discarded(u64::from(span.len - keep));
                     }
@@ -807,6 +850,9 @@ impl<'a, T> RawRing<'a, T> {
             Place::Overflow => {
                 if let Some(o) = self.ovf {
                     lap::publish_all(&o.lane, span, keep);
+                    if let Some(i) = self.intent(cur, true) {
+                        i.reset();
+                    }
                     o.line.overflowed.fetch_add(u64::from(keep), Relaxed);
                     if keep < span.len {
                         self.count_discarded(u64::from(span.len - keep));

@@ -10,6 +10,7 @@
 //! general lap functions, whose per-call cost is spread over the batch.
 
 use super::lap::{self, ForConsumer, ForProducer, SCAN_BUDGET};
+use super::registry::Intent;
 use super::wait::Waker;
 use super::{ConsumerCursor, Lane, RawRing, Refusals, Shortfall, Span};
 use crate::error::{push_error, Corruption, PopError, PushError};
@@ -24,16 +25,19 @@ use crate::sync::{
 pub(crate) struct MpTx<'a, T> {
     lane: Lane<'a, T>,
     tail_word: &'a AtomicU32,
+    /// This producer's ring intent (R2: stored before every compare-and-swap of `tail`).
+    intent: Intent<'a>,
     discarded: &'a AtomicU64,
     wait: Option<Waker<'a>>,
     refusals: Refusals<'a>,
 }
 
 impl<'a, T: Copy> MpTx<'a, T> {
-    pub(crate) fn new(ring: &RawRing<'a, T>, wait: Option<Waker<'a>>) -> Self {
+    pub(crate) fn new(ring: &RawRing<'a, T>, intent: Intent<'a>, wait: Option<Waker<'a>>) -> Self {
         MpTx {
             lane: ring.main,
             tail_word: &ring.prod.tail,
+            intent,
             discarded: &ring.prod.discarded,
             wait,
             refusals: Refusals::new(ring),
@@ -53,6 +57,8 @@ impl<'a, T: Copy> MpTx<'a, T> {
         if slot.seq.load(Acquire) != tail {
             return self.push_slow(value);
         }
+        // R2: record the position before trying to take it (the length word reads 1).
+        self.intent.one(tail);
         // MP2: free for `tail`: take it.
         if tail_word
             .compare_exchange_weak(tail, tail.wrapping_add(1), AcqRel, Acquire)
@@ -93,6 +99,7 @@ impl<'a, T: Copy> MpTx<'a, T> {
         loop {
             let seq = self.lane.slot(tail).seq.load(Acquire);
             if seq == tail {
+                self.intent.one(tail);
                 match self.tail_word.compare_exchange_weak(
                     tail,
                     tail.wrapping_add(1),
@@ -160,11 +167,14 @@ impl<'a, T: Copy> MpTx<'a, T> {
         if n == 0 || (exact && n > self.lane.capacity()) {
             return Err(Shortfall::Short { have: 0 });
         }
-        let r = lap::reserve_multi(&self.lane, self.tail_word, n, exact);
+        let r = lap::reserve_multi(&self.lane, self.tail_word, n, exact, Some(self.intent));
         match r {
-            Err(Shortfall::Short { .. }) => self.refusals.refused(),
+            Err(Shortfall::Short { .. }) => {
+                self.intent.reset();
+                self.refusals.refused();
+            }
             Ok(_) => self.refusals.granted(),
-            Err(Shortfall::Corrupt(_)) => {}
+            Err(Shortfall::Corrupt(_)) => self.intent.reset(),
         }
         r
     }
@@ -172,6 +182,8 @@ impl<'a, T: Copy> MpTx<'a, T> {
     /// MP4 for a reserved span: the first `keep` as entries, the rest as discarded.
     pub(crate) fn publish(&mut self, span: Span, keep: u32) {
         lap::publish_all(&self.lane, span, keep);
+        // One-position reservations store only the start: the length goes back to 1.
+        self.intent.reset();
         if keep < span.len {
             self.discarded
                 .fetch_add(u64::from(span.len - keep), Relaxed);

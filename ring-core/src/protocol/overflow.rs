@@ -85,6 +85,10 @@ pub(super) fn reserve<T>(
             return Err(Shortfall::Short { have: k });
         }
         let next = ACTIVE | u64::from(tail.wrapping_add(k));
+        // R2 (several producers with records): record the span before trying to take it.
+        if let Some(i) = ring.intent(cur, true) {
+            i.span(tail, k);
+        }
         match o
             .line
             .state
@@ -188,7 +192,7 @@ pub(super) fn release<T>(
 /// compare-and-swap from "free" to "published", Release), so consumers consume it and reach
 /// what follows. At most one lap of the overflow area is examined. Returns how many were
 /// published.
-pub(super) fn discard_orphans<T>(o: &Overflow<'_, T>) -> u32 {
+pub(crate) fn discard_orphans<T>(o: &Overflow<'_, T>) -> u32 {
     let cap = o.lane.capacity();
     let head = o.line.head.load(Acquire);
     let tail = (o.line.state.load(Acquire) & TAIL_MASK) as u32;
