@@ -12,9 +12,14 @@
 //! - **Operations**: single push/pop, all-or-nothing and as-many-as-fit batch push, batch pop,
 //!   zero-copy reserve/commit for producers and in-place views for consumers.
 //! - **Untrusted peers**: the header is validated once on attach and kept in private trusted
-//!   copies; indices and lap tags written by peers are checked on every use, and inconsistency
-//!   is a typed [`Corruption`] error, never undefined behaviour, a panic, a duplicate or an
-//!   endless loop.
+//!   copies; indices and lap tags written by peers are checked on every use, and what is
+//!   detected is a typed [`Corruption`] error. A hostile peer cannot cause a panic, an
+//!   out-of-bounds access or an endless loop; it can cause wrong entry bytes or an entry
+//!   delivered twice, and, inside one process, a forged tag can make a consumer read a payload
+//!   a producer is still writing (a data race: payload copies are plain accesses).
+//! - **Crash safety**: a producer killed at any instruction does not wedge the ring: single
+//!   producers are taken over, multi-producer rings recover through per-producer records
+//!   ([`Ring::recover`]).
 //!
 //! # Examples
 //!
