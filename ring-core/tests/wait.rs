@@ -970,6 +970,13 @@ fn eventfd_in_process() {
             for round in 0..20u64 {
                 assert_eq!(rx.eventfd_prepare(), Ok(false), "{mode:?} round {round}");
                 assert_eq!(r.counters().waiters, 1, "{mode:?}: announced");
+                // In the eventfd half of the word: producers signal the eventfd but make no
+                // FUTEX_WAKE call (nobody sleeps on the futex).
+                assert_eq!(
+                    w.waiters.load(Ordering::SeqCst),
+                    ring_core::layout::waiters::EVENTFD,
+                    "{mode:?}: announced as an eventfd waiter"
+                );
                 assert!(!poll_in(fd.as_fd(), 0), "{mode:?}: signalled too early");
                 let r2 = r.clone();
                 let pusher = thread::spawn(move || {
