@@ -210,8 +210,11 @@ impl<T: Entry> Consumer<T> {
     /// assert_eq!(out, [1, 2]);
     /// ```
     pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, Corruption> {
-        if let Flavor::Spsc(f) = &mut self.flavor {
-            return spsc_pop_into(f, out);
+        match &mut self.flavor {
+            Flavor::Spsc(f) => return spsc_pop_into(f, out),
+            // One scan budget for every round of this call.
+            Flavor::General(f) => f.begin(),
+            Flavor::Sc(_) => {}
         }
         let mut filled = 0usize;
         // Each round either fills at least one entry, consumes at least one discarded slot, or
@@ -276,6 +279,9 @@ impl<T: Entry> Consumer<T> {
             return Err(PopError::Empty);
         }
         let n = u32::try_from(max).unwrap_or(u32::MAX);
+        if let Flavor::General(f) = &mut self.flavor {
+            f.begin();
+        }
         match self.claim_span(n) {
             Ok(span) => Ok(ReadView {
                 lane: self.lane(&span),

@@ -64,18 +64,31 @@ impl<'a, T: Copy> GeneralTx<'a, T> {
 pub(crate) struct GeneralRx<'a, T> {
     raw: RawRing<'a, T>,
     pub(crate) cur: ConsumerCursor,
+    /// What is left of the current public call's scan budget ([`super::lap::SCAN_BUDGET`]),
+    /// shared by all its claims ([`Self::begin`] starts a call).
+    left: u32,
 }
 
 impl<'a, T: Copy> GeneralRx<'a, T> {
     pub(crate) fn new(raw: RawRing<'a, T>, cur: ConsumerCursor) -> Self {
-        GeneralRx { raw, cur }
+        GeneralRx {
+            raw,
+            cur,
+            left: super::lap::SCAN_BUDGET,
+        }
+    }
+
+    /// Starts a public call: a fresh scan budget for its claims.
+    #[inline]
+    pub(crate) fn begin(&mut self) {
+        self.left = super::lap::SCAN_BUDGET;
     }
 
     /// Claims up to `n` published positions, from the ring or (when it is empty) the overflow
-    /// area.
+    /// area, on the current call's budget.
     #[inline]
     pub(crate) fn claim(&mut self, n: u32) -> Result<Span, Shortfall> {
-        self.raw.claim(&mut self.cur, n)
+        self.raw.claim(&mut self.cur, n, &mut self.left)
     }
 
     /// Releases a claimed span.
@@ -88,6 +101,7 @@ impl<'a, T: Copy> GeneralRx<'a, T> {
     /// of line, as [`GeneralTx::push`].
     #[inline(never)]
     pub(crate) fn pop(&mut self) -> Result<T, PopError> {
+        self.begin();
         let rounds = self
             .raw
             .capacity()

@@ -32,9 +32,11 @@ use crate::sync::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
-/// How many lap tags one multi-participant reservation or claim may load, over all its retries,
-/// before it reports [`Corruption::Livelock`]. Each retry means another participant made
-/// progress (or a peer is rewriting the index), so honest peers stay far below it.
+/// How many lap tags one public call may load in the retry loops of multi-participant
+/// reservations and claims (over all its retries, rounds and lanes: the budget is the call's,
+/// shared by every step), before it reports [`Corruption::Livelock`]. Each retry means another
+/// participant made progress (or a peer is rewriting an index), so honest peers stay far
+/// below it.
 pub const SCAN_BUDGET: u32 = 1 << 22;
 
 /// What a producer at `pos` makes of a lap tag.
@@ -201,20 +203,21 @@ pub(super) fn reserve_multi<T>(
     n: u32,
     exact: bool,
     intent: Option<Intent<'_>>,
+    left: &mut u32,
 ) -> Result<Span, Shortfall> {
     let n = n.min(lane.capacity());
     let mut tail = tail_word.load(Acquire);
     // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
-    // peer that keeps moving the index must not multiply the work by the batch size.
-    let mut spent: u32 = 0;
-    while spent < SCAN_BUDGET {
+    // peer that keeps moving the index must not multiply the work by the batch size. It is
+    // the caller's, shared by every step of one call (see [`SCAN_BUDGET`]).
+    while *left > 0 {
         let k = match scan_free(lane, tail, n) {
             Ok(k) => {
-                spent = spent.saturating_add(k + 1);
+                *left = left.saturating_sub(k + 1);
                 k
             }
             Err((position, seq)) => {
-                spent = spent.saturating_add(position.wrapping_sub(tail).saturating_add(1));
+                *left = left.saturating_sub(position.wrapping_sub(tail).saturating_add(1));
                 // A tag from the future means our tail is stale; an unchanged tail means the
                 // tag is corrupt.
                 let now = tail_word.load(Acquire);
@@ -284,18 +287,18 @@ pub(super) fn claim_multi<T>(
     head_word: &AtomicU32,
     n: u32,
     allowed: impl Fn() -> bool,
+    left: &mut u32,
 ) -> Result<Span, Shortfall> {
     let n = n.min(lane.capacity());
     let mut head = head_word.load(Acquire);
-    let mut spent: u32 = 0;
-    while spent < SCAN_BUDGET {
+    while *left > 0 {
         let k = match scan_ready(lane, head, n, true) {
             Ok(k) => {
-                spent = spent.saturating_add(k + 1);
+                *left = left.saturating_sub(k + 1);
                 k
             }
             Err((position, seq)) => {
-                spent = spent.saturating_add(position.wrapping_sub(head).saturating_add(1));
+                *left = left.saturating_sub(position.wrapping_sub(head).saturating_add(1));
                 let now = head_word.load(Acquire);
                 if now == head {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {

@@ -759,9 +759,11 @@ impl<'a, T> RawRing<'a, T> {
         n: u32,
         exact: bool,
     ) -> Result<Span, Shortfall> {
+        // One scan budget for the whole call, ring and overflow area alike.
+        let mut left = lap::SCAN_BUDGET;
         let r = match self.ovf {
-            None => self.reserve_ring(cur, n, exact),
-            Some(o) => overflow::reserve(self, &o, cur, n, exact),
+            None => self.reserve_ring(cur, n, exact, &mut left),
+            Some(o) => overflow::reserve(self, &o, cur, n, exact, &mut left),
         };
         // A refusal counts only for a request that could ever be met (not for n = 0, nor for
         // an all-or-nothing batch larger than every lane).
@@ -800,6 +802,7 @@ impl<'a, T> RawRing<'a, T> {
         cur: &mut ProducerCursor,
         n: u32,
         exact: bool,
+        left: &mut u32,
     ) -> Result<Span, Shortfall> {
         if n == 0 || (exact && n > self.capacity()) {
             // Nothing to reserve, or a batch that can never fit in the ring.
@@ -814,6 +817,7 @@ impl<'a, T> RawRing<'a, T> {
                 n,
                 exact,
                 self.intent(cur, false),
+                left,
             ),
         }
     }
@@ -878,17 +882,24 @@ impl<'a, T> RawRing<'a, T> {
     ///
     /// On success the caller reads each position (skipping those [`Self::is_discarded`]) and then
     /// calls [`Self::release`] exactly once for the whole span.
-    pub fn claim(&self, cur: &mut ConsumerCursor, n: u32) -> Result<Span, Shortfall> {
+    pub fn claim(
+        &self,
+        cur: &mut ConsumerCursor,
+        n: u32,
+        left: &mut u32,
+    ) -> Result<Span, Shortfall> {
         if n == 0 {
             return Err(Shortfall::Short { have: 0 });
         }
         let r = match self.mode {
             Mode::Spsc => spsc::claim(self, cur, n),
             Mode::Mpsc => lap::claim_single(&self.main, cur.head, n),
-            Mode::Spmc | Mode::Mpmc => lap::claim_multi(&self.main, &self.cons.head, n, || true),
+            Mode::Spmc | Mode::Mpmc => {
+                lap::claim_multi(&self.main, &self.cons.head, n, || true, left)
+            }
         };
         match (r, self.ovf) {
-            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n),
+            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n, left),
             (r, _) => r,
         }
     }

@@ -167,7 +167,15 @@ impl<'a, T: Copy> MpTx<'a, T> {
         if n == 0 || (exact && n > self.lane.capacity()) {
             return Err(Shortfall::Short { have: 0 });
         }
-        let r = lap::reserve_multi(&self.lane, self.tail_word, n, exact, Some(self.intent));
+        let mut left = SCAN_BUDGET;
+        let r = lap::reserve_multi(
+            &self.lane,
+            self.tail_word,
+            n,
+            exact,
+            Some(self.intent),
+            &mut left,
+        );
         match r {
             Err(Shortfall::Short { .. }) => {
                 self.intent.reset();

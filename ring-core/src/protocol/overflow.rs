@@ -43,18 +43,18 @@ pub(super) fn reserve<T>(
     cur: &mut ProducerCursor,
     n: u32,
     exact: bool,
+    left: &mut u32,
 ) -> Result<Span, Shortfall> {
     if n == 0 {
         return Err(Shortfall::Short { have: 0 });
     }
     let cap = o.lane.capacity();
     let mut state = o.line.state.load(Acquire);
-    let mut spent: u32 = 0;
-    while spent < lap::SCAN_BUDGET {
-        spent = spent.saturating_add(1);
+    while *left > 0 {
+        *left -= 1;
         if state & ACTIVE == 0 {
             // O1: inactive: the ring first.
-            match ring.reserve_ring(cur, n, exact) {
+            match ring.reserve_ring(cur, n, exact, left) {
                 Err(Shortfall::Short { .. }) => {}
                 other => return other,
             }
@@ -68,7 +68,7 @@ pub(super) fn reserve<T>(
         let k = match lap::scan_free(&o.lane, tail, want) {
             Ok(k) => k,
             Err((position, seq)) => {
-                spent = spent.saturating_add(position.wrapping_sub(tail).saturating_add(1));
+                *left = left.saturating_sub(position.wrapping_sub(tail).saturating_add(1));
                 let now = o.line.state.load(Acquire);
                 if now == state {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
@@ -80,7 +80,7 @@ pub(super) fn reserve<T>(
                 continue;
             }
         };
-        spent = spent.saturating_add(k);
+        *left = left.saturating_sub(k);
         if k == 0 || (exact && k < want) {
             return Err(Shortfall::Short { have: k });
         }
@@ -116,6 +116,7 @@ pub(super) fn claim<T>(
     o: &Overflow<'_, T>,
     cur: &mut ConsumerCursor,
     n: u32,
+    left: &mut u32,
 ) -> Result<Span, Shortfall> {
     let multi = ring.mode.multi_consumer();
     let ring_head = cur.head;
@@ -129,7 +130,7 @@ pub(super) fn claim<T>(
         tail == head
     };
     let r = if multi {
-        lap::claim_multi(&o.lane, &o.line.head, n, ring_empty)
+        lap::claim_multi(&o.lane, &o.line.head, n, ring_empty, left)
     } else {
         lap::claim_single(&o.lane, cur.ovf_head, n).and_then(|span| {
             if ring_empty() {
