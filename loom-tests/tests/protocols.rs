@@ -277,9 +277,8 @@ fn mpsc_recovery_never_touches_live_producers() {
 }
 
 /// Recovery racing one publication, the consumer and the producer's release of its record:
-/// the model found that recovery must read an intent's start before its length, and that the
-/// release of a record must store with Release (a recovery that sees the intent gone must see
-/// the publications before it).
+/// the model found that the release of a record must store with Release (a recovery that sees
+/// the intent gone must see the publications before it; mutant `rust-unregister-relaxed`).
 #[test]
 fn mpsc_recovery_races_publication_and_release() {
     loom::model(|| {

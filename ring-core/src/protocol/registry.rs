@@ -100,7 +100,8 @@ impl<'a> Intent<'a> {
     /// Whether the intent covers `pos`. The start first (Acquire): the length stored before it
     /// (R2 stores the length first) is then visible too, so the pair read is never older than
     /// the start's intent (a one-position intent stores only the start and relies on the
-    /// length stored earlier).
+    /// length stored earlier). Belt and braces: the intents that matter were stored before the
+    /// compare-and-swap whose result recovery loaded first.
     fn covers(&self, pos: u32) -> bool {
         let start = self.start.load(Acquire);
         let len = self.len.load(Acquire);
