@@ -1,0 +1,106 @@
+//! Small runs of every flavor for Miri (`cargo +nightly miri test -p ring-core --test
+//! miri_small`, with `MIRIFLAGS=-Zmiri-disable-isolation`): heap rings, threads, a few laps
+//! across the u32 wrap. They also run as ordinary tests (quickly).
+
+use ring_core::{Config, Mode, PopError, Ring};
+
+const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
+
+/// Every mode, with and without an overflow area: single pushes and pops, batches, a
+/// reservation committed in part and one dropped, a view, across the wrap.
+#[test]
+fn every_flavor_on_one_thread() {
+    for mode in MODES {
+        for overflow in [0, 4] {
+            let cfg = Config::new(4)
+                .mode(mode)
+                .overflow(overflow)
+                .initial_index(u32::MAX - 5);
+            let ring = Ring::<u64>::create_heap(cfg).unwrap();
+            let (mut tx, mut rx) = ring.split().unwrap();
+            let mut next = 0u64;
+            let mut want = 0u64;
+            for _ in 0..3 {
+                tx.push(next).unwrap();
+                next += 1;
+                tx.push_all(&[next, next + 1]).unwrap();
+                next += 2;
+                let mut chunk = tx.reserve(2).unwrap();
+                chunk.write(0, next);
+                chunk.commit_first(1);
+                next += 1;
+                // Nothing written: given back (single producer) or discarded (several).
+                if let Ok(chunk) = tx.reserve(1) {
+                    drop(chunk);
+                }
+                let mut out = [0u64; 8];
+                let n = rx.pop_into(&mut out[..2]).unwrap();
+                for v in &out[..n] {
+                    assert_eq!(*v, want, "{mode:?} {overflow}");
+                    want += 1;
+                }
+                if let Ok(view) = rx.view(8) {
+                    for v in view.iter() {
+                        assert_eq!(*v, want, "{mode:?} {overflow}");
+                        want += 1;
+                    }
+                }
+                while let Ok(v) = rx.pop() {
+                    assert_eq!(v, want, "{mode:?} {overflow}");
+                    want += 1;
+                }
+                assert_eq!(rx.pop(), Err(PopError::Empty));
+            }
+            assert_eq!(want, next, "{mode:?} {overflow}");
+        }
+    }
+}
+
+/// Two threads per mode (a producer and a consumer; two producers in MPSC), handles moved
+/// into the threads and outliving the `Ring` value.
+#[test]
+fn threads_with_owned_handles() {
+    for mode in MODES {
+        let ring = Ring::<u64>::create_heap(
+            Config::new(4).mode(mode).overflow(2).initial_index(u32::MAX - 3),
+        )
+        .unwrap();
+        let producers = if mode.multi_producer() { 2 } else { 1 };
+        let txs: Vec<_> = (0..producers).map(|_| ring.producer().unwrap()).collect();
+        let mut rx = ring.consumer().unwrap();
+        drop(ring);
+        let per = 12u64;
+        let threads: Vec<_> = txs
+            .into_iter()
+            .enumerate()
+            .map(|(p, mut tx)| {
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        let mut v = (p as u64) << 32 | i;
+                        loop {
+                            match tx.push(v) {
+                                Ok(()) => break,
+                                Err(e) => v = e.into_inner(),
+                            }
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut next = vec![0u64; producers];
+        let mut got = 0;
+        while got < per * producers as u64 {
+            match rx.pop() {
+                Ok(v) => {
+                    let p = (v >> 32) as usize;
+                    assert_eq!(v & 0xffff_ffff, next[p], "{mode:?}");
+                    next[p] += 1;
+                    got += 1;
+                }
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    }
+}
