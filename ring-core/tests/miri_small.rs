@@ -62,7 +62,10 @@ fn every_flavor_on_one_thread() {
 fn threads_with_owned_handles() {
     for mode in MODES {
         let ring = Ring::<u64>::create_heap(
-            Config::new(4).mode(mode).overflow(2).initial_index(u32::MAX - 3),
+            Config::new(4)
+                .mode(mode)
+                .overflow(2)
+                .initial_index(u32::MAX - 3),
         )
         .unwrap();
         let producers = if mode.multi_producer() { 2 } else { 1 };
