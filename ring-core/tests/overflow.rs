@@ -8,7 +8,7 @@
 //! - Threads: MPSC and MPMC, 3 producers on a ring of 4 with an overflow area of 16 or 64, so
 //!   the area activates and deactivates many times; nothing lost or duplicated, per-producer
 //!   order (per consumer), exact refusal and discard counters.
-//! - Two processes (the test binary re-executes itself as in `processes.rs`): a child producer
+//! - Two processes (the test binary re-executes itself: the shared harness in `common/mod.rs`): a child producer
 //!   process bursts while the parent sleeps in `reap`, with an overflow area large enough, too
 //!   small (refusals counted on both sides), and with `push_wait`; and producers in both
 //!   processes spill and recover repeatedly across the u32 index wrap.
@@ -16,25 +16,21 @@
 //! Every wait is bounded: loops check a deadline, blocking calls have timeouts, and a child
 //! that does not finish in time is killed and the test fails with its output.
 
+mod common;
+
+use common::{
+    child_ring, expected_hash, mix, orphaned, report, unique_name, Params, Peer, Rng, ShmGuard,
+    Transport, DEADLINE,
+};
 use ring_core::layout::{initial_lap_tag, overflow_state, Slot};
 use ring_core::{
-    Completion, Config, Consumer, Counters, Entry, Mode, PopError, Producer, PushAllError,
-    PushError, Region, Ring,
+    Completion, Config, Consumer, Counters, Mode, PopError, Producer, PushAllError, PushError, Ring,
 };
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
-/// Bound on every in-process spin loop and on every wait on the other process.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // Entries: user_data = producer << 32 | seq; result and flags are derived from both, so a torn
@@ -56,34 +52,6 @@ fn decode(c: &Completion) -> Result<(u64, u64), String> {
         return Err(format!("corrupt payload {c:?}"));
     }
     Ok((p, seq))
-}
-
-/// splitmix64 finaliser: order-independent hashes of cookie sets (summed) and seeds.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(mix(seed) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Spin, then yield.
@@ -790,16 +758,6 @@ fn merge(tallies: &[Tally]) -> (Vec<u64>, u64, u64, u64, u64) {
     (distinct, dups, order, hash, got)
 }
 
-fn expected_hash(producers: u64, count: u64) -> u64 {
-    let mut h = 0u64;
-    for p in 0..producers {
-        for s in 0..count {
-            h = h.wrapping_add(mix(p << 32 | s));
-        }
-    }
-    h
-}
-
 /// One round of receiving with a rotating mix of `reap` (sleeping up to a few milliseconds when
 /// the ring has the wait block), `pop_into`, `view` and `pop`. Returns how many entries.
 fn consume_round(
@@ -1025,283 +983,17 @@ fn mpmc_threads_order_across_the_boundary_overflow_64() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Two processes: the re-exec machinery (as in processes.rs).
+// Two processes (the harness is in common/mod.rs).
 
-/// The environment variable carrying a child's role and parameters.
-const ROLE_VAR: &str = "RING_OVERFLOW_CHILD_ROLE";
-/// The name of the re-exec entry test.
-const CHILD_TEST: &str = "child";
-/// Prefix of the child's report lines.
-const MARK: &str = "RING_CHILD:";
 /// The indices start here, so the two-process tests cross the u32 wrap early.
 const START: u32 = u32::MAX - 100;
 
-/// How the child finds the ring.
-enum Transport<'a> {
-    Shm(&'a str),
-    Memfd(&'a Ring<Completion>),
-}
-
-/// Removes `/dev/shm/<name>` when dropped, including during a panic.
-struct ShmGuard(PathBuf);
-
-impl ShmGuard {
-    fn new(name: &str) -> ShmGuard {
-        ShmGuard(PathBuf::from(ring_core::region::SHM_DIR).join(name))
-    }
-}
-
-impl Drop for ShmGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn unique_name(test: &str) -> String {
-    format!("ring-core-ovf-{}-{test}", std::process::id())
-}
-
-struct Peer {
-    child: Child,
-    lines: mpsc::Receiver<(String, String)>,
-    seen: Vec<(String, String)>,
-    log: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    deadline: Instant,
-    status: Option<ExitStatus>,
-}
-
-fn reader(
-    pipe: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    tx: Option<mpsc::Sender<(String, String)>>,
-) -> JoinHandle<()> {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = &tx {
-                if let Some(rest) = line.find(MARK).map(|i| &line[i + MARK.len()..]) {
-                    let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let _ = tx.send((k.to_string(), v.to_string()));
-                }
-            }
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-            log.push_str(&line);
-            log.push('\n');
-        }
-    })
-}
-
-impl Peer {
-    fn spawn(role: &str, params: &[(&str, String)], transport: &Transport<'_>) -> Peer {
-        let mut spec = role.to_string();
-        for (k, v) in params {
-            spec.push_str(&format!(" {k}={v}"));
-        }
-        spec.push_str(&format!(" parent={}", std::process::id()));
-        let dup: Option<OwnedFd> = match transport {
-            Transport::Shm(name) => {
-                spec.push_str(&format!(" shm={name}"));
-                None
-            }
-            Transport::Memfd(ring) => {
-                let fd = ring
-                    .memory()
-                    .fd()
-                    .expect("memfd ring has a descriptor")
-                    .try_clone_to_owned()
-                    .expect("dup memfd");
-                spec.push_str(&format!(" fd={}", fd.as_raw_fd()));
-                Some(fd)
-            }
-        };
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = Command::new(exe);
-        cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-            .env(ROLE_VAR, &spec)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(fd) = &dup {
-            let raw = fd.as_raw_fd();
-            // SAFETY: runs in the forked child before exec and only calls fcntl
-            // (async-signal-safe); `raw` stays open in the parent until after spawn.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn().expect("spawn child process");
-        drop(dup);
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        let err = child.stderr.take().expect("piped stderr");
-        let readers = vec![
-            reader(out, log.clone(), Some(tx)),
-            reader(err, log.clone(), None),
-        ];
-        Peer {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            log,
-            readers,
-            deadline: Instant::now() + DEADLINE,
-            status: None,
-        }
-    }
-
-    fn fail(&mut self, msg: impl std::fmt::Display) -> ! {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            self.status = self.child.wait().ok();
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        panic!(
-            "{msg}\nchild status: {:?}\n----- child output -----\n{log}------------------------",
-            self.status
-        );
-    }
-
-    /// Fails the test at the deadline; returns the exit status once the child has exited.
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
-        if Instant::now() > self.deadline {
-            self.fail("deadline expired while waiting on the child");
-        }
-        match self.child.try_wait() {
-            Ok(s) => self.status = s,
-            Err(e) => self.fail(format!("try_wait: {e}")),
-        }
-        if let Some(s) = self.status {
-            if !s.success() {
-                self.fail(format!("child failed: {s}"));
-            }
-        }
-        self.status
-    }
-
-    fn finish(&mut self) -> HashMap<String, String> {
-        while self.status.is_none() {
-            if Instant::now() > self.deadline {
-                self.fail("deadline expired waiting for the child to exit");
-            }
-            match self.child.try_wait() {
-                Ok(Some(s)) => self.status = Some(s),
-                Ok(None) => thread::sleep(Duration::from_millis(2)),
-                Err(e) => self.fail(format!("try_wait: {e}")),
-            }
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        self.seen.extend(self.lines.try_iter());
-        let status = self.status.expect("exited");
-        if !status.success() {
-            self.fail(format!("child failed: {status}"));
-        }
-        let reports: HashMap<String, String> = self.seen.iter().cloned().collect();
-        if !reports.contains_key("done") {
-            self.fail("child exited without running its role (no `done` report)");
-        }
-        reports
-    }
-
-    fn number(&mut self, reports: &HashMap<String, String>, key: &str) -> u64 {
-        match reports.get(key).map(|v| v.parse::<u64>()) {
-            Some(Ok(n)) => n,
-            other => self.fail(format!(
-                "child report `{key}` missing or invalid: {other:?}"
-            )),
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn report(key: &str, value: impl std::fmt::Display) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{MARK}{key} {value}");
-    let _ = out.flush();
-}
-
-struct Params(HashMap<String, String>);
-
-impl Params {
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .get(key)
-            .unwrap_or_else(|| panic!("child parameter `{key}` missing"))
-    }
-
-    fn num(&self, key: &str) -> u64 {
-        self.get(key)
-            .parse()
-            .unwrap_or_else(|e| panic!("child parameter `{key}`: {e}"))
-    }
-}
-
-/// Attaches to the parent's ring (`shm=<name>` or an inherited `fd=<n>`).
-fn child_ring<T: Entry>(params: &Params, mode: Mode) -> Ring<T> {
-    let ring = if let Some(name) = params.0.get("shm") {
-        Ring::<T>::open_shm(name).unwrap_or_else(|e| panic!("open_shm({name}): {e}"))
-    } else {
-        let fd: RawFd = params.num("fd") as RawFd;
-        // SAFETY: F_GETFD only inspects the descriptor table.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        assert!(flags >= 0, "descriptor {fd} was not inherited");
-        assert_eq!(
-            flags & libc::FD_CLOEXEC,
-            0,
-            "descriptor {fd} is close-on-exec"
-        );
-        // SAFETY: the parent passed this descriptor for our exclusive use; it is open and
-        // nothing else in this process owns it.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let region = Region::from_fd(owned).unwrap_or_else(|e| panic!("from_fd({fd}): {e}"));
-        Ring::attach(region).unwrap_or_else(|e| panic!("attach: {e}"))
-    };
-    assert_eq!(ring.mode(), mode, "ring mode");
-    ring
-}
-
-/// Whether the parent process is gone (the child then stops instead of spinning on).
-fn orphaned(params: &Params) -> bool {
-    // SAFETY: getppid has no preconditions.
-    (unsafe { libc::getppid() }) as u64 != params.num("parent")
-}
-
-/// The re-exec entry point: runs the role named by [`ROLE_VAR`], or nothing.
+/// The re-exec entry point: runs the role named by [`common::ROLE_VAR`], or nothing.
 #[test]
 fn child() {
-    let Ok(spec) = std::env::var(ROLE_VAR) else {
+    let Some((role, params)) = common::child_role() else {
         return;
     };
-    let mut words = spec.split_whitespace();
-    let role = words.next().expect("role").to_string();
-    let params = Params(
-        words
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
     match role.as_str() {
         "burst" => child_burst(&params),
         "refuse" => child_refuse(&params),
@@ -1431,7 +1123,7 @@ fn burst_while_parent_sleeps(ring: &Ring<Completion>, transport: Transport<'_>) 
         assert!(!c.overflow_active, "round {round}: {c:?}");
         assert_eq!(c.overflow_pending, 0, "round {round}");
         assert_eq!(c.tail, c.head, "round {round}");
-        if let Some(s) = peer.poll() {
+        if let Some(s) = peer.poll_ok() {
             if round + 1 < ROUNDS {
                 peer.fail(format!("child exited early: {s}"));
             }
@@ -1578,7 +1270,7 @@ fn reap_until_child_exits(
     loop {
         // Once the child is seen to have exited, everything it published is in view: reap
         // without blocking until nothing is left.
-        let exited = peer.poll().is_some();
+        let exited = peer.poll_ok().is_some();
         let min = if exited { 0 } else { 16 };
         let t = Instant::now();
         let n = match rx.reap(&mut buf, min, Some(timeout)) {
@@ -1812,7 +1504,7 @@ fn spill_and_recover_across_the_wrap_in_two_processes() {
                                 tally.got, tally.next
                             ));
                         }
-                        if peer.poll().is_some() {
+                        if peer.poll_ok().is_some() {
                             child_exited = true;
                         }
                     }

@@ -1,43 +1,24 @@
 //! Two real processes sharing one ring.
 //!
-//! The test binary re-executes itself: a parent test spawns `current_exe()` with
-//! `--exact child --nocapture --test-threads=1` and the environment variable [`ROLE_VAR`]
-//! naming the child's role and parameters. The [`child`] test returns at once unless that
-//! variable is set, so it is a no-op in a normal run. This works under `cargo test` and
-//! `cargo nextest` alike.
-//!
-//! The child reports to the parent with lines `RING_CHILD:<key> <value>` on its stdout; the
-//! parent also requires a final `done` line, so that a child which ran no test at all (a wrong
-//! filter) is never mistaken for a successful one.
-//!
-//! Every wait on the other process is bounded by [`DEADLINE`]; on expiry the child is killed
-//! and the test fails with the child's output. Every `/dev/shm` file is removed on every path
-//! (the `Region` unlinks on drop, and [`ShmGuard`] removes it again during a panic).
+//! The test binary re-executes itself (the shared harness in `common/mod.rs`): a parent test
+//! spawns a [`Peer`] with a role; the [`child`] test runs that role in the child process and
+//! is a no-op in a normal run. Every wait on the other process is bounded by [`DEADLINE`], and
+//! every `/dev/shm` file is removed on every path.
 
-use ring_core::{
-    ClaimError, Completion, Consumer, Mode, PopError, Producer, PushAllError, PushError, Region,
-    Ring,
+mod common;
+
+use common::{
+    child_ring, expected_hash, mix, report, unique_name, Params, Peer, Rng, ShmGuard, Transport,
+    DEADLINE,
 };
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use ring_core::{
+    ClaimError, Completion, Consumer, Mode, PopError, Producer, PushAllError, PushError, Ring,
+};
+use std::os::unix::process::ExitStatusExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-/// The environment variable carrying a child's role and parameters:
-/// `"<role> key=value key=value ..."`.
-const ROLE_VAR: &str = "RING_CHILD_ROLE";
-/// The name of the re-exec entry test.
-const CHILD_TEST: &str = "child";
-/// Prefix of the child's report lines.
-const MARK: &str = "RING_CHILD:";
-/// Bound on every wait on the other process.
-const DEADLINE: Duration = Duration::from_secs(60);
 /// Both indices start here, so every test crosses the u32 wrap early.
 const START: u32 = u32::MAX - 100;
 
@@ -68,44 +49,6 @@ fn decode(c: &Completion) -> Result<(u64, u64), String> {
         return Err(format!("corrupt payload {c:?}"));
     }
     Ok((p, seq))
-}
-
-/// An order-independent hash of a set of cookies (splitmix64 finaliser, summed).
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn expected_hash(producers: u64, count: u64) -> u64 {
-    let mut h = 0u64;
-    for p in 0..producers {
-        for s in 0..count {
-            h = h.wrapping_add(mix(p << 32 | s));
-        }
-    }
-    h
-}
-
-/// xorshift64*: picks operations and batch sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(mix(seed) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Spin, then yield: the wait used whenever the ring is full or empty.
@@ -324,326 +267,15 @@ impl InOrder {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parent side: spawning and supervising the child.
-
-/// How the child finds the ring.
-enum Transport<'a> {
-    /// `Ring::open_shm(name)`.
-    Shm(&'a str),
-    /// `Region::from_fd` on an inherited descriptor.
-    Memfd(&'a Ring<Completion>),
-}
-
-/// Removes `/dev/shm/<name>` when dropped, including during a panic.
-struct ShmGuard(PathBuf);
-
-impl ShmGuard {
-    fn new(name: &str) -> ShmGuard {
-        ShmGuard(PathBuf::from(ring_core::region::SHM_DIR).join(name))
-    }
-}
-
-impl Drop for ShmGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn unique_name(test: &str) -> String {
-    format!("ring-core-test-{}-{test}", std::process::id())
-}
-
-/// A running child process.
-struct Peer {
-    child: Child,
-    /// Report lines `(key, value)` as they arrive.
-    lines: mpsc::Receiver<(String, String)>,
-    /// Report lines already received.
-    seen: Vec<(String, String)>,
-    /// Everything the child wrote, for failure messages.
-    log: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    deadline: Instant,
-    status: Option<ExitStatus>,
-    polls: u32,
-}
-
-fn reader(
-    pipe: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    tx: Option<mpsc::Sender<(String, String)>>,
-) -> JoinHandle<()> {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = &tx {
-                // The harness may have printed `test child ... ` on the same line.
-                if let Some(rest) = line.find(MARK).map(|i| &line[i + MARK.len()..]) {
-                    let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let _ = tx.send((k.to_string(), v.to_string()));
-                }
-            }
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-            log.push_str(&line);
-            log.push('\n');
-        }
-    })
-}
-
-impl Peer {
-    /// Spawns this test binary as a child with `role`; the ring's descriptor is inherited when
-    /// the transport is a memfd.
-    fn spawn(role: &str, params: &[(&str, String)], transport: &Transport<'_>) -> Peer {
-        let mut spec = role.to_string();
-        for (k, v) in params {
-            spec.push_str(&format!(" {k}={v}"));
-        }
-        spec.push_str(&format!(" parent={}", std::process::id()));
-        // A duplicate of the memfd (close-on-exec, like every descriptor this process opens);
-        // the flag is cleared in the child between fork and exec only, so children that other
-        // tests spawn concurrently never inherit it.
-        let dup: Option<OwnedFd> = match transport {
-            Transport::Shm(name) => {
-                spec.push_str(&format!(" shm={name}"));
-                None
-            }
-            Transport::Memfd(ring) => {
-                let fd = ring
-                    .memory()
-                    .fd()
-                    .expect("memfd ring has a descriptor")
-                    .try_clone_to_owned()
-                    .expect("dup memfd");
-                spec.push_str(&format!(" fd={}", fd.as_raw_fd()));
-                Some(fd)
-            }
-        };
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = Command::new(exe);
-        cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-            .env(ROLE_VAR, &spec)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(fd) = &dup {
-            let raw = fd.as_raw_fd();
-            // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
-            // which is async-signal-safe; `raw` stays open in the parent until after spawn.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn().expect("spawn child process");
-        drop(dup);
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        let err = child.stderr.take().expect("piped stderr");
-        let readers = vec![
-            reader(out, log.clone(), Some(tx)),
-            reader(err, log.clone(), None),
-        ];
-        Peer {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            log,
-            readers,
-            deadline: Instant::now() + DEADLINE,
-            status: None,
-            polls: 0,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Kills the child (if running), collects its output and panics with `msg`.
-    fn fail(&mut self, msg: impl std::fmt::Display) -> ! {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            self.status = self.child.wait().ok();
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        panic!(
-            "{msg}\nchild status: {:?}\n----- child output -----\n{log}------------------------",
-            self.status
-        );
-    }
-
-    /// Waits (bounded) for the report line `key` and returns its value.
-    fn expect(&mut self, key: &str) -> String {
-        if let Some((_, v)) = self.seen.iter().find(|(k, _)| k == key) {
-            return v.clone();
-        }
-        loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            match self
-                .lines
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok((k, v)) => {
-                    let hit = k == key;
-                    self.seen.push((k, v.clone()));
-                    if hit {
-                        return v;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if left.is_zero() {
-                        self.fail(format!("timed out waiting for the child's `{key}` report"));
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.fail(format!("child closed stdout without reporting `{key}`"))
-                }
-            }
-        }
-    }
-
-    /// Cheap periodic check from a polling loop: fails the test at the deadline, and returns
-    /// the child's exit status once it has exited (without judging it).
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_some() {
-            return self.status;
-        }
-        self.polls = self.polls.wrapping_add(1);
-        if self.polls % 256 != 0 {
-            return None;
-        }
-        if Instant::now() > self.deadline {
-            self.fail("deadline expired while waiting on the child");
-        }
-        match self.child.try_wait() {
-            Ok(s) => self.status = s,
-            Err(e) => self.fail(format!("try_wait: {e}")),
-        }
-        self.status
-    }
-
-    /// Waits (bounded) for the child to exit, requires success and the `done` report, and
-    /// returns every report line.
-    fn finish(&mut self) -> HashMap<String, String> {
-        while self.status.is_none() {
-            if Instant::now() > self.deadline {
-                self.fail("deadline expired waiting for the child to exit");
-            }
-            match self.child.try_wait() {
-                Ok(Some(s)) => self.status = Some(s),
-                Ok(None) => thread::sleep(Duration::from_millis(5)),
-                Err(e) => self.fail(format!("try_wait: {e}")),
-            }
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        self.seen.extend(self.lines.try_iter());
-        let status = self.status.expect("exited");
-        if !status.success() {
-            self.fail(format!("child failed: {status}"));
-        }
-        let reports: HashMap<String, String> = self.seen.iter().cloned().collect();
-        if !reports.contains_key("done") {
-            self.fail("child exited without running its role (no `done` report)");
-        }
-        reports
-    }
-
-    /// A report value parsed as a number.
-    fn number(&mut self, reports: &HashMap<String, String>, key: &str) -> u64 {
-        match reports.get(key).map(|v| v.parse::<u64>()) {
-            Some(Ok(n)) => n,
-            other => self.fail(format!(
-                "child report `{key}` missing or invalid: {other:?}"
-            )),
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Child side.
 
-fn report(key: &str, value: impl std::fmt::Display) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{MARK}{key} {value}");
-    let _ = out.flush();
-}
-
-/// The role's parameters.
-struct Params(HashMap<String, String>);
-
-impl Params {
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .get(key)
-            .unwrap_or_else(|| panic!("child parameter `{key}` missing"))
-    }
-
-    fn num(&self, key: &str) -> u64 {
-        self.get(key)
-            .parse()
-            .unwrap_or_else(|e| panic!("child parameter `{key}`: {e}"))
-    }
-}
-
-/// Attaches to the parent's ring: `Ring::open_shm` for `shm=<name>`, or `Region::from_fd` on
-/// the inherited descriptor `fd=<n>` and `Ring::attach`. Requires `mode`.
-fn child_ring(params: &Params, mode: Mode) -> Ring<Completion> {
-    let ring = if let Some(name) = params.0.get("shm") {
-        Ring::<Completion>::open_shm(name).unwrap_or_else(|e| panic!("open_shm({name}): {e}"))
-    } else {
-        let fd: RawFd = params.num("fd") as RawFd;
-        // SAFETY: F_GETFD only inspects the descriptor table.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        assert!(flags >= 0, "descriptor {fd} was not inherited");
-        assert_eq!(
-            flags & libc::FD_CLOEXEC,
-            0,
-            "descriptor {fd} is close-on-exec"
-        );
-        // SAFETY: the parent passed this descriptor to us for our exclusive use; we checked it
-        // is open, and nothing else in this process owns it.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        let region = Region::from_fd(owned).unwrap_or_else(|e| panic!("from_fd({fd}): {e}"));
-        Ring::attach(region).unwrap_or_else(|e| panic!("attach: {e}"))
-    };
-    assert_eq!(ring.mode(), mode, "ring mode");
-    ring
-}
-
-/// The re-exec entry point: runs the role named by [`ROLE_VAR`], or nothing.
+/// The re-exec entry point: runs the role named by [`common::ROLE_VAR`], or nothing.
 #[test]
 fn child() {
-    let Ok(spec) = std::env::var(ROLE_VAR) else {
+    let Some((role, params)) = common::child_role() else {
         return;
     };
-    let mut words = spec.split_whitespace();
-    let role = words.next().expect("role").to_string();
-    let params = Params(
-        words
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
-    let parent = Some(params.num("parent") as u32);
+    let parent = Some(params.parent());
     let deadline = Instant::now() + DEADLINE;
     let stop = AtomicBool::new(false);
     match role.as_str() {
@@ -895,7 +527,7 @@ fn mpsc_child_produces(ring: &Ring<Completion>, transport: Transport<'_>) {
                         order.got, order.next
                     ));
                 }
-                if let Some(status) = peer.poll() {
+                if let Some(status) = peer.poll_sometimes() {
                     if !status.success() {
                         peer.fail(format!("child failed: {status}"));
                     }
@@ -1102,7 +734,7 @@ fn spsc_claim_taken_over_after_sigkill() {
         round += 1;
         match consume_round(&mut rx, &mut buf, round, &mut check_a) {
             Ok(0) => {
-                if let Some(s) = a.poll() {
+                if let Some(s) = a.poll_sometimes() {
                     a.fail(format!("producer exited early: {s}"));
                 }
                 snooze(&mut step);
@@ -1159,7 +791,7 @@ fn spsc_claim_taken_over_after_sigkill() {
                 if exited {
                     b.fail(format!("successor exited, {}/{count} arrived", order.got));
                 }
-                if let Some(s) = b.poll() {
+                if let Some(s) = b.poll_sometimes() {
                     if !s.success() {
                         b.fail(format!("successor failed: {s}"));
                     }

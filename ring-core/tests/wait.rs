@@ -4,24 +4,21 @@
 //!
 //! Every blocking call has a timeout or runs on a thread the test gives up on after a bound,
 //! so a lost wake-up fails the test instead of hanging it. The two-process tests re-execute
-//! the test binary as in `processes.rs`; a child that does not finish in time is killed.
+//! the test binary (the shared harness in `common/mod.rs`); a child that does not finish in
+//! time is killed.
 
+mod common;
+
+use common::{orphaned, report, unique_name, Params, Peer, ShmGuard, DEADLINE};
 use ring_core::{Config, Mode, PopError, Ring, WaitError, WaitOutcome};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::thread::JoinHandleExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc, Mutex, Once};
-use std::thread::{self, JoinHandle};
+use std::sync::{mpsc, Arc, Once};
+use std::thread;
 use std::time::{Duration, Instant};
 
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
-/// Bound on every wait on another thread or process.
-const DEADLINE: Duration = Duration::from_secs(60);
 /// How much later than asked a timed wait may return (lenient: a loaded 2-core machine).
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -1019,267 +1016,14 @@ fn eventfd_in_process() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Two processes: the re-exec machinery (as in processes.rs).
+// Two processes (the harness is in common/mod.rs).
 
-const ROLE_VAR: &str = "RING_WAIT_CHILD_ROLE";
-const CHILD_TEST: &str = "child";
-const MARK: &str = "RING_CHILD:";
-
-struct ShmGuard(PathBuf);
-
-impl ShmGuard {
-    fn new(name: &str) -> ShmGuard {
-        ShmGuard(PathBuf::from(ring_core::region::SHM_DIR).join(name))
-    }
-}
-
-impl Drop for ShmGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn unique_name(test: &str) -> String {
-    format!("ring-core-wait-{}-{test}", std::process::id())
-}
-
-struct Peer {
-    child: Child,
-    lines: mpsc::Receiver<(String, String)>,
-    seen: Vec<(String, String)>,
-    log: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-    deadline: Instant,
-    status: Option<ExitStatus>,
-}
-
-fn reader(
-    pipe: impl Read + Send + 'static,
-    log: Arc<Mutex<String>>,
-    tx: Option<mpsc::Sender<(String, String)>>,
-) -> JoinHandle<()> {
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if let Some(tx) = &tx {
-                if let Some(rest) = line.find(MARK).map(|i| &line[i + MARK.len()..]) {
-                    let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
-                    let _ = tx.send((k.to_string(), v.to_string()));
-                }
-            }
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-            log.push_str(&line);
-            log.push('\n');
-        }
-    })
-}
-
-impl Peer {
-    /// Spawns this test binary as a child with `role`; each of `fds` is inherited (its
-    /// close-on-exec flag cleared between fork and exec) and passed as `<name>=<fd>`.
-    fn spawn(role: &str, params: &[(&str, String)], fds: &[(&str, BorrowedFd<'_>)]) -> Peer {
-        let mut spec = role.to_string();
-        for (k, v) in params {
-            spec.push_str(&format!(" {k}={v}"));
-        }
-        spec.push_str(&format!(" parent={}", std::process::id()));
-        let dups: Vec<OwnedFd> = fds
-            .iter()
-            .map(|(name, fd)| {
-                let d = fd.try_clone_to_owned().expect("dup");
-                spec.push_str(&format!(" {name}={}", d.as_raw_fd()));
-                d
-            })
-            .collect();
-        let raws: Vec<RawFd> = dups.iter().map(|d| d.as_raw_fd()).collect();
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = Command::new(exe);
-        cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
-            .env(ROLE_VAR, &spec)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if !raws.is_empty() {
-            // SAFETY: runs in the forked child before exec and only calls fcntl
-            // (async-signal-safe); the descriptors stay open in the parent until after spawn.
-            unsafe {
-                cmd.pre_exec(move || {
-                    for &raw in &raws {
-                        if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
-                            return Err(std::io::Error::last_os_error());
-                        }
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn().expect("spawn child process");
-        drop(dups);
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        let err = child.stderr.take().expect("piped stderr");
-        let readers = vec![
-            reader(out, log.clone(), Some(tx)),
-            reader(err, log.clone(), None),
-        ];
-        Peer {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-            log,
-            readers,
-            deadline: Instant::now() + DEADLINE,
-            status: None,
-        }
-    }
-
-    fn fail(&mut self, msg: impl std::fmt::Display) -> ! {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            self.status = self.child.wait().ok();
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        panic!(
-            "{msg}\nchild status: {:?}\n----- child output -----\n{log}------------------------",
-            self.status
-        );
-    }
-
-    /// Waits (bounded) for the report line `key` and returns its value.
-    fn expect(&mut self, key: &str) -> String {
-        if let Some((_, v)) = self.seen.iter().find(|(k, _)| k == key) {
-            return v.clone();
-        }
-        loop {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            match self
-                .lines
-                .recv_timeout(left.min(Duration::from_millis(100)))
-            {
-                Ok((k, v)) => {
-                    let hit = k == key;
-                    self.seen.push((k, v.clone()));
-                    if hit {
-                        return v;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if left.is_zero() {
-                        self.fail(format!("timed out waiting for the child's `{key}` report"));
-                    }
-                    if let Ok(Some(s)) = self.child.try_wait() {
-                        self.status = Some(s);
-                        self.seen.extend(self.lines.try_iter());
-                        if let Some((_, v)) = self.seen.iter().find(|(k, _)| k == key) {
-                            return v.clone();
-                        }
-                        self.fail(format!("child exited ({s}) without reporting `{key}`"));
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.fail(format!("child closed stdout without reporting `{key}`"))
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self) -> HashMap<String, String> {
-        while self.status.is_none() {
-            if Instant::now() > self.deadline {
-                self.fail("deadline expired waiting for the child to exit");
-            }
-            match self.child.try_wait() {
-                Ok(Some(s)) => self.status = Some(s),
-                Ok(None) => thread::sleep(Duration::from_millis(2)),
-                Err(e) => self.fail(format!("try_wait: {e}")),
-            }
-        }
-        for r in self.readers.drain(..) {
-            let _ = r.join();
-        }
-        self.seen.extend(self.lines.try_iter());
-        let status = self.status.expect("exited");
-        if !status.success() {
-            self.fail(format!("child failed: {status}"));
-        }
-        let reports: HashMap<String, String> = self.seen.iter().cloned().collect();
-        if !reports.contains_key("done") {
-            self.fail("child exited without running its role (no `done` report)");
-        }
-        reports
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn report(key: &str, value: impl std::fmt::Display) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{MARK}{key} {value}");
-    let _ = out.flush();
-}
-
-struct Params(HashMap<String, String>);
-
-impl Params {
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .get(key)
-            .unwrap_or_else(|| panic!("child parameter `{key}` missing"))
-    }
-
-    fn num(&self, key: &str) -> u64 {
-        self.get(key)
-            .parse()
-            .unwrap_or_else(|e| panic!("child parameter `{key}`: {e}"))
-    }
-
-    /// Takes ownership of the inherited descriptor passed as `key`.
-    fn fd(&self, key: &str) -> OwnedFd {
-        let fd = self.num(key) as RawFd;
-        // SAFETY: F_GETFD only inspects the descriptor table.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        assert!(flags >= 0, "descriptor {fd} was not inherited");
-        assert_eq!(
-            flags & libc::FD_CLOEXEC,
-            0,
-            "descriptor {fd} is close-on-exec"
-        );
-        // SAFETY: the parent passed this descriptor for our exclusive use; it is open and
-        // nothing else in this process owns it.
-        unsafe { OwnedFd::from_raw_fd(fd) }
-    }
-}
-
-fn orphaned(params: &Params) -> bool {
-    // SAFETY: getppid has no preconditions.
-    (unsafe { libc::getppid() }) as u64 != params.num("parent")
-}
-
-/// The re-exec entry point: runs the role named by [`ROLE_VAR`], or nothing.
+/// The re-exec entry point: runs the role named by [`common::ROLE_VAR`], or nothing.
 #[test]
 fn child() {
-    let Ok(spec) = std::env::var(ROLE_VAR) else {
+    let Some((role, params)) = common::child_role() else {
         return;
     };
-    let mut words = spec.split_whitespace();
-    let role = words.next().expect("role").to_string();
-    let params = Params(
-        words
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
     match role.as_str() {
         "pong" => child_pong(&params),
         "eventfd" => child_eventfd(&params),
@@ -1339,7 +1083,7 @@ fn sleep_wake_handoffs_between_two_processes() {
     let cfg = Config::new(2).initial_index(u32::MAX - 5);
     let ping = Ring::<u64>::create_shm(&ping_name, cfg).expect("create ping");
     let pong = Ring::<u64>::create_shm(&pong_name, cfg).expect("create pong");
-    let mut peer = Peer::spawn(
+    let mut peer = Peer::spawn_with_fds(
         "pong",
         &[
             ("ping", ping_name.clone()),
@@ -1445,7 +1189,7 @@ fn eventfd_signalled_by_a_producer_in_another_process() {
     let _guard = ShmGuard::new(&name);
     let ring = Ring::<u64>::create_shm(&name, Config::new(4).mode(Mode::Mpsc)).expect("create");
     let efd = ring.create_eventfd().expect("eventfd");
-    let mut peer = Peer::spawn(
+    let mut peer = Peer::spawn_with_fds(
         "eventfd",
         &[("shm", name.clone()), ("rounds", ROUNDS.to_string())],
         &[("efd", efd)],
