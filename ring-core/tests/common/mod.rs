@@ -1,0 +1,523 @@
+//! The shared two-process test harness of the ring-core integration tests.
+//!
+//! Each test file that uses it declares `mod common;` (the standard cargo pattern: a folder
+//! `tests/common/` is not a test binary of its own).
+//!
+//! # How a two-process test works
+//!
+//! The test binary re-executes itself: a parent test calls [`Peer::spawn`] (or
+//! [`Peer::spawn_with_fds`]), which starts `current_exe()` with
+//! `--exact child --nocapture --test-threads=1` and the environment variable [`ROLE_VAR`]
+//! naming the child's role and parameters (`"<role> key=value key=value ..."`, always with
+//! `parent=<pid>`). The test file defines a test named [`CHILD_TEST`] that asks
+//! [`child_role`] for its role and returns at once when there is none, so it is a no-op in a
+//! normal run:
+//!
+//! ```ignore
+//! #[test]
+//! fn child() {
+//!     let Some((role, params)) = common::child_role() else {
+//!         return;
+//!     };
+//!     match role.as_str() {
+//!         "produce" => child_produce(&params),
+//!         other => panic!("unknown child role {other}"),
+//!     }
+//!     common::report("done", 1);
+//! }
+//! ```
+//!
+//! This works under `cargo test` and `cargo nextest` alike.
+//!
+//! The child reports to the parent with lines `RING_CHILD:<key> <value>` on its stdout
+//! ([`report`]); the parent also requires a final `done` line ([`Peer::finish`]), so that a
+//! child which ran no test at all (a wrong filter) is never mistaken for a successful one.
+//!
+//! Every wait on the other process is bounded by [`DEADLINE`]; on expiry the child is killed
+//! and the test fails with the child's output ([`Peer::fail`]). A child that outlives its test
+//! (a panic in the parent) is killed when its [`Peer`] drops; a child whose parent went away
+//! notices with [`orphaned`].
+//!
+//! Every `/dev/shm` file is removed on every path: the `Region` unlinks on drop, and a
+//! [`ShmGuard`] removes it again during a panic. Names come from [`unique_name`], so that
+//! test binaries running at the same time never share a file.
+//!
+//! A descriptor (a memfd ring, an eventfd) is passed by inheritance: the parent duplicates it
+//! (close-on-exec, like every descriptor the process opens), clears the flag in the child
+//! between fork and exec only (so children that other tests spawn concurrently never inherit
+//! it), and passes its number as a parameter; the child takes it with [`Params::fd`].
+
+// Each test binary compiles this module on its own and uses only part of it (wait.rs has no
+// memfd rings, processes.rs no extra descriptors, ...): what one binary leaves unused is not
+// dead code.
+#![allow(dead_code)]
+
+use ring_core::{Completion, Entry, Mode, Region, Ring};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The environment variable carrying a child's role and parameters:
+/// `"<role> key=value key=value ..."`.
+pub const ROLE_VAR: &str = "RING_CHILD_ROLE";
+/// The name of the re-exec entry test every file using [`Peer`] defines.
+pub const CHILD_TEST: &str = "child";
+/// Prefix of the child's report lines.
+pub const MARK: &str = "RING_CHILD:";
+/// Bound on every wait on the other process (and on the tests' own spin loops).
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Test data shared by the multi-producer tests.
+
+/// splitmix64 finaliser: order-independent hashes of cookie sets (summed) and seeds.
+pub fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The hash of the cookies `p << 32 | s` for every producer `p < producers` and every
+/// `s < count`: what a consumer that received everything exactly once has summed.
+pub fn expected_hash(producers: u64, count: u64) -> u64 {
+    let mut h = 0u64;
+    for p in 0..producers {
+        for s in 0..count {
+            h = h.wrapping_add(mix(p << 32 | s));
+        }
+    }
+    h
+}
+
+/// xorshift64*: picks operations and batch sizes.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded from `seed` (never zero).
+    pub fn new(seed: u64) -> Rng {
+        Rng(mix(seed) | 1)
+    }
+
+    /// The next value.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /dev/shm names.
+
+/// Removes `/dev/shm/<name>` when dropped, including during a panic.
+pub struct ShmGuard(pub PathBuf);
+
+impl ShmGuard {
+    /// Guards `/dev/shm/<name>` (which need not exist yet).
+    pub fn new(name: &str) -> ShmGuard {
+        ShmGuard(PathBuf::from(ring_core::region::SHM_DIR).join(name))
+    }
+}
+
+impl Drop for ShmGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A `/dev/shm` name unique to this process and `test`.
+pub fn unique_name(test: &str) -> String {
+    format!("ring-core-test-{}-{test}", std::process::id())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent side: spawning and supervising the child.
+
+/// How the child finds a `Ring<Completion>` (see [`child_ring`]).
+pub enum Transport<'a> {
+    /// `Ring::open_shm(name)`: passed as `shm=<name>`.
+    Shm(&'a str),
+    /// `Region::from_fd` on an inherited duplicate of the ring's descriptor: `fd=<n>`.
+    Memfd(&'a Ring<Completion>),
+}
+
+/// A running child process: this test binary started again with a role.
+pub struct Peer {
+    /// The process (a test may kill or reap it itself; it then records [`Peer::status`]).
+    pub child: Child,
+    /// The exit status, once reaped.
+    pub status: Option<ExitStatus>,
+    /// Report lines `(key, value)` as they arrive.
+    lines: mpsc::Receiver<(String, String)>,
+    /// Report lines already received.
+    seen: Vec<(String, String)>,
+    /// Everything the child wrote, for failure messages.
+    log: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+    deadline: Instant,
+    /// Calls of [`Peer::poll_sometimes`].
+    polls: u32,
+}
+
+/// Copies `pipe` into `log` line by line and, when `tx` is given, sends every report line.
+fn reader(
+    pipe: impl Read + Send + 'static,
+    log: Arc<Mutex<String>>,
+    tx: Option<mpsc::Sender<(String, String)>>,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if let Some(tx) = &tx {
+                // The test harness may have printed `test child ... ` on the same line.
+                if let Some(rest) = line.find(MARK).map(|i| &line[i + MARK.len()..]) {
+                    let (k, v) = rest.split_once(' ').unwrap_or((rest, ""));
+                    let _ = tx.send((k.to_string(), v.to_string()));
+                }
+            }
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            log.push_str(&line);
+            log.push('\n');
+        }
+    })
+}
+
+impl Peer {
+    /// Spawns this test binary as a child with `role` and `params`, telling it how to find the
+    /// parent's ring (its descriptor is inherited when the transport is a memfd).
+    pub fn spawn(role: &str, params: &[(&str, String)], transport: &Transport<'_>) -> Peer {
+        match transport {
+            Transport::Shm(name) => {
+                let mut params = params.to_vec();
+                params.push(("shm", name.to_string()));
+                Peer::spawn_with_fds(role, &params, &[])
+            }
+            Transport::Memfd(ring) => {
+                let fd = ring.memory().fd().expect("memfd ring has a descriptor");
+                Peer::spawn_with_fds(role, params, &[("fd", fd)])
+            }
+        }
+    }
+
+    /// Spawns this test binary as a child with `role` and `params`; each of `fds` is inherited
+    /// (a duplicate, its close-on-exec flag cleared between fork and exec) and passed as
+    /// `<name>=<fd>`.
+    pub fn spawn_with_fds(
+        role: &str,
+        params: &[(&str, String)],
+        fds: &[(&str, BorrowedFd<'_>)],
+    ) -> Peer {
+        let mut spec = role.to_string();
+        for (k, v) in params {
+            spec.push_str(&format!(" {k}={v}"));
+        }
+        spec.push_str(&format!(" parent={}", std::process::id()));
+        let dups: Vec<OwnedFd> = fds
+            .iter()
+            .map(|(name, fd)| {
+                let d = fd.try_clone_to_owned().expect("dup");
+                spec.push_str(&format!(" {name}={}", d.as_raw_fd()));
+                d
+            })
+            .collect();
+        let raws: Vec<RawFd> = dups.iter().map(|d| d.as_raw_fd()).collect();
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut cmd = Command::new(exe);
+        cmd.args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+            .env(ROLE_VAR, &spec)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if !raws.is_empty() {
+            // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+            // which is async-signal-safe; the descriptors stay open in the parent until after
+            // spawn.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for &raw in &raws {
+                        if libc::fcntl(raw, libc::F_SETFD, 0) == -1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn child process");
+        drop(dups);
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let readers = vec![
+            reader(out, log.clone(), Some(tx)),
+            reader(err, log.clone(), None),
+        ];
+        Peer {
+            child,
+            status: None,
+            lines: rx,
+            seen: Vec::new(),
+            log,
+            readers,
+            deadline: Instant::now() + DEADLINE,
+            polls: 0,
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the child (if running), collects its output and panics with `msg`.
+    pub fn fail(&mut self, msg: impl std::fmt::Display) -> ! {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            self.status = self.child.wait().ok();
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        panic!(
+            "{msg}\nchild status: {:?}\n----- child output -----\n{log}------------------------",
+            self.status
+        );
+    }
+
+    /// Waits (bounded) for the report line `key` and returns its value. Fails the test at the
+    /// deadline, or when the child exits or closes its stdout without reporting `key`.
+    pub fn expect(&mut self, key: &str) -> String {
+        if let Some((_, v)) = self.seen.iter().find(|(k, _)| k == key) {
+            return v.clone();
+        }
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(100)))
+            {
+                Ok((k, v)) => {
+                    let hit = k == key;
+                    self.seen.push((k, v.clone()));
+                    if hit {
+                        return v;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if left.is_zero() {
+                        self.fail(format!("timed out waiting for the child's `{key}` report"));
+                    }
+                    if let Ok(Some(s)) = self.child.try_wait() {
+                        self.status = Some(s);
+                        // Everything the child wrote is in the pipes: read it all.
+                        for r in self.readers.drain(..) {
+                            let _ = r.join();
+                        }
+                        self.seen.extend(self.lines.try_iter());
+                        if let Some((_, v)) = self.seen.iter().find(|(k, _)| k == key) {
+                            return v.clone();
+                        }
+                        self.fail(format!("child exited ({s}) without reporting `{key}`"));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.fail(format!("child closed stdout without reporting `{key}`"))
+                }
+            }
+        }
+    }
+
+    /// A periodic check from a polling loop: fails the test at the deadline, and returns the
+    /// child's exit status once it has exited (without judging it).
+    pub fn poll(&mut self) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        if Instant::now() > self.deadline {
+            self.fail("deadline expired while waiting on the child");
+        }
+        match self.child.try_wait() {
+            Ok(s) => self.status = s,
+            Err(e) => self.fail(format!("try_wait: {e}")),
+        }
+        self.status
+    }
+
+    /// [`Peer::poll`], and fails the test if the child has exited unsuccessfully.
+    pub fn poll_ok(&mut self) -> Option<ExitStatus> {
+        let status = self.poll();
+        if let Some(s) = status {
+            if !s.success() {
+                self.fail(format!("child failed: {s}"));
+            }
+        }
+        status
+    }
+
+    /// A cheap check for a hot polling loop: [`Peer::poll`] on every 256th call only (a
+    /// known exit status is returned on every call).
+    pub fn poll_sometimes(&mut self) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls % 256 != 0 {
+            return None;
+        }
+        self.poll()
+    }
+
+    /// Waits (bounded) for the child to exit, requires success and the `done` report, and
+    /// returns every report line.
+    pub fn finish(&mut self) -> HashMap<String, String> {
+        while self.status.is_none() {
+            if Instant::now() > self.deadline {
+                self.fail("deadline expired waiting for the child to exit");
+            }
+            match self.child.try_wait() {
+                Ok(Some(s)) => self.status = Some(s),
+                Ok(None) => thread::sleep(Duration::from_millis(2)),
+                Err(e) => self.fail(format!("try_wait: {e}")),
+            }
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        self.seen.extend(self.lines.try_iter());
+        let status = self.status.expect("exited");
+        if !status.success() {
+            self.fail(format!("child failed: {status}"));
+        }
+        let reports: HashMap<String, String> = self.seen.iter().cloned().collect();
+        if !reports.contains_key("done") {
+            self.fail("child exited without running its role (no `done` report)");
+        }
+        reports
+    }
+
+    /// A report value parsed as a number (fails the test if it is missing or invalid).
+    pub fn number(&mut self, reports: &HashMap<String, String>, key: &str) -> u64 {
+        match reports.get(key).map(|v| v.parse::<u64>()) {
+            Some(Ok(n)) => n,
+            other => self.fail(format!(
+                "child report `{key}` missing or invalid: {other:?}"
+            )),
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child side.
+
+/// Sends the report line `key value` to the parent.
+pub fn report(key: &str, value: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{MARK}{key} {value}");
+    let _ = out.flush();
+}
+
+/// A child's parameters (`key=value` words of [`ROLE_VAR`]).
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    /// The parameter `key` (panics if missing).
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .get(key)
+            .unwrap_or_else(|| panic!("child parameter `{key}` missing"))
+    }
+
+    /// The parameter `key`, if given.
+    pub fn opt(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The parameter `key` as a number (panics if missing or invalid).
+    pub fn num(&self, key: &str) -> u64 {
+        self.get(key)
+            .parse()
+            .unwrap_or_else(|e| panic!("child parameter `{key}`: {e}"))
+    }
+
+    /// Takes ownership of the inherited descriptor passed as `key`, checking that it is open
+    /// and not close-on-exec.
+    pub fn fd(&self, key: &str) -> OwnedFd {
+        let fd = self.num(key) as RawFd;
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        assert!(flags >= 0, "descriptor {fd} was not inherited");
+        assert_eq!(
+            flags & libc::FD_CLOEXEC,
+            0,
+            "descriptor {fd} is close-on-exec"
+        );
+        // SAFETY: the parent passed this descriptor to us for our exclusive use; we checked it
+        // is open, and nothing else in this process owns it.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    }
+
+    /// The parent's process id.
+    pub fn parent(&self) -> u32 {
+        self.num("parent") as u32
+    }
+}
+
+/// In a child: its role and parameters from [`ROLE_VAR`]; `None` in a normal run.
+pub fn child_role() -> Option<(String, Params)> {
+    let spec = std::env::var(ROLE_VAR).ok()?;
+    let mut words = spec.split_whitespace();
+    let role = words.next().expect("role").to_string();
+    let params = Params(
+        words
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    Some((role, params))
+}
+
+/// Whether the parent process is gone (the child then stops instead of spinning on).
+pub fn orphaned(params: &Params) -> bool {
+    // SAFETY: getppid has no preconditions.
+    (unsafe { libc::getppid() }) as u64 != params.num("parent")
+}
+
+/// Attaches to the parent's ring as [`Transport`] passed it: `Ring::open_shm` for
+/// `shm=<name>`, or `Region::from_fd` on the inherited descriptor `fd=<n>` and `Ring::attach`.
+/// Requires the ring's mode to be `mode`.
+pub fn child_ring<T: Entry>(params: &Params, mode: Mode) -> Ring<T> {
+    let ring = if let Some(name) = params.opt("shm") {
+        Ring::<T>::open_shm(name).unwrap_or_else(|e| panic!("open_shm({name}): {e}"))
+    } else {
+        let owned = params.fd("fd");
+        let fd = owned.as_raw_fd();
+        let region = Region::from_fd(owned).unwrap_or_else(|e| panic!("from_fd({fd}): {e}"));
+        Ring::attach(region).unwrap_or_else(|e| panic!("attach: {e}"))
+    };
+    assert_eq!(ring.mode(), mode, "ring mode");
+    ring
+}
