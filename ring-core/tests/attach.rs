@@ -1513,78 +1513,55 @@ fn wait_row_wrong_length_missing_or_unannounced() {
     }
 }
 
+/// Row `row` of `cfg`'s block table (`block`, at `off`, `len` long) moved out of range,
+/// misaligned, into the header, or to where offset + length overflows u64, and then given a
+/// length running past the region: each refused while the table is scanned, naming the row.
+fn refuse_misplaced_row(cfg: Config, row: usize, block: &'static str, off: u64, len: u64) {
+    let region = cfg.region_len::<u64>().unwrap();
+    let bad_offsets = [
+        region,           // starts at the end
+        region - 128 + 8, // misaligned
+        4096,             // beyond the region
+        0,                // the header itself
+        128,              // inside the header
+        520,              // misaligned
+        u64::MAX - 127,   // offset + len overflows
+        1 << 40,
+        // Aligned and starting inside the region, but running past its end.
+        (region - len + 1).div_ceil(128) * 128,
+    ];
+    for offset in bad_offsets {
+        refuse_in(
+            cfg,
+            |h| h.blocks[row].offset.store(offset, Relaxed),
+            LayoutError::Block { block, offset, len },
+            &[block, "block"],
+        );
+    }
+    for bad_len in [u64::MAX, region, region - off + 1] {
+        refuse_in(
+            cfg,
+            |h| h.blocks[row].len.store(bad_len, Relaxed),
+            LayoutError::Block {
+                block,
+                offset: off,
+                len: bad_len,
+            },
+            &[block],
+        );
+    }
+}
+
 #[test]
 fn overflow_and_wait_blocks_out_of_range_or_overlapping() {
     // Out of range, misaligned, in the header, or overflowing u64: refused while the table is
     // scanned, naming the row itself.
-    let bad_offsets = |len: u64, region: u64| {
-        [
-            region,           // starts at the end
-            region - 128 + 8, // misaligned
-            4096,             // beyond the region
-            0,                // the header itself
-            128,              // inside the header
-            520,              // misaligned
-            u64::MAX - 127,   // offset + len overflows
-            1 << 40,
-            // Aligned and starting inside the region, but running past its end.
-            (region - len + 1).div_ceil(128) * 128,
-        ]
-    };
     for mode in MODES {
         for cfg in [ovf_cfg(mode), both_cfg(mode)] {
-            let region = cfg.region_len::<u64>().unwrap();
-            for offset in bad_offsets(OVF_LEN, region) {
-                refuse_in(
-                    cfg,
-                    |h| h.blocks[3].offset.store(offset, Relaxed),
-                    LayoutError::Block {
-                        block: "overflow",
-                        offset,
-                        len: OVF_LEN,
-                    },
-                    &["overflow", "block"],
-                );
-            }
-            for bad_len in [u64::MAX, region, region - OVF_OFF + 1] {
-                refuse_in(
-                    cfg,
-                    |h| h.blocks[3].len.store(bad_len, Relaxed),
-                    LayoutError::Block {
-                        block: "overflow",
-                        offset: OVF_OFF,
-                        len: bad_len,
-                    },
-                    &["overflow"],
-                );
-            }
+            refuse_misplaced_row(cfg, 3, "overflow", OVF_OFF, OVF_LEN);
         }
         for (cfg, off) in [(base_cfg(mode), WAIT_OFF), (both_cfg(mode), BOTH_WAIT_OFF)] {
-            let region = cfg.region_len::<u64>().unwrap();
-            for offset in bad_offsets(128, region) {
-                refuse_in(
-                    cfg,
-                    |h| h.blocks[4].offset.store(offset, Relaxed),
-                    LayoutError::Block {
-                        block: "wait",
-                        offset,
-                        len: 128,
-                    },
-                    &["wait", "block"],
-                );
-            }
-            for bad_len in [u64::MAX, region, region - off + 1] {
-                refuse_in(
-                    cfg,
-                    |h| h.blocks[4].len.store(bad_len, Relaxed),
-                    LayoutError::Block {
-                        block: "wait",
-                        offset: off,
-                        len: bad_len,
-                    },
-                    &["wait"],
-                );
-            }
+            refuse_misplaced_row(cfg, 4, "wait", off, 128);
         }
 
         // Overlaps: the later row of the pair is named, with its own offset and length.
@@ -1752,22 +1729,17 @@ fn creating_with_an_invalid_overflow_capacity_is_refused() {
 /// The multi-producer shapes, which have `PSLOTS` producer records, with and without the other
 /// optional blocks.
 fn producer_shapes() -> Vec<Config> {
-    [Mode::Mpsc, Mode::Mpmc]
-        .iter()
-        .flat_map(|&m| {
-            [
-                base_cfg(m),
-                base_cfg(m).wait(false),
-                ovf_cfg(m),
-                both_cfg(m),
-            ]
-        })
-        .collect()
+    shapes_of([Mode::Mpsc, Mode::Mpmc])
 }
 
 /// The single-producer shapes, which have none.
 fn single_producer_shapes() -> Vec<Config> {
-    [Mode::Spsc, Mode::Spmc]
+    shapes_of([Mode::Spsc, Mode::Spmc])
+}
+
+/// Every block combination (wait block or none, overflow area, both) in each of `modes`.
+fn shapes_of(modes: [Mode; 2]) -> Vec<Config> {
+    modes
         .iter()
         .flat_map(|&m| {
             [

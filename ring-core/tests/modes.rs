@@ -6,7 +6,8 @@
 //! hanging it.
 
 use ring_core::{
-    ClaimError, Config, LayoutError, Mode, PopError, PushAllError, PushError, RegionError, Ring,
+    ClaimError, Config, Consumer, LayoutError, Mode, PopError, Producer, PushAllError, PushError,
+    RegionError, Ring,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +39,15 @@ fn ring(mode: Mode, cap: u32, init: u32) -> Ring<u64> {
     Ring::<u64>::create_heap(Config::new(cap).mode(mode).initial_index(init)).expect("create")
 }
 
+/// [`ring`] with a producer and a consumer handle: the setup most single-threaded tests start
+/// with.
+fn ring_with_handles(mode: Mode, cap: u32, init: u32) -> (Ring<u64>, Producer<u64>, Consumer<u64>) {
+    let ring = ring(mode, cap, init);
+    let tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    (ring, tx, rx)
+}
+
 /// A tiny deterministic PRNG (xorshift64*), so runs are reproducible without dependencies.
 struct Rng(u64);
 
@@ -65,9 +75,7 @@ impl Rng {
 #[test]
 fn single_push_pop_fill_drain_many_laps() {
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let (mut pushed, mut popped, mut refusals) = (0u64, 0u64, 0u64);
         assert_eq!(rx.pop(), Err(PopError::Empty), "{ctx}: new ring not empty");
         assert!(ring.is_empty(), "{ctx}");
@@ -138,9 +146,7 @@ fn single_push_pop_fill_drain_many_laps() {
 fn interleaved_push_pop_random_fill_levels() {
     // A model check against VecDeque with random operation sequences.
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let mut model = std::collections::VecDeque::new();
         let mut rng = Rng::new(u64::from(cap) ^ u64::from(init) ^ mode as u64);
         let mut next = 1u64;
@@ -245,9 +251,7 @@ fn full_refusals_count_episodes_per_handle() {
 #[test]
 fn push_all_is_all_or_nothing_across_the_wrap() {
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let capu = cap as usize;
         let too_big: Vec<u64> = (1..=capu as u64 + 1).collect();
         assert_eq!(
@@ -336,9 +340,7 @@ fn push_all_is_all_or_nothing_across_the_wrap() {
 #[test]
 fn push_some_takes_as_many_as_fit() {
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let capu = cap as usize;
         let mut next = 1u64;
         let mut expect = 1u64;
@@ -397,9 +399,7 @@ fn push_some_takes_as_many_as_fit() {
 #[test]
 fn reserve_write_get_mut_fill_from_commit() {
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let capu = cap as usize;
         let mut next = 1u64;
         let mut expect = 1u64;
@@ -495,9 +495,7 @@ fn dropped_chunk_single_producer_publishes_nothing_and_returns_the_slots() {
         for cap in CAPACITIES {
             for init in initials(cap) {
                 let ctx = format!("{mode:?} cap {cap} initial {init:#x}");
-                let ring = ring(mode, cap, init);
-                let mut tx = ring.producer().unwrap();
-                let mut rx = ring.consumer().unwrap();
+                let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
                 let capu = cap as usize;
                 tx.push(1).unwrap();
                 assert_eq!(rx.pop(), Ok(1), "{ctx}");
@@ -562,9 +560,7 @@ fn dropped_chunk_multi_producer_publishes_discarded_slots() {
         for cap in CAPACITIES {
             for init in initials(cap) {
                 let ctx = format!("{mode:?} cap {cap} initial {init:#x}");
-                let ring = ring(mode, cap, init);
-                let mut tx = ring.producer().unwrap();
-                let mut rx = ring.consumer().unwrap();
+                let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
                 let capu = cap as usize;
                 let mut discarded = 0u64;
                 let mut pos = 0u32; // positions used so far
@@ -687,9 +683,7 @@ fn chunk_write_out_of_range_panics() {
 #[test]
 fn view_iterates_in_order_and_releases_on_drop() {
     for_each_config(|mode, cap, init, ctx| {
-        let ring = ring(mode, cap, init);
-        let mut tx = ring.producer().unwrap();
-        let mut rx = ring.consumer().unwrap();
+        let (ring, mut tx, mut rx) = ring_with_handles(mode, cap, init);
         let capu = cap as usize;
         assert!(
             matches!(rx.view(4), Err(PopError::Empty)),

@@ -19,8 +19,8 @@
 mod common;
 
 use common::{
-    child_ring, expected_hash, mix, orphaned, report, unique_name, Params, Peer, Rng, ShmGuard,
-    Transport, DEADLINE,
+    child_ring, decode_with, expected_hash, mix, orphaned, receive, report, snooze_upto,
+    tagged_entry, unique_name, Claim, Params, Peer, Rng, ShmGuard, Transport, DEADLINE,
 };
 use ring_core::layout::{initial_lap_tag, overflow_state, Slot};
 use ring_core::{
@@ -39,31 +39,16 @@ const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
 const FLAGS_MAGIC: u32 = 0x0F10_0000;
 
 fn entry(p: u64, seq: u64) -> Completion {
-    Completion::new(
-        p << 32 | seq,
-        (seq as u32 ^ 0x3C3C_3C3C) as i32,
-        FLAGS_MAGIC | p as u32,
-    )
+    tagged_entry(p, seq, 0x3C3C_3C3C, FLAGS_MAGIC)
 }
 
 fn decode(c: &Completion) -> Result<(u64, u64), String> {
-    let (p, seq) = (c.user_data >> 32, c.user_data & 0xffff_ffff);
-    if *c != entry(p, seq) {
-        return Err(format!("corrupt payload {c:?}"));
-    }
-    Ok((p, seq))
+    decode_with(c, entry)
 }
 
 /// Spin, then yield.
 fn snooze(step: &mut u32) {
-    if *step < 6 {
-        for _ in 0..(1u32 << *step) {
-            std::hint::spin_loop();
-        }
-    } else {
-        thread::yield_now();
-    }
-    *step = step.saturating_add(1);
+    snooze_upto(step, 6);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -783,35 +768,10 @@ fn consume_round(
             }
             Ok(n)
         }
-        1 => {
-            let n = rx
-                .pop_into(&mut buf[..max])
-                .map_err(|e| format!("pop_into: {e}"))?;
-            for c in &buf[..n] {
-                f(c)?;
-            }
-            Ok(n)
+        r => {
+            let how = [Claim::PopInto, Claim::View, Claim::Pop][(r - 1) as usize];
+            receive(rx, buf, max, how, f)
         }
-        2 => match rx.view(max) {
-            Ok(view) => {
-                if view.claimed() == 0 || view.claimed() > max {
-                    return Err(format!("view({max}) claimed {}", view.claimed()));
-                }
-                let mut n = 0;
-                for c in view.iter() {
-                    f(c)?;
-                    n += 1;
-                }
-                Ok(n)
-            }
-            Err(PopError::Empty) => Ok(0),
-            Err(e) => Err(format!("view: {e}")),
-        },
-        _ => match rx.pop() {
-            Ok(c) => f(&c).map(|()| 1),
-            Err(PopError::Empty) => Ok(0),
-            Err(e) => Err(format!("pop: {e}")),
-        },
     }
 }
 

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    child_ring, expected_hash, mix, report, unique_name, Params, Peer, Rng, ShmGuard, Transport,
-    DEADLINE,
+    child_ring, decode_with, expected_hash, mix, receive, report, snooze_upto, tagged_entry,
+    unique_name, Claim, Params, Peer, Rng, ShmGuard, Transport, DEADLINE,
 };
 use ring_core::{
     ClaimError, Completion, Consumer, Mode, PopError, Producer, PushAllError, PushError, Ring,
@@ -35,32 +35,17 @@ fn per_producer() -> u64 {
 const FLAGS_MAGIC: u32 = 0xC0DE_0000;
 
 fn entry(p: u64, seq: u64) -> Completion {
-    Completion::new(
-        p << 32 | seq,
-        (seq as u32 ^ 0x5A5A_5A5A) as i32,
-        FLAGS_MAGIC | p as u32,
-    )
+    tagged_entry(p, seq, 0x5A5A_5A5A, FLAGS_MAGIC)
 }
 
 /// Splits a received entry into (producer, seq), checking its payload.
 fn decode(c: &Completion) -> Result<(u64, u64), String> {
-    let (p, seq) = (c.user_data >> 32, c.user_data & 0xffff_ffff);
-    if *c != entry(p, seq) {
-        return Err(format!("corrupt payload {c:?}"));
-    }
-    Ok((p, seq))
+    decode_with(c, entry)
 }
 
 /// Spin, then yield: the wait used whenever the ring is full or empty.
 fn snooze(step: &mut u32) {
-    if *step < 7 {
-        for _ in 0..(1u32 << *step) {
-            std::hint::spin_loop();
-        }
-    } else {
-        thread::yield_now();
-    }
-    *step = step.saturating_add(1);
+    snooze_upto(step, 7);
 }
 
 /// Why a loop gave up.
@@ -194,40 +179,11 @@ fn consume_round(
     rx: &mut Consumer<Completion>,
     buf: &mut [Completion],
     round: u64,
-    mut f: impl FnMut(&Completion) -> Result<(), String>,
+    f: impl FnMut(&Completion) -> Result<(), String>,
 ) -> Result<usize, String> {
     let max = 1 + (mix(round) % buf.len() as u64) as usize;
-    match round % 3 {
-        0 => {
-            let n = rx
-                .pop_into(&mut buf[..max])
-                .map_err(|e| format!("pop_into: {e}"))?;
-            for c in &buf[..n] {
-                f(c)?;
-            }
-            Ok(n)
-        }
-        1 => match rx.view(max) {
-            Ok(view) => {
-                if view.claimed() == 0 || view.claimed() > max {
-                    return Err(format!("view({max}) claimed {}", view.claimed()));
-                }
-                let mut n = 0;
-                for c in view.iter() {
-                    f(c)?;
-                    n += 1;
-                }
-                Ok(n)
-            }
-            Err(PopError::Empty) => Ok(0),
-            Err(e) => Err(format!("view: {e}")),
-        },
-        _ => match rx.pop() {
-            Ok(c) => f(&c).map(|()| 1),
-            Err(PopError::Empty) => Ok(0),
-            Err(e) => Err(format!("pop: {e}")),
-        },
-    }
+    let how = [Claim::PopInto, Claim::View, Claim::Pop][(round % 3) as usize];
+    receive(rx, buf, max, how, f)
 }
 
 /// Checks that entries arrive as `0, 1, 2, ...` per producer: nothing lost, duplicated or

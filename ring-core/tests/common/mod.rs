@@ -52,7 +52,7 @@
 // dead code.
 #![allow(dead_code)]
 
-use ring_core::{Completion, Entry, Mode, Region, Ring};
+use ring_core::{Completion, Consumer, Entry, Mode, PopError, Region, Ring};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -116,6 +116,97 @@ impl Rng {
     /// A value in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+}
+
+/// The entry a multi-producer test sends as producer `p`'s `seq`-th: `user_data` is
+/// `p << 32 | seq`; `result` (`seq ^ xor`) and `flags` (`flags_magic | p`) are derived from
+/// both, so a torn or stale read is caught. Each test file picks its own `xor` and
+/// `flags_magic`.
+pub fn tagged_entry(p: u64, seq: u64, xor: u32, flags_magic: u32) -> Completion {
+    Completion::new(
+        p << 32 | seq,
+        (seq as u32 ^ xor) as i32,
+        flags_magic | p as u32,
+    )
+}
+
+/// Splits a received entry into (producer, seq), checking its payload against `entry` (the
+/// test file's [`tagged_entry`]).
+pub fn decode_with(
+    c: &Completion,
+    entry: impl Fn(u64, u64) -> Completion,
+) -> Result<(u64, u64), String> {
+    let (p, seq) = (c.user_data >> 32, c.user_data & 0xffff_ffff);
+    if *c != entry(p, seq) {
+        return Err(format!("corrupt payload {c:?}"));
+    }
+    Ok((p, seq))
+}
+
+/// Spin (2^step times while `step < spin_steps`), then yield: the wait of a polling loop
+/// while the ring is full or empty. A granted operation resets `step` to 0.
+pub fn snooze_upto(step: &mut u32, spin_steps: u32) {
+    if *step < spin_steps {
+        for _ in 0..(1u32 << *step) {
+            std::hint::spin_loop();
+        }
+    } else {
+        thread::yield_now();
+    }
+    *step = step.saturating_add(1);
+}
+
+/// One way of receiving a round of entries (see [`receive`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Claim {
+    /// `pop_into` of up to `max` entries.
+    PopInto,
+    /// `view(max)`, checked to claim between 1 and `max`, iterated.
+    View,
+    /// `pop` of one entry.
+    Pop,
+}
+
+/// Receives one round of at most `max` entries (`1 <= max <= buf.len()`) the way `how` says,
+/// handing each to `f`. Returns how many were received (0 when the ring looked empty).
+pub fn receive(
+    rx: &mut Consumer<Completion>,
+    buf: &mut [Completion],
+    max: usize,
+    how: Claim,
+    mut f: impl FnMut(&Completion) -> Result<(), String>,
+) -> Result<usize, String> {
+    match how {
+        Claim::PopInto => {
+            let n = rx
+                .pop_into(&mut buf[..max])
+                .map_err(|e| format!("pop_into: {e}"))?;
+            for c in &buf[..n] {
+                f(c)?;
+            }
+            Ok(n)
+        }
+        Claim::View => match rx.view(max) {
+            Ok(view) => {
+                if view.claimed() == 0 || view.claimed() > max {
+                    return Err(format!("view({max}) claimed {}", view.claimed()));
+                }
+                let mut n = 0;
+                for c in view.iter() {
+                    f(c)?;
+                    n += 1;
+                }
+                Ok(n)
+            }
+            Err(PopError::Empty) => Ok(0),
+            Err(e) => Err(format!("view: {e}")),
+        },
+        Claim::Pop => match rx.pop() {
+            Ok(c) => f(&c).map(|()| 1),
+            Err(PopError::Empty) => Ok(0),
+            Err(e) => Err(format!("pop: {e}")),
+        },
     }
 }
 
