@@ -1,0 +1,765 @@
+//! The executable reference: `spec/reader/cring_reader.c`, the independent C11 consumer that
+//! spec/PROTOCOL.md section 20 ("Writing a compatible reader") describes, run against rings
+//! that ring-core creates.
+//!
+//! The reader is compiled with `gcc -std=c11 -O2 -Wall -Wextra -Werror -pedantic` (and once
+//! more with `-fsanitize=address,undefined`) into `CARGO_TARGET_TMPDIR`; without `gcc` every
+//! test here prints why and passes without running. Each test creates a ring under `/dev/shm`
+//! (a unique name, removed on every path: the `Region` unlinks its file on drop, also while
+//! unwinding, and [`ShmGuard`] removes hand-made files), runs the reader as a child process
+//! and produces from this process:
+//!
+//! - entries `user_data = producer << 32 | seq` with `result` and `flags` derived from both,
+//!   which the reader checks, with each producer's order;
+//! - first a burst that fills the ring and spills into the overflow area before the reader
+//!   starts, then (once the reader has drained it, deactivated the area (O6) and gone to sleep
+//!   on the futex (W2)) a stream from one producer (SPSC) or two producer threads (MPSC), with
+//!   pauses so that the reader sleeps and is woken again;
+//! - indices starting at `u32::MAX - 100`, so the ring's positions cross the `u32` wrap.
+//!
+//! The reader's summary line must report exactly the count, each producer's count, as many
+//! overflow entries as the ring's `overflowed` counter, and the final ring head that matches
+//! `tail`. Other tests check that it refuses regions (one per attach check it can be made to
+//! fail), reports a wrong entry, an extra entry and a busy consumer side, and takes over a claim
+//! left by a dead process. Every wait on the child is bounded by [`DEADLINE`]: a child still
+//! running then is killed and the test fails with its output.
+
+use ring_core::{Completion, Config, Mode, PopError, Producer, PushError, Ring};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Bound on every wait on the child (and on the producers, which wait for it).
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Both indices start here, so the ring crosses the `u32` wrap after 101 positions.
+const START: u32 = u32::MAX - 100;
+/// Small, so that producers spill into the overflow area.
+const CAPACITY: u32 = 64;
+const OVERFLOW: u32 = 128;
+/// Entries per producer.
+const PER_PRODUCER: u64 = 100_000;
+/// Entries per producer under the sanitizers.
+const SANITIZED_PER_PRODUCER: u64 = 20_000;
+/// The reader's exit statuses (see the comment at the top of cring_reader.c).
+const EXIT_MISMATCH: i32 = 1;
+const EXIT_REFUSED: i32 = 3;
+const EXIT_NO_CONSUMER: i32 = 4;
+
+/// Producer `p`'s entry number `seq`: the pattern cring_reader.c checks.
+fn entry(p: u64, seq: u64) -> Completion {
+    Completion::new(
+        p << 32 | seq,
+        (seq as u32 ^ 0x5A5A_5A5A) as i32,
+        0xC0DE_0000 | p as u32,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Build {
+    /// `-O2`, the flags the spec names.
+    Optimized,
+    /// `-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all`.
+    Sanitized,
+}
+
+fn source() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/reader/cring_reader.c")
+}
+
+/// The compiled reader, or `None` (with a message) when `gcc` is not installed. Compiled once
+/// per test binary and build; a compiler error fails the test.
+fn reader(build: Build) -> Option<PathBuf> {
+    static OPTIMIZED: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static SANITIZED: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let cell = match build {
+        Build::Optimized => &OPTIMIZED,
+        Build::Sanitized => &SANITIZED,
+    };
+    let exe = cell.get_or_init(|| compile(build)).clone();
+    if exe.is_none() {
+        eprintln!(
+            "SKIPPED: gcc not found on PATH; spec/reader/cring_reader.c was not compiled or run"
+        );
+    }
+    exe
+}
+
+fn compile(build: Build) -> Option<PathBuf> {
+    match Command::new("gcc").arg("--version").output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("running gcc --version: {e}"),
+        Ok(_) => {}
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-reader");
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    let name = format!("cring_reader-{build:?}").to_lowercase();
+    // Compile to a name of our own, then rename into place: concurrent test runs never see a
+    // half-written executable.
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let mut cmd = Command::new("gcc");
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
+    match build {
+        Build::Optimized => cmd.arg("-O2"),
+        Build::Sanitized => cmd.args([
+            "-O1",
+            "-g",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+        ]),
+    };
+    let out = cmd
+        .arg(source())
+        .arg("-o")
+        .arg(&tmp)
+        .output()
+        .expect("run gcc");
+    assert!(
+        out.status.success(),
+        "gcc failed to compile {} ({build:?}):\n{}",
+        source().display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exe = dir.join(name);
+    std::fs::rename(&tmp, &exe).expect("rename the executable into place");
+    Some(exe)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child
+
+/// What a finished reader said.
+struct Outcome {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The `key=value` fields of the summary line (`cring_reader: <verdict> key=value ...`).
+    fn summary(&self) -> HashMap<String, String> {
+        let line = self
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("cring_reader: "))
+            .unwrap_or_else(|| panic!("no summary line: {self}"));
+        let mut fields = HashMap::new();
+        let mut words = line.split_whitespace().skip(1);
+        fields.insert(
+            "verdict".to_string(),
+            words.next().unwrap_or("").to_string(),
+        );
+        for w in words {
+            if let Some((k, v)) = w.split_once('=') {
+                fields.insert(k.to_string(), v.to_string());
+            }
+        }
+        fields
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A running reader; killed (and reaped) if still running when dropped.
+struct Reader {
+    child: Option<Child>,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+impl Reader {
+    fn spawn(exe: &Path, args: &[String]) -> Reader {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", exe.display()));
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        Reader {
+            child: Some(child),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Whether the child has exited (without reaping its output).
+    fn has_exited(&mut self) -> bool {
+        let child = self.child.as_mut().expect("running");
+        matches!(child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits for the child until `deadline`; past it, kills it and fails.
+    fn finish(mut self, deadline: Instant) -> Outcome {
+        let mut child = self.child.take().expect("running");
+        let status = loop {
+            match child.try_wait().expect("try_wait") {
+                Some(status) => break status,
+                None if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let out = self.output_text();
+                    panic!("the C reader did not finish in {DEADLINE:?}; killed it.\n{out}");
+                }
+                None => thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        let stdout = self.stdout.take().map(|h| h.join().unwrap()).unwrap();
+        let stderr = self.stderr.take().map(|h| h.join().unwrap()).unwrap();
+        Outcome {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Everything the child wrote, once it is gone.
+    fn output_text(&mut self) -> String {
+        let out = self.stdout.take().map(|h| h.join().unwrap_or_default());
+        let err = self.stderr.take().map(|h| h.join().unwrap_or_default());
+        format!(
+            "--- stdout\n{}--- stderr\n{}",
+            out.unwrap_or_default(),
+            err.unwrap_or_default()
+        )
+    }
+
+    /// Kills the child and fails with its output.
+    fn fail(mut self, why: &str) -> ! {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let out = self.output_text();
+        panic!("{why}\n{out}");
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs the reader to completion on `/dev/shm/<name>` (nothing to produce meanwhile). Its own
+/// timeout is short: everything it needs is already there (and it retries a magic of 0, the
+/// mark of a region still being formatted, only that long).
+fn run_reader(exe: &Path, name: &str, count: u64, producers: u64) -> Outcome {
+    let args = [
+        name.to_string(),
+        count.to_string(),
+        producers.to_string(),
+        "--timeout=0.2".to_string(),
+    ];
+    Reader::spawn(exe, &args).finish(Instant::now() + DEADLINE)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared-memory names
+
+fn unique_name(test: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "ring-core-c-reader-{}-{test}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes `/dev/shm/<name>` on drop (also while unwinding).
+struct ShmGuard(PathBuf);
+
+impl ShmGuard {
+    fn new(name: &str) -> ShmGuard {
+        ShmGuard(PathBuf::from(ring_core::region::SHM_DIR).join(name))
+    }
+}
+
+impl Drop for ShmGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn shm_path(name: &str) -> PathBuf {
+    PathBuf::from(ring_core::region::SHM_DIR).join(name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consuming across the wrap, with overflow and sleeping
+
+/// Pushes `value`, retrying while the ring (and its overflow area) is full, until `stop` or
+/// the deadline.
+fn push_until(
+    tx: &mut Producer<Completion>,
+    value: Completion,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut value = value;
+    let mut spins = 0u32;
+    loop {
+        match tx.push(value) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(back)) => {
+                value = back;
+                if stop.load(Ordering::Relaxed) {
+                    return Err("stopped".to_string());
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("still full at {DEADLINE:?}: the reader is stuck"));
+                }
+                spins += 1;
+                if spins % 64 == 0 {
+                    thread::sleep(Duration::from_micros(50));
+                } else {
+                    thread::yield_now();
+                }
+            }
+            Err(PushError::Corrupt(_, c)) => return Err(format!("push: {c:?}")),
+        }
+    }
+}
+
+/// Polls `cond` every millisecond until it holds; fails (killing the reader) if the reader
+/// exits first or the deadline passes.
+fn wait_until(reader: &mut Option<Reader>, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !cond() {
+        let r = reader.as_mut().expect("reader");
+        if r.has_exited() {
+            reader
+                .take()
+                .unwrap()
+                .fail(&format!("the C reader exited while waiting for: {what}"));
+        }
+        if Instant::now() > deadline {
+            reader
+                .take()
+                .unwrap()
+                .fail(&format!("timed out waiting for: {what}"));
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// One run: `producers` producers, `per_producer` entries each, the reader built as `build`,
+/// sleeping on the futex when `wait` (the ring has the wait block) or polling otherwise.
+fn consume_across_the_wrap(
+    mode: Mode,
+    producers: u64,
+    per_producer: u64,
+    build: Build,
+    wait: bool,
+) {
+    let Some(exe) = reader(build) else { return };
+    let name = unique_name(&format!("{mode:?}").to_lowercase());
+    let _guard = ShmGuard::new(&name);
+    let cfg = Config::new(CAPACITY)
+        .mode(mode)
+        .initial_index(START)
+        .overflow(OVERFLOW)
+        .wait(wait);
+    let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+    let mut txs: Vec<Producer<Completion>> = (0..producers)
+        .map(|_| ring.producer().expect("producer"))
+        .collect();
+    let total = producers * per_producer;
+
+    // 1. A burst before the reader runs: fills the ring and spills into the overflow area.
+    let burst = u64::from(CAPACITY + OVERFLOW / 2) / producers;
+    for seq in 0..burst {
+        for (p, tx) in txs.iter_mut().enumerate() {
+            tx.push(entry(p as u64, seq))
+                .expect("the ring and its overflow area have room for the burst");
+        }
+    }
+    let c = ring.counters();
+    assert!(c.overflow_active, "the burst spilled: {c:?}");
+    assert_eq!(
+        c.overflowed,
+        burst * producers - u64::from(CAPACITY),
+        "{c:?}"
+    );
+
+    // 2. The reader drains the burst (the ring first, then the overflow area: O4, O5),
+    //    deactivates the area (O6) and, with the wait block, goes to sleep (W2).
+    let mut args = vec![name.clone(), total.to_string(), producers.to_string()];
+    if !wait {
+        args.push("--poll".to_string());
+    }
+    let mut child = Some(Reader::spawn(&exe, &args));
+    wait_until(&mut child, "the reader drains the burst and sleeps", || {
+        let c = ring.counters();
+        c.head == c.tail
+            && c.overflow_pending == 0
+            && !c.overflow_active
+            && (!wait || (c.waiters > 0 && c.sleeps > 0))
+    });
+
+    // 3. The rest, from one thread per producer, with pauses (the reader sleeps and is woken
+    //    by W1) between runs that outpace it (the ring spills again).
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + DEADLINE;
+    let results: Vec<Result<(), String>> = thread::scope(|s| {
+        let handles: Vec<_> = txs
+            .drain(..)
+            .enumerate()
+            .map(|(p, mut tx)| {
+                let stop = &stop;
+                s.spawn(move || {
+                    for seq in burst..per_producer {
+                        push_until(&mut tx, entry(p as u64, seq), stop, deadline)?;
+                        if seq % 10_000 == 0 {
+                            thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        // Supervise: a reader that exits early, or the deadline, stops the producers.
+        while !handles.iter().all(|h| h.is_finished()) {
+            if Instant::now() > deadline || child.as_mut().unwrap().has_exited() {
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let out = child.take().unwrap().finish(Instant::now() + DEADLINE);
+    for (p, r) in results.iter().enumerate() {
+        assert!(r.is_ok(), "producer {p}: {r:?}\nreader: {out}");
+    }
+    assert_eq!(out.code(), Some(0), "reader: {out}");
+    eprintln!("{mode:?}, {build:?}: {}", out.stdout.trim()); // shown with --nocapture
+
+    // 4. The summary agrees with the ring, exactly.
+    let f = out.summary();
+    let c = ring.counters();
+    let num = |k: &str| -> u64 {
+        f.get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("summary field {k}: {out}"))
+    };
+    assert_eq!(f["verdict"], "ok", "{out}");
+    assert_eq!(
+        f["mode"],
+        if mode == Mode::Spsc { "spsc" } else { "mpsc" },
+        "{out}"
+    );
+    let incompat = 0x1 | if wait { 0x2 } else { 0 } | if mode == Mode::Mpsc { 0x4 } else { 0 };
+    assert_eq!(f["incompat"], format!("{incompat:#x}"), "{out}");
+    assert_eq!(num("consumed"), total, "{out}");
+    let per: Vec<String> = (0..producers).map(|_| per_producer.to_string()).collect();
+    assert_eq!(f["per_producer"], per.join(","), "{out}");
+    assert_eq!(num("discarded"), 0, "{out}");
+    assert_eq!(num("overflow"), c.overflowed, "{out}\n{c:?}");
+    assert_eq!(num("ring") + num("overflow"), total, "{out}");
+    assert!(num("deactivations") >= 1, "{out}");
+    if wait {
+        assert!(num("sleeps") >= 1, "{out}");
+        assert!(c.wakeups >= 1, "{c:?}");
+    }
+    // Every ring entry moved both indices by one from START: across the wrap.
+    let ring_entries = num("ring");
+    assert!(
+        ring_entries > u64::from(u32::MAX - START),
+        "the ring crossed the wrap: {out}"
+    );
+    let head = START.wrapping_add(ring_entries as u32);
+    assert_eq!(f["head"], format!("0x{head:08x}"), "{out}");
+    assert_eq!((c.tail, c.head), (head, head), "{c:?}");
+    assert_eq!(c.overflow_pending, 0, "{c:?}");
+    assert!(
+        !c.overflow_active,
+        "the final pop deactivated the area: {c:?}"
+    );
+    assert_eq!(c.waiters, 0, "the reader retired: {c:?}");
+    // The reader gave its claim back, and left nothing behind.
+    let mut rx = ring
+        .consumer()
+        .expect("the reader released the consumer side");
+    assert_eq!(rx.pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn spsc_one_producer_across_the_wrap_with_overflow_and_sleep() {
+    consume_across_the_wrap(Mode::Spsc, 1, PER_PRODUCER, Build::Optimized, true);
+}
+
+#[test]
+fn mpsc_two_producers_across_the_wrap_with_overflow_and_sleep() {
+    consume_across_the_wrap(Mode::Mpsc, 2, PER_PRODUCER, Build::Optimized, true);
+}
+
+#[test]
+fn mpsc_two_producers_sanitized() {
+    consume_across_the_wrap(
+        Mode::Mpsc,
+        2,
+        SANITIZED_PER_PRODUCER,
+        Build::Sanitized,
+        true,
+    );
+}
+
+#[test]
+fn spsc_sanitized() {
+    consume_across_the_wrap(
+        Mode::Spsc,
+        1,
+        SANITIZED_PER_PRODUCER,
+        Build::Sanitized,
+        true,
+    );
+}
+
+#[test]
+fn mpsc_polling_without_wait_block() {
+    consume_across_the_wrap(Mode::Mpsc, 2, PER_PRODUCER / 4, Build::Optimized, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals and errors
+
+/// Header offsets (spec/LAYOUT.md section 2).
+const H_MAGIC: usize = 0;
+const H_VERSION_MAJOR: usize = 8;
+const H_MODE: usize = 20;
+const H_INCOMPAT: usize = 32;
+const H_RO_COMPAT: usize = 40;
+const H_CAPACITY: usize = 48;
+const H_ENTRY_FORMAT: usize = 52;
+const H_REGION_LEN: usize = 72;
+const H_BLOCKS: usize = 88;
+const H_PRODUCER_SLOTS: usize = 220;
+
+fn put32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+fn get32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+fn get64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+/// The bytes of a fresh MPSC ring with an overflow area, the wait block and producer records
+/// (incompat 0x7), made by ring-core.
+fn fresh_mpsc_bytes() -> Vec<u8> {
+    let name = unique_name("template");
+    let _guard = ShmGuard::new(&name);
+    let cfg = Config::new(CAPACITY)
+        .mode(Mode::Mpsc)
+        .initial_index(START)
+        .overflow(OVERFLOW);
+    let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+    let bytes = std::fs::read(shm_path(&name)).expect("read the region");
+    drop(ring);
+    assert_eq!(get64(&bytes, H_INCOMPAT), 0x7);
+    bytes
+}
+
+/// Writes `bytes` to a new `/dev/shm` file.
+fn write_shm(name: &str, bytes: &[u8]) -> ShmGuard {
+    let guard = ShmGuard::new(name);
+    std::fs::write(&guard.0, bytes).expect("write the region");
+    guard
+}
+
+#[test]
+fn refuses_what_attach_must_refuse() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    let fresh = fresh_mpsc_bytes();
+    let region_len = get64(&fresh, H_REGION_LEN) as usize;
+    type Edit = fn(&mut Vec<u8>, usize);
+    let cases: &[(&str, u32, Edit)] = &[
+        ("the unchanged region", 0, |_, _| {}),
+        ("bad magic", 3, |b, _| put64(b, H_MAGIC, 0x1234)),
+        ("magic 0 (never formatted)", 3, |b, _| put64(b, H_MAGIC, 0)),
+        ("layout version 2", 4, |b, _| put32(b, H_VERSION_MAJOR, 2)),
+        ("unknown incompat bit 3", 6, |b, _| {
+            put64(b, H_INCOMPAT, 0x7 | 0x8)
+        }),
+        ("unknown ro_compat bit", 7, |b, _| put64(b, H_RO_COMPAT, 1)),
+        ("SPMC mode", 8, |b, _| put32(b, H_MODE, 2)),
+        ("MPMC mode", 8, |b, _| put32(b, H_MODE, 3)),
+        ("invalid mode", 8, |b, _| put32(b, H_MODE, 7)),
+        ("capacity 48", 9, |b, _| put32(b, H_CAPACITY, 48)),
+        ("opaque entries", 10, |b, _| put32(b, H_ENTRY_FORMAT, 0)),
+        ("truncated region", 14, |b, len| b.truncate(len - 128)),
+        ("consumer line on the producer line", 17, |b, _| {
+            let producer = get64(b, H_BLOCKS);
+            put64(b, H_BLOCKS + 16, producer)
+        }),
+        ("overflow bit cleared", 18, |b, _| put64(b, H_INCOMPAT, 0x6)),
+        ("producer records without slots", 19, |b, _| {
+            put32(b, H_PRODUCER_SLOTS, 0)
+        }),
+        ("slot array one slot short", 20, |b, _| {
+            let len = get64(b, H_BLOCKS + 2 * 16 + 8);
+            put64(b, H_BLOCKS + 2 * 16 + 8, len - 24)
+        }),
+        ("wait bit cleared", 22, |b, _| put64(b, H_INCOMPAT, 0x5)),
+    ];
+    for (what, check, edit) in cases {
+        let mut bytes = fresh.clone();
+        edit(&mut bytes, region_len);
+        let name = unique_name("refuse");
+        let _guard = write_shm(&name, &bytes);
+        let out = run_reader(&exe, &name, 0, 1);
+        if *check == 0 {
+            assert_eq!(out.code(), Some(0), "{what}: {out}");
+            continue;
+        }
+        assert_eq!(out.code(), Some(EXIT_REFUSED), "{what}: {out}");
+        assert!(
+            out.stdout.contains(&format!("refused check={check}\n")),
+            "{what}: expected check {check}: {out}"
+        );
+    }
+}
+
+#[test]
+fn refuses_rings_it_does_not_implement() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    // Several consumers: check 8, narrowed to the single-consumer modes.
+    for mode in [Mode::Spmc, Mode::Mpmc] {
+        let name = unique_name("multi-consumer");
+        let _ring = Ring::<Completion>::create_shm(&name, Config::new(CAPACITY).mode(mode))
+            .expect("create_shm");
+        let out = run_reader(&exe, &name, 0, 1);
+        assert_eq!(out.code(), Some(EXIT_REFUSED), "{mode:?}: {out}");
+        assert!(out.stdout.contains("refused check=8\n"), "{mode:?}: {out}");
+    }
+    // Another entry type: check 10.
+    let name = unique_name("u64");
+    let _ring = Ring::<u64>::create_shm(&name, Config::new(CAPACITY)).expect("create_shm");
+    let out = run_reader(&exe, &name, 0, 1);
+    assert_eq!(out.code(), Some(EXIT_REFUSED), "{out}");
+    assert!(out.stdout.contains("refused check=10\n"), "{out}");
+}
+
+#[test]
+fn reports_wrong_and_extra_entries() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    let cases: &[(&str, &[Completion], u64, &str)] = &[
+        (
+            "a gap in the sequence",
+            &[entry(0, 0), entry(0, 2)],
+            2,
+            "mismatch at entry 1",
+        ),
+        (
+            "a wrong result",
+            &[entry(0, 0), Completion::new(1, 0, 0xC0DE_0000)],
+            2,
+            "mismatch at entry 1",
+        ),
+        (
+            "an unknown producer",
+            &[entry(1, 0)],
+            1,
+            "mismatch at entry 0",
+        ),
+        (
+            "one entry too many",
+            &[entry(0, 0), entry(0, 1), entry(0, 2)],
+            2,
+            "one more entry",
+        ),
+    ];
+    for (what, entries, count, message) in cases {
+        let name = unique_name("wrong");
+        let cfg = Config::new(CAPACITY).mode(Mode::Mpsc).initial_index(START);
+        let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+        let mut tx = ring.producer().expect("producer");
+        for e in *entries {
+            tx.push(*e).expect("room");
+        }
+        let out = run_reader(&exe, &name, *count, 1);
+        assert_eq!(out.code(), Some(EXIT_MISMATCH), "{what}: {out}");
+        assert!(out.stderr.contains(message), "{what}: {out}");
+        assert_eq!(out.summary()["verdict"], "FAILED", "{what}: {out}");
+    }
+}
+
+#[test]
+fn busy_consumer_side_and_takeover_from_a_dead_holder() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    // A live holder (this process): busy.
+    let name = unique_name("busy");
+    let cfg = Config::new(CAPACITY)
+        .overflow(OVERFLOW)
+        .initial_index(START);
+    let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+    let rx = ring.consumer().expect("consumer");
+    let out = run_reader(&exe, &name, 0, 1);
+    assert_eq!(out.code(), Some(EXIT_NO_CONSUMER), "{out}");
+    assert!(out.stderr.contains("busy"), "{out}");
+    drop(rx);
+
+    // A dead holder (a child that has exited and been reaped): taken over.
+    let mut dead = Command::new("true").spawn().expect("spawn true");
+    let pid = dead.id();
+    dead.wait().expect("reap true");
+    let mut bytes = std::fs::read(shm_path(&name)).expect("read the region");
+    let consumer_line = get64(&bytes, H_BLOCKS + 16) as usize;
+    put32(&mut bytes, consumer_line + 4, pid);
+    let copy = unique_name("dead-holder");
+    let _guard = write_shm(&copy, &bytes);
+    let out = run_reader(&exe, &copy, 0, 1);
+    assert_eq!(out.code(), Some(0), "{out}");
+    let after = std::fs::read(shm_path(&copy)).expect("read the copy");
+    assert_eq!(
+        get32(&after, consumer_line + 4),
+        0,
+        "the reader gave the claim back"
+    );
+}
