@@ -80,6 +80,7 @@ impl Overflow {
                 "overflow area still active"
             );
         }
+        tx.release(); // the next call claims the side again: keep the stream open
         (push, reap)
     }
 

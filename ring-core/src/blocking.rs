@@ -8,7 +8,7 @@
 
 use crate::consumer::Consumer;
 use crate::entry::Entry;
-use crate::error::{Corruption, PushError};
+use crate::error::{Corruption, PopError, PushError};
 use crate::layout::wait_flags;
 use crate::producer::Producer;
 use crate::protocol::wait;
@@ -28,6 +28,9 @@ pub enum WaitOutcome {
     Ready(u32),
     /// The timeout expired first; the count seen last.
     TimedOut(u32),
+    /// The producers closed the stream (layout 1.3) before the count reached `min`: no more
+    /// will come. The count seen last (those entries can still be taken).
+    Closed(u32),
 }
 
 /// Why a wait (or a reap that had nothing to return) failed.
@@ -46,6 +49,8 @@ pub enum WaitError {
     Futex(i32),
     /// No eventfd is attached to this process's view of the ring.
     NoEventfd,
+    /// The stream is closed and drained (layout 1.3): nothing was taken and nothing will come.
+    Closed,
 }
 
 impl fmt::Display for WaitError {
@@ -57,6 +62,9 @@ impl fmt::Display for WaitError {
             WaitError::Corrupt(c) => write!(f, "wait refused: {c}"),
             WaitError::Futex(e) => write!(f, "futex wait failed (errno {e})"),
             WaitError::NoEventfd => f.write_str("no eventfd is attached to this ring"),
+            WaitError::Closed => {
+                f.write_str("end of stream: the producers closed the ring and it is drained")
+            }
         }
     }
 }
@@ -117,15 +125,31 @@ impl<T: Entry> Consumer<T> {
             .saturating_add(self.raw.overflow_capacity())
     }
 
-    /// Waits until `count()` reaches `min`, spinning, then sleeping on the futex (W2).
+    /// Waits until `count()` reaches `min`, spinning, then sleeping on the futex (W2) with the
+    /// wake-up target `target()` (the ring position whose publication completes the wait), and
+    /// ending early when the stream is closed (E4).
     fn wait_for(
         &mut self,
         min: u32,
         timeout: Option<Duration>,
+        target: impl Fn(&Self) -> u32,
         count: impl Fn(&Self) -> (u32, bool),
     ) -> Result<WaitOutcome, WaitError> {
         // `count` returns the count and whether the wait may end below `min` (saturation).
         let done = |(n, enough): (u32, bool)| n >= min || enough;
+        // E4: closed, then count again (the Acquire load of the closed word made every
+        // publication before the close visible).
+        let closed = |s: &Self| -> Option<WaitOutcome> {
+            if !s.stream_closed_now() {
+                return None;
+            }
+            let c = count(s);
+            Some(if done(c) {
+                WaitOutcome::Ready(c.0)
+            } else {
+                WaitOutcome::Closed(c.0)
+            })
+        };
         let deadline = deadline_after(timeout);
         loop {
             let mut c = count(self);
@@ -140,6 +164,9 @@ impl<T: Entry> Consumer<T> {
             if done(c) {
                 return Ok(WaitOutcome::Ready(n));
             }
+            if let Some(end) = closed(self) {
+                return Ok(end);
+            }
             let Some(left) = remaining(deadline) else {
                 return Ok(WaitOutcome::TimedOut(n));
             };
@@ -149,9 +176,14 @@ impl<T: Entry> Consumer<T> {
             if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
                 return Err(WaitError::WakeupsSuppressed);
             }
-            // W2: announce, fence, snapshot the futex word, re-check (the condition, and that
-            // wake-ups were not suppressed meanwhile: a producer that saw NO_WAKE skips us).
-            let seen = wait::announce(w, FUTEX);
+            // W2: announce (and publish the target), fence, snapshot the futex word, re-check
+            // (the condition, the end of the stream, and that wake-ups were not suppressed
+            // meanwhile: a producer that saw NO_WAKE skips us).
+            let goal = self
+                .raw
+                .wait_target
+                .then(|| (target(self), self.position(), self.raw.capacity()));
+            let seen = wait::announce_target(w, FUTEX, goal);
             if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
                 wait::retire(w, FUTEX);
                 return Err(WaitError::WakeupsSuppressed);
@@ -160,6 +192,10 @@ impl<T: Entry> Consumer<T> {
             if done(c) {
                 wait::retire(w, FUTEX);
                 return Ok(WaitOutcome::Ready(c.0));
+            }
+            if let Some(end) = closed(self) {
+                wait::retire(w, FUTEX);
+                return Ok(end);
             }
             // Held up by a reserved position that is not published (the ring has producer
             // records): sleep at most `recovery_after`, then run recovery, in case its
@@ -186,11 +222,10 @@ impl<T: Entry> Consumer<T> {
                 }
                 FutexWait::TimedOut => {
                     let c = count(self);
-                    return Ok(if done(c) {
-                        WaitOutcome::Ready(c.0)
-                    } else {
-                        WaitOutcome::TimedOut(c.0)
-                    });
+                    if done(c) {
+                        return Ok(WaitOutcome::Ready(c.0));
+                    }
+                    return Ok(closed(self).unwrap_or(WaitOutcome::TimedOut(c.0)));
                 }
             }
         }
@@ -224,7 +259,9 @@ impl<T: Entry> Consumer<T> {
     /// ```
     pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
         let min = min.min(self.most_ready());
-        self.wait_for(min, timeout, |c| {
+        let ahead = min.clamp(1, self.raw.capacity());
+        let target = move |c: &Self| c.position().wrapping_add(ahead);
+        self.wait_for(min, timeout, target, |c| {
             let n = c.raw.ready(&c.cursor(), min.max(1));
             // Nothing more can arrive until this consumer takes some: stop waiting for more.
             (n, n > 0 && c.raw.saturated(&c.cursor()))
@@ -245,7 +282,13 @@ impl<T: Entry> Consumer<T> {
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
         let min = min.min(self.most_ready());
-        self.wait_for(min, timeout, |c| (c.raw.beyond(position), false))
+        let target = position.wrapping_add(min.clamp(1, self.raw.capacity()));
+        self.wait_for(
+            min,
+            timeout,
+            move |_| target,
+            |c| (c.raw.beyond(position), false),
+        )
     }
 
     /// Fills `out` with up to `out.len()` entries, from the ring and then from the overflow
@@ -255,7 +298,9 @@ impl<T: Entry> Consumer<T> {
     ///
     /// # Errors
     ///
-    /// Only when nothing was taken: [`WaitError::Interrupted`] (a signal), [`WaitError::Corrupt`],
+    /// Only when nothing was taken: [`WaitError::Closed`] (the end of the stream: the
+    /// producers closed it and nothing is left), [`WaitError::Interrupted`] (a signal),
+    /// [`WaitError::Corrupt`],
     /// [`WaitError::NoWaitBlock`] / [`WaitError::WakeupsSuppressed`] (it would have to sleep),
     /// [`WaitError::Futex`]. Entries already taken are always returned, never dropped; an error
     /// met after some were taken ends the call early with them (the next call reports it).
@@ -288,7 +333,8 @@ impl<T: Entry> Consumer<T> {
         loop {
             match self.pop_into(&mut out[n..]) {
                 Ok(k) => n += k,
-                Err(c) if n == 0 => return Err(WaitError::Corrupt(c)),
+                Err(PopError::Closed) if n == 0 => return Err(WaitError::Closed),
+                Err(PopError::Corrupt(c)) if n == 0 => return Err(WaitError::Corrupt(c)),
                 Err(_) => return Ok(n),
             }
             if n >= min || n == out.len() {
@@ -301,9 +347,11 @@ impl<T: Entry> Consumer<T> {
             let need = u32::try_from(min - n).unwrap_or(u32::MAX);
             match self.wait(need, left) {
                 Ok(WaitOutcome::Ready(_)) => {}
-                Ok(WaitOutcome::TimedOut(_)) => {
-                    if let Ok(k) = self.pop_into(&mut out[n..]) {
-                        n += k;
+                Ok(WaitOutcome::TimedOut(_)) | Ok(WaitOutcome::Closed(_)) => {
+                    match self.pop_into(&mut out[n..]) {
+                        Ok(k) => n += k,
+                        Err(PopError::Closed) if n == 0 => return Err(WaitError::Closed),
+                        Err(_) => {}
                     }
                     return Ok(n);
                 }
@@ -327,7 +375,11 @@ impl<T: Entry> Consumer<T> {
         if self.eventfd.load(Relaxed) < 0 {
             return Err(WaitError::NoEventfd);
         }
-        wait::announce(w, EVENTFD);
+        let goal = self.raw.wait_target.then(|| {
+            let head = self.position();
+            (head.wrapping_add(1), head, self.raw.capacity())
+        });
+        wait::announce_target(w, EVENTFD, goal);
         if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
             wait::retire(w, EVENTFD);
             return Err(WaitError::WakeupsSuppressed);
@@ -338,7 +390,7 @@ impl<T: Entry> Consumer<T> {
         }
         self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
-        Ok(self.raw.ready(&self.cursor(), 1) > 0)
+        Ok(self.raw.ready(&self.cursor(), 1) > 0 || self.stream_closed_now())
     }
 
     /// Ends an eventfd wait begun with [`Self::eventfd_prepare`]: withdraws the announcement

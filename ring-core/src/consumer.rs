@@ -4,7 +4,7 @@
 //! overflow area, MPSC without one, or the general flavor for everything else.
 
 use crate::entry::Entry;
-use crate::error::{ClaimError, Corruption, PopError};
+use crate::error::{ClaimError, Corruption, PopError, Side};
 use crate::layout::{slot_meta, Slot};
 use crate::protocol::general::GeneralRx;
 use crate::protocol::mpsc::ScRx;
@@ -118,7 +118,7 @@ impl<T: Entry> Consumer<T> {
         let token = if raw.mode.multi_consumer() {
             0
         } else {
-            claim(&raw.cons.owner)?
+            claim(&raw.cons.owner, Side::Consumer)?
         };
         let cur = match raw.consumer_cursor() {
             Ok(cur) => cur,
@@ -144,11 +144,13 @@ impl<T: Entry> Consumer<T> {
         })
     }
 
-    /// Pops one entry.
+    /// Pops one entry, from the ring or, when the ring is empty, from the overflow area.
     ///
     /// # Errors
     ///
-    /// [`PopError::Empty`] when nothing is published, [`PopError::Corrupt`].
+    /// [`PopError::Empty`] when nothing is published, [`PopError::Closed`] when nothing is
+    /// left and the producers closed the stream (layout 1.3: [`crate::Producer::close`]),
+    /// [`PopError::Corrupt`].
     ///
     /// # Examples
     ///
@@ -166,6 +168,9 @@ impl<T: Entry> Consumer<T> {
         // The dedicated flavors inline; the general one out of line. It hands its entry back
         // through `slot` and returns a register-sized result, so that every arm yields its
         // entry as a value and the caller's copy of the result is not routed through memory.
+        // Telling "empty" from "closed and drained" (E4) happens where each flavor finds
+        // nothing: inline in the SPSC flavor (a load and a test on the empty path), out of line
+        // in the others.
         match &mut self.flavor {
             Flavor::Spsc(f) => f.pop(),
             Flavor::Sc(f) => f.pop(),
@@ -183,19 +188,61 @@ impl<T: Entry> Consumer<T> {
     #[inline(never)]
     fn pop_general(&mut self, slot: &mut MaybeUninit<T>) -> Result<(), PopError> {
         if let Flavor::General(f) = &mut self.flavor {
-            slot.write(f.pop()?);
-            Ok(())
+            match f.pop() {
+                Ok(v) => {
+                    slot.write(v);
+                    Ok(())
+                }
+                Err(PopError::Empty) => Err(self.empty_or_closed()),
+                Err(e) => Err(e),
+            }
         } else {
             Err(PopError::Empty)
         }
     }
 
-    /// Pops up to `out.len()` entries into `out` (one claim and one release for the batch) and
-    /// returns how many; 0 when empty.
+    /// E4 after a pop found nothing: `Closed` if the stream is closed and nothing is left to
+    /// take (checked after the Acquire load of the closed word), else `Empty`.
+    #[cold]
+    #[inline(never)]
+    fn empty_or_closed(&self) -> PopError {
+        if self.at_end() {
+            PopError::Closed
+        } else {
+            PopError::Empty
+        }
+    }
+
+    /// E4's first load: whether the ring keeps the end-of-stream word and it says closed.
+    #[inline]
+    pub(crate) fn stream_closed_now(&self) -> bool {
+        self.raw.stream && crate::protocol::stream::closed(&self.raw.prod.stream)
+    }
+
+    /// E4 after a batch call took nothing: the stream is closed and nothing is left.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn at_end(&self) -> bool {
+        self.stream_closed_now() && self.raw.ready(&self.cursor(), 1) == 0
+    }
+
+    /// The end-of-stream state as the ring's shared word says it (see [`crate::Ring::stream`]).
+    pub fn stream(&self) -> crate::StreamState {
+        crate::StreamState::from_word(if self.raw.stream {
+            self.raw.prod.stream.load(crate::sync::Ordering::Acquire)
+        } else {
+            0
+        })
+    }
+
+    /// Pops up to `out.len()` entries into `out` (one claim and one release for the batch),
+    /// from the ring and then from the overflow area, and returns how many; 0 when empty.
     ///
     /// # Errors
     ///
-    /// [`Corruption`] when the shared state is inconsistent.
+    /// [`PopError::Closed`] when it took nothing, nothing is left and the producers closed the
+    /// stream; [`PopError::Corrupt`] when the shared state is inconsistent (only when nothing
+    /// was taken: entries already taken are returned, and the next call reports it).
     ///
     /// # Examples
     ///
@@ -209,7 +256,15 @@ impl<T: Entry> Consumer<T> {
     /// assert_eq!(rx.pop_into(&mut out).unwrap(), 2);
     /// assert_eq!(out, [1, 2]);
     /// ```
-    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, Corruption> {
+    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, PopError> {
+        let n = self.take_into(out)?;
+        if n == 0 && !out.is_empty() && self.at_end() {
+            return Err(PopError::Closed);
+        }
+        Ok(n)
+    }
+
+    fn take_into(&mut self, out: &mut [T]) -> Result<usize, Corruption> {
         match &mut self.flavor {
             Flavor::Spsc(f) => return spsc_pop_into(f, out),
             // One scan budget for every round of this call.
@@ -254,11 +309,13 @@ impl<T: Entry> Consumer<T> {
     }
 
     /// Claims up to `max` published entries to be read in place; they are released when the
-    /// view is dropped (one release for the whole view).
+    /// view is dropped (one release for the whole view). A view covers the ring or, when the
+    /// ring is empty, the overflow area (one of them: call again for the rest).
     ///
     /// # Errors
     ///
-    /// [`PopError::Empty`] when nothing is published, [`PopError::Corrupt`].
+    /// [`PopError::Empty`] when nothing is published, [`PopError::Closed`] when nothing is
+    /// left and the producers closed the stream, [`PopError::Corrupt`].
     ///
     /// # Examples
     ///
@@ -288,6 +345,7 @@ impl<T: Entry> Consumer<T> {
                 consumer: self,
                 span,
             }),
+            Err(Shortfall::Short { .. }) if self.at_end() => Err(PopError::Closed),
             Err(Shortfall::Short { .. }) => Err(PopError::Empty),
             Err(Shortfall::Corrupt(c)) => Err(PopError::Corrupt(c)),
         }

@@ -120,8 +120,11 @@ impl std::error::Error for PushAllError {}
 /// Error of a single pop.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum PopError {
-    /// No published entry is available.
+    /// No published entry is available (the stream is open: more may come).
     Empty,
+    /// The stream is closed and drained: every producer closed it ([`crate::Producer::close`])
+    /// and every entry published before was taken. Final.
+    Closed,
     /// The shared state is corrupt.
     Corrupt(Corruption),
 }
@@ -130,6 +133,9 @@ impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PopError::Empty => f.write_str("ring is empty"),
+            PopError::Closed => {
+                f.write_str("end of stream: the producers closed the ring and it is drained")
+            }
             PopError::Corrupt(c) => write!(f, "pop refused: {c}"),
         }
     }
@@ -257,6 +263,13 @@ pub enum LayoutError {
         /// Length found.
         len: u64,
     },
+    /// A feature bit is set without a feature it depends on.
+    FeatureWithout {
+        /// The feature found.
+        feature: &'static str,
+        /// The feature it requires, missing.
+        requires: &'static str,
+    },
     /// A required block is missing or has the wrong length.
     BlockLength {
         /// Name of the block.
@@ -325,6 +338,10 @@ impl fmt::Display for LayoutError {
                 f,
                 "{block} block at offset {offset} length {len} is out of range, misaligned or overlapping"
             ),
+            FeatureWithout { feature, requires } => write!(
+                f,
+                "the header sets the feature bit {feature} without {requires}, which it requires"
+            ),
             BlockLength { block, expected, found } => {
                 write!(f, "{block} block length {found}, expected {expected}")
             }
@@ -338,13 +355,40 @@ impl fmt::Display for LayoutError {
 #[cfg(feature = "std")]
 impl std::error::Error for LayoutError {}
 
+/// One side of a ring.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The producing side.
+    Producer,
+    /// The consuming side.
+    Consumer,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Producer => "producer",
+            Side::Consumer => "consumer",
+        })
+    }
+}
+
 /// Error of claiming the single producer or single consumer side.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ClaimError {
     /// Another live participant holds the claim.
     Busy {
-        /// The owner's token (its process id).
+        /// Which side.
+        side: Side,
+        /// The owner's token: its process id.
         owner: u32,
+    },
+    /// The stream is closed (layout 1.3): no producer may join it again.
+    Closed,
+    /// The multi-producer ring counts as many producers as its stream word can hold.
+    TooManyProducers {
+        /// The most producers at once.
+        limit: u32,
     },
     /// The shared indices are inconsistent.
     Corrupt(Corruption),
@@ -359,7 +403,22 @@ pub enum ClaimError {
 impl fmt::Display for ClaimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClaimError::Busy { owner } => write!(f, "side already claimed by owner {owner}"),
+            ClaimError::Busy { side, owner } => {
+                write!(f, "the {side} side is already claimed by process {owner}")?;
+                if *owner == crate::current_pid() {
+                    f.write_str(" (this process: another handle of it holds the side)")?;
+                }
+                Ok(())
+            }
+            ClaimError::Closed => f.write_str(
+                "the ring's stream is closed: no producer may join it (create a new ring)",
+            ),
+            ClaimError::TooManyProducers { limit } => {
+                write!(
+                    f,
+                    "the ring already counts {limit} producers, the most it can"
+                )
+            }
             ClaimError::NoProducerRecord { records } => write!(
                 f,
                 "all {records} producer records are held by live producers (Config::producers)"

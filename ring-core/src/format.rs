@@ -100,6 +100,11 @@ pub struct Config {
     /// [`crate::layout::DEFAULT_PRODUCER_SLOTS`] in multi-producer modes; single-producer modes
     /// have none (their claim word is enough).
     pub producers: u32,
+    /// Lay the region out for peers written against layout 1.2: without the end-of-stream word
+    /// (`INCOMPAT_STREAM`) and without wake-up targets (`INCOMPAT_WAIT_TARGET`), so that a 1.2
+    /// reader accepts it. Consumers of such a ring never see the end of the stream, and
+    /// producers wake sleepers after every publication. Off by default.
+    pub legacy: bool,
 }
 
 impl Config {
@@ -112,7 +117,14 @@ impl Config {
             overflow_capacity: 0,
             wait: true,
             producers: 0,
+            legacy: false,
         }
+    }
+
+    /// Lays the region out for layout-1.2 peers (see [`Config::legacy`](Self#structfield.legacy)).
+    pub const fn legacy(mut self, legacy: bool) -> Self {
+        self.legacy = legacy;
+        self
     }
 
     /// Sets how many producer handles a multi-producer ring can have at once (1 to
@@ -210,6 +222,10 @@ pub struct Geometry {
     pub producers_offset: Option<u64>,
     /// Number of producer records (0: none).
     pub producer_slots: u32,
+    /// Whether the end-of-stream word is kept (1.3, `INCOMPAT_STREAM`).
+    pub stream: bool,
+    /// Whether sleepers publish wake-up targets (1.3, `INCOMPAT_WAIT_TARGET`).
+    pub wait_target: bool,
 }
 
 impl Geometry {
@@ -242,8 +258,9 @@ impl Geometry {
                     .expect("attach validated the overflow capacity");
             }
             if let Some(off) = self.wait_offset {
-                raw = raw.with_wait(region.at::<WaitLine>(off));
+                raw = raw.with_wait(region.at::<WaitLine>(off), self.wait_target);
             }
+            raw.stream = self.stream;
             if let Some(off) = self.producers_offset {
                 let line = region.at::<RegistryLine>(off);
                 let base = region.as_ptr().add((off + u64::from(LINE_LEN)) as usize)
@@ -326,6 +343,12 @@ pub fn format<T: Entry>(
     if producer_slots != 0 {
         incompat |= features::INCOMPAT_PRODUCERS;
     }
+    if !cfg.legacy {
+        incompat |= features::INCOMPAT_STREAM;
+        if cfg.wait {
+            incompat |= features::INCOMPAT_WAIT_TARGET;
+        }
+    }
     h.incompat.store(incompat, r);
     h.ro_compat.store(0, r);
     h.capacity.store(cfg.capacity, r);
@@ -365,6 +388,8 @@ pub fn format<T: Entry>(
     prod.owner.store(0, r);
     prod.full_refusals.store(0, r);
     prod.discarded.store(0, r);
+    prod.stream.store(0, r);
+    prod.reserved32.store(0, r);
     prod.reserved.iter().for_each(|w| w.store(0, r));
     cons.head.store(cfg.initial_index, r);
     cons.owner.store(0, r);
@@ -411,6 +436,7 @@ pub fn format<T: Entry>(
         w.reserved32.store(0, r);
         w.wakeups.store(0, r);
         w.sleeps.store(0, r);
+        w.wake_target.store(0, r);
         w.reserved.iter().for_each(|x| x.store(0, r));
     }
     if producer_slots != 0 {
@@ -567,6 +593,7 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         0
     };
     let wait = incompat_bits & features::INCOMPAT_WAIT != 0;
+    let wait_target = incompat_bits & features::INCOMPAT_WAIT_TARGET != 0;
     let producer_slots = h.producer_slots.load(r);
     let producers_len = if incompat_bits & features::INCOMPAT_PRODUCERS != 0 {
         if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&producer_slots) {
@@ -600,6 +627,13 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
             });
         }
     }
+    // 1.3: wake-up targets live in the wait block.
+    if wait_target && !wait {
+        return Err(LayoutError::FeatureWithout {
+            feature: "INCOMPAT_WAIT_TARGET",
+            requires: "INCOMPAT_WAIT",
+        });
+    }
     let geo = Geometry {
         mode,
         capacity,
@@ -622,6 +656,8 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         } else {
             0
         },
+        stream: incompat_bits & features::INCOMPAT_STREAM != 0,
+        wait_target,
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of
     // the pair is consistent. Each handle validates the indices it depends on when it is

@@ -28,7 +28,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CRINGv1\0");
 /// Layout major version written by this crate. A reader refuses any other major version.
 pub const VERSION_MAJOR: u32 = 1;
 /// Layout minor version written by this crate. Minor versions only add compatible things.
-pub const VERSION_MINOR: u32 = 2;
+pub const VERSION_MINOR: u32 = 3;
 /// Size in bytes of the header block in layout 1.x.
 pub const HEADER_LEN: u32 = 256;
 /// Size in bytes of the producer line and of the consumer line.
@@ -64,8 +64,24 @@ pub mod features {
     /// record, and recovery could then take its live reservations for a dead one's, so it must
     /// refuse the region.
     pub const INCOMPAT_PRODUCERS: u64 = 1 << 2;
+    /// incompat (1.3): the producer line's [`super::ProducerLine::stream`] word is kept (end
+    /// of stream): producers of a multi-producer ring count themselves in it while they take
+    /// part, a producer side closes the stream in it, and consumers that drained the ring report
+    /// the end of the stream once it is closed. A producer that does not know this would not
+    /// count itself, and the stream could close while it still publishes, so it must refuse the
+    /// region.
+    pub const INCOMPAT_STREAM: u64 = 1 << 3;
+    /// incompat (1.3, with [`INCOMPAT_WAIT`]): sleepers publish the position they wait for in
+    /// [`super::WaitLine::wake_target`], and producers publishing into the ring wake them only
+    /// once the producer index reaches it. A sleeper that does not know this would publish no
+    /// target and could be left asleep, so it must refuse the region.
+    pub const INCOMPAT_WAIT_TARGET: u64 = 1 << 4;
     /// Every incompat bit this crate understands.
-    pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW | INCOMPAT_WAIT | INCOMPAT_PRODUCERS;
+    pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW
+        | INCOMPAT_WAIT
+        | INCOMPAT_PRODUCERS
+        | INCOMPAT_STREAM
+        | INCOMPAT_WAIT_TARGET;
     /// Every ro_compat bit this crate understands.
     pub const RO_COMPAT_KNOWN: u64 = 0;
 }
@@ -202,8 +218,29 @@ pub struct ProducerLine {
     pub full_refusals: AtomicU64,
     /// Reserved slots published as discarded (abandoned zero-copy reservations).
     pub discarded: AtomicU64,
+    /// End of stream (1.3, with [`features::INCOMPAT_STREAM`]): [`stream`] bits. Zero in
+    /// rings without the feature.
+    pub stream: AtomicU32,
     /// Reserved, zero.
-    pub reserved: [AtomicU64; 13],
+    pub reserved32: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 12],
+}
+
+/// Bits of [`ProducerLine::stream`] (1.3, [`features::INCOMPAT_STREAM`]).
+///
+/// Multi-producer rings count the producers that take part in bits 0..16 (a producer joins
+/// when its handle is made and leaves when it closes or is dropped; recovery makes a dead
+/// producer leave when it frees its record); single-producer rings leave the count at 0.
+pub mod stream {
+    /// Mask of the count of producers taking part (multi-producer rings).
+    pub const PRODUCERS_MASK: u32 = 0xffff;
+    /// A producer asked to close the stream: it closes when the last producer leaves
+    /// (multi-producer rings). Set together with [`CLOSED`] in single-producer rings.
+    pub const CLOSE_REQUESTED: u32 = 1 << 30;
+    /// The stream is closed: no producer will publish again. Final. Consumers that find the
+    /// ring (and the overflow area) drained after seeing it report the end of the stream.
+    pub const CLOSED: u32 = 1 << 31;
 }
 
 /// The consumer line (128 bytes, its own pair of cache lines).
@@ -326,8 +363,10 @@ pub struct WaitLine {
     pub wakeups: AtomicU64,
     /// Times a consumer went to sleep.
     pub sleeps: AtomicU64,
+    /// Wake-up target (1.3, with [`features::INCOMPAT_WAIT_TARGET`]): [`wake_target`] bits.
+    pub wake_target: AtomicU64,
     /// Reserved, zero.
-    pub reserved: [AtomicU64; 12],
+    pub reserved: [AtomicU64; 11],
 }
 
 /// The two counts packed in [`WaitLine::waiters`]: consumers announced to sleep on the futex in
@@ -344,6 +383,20 @@ pub mod waiters {
     pub const FUTEX_MASK: u32 = 0xffff;
     /// The eventfd waiters' half.
     pub const EVENTFD_MASK: u32 = 0xffff_0000;
+}
+
+/// Encoding of [`WaitLine::wake_target`] (1.3, [`features::INCOMPAT_WAIT_TARGET`]): while
+/// [`ARMED`](wake_target::ARMED) is set, the low 32 bits are the lowest ring position a
+/// sleeper waits for: a producer that published into the ring wakes sleepers only once the
+/// producer index has reached it (`tail - target` as `i32` is `>= 0`).
+/// [`ANY`](wake_target::ANY) asks for a wake-up after any publication.
+pub mod wake_target {
+    /// Mask of the target position.
+    pub const POSITION_MASK: u64 = 0xffff_ffff;
+    /// A target is set.
+    pub const ARMED: u64 = 1 << 32;
+    /// Wake after any publication (a sleeper that could not lower the target).
+    pub const ANY: u64 = 1 << 33;
 }
 
 /// Bits of [`WaitLine::flags`].
@@ -398,6 +451,8 @@ impl ProducerLine {
             owner: AtomicU32::new(0),
             full_refusals: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
+            stream: AtomicU32::new(0),
+            reserved32: AtomicU32::new(0),
             reserved: Default::default(),
         }
     }
@@ -489,6 +544,7 @@ impl WaitLine {
             reserved32: AtomicU32::new(0),
             wakeups: AtomicU64::new(0),
             sleeps: AtomicU64::new(0),
+            wake_target: AtomicU64::new(0),
             reserved: Default::default(),
         }
     }

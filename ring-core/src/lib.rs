@@ -101,11 +101,12 @@ mod sys;
 pub use blocking::{WaitError, WaitOutcome};
 pub use consumer::{Consumer, ReadView};
 pub use entry::{Completion, Entry};
-pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError};
+pub use error::{ClaimError, Corruption, LayoutError, PopError, PushAllError, PushError, Side};
 pub use format::{attach, format, Config, Geometry, RawRegion};
 pub use producer::{Producer, WriteChunk};
 pub use protocol::lap::SCAN_BUDGET;
 pub use protocol::registry::{RecoverError, Recovered};
+pub use protocol::stream::StreamState;
 pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};

@@ -110,8 +110,9 @@ impl<T: Entry> HeapRing<T> {
                 .expect("valid overflow capacity");
         }
         if let Some(w) = &p.wait {
-            raw = raw.with_wait(w);
+            raw = raw.with_wait(w, true);
         }
+        raw = raw.with_stream();
         if let Some((line, records)) = &p.registry {
             raw = raw.with_registry(line, records);
         }

@@ -5,11 +5,12 @@
 //! everything else. Every public call is one `match` into a complete implementation.
 
 use crate::entry::Entry;
-use crate::error::{ClaimError, Corruption, PushAllError, PushError};
+use crate::error::{ClaimError, Corruption, PushAllError, PushError, Side};
 use crate::protocol::general::GeneralTx;
 use crate::protocol::mpsc::MpTx;
 use crate::protocol::registry::{self, Intent};
 use crate::protocol::spsc::SpscTx;
+use crate::protocol::stream;
 use crate::protocol::wait::Waker;
 use crate::protocol::{Lane, Mode, RawRing, Shortfall, Span};
 use crate::ring::{claim, unclaim, Keep};
@@ -59,6 +60,11 @@ pub struct Producer<T: Entry> {
     token: u32,
     /// Several producers, layout 1.2: the index of the producer record this handle holds.
     record: Option<u32>,
+    /// [`Producer::close`] was called: dropping closes the stream (in multi-producer rings,
+    /// once every producer has left).
+    closing: bool,
+    /// This process's eventfd slot for the ring (for the wake-up at the close).
+    eventfd: &'static AtomicI32,
     /// Keeps the memory that `flavor` and `raw` point into alive; dropped after them.
     _keep: Arc<dyn Keep>,
 }
@@ -72,10 +78,34 @@ unsafe impl<T: Entry> Sync for Producer<T> {}
 
 impl<T: Entry> Drop for Producer<T> {
     fn drop(&mut self) {
-        unclaim(&self.raw.prod.owner, self.token);
-        if let (Some(reg), Some(i)) = (self.raw.registry, self.record) {
-            // Every reservation of this handle is published by now (chunks publish on drop).
-            reg.unregister(i);
+        // Every reservation of this handle is published by now (chunks publish on drop).
+        let raw = &self.raw;
+        let closed = if !raw.stream {
+            false
+        } else if raw.mode.multi_producer() {
+            if let (Some(reg), Some(i)) = (raw.registry, self.record) {
+                reg.unregister(i);
+            }
+            // E3: leave (and close, if asked) after the last publication.
+            stream::leave(&raw.prod.stream, self.closing)
+        } else if self.closing {
+            // E1: a single producer closes before it gives up its claim, so that no successor
+            // can publish after the close.
+            stream::close_single(&raw.prod.stream)
+        } else {
+            false
+        };
+        if !raw.stream {
+            if let (Some(reg), Some(i)) = (raw.registry, self.record) {
+                reg.unregister(i);
+            }
+        }
+        unclaim(&raw.prod.owner, self.token);
+        if closed {
+            // Sleepers must see the end: wake every one, whatever its target.
+            if let Some(w) = raw.wait {
+                crate::protocol::wait::wake(w, self.eventfd, u32::MAX);
+            }
         }
     }
 }
@@ -104,7 +134,7 @@ impl<T: Entry> Producer<T> {
         let token = if raw.mode.multi_producer() {
             0
         } else {
-            claim(&raw.prod.owner)?
+            claim(&raw.prod.owner, Side::Producer)?
         };
         let mut cur = match raw.producer_cursor() {
             Ok(cur) => cur,
@@ -113,6 +143,17 @@ impl<T: Entry> Producer<T> {
                 return Err(ClaimError::Corrupt(c));
             }
         };
+        // End of stream (1.3): a closed stream takes no producer; several producers join it
+        // (E2) before they take a record, so that recovery, which makes the owner of a freed
+        // record leave, never makes leave one that had not joined.
+        if raw.stream {
+            if raw.mode.multi_producer() {
+                stream::join(&raw.prod.stream)?;
+            } else if stream::closed(&raw.prod.stream) {
+                unclaim(&raw.prod.owner, token);
+                return Err(ClaimError::Closed);
+            }
+        }
         // Several producers with records (layout 1.2): hold one (R1). When all are taken,
         // recovery may free those of dead processes.
         let record = match (raw.mode.multi_producer(), raw.registry) {
@@ -121,9 +162,17 @@ impl<T: Entry> Producer<T> {
                     Some(i) => i,
                     None => {
                         let _ = registry::recover(&raw);
-                        reg.register().ok_or(ClaimError::NoProducerRecord {
-                            records: reg.records.len() as u32,
-                        })?
+                        match reg.register() {
+                            Some(i) => i,
+                            None => {
+                                if raw.stream {
+                                    stream::leave(&raw.prod.stream, false);
+                                }
+                                return Err(ClaimError::NoProducerRecord {
+                                    records: reg.records.len() as u32,
+                                });
+                            }
+                        }
                     }
                 };
                 Some(i)
@@ -131,7 +180,11 @@ impl<T: Entry> Producer<T> {
             _ => None,
         };
         cur.record = record;
-        let wait = raw.wait.map(|line| Waker { line, eventfd });
+        let wait = raw.wait.map(|line| Waker {
+            line,
+            eventfd,
+            targets: raw.wait_target,
+        });
         let intent = record
             .and_then(|i| raw.registry.and_then(|reg| reg.record(i)))
             .map(Intent::ring);
@@ -147,8 +200,63 @@ impl<T: Entry> Producer<T> {
             raw,
             token,
             record,
+            closing: false,
+            eventfd,
             _keep: keep,
         })
+    }
+
+    /// Closes the stream (layout 1.3): consumers take what is left and then get
+    /// [`crate::PopError::Closed`] (and [`crate::WaitError::Closed`],
+    /// [`crate::WaitOutcome::Closed`]), sleeping consumers are woken, and no producer can be
+    /// made for the ring any more ([`ClaimError::Closed`]).
+    ///
+    /// Dropping a producer never closes the stream: in single-producer modes it gives the side
+    /// up (another producer may claim it and go on, as after [`Producer::release`]), so that a
+    /// producer that fails or is handed over does not make its partial stream look complete.
+    /// In multi-producer modes a dropped producer leaves the stream, and the stream closes once
+    /// a producer has closed it and every producer has left (closed or dropped); recovery makes a producer
+    /// that died leave when it frees its record, so a dead producer never closes a stream that
+    /// no one asked to close. In a ring laid out without the end-of-stream word
+    /// ([`crate::Config::legacy`]) this only drops the producer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, PopError, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(8)).unwrap();
+    /// let (mut tx, mut rx) = ring.split().unwrap();
+    /// tx.push_all(&[1, 2]).unwrap();
+    /// tx.close();
+    /// assert_eq!(rx.pop(), Ok(1));
+    /// assert_eq!(rx.pop(), Ok(2));
+    /// assert_eq!(rx.pop(), Err(PopError::Closed));
+    /// ```
+    pub fn close(mut self) {
+        self.closing = true;
+    }
+
+    /// Gives the producer side up without closing the stream, which is what dropping does too
+    /// (this names it): in single-producer modes the claim is released and another producer
+    /// (of this or another process) may take the side over and go on; in multi-producer modes
+    /// the producer leaves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(8)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// tx.push(1).unwrap();
+    /// tx.release(); // hand the side over
+    /// let mut next = ring.producer().unwrap();
+    /// next.push(2).unwrap();
+    /// assert!(!ring.stream().closed);
+    /// ```
+    pub fn release(self) {
+        drop(self);
     }
 
     /// Pushes one entry.

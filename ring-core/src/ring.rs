@@ -3,7 +3,7 @@
 
 use crate::consumer::Consumer;
 use crate::entry::Entry;
-use crate::error::{ClaimError, LayoutError};
+use crate::error::{ClaimError, LayoutError, Side};
 use crate::format::{self, Config, Geometry, RawRegion};
 use crate::layout::{ConsumerLine, OverflowLine, ProducerLine, WaitLine};
 use crate::producer::Producer;
@@ -303,6 +303,40 @@ impl<T: Entry, M: Memory> Ring<T, M> {
         self.len() == 0
     }
 
+    /// The end-of-stream state (layout 1.3): whether the stream is closed, whether a producer
+    /// asked to close it, and how many producers take part (multi-producer rings). A ring laid
+    /// out without the end-of-stream word ([`Config::legacy`](crate::Config#structfield.legacy))
+    /// always reads as open.
+    ///
+    /// A producer process that died without closing leaves the stream open (it is never
+    /// closed by a death): consumers keep waiting, and their waits end by their timeouts. In
+    /// multi-producer rings with producer records, recovery ([`Ring::recover`], run by waiting
+    /// consumers on their own) makes a dead producer leave, so a stream that another producer
+    /// asked to close closes once the dead one is recovered. In single-producer rings a
+    /// successor may take the dead producer's claim over and go on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Mode, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(8).mode(Mode::Mpsc)).unwrap();
+    /// let (a, b) = (ring.producer().unwrap(), ring.producer().unwrap());
+    /// assert_eq!(ring.stream().producers, 2);
+    /// a.close(); // asks to close; b still takes part
+    /// assert!(!ring.stream().closed && ring.stream().close_requested);
+    /// drop(b); // the last producer leaves: closed
+    /// assert!(ring.stream().closed);
+    /// ```
+    pub fn stream(&self) -> crate::StreamState {
+        let raw = self.raw();
+        crate::StreamState::from_word(if raw.stream {
+            raw.prod.stream.load(Acquire)
+        } else {
+            0
+        })
+    }
+
     /// The indices and counters.
     pub fn counters(&self) -> Counters {
         let raw = self.raw();
@@ -440,7 +474,7 @@ impl<T: Entry, M: Memory> Ring<T, M> {
     }
 }
 
-pub(crate) fn claim(owner: &crate::sync::AtomicU32) -> Result<u32, ClaimError> {
+pub(crate) fn claim(owner: &crate::sync::AtomicU32, side: Side) -> Result<u32, ClaimError> {
     let me = crate::current_pid().max(1);
     let mut expected = 0;
     // Each failed attempt observed a different owner word; a few attempts cover "free",
@@ -450,12 +484,13 @@ pub(crate) fn claim(owner: &crate::sync::AtomicU32) -> Result<u32, ClaimError> {
             Ok(_) => return Ok(me),
             Err(0) => expected = 0,
             Err(cur) if cur == me || crate::pid_alive(cur) => {
-                return Err(ClaimError::Busy { owner: cur })
+                return Err(ClaimError::Busy { side, owner: cur })
             }
             Err(cur) => expected = cur,
         }
     }
     Err(ClaimError::Busy {
+        side,
         owner: owner.load(Acquire),
     })
 }

@@ -230,6 +230,14 @@ fn layout_constants_match_a_u64_ring() {
             ),
         ];
         for (cfg, sp, incompat, ocap, ovf_row, wait_row) in shapes {
+            // Layout 1.3: the end-of-stream word always, wake-up targets with the wait block.
+            let incompat = incompat
+                | features::INCOMPAT_STREAM
+                | if incompat & features::INCOMPAT_WAIT != 0 {
+                    features::INCOMPAT_WAIT_TARGET
+                } else {
+                    0
+                };
             // Multi-producer modes: the producer records follow, ending the region.
             let (prod_row, pslots, incompat, len) = if mp {
                 (
@@ -248,7 +256,7 @@ fn layout_constants_match_a_u64_ring() {
             assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
             assert_eq!(ring.memory().len() as u64, len, "{cfg:?}");
             assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
-            assert_eq!(h.version_minor.load(Relaxed), 2);
+            assert_eq!(h.version_minor.load(Relaxed), 3);
             assert_eq!(h.incompat.load(Relaxed), incompat, "{cfg:?}");
             assert_eq!(h.compat.load(Relaxed), 0);
             assert_eq!(h.ro_compat.load(Relaxed), 0);
@@ -459,15 +467,16 @@ fn newer_minor_version_is_accepted() {
 
 #[test]
 fn unknown_incompat_bit() {
-    // Bits 0 (overflow) and 1 (wait) are known since 1.1, bit 2 (producer records) since 1.2;
-    // only the others are reported, with or without known bits beside them.
-    assert_eq!(features::INCOMPAT_KNOWN, 0b111);
+    // Bits 0 (overflow) and 1 (wait) are known since 1.1, bit 2 (producer records) since 1.2,
+    // bits 3 (end of stream) and 4 (wake-up targets) since 1.3; only the others are reported,
+    // with or without known bits beside them.
+    assert_eq!(features::INCOMPAT_KNOWN, 0b11111);
     for stored in [
-        1u64 << 3,
-        1 << 5,
+        1u64 << 5,
+        1 << 6,
         1 << 63,
         features::INCOMPAT_WAIT | 1 << 7,
-        features::INCOMPAT_PRODUCERS | 1 << 3,
+        features::INCOMPAT_PRODUCERS | 1 << 5,
         features::INCOMPAT_KNOWN | 1 << 40,
         u64::MAX,
     ] {
@@ -504,10 +513,10 @@ fn incompat_is_checked_before_ro_compat() {
     refuse(
         Mode::Spsc,
         |h| {
-            h.incompat.store(features::INCOMPAT_WAIT | 8, Relaxed);
+            h.incompat.store(features::INCOMPAT_WAIT | 1 << 5, Relaxed);
             h.ro_compat.store(8, Relaxed);
         },
-        LayoutError::UnknownIncompatFeatures { bits: 8 },
+        LayoutError::UnknownIncompatFeatures { bits: 1 << 5 },
         &["incompat"],
     );
 }
@@ -1152,10 +1161,14 @@ fn inconsistent_live_indices_are_left_to_the_handles() {
                 // starts (a single side recovers its index from the tags, and may find them
                 // inconsistent) and each operation works or reports a typed refusal.
                 match other.producer() {
-                    Ok(mut tx) => match tx.push(1) {
-                        Ok(()) | Err(PushError::Full(1)) | Err(PushError::Corrupt(1, _)) => {}
-                        r => panic!("{mode:?}: push over tail {t:#x} head {hd:#x}: {r:?}"),
-                    },
+                    Ok(mut tx) => {
+                        let r = tx.push(1);
+                        tx.release(); // keep the stream open for the next round
+                        match r {
+                            Ok(()) | Err(PushError::Full(1)) | Err(PushError::Corrupt(1, _)) => {}
+                            r => panic!("{mode:?}: push over tail {t:#x} head {hd:#x}: {r:?}"),
+                        }
+                    }
                     Err(ClaimError::Corrupt(_)) if !mode.multi_producer() => {}
                     Err(e) => panic!("{mode:?}: producer over tail {t:#x} head {hd:#x}: {e:?}"),
                 }
@@ -1180,7 +1193,10 @@ fn inconsistent_live_indices_are_left_to_the_handles() {
             let r = Ring::<u64>::attach(view(&ring)).expect("consistent indices");
             assert_eq!(r.len(), t.wrapping_sub(hd), "{mode:?}");
             if mode == Mode::Spsc {
-                r.producer().expect("consistent indices: producer");
+                // Released, not dropped: dropping a single producer closes the stream.
+                r.producer()
+                    .expect("consistent indices: producer")
+                    .release();
                 r.consumer().expect("consistent indices: consumer");
             }
         }
@@ -1201,7 +1217,10 @@ fn memfd_second_mapping_sees_corruption_and_repair() {
     let incompat = h.incompat.load(SeqCst);
     assert_eq!(
         incompat,
-        features::INCOMPAT_WAIT | features::INCOMPAT_PRODUCERS
+        features::INCOMPAT_WAIT
+            | features::INCOMPAT_PRODUCERS
+            | features::INCOMPAT_STREAM
+            | features::INCOMPAT_WAIT_TARGET
     );
     h.incompat.store(incompat | 1 << 9, SeqCst);
     let err = Ring::<Completion>::attach(Region::from_fd(fd()).unwrap()).unwrap_err();

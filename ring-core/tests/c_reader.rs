@@ -19,10 +19,19 @@
 //!
 //! The reader's summary line must report exactly the count, each producer's count, as many
 //! overflow entries as the ring's `overflowed` counter, and the final ring head that matches
-//! `tail`. Other tests check that it refuses regions (one per attach check it can be made to
-//! fail), reports a wrong entry, an extra entry and a busy consumer side, and takes over a claim
-//! left by a dead process. Every wait on the child is bounded by [`DEADLINE`]: a child still
-//! running then is killed and the test fails with its output.
+//! `tail`. Rings are layout 1.3 (the end-of-stream word, wake-up targets, which the reader arms
+//! when it sleeps) unless a test says `legacy` (`Config::legacy(true)`: the 1.2 bits only).
+//!
+//! End of stream (E1 to E4): the same runs, but the reader is not told the count (`-`): once it
+//! has drained everything and sleeps (with a futex timeout of 20 s, so that a missed wake-up
+//! shows in its `timeouts` field), the producers close the stream (SPSC: `close`; MPSC:
+//! both close, or one closes and the other is dropped), and the reader must report every entry
+//! and then the end. Other tests check that it reports an end of stream that comes before the
+//! count it was told, needs the end-of-stream word to read without a count, refuses regions
+//! (one per attach check it can be made to fail), reports a wrong entry, an extra entry and a
+//! busy consumer side, and takes over a claim left by a dead process. Every wait on the child
+//! is bounded by [`DEADLINE`]: a child still running then is killed and the test fails with its
+//! output.
 
 use ring_core::{Completion, Config, Mode, PopError, Producer, PushError, Ring};
 use std::collections::HashMap;
@@ -47,6 +56,7 @@ const PER_PRODUCER: u64 = 100_000;
 const SANITIZED_PER_PRODUCER: u64 = 20_000;
 /// The reader's exit statuses (see the comment at the top of cring_reader.c).
 const EXIT_MISMATCH: i32 = 1;
+const EXIT_USAGE: i32 = 2;
 const EXIT_REFUSED: i32 = 3;
 const EXIT_NO_CONSUMER: i32 = 4;
 
@@ -376,15 +386,66 @@ fn wait_until(reader: &mut Option<Reader>, what: &str, mut cond: impl FnMut() ->
     }
 }
 
-/// One run: `producers` producers, `per_producer` entries each, the reader built as `build`,
-/// sleeping on the futex when `wait` (the ring has the wait block) or polling otherwise.
-fn consume_across_the_wrap(
+/// How a run ends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Finish {
+    /// The reader is told the count; the producers are dropped when they are done (dropping
+    /// never closes the stream).
+    Count,
+    /// The reader reads until the end of the stream (count `-`) and sleeps with a long futex
+    /// timeout; once it has drained everything and sleeps, every producer closes
+    /// (`Producer::close`).
+    Close,
+    /// As [`Finish::Close`], but only producer 0 closes and the others are dropped (MPSC:
+    /// whichever leaves last closes the stream, E3).
+    DropLast,
+}
+
+/// One run's parameters.
+#[derive(Copy, Clone, Debug)]
+struct Run {
     mode: Mode,
     producers: u64,
     per_producer: u64,
     build: Build,
+    /// The ring has the wait block (the reader sleeps on the futex); otherwise it polls.
     wait: bool,
-) {
+    /// `Config::legacy(true)`: a ring for layout-1.2 peers, without the 1.3 incompat bits.
+    legacy: bool,
+    finish: Finish,
+}
+
+impl Run {
+    fn new(mode: Mode, producers: u64, per_producer: u64) -> Run {
+        Run {
+            mode,
+            producers,
+            per_producer,
+            build: Build::Optimized,
+            wait: true,
+            legacy: false,
+            finish: Finish::Count,
+        }
+    }
+}
+
+/// The futex timeout the reader uses when reading until the end of the stream: long, so that a
+/// wake-up that never comes shows as `timeouts=1` or more instead of passing unnoticed.
+const LONG_SLEEP: &str = "--sleep=20";
+
+/// One run: `producers` producers, `per_producer` entries each, the reader built as `build`,
+/// sleeping on the futex when `wait` (the ring has the wait block) or polling otherwise, told
+/// the count or reading until the end of the stream as `finish` says.
+fn consume_across_the_wrap(run: Run) {
+    let Run {
+        mode,
+        producers,
+        per_producer,
+        build,
+        wait,
+        legacy,
+        finish,
+    } = run;
     let Some(exe) = reader(build) else { return };
     let name = unique_name(&format!("{mode:?}").to_lowercase());
     let _guard = ShmGuard::new(&name);
@@ -392,7 +453,8 @@ fn consume_across_the_wrap(
         .mode(mode)
         .initial_index(START)
         .overflow(OVERFLOW)
-        .wait(wait);
+        .wait(wait)
+        .legacy(legacy);
     let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
     let mut txs: Vec<Producer<Completion>> = (0..producers)
         .map(|_| ring.producer().expect("producer"))
@@ -417,37 +479,52 @@ fn consume_across_the_wrap(
 
     // 2. The reader drains the burst (the ring first, then the overflow area: O4, O5),
     //    deactivates the area (O6) and, with the wait block, goes to sleep (W2).
-    let mut args = vec![name.clone(), total.to_string(), producers.to_string()];
+    let count = if finish == Finish::Count {
+        total.to_string()
+    } else {
+        "-".to_string()
+    };
+    let mut args = vec![name.clone(), count, producers.to_string()];
     if !wait {
         args.push("--poll".to_string());
     }
+    if finish != Finish::Count {
+        args.push(LONG_SLEEP.to_string());
+    }
     let mut child = Some(Reader::spawn(&exe, &args));
-    wait_until(&mut child, "the reader drains the burst and sleeps", || {
+    let drained_and_asleep = || {
         let c = ring.counters();
         c.head == c.tail
             && c.overflow_pending == 0
             && !c.overflow_active
             && (!wait || (c.waiters > 0 && c.sleeps > 0))
-    });
+    };
+    wait_until(
+        &mut child,
+        "the reader drains the burst and sleeps",
+        drained_and_asleep,
+    );
 
     // 3. The rest, from one thread per producer, with pauses (the reader sleeps and is woken
-    //    by W1) between runs that outpace it (the ring spills again).
+    //    by W1) between runs that outpace it (the ring spills again). Each thread hands its
+    //    producer back.
     let stop = AtomicBool::new(false);
     let deadline = Instant::now() + DEADLINE;
-    let results: Vec<Result<(), String>> = thread::scope(|s| {
+    type Handed = Result<Producer<Completion>, String>;
+    let results: Vec<Handed> = thread::scope(|s| {
         let handles: Vec<_> = txs
             .drain(..)
             .enumerate()
             .map(|(p, mut tx)| {
                 let stop = &stop;
-                s.spawn(move || {
+                s.spawn(move || -> Handed {
                     for seq in burst..per_producer {
                         push_until(&mut tx, entry(p as u64, seq), stop, deadline)?;
                         if seq % 10_000 == 0 {
                             thread::sleep(Duration::from_millis(2));
                         }
                     }
-                    Ok(())
+                    Ok(tx)
                 })
             })
             .collect();
@@ -461,14 +538,56 @@ fn consume_across_the_wrap(
         }
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let out = child.take().unwrap().finish(Instant::now() + DEADLINE);
-    for (p, r) in results.iter().enumerate() {
-        assert!(r.is_ok(), "producer {p}: {r:?}\nreader: {out}");
+    let mut handed = Vec::new();
+    let mut failed = Vec::new();
+    for (p, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(tx) => handed.push(tx),
+            Err(e) => failed.push(format!("producer {p}: {e}")),
+        }
     }
-    assert_eq!(out.code(), Some(0), "reader: {out}");
-    eprintln!("{mode:?}, {build:?}: {}", out.stdout.trim()); // shown with --nocapture
+    if !failed.is_empty() {
+        drop(handed);
+        child.take().unwrap().fail(&failed.join("\n"));
+    }
 
-    // 4. The summary agrees with the ring, exactly.
+    // 4. The end. Told the count, the reader needs nothing more: the producers go. Reading
+    //    until the end of the stream, it must sleep on the drained ring first; then the
+    //    producers close the stream (E1, E3), which must wake it (it sleeps LONG_SLEEP).
+    if finish == Finish::Count {
+        drop(handed);
+    } else {
+        wait_until(
+            &mut child,
+            "the reader drains everything and sleeps",
+            drained_and_asleep,
+        );
+        assert!(
+            !ring.stream().closed,
+            "the stream is open before the producers close it: {:?}",
+            ring.stream()
+        );
+        if mode == Mode::Mpsc {
+            assert_eq!(ring.stream().producers, producers as u32, "all joined");
+        }
+        for (p, tx) in handed.into_iter().enumerate() {
+            if finish == Finish::Close || (p == 0 && mode == Mode::Mpsc) {
+                tx.close();
+            } else {
+                drop(tx);
+            }
+        }
+        assert!(
+            ring.stream().closed,
+            "the last producer closed the stream: {:?}",
+            ring.stream()
+        );
+    }
+    let out = child.take().unwrap().finish(Instant::now() + DEADLINE);
+    assert_eq!(out.code(), Some(0), "reader: {out}");
+    eprintln!("{run:?}: {}", out.stdout.trim()); // shown with --nocapture
+
+    // 5. The summary agrees with the ring, exactly.
     let f = out.summary();
     let c = ring.counters();
     let num = |k: &str| -> u64 {
@@ -482,7 +601,19 @@ fn consume_across_the_wrap(
         if mode == Mode::Spsc { "spsc" } else { "mpsc" },
         "{out}"
     );
-    let incompat = 0x1 | if wait { 0x2 } else { 0 } | if mode == Mode::Mpsc { 0x4 } else { 0 };
+    let mut incompat = 0x1;
+    if wait {
+        incompat |= 0x2;
+    }
+    if mode == Mode::Mpsc {
+        incompat |= 0x4;
+    }
+    if !legacy {
+        incompat |= 0x8;
+        if wait {
+            incompat |= 0x10;
+        }
+    }
     assert_eq!(f["incompat"], format!("{incompat:#x}"), "{out}");
     assert_eq!(num("consumed"), total, "{out}");
     let per: Vec<String> = (0..producers).map(|_| per_producer.to_string()).collect();
@@ -494,6 +625,29 @@ fn consume_across_the_wrap(
     if wait {
         assert!(num("sleeps") >= 1, "{out}");
         assert!(c.wakeups >= 1, "{c:?}");
+        if legacy {
+            assert_eq!(
+                num("armed"),
+                0,
+                "no wake-up targets in a legacy ring: {out}"
+            );
+        } else {
+            assert!(num("armed") >= 1, "the reader armed wake-up targets: {out}");
+        }
+    }
+    if finish == Finish::Count {
+        assert!(
+            f["closed"] == "0",
+            "a stream whose producers were dropped, or a legacy one, never closes: {out}"
+        );
+    } else {
+        assert_eq!(
+            f["closed"], "1",
+            "the reader saw the end of the stream: {out}"
+        );
+        // Every futex wait was ended by a wake-up (targets, the close's wake-up), none by
+        // its timeout.
+        assert_eq!(num("timeouts"), 0, "a wake-up was missed: {out}\n{c:?}");
     }
     // Every ring entry moved both indices by one from START: across the wrap.
     let ring_entries = num("ring");
@@ -514,44 +668,192 @@ fn consume_across_the_wrap(
     let mut rx = ring
         .consumer()
         .expect("the reader released the consumer side");
-    assert_eq!(rx.pop(), Err(PopError::Empty));
+    // Closed: the producers closed it. A legacy ring has no end-of-stream word and never
+    // reports the end.
+    let closed = !legacy && finish != Finish::Count;
+    let expected = if closed {
+        PopError::Closed
+    } else {
+        PopError::Empty
+    };
+    assert_eq!(rx.pop(), Err(expected), "{:?}", ring.stream());
 }
 
 #[test]
 fn spsc_one_producer_across_the_wrap_with_overflow_and_sleep() {
-    consume_across_the_wrap(Mode::Spsc, 1, PER_PRODUCER, Build::Optimized, true);
+    consume_across_the_wrap(Run::new(Mode::Spsc, 1, PER_PRODUCER));
 }
 
 #[test]
 fn mpsc_two_producers_across_the_wrap_with_overflow_and_sleep() {
-    consume_across_the_wrap(Mode::Mpsc, 2, PER_PRODUCER, Build::Optimized, true);
+    consume_across_the_wrap(Run::new(Mode::Mpsc, 2, PER_PRODUCER));
 }
 
 #[test]
 fn mpsc_two_producers_sanitized() {
-    consume_across_the_wrap(
-        Mode::Mpsc,
-        2,
-        SANITIZED_PER_PRODUCER,
-        Build::Sanitized,
-        true,
-    );
+    consume_across_the_wrap(Run {
+        build: Build::Sanitized,
+        ..Run::new(Mode::Mpsc, 2, SANITIZED_PER_PRODUCER)
+    });
 }
 
 #[test]
 fn spsc_sanitized() {
-    consume_across_the_wrap(
-        Mode::Spsc,
-        1,
-        SANITIZED_PER_PRODUCER,
-        Build::Sanitized,
-        true,
-    );
+    consume_across_the_wrap(Run {
+        build: Build::Sanitized,
+        ..Run::new(Mode::Spsc, 1, SANITIZED_PER_PRODUCER)
+    });
 }
 
 #[test]
 fn mpsc_polling_without_wait_block() {
-    consume_across_the_wrap(Mode::Mpsc, 2, PER_PRODUCER / 4, Build::Optimized, false);
+    consume_across_the_wrap(Run {
+        wait: false,
+        ..Run::new(Mode::Mpsc, 2, PER_PRODUCER / 4)
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// End of stream (layout 1.3, E1 to E4) and layout-1.2 rings
+
+#[test]
+fn spsc_until_the_end_of_the_stream_close() {
+    consume_across_the_wrap(Run {
+        finish: Finish::Close,
+        ..Run::new(Mode::Spsc, 1, PER_PRODUCER / 4)
+    });
+}
+
+#[test]
+fn mpsc_until_the_end_of_the_stream_every_producer_closes() {
+    consume_across_the_wrap(Run {
+        finish: Finish::Close,
+        ..Run::new(Mode::Mpsc, 2, PER_PRODUCER / 4)
+    });
+}
+
+#[test]
+fn mpsc_until_the_end_of_the_stream_one_closes_the_other_drops() {
+    consume_across_the_wrap(Run {
+        finish: Finish::DropLast,
+        ..Run::new(Mode::Mpsc, 2, PER_PRODUCER / 4)
+    });
+}
+
+#[test]
+fn until_the_end_of_the_stream_sanitized() {
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        consume_across_the_wrap(Run {
+            build: Build::Sanitized,
+            finish: if mode == Mode::Spsc {
+                Finish::Close
+            } else {
+                Finish::DropLast
+            },
+            ..Run::new(mode, if mode == Mode::Spsc { 1 } else { 2 }, 5_000)
+        });
+    }
+}
+
+#[test]
+fn until_the_end_of_the_stream_polling_without_wait_block() {
+    consume_across_the_wrap(Run {
+        wait: false,
+        finish: Finish::Close,
+        ..Run::new(Mode::Mpsc, 2, PER_PRODUCER / 10)
+    });
+}
+
+#[test]
+fn legacy_rings_without_the_1_3_bits() {
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        for wait in [true, false] {
+            consume_across_the_wrap(Run {
+                wait,
+                legacy: true,
+                ..Run::new(mode, if mode == Mode::Spsc { 1 } else { 2 }, 10_000)
+            });
+        }
+    }
+}
+
+#[test]
+fn until_the_end_of_the_stream_needs_the_stream_word() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    let name = unique_name("legacy-until-closed");
+    let cfg = Config::new(CAPACITY)
+        .mode(Mode::Mpsc)
+        .overflow(OVERFLOW)
+        .legacy(true);
+    let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+    let args = [name.clone(), "-".to_string(), "1".to_string()];
+    let out = Reader::spawn(&exe, &args).finish(Instant::now() + DEADLINE);
+    assert_eq!(out.code(), Some(EXIT_USAGE), "{out}");
+    assert!(out.stdout.contains("cring_reader: no-stream\n"), "{out}");
+    assert!(out.stderr.contains("INCOMPAT_STREAM"), "{out}");
+    // It left the consumer side free.
+    drop(
+        ring.consumer()
+            .expect("the reader never claimed the consumer side"),
+    );
+}
+
+#[test]
+fn reports_an_end_of_stream_before_the_count() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        let name = unique_name("early-end");
+        let cfg = Config::new(CAPACITY)
+            .mode(mode)
+            .initial_index(START)
+            .overflow(OVERFLOW);
+        let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+        let mut tx = ring.producer().expect("producer");
+        for seq in 0..3 {
+            tx.push(entry(0, seq)).expect("room");
+        }
+        tx.close();
+        // Told 5, it finds 3 and the end of the stream.
+        let out = run_reader(&exe, &name, 5, 1);
+        assert_eq!(out.code(), Some(EXIT_MISMATCH), "{mode:?}: {out}");
+        assert!(
+            out.stderr.contains("end of stream after 3 of 5 entries"),
+            "{mode:?}: {out}"
+        );
+        let f = out.summary();
+        assert_eq!(f["verdict"], "FAILED", "{mode:?}: {out}");
+        assert_eq!(f["closed"], "1", "{mode:?}: {out}");
+        assert_eq!(f["consumed"], "3", "{mode:?}: {out}");
+    }
+}
+
+#[test]
+fn closed_and_empty_from_the_start() {
+    let Some(exe) = reader(Build::Optimized) else {
+        return;
+    };
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        let name = unique_name("closed-empty");
+        let cfg = Config::new(CAPACITY).mode(mode).overflow(OVERFLOW);
+        let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+        ring.producer().expect("producer").close();
+        let args = [
+            name.clone(),
+            "-".to_string(),
+            "1".to_string(),
+            LONG_SLEEP.to_string(),
+        ];
+        let out = Reader::spawn(&exe, &args).finish(Instant::now() + DEADLINE);
+        assert_eq!(out.code(), Some(0), "{mode:?}: {out}");
+        let f = out.summary();
+        assert_eq!(f["closed"], "1", "{mode:?}: {out}");
+        assert_eq!(f["consumed"], "0", "{mode:?}: {out}");
+        assert_eq!(f["sleeps"], "0", "{mode:?}: {out}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,8 +884,8 @@ fn get64(b: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
 }
 
-/// The bytes of a fresh MPSC ring with an overflow area, the wait block and producer records
-/// (incompat 0x7), made by ring-core.
+/// The bytes of a fresh MPSC ring with an overflow area, the wait block, producer records,
+/// the end-of-stream word and wake-up targets (incompat 0x1f), made by ring-core.
 fn fresh_mpsc_bytes() -> Vec<u8> {
     let name = unique_name("template");
     let _guard = ShmGuard::new(&name);
@@ -594,7 +896,7 @@ fn fresh_mpsc_bytes() -> Vec<u8> {
     let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
     let bytes = std::fs::read(shm_path(&name)).expect("read the region");
     drop(ring);
-    assert_eq!(get64(&bytes, H_INCOMPAT), 0x7);
+    assert_eq!(get64(&bytes, H_INCOMPAT), 0x1f);
     bytes
 }
 
@@ -618,8 +920,15 @@ fn refuses_what_attach_must_refuse() {
         ("bad magic", 3, |b, _| put64(b, H_MAGIC, 0x1234)),
         ("magic 0 (never formatted)", 3, |b, _| put64(b, H_MAGIC, 0)),
         ("layout version 2", 4, |b, _| put32(b, H_VERSION_MAJOR, 2)),
-        ("unknown incompat bit 3", 6, |b, _| {
-            put64(b, H_INCOMPAT, 0x7 | 0x8)
+        ("the 1.2 bits only (a region for 1.2 peers)", 0, |b, _| {
+            put64(b, H_INCOMPAT, 0x7)
+        }),
+        ("no wake-up targets", 0, |b, _| put64(b, H_INCOMPAT, 0xf)),
+        ("no end-of-stream word", 0, |b, _| {
+            put64(b, H_INCOMPAT, 0x17)
+        }),
+        ("unknown incompat bit 5", 6, |b, _| {
+            put64(b, H_INCOMPAT, 0x1f | 0x20)
         }),
         ("unknown ro_compat bit", 7, |b, _| put64(b, H_RO_COMPAT, 1)),
         ("SPMC mode", 8, |b, _| put32(b, H_MODE, 2)),
@@ -632,7 +941,9 @@ fn refuses_what_attach_must_refuse() {
             let producer = get64(b, H_BLOCKS);
             put64(b, H_BLOCKS + 16, producer)
         }),
-        ("overflow bit cleared", 18, |b, _| put64(b, H_INCOMPAT, 0x6)),
+        ("overflow bit cleared", 18, |b, _| {
+            put64(b, H_INCOMPAT, 0x1e)
+        }),
         ("producer records without slots", 19, |b, _| {
             put32(b, H_PRODUCER_SLOTS, 0)
         }),
@@ -640,7 +951,20 @@ fn refuses_what_attach_must_refuse() {
             let len = get64(b, H_BLOCKS + 2 * 16 + 8);
             put64(b, H_BLOCKS + 2 * 16 + 8, len - 24)
         }),
-        ("wait bit cleared", 22, |b, _| put64(b, H_INCOMPAT, 0x5)),
+        ("wait bit cleared", 22, |b, _| put64(b, H_INCOMPAT, 0x1d)),
+        (
+            "wait bit and wait block gone, wake-up targets kept",
+            24,
+            |b, _| {
+                put64(b, H_INCOMPAT, 0x1d);
+                put64(b, H_BLOCKS + 4 * 16, 0);
+                put64(b, H_BLOCKS + 4 * 16 + 8, 0)
+            },
+        ),
+        ("wait block gone, all bits kept", 22, |b, _| {
+            put64(b, H_BLOCKS + 4 * 16, 0);
+            put64(b, H_BLOCKS + 4 * 16 + 8, 0)
+        }),
     ];
     for (what, check, edit) in cases {
         let mut bytes = fresh.clone();

@@ -6,7 +6,10 @@
 //! - The `<!-- lap-tag-example CAP INIT -->` table and the header offsets, against the bytes that
 //!   `format` actually writes (read back as little-endian), for an MPSC ring with the wait block
 //!   and the default producer records, and for one with an overflow area, a wait block and
-//!   producer records, on zeroed and on dirty memory.
+//!   producer records, on zeroed and on dirty memory; each laid out for 1.3 peers and for 1.2
+//!   peers (`Config::legacy`), whose feature bits differ as section 8 says.
+//! - Attach check 24: a header with `INCOMPAT_WAIT_TARGET` and without `INCOMPAT_WAIT` is
+//!   refused.
 //! - The `<!-- placement-example CAP OCAP PSLOTS -->` table, against the block table `format`
 //!   writes and against `layout::placement_for`; the placement formula of section 1 against
 //!   `layout::placement_for` and `Config::region_len`.
@@ -122,6 +125,8 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                     owner,
                     full_refusals,
                     discarded,
+                    stream,
+                    reserved32,
                     reserved,
                 }
             ),
@@ -165,6 +170,7 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                     reserved32,
                     wakeups,
                     sleeps,
+                    wake_target,
                     reserved,
                 }
             ),
@@ -240,7 +246,27 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
         ("features::INCOMPAT_OVERFLOW", features::INCOMPAT_OVERFLOW),
         ("features::INCOMPAT_WAIT", features::INCOMPAT_WAIT),
         ("features::INCOMPAT_PRODUCERS", features::INCOMPAT_PRODUCERS),
+        ("features::INCOMPAT_STREAM", features::INCOMPAT_STREAM),
+        (
+            "features::INCOMPAT_WAIT_TARGET",
+            features::INCOMPAT_WAIT_TARGET,
+        ),
         ("features::INCOMPAT_KNOWN", features::INCOMPAT_KNOWN),
+        (
+            "stream::PRODUCERS_MASK",
+            layout::stream::PRODUCERS_MASK.into(),
+        ),
+        (
+            "stream::CLOSE_REQUESTED",
+            layout::stream::CLOSE_REQUESTED.into(),
+        ),
+        ("stream::CLOSED", layout::stream::CLOSED.into()),
+        (
+            "wake_target::POSITION_MASK",
+            layout::wake_target::POSITION_MASK,
+        ),
+        ("wake_target::ARMED", layout::wake_target::ARMED),
+        ("wake_target::ANY", layout::wake_target::ANY),
         ("features::RO_COMPAT_KNOWN", features::RO_COMPAT_KNOWN),
         (
             "mode_bits::MULTI_PRODUCER",
@@ -615,8 +641,36 @@ impl Drop for Buffer {
     }
 }
 
+/// The `incompat` bits section 8, step 4 gives for a region with the blocks named (`overflow`,
+/// `wait`, `records`), laid out for 1.2 peers or not (`legacy`), from the spec's constants.
+fn spec_incompat(overflow: bool, wait: bool, records: bool, legacy: bool) -> u64 {
+    let mut bits = 0;
+    if overflow {
+        bits |= spec_constant("features::INCOMPAT_OVERFLOW");
+    }
+    if wait {
+        bits |= spec_constant("features::INCOMPAT_WAIT");
+    }
+    if records {
+        bits |= spec_constant("features::INCOMPAT_PRODUCERS");
+    }
+    if !legacy {
+        bits |= spec_constant("features::INCOMPAT_STREAM");
+        if wait {
+            bits |= spec_constant("features::INCOMPAT_WAIT_TARGET");
+        }
+    }
+    bits
+}
+
 #[test]
 fn format_writes_what_the_spec_says() {
+    for legacy in [false, true] {
+        check_format(legacy);
+    }
+}
+
+fn check_format(legacy: bool) {
     let md = layout_md();
     let lines: Vec<&str> = md.lines().collect();
     let (marker_line, args) = marker(&lines, "lap-tag-example");
@@ -629,7 +683,10 @@ fn format_writes_what_the_spec_says() {
 
     // The default configuration of an MPSC ring: wait block, no overflow area, and
     // DEFAULT_PRODUCER_SLOTS producer records after the wait block.
-    let cfg = Config::new(cap).mode(Mode::Mpsc).initial_index(init);
+    let cfg = Config::new(cap)
+        .mode(Mode::Mpsc)
+        .initial_index(init)
+        .legacy(legacy);
     let len = cfg.region_len::<u64>().unwrap() as usize;
     let ring = Ring::<u64>::create(Region::heap(len).unwrap(), cfg).unwrap();
     // SAFETY: the region is `len` bytes, mapped for as long as `ring` lives, and no other
@@ -657,8 +714,13 @@ fn format_writes_what_the_spec_says() {
     assert_eq!(u64_at(mem, at("compat")), 0);
     assert_eq!(
         u64_at(mem, at("incompat")),
-        spec_constant("features::INCOMPAT_WAIT") | spec_constant("features::INCOMPAT_PRODUCERS")
+        spec_incompat(false, true, true, legacy),
+        "incompat (legacy: {legacy})"
     );
+    if legacy {
+        // Only bits a 1.2 reader knows (section 2.2).
+        assert_eq!(u64_at(mem, at("incompat")) & !0x7, 0, "legacy incompat");
+    }
     assert_eq!(u64_at(mem, at("ro_compat")), 0);
     assert_eq!(u32_at(mem, at("capacity")), cap);
     assert_eq!(u32_at(mem, at("entry_format")), entry_format::OPAQUE);
@@ -755,9 +817,6 @@ fn placement_and_overflow_formatting_match_the_spec() {
         .overflow(ocap)
         .producers(pslots);
     let len = cfg.region_len::<Completion>().unwrap() as usize;
-    let all = spec_constant("features::INCOMPAT_OVERFLOW")
-        | spec_constant("features::INCOMPAT_WAIT")
-        | spec_constant("features::INCOMPAT_PRODUCERS");
 
     // `layout::placement_for` gives the example's rows too.
     let place = layout::placement_for::<Completion>(cap, ocap, true, pslots).unwrap();
@@ -784,12 +843,19 @@ fn placement_and_overflow_formatting_match_the_spec() {
     }
 
     // `zeroed = false` on dirty memory: every overflow slot is written (seq = meta = 0);
-    // `zeroed = true` on the same dirty memory: the overflow slots are not written at all.
-    for zeroed in [false, true] {
+    // `zeroed = true` on the same dirty memory: the overflow slots are not written at all. Laid
+    // out for 1.3 and for 1.2 peers: only the feature bits differ.
+    for (zeroed, legacy) in [(false, false), (true, false), (false, true), (true, true)] {
+        let cfg = cfg.legacy(legacy);
+        assert_eq!(cfg.region_len::<Completion>().unwrap() as usize, len);
         let buf = Buffer::new(len, 0xa5);
         ring_core::format::<Completion>(&buf.region(), &cfg, 7, zeroed).unwrap();
         let mem = buf.bytes();
-        assert_eq!(u64_at(mem, h["incompat"]), all);
+        assert_eq!(
+            u64_at(mem, h["incompat"]),
+            spec_incompat(true, true, true, legacy),
+            "incompat (legacy: {legacy})"
+        );
         assert_eq!(u32_at(mem, h["overflow_capacity"]), ocap);
         assert_eq!(u32_at(mem, h["producer_slots"]), pslots);
         assert!(
@@ -1217,6 +1283,10 @@ fn error_variants() -> Vec<String> {
             offset: 0,
             len: 0,
         },
+        LayoutError::FeatureWithout {
+            feature: "",
+            requires: "",
+        },
         LayoutError::BlockLength {
             block: "",
             expected: 0,
@@ -1237,7 +1307,12 @@ fn error_variants() -> Vec<String> {
         Corruption::Livelock,
     ];
     let claim = [
-        ClaimError::Busy { owner: 0 },
+        ClaimError::Busy {
+            side: ring_core::Side::Producer,
+            owner: 0,
+        },
+        ClaimError::Closed,
+        ClaimError::TooManyProducers { limit: 0 },
         ClaimError::Corrupt(Corruption::Livelock),
         ClaimError::NoProducerRecord { records: 0 },
     ];
@@ -1311,8 +1386,8 @@ fn cited_error_variants_exist() {
         assert!(known.contains(&v), "attach check cites unknown {v}");
         cited.push(v);
     }
-    // The checks `format::attach` makes, in its order (checks 1 to 23), then
-    // `Ring::attach_mode`'s (check 24).
+    // The checks `format::attach` makes, in its order (checks 1 to 24), then
+    // `Ring::attach_mode`'s (check 25).
     let expected = [
         "Misaligned",
         "RegionTooShort",
@@ -1337,11 +1412,46 @@ fn cited_error_variants_exist() {
         "BlockLength",
         "BlockLength",
         "BlockLength",
+        "FeatureWithout",
         "ModeMismatch",
     ]
     .map(|v| format!("LayoutError::{v}"));
     assert_eq!(
         cited, expected,
-        "attach checks table must list the 24 checks of `attach` in order"
+        "attach checks table must list the 25 checks of `attach` in order"
+    );
+}
+
+/// Section 8, step 4 and attach check 24: a ring without the wait block gets no
+/// `INCOMPAT_WAIT_TARGET`, and a header that sets it without `INCOMPAT_WAIT` is refused with
+/// `FeatureWithout` (after every block-length check has passed).
+#[test]
+fn wait_target_without_the_wait_block_is_refused() {
+    let h = spec_offsets(&layout_md(), "Header");
+    let cfg = Config::new(4).mode(Mode::Spsc).wait(false);
+    let len = cfg.region_len::<u64>().unwrap() as usize;
+    let buf = Buffer::new(len, 0);
+    ring_core::format::<u64>(&buf.region(), &cfg, 7, true).unwrap();
+    let incompat = u64_at(buf.bytes(), h["incompat"]);
+    assert_eq!(incompat, spec_incompat(false, false, false, false));
+    assert!(ring_core::attach::<u64>(&buf.region()).is_ok());
+
+    let bad = incompat | spec_constant("features::INCOMPAT_WAIT_TARGET");
+    // SAFETY: `h["incompat"]` is the 8-byte-aligned offset of `incompat` inside the buffer's
+    // `len` bytes (checked against the struct by `layout_tables_match_the_structs`), and no
+    // other thread uses the buffer.
+    unsafe {
+        buf.ptr
+            .as_ptr()
+            .add(h["incompat"])
+            .cast::<u64>()
+            .write(bad.to_le());
+    }
+    assert_eq!(
+        ring_core::attach::<u64>(&buf.region()).unwrap_err(),
+        LayoutError::FeatureWithout {
+            feature: "INCOMPAT_WAIT_TARGET",
+            requires: "INCOMPAT_WAIT",
+        }
     );
 }

@@ -7,7 +7,7 @@
 
 use ring_core::{
     ClaimError, Config, Consumer, LayoutError, Mode, PopError, Producer, PushAllError, PushError,
-    RegionError, Ring,
+    RegionError, Ring, Side,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -751,13 +751,21 @@ fn single_sides_are_claimed_multi_sides_coexist() {
             let p3 = ring.producer().expect("several producers in MP mode");
             drop((p2, p3));
         } else {
-            assert_eq!(p2.err(), Some(ClaimError::Busy { owner: me }), "{mode:?}");
+            assert_eq!(
+                p2.err(),
+                Some(ClaimError::Busy {
+                    side: Side::Producer,
+                    owner: me
+                }),
+                "{mode:?}"
+            );
             assert_eq!(
                 ring.lines().producer_line().owner.load(Ordering::Relaxed),
                 me
             );
         }
-        drop(p1);
+        // Gives the side up without closing the stream (dropping would close it).
+        p1.release();
         if !mode.multi_producer() {
             assert_eq!(
                 ring.lines().producer_line().owner.load(Ordering::Relaxed),
@@ -773,14 +781,21 @@ fn single_sides_are_claimed_multi_sides_coexist() {
             let c3 = ring.consumer().expect("several consumers in MC mode");
             drop((c2, c3));
         } else {
-            assert_eq!(c2.err(), Some(ClaimError::Busy { owner: me }), "{mode:?}");
+            assert_eq!(
+                c2.err(),
+                Some(ClaimError::Busy {
+                    side: Side::Consumer,
+                    owner: me
+                }),
+                "{mode:?}"
+            );
         }
         drop(c1);
         let mut c = ring.consumer().expect("claim after the first was dropped");
 
         // A re-claimed handle continues where the previous one stopped.
         p.push(1).unwrap();
-        drop(p);
+        p.release(); // hand over without closing the stream
         let mut p = ring.producer().unwrap();
         p.push(2).unwrap();
         assert_eq!(c.pop(), Ok(1), "{mode:?}");
@@ -797,7 +812,9 @@ fn successor_of_a_single_side_recovers_an_index_its_predecessor_did_not_store() 
         // SPMC: a producer published three entries (tags) but died before storing `tail`.
         let spmc = ring(Mode::Spmc, 4, init);
         let mut rx = spmc.consumer().unwrap();
-        spmc.producer().unwrap().push_all(&[1, 2, 3]).unwrap();
+        let mut dead = spmc.producer().unwrap();
+        dead.push_all(&[1, 2, 3]).unwrap();
+        dead.release(); // it "died": it never closed the stream
         let tail = &spmc.lines().producer_line().tail;
         tail.store(init, Ordering::SeqCst);
         // One of them was even consumed already (its tag now reads "free a lap later").
@@ -861,7 +878,8 @@ fn claim_held_by_another_live_process_is_busy_and_a_dead_one_is_taken_over() {
         } else {
             ring.consumer().err()
         };
-        assert_eq!(busy, Some(ClaimError::Busy { owner: 1 }), "{mode:?}");
+        let side = if take { Side::Producer } else { Side::Consumer };
+        assert_eq!(busy, Some(ClaimError::Busy { side, owner: 1 }), "{mode:?}");
         owner.store(dead, Ordering::Relaxed);
         let ok = if take {
             ring.producer().map(drop)
@@ -1073,7 +1091,7 @@ fn consume(ring: &Ring<u64>, id: u64, total: u64, sh: &Shared) -> Result<Vec<u64
                     got.push(v);
                     1
                 }
-                Err(PopError::Empty) => 0,
+                Err(PopError::Empty | PopError::Closed) => 0,
                 Err(e) => return Err(sh.fail(format!("consumer {id}: pop: {e:?}"))),
             },
             1 => match rx.pop_into(&mut buf[..k]) {
@@ -1081,6 +1099,7 @@ fn consume(ring: &Ring<u64>, id: u64, total: u64, sh: &Shared) -> Result<Vec<u64
                     got.extend_from_slice(&buf[..m]);
                     m
                 }
+                Err(PopError::Closed) => 0,
                 r => return Err(sh.fail(format!("consumer {id}: pop_into: {r:?}"))),
             },
             _ => match rx.view(k) {
@@ -1092,7 +1111,8 @@ fn consume(ring: &Ring<u64>, id: u64, total: u64, sh: &Shared) -> Result<Vec<u64
                     got.extend(view.iter().copied());
                     got.len() - before
                 }
-                Err(PopError::Empty) => 0,
+                // A single producer that is done closes the stream.
+                Err(PopError::Empty | PopError::Closed) => 0,
                 Err(e) => return Err(sh.fail(format!("consumer {id}: view: {e:?}"))),
             },
         };

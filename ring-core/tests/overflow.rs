@@ -510,6 +510,7 @@ fn new_handles_resume_inside_the_overflow_area() {
                 for v in 0..5 {
                     tx.push(v).unwrap(); // 2 in the ring, 3 spilled
                 }
+                tx.release(); // hand over without closing the stream
             }
             {
                 // A new producer while the area is active: it goes on spilling.

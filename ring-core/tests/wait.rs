@@ -463,8 +463,11 @@ fn suppressed_wakeups_refuse_to_sleep() {
             assert_eq!(rx.reap(&mut out, 2, long), Ok(1), "{ctx}");
             assert_eq!(out[0], 3);
 
-            // W1 with a waiter announced: a producer wakes unless suppressed.
+            // W1 with a waiter announced (and, layout 1.3, its target armed: any
+            // publication): a producer wakes unless suppressed.
             w.waiters.store(1, Ordering::SeqCst);
+            use ring_core::layout::wake_target::{ANY, ARMED};
+            w.wake_target.store(ARMED | ANY, Ordering::SeqCst);
             let (futex, wakeups) = (w.futex.load(Ordering::SeqCst), r.counters().wakeups);
             tx.push(4).unwrap();
             assert_eq!(

@@ -76,7 +76,7 @@
 /**
  * Minor version of the ring layout that this library writes.
  */
-#define CRING_LAYOUT_VERSION_MINOR 2
+#define CRING_LAYOUT_VERSION_MINOR 3
 
 /**
  * Size in bytes of the region header.
@@ -279,6 +279,11 @@ enum cring_status
      * poisoned: every later call on it returns this status; close it.
      */
     CRING_STATUS_PANIC = 27,
+    /**
+     * End of stream (layout 1.3): the producers closed the ring's stream and nothing is left
+     * to take (consumers), or the stream is closed and no producer may join it (producers).
+     */
+    CRING_STATUS_CLOSED = 28,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1171,6 +1176,37 @@ cring_status cring_producer_open(struct cring_ring ring, struct cring_producer *
  * Errors: `CRING_STATUS_BAD_HANDLE` (not open, for example closed already).
  */
 cring_status cring_producer_close(struct cring_producer producer);
+
+/**
+ * Closes the ring's stream (end of stream, layout 1.3) and the producer handle: consumers
+ * take what is left and then get `CRING_STATUS_CLOSED` from pop, pop_into, view, reap and
+ * the waits; sleeping consumers are woken; no producer can be opened on the ring any more
+ * (`CRING_STATUS_CLOSED`). In multi-producer modes the stream closes once every producer has
+ * closed or left. `cring_producer_close()` never closes the stream (it gives a single
+ * producer's side up, or leaves a multi-producer stream), nor does `cring_producer_release()`.
+ *
+ * A producer process that dies without closing never closes the stream: consumers keep
+ * waiting (their waits end by their timeouts); in multi-producer rings, recovery
+ * (`cring_consumer_*` waits run it on their own) makes the dead producer leave.
+ *
+ * Thread safety: as `cring_producer_close()`.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE` (a call is running on it: the
+ * handle stays open).
+ */
+cring_status cring_producer_close_stream(struct cring_producer producer);
+
+/**
+ * Closes the producer handle without closing the ring's stream, as `cring_producer_close()`
+ * does (this names it): in single-producer modes another producer (in this or another
+ * process) may then claim the side and go on.
+ *
+ * Thread safety: as `cring_producer_close()`.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE` (a call is running on it: the
+ * handle stays open).
+ */
+cring_status cring_producer_release(struct cring_producer producer);
 
 /**
  * Pushes one entry (copied from `*entry`, `entry_size` bytes). When the ring is full and it

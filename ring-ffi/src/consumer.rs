@@ -1,7 +1,7 @@
 //! Consumers: pop, batch pop, reap with a minimum and a timeout, waiting, in-place views, and
 //! the eventfd handshake.
 
-use crate::dynring::{timeout, ConsumerDyn};
+use crate::dynring::{timeout, ConsumerDyn, WaitEnd};
 use crate::handles::Table;
 use crate::ring::ring_of;
 use crate::status::{boundary, cring_status};
@@ -230,15 +230,15 @@ unsafe fn wait(
             Some(out_ptr(available, "available")?)
         };
         let mut g = CONSUMERS.get_mut(consumer.id)?;
-        let (n, ready) = g.get_mut().wait(beyond, min, timeout(timeout_ns))?;
+        let (n, end) = g.get_mut().wait(beyond, min, timeout(timeout_ns))?;
         if let Some(out) = out {
             // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
             unsafe { put(out, n) };
         }
-        if ready {
-            Ok(())
-        } else {
-            Err(crate::status::Fail::of(cring_status::TimedOut))
+        match end {
+            WaitEnd::Ready => Ok(()),
+            WaitEnd::TimedOut => Err(crate::status::Fail::of(cring_status::TimedOut)),
+            WaitEnd::Closed => Err(crate::status::Fail::of(cring_status::Closed)),
         }
     })
 }

@@ -417,6 +417,7 @@ impl<T: Entry> RingDyn for TypedRing<T> {
         Ok(Box::new(TypedProducer {
             chunk: None,
             producer: NonNull::from(Box::leak(Box::new(producer))),
+            end: ProducerEnd::Drop,
         }))
     }
 
@@ -437,7 +438,28 @@ impl<T: Entry> RingDyn for TypedRing<T> {
 /// A producer of some entry type. Pointer arguments are checked (NULL, size, alignment) before
 /// use; the methods are unsafe because a non-NULL pointer must be valid for the entries the
 /// caller says it holds.
+/// How a wait ended without error.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum WaitEnd {
+    Ready,
+    TimedOut,
+    Closed,
+}
+
+/// What closing a producer handle does to the stream.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ProducerEnd {
+    /// What dropping does: a single producer closes the stream, one of several leaves it.
+    Drop,
+    /// Close the stream (`Producer::close`).
+    Close,
+    /// Give the side up without closing (`Producer::release`).
+    Release,
+}
+
 pub(crate) trait ProducerDyn: Send + Sync {
+    /// What closing this handle will do to the stream.
+    fn set_end(&mut self, end: ProducerEnd);
     /// # Safety
     /// `entry`, if non-NULL, is readable for `size` bytes.
     unsafe fn push(
@@ -477,6 +499,8 @@ struct TypedProducer<T: Entry> {
     /// From `Box::leak`; freed in `Drop`, after `chunk`. Dereferenced only through
     /// [`TypedProducer::unborrowed`], which checks that no reservation is open.
     producer: NonNull<Producer<T>>,
+    /// What `Drop` does to the stream.
+    end: ProducerEnd,
 }
 
 // SAFETY: `Producer<T>` is `Send`, and the object owns its allocation, which moves with it.
@@ -496,7 +520,12 @@ impl<T: Entry> Drop for TypedProducer<T> {
         // SAFETY: `producer` came from `Box::leak` in `TypedRing::producer` and is freed only
         // here, once; the reservation, the only other reference to it, was dropped just above
         // (exclusive-borrow invariant), and nothing can reach it after this.
-        drop(unsafe { Box::from_raw(self.producer.as_ptr()) });
+        let p = unsafe { Box::from_raw(self.producer.as_ptr()) };
+        match self.end {
+            ProducerEnd::Drop => drop(p),
+            ProducerEnd::Close => p.close(),
+            ProducerEnd::Release => p.release(),
+        }
     }
 }
 
@@ -528,6 +557,10 @@ impl<T: Entry> TypedProducer<T> {
 }
 
 impl<T: Entry> ProducerDyn for TypedProducer<T> {
+    fn set_end(&mut self, end: ProducerEnd) {
+        self.end = end;
+    }
+
     unsafe fn push(
         &mut self,
         entry: *const u8,
@@ -649,7 +682,7 @@ pub(crate) trait ConsumerDyn: Send + Sync {
         beyond: Option<u32>,
         min: u32,
         timeout: Option<Duration>,
-    ) -> Result<(u32, bool), Fail>;
+    ) -> Result<(u32, WaitEnd), Fail>;
     fn position(&mut self) -> Result<u32, Fail>;
     fn set_spin(&mut self, polls: u32) -> Result<(), Fail>;
     /// # Safety
@@ -772,6 +805,11 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
         let c = self.consumer().expect("checked above");
         match c.reap(out, min, timeout) {
             Ok(n) if n >= min => Reaped { n, status: Ok(()) },
+            // Fewer than `min` and the stream closed: everything there was is taken.
+            Ok(n) if c.stream().closed => Reaped {
+                n,
+                status: Err(Fail::of(cring_status::Closed)),
+            },
             Ok(n) => Reaped {
                 n,
                 status: Err(Fail::of(cring_status::TimedOut)),
@@ -785,15 +823,16 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
         beyond: Option<u32>,
         min: u32,
         timeout: Option<Duration>,
-    ) -> Result<(u32, bool), Fail> {
+    ) -> Result<(u32, WaitEnd), Fail> {
         let c = self.consumer()?;
         let r = match beyond {
             None => c.wait(min, timeout)?,
             Some(pos) => c.wait_beyond(pos, min, timeout)?,
         };
         Ok(match r {
-            WaitOutcome::Ready(n) => (n, true),
-            WaitOutcome::TimedOut(n) => (n, false),
+            WaitOutcome::Ready(n) => (n, WaitEnd::Ready),
+            WaitOutcome::TimedOut(n) => (n, WaitEnd::TimedOut),
+            WaitOutcome::Closed(n) => (n, WaitEnd::Closed),
         })
     }
 

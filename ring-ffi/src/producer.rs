@@ -1,6 +1,6 @@
 //! Producers: push, batch push, blocking push, zero-copy reserve/commit.
 
-use crate::dynring::{timeout, ProducerDyn};
+use crate::dynring::{timeout, ProducerDyn, ProducerEnd};
 use crate::handles::Table;
 use crate::ring::ring_of;
 use crate::status::{boundary, cring_status};
@@ -50,6 +50,46 @@ pub unsafe extern "C" fn cring_producer_open(
 #[no_mangle]
 pub extern "C" fn cring_producer_close(producer: cring_producer) -> cring_status {
     boundary(|| PRODUCERS.remove(producer.id))
+}
+
+/// Closes the ring's stream (end of stream, layout 1.3) and the producer handle: consumers
+/// take what is left and then get `CRING_STATUS_CLOSED` from pop, pop_into, view, reap and
+/// the waits; sleeping consumers are woken; no producer can be opened on the ring any more
+/// (`CRING_STATUS_CLOSED`). In multi-producer modes the stream closes once every producer has
+/// closed or left. `cring_producer_close()` never closes the stream (it gives a single
+/// producer's side up, or leaves a multi-producer stream), nor does `cring_producer_release()`.
+///
+/// A producer process that dies without closing never closes the stream: consumers keep
+/// waiting (their waits end by their timeouts); in multi-producer rings, recovery
+/// (`cring_consumer_*` waits run it on their own) makes the dead producer leave.
+///
+/// Thread safety: as `cring_producer_close()`.
+///
+/// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE` (a call is running on it: the
+/// handle stays open).
+#[no_mangle]
+pub extern "C" fn cring_producer_close_stream(producer: cring_producer) -> cring_status {
+    end(producer, ProducerEnd::Close)
+}
+
+/// Closes the producer handle without closing the ring's stream, as `cring_producer_close()`
+/// does (this names it): in single-producer modes another producer (in this or another
+/// process) may then claim the side and go on.
+///
+/// Thread safety: as `cring_producer_close()`.
+///
+/// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE` (a call is running on it: the
+/// handle stays open).
+#[no_mangle]
+pub extern "C" fn cring_producer_release(producer: cring_producer) -> cring_status {
+    end(producer, ProducerEnd::Release)
+}
+
+fn end(producer: cring_producer, how: ProducerEnd) -> cring_status {
+    boundary(|| {
+        PRODUCERS.get_mut(producer.id)?.get_mut().set_end(how);
+        PRODUCERS.remove(producer.id)
+    })
 }
 
 /// Pushes one entry (copied from `*entry`, `entry_size` bytes). When the ring is full and it

@@ -75,13 +75,16 @@ pub enum cring_status {
     /// A bug in the library panicked; the panic was caught. The handle involved, if any, is
     /// poisoned: every later call on it returns this status; close it.
     Panic = 27,
+    /// End of stream (layout 1.3): the producers closed the ring's stream and nothing is left
+    /// to take (consumers), or the stream is closed and no producer may join it (producers).
+    Closed = 28,
 }
 
 impl cring_status {
     /// Every status, in code order.
     ///
     /// cbindgen:ignore
-    pub const ALL: [cring_status; 28] = [
+    pub const ALL: [cring_status; 29] = [
         cring_status::Ok,
         cring_status::Full,
         cring_status::Empty,
@@ -110,6 +113,7 @@ impl cring_status {
         cring_status::Io,
         cring_status::NoResources,
         cring_status::Panic,
+        cring_status::Closed,
     ];
 
     /// The status with this code, if any.
@@ -149,6 +153,7 @@ impl cring_status {
             Io => c"CRING_STATUS_IO",
             NoResources => c"CRING_STATUS_NO_RESOURCES",
             Panic => c"CRING_STATUS_PANIC",
+            Closed => c"CRING_STATUS_CLOSED",
         }
     }
 
@@ -184,6 +189,7 @@ impl cring_status {
             Io => c"a system call failed",
             NoResources => c"too many open handles, or out of memory",
             Panic => c"internal error: a panic was caught (the handle is poisoned)",
+            Closed => c"end of stream: the producers closed the ring (and it is drained)",
         }
     }
 
@@ -269,6 +275,7 @@ impl From<PopError> for Fail {
     fn from(e: PopError) -> Fail {
         match e {
             PopError::Empty => Fail::of(cring_status::Empty),
+            PopError::Closed => Fail::of(cring_status::Closed),
             PopError::Corrupt(c) => c.into(),
         }
     }
@@ -277,9 +284,10 @@ impl From<PopError> for Fail {
 impl From<ClaimError> for Fail {
     fn from(e: ClaimError) -> Fail {
         match e {
-            ClaimError::Busy { .. } | ClaimError::NoProducerRecord { .. } => {
-                Fail::new(cring_status::Busy, e.to_string())
-            }
+            ClaimError::Busy { .. }
+            | ClaimError::NoProducerRecord { .. }
+            | ClaimError::TooManyProducers { .. } => Fail::new(cring_status::Busy, e.to_string()),
+            ClaimError::Closed => Fail::new(cring_status::Closed, e.to_string()),
             ClaimError::Corrupt(c) => c.into(),
         }
     }
@@ -291,6 +299,7 @@ impl From<WaitError> for Fail {
             WaitError::Interrupted => Fail::of(cring_status::Interrupted),
             WaitError::WakeupsSuppressed => Fail::of(cring_status::WakeupsSuppressed),
             WaitError::NoWaitBlock => Fail::of(cring_status::NoWaitBlock),
+            WaitError::Closed => Fail::of(cring_status::Closed),
             WaitError::Corrupt(c) => c.into(),
             WaitError::Futex(errno) => Fail {
                 status: cring_status::Io,

@@ -493,7 +493,10 @@ fn c_producer_to_rust(runner: &Runner) {
         "{}: {out:?}",
         runner.label
     );
-    assert_eq!(rx.pop(), Err(PopError::Empty));
+    // The C producer closed the stream when it was done (`cring_producer_close_stream`): the
+    // end of the stream, across processes.
+    assert_eq!(rx.pop(), Err(PopError::Closed));
+    assert!(ring.stream().closed);
     let c = ring.counters();
     assert!(c.overflowed >= u64::from(OVERFLOW), "{c:?}");
 }

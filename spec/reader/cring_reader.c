@@ -1,7 +1,7 @@
 /*
  * cring_reader.c: the protocol you can run.
  *
- * An independent C11 consumer of a cring region (spec/LAYOUT.md, layout 1.2;
+ * An independent C11 consumer of a cring region (spec/LAYOUT.md, layout 1.3;
  * spec/PROTOCOL.md), written from the spec alone: no ring-ffi, no Rust. It is the reader that
  * spec/PROTOCOL.md, section 20 ("Writing a compatible reader") describes, and the test
  * ring-core/tests/c_reader.rs compiles it with `gcc -std=c11 -O2 -Wall -Wextra -Werror
@@ -9,24 +9,38 @@
  * README's test command (scripts/test-all, `cargo test --workspace`).
  *
  * What it implements:
- *   - attach: every check of LAYOUT.md section 9 (1 to 23, numbered as there), check 8
- *     narrowed to the single-consumer modes (SPSC, MPSC), and the trusted copies of section 10;
- *     it accepts INCOMPAT_OVERFLOW, INCOMPAT_WAIT and INCOMPAT_PRODUCERS and refuses every
- *     other incompat bit and every ro_compat bit;
+ *   - attach: every check of LAYOUT.md section 9 (1 to 24, numbered as there; 25, the mode
+ *     a caller requires, is check 8 narrowed to the single-consumer modes SPSC and MPSC), and
+ *     the trusted copies of section 10; it accepts INCOMPAT_OVERFLOW, INCOMPAT_WAIT,
+ *     INCOMPAT_PRODUCERS, INCOMPAT_STREAM and INCOMPAT_WAIT_TARGET (1.3) and refuses every
+ *     other incompat bit and every ro_compat bit, so it also reads 1.2 rings (and 1.3 rings
+ *     made for 1.2 peers, without the two 1.3 bits);
  *   - starting a consumer: the claim word (LAYOUT.md section 11, with takeover of a dead
  *     holder), the overflow head recovery and, per mode, the SPSC index check or the MPSC head
  *     recovery (PROTOCOL.md section 17);
  *   - popping one entry: the ring first (SPSC: C1, C2; MPSC: SC1, SC2), then the overflow area
- *     (O4, O5, O6), skipping discarded positions;
- *   - sleeping (W2) on the wait block's futex word, with a timeout;
- *   - main: maps /dev/shm/<name>, consumes <count> entries, checks each against the pattern
- *     the test's producers use, prints one summary line.
+ *     (O4, O5, O6), skipping discarded positions; with INCOMPAT_STREAM, the end of the stream
+ *     (E4): a pop that finds nothing loads the producer line's stream word (Acquire) and, if
+ *     CLOSED is set, looks again and reports the end only if that finds nothing either;
+ *   - sleeping (W2) on the wait block's futex word, with a timeout; with INCOMPAT_WAIT_TARGET,
+ *     arming the wake-up target (the ring position head + 1) between the announcement and the
+ *     fence; the re-check also ends the sleep when the stream is closed;
+ *   - main: maps /dev/shm/<name>, consumes <count> entries (or, with the count "-", every
+ *     entry until the end of the stream), checks each against the pattern the test's
+ *     producers use, prints one summary line.
  *
  * It does not produce (no P1/SP1/MP1..MP4, O1..O3, W1), does not implement the
  * multi-consumer modes (SPMC, MPMC), and never writes the producer records (a consumer may
  * ignore them: only producers and recovery write them, PROTOCOL.md section 17.1).
  *
- * Usage: cring_reader <shm-name> <count> <producers> [--poll] [--timeout=<seconds>]
+ * Usage: cring_reader <shm-name> <count>|- <producers> [--poll] [--timeout=<seconds>]
+ *                     [--sleep=<seconds>]
+ *
+ * With a count, the reader reads exactly that many entries and then checks that nothing more
+ * is there (the stream may be closed or not). With "-" (the ring must have INCOMPAT_STREAM),
+ * it reads until the end of the stream, however many entries that is. --timeout bounds the
+ * whole run (default 60 s); --sleep bounds each futex wait (default 0.02 s): with a long one,
+ * the summary's timeouts=<n> (futex waits that nobody ended) shows a missed wake-up.
  *
  * Entries: producer p's entry number seq (both from 0) is the Completion
  *   user_data = p << 32 | seq, result = (int32_t)((uint32_t)seq ^ 0x5A5A5A5A),
@@ -34,9 +48,11 @@
  * and each producer's entries must arrive in order (PROTOCOL.md 18.4, property O).
  *
  * Exit status: 0 when exactly <count> entries arrived and matched and nothing more was
- * there; 1 on a mismatch, a corruption report or the timeout; 2 on bad usage or a mapping
- * failure; 3 when attach refused the region; 4 when the consumer could not start (claim busy,
- * corrupt lap tags).
+ * there (with "-": when every entry matched and the end of the stream was reached); 1 on a
+ * mismatch, an end of stream before <count> entries, a corruption report or the timeout; 2
+ * on bad usage (also "-" on a ring without INCOMPAT_STREAM) or a mapping failure; 3 when
+ * attach refused the region; 4 when the consumer could not start (claim busy, corrupt lap
+ * tags).
  */
 #define _GNU_SOURCE /* syscall(), kill() */
 
@@ -84,14 +100,22 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define INCOMPAT_OVERFLOW UINT64_C(0x1)
 #define INCOMPAT_WAIT UINT64_C(0x2)
 #define INCOMPAT_PRODUCERS UINT64_C(0x4)
-/* What this reader implements: all three (a consumer may ignore the producer records). */
-#define INCOMPAT_ACCEPTED (INCOMPAT_OVERFLOW | INCOMPAT_WAIT | INCOMPAT_PRODUCERS)
+#define INCOMPAT_STREAM UINT64_C(0x8)       /* 1.3: the producer line's stream word */
+#define INCOMPAT_WAIT_TARGET UINT64_C(0x10) /* 1.3: the wait line's wake_target word */
+/* What this reader implements: all five (a consumer may ignore the producer records). */
+#define INCOMPAT_ACCEPTED                                                                      \
+    (INCOMPAT_OVERFLOW | INCOMPAT_WAIT | INCOMPAT_PRODUCERS | INCOMPAT_STREAM |                \
+     INCOMPAT_WAIT_TARGET)
 #define RO_COMPAT_KNOWN UINT64_C(0x0)
 
 #define OVF_ACTIVE (UINT64_C(1) << 32) /* bit 32 of the overflow state word */
 #define META_DISCARDED 0x1u     /* slot meta bit 0 */
 #define NO_WAKE 0x1u            /* wait flags bit 0 */
 #define FUTEX_UNIT 1u           /* a futex sleeper's unit in waiters (eventfd ones: 1 << 16) */
+#define STREAM_CLOSED (UINT32_C(1) << 31) /* stream word: final, no producer publishes again */
+#define TARGET_ARMED (UINT64_C(1) << 32)  /* wake_target: low 32 bits are a ring position */
+#define TARGET_ANY (UINT64_C(1) << 33)    /* wake_target: wake after any publication */
+#define ARM_ATTEMPTS 8                    /* compare-and-swaps before falling back to ANY */
 
 /* Header fields (LAYOUT.md section 2). */
 enum {
@@ -104,11 +128,11 @@ enum {
 enum { ROW_PRODUCER, ROW_CONSUMER, ROW_SLOTS, ROW_OVERFLOW, ROW_WAIT, ROW_PRODUCERS };
 static const char *const ROW_NAMES[BLOCK_COUNT] = {
     "producer", "consumer", "slots", "overflow", "wait", "producers", "reserved", "reserved"};
-/* Words inside the lines (LAYOUT.md sections 4, 5, 12.1, 13). */
-enum { PL_TAIL = 0 };                           /* producer line */
+/* Words inside the lines (LAYOUT.md sections 4, 5, 12.1, 13); the last enum: the wait line. */
+enum { PL_TAIL = 0, PL_STREAM = 24 };           /* producer line */
 enum { CL_HEAD = 0, CL_OWNER = 4 };             /* consumer line */
 enum { OL_STATE = 0, OL_HEAD = 8 };             /* overflow line; slots start at +128 */
-enum { WL_FUTEX = 0, WL_WAITERS = 4, WL_FLAGS = 8, WL_SLEEPS = 24 }; /* wait line */
+enum { WL_FUTEX = 0, WL_WAITERS = 4, WL_FLAGS = 8, WL_SLEEPS = 24, WL_WAKE_TARGET = 32 };
 enum { SLOT_SEQ = 0, SLOT_META = 4 };           /* slot header; payload at payload_offset */
 
 /* The entry type: Completion, entry format 1 (LAYOUT.md section 7.1). */
@@ -132,12 +156,14 @@ _Static_assert(sizeof(struct cring_completion) == 16, "Completion is 16 bytes");
 struct cring_reader {
     uint8_t *base;
     uint32_t mode, capacity, mask;
-    uint64_t incompat; /* the one value loaded for checks 6, 18, 19, 21 to 23 */
+    uint64_t incompat; /* the one value loaded for checks 6, 18, 19, 21 to 24 */
     uint64_t producer_off, consumer_off, slots_off;
     uint32_t ocap, omask;  /* ocap == 0: no overflow area */
     uint64_t overflow_off; /* the overflow line; its slots start 128 bytes later */
     int has_wait;
     uint64_t wait_off;
+    int has_stream;      /* INCOMPAT_STREAM: E4 reads the producer line's stream word */
+    int has_wait_target; /* INCOMPAT_WAIT_TARGET (only with the wait block): W2 arms a target */
     uint32_t producer_slots; /* kept for completeness: a consumer never touches the records */
 
     uint32_t token;          /* our claim token (process id) while we hold the consumer side */
@@ -146,7 +172,7 @@ struct cring_reader {
     uint32_t ohead;          /* private overflow head */
 
     /* statistics for the summary */
-    uint64_t from_ring, from_overflow, discarded, sleeps, deactivations;
+    uint64_t from_ring, from_overflow, discarded, sleeps, timeouts, deactivations, armed;
     char error[256]; /* what went wrong */
 };
 
@@ -202,7 +228,7 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
     h.header_len = hdr32(base, H_HEADER_LEN);
     h.mode = hdr32(base, H_MODE);
     h.compat = hdr64(base, H_COMPAT); /* no bit defined; unknown bits are ignored */
-    h.incompat = hdr64(base, H_INCOMPAT); /* loaded ONCE: decides 6, 18, 19, 21 to 23 */
+    h.incompat = hdr64(base, H_INCOMPAT); /* loaded ONCE: decides 6, 18, 19, 21 to 24 */
     h.ro_compat = hdr64(base, H_RO_COMPAT);
     h.capacity = hdr32(base, H_CAPACITY);
     h.entry_format = hdr32(base, H_ENTRY_FORMAT);
@@ -289,7 +315,10 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
                      check_of_row[i], ROW_NAMES[i], h.len[i], want[i]);
             return check_of_row[i];
         }
-    /* 24 is check 8 narrowed, above. */
+    if ((inc & INCOMPAT_WAIT_TARGET) && !(inc & INCOMPAT_WAIT)) /* 24 */
+        REFUSE(24, "incompat 0x%" PRIx64 " has INCOMPAT_WAIT_TARGET without INCOMPAT_WAIT (the "
+                   "wake-up target lives in the wait block)", inc);
+    /* 25 (the mode a caller requires) is check 8 narrowed, above. */
 
     /* Trusted copies (LAYOUT.md section 10): from here on the header is never read again. */
     r->base = base;
@@ -305,6 +334,8 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
     r->overflow_off = h.off[ROW_OVERFLOW];
     r->has_wait = (inc & INCOMPAT_WAIT) != 0;
     r->wait_off = h.off[ROW_WAIT];
+    r->has_stream = (inc & INCOMPAT_STREAM) != 0;
+    r->has_wait_target = (inc & INCOMPAT_WAIT_TARGET) != 0; /* implies has_wait: check 24 */
     r->producer_slots = (inc & INCOMPAT_PRODUCERS) ? h.producer_slots : 0;
     return 0;
 }
@@ -462,7 +493,8 @@ void cring_stop(struct cring_reader *r) { give_back(r); }
 /* ---------------------------------------------------------------------------------------------
  * Popping one entry: the ring first, then the overflow area.
  */
-enum pop_result { POP_OK, POP_SKIPPED, POP_EMPTY, POP_CORRUPT };
+/* POP_CLOSED: the end of the stream (E4): nothing is left and nothing more will come. */
+enum pop_result { POP_OK, POP_SKIPPED, POP_EMPTY, POP_CORRUPT, POP_CLOSED };
 
 /* SPSC ring: C1 (claim), read, C2 (release). Ring slots carry no lap tags in SPSC. */
 static enum pop_result pop_ring_spsc(struct cring_reader *r, struct cring_completion *out) {
@@ -551,8 +583,10 @@ static enum pop_result pop_overflow(struct cring_reader *r, struct cring_complet
     return kept ? POP_OK : POP_SKIPPED;
 }
 
-/* Pops one entry, skipping discarded positions (bounded: at most one of each lane's laps). */
-enum pop_result cring_pop(struct cring_reader *r, struct cring_completion *out) {
+/* One entry from the ring, else from the overflow area, skipping discarded positions
+   (bounded: at most one of each lane's laps). POP_SKIPPED when the bound ran out while
+   skipping: something was consumed, so this is not "empty" (E4 must not conclude from it). */
+static enum pop_result pop_any(struct cring_reader *r, struct cring_completion *out) {
     for (uint64_t round = 0; round <= (uint64_t)r->capacity + r->ocap; round++) {
         enum pop_result res =
             r->mode == MODE_SPSC ? pop_ring_spsc(r, out) : pop_ring_mpsc(r, out);
@@ -567,16 +601,42 @@ enum pop_result cring_pop(struct cring_reader *r, struct cring_completion *out) 
             return res;
         r->discarded++;
     }
-    return POP_EMPTY;
+    return POP_SKIPPED;
+}
+
+/* E4's first load: the stream word says CLOSED (Acquire: pairs with the producers' close,
+   which comes after their last publication, so every entry is visible after this load). */
+static int stream_closed(struct cring_reader *r) {
+    return r->has_stream &&
+           (atomic_load_explicit(word32(r, r->producer_off + PL_STREAM), memory_order_acquire) &
+            STREAM_CLOSED) != 0;
+}
+
+/* Pops one entry. POP_EMPTY: nothing now; POP_CLOSED (rings with INCOMPAT_STREAM): the end of
+   the stream. E4: only after a pop that found the ring and the overflow area empty, and only
+   if, after the Acquire load that saw CLOSED, one more pop finds nothing either. */
+enum pop_result cring_pop(struct cring_reader *r, struct cring_completion *out) {
+    enum pop_result res = pop_any(r, out);
+    if (res == POP_SKIPPED)
+        return POP_EMPTY; /* the skip bound ran out: the caller comes back */
+    if (res != POP_EMPTY || !stream_closed(r))
+        return res;
+    res = pop_any(r, out); /* E4: look again, now that the close made everything visible */
+    if (res == POP_SKIPPED)
+        return POP_EMPTY; /* discarded positions were left: the next call decides */
+    return res == POP_EMPTY ? POP_CLOSED : res;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Sleeping (W2), for a ring with the wait block, after cring_pop returned POP_EMPTY.
  */
 
-/* The W2 re-check (PROTOCOL.md 19.3, `ready` with min = 1): would cring_pop find something?
-   Loads only, claims nothing. Corrupt-looking tags count as ready so that pop reports them. */
+/* The W2 re-check (PROTOCOL.md 19.3, `ready` with min = 1): would cring_pop find something,
+   or report the end of the stream? Loads only, claims nothing. Corrupt-looking tags count as
+   ready so that pop reports them. */
 static int ready(struct cring_reader *r) {
+    if (stream_closed(r))
+        return 1; /* E4: cring_pop takes what is left, then reports the end */
     uint32_t tail = atomic_load_explicit(word32(r, r->producer_off + PL_TAIL),
                                          memory_order_acquire);
     if (r->mode == MODE_SPSC ? tail != r->head : ring_tag(r, r->head) != r->head)
@@ -587,7 +647,8 @@ static int ready(struct cring_reader *r) {
     return ovf_tag(r, r->ohead) != r->ohead;
 }
 
-/* W2 step 8: retire, saturating at 0 in the futex half, at most 16 attempts. */
+/* W2 step 9 (step 8 before 1.3): retire, saturating at 0 in the futex half, at most 16
+   attempts. */
 static void retire(_Atomic uint32_t *waiters) {
     uint32_t v = atomic_load_explicit(waiters, memory_order_relaxed);
     for (int i = 0; i < 16 && (v & 0xffffu) != 0; i++)
@@ -598,9 +659,40 @@ static void retire(_Atomic uint32_t *waiters) {
 
 enum sleep_result { SLEPT, READY, SLEEP_UNAVAILABLE };
 
-/* Sleeps until a producer's W1 wakes us, or timeout_ns passes. SLEEP_UNAVAILABLE (no wait
-   block, NO_WAKE set, or futex waits failing with errno in *err): poll instead. */
-enum sleep_result cring_sleep(struct cring_reader *r, long timeout_ns, int *err) {
+/* W2 step 2 (1.3, INCOMPAT_WAIT_TARGET): arm the ring position pos whose publication completes
+   our wait, lowering the armed target, never raising it. A target armed at t is kept when it is
+   plausible (at most capacity ahead of our head, or behind it: a stale one, which wakes us
+   early) and not above pos. At most ARM_ATTEMPTS compare-and-swaps against a word that keeps
+   changing, then ANY (wake after any publication), which is always safe. */
+static void arm_target(struct cring_reader *r, uint32_t pos) {
+    _Atomic uint64_t *word = word64(r, r->wait_off + WL_WAKE_TARGET);
+    uint64_t cur = atomic_load_explicit(word, memory_order_seq_cst);
+    for (int i = 0; i < ARM_ATTEMPTS; i++) {
+        if (cur & TARGET_ANY)
+            return;
+        if (cur & TARGET_ARMED) {
+            uint32_t t = (uint32_t)cur, ahead = t - r->head;
+            int plausible = ahead <= r->capacity || (int32_t)ahead < 0;
+            if (plausible && (int32_t)(pos - t) >= 0)
+                return; /* an equal or lower target is armed: it wakes us early enough */
+        }
+        if (atomic_compare_exchange_strong_explicit(word, &cur, TARGET_ARMED | pos,
+                                                    memory_order_seq_cst,
+                                                    memory_order_seq_cst)) {
+            r->armed++;
+            return;
+        }
+        /* cur now holds the value found: try again with it */
+    }
+    atomic_fetch_or_explicit(word, TARGET_ARMED | TARGET_ANY, memory_order_seq_cst);
+}
+
+/* Sleeps until a producer's W1 wakes us (with targets: once the producer index reaches our
+   target, or after a publication into the overflow area; or a close, E1/E3, which wakes every
+   sleeper), or timeout_ns passes. The steps are numbered as W2 in layout 1.3, whose step 2
+   (arming the target) is new; a ring without INCOMPAT_WAIT_TARGET skips it. SLEEP_UNAVAILABLE
+   (no wait block, NO_WAKE set, or futex waits failing with errno in *err): poll instead. */
+enum sleep_result cring_sleep(struct cring_reader *r, int64_t timeout_ns, int *err) {
     *err = 0;
     if (!r->has_wait)
         return SLEEP_UNAVAILABLE;
@@ -610,27 +702,31 @@ enum sleep_result cring_sleep(struct cring_reader *r, long timeout_ns, int *err)
     if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE)
         return SLEEP_UNAVAILABLE; /* nobody would wake us */
     atomic_fetch_add_explicit(waiters, FUTEX_UNIT, memory_order_seq_cst); /* W2.1 announce */
-    atomic_thread_fence(memory_order_seq_cst);                           /* W2.2 */
-    uint32_t seen = atomic_load_explicit(futex, memory_order_acquire);   /* W2.3 */
-    if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE) {   /* W2.4 */
+    if (r->has_wait_target) /* W2.2 (1.3): arm the target, one entry beyond our private head */
+        arm_target(r, r->head + 1);
+    atomic_thread_fence(memory_order_seq_cst);                           /* W2.3 */
+    uint32_t seen = atomic_load_explicit(futex, memory_order_acquire);   /* W2.4 */
+    if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE) {   /* W2.5 */
         retire(waiters);
         return SLEEP_UNAVAILABLE;
     }
-    if (ready(r)) { /* W2.5: the re-check, after the fence (no lost wake-up, 19.2) */
+    if (ready(r)) { /* W2.6: the re-check, after the fence (no lost wake-up, 19.2) */
         retire(waiters);
         return READY;
     }
     atomic_fetch_add_explicit(word64(r, r->wait_off + WL_SLEEPS), 1, memory_order_relaxed);
-    r->sleeps++; /* W2.6 */
-    struct timespec ts = {timeout_ns / 1000000000L, timeout_ns % 1000000000L};
-    /* W2.7: a shared futex (not FUTEX_PRIVATE_FLAG): the producers are other processes. */
+    r->sleeps++; /* W2.7 */
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+    /* W2.8: a shared futex (not FUTEX_PRIVATE_FLAG): the producers are other processes. */
     long rc = syscall(SYS_futex, futex, FUTEX_WAIT, seen, &ts, NULL, 0);
     int e = errno;
-    retire(waiters); /* W2.8, whatever ended the wait */
+    retire(waiters); /* W2.9, whatever ended the wait */
     if (rc != 0 && e != EAGAIN && e != EINTR && e != ETIMEDOUT) {
         *err = e; /* ENOSYS, EFAULT, ...: futex waits do not work here */
         return SLEEP_UNAVAILABLE;
     }
+    if (rc != 0 && e == ETIMEDOUT)
+        r->timeouts++; /* nobody woke us within timeout_ns */
     return SLEPT;
 }
 
@@ -646,8 +742,9 @@ static double now_s(void) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: cring_reader <shm-name> <count> <producers> [--poll] "
-                    "[--timeout=<seconds>]\n");
+    fprintf(stderr, "usage: cring_reader <shm-name> <count>|- <producers> [--poll] "
+                    "[--timeout=<seconds>] [--sleep=<seconds>]\n"
+                    "  <count>: the entries to read; -: read until the end of the stream\n");
     return 2;
 }
 
@@ -656,22 +753,29 @@ int main(int argc, char **argv) {
         return usage();
     const char *name = argv[1];
     char *end;
-    uint64_t count = strtoull(argv[2], &end, 10);
-    if (*end)
+    /* "-": no count, read until the end of the stream (E4). */
+    int until_closed = strcmp(argv[2], "-") == 0;
+    uint64_t count = until_closed ? UINT64_MAX : strtoull(argv[2], &end, 10);
+    if (!until_closed && (argv[2][0] == 0 || *end))
         return usage();
     unsigned long producers = strtoul(argv[3], &end, 10);
     if (*end || producers < 1 || producers > MAX_PRODUCERS)
         return usage();
     int poll_only = 0;
-    double timeout = 60.0;
+    double timeout = 60.0, sleep_s = 0.02;
     for (int i = 4; i < argc; i++) {
         if (strcmp(argv[i], "--poll") == 0)
             poll_only = 1;
         else if (strncmp(argv[i], "--timeout=", 10) == 0)
             timeout = strtod(argv[i] + 10, NULL);
+        else if (strncmp(argv[i], "--sleep=", 8) == 0)
+            sleep_s = strtod(argv[i] + 8, NULL);
         else
             return usage();
     }
+    if (!(sleep_s >= 0.000001 && sleep_s <= 3600.0))
+        return usage();
+    int64_t sleep_ns = (int64_t)(sleep_s * 1e9);
     if (strchr(name, '/') || strlen(name) > 200)
         return usage();
 
@@ -705,6 +809,14 @@ int main(int argc, char **argv) {
         printf("cring_reader: refused check=%d\n", check);
         return 3;
     }
+    if (until_closed && !r->has_stream) {
+        fprintf(stderr, "cring_reader: %s has no end-of-stream word (incompat 0x%" PRIx64
+                        " lacks INCOMPAT_STREAM): give a count instead of -\n",
+                name, r->incompat);
+        printf("cring_reader: no-stream\n");
+        munmap(map, (size_t)available);
+        return 2;
+    }
     uint32_t token = (uint32_t)getpid();
     if (cring_start(r, token ? token : 1) != 0) {
         fprintf(stderr, "cring_reader: cannot start a consumer: %s\n", r->error);
@@ -713,7 +825,7 @@ int main(int argc, char **argv) {
     }
 
     uint64_t next[MAX_PRODUCERS] = {0}, consumed = 0;
-    int status = 0, futex_broken = 0;
+    int status = 0, futex_broken = 0, closed = 0;
     unsigned idle = 0;
     struct cring_completion c;
     while (consumed < count) {
@@ -721,6 +833,16 @@ int main(int argc, char **argv) {
         if (res == POP_CORRUPT) {
             fprintf(stderr, "cring_reader: %s\n", r->error);
             status = 1;
+            break;
+        }
+        if (res == POP_CLOSED) { /* E4: everything is read and nothing more will come */
+            closed = 1;
+            if (!until_closed) {
+                fprintf(stderr,
+                        "cring_reader: end of stream after %" PRIu64 " of %" PRIu64 " entries\n",
+                        consumed, count);
+                status = 1;
+            }
             break;
         }
         if (res == POP_OK) {
@@ -744,8 +866,12 @@ int main(int argc, char **argv) {
         }
         /* POP_EMPTY: spin a little, then sleep (W2) or poll, within the deadline. */
         if (now_s() > deadline) {
-            fprintf(stderr, "cring_reader: timed out after %" PRIu64 " of %" PRIu64 " entries\n",
-                    consumed, count);
+            if (until_closed)
+                fprintf(stderr, "cring_reader: timed out after %" PRIu64 " entries without "
+                                "the end of the stream\n", consumed);
+            else
+                fprintf(stderr, "cring_reader: timed out after %" PRIu64 " of %" PRIu64
+                                " entries\n", consumed, count);
             status = 1;
             break;
         }
@@ -753,7 +879,7 @@ int main(int argc, char **argv) {
             continue;
         int err = 0;
         if (poll_only || futex_broken ||
-            cring_sleep(r, 20 * 1000 * 1000L, &err) == SLEEP_UNAVAILABLE) {
+            cring_sleep(r, sleep_ns, &err) == SLEEP_UNAVAILABLE) {
             if (err) {
                 fprintf(stderr, "cring_reader: futex wait failed (%s); polling\n",
                         strerror(err));
@@ -763,10 +889,13 @@ int main(int argc, char **argv) {
             nanosleep(&ts, NULL);
         }
     }
-    /* Exactly count: one more pop must find nothing (and runs O6 if the area is drained). */
-    if (status == 0) {
+    /* Exactly count: one more pop must find nothing (and runs O6 if the area is drained); the
+       stream may or may not be closed by now. */
+    if (status == 0 && !until_closed) {
         enum pop_result res = cring_pop(r, &c);
-        if (res != POP_EMPTY) {
+        if (res == POP_CLOSED) {
+            closed = 1;
+        } else if (res != POP_EMPTY) {
             fprintf(stderr, "cring_reader: %s after the last expected entry\n",
                     res == POP_CORRUPT ? r->error : "one more entry");
             status = 1;
@@ -776,10 +905,11 @@ int main(int argc, char **argv) {
 
     printf("cring_reader: %s mode=%s incompat=0x%" PRIx64 " consumed=%" PRIu64
            " ring=%" PRIu64 " overflow=%" PRIu64 " discarded=%" PRIu64 " sleeps=%" PRIu64
-           " deactivations=%" PRIu64 " head=0x%08" PRIx32 " per_producer=",
+           " timeouts=%" PRIu64 " armed=%" PRIu64 " deactivations=%" PRIu64
+           " closed=%d head=0x%08" PRIx32 " per_producer=",
            status == 0 ? "ok" : "FAILED", r->mode == MODE_SPSC ? "spsc" : "mpsc", r->incompat,
-           consumed, r->from_ring, r->from_overflow, r->discarded, r->sleeps, r->deactivations,
-           r->head);
+           consumed, r->from_ring, r->from_overflow, r->discarded, r->sleeps, r->timeouts,
+           r->armed, r->deactivations, closed, r->head);
     for (unsigned long p = 0; p < producers; p++)
         printf("%s%" PRIu64, p ? "," : "", next[p]);
     printf("\n");

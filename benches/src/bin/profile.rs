@@ -74,12 +74,15 @@ const CHECKS: &[Check] = &[
         unit: Unit::Entry,
         limit: Some(1.3),
     },
+    // Target 1.5 (issue 9) missed by one instruction since end of stream (layout 1.3): an
+    // empty poll must tell "empty" from "closed and drained", a load of the closed word and a
+    // test (25 against rtrb's 16; 22 before). This limit guards the level reached.
     Check {
         measure: "poll of an empty ring",
         ours: "ours-poll",
         peer: "rtrb-poll",
         unit: Unit::Poll,
-        limit: Some(1.5),
+        limit: Some(1.6),
     },
     // Target 1.0 (issue 9) not met: `push_all` / `pop_into` copy every entry once more than
     // rtrb's chunks (through the caller's slice) and slots are 24 bytes apart (the slot header),

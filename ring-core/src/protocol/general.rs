@@ -6,7 +6,7 @@
 //! dedicated flavors ([`super::spsc`], [`super::mpsc`]) exist so that the common modes do not
 //! pay for that.
 
-use super::wait::Waker;
+use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, ProducerCursor, RawRing, Shortfall, Span};
 use crate::error::{push_error, PopError, PushError};
 
@@ -36,7 +36,14 @@ impl<'a, T: Copy> GeneralTx<'a, T> {
         let waiters = self.raw.publish(&mut self.cur, span, keep);
         if waiters != 0 {
             if let Some(w) = &self.wait {
-                super::wait::wake(w.line, w.eventfd, waiters);
+                let at = match span.place {
+                    super::Place::Overflow => Reached::Any,
+                    super::Place::Ring if self.raw.mode.multi_producer() => {
+                        Reached::Shared(&self.raw.prod.tail)
+                    }
+                    super::Place::Ring => Reached::At(self.cur.tail),
+                };
+                w.wake(waiters, at);
             }
         }
     }

@@ -24,6 +24,7 @@ pub(crate) mod mpsc;
 pub(crate) mod overflow;
 pub(crate) mod registry;
 pub(crate) mod spsc;
+pub(crate) mod stream;
 pub(crate) mod wait;
 
 use crate::error::{Corruption, LayoutError};
@@ -289,6 +290,10 @@ pub struct RawRing<'a, T> {
     pub(crate) ovf: Option<Overflow<'a, T>>,
     pub(crate) wait: Option<&'a WaitLine>,
     pub(crate) registry: Option<registry::Registry<'a>>,
+    /// The end-of-stream word is kept (1.3, `INCOMPAT_STREAM`).
+    pub(crate) stream: bool,
+    /// Sleepers publish wake-up targets (1.3, `INCOMPAT_WAIT_TARGET`).
+    pub(crate) wait_target: bool,
 }
 
 // SAFETY: a RawRing is a set of references to shared structures whose fields are atomics,
@@ -476,6 +481,8 @@ impl<'a, T> RawRing<'a, T> {
             ovf: None,
             wait: None,
             registry: None,
+            stream: false,
+            wait_target: false,
         })
     }
 
@@ -503,9 +510,17 @@ impl<'a, T> RawRing<'a, T> {
         self
     }
 
-    /// Adds the wait/notify words.
-    pub fn with_wait(mut self, line: &'a WaitLine) -> Self {
+    /// Adds the wait/notify words; with `targets`, sleepers publish wake-up targets (1.3).
+    pub fn with_wait(mut self, line: &'a WaitLine, targets: bool) -> Self {
         self.wait = Some(line);
+        self.wait_target = targets;
+        self
+    }
+
+    /// Keeps the end-of-stream word of the producer line (1.3).
+    #[cfg_attr(not(ring_core_loom), allow(dead_code))]
+    pub fn with_stream(mut self) -> Self {
+        self.stream = true;
         self
     }
 

@@ -11,7 +11,7 @@
 
 use super::lap::{self, ForConsumer, ForProducer, SCAN_BUDGET};
 use super::registry::Intent;
-use super::wait::Waker;
+use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, RawRing, Refusals, Shortfall, Span};
 use crate::error::{push_error, Corruption, PopError, PushError};
 use crate::layout::slot_meta;
@@ -86,7 +86,7 @@ impl<'a, T: Copy> MpTx<'a, T> {
         slot.meta.store(0, Relaxed);
         slot.seq.store(tail.wrapping_add(1), Release);
         if let Some(w) = &self.wait {
-            w.published();
+            w.published_at(Reached::Shared(self.tail_word));
         }
     }
 
@@ -198,7 +198,7 @@ impl<'a, T: Copy> MpTx<'a, T> {
         }
         if span.len != 0 {
             if let Some(w) = &self.wait {
-                w.published();
+                w.published_at(Reached::Shared(self.tail_word));
             }
         }
     }
@@ -217,6 +217,8 @@ pub(crate) struct ScRx<'a, T> {
     pub(crate) head: u32,
     lane: Lane<'a, T>,
     head_word: &'a AtomicU32,
+    /// The end-of-stream word, if the ring keeps it (1.3).
+    stream: Option<&'a AtomicU32>,
 }
 
 impl<'a, T: Copy> ScRx<'a, T> {
@@ -226,6 +228,7 @@ impl<'a, T: Copy> ScRx<'a, T> {
             head: cur.head,
             lane: ring.main,
             head_word: &ring.cons.head,
+            stream: ring.stream.then_some(&ring.prod.stream),
         }
     }
 
@@ -255,13 +258,23 @@ impl<'a, T: Copy> ScRx<'a, T> {
     #[cold]
     #[inline(never)]
     fn pop_slow(&mut self) -> Result<T, PopError> {
+        let mut closed = false;
         for _ in 0..=self.lane.capacity() {
             let head = self.head;
             let slot = self.lane.slot(head);
             let seq = slot.seq.load(Acquire);
             match lap::for_consumer(seq, head, self.lane.capacity(), false) {
                 ForConsumer::Ready => {}
-                ForConsumer::NotYet => return Err(PopError::Empty),
+                // E4 (no overflow area here): with the closed word seen (Acquire), the tag
+                // loaded after it is final: not published means drained.
+                ForConsumer::NotYet if closed => return Err(PopError::Closed),
+                ForConsumer::NotYet => match self.stream {
+                    Some(w) if super::stream::closed(w) => {
+                        closed = true;
+                        continue;
+                    }
+                    _ => return Err(PopError::Empty),
+                },
                 ForConsumer::Other => {
                     return Err(PopError::Corrupt(Corruption::SlotSequence {
                         position: head,

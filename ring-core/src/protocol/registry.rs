@@ -266,6 +266,13 @@ pub(crate) fn recover<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError
             .is_ok()
         {
             done.records += 1;
+            // E3 for the dead owner: it joined before it registered (1.3), so it leaves now.
+            if raw.stream && super::stream::leave(&raw.prod.stream, false) {
+                if let Some(w) = raw.wait {
+                    let no_eventfd = core::sync::atomic::AtomicI32::new(-1);
+                    super::wait::wake(w, &no_eventfd, u32::MAX);
+                }
+            }
         }
     }
     if done.positions != 0 {
@@ -347,10 +354,11 @@ fn recover_single<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError> {
     let Some(o) = &raw.ovf else {
         return Ok(Recovered::default());
     };
-    let token = crate::ring::claim(&raw.prod.owner).map_err(|e| match e {
-        crate::error::ClaimError::Busy { owner } => RecoverError::Busy { recoverer: owner },
-        _ => RecoverError::Busy { recoverer: 0 },
-    })?;
+    let token =
+        crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer).map_err(|e| match e {
+            crate::error::ClaimError::Busy { owner, .. } => RecoverError::Busy { recoverer: owner },
+            _ => RecoverError::Busy { recoverer: 0 },
+        })?;
     let n = super::overflow::discard_orphans(o);
     if n != 0 {
         raw.prod.discarded.fetch_add(u64::from(n), Relaxed);

@@ -16,9 +16,10 @@
 //! reported as [`Corruption::IndicesOutOfRange`]; every loaded value is checked before it
 //! replaces the private copy.
 
-use super::wait::Waker;
+use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, ProducerCursor, RawRing, Refusals, Shortfall, Span};
 use crate::error::{push_error, Corruption, PopError, PushError};
+use crate::layout::{stream::CLOSED, ProducerLine};
 use crate::sync::{
     AtomicU32,
     Ordering::{Acquire, Release},
@@ -153,7 +154,7 @@ impl<'a, T: Copy> SpscTx<'a, T> {
         self.tail = tail.wrapping_add(1);
         self.tail_word.store(tail.wrapping_add(1), Release);
         if let Some(w) = &self.wait {
-            w.published();
+            w.published_at(Reached::At(tail.wrapping_add(1)));
         }
     }
 
@@ -191,7 +192,7 @@ impl<'a, T: Copy> SpscTx<'a, T> {
         self.tail = span.start.wrapping_add(keep);
         self.tail_word.store(self.tail, Release);
         if let Some(w) = &self.wait {
-            w.published();
+            w.published_at(Reached::At(self.tail));
         }
     }
 
@@ -244,7 +245,8 @@ pub(crate) struct SpscRx<'a, T> {
     capacity: u32,
     lane: Lane<'a, T>,
     head_word: &'a AtomicU32,
-    tail_word: &'a AtomicU32,
+    /// The producer line: `tail`, and the end-of-stream word beside it (same base register).
+    prod: &'a ProducerLine,
 }
 
 impl<'a, T: Copy> SpscRx<'a, T> {
@@ -256,7 +258,7 @@ impl<'a, T: Copy> SpscRx<'a, T> {
             capacity: ring.capacity(),
             lane: ring.main,
             head_word: &ring.cons.head,
-            tail_word: &ring.prod.tail,
+            prod: ring.prod,
         }
     }
 
@@ -264,10 +266,15 @@ impl<'a, T: Copy> SpscRx<'a, T> {
     /// ring is a busy-polling consumer's hot path.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Result<T, PopError> {
-        let (lane, head) = (self.lane, self.head);
+        let (lane, head, prod) = (self.lane, self.head, self.prod);
         if head == self.tail_cache {
-            let tail = self.tail_word.load(Acquire);
+            let tail = prod.tail.load(Acquire);
             if tail == head {
+                // E4, whole for this flavor (no overflow area): the closed word (on `tail`'s
+                // line), then `tail` again, which the Acquire load of the word made final.
+                if prod.stream.load(Acquire) & CLOSED != 0 && prod.tail.load(Acquire) == head {
+                    return Err(PopError::Closed);
+                }
                 return Err(PopError::Empty);
             }
             if tail.wrapping_sub(head) > self.capacity {
@@ -317,7 +324,7 @@ impl<'a, T: Copy> SpscRx<'a, T> {
     /// entries are published; nothing published is a shortfall.
     #[inline]
     fn refill(&mut self) -> Result<u32, Shortfall> {
-        let tail = self.tail_word.load(Acquire);
+        let tail = self.prod.tail.load(Acquire);
         let avail = tail.wrapping_sub(self.head);
         if avail > self.lane.capacity() {
             return Err(corrupt(tail, self.head));

@@ -24,10 +24,21 @@
 //!
 //! Producers pay one fence and two loads per publication when the ring has the wait block, and
 //! no system call unless someone sleeps.
+//!
+//! Wake-up targets (layout 1.3, `INCOMPAT_WAIT_TARGET`): a sleeper also publishes the ring
+//! position it waits for in `wake_target` (lowering the armed target, never raising it) before
+//! its fence, and a producer whose W1 finds sleepers wakes them only if the producer index has
+//! reached the armed target (or `ANY` is set, or the publication went to the overflow area, or
+//! it is a forced wake-up); the waker disarms the target it saw (compare-and-swap, so a target
+//! armed meanwhile stays) before it advances the futex word. The argument above carries over:
+//! if the sleeper's fence comes first, the producer's loads see its announcement and its
+//! target; the multi-producer check reads `tail` with a read-modify-write, so it sees every
+//! reservation, and the publication that completes a sleeper's target finds the producer index
+//! at or beyond it. A target left armed by a sleeper that went away costs one useless wake-up.
 
-use crate::layout::{wait_flags, WaitLine};
+use crate::layout::{wait_flags, wake_target, WaitLine};
 use crate::sync::{
-    fence,
+    fence, AtomicU32,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use core::sync::atomic::AtomicI32;
@@ -55,14 +66,47 @@ pub(crate) fn bump(w: &WaitLine) {
     w.wakeups.fetch_add(1, Relaxed);
 }
 
-/// W2: announce a sleeper of kind `unit` ([`waiters::FUTEX`] or [`waiters::EVENTFD`]) and
-/// return the futex value to sleep on; the caller then re-checks availability and either sleeps
-/// or calls [`retire`] with the same unit.
+/// W2: announce a sleeper of kind `unit` ([`waiters::FUTEX`] or [`waiters::EVENTFD`]), with
+/// a wake-up target (1.3) arm `target = Some((position, head, most))` (the ring position waited
+/// for, the consumer's head, and how far ahead of it a genuine target can lie), then the fence,
+/// and return the futex value to sleep on; the caller then re-checks availability and either
+/// sleeps or calls [`retire`] with the same unit.
 #[inline]
-pub(crate) fn announce(w: &WaitLine, unit: u32) -> u32 {
+pub(crate) fn announce_target(w: &WaitLine, unit: u32, target: Option<(u32, u32, u32)>) -> u32 {
     w.waiters.fetch_add(unit, SeqCst);
+    if let Some((pos, head, most)) = target {
+        arm(w, pos, head, most);
+    }
     fence(SeqCst);
     w.futex.load(Acquire)
+}
+
+/// Lowers the armed target to `pos` if it is above it (or unarmed, or implausible: more than
+/// `most` ahead of `head`, which no sleeper of this ring asks for). A few compare-and-swap
+/// attempts; against a word that keeps changing it sets `ANY` instead (wake after any
+/// publication), which is always safe.
+fn arm(w: &WaitLine, pos: u32, head: u32, most: u32) {
+    let mine = wake_target::ARMED | u64::from(pos);
+    let mut cur = w.wake_target.load(SeqCst);
+    for _ in 0..8 {
+        if cur & wake_target::ANY != 0 {
+            return;
+        }
+        if cur & wake_target::ARMED != 0 {
+            let t = cur as u32;
+            let ahead = t.wrapping_sub(head);
+            let plausible = ahead <= most || (ahead as i32) < 0;
+            if plausible && (pos.wrapping_sub(t) as i32) >= 0 {
+                return; // an equal or lower target is armed: it wakes us early enough
+            }
+        }
+        match w.wake_target.compare_exchange(cur, mine, SeqCst, SeqCst) {
+            Ok(_) => return,
+            Err(now) => cur = now,
+        }
+    }
+    w.wake_target
+        .fetch_or(wake_target::ARMED | wake_target::ANY, SeqCst);
 }
 
 /// W2 (end): withdraw an announcement of kind `unit`. Saturates at zero in that kind's half of
@@ -112,20 +156,69 @@ pub(crate) fn wake(w: &WaitLine, eventfd: &AtomicI32, waiters: u32) {
     }
 }
 
-/// What a producer handle needs to wake sleepers: the ring's wait line and this process's
-/// eventfd slot. A handle of a ring without the wait block holds none.
+/// Where W1 finds the producer index to compare with the wake-up target.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Reached<'a> {
+    /// A single producer's index after its publication.
+    At(u32),
+    /// Several producers: the shared index, read with a read-modify-write (the latest value).
+    Shared(&'a AtomicU32),
+    /// A publication the target does not describe (the overflow area): wake regardless.
+    Any,
+}
+
+/// W1 with targets (1.3), out of line: wake if the armed target is reached; disarm what was
+/// seen first.
+#[cold]
+#[inline(never)]
+fn wake_if_due(w: &WaitLine, eventfd: &AtomicI32, waiters: u32, at: Reached<'_>) {
+    let t = w.wake_target.load(SeqCst);
+    if t & wake_target::ARMED == 0 {
+        // Announced, not armed yet: the sleeper arms before its fence, so its re-check comes
+        // after this publication.
+        return;
+    }
+    if t & wake_target::ANY == 0 {
+        let tail = match at {
+            Reached::At(tail) => tail,
+            Reached::Shared(word) => word.fetch_add(0, SeqCst),
+            Reached::Any => t as u32,
+        };
+        if (tail.wrapping_sub(t as u32) as i32) < 0 {
+            return;
+        }
+    }
+    let _ = w.wake_target.compare_exchange(t, 0, SeqCst, Relaxed);
+    wake(w, eventfd, waiters);
+}
+
+/// What a producer handle needs to wake sleepers: the ring's wait line, this process's eventfd
+/// slot, and whether sleepers publish targets. A handle of a ring without the wait block holds
+/// none.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Waker<'a> {
     pub(crate) line: &'a WaitLine,
     pub(crate) eventfd: &'a AtomicI32,
+    pub(crate) targets: bool,
 }
 
 impl Waker<'_> {
-    /// W1 after a publication: the fence and two loads inline, the wake-up itself out of line.
+    /// W1 after a publication, the producer index being `at` ([`Reached::Any`] for the
+    /// overflow area): the fence and two loads inline, the wake-up itself out of line.
     #[inline(always)]
-    pub(crate) fn published(&self) {
+    pub(crate) fn published_at(&self, at: Reached<'_>) {
         let waiters = must_wake(self.line);
         if waiters != 0 {
+            self.wake(waiters, at);
+        }
+    }
+
+    /// W1's wake-up, once [`must_wake`] returned `waiters != 0`.
+    #[inline]
+    pub(crate) fn wake(&self, waiters: u32, at: Reached<'_>) {
+        if self.targets {
+            wake_if_due(self.line, self.eventfd, waiters, at);
+        } else {
             wake(self.line, self.eventfd, waiters);
         }
     }

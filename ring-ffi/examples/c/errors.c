@@ -335,9 +335,10 @@ static void zero_copy(void)
     EXPECT(cring_consumer_view(c, 8, sizeof out, entries, &n), CRING_STATUS_EMPTY);
     EXPECT(cring_consumer_pop(c, &out, sizeof out), CRING_STATUS_EMPTY);
 
-    /* Closing a producer with a reservation open, and a consumer with a view open. */
+    /* Giving a producer up with a reservation open (released: the stream stays open, so
+       another producer may claim the side), and closing a consumer with a view open. */
     CHECK(cring_producer_reserve(p, 2, sizeof(cring_completion), &n));
-    CHECK(cring_producer_close(p));
+    CHECK(cring_producer_release(p));
     CHECK(cring_producer_open(ring, &p));
     CHECK(cring_producer_push(p, &e, sizeof e));
     CHECK(cring_consumer_view(c, 8, sizeof out, entries, &n));
@@ -345,7 +346,21 @@ static void zero_copy(void)
     CHECK(cring_consumer_close(c));
     CHECK(cring_consumer_open(ring, &c));
     EXPECT(cring_consumer_pop(c, &out, sizeof out), CRING_STATUS_EMPTY);
-    CHECK(cring_producer_close(p));
+
+    /* End of stream: what was pushed before the close is delivered, then CLOSED everywhere. */
+    CHECK(cring_producer_push(p, &e, sizeof e));
+    CHECK(cring_producer_close_stream(p));
+    EXPECT(cring_producer_open(ring, &p), CRING_STATUS_CLOSED);
+    CHECK(cring_consumer_pop(c, &out, sizeof out));
+    EXPECT(cring_consumer_pop(c, &out, sizeof out), CRING_STATUS_CLOSED);
+    EXPECT(cring_consumer_pop_into(c, &out, 1, sizeof out, &n), CRING_STATUS_CLOSED);
+    EXPECT(cring_consumer_view(c, 8, sizeof out, entries, &n), CRING_STATUS_CLOSED);
+    n = 9;
+    EXPECT(cring_consumer_reap(c, &out, 1, sizeof out, 1, SECOND, &n), CRING_STATUS_CLOSED);
+    ASSERT(n == 0);
+    uint32_t avail = 9;
+    EXPECT(cring_consumer_wait(c, 1, SECOND, &avail), CRING_STATUS_CLOSED);
+    ASSERT(avail == 0);
     CHECK(cring_consumer_close(c));
     CHECK(cring_ring_close(ring));
 }

@@ -152,7 +152,9 @@ int main(int argc, char **argv)
 
     cring_counters ctr;
     CHECK(cring_ring_get_counters(ring, &ctr, sizeof ctr));
-    CHECK(cring_producer_close(p));
+    /* End of stream: the consumer takes what is left and then gets CRING_STATUS_CLOSED.
+       (cring_producer_close() would give the side up and leave the stream open.) */
+    CHECK(cring_producer_close_stream(p));
     CHECK(cring_ring_close(ring));
     /* A closed handle is refused, never undefined behaviour. */
     EXPECT(cring_producer_push(p, &probe, sizeof probe), CRING_STATUS_BAD_HANDLE);
