@@ -661,6 +661,6 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of
     // the pair is consistent. Each handle validates the indices it depends on when it is
-    // created and on every operation (spec/PROTOCOL.md, "Untrusted peers").
+    // created and on every operation (spec/PROTOCOL.md, "The untrusted peer").
     Ok(geo)
 }

@@ -48,7 +48,7 @@ CONFIGS=(
 "wait-spsc-ovf-min2|safety|-DWAIT=1 -DWMIN=2 -DMODE=0 -DNPROD=1 -DNCONS=1 -DNPUSH=4||ci"
 # -- index ABA with 2-bit indices (capacity 2 = half the index space, as 2^31 is for u32).
 #    -E: a consumer fooled by a head ABA can claim a position no producer has reserved yet and
-#    wait for it in MC3 for ever once production stops (spec/PROTOCOL.md, ABA, "What remains";
+#    wait for it in MC3 for ever once production stops (spec/RATIONALE.md, ABA, "What remains";
 #    the code gives up after RETRY_BUDGET polls with Corruption::Stalled). Assertions only.
 "aba-mpsc|safety|-DIDX_BITS=2 -DMODE=1 -DNPROD=2 -DNPUSH0=1 -DNPUSH=4 -DOCAP=0|-E|ci"
 "aba-mpsc-ovf|safety|-DIDX_BITS=2 -DMODE=1 -DNPROD=2 -DNPUSH0=1 -DNPUSH=4 -DOCAP=2|-E|ci"

@@ -571,7 +571,8 @@ static enum pop_result pop_overflow(struct cring_reader *r, struct cring_complet
         return POP_CORRUPT;
     }
     /* O4: only AFTER the tag load, and only if the ring is empty in the strong sense.
-       Checking first would let a producer's ring entry slip in behind us (PROTOCOL.md 18.4). */
+       Checking first would let a producer's ring entry slip in behind us (RATIONALE.md, the
+       order guarantee). */
     if (d == 0 || !ring_strongly_empty(r)) {
         try_deactivate(r); /* O6 */
         return POP_EMPTY;
@@ -631,9 +632,9 @@ enum pop_result cring_pop(struct cring_reader *r, struct cring_completion *out) 
  * Sleeping (W2), for a ring with the wait block, after cring_pop returned POP_EMPTY.
  */
 
-/* The W2 re-check (PROTOCOL.md 19.3, `ready` with min = 1): would cring_pop find something,
-   or report the end of the stream? Loads only, claims nothing. Corrupt-looking tags count as
-   ready so that pop reports them. */
+/* The W2 re-check (PROTOCOL.md 19.2, the wait condition with min = 1): would cring_pop find
+   something, or report the end of the stream? Loads only, claims nothing. Corrupt-looking
+   tags count as ready so that pop reports them. */
 static int ready(struct cring_reader *r) {
     if (stream_closed(r))
         return 1; /* E4: cring_pop takes what is left, then reports the end */

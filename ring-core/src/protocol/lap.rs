@@ -17,7 +17,8 @@
 //! SPSC. After a successful compare-and-swap each lap tag is checked again: an index can only
 //! have been confused with an older value of itself (ABA) after 2^32 operations during one
 //! stall, and the re-check turns that case into a bounded wait for the owned slot to become
-//! ready instead of an overwrite or a read of an unpublished entry (spec/PROTOCOL.md, "ABA").
+//! ready instead of an overwrite or a read of an unpublished entry (spec/PROTOCOL.md, "ABA";
+//! the argument in spec/RATIONALE.md).
 //!
 //! The functions here work on a [`Lane`] (the slots) and the index words passed to them, so the
 //! same code serves the ring and its overflow area. Spans they return say [`super::Place::Ring`];
