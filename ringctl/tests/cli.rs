@@ -584,3 +584,45 @@ fn repair_leaves_live_claims_and_refuses_non_rings() {
     assert_eq!(std::fs::read(shm(&junk)).unwrap(), vec![1u8; 1024]);
     drop((tx, rx, ring));
 }
+
+#[test]
+fn list_and_inspect_find_rings_on_hugetlbfs() {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let Some(dir) = mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == "hugetlbfs" && f[1].starts_with('/'))
+        .map(|f| PathBuf::from(f[1]))
+    else {
+        eprintln!("skipped: no hugetlbfs mount (scripts/test-all mounts one when run as root)");
+        return;
+    };
+    let name = unique("huge");
+    let path = dir.join(&name);
+    let cfg = Config::new(64).mode(Mode::Spmc);
+    let len = cfg.region_len::<Completion>().unwrap() as usize;
+    let region =
+        match ring_core::Region::hugetlbfs_create(&path, len, ring_core::HugePageSize::Size2M) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("skipped: cannot create a hugetlbfs file ({e})");
+                return;
+            }
+        };
+    // The region removes the file when dropped, also during a panic.
+    let ring = Ring::<Completion>::create(region, cfg).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let list = json(&["list", "--prefix", &name]);
+    let r = ring_named(&list, path.to_str().unwrap());
+    assert_eq!(r["mode"], "SPMC");
+    assert_eq!(r["capacity"], 64);
+    let v = json(&["inspect", &name]);
+    assert_eq!(v["path"], path.to_str().unwrap());
+    assert_eq!(v["file_len"], 2 << 20);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "read-only commands wrote"
+    );
+    drop(ring);
+}
