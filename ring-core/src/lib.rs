@@ -86,6 +86,8 @@ pub mod consumer;
 pub mod entry;
 pub mod error;
 pub mod format;
+#[cfg(not(ring_core_loom))]
+pub mod inspect;
 pub mod layout;
 #[cfg(ring_core_loom)]
 pub mod model;

@@ -1,0 +1,219 @@
+//! `inspect` (entry-type-agnostic, read-only) against `attach::<T>`: the same verdict on every
+//! header a peer could write, except for the checks that need the entry type, and the live
+//! words as the ring's own accessors report them.
+
+use ring_core::inspect::{inspect, InspectError, ReadOnlyRegion};
+use ring_core::layout::{features, Block};
+use ring_core::{attach, Completion, Config, Entry, LayoutError, Mode, RawRegion, Ring};
+use std::ptr::NonNull;
+
+#[derive(Clone, Copy)]
+#[repr(C, align(128))]
+struct Chunk([u8; 128]);
+
+/// An aligned private copy of a ring's bytes that the test may rewrite freely.
+struct Buf(Vec<Chunk>);
+
+impl Buf {
+    fn copy_of<T: Entry>(ring: &Ring<T>) -> Buf {
+        let len = ring.geometry().region_len as usize;
+        let mut v = vec![Chunk([0; 128]); len.div_ceil(128)];
+        // SAFETY: the ring is quiet (this test's only thread) and `len` bytes are mapped.
+        let src = unsafe { std::slice::from_raw_parts(ring.region().as_ptr(), len) };
+        for (i, b) in src.iter().enumerate() {
+            v[i / 128].0[i % 128] = *b;
+        }
+        Buf(v)
+    }
+    fn len(&self) -> usize {
+        self.0.len() * 128
+    }
+    fn ptr(&mut self) -> NonNull<u8> {
+        NonNull::new(self.0.as_mut_ptr() as *mut u8).unwrap()
+    }
+    fn put_u32(&mut self, off: usize, v: u32) {
+        for (k, b) in v.to_le_bytes().into_iter().enumerate() {
+            self.0[(off + k) / 128].0[(off + k) % 128] = b;
+        }
+    }
+    fn put_u64(&mut self, off: usize, v: u64) {
+        self.put_u32(off, v as u32);
+        self.put_u32(off + 4, (v >> 32) as u32);
+    }
+    fn verdicts<T: Entry>(&mut self) -> (Result<(), LayoutError>, Result<(), InspectError>) {
+        let (ptr, len) = (self.ptr(), self.len());
+        // SAFETY: the buffer is ours, mapped, and nobody else touches it.
+        let raw = unsafe { RawRegion::new(ptr, len) };
+        // SAFETY: as above.
+        let ro = unsafe { ReadOnlyRegion::new(ptr, len) };
+        (attach::<T>(&raw).map(|_| ()), inspect(&ro).map(|_| ()))
+    }
+}
+
+fn agree<T: Entry>(ring: &Ring<T>) -> usize {
+    let mut cases = 0;
+    let values32 = [
+        0u32,
+        1,
+        2,
+        3,
+        4,
+        7,
+        8,
+        16,
+        24,
+        128,
+        255,
+        256,
+        384,
+        4096,
+        1 << 31,
+        u32::MAX,
+    ];
+    for off in (0..256).step_by(4) {
+        for &v in &values32 {
+            let mut b = Buf::copy_of(ring);
+            b.put_u32(off, v);
+            let (a, i) = b.verdicts::<T>();
+            check(off, v as u64, a, i);
+            cases += 1;
+        }
+    }
+    let values64 = [0u64, 1, 8, 0x10, 1 << 40, u64::MAX, u64::MAX - 127];
+    for off in (0..256).step_by(8) {
+        for &v in &values64 {
+            let mut b = Buf::copy_of(ring);
+            b.put_u64(off, v);
+            let (a, i) = b.verdicts::<T>();
+            check(off, v, a, i);
+            cases += 1;
+        }
+    }
+    cases
+}
+
+fn check(off: usize, v: u64, a: Result<(), LayoutError>, i: Result<(), InspectError>) {
+    match a {
+        Ok(()) => assert_eq!(i, Ok(()), "offset {off} value {v:#x}: attach accepts"),
+        // Unknown features: inspect reports them instead of refusing.
+        Err(LayoutError::UnknownIncompatFeatures { .. })
+        | Err(LayoutError::UnknownReadOnlyFeatures { .. }) => {}
+        // The entry checks are replaced by entry-agnostic ones.
+        Err(LayoutError::EntryFormat { .. })
+        | Err(LayoutError::EntrySize { .. })
+        | Err(LayoutError::EntryAlign { .. })
+        | Err(LayoutError::SlotLayout { .. }) => {}
+        Err(e) => assert_eq!(
+            i,
+            Err(InspectError::Layout(e)),
+            "offset {off} value {v:#x}: attach refuses"
+        ),
+    }
+}
+
+#[test]
+fn inspect_and_attach_agree_on_rewritten_headers() {
+    let cfgs = [
+        Config::new(4),
+        Config::new(8).mode(Mode::Mpmc).overflow(4).producers(3),
+        Config::new(16).mode(Mode::Mpsc).wait(false),
+        Config::new(2).mode(Mode::Spmc).overflow(2),
+    ];
+    let mut cases = 0;
+    for cfg in cfgs {
+        cases += agree(&Ring::<Completion>::create_heap(cfg).unwrap());
+        cases += agree(&Ring::<u8>::create_heap(cfg).unwrap());
+        cases += agree(&Ring::<u128>::create_heap(cfg).unwrap());
+        cases += agree(&Ring::<[u32; 3]>::create_heap(cfg).unwrap());
+    }
+    assert!(cases > 1000);
+}
+
+#[test]
+fn entry_checks_without_an_entry_type() {
+    let ring = Ring::<[u32; 3]>::create_heap(Config::new(4)).unwrap();
+    let mut b = Buf::copy_of(&ring);
+    b.put_u32(60, 3); // entry_align
+    assert_eq!(
+        b.verdicts::<[u32; 3]>().1,
+        Err(InspectError::EntryAlign { found: 3 })
+    );
+    let mut b = Buf::copy_of(&ring);
+    b.put_u32(56, 13); // entry_size: stride 8 + 13 -> 24, not 20
+    assert!(matches!(
+        b.verdicts::<[u32; 3]>().1,
+        Err(InspectError::SlotLayout {
+            expected_stride: 24,
+            found_stride: 20,
+            ..
+        })
+    ));
+    let mut b = Buf::copy_of(&ring);
+    b.put_u32(56, u32::MAX); // a stride that does not fit a u32
+    assert!(matches!(
+        b.verdicts::<[u32; 3]>().1,
+        Err(InspectError::SlotLayout {
+            expected_stride: 0,
+            ..
+        })
+    ));
+    // A valid opaque layout for another type is accepted (no entry type to compare with).
+    let mut b = Buf::copy_of(&ring);
+    b.put_u32(56, 16);
+    b.put_u32(64, 24);
+    b.put_u64(88 + 16 * 2 + 8, 4 * 24); // row 2 len
+    let (a, i) = b.verdicts::<[u32; 3]>();
+    assert!(a.is_err());
+    assert_eq!(i, Ok(()));
+}
+
+#[test]
+fn unknown_features_are_reported_and_extra_words_read_inside_their_block() {
+    let ring =
+        Ring::<Completion>::create_heap(Config::new(8).mode(Mode::Mpsc).overflow(4)).unwrap();
+    let mut b = Buf::copy_of(&ring);
+    // Bits no layout defines (bits 3 and 4 are taken by layout 1.3).
+    b.put_u64(32, features::INCOMPAT_KNOWN | 0x3 << 40);
+    let (ptr, len) = (b.ptr(), b.len());
+    // SAFETY: the buffer is ours and stays alive while `view` is used.
+    let view = inspect(&unsafe { ReadOnlyRegion::new(ptr, len) }).unwrap();
+    assert_eq!(view.unknown_incompat(), 0x3 << 40);
+    assert_eq!(view.block_u32(Block::Producer, 24), Some(0));
+    assert_eq!(view.block_u64(Block::Wait, 32), Some(0));
+    assert_eq!(view.block_u64(Block::Wait, 121), None, "misaligned");
+    assert_eq!(view.block_u64(Block::Wait, 124), None, "past the block");
+    assert_eq!(view.block_u32(Block::Producer, u64::MAX - 1), None);
+    assert_eq!(view.block_u32(Block::Overflow, 0), Some(0));
+}
+
+#[test]
+fn live_words_match_the_rings_accessors() {
+    let cfg = Config::new(8).mode(Mode::Mpsc).overflow(4).producers(2);
+    let ring = Ring::<Completion>::create_heap(cfg).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    for i in 0..10 {
+        tx.push(Completion::new(i, 0, 0)).unwrap();
+    }
+    let r = ring.region();
+    // SAFETY: the ring keeps the region mapped while `view` is used.
+    let view = inspect(&unsafe { ReadOnlyRegion::new(NonNull::new(r.as_ptr()).unwrap(), r.len()) })
+        .unwrap();
+    let c = ring.counters();
+    let me = std::process::id();
+    assert_eq!(view.producer().tail, c.tail);
+    assert_eq!(view.consumer().head, c.head);
+    assert_eq!(view.consumer().owner, me);
+    let o = view.overflow().unwrap();
+    assert!(o.active);
+    assert_eq!(o.tail.wrapping_sub(o.head), 2);
+    assert_eq!(o.overflowed, c.overflowed);
+    assert_eq!(view.wait().unwrap().waiters, 0);
+    let owners: Vec<u32> = (0..2).map(|i| view.record(i).unwrap().owner).collect();
+    assert_eq!(owners.iter().filter(|&&o| o == me).count(), 1);
+    assert!(view.record(2).is_none());
+    assert!(ring_core::inspect::owner_alive(me, 0));
+    assert!(!ring_core::inspect::owner_alive(0, 0));
+    assert!(!ring_core::inspect::owner_alive(u32::MAX, 0));
+    drop((tx, rx));
+}
