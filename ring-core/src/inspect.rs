@@ -520,6 +520,14 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
             .into());
         }
     }
+    // Check 24 (1.3): wake-up targets live in the wait block.
+    if incompat & features::INCOMPAT_WAIT_TARGET != 0 && incompat & features::INCOMPAT_WAIT == 0 {
+        return Err(LayoutError::FeatureWithout {
+            feature: "INCOMPAT_WAIT_TARGET",
+            requires: "INCOMPAT_WAIT",
+        }
+        .into());
+    }
     let header = HeaderSnapshot {
         version_major: major,
         version_minor: minor,

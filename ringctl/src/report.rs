@@ -8,24 +8,20 @@ use ring_core::Mode;
 use serde::Serialize;
 use std::fmt::Write as _;
 
-/// Layout 1.3 words, defined here until ring-core's `layout.rs` names them (at merge, switch to
-/// `ring_core::layout::features::INCOMPAT_STREAM` / `INCOMPAT_WAIT_TARGET` and the lines'
-/// fields). `incompat` bit 3: the producer line's `stream` word (offset 24) is live.
-pub const INCOMPAT_STREAM: u64 = 0x8;
-/// `incompat` bit 4: the wait line's `wake_target` word (offset 32) is live.
-pub const INCOMPAT_WAIT_TARGET: u64 = 0x10;
+/// Layout 1.3: `incompat` bit 3, the producer line's `stream` word is live.
+pub use ring_core::layout::features::INCOMPAT_STREAM;
+/// Layout 1.3: `incompat` bit 4, the wait line's `wake_target` word is live.
+pub use ring_core::layout::features::INCOMPAT_WAIT_TARGET;
+use ring_core::layout::stream::{
+    CLOSED as STREAM_CLOSED, CLOSE_REQUESTED as STREAM_CLOSE_REQUESTED,
+    PRODUCERS_MASK as STREAM_JOINED_MASK,
+};
+use ring_core::layout::wake_target::ARMED as WAKE_TARGET_ARMED;
+use ring_core::layout::{ProducerLine, WaitLine};
 /// Offset of the `stream` word (u32) in the producer line.
-const STREAM_OFFSET: u64 = 24;
-/// `stream` bit 31: the stream is closed.
-const STREAM_CLOSED: u32 = 1 << 31;
-/// `stream` bit 30: closing was requested.
-const STREAM_CLOSE_REQUESTED: u32 = 1 << 30;
-/// `stream` bits 0..16: producers that joined.
-const STREAM_JOINED_MASK: u32 = 0xffff;
+const STREAM_OFFSET: u64 = core::mem::offset_of!(ProducerLine, stream) as u64;
 /// Offset of the `wake_target` word (u64) in the wait line.
-const WAKE_TARGET_OFFSET: u64 = 32;
-/// `wake_target` bit 32: a sleeper's target is armed.
-const WAKE_TARGET_ARMED: u64 = 1 << 32;
+const WAKE_TARGET_OFFSET: u64 = core::mem::offset_of!(WaitLine, wake_target) as u64;
 
 /// A process id named in the ring, and whether it is alive.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -447,7 +443,7 @@ pub fn report(f: &RingFile) -> RingReport {
         incompat: h.incompat,
         ro_compat: h.ro_compat,
         features: feature_names(h.incompat),
-        unknown_incompat: v.unknown_incompat() & !(INCOMPAT_STREAM | INCOMPAT_WAIT_TARGET),
+        unknown_incompat: v.unknown_incompat(),
         blocks,
         fill: p.tail.wrapping_sub(c.head),
         producer: ProducerReport {

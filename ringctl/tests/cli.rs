@@ -298,12 +298,12 @@ fn list_inspect_watch_read_only_on_live_and_dead_rings() {
 
     let text = ringctl(&["inspect", &live]);
     for want in [
-        "layout      1.2",
+        "layout      1.3",
         "mode        MPSC",
         "format 1 (completion), 16 bytes, alignment 8; slot stride 24",
-        "incompat 0x7: overflow, wait, producer-records",
-        "stream          n/a (no INCOMPAT_STREAM)",
-        "wake target     n/a (no INCOMPAT_WAIT_TARGET)",
+        "incompat 0x1f: overflow, wait, producer-records, stream, wait-target",
+        "stream          open, 1 producers joined",
+        "wake target     not armed",
         "fill              3 of 64",
         "waiters         0 on the futex, 0 on an eventfd",
         "producer records  64 slots, 1 held",
@@ -313,14 +313,15 @@ fn list_inspect_watch_read_only_on_live_and_dead_rings() {
     }
     assert!(text.contains(&format!("pid {me} (alive)")), "{text}");
     let v = json(&["inspect", &format!("/{live}")]);
-    assert_eq!(v["layout"], "1.2");
+    assert_eq!(v["layout"], "1.3");
     assert_eq!(v["blocks"].as_array().unwrap().len(), 6);
     assert_eq!(
         v["producer"]["tail"].as_u64().unwrap() - v["consumer"]["head"].as_u64().unwrap(),
         3
     );
-    assert_eq!(v["producer"]["stream"], Value::Null);
-    assert_eq!(v["wait"]["wake_target"], Value::Null);
+    assert_eq!(v["producer"]["stream"]["closed"], false);
+    assert_eq!(v["producer"]["stream"]["producers_joined"], 1);
+    assert_eq!(v["wait"]["wake_target"]["armed"], false);
     assert_eq!(v["overflow"]["active"], false);
     assert_eq!(v["records"][0]["owner"]["pid"], me);
     assert_eq!(v["consumer"]["claim"]["pid"], me);
