@@ -304,8 +304,9 @@ impl Batch {
 /// What [`Pool::cancel`] did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// The operation had not started: it will not run, and its completion carries
-    /// `-ECANCELED` with [`flags::CANCELED`].
+    /// The operation had not started: it will not run, and its completion, carrying
+    /// `-ECANCELED` with [`flags::CANCELED`], has been posted before `cancel` returns (by the
+    /// cancelling thread, which waits for room in the ring as a worker would).
     Canceled,
     /// The operation was running and its worker was interrupted: the completion carries
     /// `-ECANCELED` with [`flags::CANCELED`] | [`flags::INTERRUPTED`].
@@ -440,6 +441,9 @@ struct State {
     /// Running jobs being interrupted, re-signalled until they leave `Running`.
     interrupts: Vec<u64>,
     interrupter: bool,
+    /// Jobs cancelled before they started, taken out of the queues: whoever cancelled them
+    /// posts their completions once it has released the lock ([`Inner::flush_cancelled`]).
+    cancelled: Vec<Job>,
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
     cancel_results: HashMap<u64, bool>,
@@ -484,7 +488,7 @@ struct Inner {
 /// let target = Target::new(&ring).unwrap();
 /// let pool = Pool::new(PoolConfig::new().max_workers(4)).unwrap();
 ///
-/// let (r, w) = std::io::pipe().unwrap();
+/// let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
 /// use std::os::fd::AsRawFd;
 /// pool.submit(Submission::new(Op::write(w.as_raw_fd(), b"hi".to_vec()), &target)).unwrap();
 /// let id = pool
@@ -552,6 +556,7 @@ impl Pool {
                     shutdown: false,
                     interrupts: Vec::new(),
                     interrupter: false,
+                    cancelled: Vec::new(),
                     cancel_results: HashMap::new(),
                 }),
                 work_cv: Condvar::new(),
@@ -598,7 +603,8 @@ impl Pool {
         bp: Backpressure,
     ) -> Result<SubmissionId, Box<Refused>> {
         let st = self.inner.lock();
-        let (_st, r) = self.inner.submit_locked(st, sub, bp);
+        let (st, r) = self.inner.submit_locked(st, sub, bp);
+        self.inner.flush_cancelled(st);
         r
     }
 
@@ -616,9 +622,9 @@ impl Pool {
     /// let target = Target::new(&ring).unwrap();
     /// let cfg = PoolConfig::new().queue_depth(3).backpressure(Backpressure::Fail);
     /// let pool = Pool::new(cfg).unwrap();
-    /// let (r, _w) = std::io::pipe().unwrap();
+    /// let (r, _w) = std::os::unix::net::UnixStream::pair().unwrap();
     /// use std::os::fd::AsRawFd;
-    /// // Reads of an empty pipe stay outstanding: the fourth is refused.
+    /// // Reads of an empty socket stay outstanding: the fourth is refused.
     /// let subs = (0..5).map(|_| Submission::new(Op::read(r.as_raw_fd(), vec![0; 1]), &target));
     /// let batch = pool.submit_batch(subs.collect());
     /// assert_eq!(batch.accepted(), 3);
@@ -638,6 +644,7 @@ impl Pool {
             match r {
                 Ok(id) => ids.push(id),
                 Err(refused) => {
+                    self.inner.flush_cancelled(st);
                     let mut unsubmitted = vec![refused.submission];
                     unsubmitted.extend(it);
                     return Batch {
@@ -648,6 +655,7 @@ impl Pool {
                 }
             }
         }
+        self.inner.flush_cancelled(st);
         Batch {
             ids,
             error: None,
@@ -663,6 +671,7 @@ impl Pool {
         let mut st = self.inner.lock();
         let outcome = self.inner.cancel_locked(&mut st, id);
         if outcome != CancelOutcome::Signalled {
+            self.inner.flush_cancelled(st);
             return outcome;
         }
         let deadline = Instant::now() + Duration::from_millis(20);
@@ -776,6 +785,8 @@ impl Drop for Pool {
         for id in ids {
             self.inner.cancel_locked(&mut st, id);
         }
+        self.inner.flush_cancelled(st);
+        let mut st = self.inner.lock();
         self.inner.work_cv.notify_all();
         self.inner.space_cv.notify_all();
         while st.workers > 0 || st.interrupter {
@@ -924,36 +935,35 @@ impl Inner {
             };
         };
         match meta.phase {
-            Phase::Queued => {
+            Phase::Queued | Phase::Blocked => {
+                // Taken out of its queue and completed by the caller (flush_cancelled), so
+                // that the cancellation does not wait for a free worker.
+                let was_blocked = meta.phase == Phase::Blocked;
                 meta.cancel = true;
-                if let Some(pos) = st.run.iter().position(|j| j.id == id) {
-                    if let Some(job) = st.run.remove(pos) {
-                        st.run.push_front(job);
-                    }
-                }
-                CancelOutcome::Canceled
-            }
-            Phase::Blocked => {
-                meta.cancel = true;
-                meta.phase = Phase::Queued;
-                let fd = meta
-                    .fd
-                    .expect("only operations on a descriptor are blocked");
-                let f = st
-                    .fds
-                    .get_mut(&fd)
-                    .expect("a blocked job's descriptor is tracked");
-                let pos = f.blocked.iter().position(|j| j.id == id);
-                let job = pos
-                    .and_then(|p| f.blocked.remove(p))
-                    .expect("a blocked job is in its descriptor's queue");
-                f.count(job.class, false, false);
-                f.add_active(id, job.class);
-                st.run.push_front(job);
-                if st.idle == 0 && st.workers < self.cfg.max_workers {
-                    let _ = self.spawn_worker(st);
-                }
-                self.work_cv.notify_one();
+                meta.phase = Phase::Posting { interrupted: false };
+                let job = if was_blocked {
+                    let fd = meta
+                        .fd
+                        .expect("only operations on a descriptor are blocked");
+                    let f = st
+                        .fds
+                        .get_mut(&fd)
+                        .expect("a blocked job's descriptor is tracked");
+                    let pos = f.blocked.iter().position(|j| j.id == id);
+                    let job = pos
+                        .and_then(|p| f.blocked.remove(p))
+                        .expect("a blocked job is in its descriptor's queue");
+                    // Active until its completion is posted, so later operations on the
+                    // descriptor keep their place behind it.
+                    f.count(job.class, false, false);
+                    f.add_active(id, job.class);
+                    job
+                } else {
+                    let pos = st.run.iter().position(|j| j.id == id);
+                    pos.and_then(|p| st.run.remove(p))
+                        .expect("a queued job is in the run queue")
+                };
+                st.cancelled.push(job);
                 CancelOutcome::Canceled
             }
             Phase::Running(thread) => match self.cfg.interrupt_signal {
@@ -1193,6 +1203,46 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((c, why));
+        }
+    }
+
+    /// Posts the completions of jobs cancelled before they started (taken out of the queues
+    /// by `cancel_locked`), with the lock released, and retires them.
+    fn flush_cancelled<'a>(&'a self, mut st: MutexGuard<'a, State>) {
+        while !st.cancelled.is_empty() {
+            let jobs = std::mem::take(&mut st.cancelled);
+            drop(st);
+            let mut none: Cache = Vec::new();
+            for job in jobs {
+                let Job {
+                    id,
+                    op,
+                    target,
+                    cookie,
+                    class,
+                } = job;
+                let mut flags = flags::CANCELED;
+                if let Some(out) = op.into_output() {
+                    flags |= flags::OUTPUT;
+                    self.outputs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, out);
+                }
+                // The target's shared producer (a cache entry of `None`): a cancelling thread
+                // takes no producer record of its own.
+                none.clear();
+                none.push((target.inner.id, None));
+                self.post(
+                    &mut none,
+                    &target,
+                    Completion::new(cookie, -libc::ECANCELED, flags),
+                );
+                self.completed.fetch_add(1, Relaxed);
+                let mut st = self.lock();
+                self.finish(&mut st, id, class);
+            }
+            st = self.lock();
         }
     }
 
