@@ -61,7 +61,10 @@ pub struct PoolConfig {
     pub min_workers: usize,
     /// How long an idle worker above [`Self::min_workers`] waits for work before exiting.
     pub idle_timeout: Duration,
-    /// Most submissions outstanding (accepted and not yet completed) at once.
+    /// Most submissions outstanding at once: accepted and whose result is not known yet
+    /// (queued, waiting behind others on their descriptor, or running). A submission stops
+    /// counting when its worker starts posting its completion, so a caller that has reaped a
+    /// completion can always submit again.
     pub queue_depth: usize,
     /// Per-descriptor ordered mode: operations on one descriptor run one at a time, in
     /// submission order. Without it they run concurrently, except that fsync/fdatasync wait
@@ -331,7 +334,7 @@ pub struct Stats {
     pub idle: usize,
     /// Worker threads started so far.
     pub spawned: u64,
-    /// Submissions accepted and not yet completed.
+    /// Submissions accepted whose completion has not been posted yet.
     pub outstanding: usize,
     /// Of them, waiting in the run queue.
     pub queued: usize,
@@ -433,6 +436,7 @@ struct State {
     run: VecDeque<Job>,
     jobs: HashMap<u64, Meta>,
     fds: HashMap<RawFd, FdState>,
+    /// Submissions counted against the queue depth (accepted, result not known yet).
     outstanding: usize,
     workers: usize,
     idle: usize,
@@ -725,7 +729,7 @@ impl Pool {
     pub fn drain(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut st = self.inner.lock();
-        while st.outstanding > 0 {
+        while !st.jobs.is_empty() {
             let wait = match deadline {
                 None => Duration::from_millis(100),
                 Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -750,7 +754,7 @@ impl Pool {
             workers: st.workers,
             idle: st.idle,
             spawned: st.spawned,
-            outstanding: st.outstanding,
+            outstanding: st.jobs.len(),
             queued: st.run.len(),
             completed: self.inner.completed.load(Relaxed),
             run_ns: self.inner.run_ns.load(Relaxed),
@@ -941,6 +945,8 @@ impl Inner {
                 let was_blocked = meta.phase == Phase::Blocked;
                 meta.cancel = true;
                 meta.phase = Phase::Posting { interrupted: false };
+                st.outstanding -= 1;
+                self.space_cv.notify_one();
                 let job = if was_blocked {
                     let fd = meta
                         .fd
@@ -1049,7 +1055,7 @@ impl Inner {
                 st = self.lock();
                 continue;
             }
-            if st.shutdown && st.outstanding == 0 {
+            if st.shutdown && st.jobs.is_empty() {
                 break;
             }
             st.idle += 1;
@@ -1094,6 +1100,7 @@ impl Inner {
         let timing = self.cfg.timing;
         let t0 = timing.then(Instant::now);
         let (raw, mut flags, output) = if cancelled {
+            self.to_posting(&mut self.lock(), id, false);
             (-(libc::ECANCELED as i64), flags::CANCELED, op.into_output())
         } else {
             let mut op = op;
@@ -1101,13 +1108,7 @@ impl Inner {
             loop {
                 match op.run() {
                     Ran::Done(r, out) => {
-                        let mut st = self.lock();
-                        if let Some(m) = st.jobs.get_mut(&id) {
-                            m.phase = Phase::Posting { interrupted: false };
-                            if m.cancel {
-                                self.event_cv.notify_all();
-                            }
-                        }
+                        self.to_posting(&mut self.lock(), id, false);
                         break (r, 0, out);
                     }
                     Ran::Retry(o) => {
@@ -1115,8 +1116,7 @@ impl Inner {
                         let m = st.jobs.get_mut(&id);
                         match m {
                             Some(m) if m.cancel => {
-                                m.phase = Phase::Posting { interrupted: true };
-                                self.event_cv.notify_all();
+                                self.to_posting(&mut st, id, true);
                                 drop(st);
                                 break (
                                     -(libc::ECANCELED as i64),
@@ -1130,8 +1130,8 @@ impl Inner {
                                 retries += 1;
                                 op = o;
                             }
-                            Some(m) => {
-                                m.phase = Phase::Posting { interrupted: false };
+                            Some(_) => {
+                                self.to_posting(&mut st, id, false);
                                 drop(st);
                                 break (-(libc::EINTR as i64), 0, o.into_output());
                             }
@@ -1172,6 +1172,19 @@ impl Inner {
         self.completed.fetch_add(1, Relaxed);
         let mut st = self.lock();
         self.finish(&mut st, id, class);
+    }
+
+    /// A running job's result is known: it is now being posted, and stops counting against
+    /// the queue depth.
+    fn to_posting(&self, st: &mut State, id: u64, interrupted: bool) {
+        if let Some(m) = st.jobs.get_mut(&id) {
+            m.phase = Phase::Posting { interrupted };
+            if m.cancel {
+                self.event_cv.notify_all();
+            }
+            st.outstanding -= 1;
+            self.space_cv.notify_one();
+        }
     }
 
     /// Posts one completion: through the worker's own producer for the target, or the
@@ -1259,10 +1272,8 @@ impl Inner {
         if let Some(fd) = meta.as_ref().and_then(|m| m.fd) {
             self.release_fd(st, fd, id, class);
         }
-        st.outstanding -= 1;
-        self.space_cv.notify_one();
         self.event_cv.notify_all();
-        if st.shutdown && st.outstanding == 0 {
+        if st.shutdown && st.jobs.is_empty() {
             self.work_cv.notify_all();
         }
     }
