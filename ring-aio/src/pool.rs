@@ -9,7 +9,10 @@ use std::ffi::c_int;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -75,8 +78,9 @@ pub struct PoolConfig {
     pub interrupt_signal: Option<c_int>,
     /// What [`Pool::submit`] and [`Pool::submit_batch`] do against a full queue.
     pub backpressure: Backpressure,
-    /// Whether workers time the system call and the completion posting of each operation
-    /// ([`Stats::run_ns`], [`Stats::post_ns`]); costs two clock reads per phase.
+    /// Whether workers measure the CPU time of running each operation and of posting its
+    /// completion ([`Stats::run_ns`], [`Stats::post_ns`]); costs three reads of the thread's
+    /// CPU clock (system calls) per operation.
     pub timing: bool,
 }
 
@@ -340,9 +344,11 @@ pub struct Stats {
     pub queued: usize,
     /// Completions posted.
     pub completed: u64,
-    /// With [`PoolConfig::timing`]: nanoseconds spent in the operations' system calls.
+    /// With [`PoolConfig::timing`]: CPU time (nanoseconds, the workers' thread CPU clocks)
+    /// spent running the operations.
     pub run_ns: u64,
-    /// With [`PoolConfig::timing`]: nanoseconds spent posting completions into rings.
+    /// With [`PoolConfig::timing`]: CPU time (nanoseconds) spent handing back outputs and
+    /// posting completions into rings, wake-ups of sleeping consumers included.
     pub post_ns: u64,
     /// Completions that could not be posted because a ring reported corruption (kept in
     /// [`Pool::undelivered`]).
@@ -436,8 +442,6 @@ struct State {
     run: VecDeque<Job>,
     jobs: HashMap<u64, Meta>,
     fds: HashMap<RawFd, FdState>,
-    /// Submissions counted against the queue depth (accepted, result not known yet).
-    outstanding: usize,
     workers: usize,
     idle: usize,
     spawned: u64,
@@ -448,6 +452,9 @@ struct State {
     /// Jobs cancelled before they started, taken out of the queues: whoever cancelled them
     /// posts their completions once it has released the lock ([`Inner::flush_cancelled`]).
     cancelled: Vec<Job>,
+    /// Threads waiting on `event_cv` (a notification is a system call: made only when
+    /// someone waits).
+    event_waiters: usize,
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
     cancel_results: HashMap<u64, bool>,
@@ -462,7 +469,18 @@ struct Inner {
     space_cv: Condvar,
     /// `cancel`, `drain` and the pool's drop wait here for phase changes and worker exits.
     event_cv: Condvar,
-    outputs: Mutex<HashMap<u64, Output>>,
+    /// What finished operations hand back, by submission id, in shards (by id) so that
+    /// workers storing and the caller taking rarely meet on one lock.
+    outputs: Vec<Mutex<HashMap<u64, Output>>>,
+    /// Submissions counted against the queue depth (accepted, result not known yet). Raised
+    /// under the state lock; lowered by workers without it.
+    outstanding: AtomicUsize,
+    /// Submitters waiting on `space_cv` (announced under the state lock before re-checking
+    /// `outstanding`, so a worker that lowers it either is seen or sees them).
+    space_waiters: AtomicUsize,
+    /// Workers looking for work without the lock (spinning before they sleep), and a copy of
+    /// the run queue's length for them to watch.
+    queued: AtomicUsize,
     undelivered: Mutex<Vec<(Completion, String)>>,
     completed: AtomicU64,
     run_ns: AtomicU64,
@@ -553,7 +571,6 @@ impl Pool {
                     run: VecDeque::new(),
                     jobs: HashMap::new(),
                     fds: HashMap::new(),
-                    outstanding: 0,
                     workers: 0,
                     idle: 0,
                     spawned: 0,
@@ -561,12 +578,18 @@ impl Pool {
                     interrupts: Vec::new(),
                     interrupter: false,
                     cancelled: Vec::new(),
+                    event_waiters: 0,
                     cancel_results: HashMap::new(),
                 }),
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
                 event_cv: Condvar::new(),
-                outputs: Mutex::new(HashMap::new()),
+                outputs: (0..OUTPUT_SHARDS)
+                    .map(|_| Mutex::new(HashMap::new()))
+                    .collect(),
+                outstanding: AtomicUsize::new(0),
+                space_waiters: AtomicUsize::new(0),
+                queued: AtomicUsize::new(0),
                 undelivered: Mutex::new(Vec::new()),
                 completed: AtomicU64::new(0),
                 run_ns: AtomicU64::new(0),
@@ -695,12 +718,7 @@ impl Pool {
             if now >= deadline {
                 break None;
             }
-            st = self
-                .inner
-                .event_cv
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.inner.wait_event(st, deadline - now);
         };
         if let Some(m) = st.jobs.get_mut(&id) {
             m.cancel_waiters -= 1;
@@ -717,11 +735,7 @@ impl Pool {
     /// Takes what a completed operation handed back (its completion has [`flags::OUTPUT`]).
     /// Outputs stay in the pool until taken.
     pub fn take_output(&self, id: SubmissionId) -> Option<Output> {
-        self.inner
-            .outputs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id.0)
+        self.inner.outputs(id.0).remove(&id.0)
     }
 
     /// Waits until no submission is outstanding, or `timeout` passes. Returns whether the
@@ -737,12 +751,7 @@ impl Pool {
                     _ => return false,
                 },
             };
-            st = self
-                .inner
-                .event_cv
-                .wait_timeout(st, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.inner.wait_event(st, wait);
         }
         true
     }
@@ -794,15 +803,25 @@ impl Drop for Pool {
         self.inner.work_cv.notify_all();
         self.inner.space_cv.notify_all();
         while st.workers > 0 || st.interrupter {
-            st = self
-                .inner
-                .event_cv
-                .wait_timeout(st, Duration::from_millis(100))
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            st = self.inner.wait_event(st, Duration::from_millis(100));
         }
     }
 }
+
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID): unlike a wall
+/// clock it does not count the time the thread was preempted.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// Shards of the output table.
+const OUTPUT_SHARDS: usize = 16;
 
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Producer<Completion>>)>;
@@ -810,6 +829,40 @@ type Cache = Vec<(u64, Option<Producer<Completion>>)>;
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn outputs(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Output>> {
+        self.outputs[(id % OUTPUT_SHARDS as u64) as usize]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A submission stops counting against the queue depth; wakes a waiting submitter. With
+    /// the state lock held by the caller when `locked`.
+    fn release_depth(&self, locked: bool) {
+        self.outstanding.fetch_sub(1, SeqCst);
+        if self.space_waiters.load(SeqCst) > 0 {
+            if locked {
+                self.space_cv.notify_one();
+            } else {
+                // Taking the lock orders this notification after the waiter's re-check.
+                let _st = self.lock();
+                self.space_cv.notify_one();
+            }
+        }
+    }
+
+    /// Pushes a runnable job and wakes or starts a worker for it if needed.
+    fn push_run(&self, st: &mut State, job: Job, front: bool) {
+        if front {
+            st.run.push_front(job);
+        } else {
+            st.run.push_back(job);
+        }
+        self.queued.store(st.run.len(), SeqCst);
+        if st.idle > 0 {
+            self.work_cv.notify_one();
+        }
     }
 
     fn submit_locked<'a>(
@@ -830,7 +883,7 @@ impl Inner {
             if st.shutdown {
                 return refuse(st, SubmitError::ShutDown, sub);
             }
-            if st.outstanding < depth {
+            if self.outstanding.load(SeqCst) < depth {
                 break;
             }
             let wait = match bp {
@@ -844,11 +897,17 @@ impl Inner {
                     }
                 },
             };
+            self.space_waiters.fetch_add(1, SeqCst);
+            if self.outstanding.load(SeqCst) < depth {
+                self.space_waiters.fetch_sub(1, SeqCst);
+                break;
+            }
             st = self
                 .space_cv
                 .wait_timeout(st, wait)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            self.space_waiters.fetch_sub(1, SeqCst);
         }
         // Start a worker first if the job would otherwise wait for one, so that a failure to
         // start one leaves nothing half-submitted.
@@ -881,7 +940,7 @@ impl Inner {
             target: sub.target,
             class,
         };
-        st.outstanding += 1;
+        self.outstanding.fetch_add(1, SeqCst);
         let mut earlier = Vec::new();
         let runnable = match fd {
             Some(fd) => {
@@ -909,8 +968,7 @@ impl Inner {
         };
         st.jobs.insert(id, Meta { phase, ..meta });
         if let Some(job) = runnable {
-            st.run.push_back(job);
-            self.work_cv.notify_one();
+            self.push_run(&mut st, job, false);
         }
         for e in earlier {
             self.cancel_locked(&mut st, e);
@@ -945,8 +1003,7 @@ impl Inner {
                 let was_blocked = meta.phase == Phase::Blocked;
                 meta.cancel = true;
                 meta.phase = Phase::Posting { interrupted: false };
-                st.outstanding -= 1;
-                self.space_cv.notify_one();
+                self.release_depth(true);
                 let job = if was_blocked {
                     let fd = meta
                         .fd
@@ -966,8 +1023,11 @@ impl Inner {
                     job
                 } else {
                     let pos = st.run.iter().position(|j| j.id == id);
-                    pos.and_then(|p| st.run.remove(p))
-                        .expect("a queued job is in the run queue")
+                    let job = pos
+                        .and_then(|p| st.run.remove(p))
+                        .expect("a queued job is in the run queue");
+                    self.queued.store(st.run.len(), SeqCst);
+                    job
                 };
                 st.cancelled.push(job);
                 CancelOutcome::Canceled
@@ -1027,7 +1087,7 @@ impl Inner {
             });
             if st.interrupts.is_empty() {
                 st.interrupter = false;
-                self.event_cv.notify_all();
+                self.notify_event(&st);
                 return;
             }
         }
@@ -1043,6 +1103,7 @@ impl Inner {
         let mut st = self.lock();
         loop {
             if let Some(job) = st.run.pop_front() {
+                self.queued.store(st.run.len(), SeqCst);
                 let cancelled = match st.jobs.get_mut(&job.id) {
                     Some(meta) => {
                         meta.phase = Phase::Running(me);
@@ -1051,12 +1112,32 @@ impl Inner {
                     None => true,
                 };
                 drop(st);
-                self.execute(job, cancelled, me, &mut cache);
+                let (id, class) = self.execute(job, cancelled, me, &mut cache);
                 st = self.lock();
+                self.finish(&mut st, id, class);
                 continue;
             }
             if st.shutdown && st.jobs.is_empty() {
                 break;
+            }
+            // Look for work a little without the lock before sleeping: a submitter that keeps
+            // a queue full hands the next job over without a wake-up.
+            drop(st);
+            let mut found = false;
+            for round in 0..40 {
+                if self.queued.load(Relaxed) > 0 {
+                    found = true;
+                    break;
+                }
+                if round < 30 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            st = self.lock();
+            if found || !st.run.is_empty() {
+                continue;
             }
             st.idle += 1;
             let (g, to) = self
@@ -1084,12 +1165,41 @@ impl Inner {
         drop(cache);
         let mut st = self.lock();
         st.workers -= 1;
-        drop(st);
-        self.event_cv.notify_all();
+        self.notify_event(&st);
     }
 
-    /// Runs (or, if cancelled, skips) one job, posts its completion and retires it.
-    fn execute(&self, job: Job, cancelled: bool, me: libc::pthread_t, cache: &mut Cache) {
+    /// Waits on `event_cv` up to `wait`.
+    fn wait_event<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        wait: Duration,
+    ) -> MutexGuard<'a, State> {
+        st.event_waiters += 1;
+        let mut st = self
+            .event_cv
+            .wait_timeout(st, wait)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        st.event_waiters -= 1;
+        st
+    }
+
+    /// Wakes the `event_cv` waiters, if any.
+    fn notify_event(&self, st: &State) {
+        if st.event_waiters > 0 {
+            self.event_cv.notify_all();
+        }
+    }
+
+    /// Runs (or, if cancelled, skips) one job and posts its completion; the caller retires it
+    /// (`finish`) with the returned id and class.
+    fn execute(
+        &self,
+        job: Job,
+        cancelled: bool,
+        me: libc::pthread_t,
+        cache: &mut Cache,
+    ) -> (u64, Class) {
         let Job {
             id,
             op,
@@ -1098,7 +1208,7 @@ impl Inner {
             class,
         } = job;
         let timing = self.cfg.timing;
-        let t0 = timing.then(Instant::now);
+        let t0 = timing.then(thread_cpu_ns);
         let (raw, mut flags, output) = if cancelled {
             self.to_posting(&mut self.lock(), id, false);
             (-(libc::ECANCELED as i64), flags::CANCELED, op.into_output())
@@ -1108,7 +1218,9 @@ impl Inner {
             loop {
                 match op.run() {
                     Ran::Done(r, out) => {
-                        self.to_posting(&mut self.lock(), id, false);
+                        // No lock: the phase stays `Running` until `finish` (a cancel arriving
+                        // meanwhile is too late, which `finish` reports).
+                        self.release_depth(false);
                         break (r, 0, out);
                     }
                     Ran::Retry(o) => {
@@ -1144,7 +1256,7 @@ impl Inner {
                 }
             }
         };
-        let t1 = timing.then(Instant::now);
+        let t1 = timing.then(thread_cpu_ns);
         let mut output = output;
         let result = match i32::try_from(raw) {
             Ok(r) => r,
@@ -1158,20 +1270,16 @@ impl Inner {
         };
         if let Some(out) = output {
             flags |= flags::OUTPUT;
-            self.outputs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, out);
+            self.outputs(id).insert(id, out);
         }
         self.post(cache, &target, Completion::new(cookie, result, flags));
         if let (Some(t0), Some(t1)) = (t0, t1) {
-            let t2 = Instant::now();
-            self.run_ns.fetch_add((t1 - t0).as_nanos() as u64, Relaxed);
-            self.post_ns.fetch_add((t2 - t1).as_nanos() as u64, Relaxed);
+            let t2 = thread_cpu_ns();
+            self.run_ns.fetch_add(t1.saturating_sub(t0), Relaxed);
+            self.post_ns.fetch_add(t2.saturating_sub(t1), Relaxed);
         }
         self.completed.fetch_add(1, Relaxed);
-        let mut st = self.lock();
-        self.finish(&mut st, id, class);
+        (id, class)
     }
 
     /// A running job's result is known: it is now being posted, and stops counting against
@@ -1180,10 +1288,9 @@ impl Inner {
         if let Some(m) = st.jobs.get_mut(&id) {
             m.phase = Phase::Posting { interrupted };
             if m.cancel {
-                self.event_cv.notify_all();
+                self.notify_event(st);
             }
-            st.outstanding -= 1;
-            self.space_cv.notify_one();
+            self.release_depth(true);
         }
     }
 
@@ -1237,10 +1344,7 @@ impl Inner {
                 let mut flags = flags::CANCELED;
                 if let Some(out) = op.into_output() {
                     flags |= flags::OUTPUT;
-                    self.outputs
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(id, out);
+                    self.outputs(id).insert(id, out);
                 }
                 // The target's shared producer (a cache entry of `None`): a cancelling thread
                 // takes no producer record of its own.
@@ -1272,7 +1376,7 @@ impl Inner {
         if let Some(fd) = meta.as_ref().and_then(|m| m.fd) {
             self.release_fd(st, fd, id, class);
         }
-        self.event_cv.notify_all();
+        self.notify_event(st);
         if st.shutdown && st.jobs.is_empty() {
             self.work_cv.notify_all();
         }
@@ -1317,8 +1421,7 @@ impl Inner {
             if let Some(m) = st.jobs.get_mut(&job.id) {
                 m.phase = Phase::Queued;
             }
-            st.run.push_back(job);
-            self.work_cv.notify_one();
+            self.push_run(st, job, false);
         }
     }
 }
