@@ -8,7 +8,7 @@
 //! cargo bench -p ring-aio --bench aio [-- --file-mib 256 --ops 200000 --workers 16]
 //! ```
 //!
-//! `AIO_SPIN=N` sets how many polls ring-aio's reaping consumer makes before it sleeps
+//! `AIO_DEPTHS=1,32` picks the queue depths; `AIO_SPIN=N` sets how many polls ring-aio's reaping consumer makes before it sleeps
 //! (ring-core's default is 100).
 //!
 //! The file (`$TMPDIR/ring-aio-bench-<MiB>.dat`) is written once and read through before the
@@ -322,7 +322,11 @@ fn main() {
         "{:>5} {:>12} {:>12} {:>12} {:>12} {:>12}   ratios ring-aio / (posix-aio, io_uring, tokio, crossbeam)",
         "depth", "ring-aio", "posix-aio", "io_uring", "tokio-sb", "crossbeam"
     );
-    for depth in [1usize, 32, 256] {
+    let depths: Vec<usize> = match std::env::var("AIO_DEPTHS") {
+        Ok(v) => v.split(',').map(|d| d.parse().expect("depth")).collect(),
+        Err(_) => vec![1, 32, 256],
+    };
+    for &depth in &depths {
         let n = if depth == 1 { p.ops / 4 } else { p.ops };
         let offs = offsets(p.blocks, n);
         // Best of `reps` runs each (the machine is shared: the best run is the least

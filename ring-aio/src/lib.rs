@@ -65,6 +65,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Features
+//!
+//! - `tokio`: [`AsyncReaper`] (when enabled), a consumer whose `reap(..).await` sleeps on the
+//!   ring's eventfd through tokio's `AsyncFd` instead of blocking a thread.
+//!
 //! # Signals
 //!
 //! Interrupting a running operation uses a real-time signal ([`default_interrupt_signal`],
@@ -77,6 +82,8 @@
 
 mod op;
 mod pool;
+#[cfg(feature = "tokio")]
+mod reaper;
 mod signal;
 mod target;
 
@@ -85,6 +92,8 @@ pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
     SubmissionId, SubmitError,
 };
+#[cfg(feature = "tokio")]
+pub use reaper::AsyncReaper;
 pub use target::Target;
 
 /// The signal pools use by default to interrupt a running operation being cancelled

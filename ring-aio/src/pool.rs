@@ -860,7 +860,9 @@ impl Inner {
             st.run.push_back(job);
         }
         self.queued.store(st.run.len(), SeqCst);
-        if st.idle > 0 {
+        // One wake-up per queued job while there are sleeping workers to take them (a
+        // wake-up is a system call; beyond that, the workers' own loops take the rest).
+        if st.run.len() <= st.idle {
             self.work_cv.notify_one();
         }
     }
