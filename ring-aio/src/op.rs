@@ -3,7 +3,7 @@
 use std::ffi::{c_int, c_long, CString};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -233,7 +233,9 @@ pub(crate) enum Kind {
         mode: libc::mode_t,
     },
     Close {
-        fd: RawFd,
+        /// Owned: an operation dropped without running (a refused or cancelled submission)
+        /// still closes the descriptor.
+        fd: OwnedFd,
         cancel: bool,
     },
     Statx {
@@ -413,10 +415,7 @@ impl Op {
     /// same number wait for it.
     pub fn close(fd: OwnedFd) -> Op {
         Op {
-            kind: Kind::Close {
-                fd: fd.into_raw_fd(),
-                cancel: false,
-            },
+            kind: Kind::Close { fd, cancel: false },
         }
     }
 
@@ -425,10 +424,7 @@ impl Op {
     /// the others are waited for).
     pub fn close_cancelling(fd: OwnedFd) -> Op {
         Op {
-            kind: Kind::Close {
-                fd: fd.into_raw_fd(),
-                cancel: true,
-            },
+            kind: Kind::Close { fd, cancel: true },
         }
     }
 
@@ -551,12 +547,12 @@ impl Op {
             | Kind::Readv { fd, .. }
             | Kind::Writev { fd, .. }
             | Kind::Fsync { fd, .. }
-            | Kind::Close { fd, .. }
             | Kind::Fallocate { fd, .. }
             | Kind::Sendmsg { fd, .. }
             | Kind::Recvmsg { fd, .. }
             | Kind::Accept { fd, .. }
             | Kind::Connect { fd, .. } => Some(*fd),
+            Kind::Close { fd, .. } => Some(fd.as_raw_fd()),
             Kind::Nop | Kind::Openat { .. } | Kind::Statx { .. } | Kind::Raw { .. } => None,
         }
     }
@@ -648,13 +644,7 @@ impl Op {
                     flags: 0,
                 })
             }
-            Kind::Close { fd, .. } => {
-                // A close cancelled before it ran still closes: the pool owns the descriptor
-                // and nobody else can.
-                // SAFETY: the descriptor was given to the pool as an OwnedFd by Op::close.
-                unsafe { libc::close(fd) };
-                None
-            }
+            // A close cancelled before it ran still closes: dropping the OwnedFd does.
             _ => None,
         }
     }
@@ -664,6 +654,12 @@ impl Op {
     /// whether to run it again (the operation is then handed back by [`Ran::Retry`]).
     pub(crate) fn run(self) -> Ran {
         let mut op = self;
+        if let Kind::Close { fd, .. } = op.kind {
+            // Never retried: Linux releases the descriptor even when close reports EINTR.
+            // SAFETY: the descriptor is owned by this operation and released here, once.
+            let r = sys(unsafe { libc::close(fd.into_raw_fd()) } as i64);
+            return Ran::Done(r, None);
+        }
         let r: i64 = match &mut op.kind {
             Kind::Nop => 0,
             Kind::Read { fd, buf, offset } => {
@@ -728,12 +724,7 @@ impl Op {
                 // SAFETY: `path` is a NUL-terminated string owned by this operation.
                 sys(unsafe { libc::openat(*dirfd, path.as_ptr(), *flags, *mode) } as i64)
             }
-            Kind::Close { fd, .. } => {
-                // Never retried: Linux releases the descriptor even when close reports EINTR.
-                // SAFETY: the descriptor was given to the pool as an OwnedFd by Op::close.
-                let r = sys(unsafe { libc::close(*fd) } as i64);
-                return Ran::Done(r, None);
-            }
+            Kind::Close { .. } => unreachable!("handled above"),
             Kind::Statx {
                 dirfd,
                 path,
