@@ -66,8 +66,9 @@ fn submit(pool: &Pool, op: Op, t: &Target, cookie: u64) -> SubmissionId {
         .unwrap()
 }
 
-/// Ordered mode: 400 appends from 8 workers land in the file, and complete, in submission
-/// order.
+/// Ordered mode: 400 appends with up to 8 workers land in the file, and complete, in
+/// submission order. (Short appends often keep their order without ordered mode too; the next
+/// test is the one that fails without it.)
 #[test]
 fn ordered_per_fd() {
     let ring = ring(1024, 0);
@@ -99,6 +100,27 @@ fn ordered_per_fd() {
     let lines: Vec<u64> = text.lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(lines, (0..n).collect::<Vec<_>>(), "file order");
     std::fs::remove_file(&path).unwrap();
+}
+
+/// Ordered mode: a later operation on the descriptor does not start while an earlier one is
+/// blocked (here an fsync, which would otherwise fail at once, behind a read of an empty
+/// pipe), and starts once it completes.
+#[test]
+fn ordered_holds_later_operations_behind_a_blocked_one() {
+    let ring = ring(64, 0);
+    let t = Target::new(&ring).unwrap();
+    let pool = Pool::new(PoolConfig::new().max_workers(4).ordered(true)).unwrap();
+    let (r, w) = pipe();
+    submit(&pool, Op::read(r.as_raw_fd(), vec![0; 3]), &t, 1);
+    submit(&pool, Op::fsync(r.as_raw_fd()), &t, 2);
+    submit(&pool, Op::nop(), &t, 3); // no descriptor: not held
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(reap_n(&mut rx, 1)[0].user_data, 3);
+    assert!(nothing_within(&mut rx, Duration::from_millis(100)));
+    std::fs::File::from(w).write_all(b"abc").unwrap();
+    let done = reap_n(&mut rx, 2);
+    assert_eq!((done[0].user_data, done[0].result), (1, 3));
+    assert_eq!((done[1].user_data, done[1].result), (2, -libc::EINVAL));
 }
 
 /// fsync waits for an earlier write that is blocked (a write larger than the pipe's buffer),
