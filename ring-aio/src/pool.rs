@@ -3,7 +3,7 @@
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
 use crate::target::Target;
-use ring_core::{Completion, Producer, PushError};
+use ring_core::{Completion, Producer};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
@@ -1317,10 +1317,8 @@ impl Inner {
                 .push_wait(c, None),
         };
         if let Err(e) = r {
-            let why = match e {
-                PushError::Full(_) => "the ring stayed full".to_string(),
-                PushError::Corrupt(_, c) => format!("the completion ring is corrupt: {c}"),
-            };
+            // Described in words, not matched: ring-core may add refusal reasons.
+            let why = format!("the completion ring refused the completion: {e}");
             self.undelivered
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
