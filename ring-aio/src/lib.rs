@@ -1,0 +1,103 @@
+//! Asynchronous system calls on an elastic thread pool, completing into ring-core rings.
+//!
+//! `ring-aio` runs ordinary, blocking system calls (reads, writes, fsync, openat, statx,
+//! socket calls, or any raw system call) on worker threads of the calling process and posts
+//! each result as a [`ring_core::Completion`] into the ring the submission names: a ring in
+//! this process, or one in shared memory that another process consumes. It is the runtime
+//! the ring was made for, in the spirit of acall and of a better POSIX AIO:
+//!
+//! - **Submissions** ([`Submission`]) carry a typed [`Op`] that owns its buffers, the caller's
+//!   cookie and a [`Target`] ring. What an operation hands back (its buffer, a `statx`, a
+//!   peer address) waits in the pool under the [`SubmissionId`] until
+//!   [`Pool::take_output`]. Batches report how many were accepted *and* why the first refused
+//!   one was refused ([`Pool::submit_batch`]).
+//! - **The pool** ([`Pool`]) is elastic (workers start on demand and exit after an idle
+//!   timeout), bounded, and applies backpressure at its queue depth (a typed error or a wait,
+//!   as the caller chooses: [`Backpressure`]). Workers are threads of the caller's process, so
+//!   the caller's identity (pid, credentials, descriptor table) is theirs.
+//! - **Nothing is lost**: every accepted submission gets exactly one completion. A full ring
+//!   spills into its overflow area; when that is full too, the worker waits for room.
+//! - **Ordering** ([`PoolConfig::ordered`]): operations on one descriptor run in submission
+//!   order; in any mode `fsync`/`fdatasync` wait for every earlier write on their descriptor,
+//!   and [`Op::close`] for every earlier operation ([`Op::close_cancelling`] cancels them).
+//! - **Cancellation** ([`Pool::cancel`]): a queued operation completes with `-ECANCELED`; a
+//!   running interruptible one is interrupted by a signal installed without `SA_RESTART`; for
+//!   anything else the cancel is too late and the operation completes normally.
+//!
+//! # Start here
+//!
+//! ```
+//! use ring_aio::{flags, Op, Output, Pool, PoolConfig, Submission, Target};
+//! use ring_core::{Completion, Config, Mode, Ring};
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//!
+//! // The ring completions land in: several workers post into it, so MPSC; an overflow area
+//! // absorbs bursts larger than the ring.
+//! let ring = Ring::<Completion>::create_heap(Config::new(256).mode(Mode::Mpsc).overflow(1024))?;
+//! let target = Target::new(&ring)?;
+//! let pool = Pool::new(PoolConfig::new().max_workers(4))?;
+//!
+//! // Write a file, then read it back at an offset; both complete into `ring`.
+//! let path = std::env::temp_dir().join(format!("ring-aio-doc-{}", std::process::id()));
+//! let file = std::fs::File::create_new(&path)?;
+//! let fd = file.as_raw_fd();
+//! pool.submit(Submission::new(Op::pwrite(fd, b"hello, ring".to_vec(), 0), &target).cookie(1))
+//!     .map_err(|r| r.error)?;
+//! let mut rx = ring.consumer()?;
+//! let mut done = [Completion::default(); 4];
+//! assert_eq!(rx.reap(&mut done, 1, Some(Duration::from_secs(5)))?, 1);
+//! assert_eq!((done[0].user_data, done[0].result), (1, 11));
+//!
+//! let file = std::fs::File::open(&path)?;
+//! let read = pool
+//!     .submit(Submission::new(Op::pread(file.as_raw_fd(), vec![0; 4], 7), &target))
+//!     .map_err(|r| r.error)?;
+//! assert_eq!(rx.reap(&mut done, 1, Some(Duration::from_secs(5)))?, 1);
+//! let c = done[0];
+//! assert_eq!(c.user_data, read.get()); // the default cookie is the submission id
+//! assert!(c.flags & flags::OUTPUT != 0);
+//! match pool.take_output(read) {
+//!     Some(Output::Buffer(b)) => assert_eq!(b, b"ring"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `tokio`: [`AsyncReaper`] (when enabled), a consumer whose `reap(..).await` sleeps on the
+//!   ring's eventfd through tokio's `AsyncFd` instead of blocking a thread.
+//!
+//! # Signals
+//!
+//! Interrupting a running operation uses a real-time signal ([`default_interrupt_signal`],
+//! configurable with [`PoolConfig::interrupt_signal`]) whose handler does nothing and is
+//! installed without `SA_RESTART`. A pool refuses a signal that already has another handler.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod op;
+mod pool;
+#[cfg(feature = "tokio")]
+mod reaper;
+mod signal;
+mod target;
+
+pub use op::{Op, Output, SockAddr};
+pub use pool::{
+    flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
+    SubmissionId, SubmitError,
+};
+#[cfg(feature = "tokio")]
+pub use reaper::AsyncReaper;
+pub use target::Target;
+
+/// The signal pools use by default to interrupt a running operation being cancelled
+/// (`SIGRTMIN() + 6`).
+pub fn default_interrupt_signal() -> std::ffi::c_int {
+    signal::default_signal()
+}
