@@ -1,6 +1,6 @@
 //! [`AsyncReaper`]: awaiting completions in a tokio program (feature `tokio`).
 
-use ring_core::{Completion, Consumer, Memory, Ring, WaitError};
+use ring_core::{Completion, Consumer, Memory, PopError, Ring, WaitError};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use tokio::io::unix::AsyncFd;
@@ -89,7 +89,8 @@ impl AsyncReaper {
     ///
     /// # Errors
     ///
-    /// A ring error (corruption, wake-ups suppressed) when nothing was taken, or an error of
+    /// A ring error (corruption, wake-ups suppressed) when nothing was taken, the end of the
+    /// stream (`UnexpectedEof`: the producers closed it and nothing is left), or an error of
     /// the eventfd's registration.
     pub async fn reap(&mut self, out: &mut [Completion], min: usize) -> io::Result<usize> {
         let min = min.clamp(1, out.len().max(1));
@@ -97,7 +98,15 @@ impl AsyncReaper {
         loop {
             match self.rx.pop_into(&mut out[got..]) {
                 Ok(n) => got += n,
-                Err(e) if got == 0 => return Err(wait_error(WaitError::Corrupt(e))),
+                Err(PopError::Closed) if got == 0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "completion ring: end of stream (the producers closed it, it is drained)",
+                    ))
+                }
+                Err(PopError::Corrupt(c)) if got == 0 => {
+                    return Err(wait_error(WaitError::Corrupt(c)))
+                }
                 Err(_) => return Ok(got),
             }
             if got >= min || got == out.len() {
