@@ -648,7 +648,7 @@ static int ready(struct cring_reader *r) {
     return ovf_tag(r, r->ohead) != r->ohead;
 }
 
-/* W2 step 9 (step 8 before 1.3): retire, saturating at 0 in the futex half, at most 16
+/* W2 step 8: retire, saturating at 0 in the futex half, at most 16
    attempts. */
 static void retire(_Atomic uint32_t *waiters) {
     uint32_t v = atomic_load_explicit(waiters, memory_order_relaxed);
@@ -702,26 +702,28 @@ enum sleep_result cring_sleep(struct cring_reader *r, int64_t timeout_ns, int *e
     _Atomic uint32_t *flags = word32(r, r->wait_off + WL_FLAGS);
     if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE)
         return SLEEP_UNAVAILABLE; /* nobody would wake us */
+    /* W2.0: the futex snapshot first, so that a waker that disarms our target (which it read
+       armed, after this load) also advances the futex after it: FUTEX_WAIT returns at once. */
+    uint32_t seen = atomic_load_explicit(futex, memory_order_acquire);
     atomic_fetch_add_explicit(waiters, FUTEX_UNIT, memory_order_seq_cst); /* W2.1 announce */
-    if (r->has_wait_target) /* W2.2 (1.3): arm the target, one entry beyond our private head */
+    if (r->has_wait_target) /* W2.1T (1.3): arm the target, one entry beyond our private head */
         arm_target(r, r->head + 1);
-    atomic_thread_fence(memory_order_seq_cst);                           /* W2.3 */
-    uint32_t seen = atomic_load_explicit(futex, memory_order_acquire);   /* W2.4 */
-    if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE) {   /* W2.5 */
+    atomic_thread_fence(memory_order_seq_cst);                           /* W2.2 */
+    if (atomic_load_explicit(flags, memory_order_relaxed) & NO_WAKE) {   /* W2.4 */
         retire(waiters);
         return SLEEP_UNAVAILABLE;
     }
-    if (ready(r)) { /* W2.6: the re-check, after the fence (no lost wake-up, 19.2) */
+    if (ready(r)) { /* W2.5: the re-check, after the fence (no lost wake-up, 19.2) */
         retire(waiters);
         return READY;
     }
     atomic_fetch_add_explicit(word64(r, r->wait_off + WL_SLEEPS), 1, memory_order_relaxed);
-    r->sleeps++; /* W2.7 */
+    r->sleeps++; /* W2.6 */
     struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
-    /* W2.8: a shared futex (not FUTEX_PRIVATE_FLAG): the producers are other processes. */
+    /* W2.7: a shared futex (not FUTEX_PRIVATE_FLAG): the producers are other processes. */
     long rc = syscall(SYS_futex, futex, FUTEX_WAIT, seen, &ts, NULL, 0);
     int e = errno;
-    retire(waiters); /* W2.9, whatever ended the wait */
+    retire(waiters); /* W2.8, whatever ended the wait */
     if (rc != 0 && e != EAGAIN && e != EINTR && e != ETIMEDOUT) {
         *err = e; /* ENOSYS, EFAULT, ...: futex waits do not work here */
         return SLEEP_UNAVAILABLE;

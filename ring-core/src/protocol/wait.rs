@@ -8,8 +8,8 @@
 //!   (Relaxed). If `waiters != 0` and `NO_WAKE` is clear: increment `futex` (Release) and wake
 //!   (the system calls are the `std` layer's: `FUTEX_WAKE` on `futex`, and a write to the
 //!   eventfd if one is attached).
-//! - W2 (consumer, before sleeping): increment `waiters` (SeqCst read-modify-write),
-//!   `fence(SeqCst)`, load `futex` (Acquire), then check again whether entries are available.
+//! - W2 (consumer, before sleeping): load `futex` (Acquire), increment `waiters` (SeqCst
+//!   read-modify-write), `fence(SeqCst)`, then check again whether entries are available.
 //!   Only if they still are not does it sleep, with `FUTEX_WAIT(futex, value loaded)`; after
 //!   waking it decrements `waiters`.
 //!
@@ -71,14 +71,22 @@ pub(crate) fn bump(w: &WaitLine) {
 /// for, the consumer's head, and how far ahead of it a genuine target can lie), then the fence,
 /// and return the futex value to sleep on; the caller then re-checks availability and either
 /// sleeps or calls [`retire`] with the same unit.
+///
+/// The futex value is loaded *first*: a waker that disarms this sleeper's target (or the equal
+/// target it kept) read the armed word, so its disarm, and the futex advance after it, come
+/// after this load, and `FUTEX_WAIT` on the value returns at once. Loaded after the arm, the
+/// value could already include that advance while the re-check missed a later publication, and
+/// the sleeper would sleep with its target disarmed (found by loom,
+/// `mpsc_reap_sleeps_until_both_arrive`).
 #[inline]
 pub(crate) fn announce_target(w: &WaitLine, unit: u32, target: Option<(u32, u32, u32)>) -> u32 {
+    let seen = w.futex.load(Acquire);
     w.waiters.fetch_add(unit, SeqCst);
     if let Some((pos, head, most)) = target {
         arm(w, pos, head, most);
     }
     fence(SeqCst);
-    w.futex.load(Acquire)
+    seen
 }
 
 /// Lowers the armed target to `pos` if it is above it (or unarmed, or implausible: more than
