@@ -186,12 +186,10 @@ fn parent() -> Result<()> {
     register_cleanup(&names)?;
 
     let data_cfg = Config::new(DATA_CAPACITY).mode(Mode::Mpsc);
-    let data = Ring::<Completion>::create_shm(&names[0], data_cfg)
-        .map_err(|e| format!("creating /dev/shm/{}: {e}", names[0]))?;
-    let ping = Ring::<Completion>::create_shm(&names[1], Config::new(64).wait(false))
-        .map_err(|e| format!("creating /dev/shm/{}: {e}", names[1]))?;
-    let pong = Ring::<Completion>::create_shm(&names[2], Config::new(64).wait(false))
-        .map_err(|e| format!("creating /dev/shm/{}: {e}", names[2]))?;
+    // The errors name the file (for example "/dev/shm/...: create shm file failed: ...").
+    let data = Ring::<Completion>::create_shm(&names[0], data_cfg)?;
+    let ping = Ring::<Completion>::create_shm(&names[1], Config::new(64).wait(false))?;
+    let pong = Ring::<Completion>::create_shm(&names[2], Config::new(64).wait(false))?;
 
     println!("ring-core demo: two processes sharing rings in /dev/shm");
     println!(
@@ -322,6 +320,12 @@ fn parent() -> Result<()> {
         counters.head,
         group(counters.full_refusals),
         counters.discarded
+    );
+    println!(
+        "  (full_refusals: how often a producer found the ring full and had to wait for the \
+         consumer, counted once per run of refused attempts, not per retry: nothing is lost, \
+         the producer retries; 0 means the consumer always kept up. discarded: reserved slots \
+         given up, which consumers skip)"
     );
 
     // Phase 2: round-trip latency.

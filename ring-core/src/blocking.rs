@@ -56,15 +56,30 @@ pub enum WaitError {
 impl fmt::Display for WaitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WaitError::Interrupted => f.write_str("wait interrupted by a signal"),
-            WaitError::WakeupsSuppressed => f.write_str("wake-ups are suppressed on this ring"),
-            WaitError::NoWaitBlock => f.write_str("the ring has no wait block"),
-            WaitError::Corrupt(c) => write!(f, "wait refused: {c}"),
-            WaitError::Futex(e) => write!(f, "futex wait failed (errno {e})"),
-            WaitError::NoEventfd => f.write_str("no eventfd is attached to this ring"),
-            WaitError::Closed => {
-                f.write_str("end of stream: the producers closed the ring and it is drained")
+            WaitError::Interrupted => {
+                f.write_str("consumer: the wait was interrupted by a signal (EINTR)")
             }
+            WaitError::WakeupsSuppressed => f.write_str(
+                "consumer: wake-ups are suppressed on this ring (Ring::set_wakeups_suppressed), \
+                 so a sleep could last for ever: poll instead",
+            ),
+            WaitError::NoWaitBlock => f.write_str(
+                "consumer: the ring has no wait block (created with Config::wait(false)), so \
+                 consumers cannot sleep on it: poll instead",
+            ),
+            WaitError::Corrupt(c) => write!(f, "consumer: wait refused: {c}"),
+            WaitError::Futex(e) => write!(
+                f,
+                "consumer: the futex wait failed: {} (errno {e})",
+                io::Error::from_raw_os_error(*e)
+            ),
+            WaitError::NoEventfd => f.write_str(
+                "consumer: no eventfd is attached to this process's view of the ring \
+                 (Ring::create_eventfd or Ring::set_eventfd first)",
+            ),
+            WaitError::Closed => f.write_str(
+                "consumer: end of stream: the producers closed the ring and every entry was taken",
+            ),
         }
     }
 }
@@ -76,6 +91,11 @@ impl std::error::Error for WaitError {}
 /// unbounded in practice anyway.
 fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// A wait's `min` as the ring counts entries, lowered to `most` (the most that can be ready).
+fn clamp_min(min: usize, most: u32) -> u32 {
+    u32::try_from(min).unwrap_or(u32::MAX).min(most)
 }
 
 fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
@@ -257,8 +277,12 @@ impl<T: Entry> Consumer<T> {
     /// ring.producer().unwrap().push(5).unwrap();
     /// assert_eq!(rx.wait(1, None).unwrap(), WaitOutcome::Ready(1));
     /// ```
-    pub fn wait(&mut self, min: u32, timeout: Option<Duration>) -> Result<WaitOutcome, WaitError> {
-        let min = min.min(self.most_ready());
+    pub fn wait(
+        &mut self,
+        min: usize,
+        timeout: Option<Duration>,
+    ) -> Result<WaitOutcome, WaitError> {
+        let min = clamp_min(min, self.most_ready());
         let ahead = min.clamp(1, self.raw.capacity());
         let target = move |c: &Self| c.position().wrapping_add(ahead);
         self.wait_for(min, timeout, target, |c| {
@@ -278,10 +302,10 @@ impl<T: Entry> Consumer<T> {
     pub fn wait_beyond(
         &mut self,
         position: u32,
-        min: u32,
+        min: usize,
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
-        let min = min.min(self.most_ready());
+        let min = clamp_min(min, self.most_ready());
         let target = position.wrapping_add(min.clamp(1, self.raw.capacity()));
         self.wait_for(
             min,
@@ -344,8 +368,7 @@ impl<T: Entry> Consumer<T> {
                 Some(left) => left,
                 None => return Ok(n),
             };
-            let need = u32::try_from(min - n).unwrap_or(u32::MAX);
-            match self.wait(need, left) {
+            match self.wait(min - n, left) {
                 Ok(WaitOutcome::Ready(_)) => {}
                 Ok(WaitOutcome::TimedOut(_)) | Ok(WaitOutcome::Closed(_)) => {
                     match self.pop_into(&mut out[n..]) {

@@ -39,15 +39,24 @@ impl fmt::Display for Corruption {
         match *self {
             Corruption::IndicesOutOfRange { tail, head } => write!(
                 f,
-                "ring indices out of range: tail {tail} is more than the capacity ahead of head {head}"
+                "the ring's shared state is corrupt: the producer index (tail) {tail} is more \
+                 than the ring's capacity ahead of the consumer index (head) {head}"
             ),
-            Corruption::SlotSequence { position, seq } => {
-                write!(f, "slot lap tag {seq} is invalid for position {position}")
-            }
-            Corruption::Stalled { position } => {
-                write!(f, "owned position {position} never became ready")
-            }
-            Corruption::Livelock => f.write_str("shared index changed without progress beyond the retry budget"),
+            Corruption::SlotSequence { position, seq } => write!(
+                f,
+                "the ring's shared state is corrupt: the slot of position {position} holds lap \
+                 tag {seq}, which no correct participant writes there"
+            ),
+            Corruption::Stalled { position } => write!(
+                f,
+                "the ring's slot of position {position}, owned by this participant, never became \
+                 ready within the bounded wait (a peer rewrote it, or stopped in the middle of \
+                 an operation)"
+            ),
+            Corruption::Livelock => f.write_str(
+                "the ring's shared index kept changing without progress for longer than the \
+                 retry budget (a peer rewrites it)",
+            ),
         }
     }
 }
@@ -76,8 +85,13 @@ impl<T> PushError<T> {
 impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PushError::Full(_) => f.write_str("ring is full"),
-            PushError::Corrupt(_, c) => write!(f, "push refused: {c}"),
+            PushError::Full(_) => f.write_str(
+                "producer: the ring (and its overflow area, if it has one) is full; the entry \
+                 was handed back",
+            ),
+            PushError::Corrupt(_, c) => {
+                write!(f, "producer: push refused, the entry was handed back: {c}")
+            }
         }
     }
 }
@@ -105,11 +119,18 @@ pub enum PushAllError {
 impl fmt::Display for PushAllError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PushAllError::Full { free } => write!(f, "ring has only {free} free slots"),
-            PushAllError::TooLarge { capacity } => {
-                write!(f, "batch larger than the ring's capacity {capacity}")
-            }
-            PushAllError::Corrupt(c) => write!(f, "push refused: {c}"),
+            PushAllError::Full { free } => write!(
+                f,
+                "producer: only {free} slots are free, fewer than the batch needs; nothing was \
+                 pushed"
+            ),
+            PushAllError::TooLarge { capacity } => write!(
+                f,
+                "producer: the batch is larger than the ring can ever hold at once ({capacity} \
+                 entries, the larger of the ring's and the overflow area's capacities); nothing \
+                 was pushed"
+            ),
+            PushAllError::Corrupt(c) => write!(f, "producer: batch push refused: {c}"),
         }
     }
 }
@@ -132,11 +153,13 @@ pub enum PopError {
 impl fmt::Display for PopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PopError::Empty => f.write_str("ring is empty"),
-            PopError::Closed => {
-                f.write_str("end of stream: the producers closed the ring and it is drained")
-            }
-            PopError::Corrupt(c) => write!(f, "pop refused: {c}"),
+            PopError::Empty => f.write_str(
+                "consumer: the ring is empty (the stream is open: more entries may come)",
+            ),
+            PopError::Closed => f.write_str(
+                "consumer: end of stream: the producers closed the ring and every entry was taken",
+            ),
+            PopError::Corrupt(c) => write!(f, "consumer: pop refused, nothing was taken: {c}"),
         }
     }
 }
@@ -288,66 +311,154 @@ pub enum LayoutError {
     },
 }
 
+/// A header mode word in words: `SPSC`, `MPSC`, `SPMC`, `MPMC`, or `an undefined mode`.
+pub(crate) fn mode_name(bits: u32) -> &'static str {
+    use crate::layout::mode_bits::{MULTI_CONSUMER, MULTI_PRODUCER};
+    match bits {
+        0 => "SPSC",
+        MULTI_PRODUCER => "MPSC",
+        MULTI_CONSUMER => "SPMC",
+        b if b == MULTI_PRODUCER | MULTI_CONSUMER => "MPMC",
+        _ => "an undefined mode",
+    }
+}
+
+/// A header `entry_format` in words: `OPAQUE`, `COMPLETION_V1`, or `an unknown format`.
+pub(crate) fn format_name(format: u32) -> &'static str {
+    use crate::layout::entry_format::{COMPLETION_V1, OPAQUE};
+    match format {
+        OPAQUE => "OPAQUE",
+        COMPLETION_V1 => "COMPLETION_V1",
+        _ => "an unknown format",
+    }
+}
+
 impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::layout::{HEADER_LEN, MAX_PRODUCER_SLOTS, VERSION_MAJOR, VERSION_MINOR};
         use LayoutError::*;
         match *self {
-            Misaligned { addr } => write!(f, "region base {addr:#x} is not 128-byte aligned"),
-            RegionTooShort { needed, available } => {
-                write!(f, "region too short: {needed} bytes needed, {available} available")
-            }
-            BadMagic { found } => write!(f, "bad magic {found:#018x}: not a ring region (or not yet formatted)"),
-            UnsupportedVersion { major, minor } => {
-                write!(f, "layout version {major}.{minor} not supported (this crate reads 1.x)")
-            }
-            HeaderLength { found } => write!(f, "invalid header_len {found}"),
-            UnknownIncompatFeatures { bits } => write!(f, "unknown incompat feature bits {bits:#x}"),
-            UnknownReadOnlyFeatures { bits } => {
-                write!(f, "unknown ro_compat feature bits {bits:#x}: region may only be read")
-            }
-            Mode { found } => write!(f, "invalid mode word {found:#x}"),
-            Capacity { found } => {
-                write!(f, "capacity {found} is not a power of two between 2 and 2^31")
-            }
+            Misaligned { addr } => write!(
+                f,
+                "the region's base address {addr:#x} is not aligned to 128 bytes, as the ring \
+                 layout requires"
+            ),
+            RegionTooShort {
+                needed,
+                available: 0,
+            } => write!(
+                f,
+                "the region is too short: it is empty, {needed} bytes needed (a file its creator \
+                 has not sized yet: retry shortly)"
+            ),
+            RegionTooShort { needed, available } => write!(
+                f,
+                "the region is too short for the ring: {needed} bytes needed, {available} \
+                 available"
+            ),
+            BadMagic { found: 0 } => f.write_str(
+                "magic is 0x0000000000000000: not a ring yet (its creator has not finished \
+                 formatting it: retry shortly), or not a ring at all",
+            ),
+            BadMagic { found } => write!(
+                f,
+                "magic is {found:#018x}, not the ring layout's (\"CRINGv1\"): not a ring"
+            ),
+            UnsupportedVersion { major, minor } => write!(
+                f,
+                "the ring has layout version {major}.{minor}, which this library cannot read \
+                 (it reads {VERSION_MAJOR}.x, up to {VERSION_MAJOR}.{VERSION_MINOR})"
+            ),
+            HeaderLength { found } => write!(
+                f,
+                "header_len {found} is invalid (at least {HEADER_LEN} bytes, and within the \
+                 region)"
+            ),
+            UnknownIncompatFeatures { bits } => write!(
+                f,
+                "the ring uses incompatible features this library does not know (incompat \
+                 bits {bits:#x}; made by a newer version?): it must not be touched"
+            ),
+            UnknownReadOnlyFeatures { bits } => write!(
+                f,
+                "the ring uses features this library does not know (ro_compat bits {bits:#x}; \
+                 made by a newer version?): it may only be read"
+            ),
+            Mode { found } => write!(
+                f,
+                "the mode word {found:#x} has undefined bits (SPSC is 0x0, MPSC 0x1, SPMC 0x2, \
+                 MPMC 0x3)"
+            ),
+            Capacity { found } => write!(
+                f,
+                "capacity {found} is not a power of two between 2 and 2^31"
+            ),
             OverflowCapacity { found } => write!(
                 f,
-                "overflow_capacity {found} is invalid (a power of two between 2 and 2^31 with the overflow feature, 0 without)"
+                "overflow_capacity {found} is invalid (a power of two between 2 and 2^31 with \
+                 the overflow area, 0 without)"
             ),
             ProducerSlots { found } => write!(
                 f,
-                "producer_slots {found} is invalid (1 to {} with the producer records feature, 0 without)",
-                crate::layout::MAX_PRODUCER_SLOTS
+                "producer_slots {found} is invalid (1 to {MAX_PRODUCER_SLOTS} producer records \
+                 in a multi-producer ring that has them, 0 without)"
             ),
-            EntryFormat { expected, found } => {
-                write!(f, "entry_format {found} does not match the entry type's {expected}")
-            }
-            EntrySize { expected, found } => {
-                write!(f, "entry_size {found} does not match the entry type's {expected}")
-            }
-            EntryAlign { expected, found } => {
-                write!(f, "entry_align {found} does not match the entry type's {expected}")
-            }
-            SlotLayout { stride, found_stride, found_payload_offset } => write!(
+            EntryFormat { expected, found } => write!(
                 f,
-                "slot_stride {found_stride} / payload_offset {found_payload_offset} do not match the expected stride {stride}"
+                "entry_format: the ring holds entries of format {} ({found}), but the entry type \
+                 is of format {} ({expected})",
+                format_name(found),
+                format_name(expected)
             ),
-            RegionLength { found, available } => {
-                write!(f, "region_len {found} invalid for {available} bytes available")
-            }
+            EntrySize { expected, found } => write!(
+                f,
+                "entry_size: the ring's entries are {found} bytes, but the entry type's are \
+                 {expected} bytes"
+            ),
+            EntryAlign { expected, found } => write!(
+                f,
+                "entry_align: the ring's entries are aligned to {found} bytes, but the entry \
+                 type to {expected} bytes"
+            ),
+            SlotLayout {
+                stride,
+                found_stride,
+                found_payload_offset,
+            } => write!(
+                f,
+                "slot_stride {found_stride} / payload_offset {found_payload_offset}: the ring's \
+                 slots are {found_stride} bytes apart, but the entry type needs slots {stride} \
+                 bytes apart"
+            ),
+            RegionLength { found, available } => write!(
+                f,
+                "region_len {found} is smaller than the header (the region has {available} \
+                 bytes)"
+            ),
             Block { block, offset, len } => write!(
                 f,
-                "{block} block at offset {offset} length {len} is out of range, misaligned or overlapping"
+                "the {block} block (offset {offset}, length {len}) is out of the region, \
+                 misaligned, or overlapping the header or another block"
             ),
             FeatureWithout { feature, requires } => write!(
                 f,
-                "the header sets the feature bit {feature} without {requires}, which it requires"
+                "the header sets the feature {feature} without {requires}, which it requires"
             ),
-            BlockLength { block, expected, found } => {
-                write!(f, "{block} block length {found}, expected {expected}")
-            }
-            ModeMismatch { expected, found } => {
-                write!(f, "ring mode {found:#x} does not match the required {expected:#x}")
-            }
+            BlockLength {
+                block,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the {block} block length is {found} bytes, expected {expected}"
+            ),
+            ModeMismatch { expected, found } => write!(
+                f,
+                "the ring is {} (mode word {found:#x}), but {} (mode word {expected:#x}) is \
+                 required",
+                mode_name(found),
+                mode_name(expected)
+            ),
         }
     }
 }
@@ -404,26 +515,36 @@ impl fmt::Display for ClaimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClaimError::Busy { side, owner } => {
-                write!(f, "the {side} side is already claimed by process {owner}")?;
                 if *owner == crate::current_pid() {
-                    f.write_str(" (this process: another handle of it holds the side)")?;
+                    write!(
+                        f,
+                        "the ring's {side} side is already claimed by this process (pid \
+                         {owner}): another {side} handle of this process holds it; drop that \
+                         one first"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the ring's {side} side is already claimed by process {owner} (a pid, \
+                         alive): a single-{side} ring has one {side} at a time"
+                    )
                 }
-                Ok(())
             }
             ClaimError::Closed => f.write_str(
-                "the ring's stream is closed: no producer may join it (create a new ring)",
+                "producer: the ring's stream is closed, no producer may join it (create a new \
+                 ring)",
             ),
-            ClaimError::TooManyProducers { limit } => {
-                write!(
-                    f,
-                    "the ring already counts {limit} producers, the most it can"
-                )
-            }
+            ClaimError::TooManyProducers { limit } => write!(
+                f,
+                "producer: the ring already counts {limit} producers, the most its stream word \
+                 can hold"
+            ),
             ClaimError::NoProducerRecord { records } => write!(
                 f,
-                "all {records} producer records are held by live producers (Config::producers)"
+                "producer: all {records} producer records of the ring are held by live \
+                 producers (the ring was created with Config::producers({records}))"
             ),
-            ClaimError::Corrupt(c) => write!(f, "claim refused: {c}"),
+            ClaimError::Corrupt(c) => write!(f, "claiming a side of the ring was refused: {c}"),
         }
     }
 }

@@ -1,5 +1,48 @@
 //! A lock-free completion ring in memory the user allocates, shared by threads and processes.
 //!
+//! # Start here
+//!
+//! Make a [`Ring`], then take a [`Producer`] ([`Ring::producer`]) and a [`Consumer`]
+//! ([`Ring::consumer`]) from it. Pick the constructor by who shares the ring:
+//! [`Ring::create_heap`] (threads of one process), [`Ring::create_shm`] and [`Ring::open_shm`]
+//! (processes that know a name under `/dev/shm`), [`Ring::create_memfd`] (processes you pass a
+//! descriptor to), or [`Ring::create`] / [`Ring::attach`] over a [`Region`] of your choosing
+//! (huge pages, memory you manage). Entries are [`Completion`]s or any plain-data type that
+//! implements [`Entry`].
+//!
+//! ```
+//! use ring_core::{Completion, Config, PopError, Ring};
+//!
+//! let name = format!("ring-core-start-{}", std::process::id());
+//! // The creator owns /dev/shm/<name>: dropping `ring` removes the name.
+//! let ring = Ring::<Completion>::create_shm(&name, Config::new(64)).unwrap();
+//! let peer = Ring::<Completion>::open_shm(&name).unwrap(); // as another process would
+//! let mut tx = peer.producer().unwrap();
+//! tx.push(Completion::new(7, 512, 0)).unwrap();
+//! tx.close(); // end of stream
+//! let mut rx = ring.consumer().unwrap();
+//! assert_eq!(rx.pop().unwrap().user_data, 7);
+//! assert_eq!(rx.pop(), Err(PopError::Closed)); // drained and closed: no more will come
+//! ```
+//!
+//! Then:
+//!
+//! - **Taking entries**: [`Consumer::pop`] and [`Consumer::pop_into`] take from the ring and,
+//!   once it is empty, from the overflow area ([`Config::overflow`]); [`Consumer::view`] reads
+//!   in place and covers the ring *or* the overflow area, one of them per call (call again for
+//!   the rest); [`Consumer::reap`] waits for at least `min` entries with a timeout, like
+//!   `io_getevents`, and [`Consumer::wait`] waits without taking.
+//! - **End of stream**: [`Producer::close`] closes the stream; consumers take what is left and
+//!   then get [`PopError::Closed`] (and [`WaitError::Closed`] from `reap`).
+//! - **Errors** are typed, one enum per operation ([`error`]), and their messages name the
+//!   file, the side and the values in words.
+//! - **The specification** of the layout and protocol, for peers written in other languages,
+//!   is in the repository's `spec/` directory: `spec/README.md` (index), `spec/LAYOUT.md` (every
+//!   byte, layout 1.3) and `spec/PROTOCOL.md` (every step).
+//! - **The C ABI** is the `ring-ffi` crate (`cring.h`).
+//!
+//! # Overview
+//!
 //! `ring-core` lays a fixed-size ring of plain-data entries over a region of memory you choose:
 //! a heap buffer, a memfd whose descriptor you pass to another process, a file under `/dev/shm`,
 //! or huge pages. Every byte of the region is described by a versioned, self-describing layout
@@ -55,8 +98,8 @@
 //!
 //! - `std` (default): OS-backed [`Region`]s, waiting ([`Consumer::reap`], eventfd) and the
 //!   convenience constructors. Without it the crate is `no_std` (it needs `alloc` for the
-//!   handles' reference count): [`Ring`] over a [`RawRegion`] you provide, [`format`] and
-//!   [`attach`].
+//!   handles' reference count): [`Ring`] over a [`RawRegion`] you provide, [`format()`] and
+//!   [`attach()`].
 //!
 //! # Handles
 //!
@@ -89,7 +132,9 @@ pub mod format;
 #[cfg(not(ring_core_loom))]
 pub mod inspect;
 pub mod layout;
+/// The loom model of the ring, for the `loom-tests` crate only (not an API).
 #[cfg(ring_core_loom)]
+#[doc(hidden)]
 pub mod model;
 pub mod producer;
 mod protocol;

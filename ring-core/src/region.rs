@@ -55,6 +55,20 @@ impl HugePageSize {
 }
 
 /// Why memory for a ring could not be obtained, or a ring not set up in it.
+///
+/// The message ([`Display`](fmt::Display)) names the file where there is one, and what to do
+/// about the usual causes.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::{Ring, RegionError};
+///
+/// let err = Ring::<u64>::open_shm("ring-core-doc-no-such-ring").unwrap_err();
+/// assert!(matches!(err, RegionError::Io { .. }));
+/// assert_eq!(err.os_error().map(|e| e.kind()), Some(std::io::ErrorKind::NotFound));
+/// assert!(err.to_string().contains("/dev/shm/ring-core-doc-no-such-ring"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RegionError {
@@ -62,6 +76,9 @@ pub enum RegionError {
     Io {
         /// What was being done.
         op: &'static str,
+        /// The file it was done to, if any: its path, or `memfd:<name>` for a memfd (as
+        /// `/proc/<pid>/fd` shows it).
+        path: Option<PathBuf>,
         /// The OS error.
         source: io::Error,
     },
@@ -72,23 +89,129 @@ pub enum RegionError {
         /// The OS error.
         source: io::Error,
     },
-    /// A shared-memory name is empty, too long, or contains `/` or NUL.
-    InvalidName,
-    /// The region was refused by the ring layout.
+    /// A shared-memory name is empty, longer than 255 bytes, `.` or `..`, or contains `/` or
+    /// NUL.
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// The region was refused by the ring layout (memory without a file name: heap,
+    /// anonymous, memfd, raw).
     Layout(LayoutError),
+    /// The ring in a named file (`/dev/shm/<name>`, a hugetlbfs file) was refused by the ring
+    /// layout, or the configuration for it was ([`Ring::create_shm`], [`Ring::open_shm`]). A
+    /// [`LayoutError::BadMagic`] of 0 here is a file its creator has not finished formatting:
+    /// retry.
+    FileLayout {
+        /// The file.
+        path: PathBuf,
+        /// What the layout refused.
+        error: LayoutError,
+    },
+}
+
+impl RegionError {
+    /// The layout error, if the region was refused by the layout ([`RegionError::Layout`] or
+    /// [`RegionError::FileLayout`]).
+    pub fn layout_error(&self) -> Option<&LayoutError> {
+        match self {
+            RegionError::Layout(e) | RegionError::FileLayout { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The OS error, if a system call failed.
+    pub fn os_error(&self) -> Option<&io::Error> {
+        match self {
+            RegionError::Io { source, .. } | RegionError::HugePagesUnavailable { source, .. } => {
+                Some(source)
+            }
+            _ => None,
+        }
+    }
+
+    /// The file the error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            RegionError::Io { path, .. } => path.as_deref(),
+            RegionError::FileLayout { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// This error, said of the file `path` (a layout error becomes
+    /// [`RegionError::FileLayout`]; an I/O error without a file gets this one).
+    fn in_file(self, path: &Path) -> RegionError {
+        match self {
+            RegionError::Layout(error) => RegionError::FileLayout {
+                path: path.to_path_buf(),
+                error,
+            },
+            RegionError::Io {
+                op,
+                path: None,
+                source,
+            } => RegionError::Io {
+                op,
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            e => e,
+        }
+    }
+}
+
+/// A hint for the usual causes of an OS error on a named file.
+fn io_hint(op: &str, e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::NotFound if op.starts_with("open") => {
+            " (no such ring: not created yet, or removed when its creator dropped it; a \
+             creator's peers retry until it exists)"
+        }
+        io::ErrorKind::AlreadyExists => {
+            " (the name is taken: by a live ring, or left behind by a process that crashed; \
+             remove the file if no process uses it)"
+        }
+        io::ErrorKind::PermissionDenied => " (the file's owner or mode does not allow it)",
+        _ => match e.raw_os_error() {
+            Some(libc::ENOSPC) => " (the filesystem is full: /dev/shm is a tmpfs of limited size)",
+            _ => "",
+        },
+    }
 }
 
 impl fmt::Display for RegionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegionError::Io { op, source } => write!(f, "{op} failed: {source}"),
+            RegionError::Io {
+                op,
+                path: Some(p),
+                source,
+            } => write!(
+                f,
+                "{}: {op} failed: {source}{}",
+                p.display(),
+                io_hint(op, source)
+            ),
+            RegionError::Io {
+                op,
+                path: None,
+                source,
+            } => write!(f, "{op} failed: {source}"),
             RegionError::HugePagesUnavailable { size, source } => write!(
                 f,
                 "huge pages of {} KiB unavailable ({source}); reserve some in /proc/sys/vm/nr_hugepages",
                 size.bytes() >> 10
             ),
-            RegionError::InvalidName => f.write_str("invalid shared-memory name"),
+            RegionError::InvalidName { name } => write!(
+                f,
+                "invalid shared-memory name {name:?}: it must be 1 to 255 bytes, not `.` or \
+                 `..`, without `/` or NUL (the file is /dev/shm/<name>)"
+            ),
             RegionError::Layout(e) => write!(f, "{e}"),
+            RegionError::FileLayout { path, error } => {
+                write!(f, "ring file {}: {error}", path.display())
+            }
         }
     }
 }
@@ -99,8 +222,8 @@ impl std::error::Error for RegionError {
             RegionError::Io { source, .. } | RegionError::HugePagesUnavailable { source, .. } => {
                 Some(source)
             }
-            RegionError::Layout(e) => Some(e),
-            RegionError::InvalidName => None,
+            RegionError::Layout(e) | RegionError::FileLayout { error: e, .. } => Some(e),
+            RegionError::InvalidName { .. } => None,
         }
     }
 }
@@ -232,9 +355,15 @@ fn huge_err(size: HugePageSize, source: io::Error) -> RegionError {
         | Some(libc::ENOSYS) => RegionError::HugePagesUnavailable { size, source },
         _ => RegionError::Io {
             op: "mmap (huge pages)",
+            path: None,
             source,
         },
     }
+}
+
+/// How a memfd is named in `/proc/<pid>/fd` (and in errors).
+fn memfd_label(name: &str) -> PathBuf {
+    PathBuf::from(format!("memfd:{name}"))
 }
 
 fn round_up(len: usize, to: usize) -> usize {
@@ -249,7 +378,9 @@ fn shm_path(name: &str) -> Result<PathBuf, RegionError> {
         || name == "."
         || name == ".."
     {
-        return Err(RegionError::InvalidName);
+        return Err(RegionError::InvalidName {
+            name: name.to_string(),
+        });
     }
     Ok(Path::new(SHM_DIR).join(name))
 }
@@ -284,12 +415,14 @@ impl Region {
         let layout =
             std::alloc::Layout::from_size_align(len.max(1), 4096).map_err(|_| RegionError::Io {
                 op: "heap layout",
+                path: None,
                 source: io::ErrorKind::InvalidInput.into(),
             })?;
         // SAFETY: the layout has non-zero size.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         let ptr = NonNull::new(ptr).ok_or(RegionError::Io {
             op: "heap allocation",
+            path: None,
             source: io::ErrorKind::OutOfMemory.into(),
         })?;
         Ok(Region {
@@ -305,8 +438,11 @@ impl Region {
 
     /// `len` bytes of shared anonymous memory (inherited by `fork` children).
     pub fn anonymous(len: usize) -> Result<Region, RegionError> {
-        let ptr =
-            map_shared(len, None, 0).map_err(|source| RegionError::Io { op: "mmap", source })?;
+        let ptr = map_shared(len, None, 0).map_err(|source| RegionError::Io {
+            op: "mmap",
+            path: None,
+            source,
+        })?;
         Ok(Region::mapped(ptr, len, len, None).fresh())
     }
 
@@ -371,12 +507,17 @@ impl Region {
     /// assert_eq!(other.consumer().unwrap().pop(), Ok(9));
     /// ```
     pub fn memfd(name: &str, len: usize) -> Result<Region, RegionError> {
+        let label = memfd_label(name);
         let file = Region::memfd_inner(name, len, 0).map_err(|source| RegionError::Io {
             op: "memfd_create",
+            path: Some(label.clone()),
             source,
         })?;
-        let ptr = map_shared(len, Some(file.as_fd()), 0)
-            .map_err(|source| RegionError::Io { op: "mmap", source })?;
+        let ptr = map_shared(len, Some(file.as_fd()), 0).map_err(|source| RegionError::Io {
+            op: "mmap",
+            path: Some(label),
+            source,
+        })?;
         Ok(Region::mapped(ptr, len, len, Some(file)).fresh())
     }
 
@@ -396,15 +537,21 @@ impl Region {
             Ok((file, ptr)) => Ok(Region::mapped(ptr, map_len, map_len, Some(file)).fresh()),
             Err(e) => match huge_err(size, e) {
                 RegionError::HugePagesUnavailable { .. } if fallback => Region::memfd(name, len),
-                err => Err(err),
+                err => Err(err.in_file(&memfd_label(name))),
             },
         }
     }
 
     /// Maps the whole file behind `fd` (a memfd or shared-memory file from another process).
+    ///
+    /// Errors name the file the descriptor refers to, as `/proc/self/fd` shows it.
     pub fn from_fd(fd: OwnedFd) -> Result<Region, RegionError> {
+        let label = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok();
         let file = File::from(fd);
-        Region::map_file(file, None)
+        Region::map_file(file, None).map_err(|e| match &label {
+            Some(l) => e.in_file(l),
+            None => e,
+        })
     }
 
     fn map_file(file: File, path: Option<PathBuf>) -> Result<Region, RegionError> {
@@ -412,11 +559,13 @@ impl Region {
             .metadata()
             .map_err(|source| RegionError::Io {
                 op: "fstat",
+                path: None,
                 source,
             })?
             .len();
         let len = usize::try_from(len).map_err(|_| RegionError::Io {
             op: "fstat",
+            path: None,
             source: io::ErrorKind::InvalidData.into(),
         })?;
         if len == 0 {
@@ -425,11 +574,19 @@ impl Region {
                 available: 0,
             }));
         }
-        let ptr = map_shared(len, Some(file.as_fd()), 0)
-            .map_err(|source| RegionError::Io { op: "mmap", source })?;
+        let ptr = map_shared(len, Some(file.as_fd()), 0).map_err(|source| RegionError::Io {
+            op: "mmap",
+            path: None,
+            source,
+        })?;
         let mut r = Region::mapped(ptr, len, len, Some(file));
         r.path = path;
         Ok(r)
+    }
+
+    /// [`Region::map_file`] of a named file, its errors naming it.
+    fn map_named(file: File, path: &Path) -> Result<Region, RegionError> {
+        Region::map_file(file, Some(path.to_path_buf())).map_err(|e| e.in_file(path))
     }
 
     /// Creates `/dev/shm/<name>` exclusively (fails if it exists) with `mode` (0o600 is the
@@ -447,6 +604,7 @@ impl Region {
             .open(&path)
             .map_err(|source| RegionError::Io {
                 op: "create shm file",
+                path: Some(path.clone()),
                 source,
             })?;
         let cleanup = |e| {
@@ -456,16 +614,18 @@ impl Region {
         file.set_len(len as u64).map_err(|source| {
             cleanup(RegionError::Io {
                 op: "ftruncate",
+                path: Some(path.clone()),
                 source,
             })
         })?;
         allocate(&file, len).map_err(|source| {
             cleanup(RegionError::Io {
                 op: "fallocate (reserve the region's pages)",
+                path: Some(path.clone()),
                 source,
             })
         })?;
-        let mut r = Region::map_file(file, Some(path.clone())).map_err(cleanup)?;
+        let mut r = Region::map_named(file, &path).map_err(cleanup)?;
         *r.unlink_on_drop.get_mut() = true;
         r.fresh = true.into();
         Ok(r)
@@ -481,9 +641,10 @@ impl Region {
             .open(&path)
             .map_err(|source| RegionError::Io {
                 op: "open shm file",
+                path: Some(path.clone()),
                 source,
             })?;
-        Region::map_file(file, Some(path))
+        Region::map_named(file, &path)
     }
 
     /// Creates a file on a hugetlbfs mount exclusively (mode 0o600), sized to `len` rounded up
@@ -503,11 +664,12 @@ impl Region {
             .open(path)
             .map_err(|source| RegionError::Io {
                 op: "create hugetlbfs file",
+                path: Some(path.to_path_buf()),
                 source,
             })?;
-        let cleanup = |e| {
+        let cleanup = |e: RegionError| {
             let _ = std::fs::remove_file(path);
-            e
+            e.in_file(path)
         };
         file.set_len(map_len as u64)
             .map_err(|source| cleanup(huge_err(size, source)))?;
@@ -584,6 +746,7 @@ impl Region {
         match &self.path {
             Some(p) => std::fs::remove_file(p).map_err(|source| RegionError::Io {
                 op: "unlink",
+                path: Some(p.clone()),
                 source,
             }),
             None => Ok(()),
@@ -617,7 +780,21 @@ impl<T: Entry> Ring<T, Region> {
     }
 
     /// A new ring in a new `/dev/shm/<name>` created exclusively with mode 0o600 (see
-    /// [`Region::shm_create`]; the file is removed when the ring is dropped).
+    /// [`Region::shm_create`]).
+    ///
+    /// **Dropping removes the name.** The ring owns the file: when the last of this `Ring`, its
+    /// clones and the producer and consumer handles made from it is dropped, `/dev/shm/<name>`
+    /// is removed (peers that have attached keep their mappings; a peer that has not attached
+    /// yet finds nothing). So keep the creator alive until its peers have attached, or call
+    /// [`Region::keep_file`] (`ring.region().keep_file()`) to leave the file for later
+    /// attachers; [`Region::unlink`] removes it at once. A process that is killed removes
+    /// nothing: remove the file after a crash (its name is [`Region::path`]).
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError::InvalidName`]; [`RegionError::Io`] naming the file (`AlreadyExists` if
+    /// the name is taken, `ENOSPC` if `/dev/shm` is full); [`RegionError::FileLayout`] if the
+    /// configuration is refused. No file is left behind on failure.
     ///
     /// # Examples
     ///
@@ -636,15 +813,31 @@ impl<T: Entry> Ring<T, Region> {
 
     /// As [`Ring::create_shm`] with an explicit file mode.
     pub fn create_shm_mode(name: &str, cfg: Config, mode: u32) -> Result<Self, RegionError> {
-        let len = usize::try_from(cfg.region_len::<T>()?).map_err(|_| LayoutError::Capacity {
-            found: cfg.capacity,
+        let path = shm_path(name)?;
+        let in_file = |e: LayoutError| RegionError::Layout(e).in_file(&path);
+        let len = cfg.region_len::<T>().map_err(in_file)?;
+        let len = usize::try_from(len).map_err(|_| {
+            in_file(LayoutError::Capacity {
+                found: cfg.capacity,
+            })
         })?;
-        Ok(Ring::create(Region::shm_create(name, len, mode)?, cfg)?)
+        // A refused configuration drops the region, which removes the file.
+        Ring::create(Region::shm_create(name, len, mode)?, cfg).map_err(in_file)
     }
 
-    /// Attaches to an existing `/dev/shm/<name>`, validating it.
+    /// Attaches to an existing `/dev/shm/<name>`, validating it. The file stays when the ring
+    /// is dropped (its creator owns it).
+    ///
+    /// # Errors
+    ///
+    /// [`RegionError::Io`] naming the file (`NotFound`: not created yet, or removed);
+    /// [`RegionError::FileLayout`] if its contents are refused: a
+    /// [`LayoutError::RegionTooShort`] with nothing available or a [`LayoutError::BadMagic`]
+    /// of 0 is a ring its creator has not finished setting up (retry), any other error is
+    /// final.
     pub fn open_shm(name: &str) -> Result<Self, RegionError> {
-        Ok(Ring::attach(Region::shm_open(name)?)?)
+        let path = shm_path(name)?;
+        Ring::attach(Region::shm_open(name)?).map_err(|e| RegionError::Layout(e).in_file(&path))
     }
 
     /// The region (for [`Region::unlink`] or [`Region::keep_file`]).

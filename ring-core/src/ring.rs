@@ -76,6 +76,16 @@ impl<M> Drop for Shared<M> {
 /// memory, so they can move to other threads and outlive the `Ring` value; cloning a `Ring` is
 /// cheap (a reference count). Another process attaches its own `Ring` to the same memory.
 ///
+/// # Dropping
+///
+/// The memory is released when the last of the `Ring` values and the handles made from them
+/// is dropped. For a ring made by `Ring::create_shm` (or over a region from
+/// `Region::shm_create` or `Region::hugetlbfs_create`) that also **removes the file's name**:
+/// processes that have attached keep their mappings, but one that has not attached yet will
+/// not find the ring. Keep the creator alive until its peers have attached, or call
+/// `ring.region().keep_file()` to leave the file in place. A ring attached with
+/// `Ring::open_shm` never removes the name; a creator that is killed leaves it behind.
+///
 /// # Examples
 ///
 /// ```

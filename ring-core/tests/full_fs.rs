@@ -96,8 +96,13 @@ fn child() {
     // A ring whose region (ring + a large overflow area) does not fit: a typed error now.
     let big = Config::new(1024).mode(Mode::Mpsc).overflow(16384);
     match Ring::<Completion>::create_shm("full-fs-big", big) {
-        Err(RegionError::Io { op, source }) => {
+        Err(RegionError::Io { op, path, source }) => {
             assert_eq!(source.raw_os_error(), Some(libc::ENOSPC), "{op}: {source}");
+            assert_eq!(
+                path.as_deref(),
+                Some(std::path::Path::new("/dev/shm/full-fs-big")),
+                "the error names the file"
+            );
             println!("refused as expected: {op}: {source}");
         }
         Err(e) => panic!("unexpected error {e}"),

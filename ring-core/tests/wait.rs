@@ -280,7 +280,11 @@ fn wait_beyond_counts_from_a_position() {
             });
             rx.set_spin(0);
             let t = Instant::now();
-            let w = rx.wait_beyond(p, 2 + expect_beyond, Some(Duration::from_secs(30)));
+            let w = rx.wait_beyond(
+                p,
+                (2 + expect_beyond) as usize,
+                Some(Duration::from_secs(30)),
+            );
             assert_eq!(w, Ok(WaitOutcome::Ready(2 + expect_beyond)), "{ctx}");
             assert!(t.elapsed() < Duration::from_secs(10), "{ctx}");
             pusher.join().unwrap();
@@ -571,12 +575,12 @@ fn a_ring_without_the_wait_block_cannot_sleep() {
                     tx.push(v).unwrap();
                 }
                 assert_eq!(
-                    rx.wait(n as u32, None),
+                    rx.wait(n as usize, None),
                     Ok(WaitOutcome::Ready(n as u32)),
                     "{ctx}"
                 );
                 assert_eq!(
-                    rx.wait_beyond(p, n as u32, None),
+                    rx.wait_beyond(p, n as usize, None),
                     Ok(WaitOutcome::Ready(n as u32))
                 );
                 assert_eq!(rx.reap(&mut out, n as usize, None), Ok(n as usize), "{ctx}");

@@ -826,8 +826,8 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
     ) -> Result<(u32, WaitEnd), Fail> {
         let c = self.consumer()?;
         let r = match beyond {
-            None => c.wait(min, timeout)?,
-            Some(pos) => c.wait_beyond(pos, min, timeout)?,
+            None => c.wait(min as usize, timeout)?,
+            Some(pos) => c.wait_beyond(pos, min as usize, timeout)?,
         };
         Ok(match r {
             WaitOutcome::Ready(n) => (n, WaitEnd::Ready),

@@ -162,8 +162,8 @@ impl cring_status {
         use cring_status::*;
         match self {
             Ok => c"success",
-            Full => c"the ring is full",
-            Empty => c"the ring is empty",
+            Full => c"the ring (and its overflow area, if any) is full: nothing was pushed",
+            Empty => c"the ring is empty (the stream is open: more entries may come)",
             TimedOut => c"the timeout expired",
             Interrupted => c"interrupted by a signal",
             Busy => c"the single producer or consumer side is claimed by another live participant",
@@ -177,15 +177,15 @@ impl cring_status {
             EntryMismatch => c"the entry size, alignment or format does not match the ring's entries",
             UnsupportedEntry => c"the entry type is not supported by this library",
             TooLarge => c"the batch is larger than the ring's capacity",
-            NotARing => c"the region does not hold a ring (bad magic)",
+            NotARing => c"the region does not hold a ring (bad magic: not a ring, or its creator has not finished formatting it: retry)",
             Version => c"the ring's layout version or features are not supported",
-            ModeMismatch => c"the ring was created for another mode",
-            RegionTooShort => c"the region is shorter than the ring needs",
+            ModeMismatch => c"the ring was created for another mode (SPSC, MPSC, SPMC or MPMC) than the one required",
+            RegionTooShort => c"the region is shorter than the ring needs (an empty file: its creator has not sized it yet)",
             Layout => c"the ring's header is inconsistent",
             NoWaitBlock => c"the ring has no wait block",
             WakeupsSuppressed => c"wake-ups are suppressed on the ring",
             HugepagesUnavailable => c"huge pages of the requested size are not available",
-            InvalidName => c"invalid shared-memory name",
+            InvalidName => c"invalid shared-memory name (1 to 255 bytes, not . or .., without / or NUL)",
             Io => c"a system call failed",
             NoResources => c"too many open handles, or out of memory",
             Panic => c"internal error: a panic was caught (the handle is poisoned)",
@@ -316,39 +316,48 @@ impl From<WaitError> for Fail {
     }
 }
 
+/// The status of a layout error.
+fn layout_status(e: &LayoutError) -> cring_status {
+    use cring_status as S;
+    use LayoutError::*;
+    match e {
+        Misaligned { .. } => S::Misaligned,
+        RegionTooShort { .. } => S::RegionTooShort,
+        BadMagic { .. } => S::NotARing,
+        UnsupportedVersion { .. }
+        | UnknownIncompatFeatures { .. }
+        | UnknownReadOnlyFeatures { .. } => S::Version,
+        EntryFormat { .. } | EntrySize { .. } | EntryAlign { .. } | SlotLayout { .. } => {
+            S::EntryMismatch
+        }
+        ModeMismatch { .. } => S::ModeMismatch,
+        _ => S::Layout,
+    }
+}
+
 /// A layout error found while attaching to (validating) an existing region.
 impl From<LayoutError> for Fail {
     fn from(e: LayoutError) -> Fail {
-        use cring_status as S;
-        use LayoutError::*;
-        let status = match e {
-            Misaligned { .. } => S::Misaligned,
-            RegionTooShort { .. } => S::RegionTooShort,
-            BadMagic { .. } => S::NotARing,
-            UnsupportedVersion { .. }
-            | UnknownIncompatFeatures { .. }
-            | UnknownReadOnlyFeatures { .. } => S::Version,
-            EntryFormat { .. } | EntrySize { .. } | EntryAlign { .. } | SlotLayout { .. } => {
-                S::EntryMismatch
-            }
-            ModeMismatch { .. } => S::ModeMismatch,
-            _ => S::Layout,
-        };
-        Fail::new(status, e.to_string())
+        Fail::new(layout_status(&e), e.to_string())
     }
 }
 
 impl From<RegionError> for Fail {
     fn from(e: RegionError) -> Fail {
         match &e {
-            RegionError::Io { op, source } => Fail::io(op, source),
+            RegionError::Io { source, .. } => Fail {
+                status: cring_status::Io,
+                detail: Cow::Owned(e.to_string()),
+                errno: source.raw_os_error().unwrap_or(0),
+            },
             RegionError::HugePagesUnavailable { source, .. } => Fail {
                 status: cring_status::HugepagesUnavailable,
                 detail: Cow::Owned(e.to_string()),
                 errno: source.raw_os_error().unwrap_or(0),
             },
-            RegionError::InvalidName => Fail::of(cring_status::InvalidName),
+            RegionError::InvalidName { .. } => Fail::new(cring_status::InvalidName, e.to_string()),
             RegionError::Layout(l) => (*l).into(),
+            RegionError::FileLayout { error, .. } => Fail::new(layout_status(error), e.to_string()),
             _ => Fail::new(cring_status::Layout, e.to_string()),
         }
     }
