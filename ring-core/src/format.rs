@@ -35,7 +35,7 @@ impl RawRegion {
     ///
     /// For as long as the `RawRegion` (or anything built from it) is used: the bytes are mapped,
     /// readable and writable, and every other user (thread or process) accesses them only
-    /// through a ring of this layout. `ptr` need not be aligned; [`format`] and [`attach`]
+    /// through a ring of this layout. `ptr` need not be aligned; [`format()`] and [`attach()`]
     /// check alignment.
     pub const unsafe fn new(ptr: NonNull<u8>, len: usize) -> Self {
         RawRegion { ptr, len }

@@ -1,4 +1,4 @@
-//! The byte layout of a ring region, version 1.0 (spec/LAYOUT.md is the contract).
+//! The byte layout of a ring region, version 1.3 (spec/LAYOUT.md is the contract).
 //!
 //! ```text
 //! offset  size  block

@@ -1082,6 +1082,46 @@ cring_status cring_ring_len(struct cring_ring ring, uint32_t *len);
 cring_status cring_ring_wake_all(struct cring_ring ring);
 
 /**
+ * Recovers what producers that died left reserved and unpublished: positions no live
+ * producer's record covers are published as discarded (consumers skip them), records of dead
+ * processes are freed (and, layout 1.3, their producers leave the stream). Multi-producer rings
+ * need producer records (layout 1.2); in single-producer rings this publishes a dead
+ * producer's orphaned overflow reservations. Waiting consumers run it on their own when held
+ * up; call it after you learn that a producer process died.
+ *
+ * `positions` and `records`, if not NULL, receive how many positions were published as
+ * discarded and how many records were freed.
+ *
+ * Thread safety: any thread, any process (one recovery at a time per ring: the others get
+ * `CRING_STATUS_BUSY`).
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_BUSY` (another live process is
+ * recovering, or a live single producer holds its claim), `CRING_STATUS_WRONG_STATE` (a
+ * multi-producer ring without producer records: nothing can be recovered safely).
+ *
+ * # Safety
+ *
+ * `positions` and `records` are NULL or valid for writing a `u32`.
+ */
+cring_status cring_ring_recover(struct cring_ring ring, uint32_t *positions, uint32_t *records);
+
+/**
+ * The end-of-stream state (layout 1.3): `*closed` is 1 once the stream is closed (no producer
+ * will publish again), `*producers` the number of producers taking part (multi-producer
+ * rings; 0 in single-producer rings). A ring without the end-of-stream word always reads as
+ * open. Either pointer may be NULL.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`.
+ *
+ * # Safety
+ *
+ * `closed` and `producers` are NULL or valid for writing a `u32`.
+ */
+cring_status cring_ring_stream(struct cring_ring ring, uint32_t *closed, uint32_t *producers);
+
+/**
  * Suppresses wake-ups (`suppressed != 0`) for rings whose consumers only poll, or re-enables
  * them. While suppressed, producers skip waking, and a consumer's wait or reap that would
  * sleep returns `CRING_STATUS_WAKEUPS_SUPPRESSED` instead. The flag lives in shared memory:

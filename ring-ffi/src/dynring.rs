@@ -265,6 +265,8 @@ pub(crate) trait RingDyn: Send + Sync {
     fn counters(&self) -> Counters;
     fn len(&self) -> u32;
     fn wake_all(&self);
+    fn recover(&self) -> Result<ring_core::Recovered, Fail>;
+    fn stream(&self) -> ring_core::StreamState;
     fn set_wakeups_suppressed(&self, suppressed: bool) -> Result<(), Fail>;
     fn create_eventfd(&self) -> Result<i32, Fail>;
     fn set_eventfd(&self, fd: OwnedFd) -> Result<(), Fail>;
@@ -378,6 +380,20 @@ impl<T: Entry> RingDyn for TypedRing<T> {
 
     fn wake_all(&self) {
         self.ring.wake_all()
+    }
+
+    fn recover(&self) -> Result<ring_core::Recovered, Fail> {
+        self.ring.recover().map_err(|e| {
+            let status = match e {
+                ring_core::RecoverError::Busy { .. } => cring_status::Busy,
+                _ => cring_status::WrongState,
+            };
+            Fail::new(status, e.to_string())
+        })
+    }
+
+    fn stream(&self) -> ring_core::StreamState {
+        self.ring.stream()
     }
 
     fn set_wakeups_suppressed(&self, suppressed: bool) -> Result<(), Fail> {

@@ -125,7 +125,17 @@ fn attach_in(region: Arc<RegionObj>, entry: cring_entry_type, mode: u32) -> Resu
         CRING_MODE_ANY => None,
         m => Some(mode_of(m)?),
     };
-    let ring = with_entry(&entry, Attach { region, mode })??;
+    // Name the file in the error (a ring under /dev/shm or hugetlbfs): which ring refused.
+    let path = region.with(|r| r.path().map(|p| p.display().to_string()));
+    let ring = match with_entry(&entry, Attach { region, mode }) {
+        Ok(Ok(ring)) => ring,
+        Ok(Err(mut f)) | Err(mut f) => {
+            if let Some(p) = path {
+                f.detail = format!("{p}: {}", f.detail).into();
+            }
+            return Err(f);
+        }
+    };
     RINGS.insert(ring)
 }
 
@@ -444,6 +454,82 @@ pub unsafe extern "C" fn cring_ring_len(ring: cring_ring, len: *mut u32) -> crin
 pub extern "C" fn cring_ring_wake_all(ring: cring_ring) -> cring_status {
     boundary(|| {
         ring_of(ring)?.wake_all();
+        Ok(())
+    })
+}
+
+/// Recovers what producers that died left reserved and unpublished: positions no live
+/// producer's record covers are published as discarded (consumers skip them), records of dead
+/// processes are freed (and, layout 1.3, their producers leave the stream). Multi-producer rings
+/// need producer records (layout 1.2); in single-producer rings this publishes a dead
+/// producer's orphaned overflow reservations. Waiting consumers run it on their own when held
+/// up; call it after you learn that a producer process died.
+///
+/// `positions` and `records`, if not NULL, receive how many positions were published as
+/// discarded and how many records were freed.
+///
+/// Thread safety: any thread, any process (one recovery at a time per ring: the others get
+/// `CRING_STATUS_BUSY`).
+///
+/// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_BUSY` (another live process is
+/// recovering, or a live single producer holds its claim), `CRING_STATUS_WRONG_STATE` (a
+/// multi-producer ring without producer records: nothing can be recovered safely).
+///
+/// # Safety
+///
+/// `positions` and `records` are NULL or valid for writing a `u32`.
+#[no_mangle]
+pub unsafe extern "C" fn cring_ring_recover(
+    ring: cring_ring,
+    positions: *mut u32,
+    records: *mut u32,
+) -> cring_status {
+    boundary(|| {
+        let r = ring_of(ring)?.recover()?;
+        for (ptr, v, name) in [
+            (positions, r.positions, "positions"),
+            (records, r.records, "records"),
+        ] {
+            if !ptr.is_null() {
+                let out = out_ptr(ptr, name)?;
+                // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
+                unsafe { put(out, v) };
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The end-of-stream state (layout 1.3): `*closed` is 1 once the stream is closed (no producer
+/// will publish again), `*producers` the number of producers taking part (multi-producer
+/// rings; 0 in single-producer rings). A ring without the end-of-stream word always reads as
+/// open. Either pointer may be NULL.
+///
+/// Thread safety: any thread.
+///
+/// Errors: `CRING_STATUS_BAD_HANDLE`.
+///
+/// # Safety
+///
+/// `closed` and `producers` are NULL or valid for writing a `u32`.
+#[no_mangle]
+pub unsafe extern "C" fn cring_ring_stream(
+    ring: cring_ring,
+    closed: *mut u32,
+    producers: *mut u32,
+) -> cring_status {
+    boundary(|| {
+        let s = ring_of(ring)?.stream();
+        for (ptr, v, name) in [
+            (closed, u32::from(s.closed), "closed"),
+            (producers, s.producers, "producers"),
+        ] {
+            if !ptr.is_null() {
+                let out = out_ptr(ptr, name)?;
+                // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
+                unsafe { put(out, v) };
+            }
+        }
         Ok(())
     })
 }

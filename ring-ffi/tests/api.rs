@@ -866,3 +866,41 @@ fn largest_timeouts_are_accepted() {
     }
     f.close();
 }
+
+/// End of stream and recovery through the ABI: `cring_ring_stream` follows the producers
+/// joining, leaving and closing; `cring_ring_recover` runs (nothing to recover here) and reports
+/// its counts; a closed stream refuses producers with `CRING_STATUS_CLOSED`.
+#[test]
+fn stream_state_and_recovery_through_the_abi() {
+    let f = Fixture::new(8, CRING_MODE_MPSC);
+    let (mut closed, mut producers) = (9u32, 9u32);
+    let (mut positions, mut records) = (9u32, 9u32);
+    // SAFETY: valid pointers to locals throughout.
+    unsafe {
+        assert_eq!(cring_ring_stream(f.ring, &mut closed, &mut producers), OK);
+        assert_eq!((closed, producers), (0, 1));
+        assert_eq!(
+            cring_ring_recover(f.ring, &mut positions, &mut records),
+            OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!((positions, records), (0, 0), "every producer is alive");
+        assert_eq!(cring_ring_recover(f.ring, null_mut(), null_mut()), OK);
+        let e = entry(1);
+        let st = cring_producer_push(f.p, (&e as *const cring_completion).cast(), CSIZE);
+        assert_eq!(st, OK);
+        assert_eq!(cring_producer_close_stream(f.p), OK);
+        assert_eq!(cring_ring_stream(f.ring, &mut closed, null_mut()), OK);
+        assert_eq!(closed, 1, "the only producer closed the stream");
+        let mut p2 = cring_producer::default();
+        assert_eq!(cring_producer_open(f.ring, &mut p2), cring_status::Closed);
+        let mut out = entry(0);
+        let outp = (&mut out as *mut cring_completion).cast();
+        assert_eq!(cring_consumer_pop(f.c, outp, CSIZE), OK);
+        assert_eq!(out.user_data, 1);
+        assert_eq!(cring_consumer_pop(f.c, outp, CSIZE), cring_status::Closed);
+        assert_eq!(cring_consumer_close(f.c), OK);
+        assert_eq!(cring_ring_close(f.ring), OK);
+    }
+}

@@ -139,9 +139,11 @@ impl core::fmt::Display for RecoverError {
             RecoverError::NoRecords => {
                 f.write_str("the ring has no producer records (single-producer ring or layout 1.1)")
             }
-            RecoverError::Busy { recoverer } => {
-                write!(f, "process {recoverer} is recovering the ring right now")
-            }
+            RecoverError::Busy { recoverer } => write!(
+                f,
+                "process {recoverer} is recovering the ring right now, or (single-producer \
+                 ring) holds the producer claim and will publish what it reserved"
+            ),
         }
     }
 }
