@@ -22,9 +22,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use testkit::ShmGuard;
 
 /// The environment variable that makes a benchmark executable run as a child process.
 pub const CHILD_ENV: &str = "RING_BENCH_CHILD";
@@ -56,13 +58,9 @@ pub fn run_child_if_requested() {
     }
 }
 
+/// A `/dev/shm` name unique to this process and call (the workspace harness's naming).
 fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ring-bench-{}-{}-{tag}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    testkit::unique_name_in("ring-bench", tag)
 }
 
 fn shm_path(name: &str) -> String {
@@ -367,6 +365,8 @@ impl XPingPong {
             XPingPong::Floor | XPingPong::FloorUncached => {
                 let cached = self == XPingPong::Floor;
                 let name = unique("floor");
+                // Removes the file on every path, at the latest when the child has opened it.
+                let guard = ShmGuard::new(&name);
                 let bytes = floor_bytes::<Item>(CAP);
                 let mut map = shm_file(&name, 2 * bytes)?;
                 let base = map.as_mut_ptr();
@@ -381,7 +381,7 @@ impl XPingPong {
                 };
                 let child =
                     ChildProc::spawn(format!("pp-floor {name} {core} {}", u8::from(cached)));
-                let _ = std::fs::remove_file(shm_path(&name));
+                drop(guard);
                 let child = child?;
                 let samples = if cached {
                     floor_parent(
@@ -410,13 +410,13 @@ impl XPingPong {
                     shm_path(&unique("ipmpsc-ping")),
                     shm_path(&unique("ipmpsc-pong")),
                 );
+                let guards = (ShmGuard(PathBuf::from(&pn)), ShmGuard(PathBuf::from(&qn)));
                 let ping =
                     ipmpsc::SharedRingBuffer::create(&pn, 1 << 16).map_err(ctx("ipmpsc create"))?;
                 let pong =
                     ipmpsc::SharedRingBuffer::create(&qn, 1 << 16).map_err(ctx("ipmpsc create"))?;
                 let child = ChildProc::spawn(format!("pp-ipmpsc {pn} {qn} {core}"));
-                let _ = std::fs::remove_file(&pn);
-                let _ = std::fs::remove_file(&qn);
+                drop(guards);
                 let mut child = child?;
                 let tx = ipmpsc::Sender::new(ping);
                 let rx = ipmpsc::Receiver::new(pong);
@@ -624,6 +624,7 @@ impl Wake {
             }
             Wake::Futex | Wake::Eventfd => {
                 let name = unique("wakebare");
+                let guard = ShmGuard::new(&name);
                 let mut map = shm_file(&name, 4096)?;
                 let efd = if self == Wake::Eventfd {
                     // SAFETY: plain eventfd creation; checked below.
@@ -640,7 +641,7 @@ impl Wake {
                 let fdnum = child_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
                 let child = ChildProc::spawn(format!("wake-bare {name} {core} {fdnum}"));
                 drop(child_fd);
-                let _ = std::fs::remove_file(shm_path(&name));
+                drop(guard);
                 let mut child = child?;
                 let shm = BareWake::at(&mut map);
                 let mut seq = shm.reply_seq.load(Ordering::Acquire);

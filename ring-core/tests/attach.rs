@@ -1322,33 +1322,55 @@ fn overflow_capacity_invalid_with_the_overflow_feature() {
     }
 }
 
+/// A feature bit set on a ring without its block: refused for the zero count (`zero` naming
+/// it), and, once `set_count` gives a valid count too, for the missing block (`block`,
+/// `expected` bytes long).
+fn feature_without_its_block(
+    shapes: Vec<Config>,
+    bit: u64,
+    set_count: impl Fn(&Header),
+    zero: (LayoutError, &str),
+    block: (&'static str, u64),
+) {
+    for cfg in shapes {
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(bit, Relaxed);
+            },
+            zero.0,
+            &[zero.1, "0"],
+        );
+        // With a valid count too, the block is still missing.
+        refuse_in(
+            cfg,
+            |h| {
+                h.incompat.fetch_or(bit, Relaxed);
+                set_count(h);
+            },
+            LayoutError::BlockLength {
+                block: block.0,
+                expected: block.1,
+                found: 0,
+            },
+            &[block.0, "length", "0"],
+        );
+    }
+}
+
 #[test]
 fn overflow_feature_without_an_overflow_area() {
     // INCOMPAT_OVERFLOW set on a ring that has none: overflow_capacity 0 is invalid.
-    for cfg in plain_shapes() {
-        refuse_in(
-            cfg,
-            |h| {
-                h.incompat.fetch_or(features::INCOMPAT_OVERFLOW, Relaxed);
-            },
+    feature_without_its_block(
+        plain_shapes(),
+        features::INCOMPAT_OVERFLOW,
+        |h| h.overflow_capacity.store(4, Relaxed),
+        (
             LayoutError::OverflowCapacity { found: 0 },
-            &["overflow_capacity", "0"],
-        );
-        // With a valid capacity too, the block is still missing.
-        refuse_in(
-            cfg,
-            |h| {
-                h.incompat.fetch_or(features::INCOMPAT_OVERFLOW, Relaxed);
-                h.overflow_capacity.store(4, Relaxed);
-            },
-            LayoutError::BlockLength {
-                block: "overflow",
-                expected: OVF_LEN,
-                found: 0,
-            },
-            &["overflow", "length", "0"],
-        );
-    }
+            "overflow_capacity",
+        ),
+        ("overflow", OVF_LEN),
+    );
 }
 
 #[test]
@@ -1846,30 +1868,13 @@ fn producer_slots_nonzero_without_the_producers_feature() {
 #[test]
 fn producers_feature_without_producer_records() {
     // INCOMPAT_PRODUCERS set on a ring that has none: producer_slots 0 is invalid.
-    for cfg in single_producer_shapes() {
-        refuse_in(
-            cfg,
-            |h| {
-                h.incompat.fetch_or(features::INCOMPAT_PRODUCERS, Relaxed);
-            },
-            LayoutError::ProducerSlots { found: 0 },
-            &["producer_slots", "0"],
-        );
-        // With a valid count too, the block is still missing.
-        refuse_in(
-            cfg,
-            |h| {
-                h.incompat.fetch_or(features::INCOMPAT_PRODUCERS, Relaxed);
-                h.producer_slots.store(PSLOTS, Relaxed);
-            },
-            LayoutError::BlockLength {
-                block: "producers",
-                expected: PROD_LEN,
-                found: 0,
-            },
-            &["producers", "length", "0"],
-        );
-    }
+    feature_without_its_block(
+        single_producer_shapes(),
+        features::INCOMPAT_PRODUCERS,
+        |h| h.producer_slots.store(PSLOTS, Relaxed),
+        (LayoutError::ProducerSlots { found: 0 }, "producer_slots"),
+        ("producers", PROD_LEN),
+    );
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! hostile thread scribbles over the shared words of a live ring in every mode while this side
 //! keeps producing and consuming, for a bounded time.
 
+mod common;
+
+use common::Rng;
 use ring_core::layout::{Header, Slot};
 use ring_core::{ClaimError, Config, Corruption, Mode, PopError, PushAllError, PushError, Ring};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -323,25 +326,6 @@ fn header_rewritten_after_attach_changes_nothing() {
 // ---------------------------------------------------------------------------------------------
 // A hostile thread against a live ring
 // ---------------------------------------------------------------------------------------------
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Shared control of one episode.
 struct Ctl {

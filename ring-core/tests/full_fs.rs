@@ -4,59 +4,52 @@
 //! enters a mount namespace of its own and mounts a 1 MiB tmpfs over `/dev/shm`, so nothing
 //! outside it is affected. Without root (no `unshare`/`mount`) it says so and checks nothing.
 
-use ring_core::{Completion, Config, Mode, RegionError, Ring};
-use std::process::Command;
+mod common;
 
-const CHILD: &str = "RING_FULL_FS_CHILD";
+use common::Peer;
+use ring_core::{Completion, Config, Mode, RegionError, Ring};
 
 #[test]
 fn full_tmpfs_fails_at_creation_and_rings_that_fit_never_fault() {
-    if std::env::var_os(CHILD).is_some() {
-        child();
-        return;
-    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root for a private mount namespace with a small tmpfs");
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "--exact",
-            "full_tmpfs_fails_at_creation_and_rings_that_fit_never_fault",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if text.contains("child skipped:") {
-        eprintln!("{text}");
+    // Bounded (common::DEADLINE); a SIGBUS would show as a signal, not an exit code.
+    let mut peer = Peer::spawn_with_fds("full-fs", &[], &[]);
+    let reports = peer.finish();
+    eprintln!("child reports: {reports:?}");
+    if let Some(why) = reports.get("skipped") {
+        eprintln!("child skipped: {why}");
         return;
     }
-    // A SIGBUS would show as a signal, not an exit code.
     assert!(
-        out.status.success(),
-        "child failed ({:?}):\n{text}",
-        out.status
+        reports.contains_key("checked"),
+        "child did not finish its checks: {reports:?}"
     );
-    eprintln!("{text}");
-    assert!(text.contains("child done"), "child did not finish:\n{text}");
 }
 
+/// The child side: runs only in the child that the test starts.
+#[test]
 fn child() {
+    let Some((role, _params)) = common::child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "full-fs" => full_fs(),
+        other => panic!("unknown child role {other}"),
+    }
+    common::report("done", 1);
+}
+
+fn full_fs() {
     // SAFETY: plain system calls on constant arguments; this process is single-purpose.
     unsafe {
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            println!(
-                "child skipped: unshare: {}",
-                std::io::Error::last_os_error()
+            common::report(
+                "skipped",
+                format!("unshare: {}", std::io::Error::last_os_error()),
             );
             return;
         }
@@ -69,9 +62,9 @@ fn child() {
             std::ptr::null(),
         ) != 0
         {
-            println!(
-                "child skipped: private mounts: {}",
-                std::io::Error::last_os_error()
+            common::report(
+                "skipped",
+                format!("private mounts: {}", std::io::Error::last_os_error()),
             );
             return;
         }
@@ -83,9 +76,9 @@ fn child() {
             c"size=1m".as_ptr().cast(),
         ) != 0
         {
-            println!(
-                "child skipped: mount tmpfs: {}",
-                std::io::Error::last_os_error()
+            common::report(
+                "skipped",
+                format!("mount tmpfs: {}", std::io::Error::last_os_error()),
             );
             return;
         }
@@ -103,7 +96,7 @@ fn child() {
                 Some(std::path::Path::new("/dev/shm/full-fs-big")),
                 "the error names the file"
             );
-            println!("refused as expected: {op}: {source}");
+            common::report("refused", format!("{op}: {source}"));
         }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a region larger than the free space was created"),
@@ -127,7 +120,7 @@ fn child() {
         .map(|i| format!("/dev/shm/rest-{i}"))
         .take_while(|p| std::fs::write(p, vec![2u8; 4096]).is_ok())
         .count();
-    println!("filled the rest with {rest} pages");
+    common::report("filled", format!("{rest} pages"));
     let (mut tx, mut rx) = ring.split().unwrap();
     // The consumer looks at an empty ring (and so at the overflow area's next slot) first.
     assert!(rx.pop().is_err());
@@ -141,5 +134,5 @@ fn child() {
     for i in 0..(64 + 2048) {
         assert_eq!(rx.pop().unwrap().user_data, i);
     }
-    println!("child done");
+    common::report("checked", 1);
 }

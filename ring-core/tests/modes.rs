@@ -5,6 +5,9 @@
 //! producer. Every wait is bounded by a deadline so that a bug fails the test instead of
 //! hanging it.
 
+mod common;
+
+use common::Rng;
 use ring_core::{
     ClaimError, Config, Consumer, LayoutError, Mode, PopError, Producer, PushAllError, PushError,
     RegionError, Ring, Side,
@@ -46,26 +49,6 @@ fn ring_with_handles(mode: Mode, cap: u32, init: u32) -> (Ring<u64>, Producer<u6
     let tx = ring.producer().unwrap();
     let rx = ring.consumer().unwrap();
     (ring, tx, rx)
-}
-
-/// A tiny deterministic PRNG (xorshift64*), so runs are reproducible without dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

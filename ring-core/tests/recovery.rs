@@ -1,8 +1,8 @@
 //! Producers killed with SIGKILL at any instruction do not wedge the ring (PROTOCOL.md,
 //! "Producer records and recovery"; section 17 for single producers).
 //!
-//! Producers are child processes (this test binary started again, its role in the environment)
-//! that stream tagged entries into a ring under `/dev/shm` until they are killed; the consumer
+//! Producers are child processes (this test binary started again with a role, by the shared
+//! harness `common::Peer`) that stream tagged entries into a ring under `/dev/shm` until they are killed; the consumer
 //! (the test) kills one at random every so often, starts a replacement, and keeps consuming.
 //! At the end every producer is killed, recovery runs, and the ring must drain completely:
 //! nothing wedged, each producer's delivered entries exactly `0..n` in order (its published
@@ -12,15 +12,12 @@
 //! `RING_KILLS` sets the number of kills per configuration (default 60; the target run
 //! used 10,000).
 
+mod common;
+
+use common::{Params, Peer, ShmGuard, Transport};
 use ring_core::{Completion, Config, Mode, PopError, Ring};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const ROLE: &str = "RING_RECOVERY_ROLE";
-const NAME: &str = "RING_RECOVERY_NAME";
-const ID: &str = "RING_RECOVERY_ID";
-const STYLE: &str = "RING_RECOVERY_STYLE";
 
 /// How a child produces.
 #[derive(Copy, Clone, Debug)]
@@ -60,12 +57,12 @@ fn entry(id: u64, seq: u64) -> Completion {
     Completion::new(id << 40 | seq, seq as i32, id as u32)
 }
 
-/// The child: streams entries until killed.
-fn child() {
-    let name = std::env::var(NAME).unwrap();
-    let id: u64 = std::env::var(ID).unwrap().parse().unwrap();
-    let style = Style::from(&std::env::var(STYLE).unwrap());
-    let ring = Ring::<Completion>::open_shm(&name).unwrap();
+/// The child role `producer`: streams entries until killed (or until the parent is gone).
+fn produce(params: &Params) {
+    let name = params.get("shm");
+    let id = params.num("id");
+    let style = Style::from(params.get("style"));
+    let ring = Ring::<Completion>::open_shm(name).unwrap();
     // A single producer's successor may find the claim still held for a moment by the
     // predecessor the parent just killed (until its death is seen): retry.
     let mut tx = loop {
@@ -74,8 +71,9 @@ fn child() {
             Err(_) => std::thread::sleep(Duration::from_millis(1)),
         }
     };
-    println!("ready");
+    common::report("ready", id);
     let mut seq = 0u64;
+    let mut rounds = 0u32;
     loop {
         let done = match style {
             Style::Single => tx.push(entry(id, seq)).map(|()| 1).unwrap_or(0),
@@ -104,55 +102,39 @@ fn child() {
             std::thread::yield_now();
         }
         seq += done;
-    }
-}
-
-fn spawn(name: &str, id: u64, style: Style) -> Child {
-    let exe = std::env::current_exe().unwrap();
-    let mut c = Command::new(exe)
-        .args(["--exact", "child_role", "--nocapture", "--test-threads=1"])
-        .env(ROLE, "producer")
-        .env(NAME, name)
-        .env(ID, id.to_string())
-        .env(STYLE, style.name())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    // Wait until it holds its producer handle (so that its id's entries have an owner).
-    use std::io::BufRead;
-    let out = c.stdout.take().unwrap();
-    let mut line = String::new();
-    let mut reader = std::io::BufReader::new(out);
-    while !line.contains("ready") {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            panic!("child {id} exited before it was ready");
+        rounds = rounds.wrapping_add(1);
+        if rounds % 4096 == 0 && common::orphaned(params) {
+            return;
         }
     }
-    c
 }
 
-fn kill(mut c: Child) {
-    // SAFETY: kill on the id of a child process we have not reaped yet.
-    unsafe { libc::kill(c.id() as i32, libc::SIGKILL) };
-    c.wait().unwrap();
+/// Starts producer `id` and waits (bounded) until it holds its producer handle (so that its
+/// id's entries have an owner). The child is killed when its `Peer` drops.
+fn spawn(name: &str, id: u64, style: Style) -> Peer {
+    let mut peer = Peer::spawn(
+        "producer",
+        &[("id", id.to_string()), ("style", style.name().to_string())],
+        &Transport::Shm(name),
+    );
+    peer.expect("ready");
+    peer
 }
 
-/// The running producers; killed on drop, so that a failing test leaves no process behind.
-struct Kids(Vec<Child>);
-
-impl Drop for Kids {
-    fn drop(&mut self) {
-        self.0.drain(..).for_each(kill);
-    }
+fn kill(mut p: Peer) {
+    let _ = p.child.kill();
+    p.status = Some(p.child.wait().unwrap());
 }
 
 /// The child side of every test: runs only in children.
 #[test]
-fn child_role() {
-    if std::env::var_os(ROLE).is_some() {
-        child();
+fn child() {
+    let Some((role, params)) = common::child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "producer" => produce(&params),
+        other => panic!("unknown child role {other}"),
     }
 }
 
@@ -190,25 +172,20 @@ fn kills() -> u32 {
 
 fn storm(mode: Mode, overflow: u32, style: Style, producers: u64) {
     let ctx = format!("{mode:?} overflow {overflow} {style:?}");
-    let name = format!(
-        "ring-recovery-{}-{}-{}",
-        std::process::id(),
-        overflow,
-        style.name()
-    );
+    let name = common::unique_name(&format!("recovery-{overflow}-{}", style.name()));
+    let _guard = ShmGuard::new(&name);
     let ring = Ring::<Completion>::create_shm(&name, Config::new(64).mode(mode).overflow(overflow))
         .unwrap();
     let mut rx = ring.consumer().unwrap();
     rx.set_recovery_after(Some(Duration::from_millis(2)));
     let mut next_id = 0u64;
-    let mut kids = Kids(
-        (0..producers)
-            .map(|_| {
-                next_id += 1;
-                spawn(&name, next_id, style)
-            })
-            .collect(),
-    );
+    // The running producers: killed on drop, so that a failing test leaves no process behind.
+    let mut kids: Vec<Peer> = (0..producers)
+        .map(|_| {
+            next_id += 1;
+            spawn(&name, next_id, style)
+        })
+        .collect();
     let mut tally = Tally::default();
     let mut out = [Completion::default(); 64];
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
@@ -232,10 +209,10 @@ fn storm(mode: Mode, overflow: u32, style: Style, producers: u64) {
                 ring.counters()
             );
         }
-        let victim = kids.0.swap_remove((rng as usize / 7) % kids.0.len());
+        let victim = kids.swap_remove((rng as usize / 7) % kids.len());
         kill(victim);
         next_id += 1;
-        kids.0.push(spawn(&name, next_id, style));
+        kids.push(spawn(&name, next_id, style));
     }
     drop(kids);
     // Everyone is dead: recover and drain, within a bound.
@@ -272,9 +249,6 @@ fn storm(mode: Mode, overflow: u32, style: Style, producers: u64) {
 
 #[test]
 fn mpsc_producers_killed_at_random_do_not_wedge_the_ring() {
-    if std::env::var_os(ROLE).is_some() {
-        return;
-    }
     for style in [
         Style::Single,
         Style::Batch,
@@ -287,9 +261,6 @@ fn mpsc_producers_killed_at_random_do_not_wedge_the_ring() {
 
 #[test]
 fn mpsc_with_overflow_producers_killed_at_random_do_not_wedge_the_ring() {
-    if std::env::var_os(ROLE).is_some() {
-        return;
-    }
     for style in [Style::Batch, Style::ZeroCopy, Style::SlowZeroCopy] {
         storm(Mode::Mpsc, 64, style, 2);
     }
@@ -297,9 +268,6 @@ fn mpsc_with_overflow_producers_killed_at_random_do_not_wedge_the_ring() {
 
 #[test]
 fn spsc_with_overflow_producer_killed_at_random_does_not_wedge_the_ring() {
-    if std::env::var_os(ROLE).is_some() {
-        return;
-    }
     storm(Mode::Spsc, 64, Style::ZeroCopy, 1);
     storm(Mode::Spsc, 64, Style::SlowZeroCopy, 1);
 }

@@ -21,13 +21,11 @@
 
 use ring_core::{Completion, Config, PopError, PushAllError, PushError, Ring};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use testkit::Peer;
 
 /// Bound on every wait on a child process.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -240,176 +238,17 @@ impl Runner {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes
+// Child processes: supervised by the workspace's harness (`testkit::Peer`), each wait bounded
+// by [`DEADLINE`].
 
-/// A running C program: its stdout lines, its stderr, its stdin. Killed on drop if still
-/// running.
-struct Peer {
-    label: String,
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    stderr: Arc<Mutex<String>>,
-    stdin: Option<ChildStdin>,
-}
-
-impl Peer {
-    fn spawn(runner: &Runner, args: &[&str], stdin: bool) -> Peer {
-        let mut cmd = runner.command(args);
-        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {}: {e}", runner.label));
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("stderr");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let stdin = child.stdin.take();
-        Peer {
-            label: runner.label.clone(),
-            child,
-            lines,
-            seen: Vec::new(),
-            stderr,
-            stdin,
-        }
-    }
-
-    fn report(&mut self, why: &str) -> String {
-        // Give the reader threads a moment to collect the last output.
-        std::thread::sleep(Duration::from_millis(100));
-        while let Ok(l) = self.lines.try_recv() {
-            self.seen.push(l);
-        }
-        let status = self.child.try_wait().ok().flatten();
-        format!(
-            "{}: {why}\nexit status: {status:?}\nstdout:\n{}\nstderr:\n{}",
-            self.label,
-            self.seen.join("\n"),
-            self.stderr.lock().unwrap_or_else(|e| e.into_inner())
-        )
-    }
-
-    /// Waits for the next stdout line starting with `prefix` and returns the rest of it.
-    fn expect(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_string();
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let r = self.report(&format!("timed out waiting for {prefix:?}"));
-                    panic!("{r}");
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.child.wait();
-                    let r = self.report(&format!("exited before printing {prefix:?}"));
-                    panic!("{r}");
-                }
-            }
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is piped");
-        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
-            let r = self.report(&format!("writing to stdin: {e}"));
-            panic!("{r}");
-        }
-    }
-
-    /// Whether the child has exited (and with what), without waiting.
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    /// Panics with the child's output if it exited unsuccessfully.
-    fn check_alive(&mut self) {
-        if let Some(status) = self.exited() {
-            if !status.success() {
-                let r = self.report("exited early");
-                panic!("{r}");
-            }
-        }
-    }
-
-    /// Waits for the child to exit and requires success.
-    fn finish(mut self) -> Vec<String> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.exited() {
-                if !status.success() {
-                    let r = self.report("failed");
-                    panic!("{r}");
-                }
-                break;
-            }
-            if Instant::now() > deadline {
-                let r = self.report("did not exit in time");
-                panic!("{r}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // The child has exited: its stdout ends once the reader thread has read everything.
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.max(Duration::from_secs(1))) {
-                Ok(l) => self.seen.push(l),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    let r = self.report("stdout stayed open after exit");
-                    panic!("{r}");
-                }
-            }
-        }
-        std::mem::take(&mut self.seen)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `runner`'s program with `args` (its stdin piped when `stdin` holds).
+fn spawn(runner: &Runner, args: &[&str], stdin: bool) -> Peer {
+    Peer::spawn_command(runner.command(args), &runner.label, stdin).bound_each_wait(DEADLINE)
 }
 
 /// A fresh `/dev/shm` name for one run.
 fn shm_name(what: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "ring-ffi-test-{}-{what}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    testkit::unique_name_in("ring-ffi-test", what)
 }
 
 fn new_ring(name: &str) -> Ring<Completion> {
@@ -427,8 +266,8 @@ fn c_errors_program() {
     let mut runners: Vec<Runner> = VARIANTS.iter().map(|&v| Runner::new("errors", v)).collect();
     runners.extend(Runner::valgrind("errors"));
     for r in &runners {
-        let peer = Peer::spawn(r, &[], false);
-        let out = peer.finish();
+        let mut peer = spawn(r, &[], false);
+        let out = peer.wait_exit();
         assert!(
             out.iter().any(|l| l == "errors: ok"),
             "{}: {out:?}",
@@ -442,10 +281,10 @@ fn c_producer_to_rust(runner: &Runner) {
     let name = shm_name("c2rust");
     let ring = new_ring(&name);
     let count = COUNT;
-    let mut peer = Peer::spawn(runner, &[&name, &count.to_string()], false);
+    let mut peer = spawn(runner, &[&name, &count.to_string()], false);
 
     // 1. The producer fills the ring and the overflow area before we read anything.
-    let burst: u64 = peer.expect("burst ").parse().expect("burst count");
+    let burst: u64 = peer.expect_line("burst ").parse().expect("burst count");
     assert_eq!(burst, u64::from(CAPACITY + OVERFLOW), "{}", runner.label);
     let c = ring.counters();
     assert!(c.full_refusals >= 1, "{c:?}");
@@ -482,12 +321,11 @@ fn c_producer_to_rust(runner: &Runner) {
         if got == 0 {
             peer.check_alive();
             if Instant::now() > deadline {
-                let r = peer.report(&format!("only {next} of {count} entries arrived"));
-                panic!("{r}");
+                peer.fail(format!("only {next} of {count} entries arrived"));
             }
         }
     }
-    let out = peer.finish();
+    let out = peer.wait_exit();
     assert!(
         out.iter().any(|l| l.starts_with(&format!("done {count} "))),
         "{}: {out:?}",
@@ -512,8 +350,8 @@ fn c_producer_feeds_rust_consumer() {
 fn rust_to_c_consumer(runner: &Runner, count: u64) {
     let name = shm_name("rust2c");
     let ring = new_ring(&name);
-    let mut peer = Peer::spawn(runner, &[&name, &count.to_string()], true);
-    peer.expect("ready");
+    let mut peer = spawn(runner, &[&name, &count.to_string()], true);
+    peer.expect_line("ready");
     let mut tx = ring.producer().expect("producer");
 
     // 1. Wait until the consumer sleeps in its reap, then wake it with one batch.
@@ -525,15 +363,14 @@ fn rust_to_c_consumer(runner: &Runner, count: u64) {
         }
         peer.check_alive();
         if Instant::now() > deadline {
-            let r = peer.report("the consumer never went to sleep");
-            panic!("{r}");
+            peer.fail("the consumer never went to sleep");
         }
         std::thread::sleep(Duration::from_millis(1));
     }
     let first: Vec<Completion> = (0..4).map(entry).collect();
     tx.push_all(&first).expect("push_all");
-    assert_eq!(peer.expect("woken "), "4");
-    peer.expect("paused");
+    assert_eq!(peer.expect_line("woken "), "4");
+    peer.expect_line("paused");
 
     // 2. While it pauses, fill the ring and the overflow area: exactly their capacity fits.
     let mut seq = 4u64;
@@ -575,18 +412,17 @@ fn rust_to_c_consumer(runner: &Runner, count: u64) {
         if seq % 1024 == 0 || seq == count {
             peer.check_alive();
             if Instant::now() > deadline + DEADLINE {
-                let r = peer.report(&format!("stuck after {seq} of {count} entries"));
-                panic!("{r}");
+                peer.fail(format!("stuck after {seq} of {count} entries"));
             }
         }
     }
-    let done = peer.expect("done ");
+    let done = peer.expect_line("done ");
     assert!(
         done.starts_with(&format!("{count} ")),
         "{}: {done}",
         runner.label
     );
-    peer.finish();
+    peer.wait_exit();
 }
 
 #[test]
