@@ -1,0 +1,75 @@
+//! Model-checking support for record rings (only with `--cfg ring_core_loom`): the shared
+//! structures on the heap, the data area as model words, driven by the shipped handles.
+
+use super::layout::{RecordProducerLine, Word};
+use super::{HandleError, RawRecords, RecordConsumer, RecordCounters, RecordProducer};
+use crate::layout::{ConsumerLine, WaitLine};
+use crate::protocol::Mode;
+use crate::ring::Keep;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::AtomicI32;
+
+struct Parts {
+    prod: RecordProducerLine,
+    cons: ConsumerLine,
+    words: Vec<Word>,
+    wait: Option<WaitLine>,
+    mode: Mode,
+    eventfd: AtomicI32,
+}
+
+impl Keep for Parts {}
+
+/// A record ring's shared structures on the heap, formatted (data area zero).
+pub struct HeapRecordRing {
+    parts: Arc<Parts>,
+}
+
+impl HeapRecordRing {
+    /// An empty record ring with a data area of `capacity` bytes (a power of two >= 32) whose
+    /// positions start at `initial` (a multiple of 8).
+    pub fn new(capacity: u32, mode: Mode, initial: u32, wait: bool) -> Self {
+        assert!(capacity.is_power_of_two() && capacity >= 32 && initial % 8 == 0);
+        HeapRecordRing {
+            parts: Arc::new(Parts {
+                prod: RecordProducerLine::new(initial),
+                cons: ConsumerLine::new(initial),
+                words: (0..capacity / 8).map(|_| Word::new()).collect(),
+                wait: wait.then(WaitLine::new),
+                mode,
+                eventfd: AtomicI32::new(-1),
+            }),
+        }
+    }
+
+    fn raw(&self) -> RawRecords<'static> {
+        // SAFETY: the structures live in the `Arc` allocation, which never moves; every handle
+        // holding the view also holds a clone of the `Arc`.
+        let p: &'static Parts = unsafe { &*Arc::as_ptr(&self.parts) };
+        RawRecords {
+            area: super::layout::Area::new(&p.words),
+            prod: &p.prod,
+            cons: &p.cons,
+            wait: p.wait.as_ref(),
+            mode: p.mode,
+        }
+    }
+
+    /// A producer handle.
+    pub fn producer(&self) -> Result<RecordProducer, HandleError> {
+        // SAFETY: as in `raw`.
+        let eventfd = unsafe { &(*Arc::as_ptr(&self.parts)).eventfd };
+        RecordProducer::new(self.raw(), self.parts.clone(), eventfd)
+    }
+
+    /// The consumer handle.
+    pub fn consumer(&self) -> Result<RecordConsumer, HandleError> {
+        RecordConsumer::new(self.raw(), self.parts.clone())
+    }
+
+    /// Positions and counters.
+    pub fn counters(&self) -> RecordCounters {
+        super::counters(&self.raw())
+    }
+}
