@@ -105,6 +105,18 @@ impl<'a> MpTx<'a> {
         loop {
             spent += 1;
             let t = tail_pos(w);
+            if t % RECORD_ALIGN != 0 {
+                // Only a peer writes a misaligned position; unchanged on reload, it is corrupt.
+                let now = self.tail_word.load(Acquire);
+                if now == w || spent >= SCAN_BUDGET {
+                    return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                        tail: t,
+                        head: self.head_cache,
+                    }));
+                }
+                w = now;
+                continue;
+            }
             let off = self.area.offset(t);
             let pad = if off + size > cap { cap - off } else { 0 };
             let need = pad + size;
@@ -112,7 +124,7 @@ impl<'a> MpTx<'a> {
             if used > cap || need > cap - used {
                 let head = self.head_word.load(Acquire);
                 used = t.wrapping_sub(head);
-                if head % RECORD_ALIGN != 0 || t % RECORD_ALIGN != 0 {
+                if head % RECORD_ALIGN != 0 {
                     return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
                         tail: t,
                         head,
@@ -138,10 +150,12 @@ impl<'a> MpTx<'a> {
                         continue;
                     }
                 } else {
-                    // Our `tail` is stale (the consumer passed it) or the words are corrupt:
-                    // look again, boundedly.
+                    // Our `tail` is stale (the consumer passed it) or the words are corrupt.
+                    // If the `tail` word (position and reservation count) did not change
+                    // around our load of `head`, `t` was the real position when `head` was
+                    // loaded, and honest peers keep `t - head <= capacity`: corrupt.
                     let now = self.tail_word.load(Acquire);
-                    if spent >= SCAN_BUDGET {
+                    if now == w || spent >= SCAN_BUDGET {
                         return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
                             tail: tail_pos(now),
                             head,
