@@ -32,7 +32,9 @@
 //! ```
 
 use super::layout::record_type;
-use super::{RecordMut, RecordView};
+use super::RecordMut;
+#[cfg(not(ring_core_loom))]
+use super::RecordView;
 use crate::entry::Completion;
 use core::fmt;
 

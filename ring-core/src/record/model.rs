@@ -19,6 +19,12 @@ struct Parts {
     eventfd: AtomicI32,
 }
 
+// SAFETY: as for `RecordRing`: atomics, and payload cells the protocol hands to one
+// participant at a time (which loom checks).
+unsafe impl Send for Parts {}
+// SAFETY: as above.
+unsafe impl Sync for Parts {}
+
 impl Keep for Parts {}
 
 /// A record ring's shared structures on the heap, formatted (data area zero).
