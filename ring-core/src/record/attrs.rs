@@ -215,12 +215,25 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
         if size > left {
             return Err(AttrError::NoRoom { needed: size, left });
         }
-        let mut buf = [0u8; attr_size(MAX_ATTR_VALUE)];
-        buf[..2].copy_from_slice(&id.to_le_bytes());
-        buf[2] = status;
-        buf[3] = value.len() as u8;
-        buf[ATTR_HEADER_LEN..ATTR_HEADER_LEN + value.len()].copy_from_slice(value);
-        self.rec.write(self.at, &buf[..size]);
+        let head = [
+            id.to_le_bytes()[0],
+            id.to_le_bytes()[1],
+            status,
+            value.len() as u8,
+        ];
+        if size <= 16 {
+            // Small values (every well-known one): one write of the whole attribute.
+            let mut buf = [0u8; 16];
+            buf[..ATTR_HEADER_LEN].copy_from_slice(&head);
+            buf[ATTR_HEADER_LEN..ATTR_HEADER_LEN + value.len()].copy_from_slice(value);
+            self.rec.write(self.at, &buf[..size]);
+        } else {
+            const ZEROS: [u8; 8] = [0; 8];
+            let end = self.at + ATTR_HEADER_LEN + value.len();
+            self.rec.write(self.at, &head);
+            self.rec.write(self.at + ATTR_HEADER_LEN, value);
+            self.rec.write(end, &ZEROS[..self.at + size - end]);
+        }
         self.at += size;
         Ok(())
     }

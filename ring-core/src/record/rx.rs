@@ -69,11 +69,48 @@ impl<'a> Rx<'a> {
         tail_pos(self.tail_word.load(Acquire)) != self.head
     }
 
-    /// RC2/MC2: the next deliverable record at or after the private position, skipping (and,
-    /// in MPSC, zeroing) padding and discarded records. Bounded: at most two reloads of `tail`
-    /// per call, each allowing at most `capacity / 8` skips.
-    #[inline]
+    /// RC2/MC2: the next deliverable record at or after the private position. The inline part
+    /// is the common case: a committed record of a delivered type, no flags, that passes every
+    /// check of section 6.1 (the same checks, in one expression); anything else (nothing cached,
+    /// padding, a discard, a pending or invalid header) goes out of line.
+    #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Found, ReadError> {
+        let h = self.head;
+        let cap = self.area.capacity();
+        if h == self.tail_cache {
+            // RC1/MC1 inline: an empty ring costs one load.
+            let t = tail_pos(self.tail_word.load(Acquire));
+            if t == h {
+                return Err(ReadError::Empty);
+            }
+            if t.wrapping_sub(h) <= cap && t % RECORD_ALIGN == 0 {
+                self.tail_cache = t;
+            }
+        }
+        if h != self.tail_cache {
+            let w = self.area.header(h).load(Acquire);
+            let len = header_len(w);
+            let size = record_size(len);
+            let ty = header_type(w);
+            if header_seq(w) == h
+                && w & (BUSY | DISCARD) == 0
+                && ty > record_type::PAD
+                && size <= self.tail_cache.wrapping_sub(h)
+                && self.area.offset(h) + size <= cap
+                && size <= cap / 2
+            {
+                return Ok(Found { pos: h, len, ty });
+            }
+        }
+        self.next_slow()
+    }
+
+    /// RC2/MC2 in full: skipping (and, in MPSC, zeroing) padding and discarded records, reloading
+    /// `tail`, reporting pending and invalid headers. Bounded: at most two reloads of `tail` per
+    /// call, each allowing at most `capacity / 8` skips.
+    #[cold]
+    #[inline(never)]
+    fn next_slow(&mut self) -> Result<Found, ReadError> {
         let mut reloads = 0;
         loop {
             let h = self.head;
