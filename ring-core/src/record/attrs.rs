@@ -178,6 +178,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// # Errors
     ///
     /// [`AttrError::NoRoom`] if the record is shorter than 16 bytes.
+    #[inline]
     pub fn new(rec: &'r mut RecordMut<'p>, c: Completion) -> Result<Self, AttrError> {
         if rec.len() < COMPLETION_HEAD_LEN {
             return Err(AttrError::NoRoom {
@@ -203,6 +204,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     ///
     /// [`AttrError::Invalid`] for id or status 0, [`AttrError::ValueTooLong`],
     /// [`AttrError::NoRoom`] when the record has no room left; nothing is written then.
+    #[inline]
     pub fn push(&mut self, id: u16, status: u8, value: &[u8]) -> Result<(), AttrError> {
         if id == 0 || status == 0 {
             return Err(AttrError::Invalid { id, status });
@@ -226,7 +228,12 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
             let mut buf = [0u8; 16];
             buf[..ATTR_HEADER_LEN].copy_from_slice(&head);
             buf[ATTR_HEADER_LEN..ATTR_HEADER_LEN + value.len()].copy_from_slice(value);
-            self.rec.write(self.at, &buf[..size]);
+            // Constant lengths, so that the copy is a store or two, not a call.
+            if size == 8 {
+                self.rec.write(self.at, &buf[..8]);
+            } else {
+                self.rec.write(self.at, &buf);
+            }
         } else {
             const ZEROS: [u8; 8] = [0; 8];
             let end = self.at + ATTR_HEADER_LEN + value.len();
@@ -243,6 +250,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// # Errors
     ///
     /// As for [`AttrWriter::push`].
+    #[inline]
     pub fn push_u64(&mut self, id: u16, v: u64) -> Result<(), AttrError> {
         self.push(id, attr_status::HANDLED, &v.to_le_bytes())
     }
@@ -252,6 +260,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// # Errors
     ///
     /// As for [`AttrWriter::push`].
+    #[inline]
     pub fn push_u32(&mut self, id: u16, v: u32) -> Result<(), AttrError> {
         self.push(id, attr_status::HANDLED, &v.to_le_bytes())
     }
@@ -261,6 +270,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// # Errors
     ///
     /// As for [`AttrWriter::push`].
+    #[inline]
     pub fn push_u8(&mut self, id: u16, v: u8) -> Result<(), AttrError> {
         self.push(id, attr_status::HANDLED, &[v])
     }
@@ -271,6 +281,7 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     }
 
     /// Ends the list: the record is truncated to what was written. Returns its length.
+    #[inline]
     pub fn finish(self) -> usize {
         self.rec.truncate(self.at);
         self.at

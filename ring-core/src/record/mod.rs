@@ -431,7 +431,7 @@ impl RecordProducer {
     /// # Errors
     ///
     /// As for [`RecordProducer::reserve`].
-    #[inline]
+    #[inline(always)]
     pub fn reserve_typed(&mut self, len: usize, ty: u8) -> Result<RecordMut<'_>, ReserveError> {
         assert!(
             ty > record_type::PAD && ty <= record_type::MAX,
@@ -454,7 +454,7 @@ impl RecordProducer {
     /// # Errors
     ///
     /// As for [`RecordProducer::reserve`]; nothing is written on error.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), ReserveError> {
         self.push_typed(bytes, record_type::DATA)
     }
@@ -464,11 +464,28 @@ impl RecordProducer {
     /// # Errors
     ///
     /// As for [`RecordProducer::reserve`].
-    #[inline]
+    #[inline(always)]
     pub fn push_typed(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
-        let mut r = self.reserve_typed(bytes.len(), ty)?;
-        r.write(0, bytes);
-        r.commit();
+        assert!(
+            ty > record_type::PAD && ty <= record_type::MAX,
+            "record type {ty} is not one a producer may write"
+        );
+        // The copy cannot fail or panic, so no guard is needed between reserve and commit.
+        match &mut self.flavor {
+            TxFlavor::Spsc(tx) => {
+                let r = tx.reserve(bytes.len())?;
+                // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the
+                // area.
+                unsafe { tx.area().write(r.pos, 0, bytes) };
+                tx.commit(&r, ty, 0);
+            }
+            TxFlavor::Mp(tx) => {
+                let r = tx.reserve(bytes.len(), ty)?;
+                // SAFETY: as above.
+                unsafe { tx.area().write(r.pos, 0, bytes) };
+                tx.commit(&r, ty, 0);
+            }
+        }
         Ok(())
     }
 }
@@ -533,6 +550,7 @@ impl RecordMut<'_> {
     /// # Panics
     ///
     /// For type `NONE`, `PAD` or above 63.
+    #[inline]
     pub fn set_type(&mut self, ty: u8) {
         assert!(
             ty > record_type::PAD && ty <= record_type::MAX,
@@ -546,7 +564,7 @@ impl RecordMut<'_> {
     /// # Panics
     ///
     /// If `at + src.len()` exceeds the payload length.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, at: usize, src: &[u8]) {
         assert!(
             at.checked_add(src.len())
@@ -580,6 +598,7 @@ impl RecordMut<'_> {
     /// # Panics
     ///
     /// If `len` exceeds the current length.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         assert!(
             len <= self.resv.len as usize,
@@ -592,6 +611,7 @@ impl RecordMut<'_> {
         }
     }
 
+    #[inline(always)]
     fn finish(&mut self, flags: u64) {
         self.done = true;
         match self.tx {
@@ -611,7 +631,7 @@ impl RecordMut<'_> {
     }
 
     /// Publishes the record.
-    #[inline]
+    #[inline(always)]
     pub fn commit(mut self) {
         self.finish(0);
     }
@@ -623,6 +643,7 @@ impl RecordMut<'_> {
 }
 
 impl Drop for RecordMut<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.done {
             self.finish(DISCARD);
@@ -691,7 +712,7 @@ impl RecordConsumer {
     /// [`ReadError::Empty`]; [`ReadError::Pending`] when the next record is reserved but not
     /// committed (MPSC); [`ReadError::Corrupt`] for an invalid header or positions (the
     /// consumer does not move).
-    #[inline]
+    #[inline(always)]
     pub fn read(&mut self) -> Result<RecordRef<'_>, ReadError> {
         let f = self.rx.next()?;
         Ok(RecordRef {
@@ -967,6 +988,7 @@ impl<'c> core::ops::Deref for RecordRef<'c> {
 }
 
 impl Drop for RecordRef<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         self.rx.consume(self.found);
         self.rx.flush();

@@ -117,6 +117,7 @@ impl<'a> SpscTx<'a> {
     }
 
     /// Shrinks an uncommitted reservation in place (nothing is published yet).
+    #[inline(always)]
     pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
         r.len = len;
     }
