@@ -172,3 +172,21 @@ fn records_mpsc_per_producer_order() {
         assert_eq!(got.len(), pa.len() + b.len());
     });
 }
+
+/// Recovery racing a live producer's reservation and commit: every owner is alive under the
+/// model, so recovery must never commit anything, and the record arrives intact.
+#[test]
+fn records_mpsc_recovery_races_a_live_producer() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRecordRing::new(32, Mode::Mpsc, u32::MAX - 15, false));
+        let a = {
+            let ring = ring.clone();
+            thread::spawn(move || produce(&ring, 1, &[4, 8], false))
+        };
+        let r = ring.recover().unwrap();
+        assert_eq!(r.positions, 0);
+        let pushed = a.join().unwrap();
+        let mut rx = ring.consumer().unwrap();
+        assert_eq!(drain(&mut rx), pushed);
+    });
+}

@@ -413,12 +413,26 @@ fn attach_checks() {
         word32(off).store(old, Ordering::Relaxed);
     }
     let inc = word32(32);
-    inc.store(0x20 | 0x1, Ordering::Relaxed);
+    let old = inc.load(Ordering::Relaxed);
+    assert_eq!(
+        old,
+        0x20 | 0x2 | 0x4,
+        "records, wait block, producer records"
+    );
+    inc.store(old | 0x1, Ordering::Relaxed);
     assert_eq!(
         RecordRing::attach(view).err(),
         Some(RecordLayoutError::Features { bits: 1 })
     );
-    inc.store(0x22, Ordering::Relaxed);
+    // Without the producer-records bit, row 5 must be absent.
+    inc.store(old & !0x4, Ordering::Relaxed);
+    assert!(matches!(
+        RecordRing::attach(view),
+        Err(RecordLayoutError::Layout(LayoutError::ProducerSlots {
+            found: 64
+        }))
+    ));
+    inc.store(old, Ordering::Relaxed);
     RecordRing::attach(view).unwrap();
 }
 
@@ -783,6 +797,23 @@ fn child() {
             }
             common::report("pushed", n);
         }
+        "records_reserve_and_hang" => {
+            let region = Region::from_fd(params.fd("fd")).expect("from_fd");
+            let ring = RecordRing::attach(region).expect("attach record ring");
+            let mut tx = ring.producer().expect("producer");
+            tx.push(b"before").expect("push");
+            let start = ring.counters().tail;
+            let mut r = tx.reserve(params.num("len") as usize).expect("reserve");
+            r.write(0, b"never committed");
+            common::report("start", start);
+            common::report("position", r.position());
+            // Hold the reservation until killed (or orphaned), bounded.
+            let deadline = Instant::now() + DEADLINE;
+            while Instant::now() < deadline && !common::orphaned(&params) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::process::exit(3);
+        }
         other => panic!("unknown child role {other}"),
     }
     common::report("done", 1);
@@ -1059,7 +1090,12 @@ fn hostile_states_sequential() {
         }
         let mut buf = Vec::new();
         for _ in 0..40 {
-            match rng.below(4) {
+            match rng.below(5) {
+                4 => {
+                    // Recovery over scribbled state must return (it may discard a forged BUSY
+                    // record that no live producer's intent covers: the peer could do that).
+                    let _ = ring.recover();
+                }
                 0 => match rx.read() {
                     Ok(r) => {
                         assert!(r.len() <= 120);
@@ -1086,4 +1122,116 @@ fn hostile_states_sequential() {
     }
     eprintln!("sequential hostile: {reads} records read, {pushes} pushed, {errors} typed errors");
     assert!(reads > 0 && errors > 0 && pushes > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead producers.
+
+#[test]
+fn recovery_leaves_live_producers_alone() {
+    let ring = RecordRing::create_heap(RecordConfig::new(256).mode(Mode::Mpsc)).unwrap();
+    let (mut a, mut b) = (ring.producer().unwrap(), ring.producer().unwrap());
+    let mut rx = ring.consumer().unwrap();
+    let mut held = a.reserve(10).unwrap();
+    b.push(b"behind").unwrap();
+    assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
+    let r = ring.recover().unwrap();
+    assert_eq!(
+        (r.positions, r.records),
+        (0, 0),
+        "a live producer's record is left alone"
+    );
+    assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
+    held.write(0, b"0123456789");
+    held.commit();
+    assert_eq!(rx.read().unwrap().bytes(), b"0123456789");
+    assert_eq!(rx.read().unwrap().bytes(), b"behind");
+    // SPSC rings have no producer records.
+    let spsc = RecordRing::create_heap(RecordConfig::new(64)).unwrap();
+    assert_eq!(
+        spsc.recover().err(),
+        Some(ring_core::RecoverError::NoRecords)
+    );
+}
+
+/// A child process reserves a record and is killed before committing it. `zero` rewrites the
+/// headers it had written (its padding record and its BUSY header) to zero, as if it had died
+/// between its compare-and-swap and its first header store. Recovery commits the record as
+/// discarded (and the padding record), the consumer passes it, and the dead producer's record
+/// is freed.
+fn recover_killed_producer(zero: bool, len: u64) {
+    let cfg = RecordConfig::new(256)
+        .mode(Mode::Mpsc)
+        .initial_position(256 - 48)
+        .producers(2);
+    let ring = RecordRing::create_memfd("records-kill", cfg).unwrap();
+    let fd = ring.memory().fd().expect("memfd");
+    let mut peer = Peer::spawn_with_fds(
+        "records_reserve_and_hang",
+        &[("len", len.to_string())],
+        &[("fd", fd)],
+    );
+    let start = peer.expect("start").parse::<u32>().unwrap();
+    let pos = peer.expect("position").parse::<u32>().unwrap();
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.read().unwrap().bytes(), b"before");
+    if zero {
+        peer.child.kill().unwrap();
+        peer.status = Some(peer.child.wait().unwrap());
+        let data = ring.geometry().data_offset as usize;
+        for p in [start, pos] {
+            // SAFETY: a header word inside the live ring's data area, written atomically.
+            unsafe {
+                &*(ring.memory().as_ptr().add(data + (p & 255) as usize) as *const AtomicU64)
+            }
+            .store(0, Ordering::Release);
+        }
+        // Nothing written at the reservation's start: pending there.
+        assert_eq!(
+            rx.read().err(),
+            Some(ReadError::Pending { position: start })
+        );
+    } else {
+        // The padding record (if any) was committed at once; the record itself is pending.
+        assert_eq!(rx.read().err(), Some(ReadError::Pending { position: pos }));
+        // Alive: nothing to recover.
+        assert_eq!(ring.recover().unwrap().positions, 0);
+        peer.child.kill().unwrap();
+        peer.status = Some(peer.child.wait().unwrap());
+    }
+    // Another producer (a record of 2 is free) commits behind the dead one's record.
+    let mut tx = ring.producer().unwrap();
+    tx.push(b"after").unwrap();
+    assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
+    let r = ring.recover().unwrap();
+    assert_eq!((r.positions, r.records), (1, 1), "zero {zero}, len {len}");
+    assert_eq!(
+        rx.read().unwrap().bytes(),
+        b"after",
+        "zero {zero}, len {len}"
+    );
+    assert_eq!(rx.read().err(), Some(ReadError::Empty));
+    assert_eq!(ring.counters().discarded, 1);
+    // The ring goes on across the wrap.
+    for i in 0..100u64 {
+        tx.push(&payload(i, 30)).unwrap();
+        assert_eq!(rx.read().unwrap().bytes(), &payload(i, 30)[..]);
+    }
+}
+
+#[test]
+fn recovery_of_a_killed_producer_busy_record() {
+    recover_killed_producer(false, 20);
+}
+
+#[test]
+fn recovery_of_a_killed_producer_unwritten_headers() {
+    recover_killed_producer(true, 20);
+}
+
+#[test]
+fn recovery_of_a_killed_producer_across_the_end() {
+    // 40 bytes from offset 224 cross the end: a padding record, then the record at offset 0.
+    recover_killed_producer(false, 40);
+    recover_killed_producer(true, 40);
 }

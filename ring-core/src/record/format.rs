@@ -5,8 +5,9 @@ use super::layout::*;
 use crate::error::LayoutError;
 use crate::format::RawRegion;
 use crate::layout::{
-    features, Block, ConsumerLine, Header, WaitLine, BLOCK_ALIGN, BLOCK_COUNT, CONSUMER_OFFSET,
-    HEADER_LEN, LINE_LEN, MAGIC, PRODUCER_OFFSET, SLOTS_OFFSET, VERSION_MAJOR, VERSION_MINOR,
+    features, Block, ConsumerLine, Header, ProducerRecord, RegistryLine, WaitLine, BLOCK_ALIGN,
+    BLOCK_COUNT, CONSUMER_OFFSET, HEADER_LEN, LINE_LEN, MAGIC, PRODUCER_OFFSET, SLOTS_OFFSET,
+    VERSION_MAJOR, VERSION_MINOR,
 };
 use crate::protocol::Mode;
 use crate::sync::{fence, Ordering};
@@ -20,7 +21,8 @@ use crate::sync::{fence, Ordering};
 /// use ring_core::Mode;
 ///
 /// let cfg = RecordConfig::new(4096).mode(Mode::Mpsc).initial_position(u32::MAX - 63);
-/// assert_eq!(cfg.region_len().unwrap(), 512 + 4096 + 128);
+/// // Header and lines, the data area, the wait block, 64 producer records and their line.
+/// assert_eq!(cfg.region_len().unwrap(), 512 + 4096 + 128 + 128 * 65);
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RecordConfig {
@@ -32,6 +34,9 @@ pub struct RecordConfig {
     pub initial_position: u32,
     /// Whether the region has the wait block (on by default).
     pub wait: bool,
+    /// Producer records of an MPSC ring (how many producer handles may exist at once, across
+    /// processes); 0 means [`crate::layout::DEFAULT_PRODUCER_SLOTS`]. Ignored in SPSC.
+    pub producers: u32,
 }
 
 impl RecordConfig {
@@ -43,6 +48,23 @@ impl RecordConfig {
             mode: Mode::Spsc,
             initial_position: 0,
             wait: true,
+            producers: 0,
+        }
+    }
+
+    /// Sets how many producer handles an MPSC ring can have at once (1 to
+    /// [`crate::layout::MAX_PRODUCER_SLOTS`]).
+    pub const fn producers(mut self, n: u32) -> Self {
+        self.producers = n;
+        self
+    }
+
+    /// The number of producer records this configuration lays out (0 in SPSC).
+    pub const fn producer_slots(&self) -> u32 {
+        match self.mode {
+            Mode::Mpsc if self.producers == 0 => crate::layout::DEFAULT_PRODUCER_SLOTS,
+            Mode::Mpsc => self.producers,
+            _ => 0,
         }
     }
 
@@ -64,8 +86,9 @@ impl RecordConfig {
         self
     }
 
-    /// Checks the configuration and returns `(wait block offset or 0, region_len)`.
-    fn placement(&self) -> Result<(u64, u64), RecordLayoutError> {
+    /// Checks the configuration and returns `(wait block offset or 0, producer records
+    /// offset or 0, region_len)`.
+    fn placement(&self) -> Result<(u64, u64, u64), RecordLayoutError> {
         check_data_capacity(self.capacity)?;
         if !matches!(self.mode, Mode::Spsc | Mode::Mpsc) {
             return Err(RecordLayoutError::Mode {
@@ -77,11 +100,24 @@ impl RecordConfig {
                 found: self.initial_position,
             });
         }
+        let slots = self.producer_slots();
+        if slots > crate::layout::MAX_PRODUCER_SLOTS {
+            return Err(LayoutError::ProducerSlots { found: slots }.into());
+        }
         let end = round128(SLOTS_OFFSET + u64::from(self.capacity));
-        Ok(if self.wait {
+        let (wait, end) = if self.wait {
             (end, end + u64::from(LINE_LEN))
         } else {
             (0, end)
+        };
+        Ok(if slots != 0 {
+            (
+                wait,
+                end,
+                end + u64::from(LINE_LEN) * (1 + u64::from(slots)),
+            )
+        } else {
+            (wait, 0, end)
         })
     }
 
@@ -91,7 +127,7 @@ impl RecordConfig {
     ///
     /// As for formatting: an invalid capacity, mode or initial position.
     pub fn region_len(&self) -> Result<u64, RecordLayoutError> {
-        Ok(self.placement()?.1)
+        Ok(self.placement()?.2)
     }
 }
 
@@ -126,6 +162,10 @@ pub struct RecordGeometry {
     pub region_len: u64,
     /// Offset of the wait block, if present.
     pub wait_offset: Option<u64>,
+    /// Offset of the producer records block (MPSC), if present.
+    pub producers_offset: Option<u64>,
+    /// Number of producer records (0: none).
+    pub producer_slots: u32,
 }
 
 fn header_of(region: &RawRegion) -> &Header {
@@ -161,7 +201,8 @@ pub fn format_records(
     pid: u32,
     zeroed: bool,
 ) -> Result<RecordGeometry, RecordLayoutError> {
-    let (wait_off, region_len) = cfg.placement()?;
+    let (wait_off, prod_off, region_len) = cfg.placement()?;
+    let producer_slots = cfg.producer_slots();
     check_base(region, region_len)?;
     let h = header_of(region);
     let r = Ordering::Relaxed;
@@ -172,7 +213,13 @@ pub fn format_records(
     h.header_len.store(HEADER_LEN, r);
     h.mode.store(cfg.mode.bits(), r);
     h.compat.store(0, r);
-    let incompat = INCOMPAT_RECORDS | if cfg.wait { features::INCOMPAT_WAIT } else { 0 };
+    let incompat = INCOMPAT_RECORDS
+        | if cfg.wait { features::INCOMPAT_WAIT } else { 0 }
+        | if producer_slots != 0 {
+            features::INCOMPAT_PRODUCERS
+        } else {
+            0
+        };
     h.incompat.store(incompat, r);
     h.ro_compat.store(0, r);
     h.capacity.store(cfg.capacity, r);
@@ -194,7 +241,14 @@ pub fn format_records(
         } else {
             (0, 0)
         },
-        (0, 0),
+        if producer_slots != 0 {
+            (
+                prod_off,
+                u64::from(LINE_LEN) * (1 + u64::from(producer_slots)),
+            )
+        } else {
+            (0, 0)
+        },
         (0, 0),
         (0, 0),
     ];
@@ -203,7 +257,7 @@ pub fn format_records(
         row.len.store(len, r);
     }
     h.overflow_capacity.store(0, r);
-    h.producer_slots.store(0, r);
+    h.producer_slots.store(producer_slots, r);
     h.reserved.iter().for_each(|w| w.store(0, r));
     let base = region.as_ptr();
     // SAFETY: `check_base` verified `region_len` bytes at 128-byte alignment; the producer
@@ -238,6 +292,31 @@ pub fn format_records(
         w.sleeps.store(0, r);
         w.reserved.iter().for_each(|x| x.store(0, r));
     }
+    if producer_slots != 0 {
+        // SAFETY: the registry line and the records lie at `prod_off`, a multiple of 128 inside
+        // the region; all atomics. All-zero is their formatted state (LAYOUT.md, section 8).
+        unsafe {
+            let line = &*(base.add(prod_off as usize) as *const RegistryLine);
+            line.recoverer.store(0, r);
+            line.reserved32.store(0, r);
+            line.recoveries.store(0, r);
+            line.recovered.store(0, r);
+            line.reclaimed.store(0, r);
+            line.reserved.iter().for_each(|w| w.store(0, r));
+            for i in 0..producer_slots as usize {
+                let rec = &*(base.add(prod_off as usize + LINE_LEN as usize * (1 + i))
+                    as *const ProducerRecord);
+                rec.owner.store(0, r);
+                rec.reserved32.store(0, r);
+                rec.start_time.store(0, r);
+                rec.ring_start.store(0, r);
+                rec.ring_len.store(0, r);
+                rec.overflow_start.store(0, r);
+                rec.overflow_len.store(0, r);
+                rec.reserved.iter().for_each(|w| w.store(0, r));
+            }
+        }
+    }
     h.magic.store(MAGIC, Ordering::Release);
     attach_records(region)
 }
@@ -270,7 +349,8 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
     if incompat & INCOMPAT_RECORDS == 0 {
         return Err(RecordLayoutError::NotRecords { incompat });
     }
-    let refused = incompat & !(INCOMPAT_RECORDS | features::INCOMPAT_WAIT);
+    let refused =
+        incompat & !(INCOMPAT_RECORDS | features::INCOMPAT_WAIT | features::INCOMPAT_PRODUCERS);
     if refused != 0 {
         return Err(RecordLayoutError::Features { bits: refused });
     }
@@ -372,9 +452,16 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
         return Err(LayoutError::OverflowCapacity { found: oc }.into());
     }
     let ps = h.producer_slots.load(r);
-    if ps != 0 {
+    let producers_len = if incompat & features::INCOMPAT_PRODUCERS != 0 {
+        if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&ps) {
+            return Err(LayoutError::ProducerSlots { found: ps }.into());
+        }
+        u64::from(LINE_LEN) * (1 + u64::from(ps))
+    } else if ps != 0 {
         return Err(LayoutError::ProducerSlots { found: ps }.into());
-    }
+    } else {
+        0
+    };
     let wait = incompat & features::INCOMPAT_WAIT != 0;
     let required = [
         (Block::Producer, u64::from(LINE_LEN)),
@@ -382,7 +469,7 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
         (Block::Slots, u64::from(capacity)),
         (Block::Overflow, 0),
         (Block::Wait, if wait { u64::from(LINE_LEN) } else { 0 }),
-        (Block::Producers, 0),
+        (Block::Producers, producers_len),
     ];
     for (b, expected) in required {
         let (_, found) = rows[b as usize];
@@ -404,5 +491,7 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
         data_offset: rows[Block::Slots as usize].0,
         region_len,
         wait_offset: wait.then_some(rows[Block::Wait as usize].0),
+        producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
+        producer_slots: if producers_len != 0 { ps } else { 0 },
     })
 }

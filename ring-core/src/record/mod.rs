@@ -39,6 +39,7 @@ pub mod layout;
 #[cfg(ring_core_loom)]
 pub mod model;
 mod mpsc;
+mod recovery;
 mod rx;
 mod spsc;
 
@@ -66,6 +67,8 @@ pub(crate) struct RawRecords<'a> {
     pub(crate) cons: &'a ConsumerLine,
     pub(crate) wait: Option<&'a WaitLine>,
     pub(crate) mode: Mode,
+    /// The producer records (MPSC rings that have them).
+    pub(crate) registry: Option<crate::protocol::registry::Registry<'a>>,
 }
 
 /// A reservation: where it started (before any padding record), where the record is, and its
@@ -195,6 +198,16 @@ impl<M: Memory> RecordRing<M> {
                     .wait_offset
                     .map(|o| &*(base.add(o as usize) as *const WaitLine)),
                 mode: geo.mode,
+                registry: geo
+                    .producers_offset
+                    .map(|o| crate::protocol::registry::Registry {
+                        line: &*(base.add(o as usize) as *const crate::layout::RegistryLine),
+                        records: core::slice::from_raw_parts(
+                            base.add(o as usize + crate::layout::LINE_LEN as usize)
+                                as *const crate::layout::ProducerRecord,
+                            geo.producer_slots as usize,
+                        ),
+                    }),
             }
         };
         RecordRing {
@@ -240,6 +253,29 @@ impl<M: Memory> RecordRing<M> {
     /// A snapshot of the positions and counters.
     pub fn counters(&self) -> RecordCounters {
         counters(&self.raw)
+    }
+
+    /// Recovery of dead MPSC producers (spec/RECORDS.md, section 7.2): commits as discarded
+    /// every record that a producer whose process no longer exists reserved and never
+    /// committed, and frees those producers' records. Never touches a live producer's record.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::RecoverError::NoRecords`] for an SPSC ring (or an MPSC ring without producer
+    /// records); [`crate::RecoverError::Busy`] while another live process recovers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::Mode;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256).mode(Mode::Mpsc)).unwrap();
+    /// ring.producer().unwrap().push(b"x").unwrap();
+    /// assert_eq!(ring.recover().unwrap().positions, 0); // nothing stuck
+    /// ```
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        recovery::recover(&self.raw)
     }
 
     fn keep(&self) -> (Arc<dyn Keep>, &'static AtomicI32) {
@@ -341,6 +377,8 @@ enum TxFlavor<'a> {
 pub struct RecordProducer {
     flavor: TxFlavor<'static>,
     owner: Option<(&'static AtomicU32, u32)>,
+    /// The producer record held (MPSC with records): registry and index.
+    record: Option<(crate::protocol::registry::Registry<'static>, u32)>,
     _keep: Arc<dyn Keep>,
 }
 
@@ -368,11 +406,35 @@ impl RecordProducer {
     ) -> Result<Self, HandleError> {
         let wait = raw.wait.map(|line| Waker { line, eventfd });
         match raw.mode {
-            Mode::Mpsc => Ok(RecordProducer {
-                flavor: TxFlavor::Mp(mpsc::MpTx::new(&raw, wait)),
-                owner: None,
-                _keep: keep,
-            }),
+            Mode::Mpsc => {
+                let record = match raw.registry {
+                    Some(reg) => {
+                        let index = match reg.register() {
+                            Some(i) => i,
+                            None => {
+                                // Every record held: free the dead owners' records, once.
+                                let _ = recovery::recover(&raw);
+                                reg.register().ok_or(HandleError::Claim(
+                                    crate::ClaimError::NoProducerRecord {
+                                        records: reg.records.len() as u32,
+                                    },
+                                ))?
+                            }
+                        };
+                        Some((reg, index))
+                    }
+                    None => None,
+                };
+                let intent = record
+                    .and_then(|(reg, i)| reg.record(i))
+                    .map(crate::protocol::registry::Intent::ring);
+                Ok(RecordProducer {
+                    flavor: TxFlavor::Mp(mpsc::MpTx::new(&raw, intent, wait)),
+                    owner: None,
+                    record,
+                    _keep: keep,
+                })
+            }
             _ => {
                 let token = crate::ring::claim(&raw.prod.owner)?;
                 let tail = tail_pos(raw.prod.tail.load(Acquire));
@@ -390,6 +452,7 @@ impl RecordProducer {
                 Ok(RecordProducer {
                     flavor: TxFlavor::Spsc(spsc::SpscTx::new(&raw, tail, head, wait)),
                     owner: Some((&raw.prod.owner, token)),
+                    record: None,
                     _keep: keep,
                 })
             }
@@ -494,6 +557,10 @@ impl Drop for RecordProducer {
     fn drop(&mut self) {
         if let Some((word, token)) = self.owner {
             crate::ring::unclaim(word, token);
+        }
+        if let Some((reg, index)) = self.record {
+            // Every reservation of this handle is committed by now (a `RecordMut` borrows it).
+            reg.unregister(index);
         }
     }
 }
@@ -654,6 +721,7 @@ impl Drop for RecordMut<'_> {
 /// The consumer handle of a record ring. Dropping it gives the claim back.
 pub struct RecordConsumer {
     rx: rx::Rx<'static>,
+    raw: RawRecords<'static>,
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     wait: Option<&'static WaitLine>,
     owner: (&'static AtomicU32, u32),
@@ -699,6 +767,7 @@ impl RecordConsumer {
         }
         Ok(RecordConsumer {
             rx: rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc),
+            raw,
             wait: raw.wait,
             owner: (&raw.cons.owner, token),
             _keep: keep,
@@ -802,6 +871,15 @@ impl RecordConsumer {
         Ok(n)
     }
 
+    /// Recovery of dead MPSC producers, as [`RecordRing::recover`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordRing::recover`].
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        recovery::recover(&self.raw)
+    }
+
     /// Whether the producer position is beyond the consumer's (records published, or in MPSC
     /// reserved): what a waiter waits for.
     pub fn has_more(&self) -> bool {
@@ -854,6 +932,10 @@ impl RecordConsumer {
         let min = min.min(max);
         let mut n = 0;
         let mut budget = byte_budget;
+        // Held up by a pending record since then: after `RECOVERY_AFTER`, run recovery (its
+        // producer may be dead; a dead producer never commits nor wakes anyone).
+        const RECOVERY_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+        let mut held_since: Option<std::time::Instant> = None;
         loop {
             let before = n;
             match self.read_batch(max - n, budget, |r| {
@@ -879,10 +961,17 @@ impl RecordConsumer {
                 None => None,
             };
             if self.rx.has_more() {
-                // A record is reserved but not committed (MPSC), or corrupt: poll politely.
+                // A record is reserved but not committed (MPSC), or corrupt: poll politely, and
+                // run recovery now and then in case its producer died.
+                let since = *held_since.get_or_insert_with(std::time::Instant::now);
+                if self.raw.registry.is_some() && since.elapsed() >= RECOVERY_AFTER {
+                    let _ = self.recover();
+                    held_since = None;
+                }
                 std::thread::yield_now();
                 continue;
             }
+            held_since = None;
             let Some(w) = self.wait else {
                 return Err(RecordWaitError::NoWaitBlock);
             };

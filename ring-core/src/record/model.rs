@@ -3,7 +3,7 @@
 
 use super::layout::{RecordProducerLine, Word};
 use super::{HandleError, RawRecords, RecordConsumer, RecordCounters, RecordProducer};
-use crate::layout::{ConsumerLine, WaitLine};
+use crate::layout::{ConsumerLine, ProducerRecord, RegistryLine, WaitLine};
 use crate::protocol::Mode;
 use crate::ring::Keep;
 use alloc::sync::Arc;
@@ -16,6 +16,7 @@ struct Parts {
     words: Vec<Word>,
     wait: Option<WaitLine>,
     mode: Mode,
+    registry: Option<(RegistryLine, Vec<ProducerRecord>)>,
     eventfd: AtomicI32,
 }
 
@@ -44,6 +45,12 @@ impl HeapRecordRing {
                 words: (0..capacity / 8).map(|_| Word::new()).collect(),
                 wait: wait.then(WaitLine::new),
                 mode,
+                registry: (mode == Mode::Mpsc).then(|| {
+                    (
+                        RegistryLine::new(),
+                        (0..4).map(|_| ProducerRecord::new()).collect(),
+                    )
+                }),
                 eventfd: AtomicI32::new(-1),
             }),
         }
@@ -59,6 +66,10 @@ impl HeapRecordRing {
             cons: &p.cons,
             wait: p.wait.as_ref(),
             mode: p.mode,
+            registry: p
+                .registry
+                .as_ref()
+                .map(|(line, records)| crate::protocol::registry::Registry { line, records }),
         }
     }
 
@@ -72,6 +83,12 @@ impl HeapRecordRing {
     /// The consumer handle.
     pub fn consumer(&self) -> Result<RecordConsumer, HandleError> {
         RecordConsumer::new(self.raw(), self.parts.clone())
+    }
+
+    /// Recovery (under the model every owner counts as alive, so it must never commit
+    /// anything).
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        super::recovery::recover(&self.raw())
     }
 
     /// Positions and counters.

@@ -6,6 +6,7 @@ use super::errors::{RecordCorruption, ReserveError};
 use super::layout::*;
 use super::{RawRecords, Resv};
 use crate::protocol::lap::SCAN_BUDGET;
+use crate::protocol::registry::Intent;
 use crate::protocol::wait::Waker;
 use crate::sync::{
     AtomicU32, AtomicU64,
@@ -24,12 +25,19 @@ pub(crate) struct MpTx<'a> {
     refusals: &'a AtomicU64,
     pub(super) discarded: &'a AtomicU64,
     wait: Option<Waker<'a>>,
+    /// This producer's intent words (RR2: stored before every compare-and-swap of `tail`).
+    intent: Option<Intent<'a>>,
 }
 
 impl<'a> MpTx<'a> {
     /// A producer of `raw` (no claim, no check: every reservation validates afresh).
-    pub(crate) fn new(raw: &RawRecords<'a>, wait: Option<Waker<'a>>) -> Self {
+    pub(crate) fn new(
+        raw: &RawRecords<'a>,
+        intent: Option<Intent<'a>>,
+        wait: Option<Waker<'a>>,
+    ) -> Self {
         MpTx {
+            intent,
             head_cache: raw.cons.head.load(Acquire),
             area: raw.area,
             max_len: max_record_len(raw.area.capacity()),
@@ -61,6 +69,9 @@ impl<'a> MpTx<'a> {
         let need = pad + size;
         let used = t.wrapping_sub(self.head_cache);
         let r = if used <= cap && need <= cap - used && t % RECORD_ALIGN == 0 {
+            if let Some(i) = &self.intent {
+                i.span(t, need);
+            }
             match self
                 .tail_word
                 .compare_exchange_weak(w, tail_after(w, need), AcqRel, Acquire)
@@ -164,6 +175,9 @@ impl<'a> MpTx<'a> {
                     w = now;
                     continue;
                 }
+            }
+            if let Some(i) = &self.intent {
+                i.span(t, need);
             }
             match self
                 .tail_word
