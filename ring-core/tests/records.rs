@@ -1235,3 +1235,147 @@ fn recovery_of_a_killed_producer_across_the_end() {
     recover_killed_producer(false, 40);
     recover_killed_producer(true, 40);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A reader written from the spec alone, in C.
+
+/// Producer `p`'s record `seq` as spec/reader/records_reader.c expects it.
+fn write_c_pattern(tx: &mut ring_core::record::RecordProducer, p: u32, seq: u32) -> bool {
+    let user = (seq % 5) as usize;
+    let Ok(mut rec) = tx.reserve(completion_len(&[8, 4, user])) else {
+        return false;
+    };
+    let c = Completion::new(u64::from(p) << 32 | u64::from(seq), seq as i32, p);
+    let mut w = AttrWriter::new(&mut rec, c).unwrap();
+    w.push_u64(attr_id::DURATION_NS, u64::from(seq) * 3)
+        .unwrap();
+    let value: Vec<u8> = (0..user as u32).map(|i| (seq + i) as u8).collect();
+    // The user attribute goes between the two well-known ones: the reader must skip it.
+    w.push(0x8001, attr_status::HANDLED, &value).unwrap();
+    w.push_u32(attr_id::WORKER_CPU, p).unwrap();
+    w.finish();
+    rec.commit();
+    true
+}
+
+fn compile_c_reader() -> Option<std::path::PathBuf> {
+    if std::process::Command::new("gcc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("gcc not found: the C reader test does not run");
+        return None;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("records-reader");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join(format!("records_reader.{}", std::process::id()));
+    let src = format!(
+        "{}/../spec/reader/records_reader.c",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = std::process::Command::new("gcc")
+        .args([
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(exe)
+}
+
+#[test]
+fn c_reader_consumes_records_across_processes() {
+    let Some(exe) = compile_c_reader() else {
+        return;
+    };
+    for (mode, producers) in [(Mode::Spsc, 1u32), (Mode::Mpsc, 2)] {
+        const EACH: u32 = 30_000;
+        let name = common::unique_name(&format!("records-c-{mode:?}"));
+        let cfg = RecordConfig::new(2048)
+            .mode(mode)
+            .initial_position(0u32.wrapping_sub(1024));
+        let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
+        let ring = RecordRing::create(region, cfg).unwrap();
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                name.as_str(),
+                &(EACH * producers).to_string(),
+                &producers.to_string(),
+                "--timeout=60",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        std::thread::scope(|s| {
+            for p in 0..producers {
+                let ring = &ring;
+                s.spawn(move || {
+                    let mut tx = ring.producer().unwrap();
+                    for seq in 0..EACH {
+                        while !write_c_pattern(&mut tx, p, seq) {
+                            assert!(Instant::now() < deadline, "producer {p} stuck at {seq}");
+                            std::thread::yield_now();
+                        }
+                    }
+                });
+            }
+        });
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{mode:?}: the C reader did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            status.success(),
+            "{mode:?}: reader failed: {stdout}{stderr}"
+        );
+        let c = ring.counters();
+        let mut want = format!("records {} head {}", EACH * producers, c.tail);
+        for p in 0..producers {
+            want.push_str(&format!(" p{p}={EACH}"));
+        }
+        assert_eq!(stdout.trim(), want, "{mode:?}");
+        assert_eq!(c.head, c.tail);
+    }
+    // The reader is not blind: a record with a wrong attribute value is reported.
+    let name = common::unique_name("records-c-wrong");
+    let cfg = RecordConfig::new(256);
+    let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
+    let ring = RecordRing::create(region, cfg).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let mut rec = tx.reserve(completion_len(&[8, 4])).unwrap();
+    let mut w = AttrWriter::new(&mut rec, Completion::new(0, 0, 0)).unwrap();
+    w.push_u64(attr_id::DURATION_NS, 1).unwrap(); // 0 * 3 expected
+    w.push_u32(attr_id::WORKER_CPU, 0).unwrap();
+    w.finish();
+    rec.commit();
+    let out = std::process::Command::new(&exe)
+        .args([name.as_str(), "1", "1", "--timeout=10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let _ = std::fs::remove_file(&exe);
+}
