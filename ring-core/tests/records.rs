@@ -1379,3 +1379,43 @@ fn c_reader_consumes_records_across_processes() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let _ = std::fs::remove_file(&exe);
 }
+
+#[test]
+fn eventfd_signals_a_consumer_waiting_in_poll() {
+    use std::os::fd::AsRawFd as _;
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        let ring = RecordRing::create_heap(RecordConfig::new(1024).mode(mode)).unwrap();
+        let fd = ring.create_eventfd().unwrap().as_raw_fd();
+        let mut rx = ring.consumer().unwrap();
+        let mut tx = ring.producer().unwrap();
+        let mut got = 0u32;
+        for round in 0..20u32 {
+            if !rx.eventfd_prepare().unwrap() {
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(2));
+                    tx.push(&round.to_le_bytes()).unwrap();
+                    tx
+                });
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd; bounded timeout.
+                let n = unsafe { libc::poll(&mut pfd, 1, DEADLINE.as_millis() as i32) };
+                assert_eq!(
+                    n, 1,
+                    "{mode:?} round {round}: the eventfd was never signalled"
+                );
+                tx = t.join().unwrap();
+            } else {
+                panic!("{mode:?}: records before the push");
+            }
+            rx.eventfd_finish();
+            assert_eq!(rx.read().unwrap().bytes(), round.to_le_bytes());
+            got += 1;
+        }
+        assert_eq!(got, 20);
+        assert!(ring.counters().wakeups >= 20);
+    }
+}

@@ -207,6 +207,8 @@ pub enum RecordWaitError {
     NoWaitBlock,
     /// Wake-ups are suppressed (`NO_WAKE`): consumers must poll.
     WakeupsSuppressed,
+    /// No eventfd is attached to this process's view of the ring.
+    NoEventfd,
     /// A signal interrupted the sleep.
     Interrupted,
     /// The futex call failed with this errno.
@@ -225,6 +227,9 @@ impl fmt::Display for RecordWaitError {
                 f.write_str("record consumer: wake-ups are suppressed (NO_WAKE), cannot sleep")
             }
             RecordWaitError::Interrupted => f.write_str("record consumer: sleep interrupted"),
+            RecordWaitError::NoEventfd => {
+                f.write_str("record consumer: no eventfd is attached to this record ring")
+            }
             RecordWaitError::Futex(e) => write!(f, "record consumer: futex wait failed: errno {e}"),
             RecordWaitError::Corrupt(c) => write!(f, "record consumer: {c}"),
         }

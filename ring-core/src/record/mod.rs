@@ -33,6 +33,8 @@
 //! ```
 
 pub mod attrs;
+#[cfg(all(feature = "std", not(ring_core_loom)))]
+mod blocking;
 pub mod errors;
 pub mod format;
 pub mod layout;
@@ -303,8 +305,8 @@ impl<M: Memory> RecordRing<M> {
     ///
     /// As for [`RecordRing::producer`].
     pub fn consumer(&self) -> Result<RecordConsumer, HandleError> {
-        let (keep, _) = self.keep();
-        RecordConsumer::new(self.raw, keep)
+        let (keep, eventfd) = self.keep();
+        RecordConsumer::new(self.raw, keep, eventfd)
     }
 }
 
@@ -722,6 +724,12 @@ impl Drop for RecordMut<'_> {
 pub struct RecordConsumer {
     rx: rx::Rx<'static>,
     raw: RawRecords<'static>,
+    /// This process's eventfd slot for the ring (-1 when none is attached).
+    #[cfg_attr(not(all(feature = "std", not(ring_core_loom))), allow(dead_code))]
+    eventfd: &'static AtomicI32,
+    /// Whether an eventfd wait was prepared and not finished.
+    #[cfg_attr(not(all(feature = "std", not(ring_core_loom))), allow(dead_code))]
+    eventfd_armed: bool,
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
     wait: Option<&'static WaitLine>,
     owner: (&'static AtomicU32, u32),
@@ -751,7 +759,11 @@ pub struct RecordInfo {
 }
 
 impl RecordConsumer {
-    pub(crate) fn new(raw: RawRecords<'static>, keep: Arc<dyn Keep>) -> Result<Self, HandleError> {
+    pub(crate) fn new(
+        raw: RawRecords<'static>,
+        keep: Arc<dyn Keep>,
+        eventfd: &'static AtomicI32,
+    ) -> Result<Self, HandleError> {
         let token = crate::ring::claim(&raw.cons.owner)?;
         let head = raw.cons.head.load(Acquire);
         let tail = tail_pos(raw.prod.tail.load(Acquire));
@@ -768,6 +780,8 @@ impl RecordConsumer {
         Ok(RecordConsumer {
             rx: rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc),
             raw,
+            eventfd,
+            eventfd_armed: false,
             wait: raw.wait,
             owner: (&raw.cons.owner, token),
             _keep: keep,

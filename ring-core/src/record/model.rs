@@ -82,7 +82,9 @@ impl HeapRecordRing {
 
     /// The consumer handle.
     pub fn consumer(&self) -> Result<RecordConsumer, HandleError> {
-        RecordConsumer::new(self.raw(), self.parts.clone())
+        // SAFETY: as in `raw`.
+        let eventfd = unsafe { &(*Arc::as_ptr(&self.parts)).eventfd };
+        RecordConsumer::new(self.raw(), self.parts.clone(), eventfd)
     }
 
     /// Recovery (under the model every owner counts as alive, so it must never commit
