@@ -1419,3 +1419,42 @@ fn eventfd_signals_a_consumer_waiting_in_poll() {
         assert!(ring.counters().wakeups >= 20);
     }
 }
+
+/// A consumer that dies after zeroing a record (MC3) but before storing `head` leaves zero
+/// words that no producer reserved: the next consumer steps over them (no producer record's
+/// intent covers them), and still stops at a real reservation.
+#[test]
+fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
+    let ring = RecordRing::create_heap(RecordConfig::new(512).mode(Mode::Mpsc)).unwrap();
+    let (mut tx, mut other) = (ring.producer().unwrap(), ring.producer().unwrap());
+    for (i, len) in [(0u64, 10usize), (1, 40), (2, 7)] {
+        tx.push(&payload(i, len)).unwrap();
+    }
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.read().unwrap().bytes(), &payload(0, 10)[..]);
+    let pos = ring.counters().head;
+    drop(rx);
+    // The dead consumer's work: record 1 zeroed, `head` not stored past it.
+    let data = ring.geometry().data_offset as usize;
+    let size = rl::record_size(40) as usize;
+    for k in (0..size).step_by(8) {
+        // SAFETY: words of the live ring's data area, written atomically.
+        unsafe {
+            &*(ring.memory().as_ptr().add(data + (pos as usize & 511) + k) as *const AtomicU64)
+        }
+        .store(0, Ordering::Release);
+    }
+    let held = other.reserve(5).unwrap(); // a real reservation after record 2
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.read().unwrap().bytes(), &payload(2, 7)[..]);
+    assert_eq!(
+        rx.read().err(),
+        Some(ReadError::Pending {
+            position: held.position()
+        })
+    );
+    drop(held); // discarded
+    assert_eq!(rx.read().err(), Some(ReadError::Empty));
+    tx.push(b"on").unwrap();
+    assert_eq!(rx.read().unwrap().bytes(), b"on");
+}

@@ -72,6 +72,9 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
     let head = raw.cons.head.load(Acquire);
     let tail = tail_pos(raw.prod.tail.load(Acquire));
     let mut seen: Option<alloc::vec::Vec<Seen>> = None;
+    // Where the walk stopped: a dead record whose intent reaches into `[stop, tail)` keeps its
+    // intent (a later run needs it), so RR5 does not free it.
+    let mut stop = tail;
     if tail.wrapping_sub(head) <= cap && head % RECORD_ALIGN == 0 && tail % RECORD_ALIGN == 0 {
         let mut p = head;
         // Each step moves at least 8 bytes forward, never past `tail`; a header that keeps
@@ -173,7 +176,15 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
                     continue;
                 }
             } else {
-                area.header(rec_at).store(discard, Release);
+                // The record part's word must still be 0 (its producer died before MR3): a
+                // compare-and-swap, so that a word someone else wrote meanwhile is left alone.
+                if area
+                    .header(rec_at)
+                    .compare_exchange(0, discard, Release, Relaxed)
+                    .is_err()
+                {
+                    break;
+                }
                 let padw = header(p, pad - RECORD_HEADER_LEN, record_type::PAD, 0);
                 if area
                     .header(p)
@@ -186,6 +197,7 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
             done.positions += 1;
             p = end;
         }
+        stop = p;
     }
     // RR5: free the records of dead owners.
     for r in reg.records {
@@ -193,7 +205,15 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
         if owner == 0 || alive(owner, r.start_time.load(Acquire)) {
             continue;
         }
-        r.ring_len.store(0, Relaxed);
+        let (start, len) = (r.ring_start.load(Acquire), r.ring_len.load(Acquire));
+        let left = tail.wrapping_sub(stop);
+        let ahead = start.wrapping_sub(stop);
+        if left != 0 && len != 0 && (ahead < left || stop.wrapping_sub(start) < len) {
+            continue; // Its span may still be pending beyond where the walk stopped.
+        }
+        // Release: a consumer that reads the intent gone (section 7.3) also sees the
+        // discarded records committed above.
+        r.ring_len.store(0, Release);
         r.overflow_len.store(0, Relaxed);
         r.start_time.store(0, Relaxed);
         if r.owner.compare_exchange(owner, 0, Release, Relaxed).is_ok() {

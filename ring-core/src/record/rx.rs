@@ -5,6 +5,7 @@
 use super::errors::{ReadError, RecordCorruption};
 use super::layout::*;
 use super::RawRecords;
+use crate::layout::ProducerRecord;
 use crate::sync::{
     AtomicU32, AtomicU64,
     Ordering::{Acquire, Release},
@@ -24,6 +25,8 @@ pub(crate) struct Rx<'a> {
     head_word: &'a AtomicU32,
     /// MPSC: pending headers and zeroing on release.
     multi: bool,
+    /// MPSC with producer records: the records, to tell a reservation from released bytes.
+    records: &'a [ProducerRecord],
 }
 
 /// A validated, deliverable record: position, payload length, type.
@@ -45,6 +48,7 @@ impl<'a> Rx<'a> {
             tail_word: &raw.prod.tail,
             head_word: &raw.cons.head,
             multi,
+            records: raw.registry.map_or(&[], |r| r.records),
         }
     }
 
@@ -130,7 +134,22 @@ impl<'a> Rx<'a> {
                 }
             }
             let w = self.area.header(h).load(Acquire);
-            if self.multi && (w == 0 || (header_seq(w) == h && w & BUSY != 0)) {
+            // MPSC pending: nothing written yet (0), BUSY for this position, or a header left
+            // at this offset for an earlier lap (a recovery that raced this consumer's own
+            // release; its reserver overwrites it): spec/RECORDS.md, section 7.2.
+            if self.multi
+                && (w == 0
+                    || (header_seq(w) == h && w & BUSY != 0)
+                    || (header_seq(w) != h
+                        && h.wrapping_sub(header_seq(w)) & self.area.capacity().wrapping_sub(1)
+                            == 0))
+            {
+                if w == 0 && !self.records.is_empty() && self.released_word(h) {
+                    // Zeroed and released by a consumer that died before storing `head`:
+                    // step over it (spec/RECORDS.md, section 7.3).
+                    self.head = h.wrapping_add(RECORD_ALIGN);
+                    continue;
+                }
                 self.flush();
                 return Err(ReadError::Pending { position: h });
             }
@@ -162,6 +181,24 @@ impl<'a> Rx<'a> {
                 ty,
             });
         }
+    }
+
+    /// Whether the zero word at `h` (below the validated `tail`) is released space rather than
+    /// a reservation: no producer record's intent covers it (every reserver stores one before
+    /// its compare-and-swap, which the Acquire load of `tail` synchronised with), and it still
+    /// reads 0 after the records were read (a later intent means the reservation was
+    /// committed, which the second load then shows).
+    #[cold]
+    #[inline(never)]
+    fn released_word(&self, h: u32) -> bool {
+        for r in self.records {
+            let start = r.ring_start.load(Acquire);
+            let len = r.ring_len.load(Acquire);
+            if r.owner.load(Acquire) != 0 && h.wrapping_sub(start) < len {
+                return false;
+            }
+        }
+        self.area.header(h).load(Acquire) == 0
     }
 
     /// spec/RECORDS.md, section 6.1; returns the record's size.
