@@ -281,9 +281,14 @@ fn processes(records: bool, n: u64) -> Duration {
 /// so it measures the code path alone (and under callgrind, its instructions).
 fn single(kind: &str, n: u64) -> Duration {
     let start;
-    match kind {
+    let mode = if kind.ends_with("-mpsc") {
+        Mode::Mpsc
+    } else {
+        Mode::Spsc
+    };
+    match kind.trim_end_matches("-mpsc") {
         "fixed" => {
-            let ring = fixed_ring(Mode::Spsc);
+            let ring = fixed_ring(mode);
             let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
             let mut sum = 0u64;
             start = Instant::now();
@@ -293,11 +298,11 @@ fn single(kind: &str, n: u64) -> Duration {
             }
             std::hint::black_box(sum);
         }
-        _ => {
-            let ring = record_ring(Mode::Spsc);
+        k => {
+            let ring = record_ring(mode);
             let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
             let mut sum = 0u64;
-            let attrs = kind == "records";
+            let attrs = k == "records";
             start = Instant::now();
             for i in 0..n {
                 let ok = if attrs {
@@ -353,6 +358,11 @@ fn main() {
             "one thread, write then read (push 24 B copy / push)",
             Box::new(move || single("raw", n)),
             Box::new(move || single("fixed", n)),
+        ),
+        (
+            "one thread, MPSC ring, write then read (reserve+attrs / push)",
+            Box::new(move || single("records-mpsc", n)),
+            Box::new(move || single("fixed-mpsc", n)),
         ),
         (
             "threads SPSC, reserve+attrs / push, read / pop",
