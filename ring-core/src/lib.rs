@@ -138,6 +138,7 @@ pub mod layout;
 pub mod model;
 pub mod producer;
 mod protocol;
+pub mod record;
 #[cfg(feature = "std")]
 pub mod region;
 pub mod ring;

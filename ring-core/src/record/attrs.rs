@@ -1,0 +1,495 @@
+//! Completion records with attributes (spec/RECORDS.md, section 9).
+//!
+//! A completion record (type [`record_type::COMPLETION`]) is a [`Completion`] (16 bytes: cookie,
+//! `i32` result, `u32` flags) followed by attributes, each 8-byte aligned: `u16 id`,
+//! `u8 status`, `u8 vlen`, `vlen` value bytes, zero padding. [`AttrWriter`] writes them in place
+//! into a reserved record; [`parse_completion`] reads them back, and [`Attrs::known`] skips the
+//! ids it does not know.
+//!
+//! # Examples
+//!
+//! ```
+//! use ring_core::record::attrs::{attr_id, attr_status, completion_len, AttrWriter, Known};
+//! use ring_core::record::{RecordConfig, RecordRing};
+//! use ring_core::Completion;
+//!
+//! let ring = RecordRing::create_heap(RecordConfig::new(4096)).unwrap();
+//! let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+//!
+//! let mut rec = tx.reserve(completion_len(&[8, 4, 0])).unwrap();
+//! let mut w = AttrWriter::new(&mut rec, Completion::new(42, 4096, 0)).unwrap();
+//! w.push_u64(attr_id::DURATION_NS, 1_500).unwrap();
+//! w.push_u32(attr_id::WORKER_CPU, 3).unwrap();
+//! w.push(0x8001, attr_status::UNSUPPORTED, &[]).unwrap(); // a user id
+//! w.finish();
+//! rec.commit();
+//!
+//! let r = rx.read().unwrap();
+//! let (c, attrs) = r.completion().unwrap();
+//! assert_eq!((c.user_data, c.result), (42, 4096));
+//! let known: Vec<Known> = attrs.known().collect::<Result<_, _>>().unwrap();
+//! assert_eq!(known, [Known::DurationNs(1_500), Known::WorkerCpu(3)]);
+//! ```
+
+use super::layout::record_type;
+use super::RecordMut;
+#[cfg(not(ring_core_loom))]
+use super::RecordView;
+use crate::entry::Completion;
+use core::fmt;
+
+/// Bytes of the completion before the attributes.
+pub const COMPLETION_HEAD_LEN: usize = 16;
+/// Bytes of an attribute header (`id`, `status`, `vlen`).
+pub const ATTR_HEADER_LEN: usize = 4;
+/// Largest attribute value.
+pub const MAX_ATTR_VALUE: usize = 255;
+
+/// Well-known attribute ids; 6 to 0x7fff are reserved, 0x8000 to 0xffff are the user's.
+pub mod attr_id {
+    /// Time the operation took, ns (`u64`).
+    pub const DURATION_NS: u16 = 1;
+    /// Time from submission to start, ns (`u64`).
+    pub const QUEUE_TIME_NS: u16 = 2;
+    /// Bytes moved (`u64`).
+    pub const BYTES_TRANSFERRED: u16 = 3;
+    /// CPU the worker ran on (`u32`).
+    pub const WORKER_CPU: u16 = 4;
+    /// Cache hit (1) or miss (0) (`u8`).
+    pub const CACHE_HIT: u16 = 5;
+    /// First user id.
+    pub const USER_FIRST: u16 = 0x8000;
+}
+
+/// Attribute status values.
+pub mod attr_status {
+    /// Asked for; not answered (no value).
+    pub const REQUESTED: u8 = 1;
+    /// The completer does not know or cannot produce it.
+    pub const UNSUPPORTED: u8 = 2;
+    /// Known, but did not apply to this operation (no value).
+    pub const SUPPORTED: u8 = 3;
+    /// The value is present and valid.
+    pub const HANDLED: u8 = 4;
+    /// Tried and failed; a 4-byte value is a positive errno.
+    pub const FAILED: u8 = 5;
+}
+
+/// Errors writing or reading attributes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AttrError {
+    /// The record is too small for what is being written.
+    NoRoom {
+        /// Bytes the write needs.
+        needed: usize,
+        /// Bytes left in the record.
+        left: usize,
+    },
+    /// A value longer than [`MAX_ATTR_VALUE`].
+    ValueTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// Id 0 or status 0, which are never valid.
+    Invalid {
+        /// The id given.
+        id: u16,
+        /// The status given.
+        status: u8,
+    },
+    /// The record is not a completion record.
+    NotCompletion {
+        /// Its type.
+        record_type: u8,
+    },
+    /// The attribute list is malformed at this payload offset; reading stops there.
+    Malformed {
+        /// Payload offset.
+        offset: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A well-known attribute marked handled whose value has the wrong size.
+    ValueLength {
+        /// The id.
+        id: u16,
+        /// The size its id defines.
+        expected: usize,
+        /// The size found.
+        found: usize,
+    },
+}
+
+impl fmt::Display for AttrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            AttrError::NoRoom { needed, left } => write!(
+                f,
+                "completion record: {needed} bytes needed for the attribute, {left} left in the record"
+            ),
+            AttrError::ValueTooLong { len } => {
+                write!(f, "attribute value of {len} bytes exceeds the 255-byte limit")
+            }
+            AttrError::Invalid { id, status } => write!(
+                f,
+                "attribute id {id} with status {status}: id 0 and status 0 are never valid"
+            ),
+            AttrError::NotCompletion { record_type } => {
+                write!(f, "record of type {record_type} is not a completion record (type 3)")
+            }
+            AttrError::Malformed { offset, reason } => {
+                write!(f, "malformed attribute list at payload offset {offset}: {reason}")
+            }
+            AttrError::ValueLength {
+                id,
+                expected,
+                found,
+            } => write!(
+                f,
+                "well-known attribute {id} has a {found}-byte value, its id defines {expected} bytes"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for AttrError {}
+
+/// Bytes an attribute with `vlen` value bytes occupies.
+pub const fn attr_size(vlen: usize) -> usize {
+    (ATTR_HEADER_LEN + vlen + 7) & !7
+}
+
+/// Payload bytes of a completion record with attributes of these value lengths.
+pub fn completion_len(value_lens: &[usize]) -> usize {
+    COMPLETION_HEAD_LEN + value_lens.iter().map(|&v| attr_size(v)).sum::<usize>()
+}
+
+/// Writes a completion and its attributes in place into a reserved record.
+#[derive(Debug)]
+pub struct AttrWriter<'r, 'p> {
+    rec: &'r mut RecordMut<'p>,
+    at: usize,
+}
+
+impl<'r, 'p> AttrWriter<'r, 'p> {
+    /// Writes `c` at the start of `rec` and makes it a completion record.
+    ///
+    /// # Errors
+    ///
+    /// [`AttrError::NoRoom`] if the record is shorter than 16 bytes.
+    #[inline]
+    pub fn new(rec: &'r mut RecordMut<'p>, c: Completion) -> Result<Self, AttrError> {
+        if rec.len() < COMPLETION_HEAD_LEN {
+            return Err(AttrError::NoRoom {
+                needed: COMPLETION_HEAD_LEN,
+                left: rec.len(),
+            });
+        }
+        let mut head = [0u8; COMPLETION_HEAD_LEN];
+        head[..8].copy_from_slice(&c.user_data.to_le_bytes());
+        head[8..12].copy_from_slice(&c.result.to_le_bytes());
+        head[12..].copy_from_slice(&c.flags.to_le_bytes());
+        rec.write(0, &head);
+        rec.set_type(record_type::COMPLETION);
+        Ok(AttrWriter {
+            rec,
+            at: COMPLETION_HEAD_LEN,
+        })
+    }
+
+    /// Appends an attribute.
+    ///
+    /// # Errors
+    ///
+    /// [`AttrError::Invalid`] for id or status 0, [`AttrError::ValueTooLong`],
+    /// [`AttrError::NoRoom`] when the record has no room left; nothing is written then.
+    #[inline]
+    pub fn push(&mut self, id: u16, status: u8, value: &[u8]) -> Result<(), AttrError> {
+        if id == 0 || status == 0 {
+            return Err(AttrError::Invalid { id, status });
+        }
+        if value.len() > MAX_ATTR_VALUE {
+            return Err(AttrError::ValueTooLong { len: value.len() });
+        }
+        let size = attr_size(value.len());
+        let left = self.rec.len() - self.at;
+        if size > left {
+            return Err(AttrError::NoRoom { needed: size, left });
+        }
+        let head = [
+            id.to_le_bytes()[0],
+            id.to_le_bytes()[1],
+            status,
+            value.len() as u8,
+        ];
+        if size <= 16 {
+            // Small values (every well-known one): one write of the whole attribute.
+            let mut buf = [0u8; 16];
+            buf[..ATTR_HEADER_LEN].copy_from_slice(&head);
+            buf[ATTR_HEADER_LEN..ATTR_HEADER_LEN + value.len()].copy_from_slice(value);
+            // Constant lengths, so that the copy is a store or two, not a call.
+            if size == 8 {
+                self.rec.write(self.at, &buf[..8]);
+            } else {
+                self.rec.write(self.at, &buf);
+            }
+        } else {
+            const ZEROS: [u8; 8] = [0; 8];
+            let end = self.at + ATTR_HEADER_LEN + value.len();
+            self.rec.write(self.at, &head);
+            self.rec.write(self.at + ATTR_HEADER_LEN, value);
+            self.rec.write(end, &ZEROS[..self.at + size - end]);
+        }
+        self.at += size;
+        Ok(())
+    }
+
+    /// Appends a handled `u64` attribute.
+    ///
+    /// # Errors
+    ///
+    /// As for [`AttrWriter::push`].
+    #[inline]
+    pub fn push_u64(&mut self, id: u16, v: u64) -> Result<(), AttrError> {
+        self.push(id, attr_status::HANDLED, &v.to_le_bytes())
+    }
+
+    /// Appends a handled `u32` attribute.
+    ///
+    /// # Errors
+    ///
+    /// As for [`AttrWriter::push`].
+    #[inline]
+    pub fn push_u32(&mut self, id: u16, v: u32) -> Result<(), AttrError> {
+        self.push(id, attr_status::HANDLED, &v.to_le_bytes())
+    }
+
+    /// Appends a handled `u8` attribute.
+    ///
+    /// # Errors
+    ///
+    /// As for [`AttrWriter::push`].
+    #[inline]
+    pub fn push_u8(&mut self, id: u16, v: u8) -> Result<(), AttrError> {
+        self.push(id, attr_status::HANDLED, &[v])
+    }
+
+    /// Payload bytes written so far.
+    pub fn written(&self) -> usize {
+        self.at
+    }
+
+    /// Ends the list: the record is truncated to what was written. Returns its length.
+    #[inline]
+    pub fn finish(self) -> usize {
+        self.rec.truncate(self.at);
+        self.at
+    }
+}
+
+/// The status of an attribute.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AttrStatus {
+    /// [`attr_status::REQUESTED`].
+    Requested,
+    /// [`attr_status::UNSUPPORTED`].
+    Unsupported,
+    /// [`attr_status::SUPPORTED`].
+    Supported,
+    /// [`attr_status::HANDLED`].
+    Handled,
+    /// [`attr_status::FAILED`].
+    Failed,
+    /// A status this version does not know (above 5).
+    Other(u8),
+}
+
+impl AttrStatus {
+    fn from_u8(s: u8) -> Self {
+        match s {
+            attr_status::REQUESTED => AttrStatus::Requested,
+            attr_status::UNSUPPORTED => AttrStatus::Unsupported,
+            attr_status::SUPPORTED => AttrStatus::Supported,
+            attr_status::HANDLED => AttrStatus::Handled,
+            attr_status::FAILED => AttrStatus::Failed,
+            other => AttrStatus::Other(other),
+        }
+    }
+}
+
+/// One attribute as read.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Attr<'a> {
+    /// Its id.
+    pub id: u16,
+    /// Its status.
+    pub status: AttrStatus,
+    /// Its value bytes.
+    pub value: &'a [u8],
+}
+
+/// A well-known attribute with status handled, decoded.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// [`attr_id::DURATION_NS`].
+    DurationNs(u64),
+    /// [`attr_id::QUEUE_TIME_NS`].
+    QueueTimeNs(u64),
+    /// [`attr_id::BYTES_TRANSFERRED`].
+    BytesTransferred(u64),
+    /// [`attr_id::WORKER_CPU`].
+    WorkerCpu(u32),
+    /// [`attr_id::CACHE_HIT`].
+    CacheHit(bool),
+    /// A well-known id with a status other than handled.
+    NotHandled {
+        /// The id.
+        id: u16,
+        /// The status.
+        status: AttrStatus,
+    },
+}
+
+impl<'a> Attr<'a> {
+    /// Decodes a well-known attribute; `None` for an id this version does not know.
+    ///
+    /// # Errors
+    ///
+    /// [`AttrError::ValueLength`] for a handled well-known attribute of the wrong size.
+    pub fn known(&self) -> Option<Result<Known, AttrError>> {
+        let expected = match self.id {
+            attr_id::DURATION_NS | attr_id::QUEUE_TIME_NS | attr_id::BYTES_TRANSFERRED => 8,
+            attr_id::WORKER_CPU => 4,
+            attr_id::CACHE_HIT => 1,
+            _ => return None,
+        };
+        if self.status != AttrStatus::Handled {
+            return Some(Ok(Known::NotHandled {
+                id: self.id,
+                status: self.status,
+            }));
+        }
+        if self.value.len() != expected {
+            return Some(Err(AttrError::ValueLength {
+                id: self.id,
+                expected,
+                found: self.value.len(),
+            }));
+        }
+        let mut b = [0u8; 8];
+        b[..expected].copy_from_slice(self.value);
+        let v = u64::from_le_bytes(b);
+        Some(Ok(match self.id {
+            attr_id::DURATION_NS => Known::DurationNs(v),
+            attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
+            attr_id::BYTES_TRANSFERRED => Known::BytesTransferred(v),
+            attr_id::WORKER_CPU => Known::WorkerCpu(v as u32),
+            _ => Known::CacheHit(v != 0),
+        }))
+    }
+}
+
+/// Iterator over the attributes of a completion payload. Yields an error once for a malformed
+/// list and then stops.
+#[derive(Clone, Debug)]
+pub struct Attrs<'a> {
+    buf: &'a [u8],
+    at: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<Attr<'a>, AttrError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.at == self.buf.len() {
+            return None;
+        }
+        let at = self.at;
+        let bad = |reason| Some(Err(AttrError::Malformed { offset: at, reason }));
+        self.done = true;
+        if self.buf.len() - at < ATTR_HEADER_LEN {
+            return bad("truncated attribute header");
+        }
+        let id = u16::from_le_bytes([self.buf[at], self.buf[at + 1]]);
+        let status = self.buf[at + 2];
+        let vlen = usize::from(self.buf[at + 3]);
+        if id == 0 {
+            return bad("attribute id 0");
+        }
+        if status == 0 {
+            return bad("attribute status 0");
+        }
+        let size = attr_size(vlen);
+        if size > self.buf.len() - at {
+            return bad("attribute runs past the end of the record");
+        }
+        self.done = false;
+        self.at = at + size;
+        let v = at + ATTR_HEADER_LEN;
+        Some(Ok(Attr {
+            id,
+            status: AttrStatus::from_u8(status),
+            value: &self.buf[v..v + vlen],
+        }))
+    }
+}
+
+impl<'a> Attrs<'a> {
+    /// The well-known attributes, decoded; unknown ids are skipped.
+    pub fn known(self) -> impl Iterator<Item = Result<Known, AttrError>> + 'a {
+        self.filter_map(|a| match a {
+            Ok(a) => a.known(),
+            Err(e) => Some(Err(e)),
+        })
+    }
+}
+
+/// Reads a completion payload: the completion and an iterator over its attributes.
+///
+/// # Errors
+///
+/// [`AttrError::Malformed`] at offset 0 for a payload shorter than 16 bytes. Errors in the
+/// list come from the iterator.
+pub fn parse_completion(payload: &[u8]) -> Result<(Completion, Attrs<'_>), AttrError> {
+    if payload.len() < COMPLETION_HEAD_LEN {
+        return Err(AttrError::Malformed {
+            offset: 0,
+            reason: "payload shorter than the 16-byte completion",
+        });
+    }
+    let u = |r: core::ops::Range<usize>| -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[..r.len()].copy_from_slice(&payload[r]);
+        b
+    };
+    let user_data = u64::from_le_bytes(u(0..8));
+    let result = i32::from_le_bytes(u(8..12)[..4].try_into().expect("4 bytes"));
+    let flags = u32::from_le_bytes(u(12..16)[..4].try_into().expect("4 bytes"));
+    Ok((
+        Completion::new(user_data, result, flags),
+        Attrs {
+            buf: payload,
+            at: COMPLETION_HEAD_LEN,
+            done: false,
+        },
+    ))
+}
+
+#[cfg(not(ring_core_loom))]
+impl RecordView<'_> {
+    /// Reads this record as a completion with attributes.
+    ///
+    /// # Errors
+    ///
+    /// [`AttrError::NotCompletion`] for another record type; as [`parse_completion`].
+    pub fn completion(&self) -> Result<(Completion, Attrs<'_>), AttrError> {
+        if self.record_type() != record_type::COMPLETION {
+            return Err(AttrError::NotCompletion {
+                record_type: self.record_type(),
+            });
+        }
+        parse_completion(self.bytes())
+    }
+}

@@ -1,0 +1,497 @@
+//! Formatting and attaching a record region (spec/RECORDS.md, sections 3.1 and 3.2).
+
+use super::errors::RecordLayoutError;
+use super::layout::*;
+use crate::error::LayoutError;
+use crate::format::RawRegion;
+use crate::layout::{
+    features, Block, ConsumerLine, Header, ProducerRecord, RegistryLine, WaitLine, BLOCK_ALIGN,
+    BLOCK_COUNT, CONSUMER_OFFSET, HEADER_LEN, LINE_LEN, MAGIC, PRODUCER_OFFSET, SLOTS_OFFSET,
+    VERSION_MAJOR, VERSION_MINOR,
+};
+use crate::protocol::Mode;
+use crate::sync::{fence, Ordering};
+
+/// How to lay out a new record ring.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::record::RecordConfig;
+/// use ring_core::Mode;
+///
+/// let cfg = RecordConfig::new(4096).mode(Mode::Mpsc).initial_position(u32::MAX - 63);
+/// // Header and lines, the data area, the wait block, 64 producer records and their line.
+/// assert_eq!(cfg.region_len().unwrap(), 512 + 4096 + 128 + 128 * 65);
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordConfig {
+    /// Bytes of the data area: a power of two in `32..=2^31`.
+    pub capacity: u32,
+    /// SPSC or MPSC.
+    pub mode: Mode,
+    /// The byte position both positions start at (a multiple of 8).
+    pub initial_position: u32,
+    /// Whether the region has the wait block (on by default).
+    pub wait: bool,
+    /// Producer records of an MPSC ring (how many producer handles may exist at once, across
+    /// processes); 0 means [`crate::layout::DEFAULT_PRODUCER_SLOTS`]. Ignored in SPSC.
+    pub producers: u32,
+}
+
+impl RecordConfig {
+    /// An SPSC record ring with a data area of `capacity` bytes, positions starting at 0, and a
+    /// wait block.
+    pub const fn new(capacity: u32) -> Self {
+        RecordConfig {
+            capacity,
+            mode: Mode::Spsc,
+            initial_position: 0,
+            wait: true,
+            producers: 0,
+        }
+    }
+
+    /// Sets how many producer handles an MPSC ring can have at once (1 to
+    /// [`crate::layout::MAX_PRODUCER_SLOTS`]).
+    pub const fn producers(mut self, n: u32) -> Self {
+        self.producers = n;
+        self
+    }
+
+    /// The number of producer records this configuration lays out (0 in SPSC).
+    pub const fn producer_slots(&self) -> u32 {
+        match self.mode {
+            Mode::Mpsc if self.producers == 0 => crate::layout::DEFAULT_PRODUCER_SLOTS,
+            Mode::Mpsc => self.producers,
+            _ => 0,
+        }
+    }
+
+    /// Sets the mode (SPSC or MPSC).
+    pub const fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets the starting position (a multiple of 8).
+    pub const fn initial_position(mut self, pos: u32) -> Self {
+        self.initial_position = pos;
+        self
+    }
+
+    /// Adds or leaves out the wait block.
+    pub const fn wait(mut self, wait: bool) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Checks the configuration and returns `(wait block offset or 0, producer records
+    /// offset or 0, region_len)`.
+    fn placement(&self) -> Result<(u64, u64, u64), RecordLayoutError> {
+        check_data_capacity(self.capacity)?;
+        if !matches!(self.mode, Mode::Spsc | Mode::Mpsc) {
+            return Err(RecordLayoutError::Mode {
+                found: self.mode.bits(),
+            });
+        }
+        if self.initial_position % RECORD_ALIGN != 0 {
+            return Err(RecordLayoutError::InitialPosition {
+                found: self.initial_position,
+            });
+        }
+        let slots = self.producer_slots();
+        if slots > crate::layout::MAX_PRODUCER_SLOTS {
+            return Err(LayoutError::ProducerSlots { found: slots }.into());
+        }
+        let end = round128(SLOTS_OFFSET + u64::from(self.capacity));
+        let (wait, end) = if self.wait {
+            (end, end + u64::from(LINE_LEN))
+        } else {
+            (0, end)
+        };
+        Ok(if slots != 0 {
+            (
+                wait,
+                end,
+                end + u64::from(LINE_LEN) * (1 + u64::from(slots)),
+            )
+        } else {
+            (wait, 0, end)
+        })
+    }
+
+    /// Bytes a region needs for this configuration.
+    ///
+    /// # Errors
+    ///
+    /// As for formatting: an invalid capacity, mode or initial position.
+    pub fn region_len(&self) -> Result<u64, RecordLayoutError> {
+        Ok(self.placement()?.2)
+    }
+}
+
+fn round128(x: u64) -> u64 {
+    (x + 127) & !127
+}
+
+fn check_data_capacity(cap: u32) -> Result<(), RecordLayoutError> {
+    if (MIN_DATA_CAPACITY..=MAX_DATA_CAPACITY).contains(&cap) && cap.is_power_of_two() {
+        Ok(())
+    } else {
+        Err(RecordLayoutError::DataCapacity { found: cap })
+    }
+}
+
+/// The private, trusted copy of a validated record region's geometry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordGeometry {
+    /// SPSC or MPSC.
+    pub mode: Mode,
+    /// Bytes of the data area.
+    pub capacity: u32,
+    /// Layout minor version found.
+    pub version_minor: u32,
+    /// Offset of the record producer line.
+    pub producer_offset: u64,
+    /// Offset of the consumer line.
+    pub consumer_offset: u64,
+    /// Offset of the data area.
+    pub data_offset: u64,
+    /// Bytes the creator laid out.
+    pub region_len: u64,
+    /// Offset of the wait block, if present.
+    pub wait_offset: Option<u64>,
+    /// Offset of the producer records block (MPSC), if present.
+    pub producers_offset: Option<u64>,
+    /// Number of producer records (0: none).
+    pub producer_slots: u32,
+}
+
+fn header_of(region: &RawRegion) -> &Header {
+    // SAFETY: callers check length >= HEADER_LEN and 128-byte alignment first; Header is all
+    // atomics, valid for any bytes.
+    unsafe { &*(region.as_ptr() as *const Header) }
+}
+
+fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
+    if region.as_ptr() as usize % BLOCK_ALIGN as usize != 0 {
+        return Err(LayoutError::Misaligned {
+            addr: region.as_ptr() as usize,
+        });
+    }
+    if (region.len() as u64) < needed {
+        return Err(LayoutError::RegionTooShort {
+            needed,
+            available: region.len() as u64,
+        });
+    }
+    Ok(())
+}
+
+/// Formats `region` as an empty record ring laid out per `cfg` and validates the result.
+/// `zeroed` says the bytes are known to be zero, so the data area need not be cleared.
+///
+/// # Errors
+///
+/// [`RecordLayoutError`] for an invalid configuration or unsuitable memory.
+pub fn format_records(
+    region: &RawRegion,
+    cfg: &RecordConfig,
+    pid: u32,
+    zeroed: bool,
+) -> Result<RecordGeometry, RecordLayoutError> {
+    let (wait_off, prod_off, region_len) = cfg.placement()?;
+    let producer_slots = cfg.producer_slots();
+    check_base(region, region_len)?;
+    let h = header_of(region);
+    let r = Ordering::Relaxed;
+    h.magic.store(0, Ordering::Release);
+    fence(Ordering::SeqCst);
+    h.version_major.store(VERSION_MAJOR, r);
+    h.version_minor.store(VERSION_MINOR, r);
+    h.header_len.store(HEADER_LEN, r);
+    h.mode.store(cfg.mode.bits(), r);
+    h.compat.store(0, r);
+    let incompat = INCOMPAT_RECORDS
+        | if cfg.wait { features::INCOMPAT_WAIT } else { 0 }
+        | if producer_slots != 0 {
+            features::INCOMPAT_PRODUCERS
+        } else {
+            0
+        };
+    h.incompat.store(incompat, r);
+    h.ro_compat.store(0, r);
+    h.capacity.store(cfg.capacity, r);
+    h.entry_format.store(RECORDS_V1, r);
+    h.entry_size.store(0, r);
+    h.entry_align.store(RECORD_ALIGN, r);
+    h.slot_stride.store(1, r);
+    h.payload_offset.store(RECORD_HEADER_LEN, r);
+    h.region_len.store(region_len, r);
+    h.initial_index.store(cfg.initial_position, r);
+    h.creator_pid.store(pid, r);
+    let rows: [(u64, u64); BLOCK_COUNT] = [
+        (PRODUCER_OFFSET, u64::from(LINE_LEN)),
+        (CONSUMER_OFFSET, u64::from(LINE_LEN)),
+        (SLOTS_OFFSET, u64::from(cfg.capacity)),
+        (0, 0),
+        if cfg.wait {
+            (wait_off, u64::from(LINE_LEN))
+        } else {
+            (0, 0)
+        },
+        if producer_slots != 0 {
+            (
+                prod_off,
+                u64::from(LINE_LEN) * (1 + u64::from(producer_slots)),
+            )
+        } else {
+            (0, 0)
+        },
+        (0, 0),
+        (0, 0),
+    ];
+    for (row, (off, len)) in h.blocks.iter().zip(rows) {
+        row.offset.store(off, r);
+        row.len.store(len, r);
+    }
+    h.overflow_capacity.store(0, r);
+    h.producer_slots.store(producer_slots, r);
+    h.reserved.iter().for_each(|w| w.store(0, r));
+    let base = region.as_ptr();
+    // SAFETY: `check_base` verified `region_len` bytes at 128-byte alignment; the producer
+    // line lies at 256..384, inside them; the struct is all atomics.
+    let prod = unsafe { &*(base.add(PRODUCER_OFFSET as usize) as *const RecordProducerLine) };
+    // SAFETY: as above, 384..512.
+    let cons = unsafe { &*(base.add(CONSUMER_OFFSET as usize) as *const ConsumerLine) };
+    prod.tail.store(u64::from(cfg.initial_position), r);
+    prod.owner.store(0, r);
+    prod.reserved32.store(0, r);
+    prod.full_refusals.store(0, r);
+    prod.discarded.store(0, r);
+    prod.reserved.iter().for_each(|w| w.store(0, r));
+    cons.head.store(cfg.initial_position, r);
+    cons.owner.store(0, r);
+    cons.reserved.iter().for_each(|w| w.store(0, r));
+    if !zeroed {
+        // SAFETY: the data area `512..512 + capacity` lies inside the checked region; nobody
+        // uses the region while it is being formatted (its magic reads 0).
+        unsafe {
+            core::ptr::write_bytes(base.add(SLOTS_OFFSET as usize), 0, cfg.capacity as usize)
+        };
+    }
+    if cfg.wait {
+        // SAFETY: the wait line lies at `wait_off`, a multiple of 128 inside the region.
+        let w = unsafe { &*(base.add(wait_off as usize) as *const WaitLine) };
+        w.futex.store(0, r);
+        w.waiters.store(0, r);
+        w.flags.store(0, r);
+        w.reserved32.store(0, r);
+        w.wakeups.store(0, r);
+        w.sleeps.store(0, r);
+        w.reserved.iter().for_each(|x| x.store(0, r));
+    }
+    if producer_slots != 0 {
+        // SAFETY: the registry line and the records lie at `prod_off`, a multiple of 128 inside
+        // the region; all atomics. All-zero is their formatted state (LAYOUT.md, section 8).
+        unsafe {
+            let line = &*(base.add(prod_off as usize) as *const RegistryLine);
+            line.recoverer.store(0, r);
+            line.reserved32.store(0, r);
+            line.recoveries.store(0, r);
+            line.recovered.store(0, r);
+            line.reclaimed.store(0, r);
+            line.reserved.iter().for_each(|w| w.store(0, r));
+            for i in 0..producer_slots as usize {
+                let rec = &*(base.add(prod_off as usize + LINE_LEN as usize * (1 + i))
+                    as *const ProducerRecord);
+                rec.owner.store(0, r);
+                rec.reserved32.store(0, r);
+                rec.start_time.store(0, r);
+                rec.ring_start.store(0, r);
+                rec.ring_len.store(0, r);
+                rec.overflow_start.store(0, r);
+                rec.overflow_len.store(0, r);
+                rec.reserved.iter().for_each(|w| w.store(0, r));
+            }
+        }
+    }
+    h.magic.store(MAGIC, Ordering::Release);
+    attach_records(region)
+}
+
+/// Validates that `region` holds a record ring this crate can use and returns its trusted
+/// geometry (spec/RECORDS.md, section 3.2).
+///
+/// # Errors
+///
+/// The first [`RecordLayoutError`] found, in the order of the spec's checks.
+pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayoutError> {
+    check_base(region, u64::from(HEADER_LEN))?;
+    let avail = region.len() as u64;
+    let h = header_of(region);
+    let r = Ordering::Relaxed;
+    let magic = h.magic.load(Ordering::Acquire);
+    if magic != MAGIC {
+        return Err(LayoutError::BadMagic { found: magic }.into());
+    }
+    let (major, minor) = (h.version_major.load(r), h.version_minor.load(r));
+    if major != VERSION_MAJOR {
+        return Err(LayoutError::UnsupportedVersion { major, minor }.into());
+    }
+    let header_len = h.header_len.load(r);
+    if header_len < HEADER_LEN || u64::from(header_len) > avail {
+        return Err(LayoutError::HeaderLength { found: header_len }.into());
+    }
+    // Loaded once: the same value decides refusal and the blocks used (LAYOUT.md, section 9).
+    let incompat = h.incompat.load(r);
+    if incompat & INCOMPAT_RECORDS == 0 {
+        return Err(RecordLayoutError::NotRecords { incompat });
+    }
+    let refused =
+        incompat & !(INCOMPAT_RECORDS | features::INCOMPAT_WAIT | features::INCOMPAT_PRODUCERS);
+    if refused != 0 {
+        return Err(RecordLayoutError::Features { bits: refused });
+    }
+    let ro = h.ro_compat.load(r) & !features::RO_COMPAT_KNOWN;
+    if ro != 0 {
+        return Err(LayoutError::UnknownReadOnlyFeatures { bits: ro }.into());
+    }
+    let mode_word = h.mode.load(r);
+    let mode = match Mode::from_bits(mode_word) {
+        Some(m @ (Mode::Spsc | Mode::Mpsc)) => m,
+        _ => return Err(RecordLayoutError::Mode { found: mode_word }),
+    };
+    let capacity = h.capacity.load(r);
+    check_data_capacity(capacity)?;
+    let format = h.entry_format.load(r);
+    if format != RECORDS_V1 {
+        return Err(LayoutError::EntryFormat {
+            expected: RECORDS_V1,
+            found: format,
+        }
+        .into());
+    }
+    let size = h.entry_size.load(r);
+    if size != 0 {
+        return Err(LayoutError::EntrySize {
+            expected: 0,
+            found: size,
+        }
+        .into());
+    }
+    let align = h.entry_align.load(r);
+    if align != RECORD_ALIGN {
+        return Err(LayoutError::EntryAlign {
+            expected: RECORD_ALIGN,
+            found: align,
+        }
+        .into());
+    }
+    let (stride, poff) = (h.slot_stride.load(r), h.payload_offset.load(r));
+    if stride != 1 || poff != RECORD_HEADER_LEN {
+        return Err(LayoutError::SlotLayout {
+            stride: 1,
+            found_stride: stride,
+            found_payload_offset: poff,
+        }
+        .into());
+    }
+    let region_len = h.region_len.load(r);
+    if region_len > avail {
+        return Err(LayoutError::RegionTooShort {
+            needed: region_len,
+            available: avail,
+        }
+        .into());
+    }
+    if region_len < u64::from(header_len) {
+        return Err(LayoutError::RegionLength {
+            found: region_len,
+            available: avail,
+        }
+        .into());
+    }
+    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
+    for (i, row) in h.blocks.iter().enumerate() {
+        let (offset, len) = (row.offset.load(r), row.len.load(r));
+        rows[i] = (offset, len);
+        if len == 0 && offset == 0 {
+            continue;
+        }
+        let bad = LayoutError::Block {
+            block: Block::name(i),
+            offset,
+            len,
+        };
+        let end = offset.checked_add(len).ok_or(bad)?;
+        if len == 0
+            || offset % BLOCK_ALIGN != 0
+            || offset < u64::from(header_len)
+            || end > region_len
+        {
+            return Err(bad.into());
+        }
+    }
+    for i in 0..BLOCK_COUNT {
+        for j in 0..i {
+            let ((a, al), (b, bl)) = (rows[i], rows[j]);
+            if al != 0 && bl != 0 && a < b + bl && b < a + al {
+                return Err(LayoutError::Block {
+                    block: Block::name(i),
+                    offset: a,
+                    len: al,
+                }
+                .into());
+            }
+        }
+    }
+    let oc = h.overflow_capacity.load(r);
+    if oc != 0 {
+        return Err(LayoutError::OverflowCapacity { found: oc }.into());
+    }
+    let ps = h.producer_slots.load(r);
+    let producers_len = if incompat & features::INCOMPAT_PRODUCERS != 0 {
+        if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&ps) {
+            return Err(LayoutError::ProducerSlots { found: ps }.into());
+        }
+        u64::from(LINE_LEN) * (1 + u64::from(ps))
+    } else if ps != 0 {
+        return Err(LayoutError::ProducerSlots { found: ps }.into());
+    } else {
+        0
+    };
+    let wait = incompat & features::INCOMPAT_WAIT != 0;
+    let required = [
+        (Block::Producer, u64::from(LINE_LEN)),
+        (Block::Consumer, u64::from(LINE_LEN)),
+        (Block::Slots, u64::from(capacity)),
+        (Block::Overflow, 0),
+        (Block::Wait, if wait { u64::from(LINE_LEN) } else { 0 }),
+        (Block::Producers, producers_len),
+    ];
+    for (b, expected) in required {
+        let (_, found) = rows[b as usize];
+        if found != expected {
+            return Err(LayoutError::BlockLength {
+                block: Block::name(b as usize),
+                expected,
+                found,
+            }
+            .into());
+        }
+    }
+    Ok(RecordGeometry {
+        mode,
+        capacity,
+        version_minor: minor,
+        producer_offset: rows[Block::Producer as usize].0,
+        consumer_offset: rows[Block::Consumer as usize].0,
+        data_offset: rows[Block::Slots as usize].0,
+        region_len,
+        wait_offset: wait.then_some(rows[Block::Wait as usize].0),
+        producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
+        producer_slots: if producers_len != 0 { ps } else { 0 },
+    })
+}

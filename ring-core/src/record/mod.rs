@@ -1,0 +1,1099 @@
+//! The byte ring: variable-length records in the same region format (spec/RECORDS.md).
+//!
+//! A [`RecordRing`] lays a data area of a power-of-two number of bytes over memory you choose,
+//! like [`crate::Ring`], and carries records of any length up to half of it: each is an 8-byte
+//! header (its position as a sequence field, its length, a type, DISCARD/BUSY flags) followed by
+//! the payload, 8-byte aligned, with a padding record where one would cross the end of the
+//! area. Producers write records in place ([`RecordProducer::reserve`]); the consumer reads
+//! them in place ([`RecordConsumer::read`]). Modes: SPSC and MPSC (lock-free reservation by
+//! compare-and-swap; a producer stalled inside a record holds up only what follows it).
+//! [`attrs`] encodes completions followed by attributes.
+//!
+//! Each handle picks its flavor once, when it is made: the SPSC producer
+//! keeps its position privately and publishes with one Release store per record; the MPSC
+//! producer reserves by compare-and-swap of the 64-bit `tail` word; the consumer of an MPSC
+//! ring treats unwritten headers as pending and zeroes what it releases.
+//!
+//! # Examples
+//!
+//! ```
+//! use ring_core::record::{RecordConfig, RecordRing};
+//!
+//! let ring = RecordRing::create_heap(RecordConfig::new(4096)).unwrap();
+//! let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+//! let mut rec = tx.reserve(5).unwrap();
+//! rec.as_mut_slice().copy_from_slice(b"hello");
+//! rec.commit();
+//! tx.push(b"world!").unwrap();
+//! assert_eq!(rx.read().unwrap().bytes(), b"hello");
+//! let mut buf = Vec::new();
+//! rx.pop_into(&mut buf).unwrap();
+//! assert_eq!(buf, b"world!");
+//! assert!(rx.read().is_err()); // empty
+//! ```
+
+pub mod attrs;
+#[cfg(all(feature = "std", not(ring_core_loom)))]
+mod blocking;
+pub mod errors;
+pub mod format;
+pub mod layout;
+#[cfg(ring_core_loom)]
+pub mod model;
+mod mpsc;
+mod recovery;
+mod rx;
+mod spsc;
+
+pub use errors::{
+    HandleError, ReadError, RecordCorruption, RecordLayoutError, RecordWaitError, ReserveError,
+};
+pub use format::{attach_records, format_records, RecordConfig, RecordGeometry};
+
+use crate::format::RawRegion;
+use crate::layout::{ConsumerLine, WaitLine};
+use crate::protocol::wait::Waker;
+use crate::protocol::Mode;
+use crate::ring::{Keep, Memory, Shared};
+use crate::sync::{AtomicU32, Ordering::Acquire, Ordering::Relaxed};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::AtomicI32;
+use layout::{record_type, tail_pos, Area, RecordProducerLine, DISCARD, RECORD_ALIGN};
+
+/// The protocol view of a record ring: trusted copies only.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct RawRecords<'a> {
+    pub(crate) area: Area<'a>,
+    pub(crate) prod: &'a RecordProducerLine,
+    pub(crate) cons: &'a ConsumerLine,
+    pub(crate) wait: Option<&'a WaitLine>,
+    pub(crate) mode: Mode,
+    /// The producer records (MPSC rings that have them).
+    pub(crate) registry: Option<crate::protocol::registry::Registry<'a>>,
+}
+
+/// A reservation: where it started (before any padding record), where the record is, and its
+/// payload length.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Resv {
+    pub(crate) start: u32,
+    pub(crate) pos: u32,
+    pub(crate) len: u32,
+}
+
+/// A record ring in memory `M`: validated once, addressed through trusted private copies.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::record::{RecordConfig, RecordRing};
+/// use ring_core::Mode;
+///
+/// let ring = RecordRing::create_heap(RecordConfig::new(1024).mode(Mode::Mpsc)).unwrap();
+/// std::thread::scope(|s| {
+///     for t in 0..2u8 {
+///         let ring = &ring;
+///         s.spawn(move || {
+///             let mut tx = ring.producer().unwrap();
+///             for i in 0..50u8 {
+///                 while tx.push(&[t, i]).is_err() {
+///                     std::thread::yield_now();
+///                 }
+///             }
+///         });
+///     }
+///     let mut rx = ring.consumer().unwrap();
+///     let mut got = 0;
+///     while got < 100 {
+///         if let Ok(r) = rx.read() {
+///             assert_eq!(r.len(), 2);
+///             got += 1;
+///         }
+///     }
+/// });
+/// ```
+pub struct RecordRing<M: Memory = crate::DefaultMemory> {
+    raw: RawRecords<'static>,
+    geo: RecordGeometry,
+    shared: Arc<Shared<M>>,
+}
+
+// SAFETY: all shared state is reached through atomics or protocol-arbitrated payload bytes;
+// `M: Send + Sync`.
+unsafe impl<M: Memory> Send for RecordRing<M> {}
+// SAFETY: as above; `&RecordRing` only hands out handles that follow the protocol.
+unsafe impl<M: Memory> Sync for RecordRing<M> {}
+
+impl<M: Memory> Clone for RecordRing<M> {
+    fn clone(&self) -> Self {
+        RecordRing {
+            raw: self.raw,
+            geo: self.geo,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<M: Memory> core::fmt::Debug for RecordRing<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecordRing")
+            .field("geometry", &self.geo)
+            .finish()
+    }
+}
+
+/// Counters and positions of a record ring (a snapshot; the words move while it is taken).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordCounters {
+    /// Producer position.
+    pub tail: u32,
+    /// Reservations made (MPSC; wraps; 0 in SPSC).
+    pub reservations: u32,
+    /// Consumer position.
+    pub head: u32,
+    /// Reservations refused for lack of room.
+    pub full_refusals: u64,
+    /// Records committed as discarded.
+    pub discarded: u64,
+    /// Wake-ups issued (0 without a wait block).
+    pub wakeups: u64,
+    /// Times a consumer was about to sleep (0 without a wait block).
+    pub sleeps: u64,
+}
+
+impl<M: Memory> RecordRing<M> {
+    /// Formats `mem` as a new, empty record ring.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordLayoutError`] for an invalid configuration or unsuitable memory.
+    pub fn create(mem: M, cfg: RecordConfig) -> Result<Self, RecordLayoutError> {
+        let region = mem.raw();
+        let geo = format_records(&region, &cfg, crate::current_pid(), mem.is_fresh_zeroed())?;
+        Ok(Self::new(mem, region, geo))
+    }
+
+    /// Validates `mem` as an existing record ring (made by this or another process).
+    ///
+    /// # Errors
+    ///
+    /// The first [`RecordLayoutError`] found (spec/RECORDS.md, section 3.2).
+    pub fn attach(mem: M) -> Result<Self, RecordLayoutError> {
+        let region = mem.raw();
+        let geo = attach_records(&region)?;
+        Ok(Self::new(mem, region, geo))
+    }
+
+    #[cfg(not(ring_core_loom))]
+    fn new(mem: M, region: RawRegion, geo: RecordGeometry) -> Self {
+        let base = region.as_ptr();
+        // SAFETY: attach validated every block inside the region (128-byte aligned, expected
+        // lengths); `mem` moves into the `Arc` that every holder of these references keeps
+        // alive; the structs are all atomics.
+        let raw = unsafe {
+            RawRecords {
+                area: Area::new(base.add(geo.data_offset as usize), geo.capacity),
+                prod: &*(base.add(geo.producer_offset as usize) as *const RecordProducerLine),
+                cons: &*(base.add(geo.consumer_offset as usize) as *const ConsumerLine),
+                wait: geo
+                    .wait_offset
+                    .map(|o| &*(base.add(o as usize) as *const WaitLine)),
+                mode: geo.mode,
+                registry: geo
+                    .producers_offset
+                    .map(|o| crate::protocol::registry::Registry {
+                        line: &*(base.add(o as usize) as *const crate::layout::RegistryLine),
+                        records: core::slice::from_raw_parts(
+                            base.add(o as usize + crate::layout::LINE_LEN as usize)
+                                as *const crate::layout::ProducerRecord,
+                            geo.producer_slots as usize,
+                        ),
+                    }),
+            }
+        };
+        RecordRing {
+            raw,
+            geo,
+            shared: Arc::new(Shared {
+                mem,
+                eventfd: AtomicI32::new(-1),
+            }),
+        }
+    }
+
+    #[cfg(ring_core_loom)]
+    fn new(_mem: M, _region: RawRegion, _geo: RecordGeometry) -> Self {
+        unimplemented!("model builds use record::model::HeapRecordRing")
+    }
+
+    /// The trusted geometry.
+    pub fn geometry(&self) -> &RecordGeometry {
+        &self.geo
+    }
+
+    /// The memory the ring lives in.
+    pub fn memory(&self) -> &M {
+        &self.shared.mem
+    }
+
+    /// Bytes of the data area.
+    pub fn capacity(&self) -> u32 {
+        self.geo.capacity
+    }
+
+    /// The largest payload a record may have in this ring.
+    pub fn max_record_len(&self) -> u32 {
+        layout::max_record_len(self.geo.capacity)
+    }
+
+    /// SPSC or MPSC.
+    pub fn mode(&self) -> Mode {
+        self.geo.mode
+    }
+
+    /// A snapshot of the positions and counters.
+    pub fn counters(&self) -> RecordCounters {
+        counters(&self.raw)
+    }
+
+    /// Recovery of dead MPSC producers (spec/RECORDS.md, section 7.2): commits as discarded
+    /// every record that a producer whose process no longer exists reserved and never
+    /// committed, and frees those producers' records. Never touches a live producer's record.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::RecoverError::NoRecords`] for an SPSC ring (or an MPSC ring without producer
+    /// records); [`crate::RecoverError::Busy`] while another live process recovers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::Mode;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256).mode(Mode::Mpsc)).unwrap();
+    /// ring.producer().unwrap().push(b"x").unwrap();
+    /// assert_eq!(ring.recover().unwrap().positions, 0); // nothing stuck
+    /// ```
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        recovery::recover(&self.raw)
+    }
+
+    fn keep(&self) -> (Arc<dyn Keep>, &'static AtomicI32) {
+        let keep: Arc<dyn Keep> = self.shared.clone();
+        // SAFETY: the slot lives inside the `Arc` allocation, which does not move and lives as
+        // long as any clone; the handle keeps `keep` next to this reference.
+        let eventfd = unsafe { &*core::ptr::addr_of!(self.shared.eventfd) };
+        (keep, eventfd)
+    }
+
+    /// A producer handle; in SPSC it takes the producer claim word.
+    ///
+    /// # Errors
+    ///
+    /// [`HandleError::Claim`] when another live producer holds an SPSC ring;
+    /// [`HandleError::Corrupt`] when the positions found are inconsistent.
+    pub fn producer(&self) -> Result<RecordProducer, HandleError> {
+        let (keep, eventfd) = self.keep();
+        RecordProducer::new(self.raw, keep, eventfd)
+    }
+
+    /// The consumer handle (takes the consumer claim word).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordRing::producer`].
+    pub fn consumer(&self) -> Result<RecordConsumer, HandleError> {
+        let (keep, eventfd) = self.keep();
+        RecordConsumer::new(self.raw, keep, eventfd)
+    }
+}
+
+#[cfg(feature = "std")]
+impl RecordRing<crate::Region> {
+    /// A record ring on the heap (zeroed memory), for threads of one process.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::RegionError`] for an invalid configuration or failed allocation.
+    pub fn create_heap(cfg: RecordConfig) -> Result<Self, crate::RegionError> {
+        let len = cfg.region_len().map_err(region_error)?;
+        let mem = crate::Region::heap(len as usize)?;
+        Self::create(mem, cfg).map_err(region_error)
+    }
+
+    /// A record ring in a new memfd, whose descriptor another process can map
+    /// ([`crate::Region::from_fd`], then [`RecordRing::attach`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordRing::create_heap`].
+    pub fn create_memfd(name: &str, cfg: RecordConfig) -> Result<Self, crate::RegionError> {
+        let len = cfg.region_len().map_err(region_error)?;
+        let mem = crate::Region::memfd(name, len as usize)?;
+        Self::create(mem, cfg).map_err(region_error)
+    }
+}
+
+#[cfg(feature = "std")]
+fn region_error(e: RecordLayoutError) -> crate::RegionError {
+    match e {
+        RecordLayoutError::Layout(l) => l.into(),
+        RecordLayoutError::DataCapacity { found } => crate::LayoutError::Capacity { found }.into(),
+        RecordLayoutError::Mode { found } => crate::LayoutError::Mode { found }.into(),
+        RecordLayoutError::NotRecords { incompat }
+        | RecordLayoutError::Features { bits: incompat } => {
+            crate::LayoutError::UnknownIncompatFeatures { bits: incompat }.into()
+        }
+        RecordLayoutError::InitialPosition { found } => {
+            crate::LayoutError::Capacity { found }.into()
+        }
+    }
+}
+
+pub(crate) fn counters(raw: &RawRecords<'_>) -> RecordCounters {
+    let w = raw.prod.tail.load(Acquire);
+    let (wakeups, sleeps) = raw.wait.map_or((0, 0), |l| {
+        (l.wakeups.load(Relaxed), l.sleeps.load(Relaxed))
+    });
+    RecordCounters {
+        tail: tail_pos(w),
+        reservations: (w >> 32) as u32,
+        head: raw.cons.head.load(Acquire),
+        full_refusals: raw.prod.full_refusals.load(Relaxed),
+        discarded: raw.prod.discarded.load(Relaxed),
+        wakeups,
+        sleeps,
+    }
+}
+
+enum TxFlavor<'a> {
+    Spsc(spsc::SpscTx<'a>),
+    Mp(mpsc::MpTx<'a>),
+}
+
+/// A producer handle of a record ring.
+///
+/// Dropping it gives the SPSC claim back.
+pub struct RecordProducer {
+    flavor: TxFlavor<'static>,
+    owner: Option<(&'static AtomicU32, u32)>,
+    /// The producer record held (MPSC with records): registry and index.
+    record: Option<(crate::protocol::registry::Registry<'static>, u32)>,
+    _keep: Arc<dyn Keep>,
+}
+
+// SAFETY: the flavor holds references into memory kept alive by `_keep`, reached through
+// atomics or bytes this producer owns under the protocol.
+unsafe impl Send for RecordProducer {}
+
+impl core::fmt::Debug for RecordProducer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let flavor = match self.flavor {
+            TxFlavor::Spsc(_) => "Spsc",
+            TxFlavor::Mp(_) => "Mp",
+        };
+        f.debug_struct("RecordProducer")
+            .field("flavor", &flavor)
+            .finish()
+    }
+}
+
+impl RecordProducer {
+    pub(crate) fn new(
+        raw: RawRecords<'static>,
+        keep: Arc<dyn Keep>,
+        eventfd: &'static AtomicI32,
+    ) -> Result<Self, HandleError> {
+        let wait = raw.wait.map(|line| Waker { line, eventfd });
+        match raw.mode {
+            Mode::Mpsc => {
+                let record = match raw.registry {
+                    Some(reg) => {
+                        let index = match reg.register() {
+                            Some(i) => i,
+                            None => {
+                                // Every record held: free the dead owners' records, once.
+                                let _ = recovery::recover(&raw);
+                                reg.register().ok_or(HandleError::Claim(
+                                    crate::ClaimError::NoProducerRecord {
+                                        records: reg.records.len() as u32,
+                                    },
+                                ))?
+                            }
+                        };
+                        Some((reg, index))
+                    }
+                    None => None,
+                };
+                let intent = record
+                    .and_then(|(reg, i)| reg.record(i))
+                    .map(crate::protocol::registry::Intent::ring);
+                Ok(RecordProducer {
+                    flavor: TxFlavor::Mp(mpsc::MpTx::new(&raw, intent, wait)),
+                    owner: None,
+                    record,
+                    _keep: keep,
+                })
+            }
+            _ => {
+                let token = crate::ring::claim(&raw.prod.owner)?;
+                let tail = tail_pos(raw.prod.tail.load(Acquire));
+                let head = raw.cons.head.load(Acquire);
+                if tail.wrapping_sub(head) > raw.area.capacity()
+                    || tail % RECORD_ALIGN != 0
+                    || head % RECORD_ALIGN != 0
+                {
+                    crate::ring::unclaim(&raw.prod.owner, token);
+                    return Err(HandleError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                        tail,
+                        head,
+                    }));
+                }
+                Ok(RecordProducer {
+                    flavor: TxFlavor::Spsc(spsc::SpscTx::new(&raw, tail, head, wait)),
+                    owner: Some((&raw.prod.owner, token)),
+                    record: None,
+                    _keep: keep,
+                })
+            }
+        }
+    }
+
+    /// Reserves a data record of `len` payload bytes to write in place; commit it with
+    /// [`RecordMut::commit`]. Dropping the reservation uncommitted discards it.
+    ///
+    /// # Errors
+    ///
+    /// [`ReserveError::TooLarge`] beyond [`RecordRing::max_record_len`], [`ReserveError::Full`]
+    /// when the data area has no room now, [`ReserveError::Corrupt`] for corrupt positions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing, ReserveError};
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(64)).unwrap();
+    /// let mut tx = ring.producer().unwrap();
+    /// assert!(matches!(tx.reserve(100), Err(ReserveError::TooLarge { max: 24, .. })));
+    /// let mut r = tx.reserve(3).unwrap();
+    /// r.write(0, b"abc");
+    /// r.commit();
+    /// ```
+    #[inline]
+    pub fn reserve(&mut self, len: usize) -> Result<RecordMut<'_>, ReserveError> {
+        self.reserve_typed(len, record_type::DATA)
+    }
+
+    /// Like [`RecordProducer::reserve`], with a record type (`DATA`, `COMPLETION`, or a user
+    /// type `32..=63`).
+    ///
+    /// # Panics
+    ///
+    /// For type `NONE`, `PAD` or above 63.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordProducer::reserve`].
+    #[inline(always)]
+    pub fn reserve_typed(&mut self, len: usize, ty: u8) -> Result<RecordMut<'_>, ReserveError> {
+        assert!(
+            ty > record_type::PAD && ty <= record_type::MAX,
+            "record type {ty} is not one a producer may write"
+        );
+        let resv = match &mut self.flavor {
+            TxFlavor::Spsc(tx) => tx.reserve(len)?,
+            TxFlavor::Mp(tx) => tx.reserve(len, ty)?,
+        };
+        Ok(RecordMut {
+            tx: &mut self.flavor,
+            resv,
+            ty,
+            done: false,
+        })
+    }
+
+    /// Reserves, copies `bytes` in and commits a data record.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordProducer::reserve`]; nothing is written on error.
+    #[inline(always)]
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), ReserveError> {
+        self.push_typed(bytes, record_type::DATA)
+    }
+
+    /// [`RecordProducer::push`] with a record type.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordProducer::reserve`].
+    #[inline(always)]
+    pub fn push_typed(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        assert!(
+            ty > record_type::PAD && ty <= record_type::MAX,
+            "record type {ty} is not one a producer may write"
+        );
+        // The copy cannot fail or panic, so no guard is needed between reserve and commit.
+        match &mut self.flavor {
+            TxFlavor::Spsc(tx) => {
+                let r = tx.reserve(bytes.len())?;
+                // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the
+                // area.
+                unsafe { tx.area().write(r.pos, 0, bytes) };
+                tx.commit(&r, ty, 0);
+            }
+            TxFlavor::Mp(tx) => {
+                let r = tx.reserve(bytes.len(), ty)?;
+                // SAFETY: as above.
+                unsafe { tx.area().write(r.pos, 0, bytes) };
+                tx.commit(&r, ty, 0);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RecordProducer {
+    fn drop(&mut self) {
+        if let Some((word, token)) = self.owner {
+            crate::ring::unclaim(word, token);
+        }
+        if let Some((reg, index)) = self.record {
+            // Every reservation of this handle is committed by now (a `RecordMut` borrows it).
+            reg.unregister(index);
+        }
+    }
+}
+
+/// A reserved record being written in place. [`RecordMut::commit`] publishes it;
+/// [`RecordMut::discard`], or dropping it, publishes it as discarded (consumers skip it).
+pub struct RecordMut<'p> {
+    tx: &'p mut TxFlavor<'static>,
+    resv: Resv,
+    ty: u8,
+    done: bool,
+}
+
+impl core::fmt::Debug for RecordMut<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecordMut")
+            .field("position", &self.resv.pos)
+            .field("len", &self.resv.len)
+            .field("type", &self.ty)
+            .finish()
+    }
+}
+
+impl RecordMut<'_> {
+    fn area(&self) -> Area<'static> {
+        match &*self.tx {
+            TxFlavor::Spsc(t) => t.area(),
+            TxFlavor::Mp(t) => t.area(),
+        }
+    }
+
+    /// Payload bytes.
+    pub fn len(&self) -> usize {
+        self.resv.len as usize
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.resv.len == 0
+    }
+
+    /// The record's position.
+    pub fn position(&self) -> u32 {
+        self.resv.pos
+    }
+
+    /// The record type it will be committed with.
+    pub fn record_type(&self) -> u8 {
+        self.ty
+    }
+
+    /// Changes the record type (see [`RecordProducer::reserve_typed`]).
+    ///
+    /// # Panics
+    ///
+    /// For type `NONE`, `PAD` or above 63.
+    #[inline]
+    pub fn set_type(&mut self, ty: u8) {
+        assert!(
+            ty > record_type::PAD && ty <= record_type::MAX,
+            "record type {ty} is not one a producer may write"
+        );
+        self.ty = ty;
+    }
+
+    /// Copies `src` into the payload from byte `at`.
+    ///
+    /// # Panics
+    ///
+    /// If `at + src.len()` exceeds the payload length.
+    #[inline(always)]
+    pub fn write(&mut self, at: usize, src: &[u8]) {
+        assert!(
+            at.checked_add(src.len())
+                .is_some_and(|e| e <= self.resv.len as usize),
+            "write of {} bytes at {at} past a {}-byte record",
+            src.len(),
+            self.resv.len
+        );
+        // SAFETY: the reservation is ours until committed, and its bytes lie in the area
+        // (reserve placed the record so that it does not cross the end).
+        unsafe { self.area().write(self.resv.pos, at, src) };
+    }
+
+    /// The payload, to write in place (its previous bytes are unspecified).
+    #[cfg(not(ring_core_loom))]
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `write`: the bytes are ours and in bounds; the slice borrows `self`,
+        // which cannot be committed while it lives.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                self.area().payload(self.resv.pos),
+                self.resv.len as usize,
+            )
+        }
+    }
+
+    /// Shrinks the payload to `len` bytes (the bytes given up are returned to the ring, as a
+    /// discarded filler record in MPSC).
+    ///
+    /// # Panics
+    ///
+    /// If `len` exceeds the current length.
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        assert!(
+            len <= self.resv.len as usize,
+            "truncate can only shrink a record"
+        );
+        let len = len as u32;
+        match self.tx {
+            TxFlavor::Spsc(t) => t.truncate(&mut self.resv, len),
+            TxFlavor::Mp(t) => t.truncate(&mut self.resv, len),
+        }
+    }
+
+    #[inline(always)]
+    fn finish(&mut self, flags: u64) {
+        self.done = true;
+        match self.tx {
+            TxFlavor::Spsc(t) => {
+                t.commit(&self.resv, self.ty, flags);
+                if flags != 0 {
+                    t.discarded.fetch_add(1, Relaxed);
+                }
+            }
+            TxFlavor::Mp(t) => {
+                t.commit(&self.resv, self.ty, flags);
+                if flags != 0 {
+                    t.discarded.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Publishes the record.
+    #[inline(always)]
+    pub fn commit(mut self) {
+        self.finish(0);
+    }
+
+    /// Publishes the record as discarded: consumers skip it.
+    pub fn discard(mut self) {
+        self.finish(DISCARD);
+    }
+}
+
+impl Drop for RecordMut<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(DISCARD);
+        }
+    }
+}
+
+/// The consumer handle of a record ring. Dropping it gives the claim back.
+pub struct RecordConsumer {
+    rx: rx::Rx<'static>,
+    raw: RawRecords<'static>,
+    /// This process's eventfd slot for the ring (-1 when none is attached).
+    #[cfg_attr(not(all(feature = "std", not(ring_core_loom))), allow(dead_code))]
+    eventfd: &'static AtomicI32,
+    /// Whether an eventfd wait was prepared and not finished.
+    #[cfg_attr(not(all(feature = "std", not(ring_core_loom))), allow(dead_code))]
+    eventfd_armed: bool,
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    wait: Option<&'static WaitLine>,
+    owner: (&'static AtomicU32, u32),
+    _keep: Arc<dyn Keep>,
+}
+
+// SAFETY: as for `RecordProducer`.
+unsafe impl Send for RecordConsumer {}
+
+impl core::fmt::Debug for RecordConsumer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecordConsumer")
+            .field("head", &self.rx.head)
+            .finish()
+    }
+}
+
+/// What [`RecordConsumer::pop_into`] copied: the record's type and position.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// Record type.
+    pub record_type: u8,
+    /// Position.
+    pub position: u32,
+    /// Payload bytes.
+    pub len: u32,
+}
+
+impl RecordConsumer {
+    pub(crate) fn new(
+        raw: RawRecords<'static>,
+        keep: Arc<dyn Keep>,
+        eventfd: &'static AtomicI32,
+    ) -> Result<Self, HandleError> {
+        let token = crate::ring::claim(&raw.cons.owner)?;
+        let head = raw.cons.head.load(Acquire);
+        let tail = tail_pos(raw.prod.tail.load(Acquire));
+        if tail.wrapping_sub(head) > raw.area.capacity()
+            || tail % RECORD_ALIGN != 0
+            || head % RECORD_ALIGN != 0
+        {
+            crate::ring::unclaim(&raw.cons.owner, token);
+            return Err(HandleError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                tail,
+                head,
+            }));
+        }
+        Ok(RecordConsumer {
+            rx: rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc),
+            raw,
+            eventfd,
+            eventfd_armed: false,
+            wait: raw.wait,
+            owner: (&raw.cons.owner, token),
+            _keep: keep,
+        })
+    }
+
+    /// The next record, borrowed in place; it is released when the [`RecordRef`] drops.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Empty`]; [`ReadError::Pending`] when the next record is reserved but not
+    /// committed (MPSC); [`ReadError::Corrupt`] for an invalid header or positions (the
+    /// consumer does not move).
+    #[inline(always)]
+    pub fn read(&mut self) -> Result<RecordRef<'_>, ReadError> {
+        let f = self.rx.next()?;
+        Ok(RecordRef {
+            view: RecordView {
+                area: self.rx.area,
+                pos: f.pos,
+                len: f.len,
+                ty: f.ty,
+                _life: core::marker::PhantomData,
+            },
+            rx: &mut self.rx,
+            found: f,
+        })
+    }
+
+    /// Copies the next record's payload into `out` (replacing its contents) and releases it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordConsumer::read`]; `out` is left unchanged on error.
+    pub fn pop_into(&mut self, out: &mut Vec<u8>) -> Result<RecordInfo, ReadError> {
+        let r = self.read()?;
+        out.clear();
+        out.resize(r.len(), 0);
+        r.copy_to(0, out);
+        Ok(RecordInfo {
+            record_type: r.record_type(),
+            position: r.position(),
+            len: r.len() as u32,
+        })
+    }
+
+    /// Reads up to `max` records in place, handing each to `f`, and releases them all with one
+    /// store. Stops early once `byte_budget` payload bytes were delivered (the first record is
+    /// delivered whatever its size).
+    ///
+    /// # Errors
+    ///
+    /// Only when no record was delivered: the error [`RecordConsumer::read`] would give. (An
+    /// error after some records ends the batch; the next call reports it.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// for i in 0..5u8 {
+    ///     tx.push(&[i; 3]).unwrap();
+    /// }
+    /// let mut seen = Vec::new();
+    /// assert_eq!(rx.read_batch(10, usize::MAX, |r| seen.push(r.bytes()[0])).unwrap(), 5);
+    /// assert_eq!(seen, [0, 1, 2, 3, 4]);
+    /// ```
+    pub fn read_batch(
+        &mut self,
+        max: usize,
+        byte_budget: usize,
+        mut f: impl FnMut(&RecordView<'_>),
+    ) -> Result<usize, ReadError> {
+        let mut n = 0;
+        let mut bytes = 0usize;
+        while n < max {
+            match self.rx.next() {
+                Ok(found) => {
+                    let view = RecordView {
+                        area: self.rx.area,
+                        pos: found.pos,
+                        len: found.len,
+                        ty: found.ty,
+                        _life: core::marker::PhantomData,
+                    };
+                    f(&view);
+                    self.rx.consume(found);
+                    n += 1;
+                    bytes = bytes.saturating_add(found.len as usize);
+                    if bytes >= byte_budget {
+                        break;
+                    }
+                }
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        self.rx.flush();
+        Ok(n)
+    }
+
+    /// Recovery of dead MPSC producers, as [`RecordRing::recover`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordRing::recover`].
+    pub fn recover(&self) -> Result<crate::Recovered, crate::RecoverError> {
+        recovery::recover(&self.raw)
+    }
+
+    /// Whether the producer position is beyond the consumer's (records published, or in MPSC
+    /// reserved): what a waiter waits for.
+    pub fn has_more(&self) -> bool {
+        self.rx.has_more()
+    }
+
+    /// io_getevents-style reaping: delivers up to `max` records (and at most about
+    /// `byte_budget` payload bytes, see [`RecordConsumer::read_batch`]) to `f`, sleeping on the
+    /// ring's wait block until at least `min` were delivered or `timeout` (none: no limit)
+    /// passed. Returns how many were delivered (fewer than `min` on timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordWaitError::NoWaitBlock`] / [`RecordWaitError::WakeupsSuppressed`] when it would
+    /// have to sleep and cannot, [`RecordWaitError::Corrupt`] for corrupt state with nothing
+    /// delivered, and the futex failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use std::time::Duration;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let t = std::thread::spawn(move || {
+    ///     for i in 0..3u8 {
+    ///         tx.push(&[i]).unwrap();
+    ///     }
+    /// });
+    /// let mut n = 0;
+    /// while n < 3 {
+    ///     n += rx.reap(1, 8, usize::MAX, Some(Duration::from_secs(10)), |_| {}).unwrap();
+    /// }
+    /// t.join().unwrap();
+    /// ```
+    #[cfg(all(feature = "std", not(ring_core_loom)))]
+    pub fn reap(
+        &mut self,
+        min: usize,
+        max: usize,
+        byte_budget: usize,
+        timeout: Option<std::time::Duration>,
+        mut f: impl FnMut(&RecordView<'_>),
+    ) -> Result<usize, RecordWaitError> {
+        use crate::layout::{wait_flags, waiters};
+        use crate::protocol::wait;
+        use crate::sys::{futex_wait, FutexWait};
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let min = min.min(max);
+        let mut n = 0;
+        let mut budget = byte_budget;
+        // Held up by a pending record since then: after `RECOVERY_AFTER`, run recovery (its
+        // producer may be dead; a dead producer never commits nor wakes anyone).
+        const RECOVERY_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+        let mut held_since: Option<std::time::Instant> = None;
+        loop {
+            let before = n;
+            match self.read_batch(max - n, budget, |r| {
+                budget = budget.saturating_sub(r.len());
+                f(r)
+            }) {
+                Ok(k) => n += k,
+                Err(ReadError::Corrupt(c)) if n == 0 => return Err(RecordWaitError::Corrupt(c)),
+                Err(ReadError::Corrupt(_)) => return Ok(n),
+                Err(_) => {}
+            }
+            if n >= min || n >= max || budget == 0 {
+                return Ok(n);
+            }
+            if n > before {
+                continue;
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(l) if !l.is_zero() => Some(l),
+                    _ => return Ok(n),
+                },
+                None => None,
+            };
+            if self.rx.has_more() {
+                // A record is reserved but not committed (MPSC), or corrupt: poll politely, and
+                // run recovery now and then in case its producer died.
+                let since = *held_since.get_or_insert_with(std::time::Instant::now);
+                if self.raw.registry.is_some() && since.elapsed() >= RECOVERY_AFTER {
+                    let _ = self.recover();
+                    held_since = None;
+                }
+                std::thread::yield_now();
+                continue;
+            }
+            held_since = None;
+            let Some(w) = self.wait else {
+                return Err(RecordWaitError::NoWaitBlock);
+            };
+            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+                return Err(RecordWaitError::WakeupsSuppressed);
+            }
+            // W2: announce, fence, snapshot the futex word, re-check, sleep.
+            let seen = wait::announce(w, waiters::FUTEX);
+            if self.rx.has_more() {
+                wait::retire(w, waiters::FUTEX);
+                continue;
+            }
+            w.sleeps.fetch_add(1, Relaxed);
+            let r = futex_wait(&w.futex, seen, left);
+            wait::retire(w, waiters::FUTEX);
+            match r {
+                FutexWait::Woken | FutexWait::TimedOut => {}
+                FutexWait::Interrupted => return Err(RecordWaitError::Interrupted),
+                FutexWait::Failed(e) => return Err(RecordWaitError::Futex(e)),
+            }
+        }
+    }
+}
+
+impl Drop for RecordConsumer {
+    fn drop(&mut self) {
+        crate::ring::unclaim(self.owner.0, self.owner.1);
+    }
+}
+
+/// A committed record, borrowed in place: type, position and payload.
+#[derive(Debug)]
+pub struct RecordView<'c> {
+    area: Area<'static>,
+    pos: u32,
+    len: u32,
+    ty: u8,
+    _life: core::marker::PhantomData<&'c ()>,
+}
+
+impl RecordView<'_> {
+    /// Payload bytes.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The record type.
+    pub fn record_type(&self) -> u8 {
+        self.ty
+    }
+
+    /// The record's position.
+    pub fn position(&self) -> u32 {
+        self.pos
+    }
+
+    /// The payload, in place. (A hostile peer can change these bytes while you read them;
+    /// honest producers never do: the record is the consumer's until released.)
+    #[cfg(not(ring_core_loom))]
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the consumer validated the record inside the area and holds it until the
+        // view's borrow ends.
+        unsafe { core::slice::from_raw_parts(self.area.payload(self.pos), self.len as usize) }
+    }
+
+    /// Copies payload bytes from `at` into `dst`.
+    ///
+    /// # Panics
+    ///
+    /// If `at + dst.len()` exceeds the payload length.
+    pub fn copy_to(&self, at: usize, dst: &mut [u8]) {
+        assert!(
+            at.checked_add(dst.len())
+                .is_some_and(|e| e <= self.len as usize),
+            "read of {} bytes at {at} past a {}-byte record",
+            dst.len(),
+            self.len
+        );
+        // SAFETY: in bounds (checked above against a validated length) and held.
+        unsafe { self.area.read(self.pos, at, dst) };
+    }
+}
+
+/// A record borrowed from the consumer; released (and, in MPSC, zeroed) when dropped.
+#[derive(Debug)]
+pub struct RecordRef<'c> {
+    view: RecordView<'c>,
+    rx: &'c mut rx::Rx<'static>,
+    found: rx::Found,
+}
+
+impl<'c> core::ops::Deref for RecordRef<'c> {
+    type Target = RecordView<'c>;
+    fn deref(&self) -> &RecordView<'c> {
+        &self.view
+    }
+}
+
+impl Drop for RecordRef<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.rx.consume(self.found);
+        self.rx.flush();
+    }
+}

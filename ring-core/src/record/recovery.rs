@@ -1,0 +1,237 @@
+//! Dead MPSC record producers (spec/RECORDS.md, section 7.2): producer records with byte-span
+//! intents, and recovery of the record a dead producer reserved and never committed.
+//!
+//! Every MPSC producer holds a record of the producer-records block (LAYOUT.md, section 14) and
+//! stores, before every compare-and-swap of `tail`, the span it is about to reserve: `ring_len
+//! = need` then `ring_start = t` (Release each). Recovery walks the records from `head` to
+//! `tail`; at a pending record (header zero, or BUSY with its own position) that no live
+//! producer's intent covers, the reserver is dead: recovery commits the record as discarded
+//! (and the padding record before it, if that was not written), so that the consumer moves on.
+
+use super::layout::*;
+use super::RawRecords;
+use crate::protocol::registry::{RecoverError, Recovered, Registry};
+use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+/// Whether the owner of a record is alive (as spec/PROTOCOL.md, section 17.1).
+fn alive(owner: u32, start_time: u64) -> bool {
+    if !crate::pid_alive(owner) {
+        return false;
+    }
+    if start_time == 0 {
+        return true;
+    }
+    crate::process_start_time(owner).map_or(true, |t| t == start_time)
+}
+
+/// One record as recovery reads it: the start before the length (Acquire), then the owner.
+#[derive(Copy, Clone, Debug)]
+struct Seen {
+    owner: u32,
+    alive: bool,
+    start: u32,
+    len: u32,
+}
+
+fn covers(s: &Seen, pos: u32) -> bool {
+    s.owner != 0 && pos.wrapping_sub(s.start) < s.len
+}
+
+/// Takes the recovery claim word (a dead holder's is taken over), as R3.
+fn lock(reg: &Registry<'_>) -> Result<u32, RecoverError> {
+    let me = crate::current_pid().max(1);
+    let mut expected = 0;
+    for _ in 0..4 {
+        match reg
+            .line
+            .recoverer
+            .compare_exchange(expected, me, AcqRel, Acquire)
+        {
+            Ok(_) => return Ok(me),
+            Err(0) => expected = 0,
+            Err(cur) if cur == me || crate::pid_alive(cur) => {
+                return Err(RecoverError::Busy { recoverer: cur })
+            }
+            Err(cur) => expected = cur,
+        }
+    }
+    Err(RecoverError::Busy {
+        recoverer: reg.line.recoverer.load(Relaxed),
+    })
+}
+
+/// RR3-RR5: recovers the records dead MPSC producers reserved and never committed, then frees
+/// their producer records.
+pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
+    let reg = raw.registry.ok_or(RecoverError::NoRecords)?;
+    let me = lock(&reg)?;
+    let mut done = Recovered::default();
+    let area = raw.area;
+    let cap = area.capacity();
+    // RR4: `head` before `tail` (Acquire both): the span between them was reserved.
+    let head = raw.cons.head.load(Acquire);
+    let tail = tail_pos(raw.prod.tail.load(Acquire));
+    let mut seen: Option<alloc::vec::Vec<Seen>> = None;
+    // Where the walk stopped: a dead record whose intent reaches into `[stop, tail)` keeps its
+    // intent (a later run needs it), so RR5 does not free it.
+    let mut stop = tail;
+    if tail.wrapping_sub(head) <= cap && head % RECORD_ALIGN == 0 && tail % RECORD_ALIGN == 0 {
+        let mut p = head;
+        // Each step moves at least 8 bytes forward, never past `tail`; a header that keeps
+        // changing under us (a hostile peer) costs a step too.
+        let mut steps = 0u32;
+        while p != tail && steps <= cap / RECORD_ALIGN + 64 {
+            steps += 1;
+            let w = area.header(p).load(Acquire);
+            let pending = w == 0 || (header_seq(w) == p && w & BUSY != 0);
+            if !pending {
+                let size = record_size(header_len(w));
+                let off = area.offset(p);
+                if header_seq(w) != p
+                    || header_type(w) == record_type::NONE
+                    || size > tail.wrapping_sub(p)
+                    || off + size > cap
+                {
+                    break; // Invalid: the consumer reports it; recovery stops.
+                }
+                p = p.wrapping_add(size);
+                continue;
+            }
+            let records = seen.get_or_insert_with(|| {
+                reg.records
+                    .iter()
+                    .map(|r| {
+                        let start = r.ring_start.load(Acquire);
+                        let len = r.ring_len.load(Acquire);
+                        let owner = r.owner.load(Acquire);
+                        let st = r.start_time.load(Acquire);
+                        Seen {
+                            owner,
+                            alive: owner != 0 && alive(owner, st),
+                            start,
+                            len,
+                        }
+                    })
+                    .collect()
+            });
+            if records.iter().any(|s| s.alive && covers(s, p)) {
+                // A live producer is writing it: skip it if its length is known, else stop.
+                if w != 0 {
+                    let size = record_size(header_len(w));
+                    if size <= tail.wrapping_sub(p) && area.offset(p) + size <= cap {
+                        p = p.wrapping_add(size);
+                        continue;
+                    }
+                }
+                break;
+            }
+            // No live producer covers `p`: its reserver is dead. The span it reserved: from the
+            // dead intents covering `p`, which must agree.
+            let mut span: Option<(u32, u32)> = None;
+            let mut ambiguous = false;
+            for s in records.iter().filter(|s| !s.alive && covers(s, p)) {
+                match span {
+                    None => span = Some((s.start, s.len)),
+                    Some(x) if x == (s.start, s.len) => {}
+                    Some(_) => ambiguous = true,
+                }
+            }
+            let end = match (span, ambiguous) {
+                (Some((s, n)), false) => s.wrapping_add(n),
+                _ if w != 0 => p.wrapping_add(record_size(header_len(w))),
+                _ => break,
+            };
+            let bytes = end.wrapping_sub(p);
+            if bytes < RECORD_HEADER_LEN
+                || bytes > tail.wrapping_sub(p)
+                || bytes % RECORD_ALIGN != 0
+            {
+                break;
+            }
+            // The record part never crosses the end: if the span does, it starts with the
+            // padding record its producer did not write.
+            let off = area.offset(p);
+            let (pad, rec_at) = if off + bytes > cap {
+                (cap - off, p.wrapping_add(cap - off))
+            } else {
+                (0, p)
+            };
+            let rec_len = bytes - pad - RECORD_HEADER_LEN;
+            if pad != 0 && (pad < RECORD_HEADER_LEN || bytes - pad < RECORD_HEADER_LEN) {
+                break;
+            }
+            // Re-check the header (a live producer's publication is seen by now, see the spec),
+            // then commit the record as discarded before the padding record that leads to it.
+            let now = area.header(p).load(Acquire);
+            if now != w {
+                continue; // Changed: look at it again.
+            }
+            let discard = header(rec_at, rec_len, record_type::DATA, DISCARD);
+            if pad == 0 {
+                if area
+                    .header(p)
+                    .compare_exchange(w, discard, Release, Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+            } else {
+                // The record part's word must still be 0 (its producer died before MR3): a
+                // compare-and-swap, so that a word someone else wrote meanwhile is left alone.
+                if area
+                    .header(rec_at)
+                    .compare_exchange(0, discard, Release, Relaxed)
+                    .is_err()
+                {
+                    break;
+                }
+                let padw = header(p, pad - RECORD_HEADER_LEN, record_type::PAD, 0);
+                if area
+                    .header(p)
+                    .compare_exchange(w, padw, Release, Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+            }
+            done.positions += 1;
+            p = end;
+        }
+        stop = p;
+    }
+    // RR5: free the records of dead owners.
+    for r in reg.records {
+        let owner = r.owner.load(Acquire);
+        if owner == 0 || alive(owner, r.start_time.load(Acquire)) {
+            continue;
+        }
+        let (start, len) = (r.ring_start.load(Acquire), r.ring_len.load(Acquire));
+        let left = tail.wrapping_sub(stop);
+        let ahead = start.wrapping_sub(stop);
+        if left != 0 && len != 0 && (ahead < left || stop.wrapping_sub(start) < len) {
+            continue; // Its span may still be pending beyond where the walk stopped.
+        }
+        // Release: a consumer that reads the intent gone (section 7.3) also sees the
+        // discarded records committed above.
+        r.ring_len.store(0, Release);
+        r.overflow_len.store(0, Relaxed);
+        r.start_time.store(0, Relaxed);
+        if r.owner.compare_exchange(owner, 0, Release, Relaxed).is_ok() {
+            done.records += 1;
+        }
+    }
+    if done.positions != 0 {
+        raw.prod
+            .discarded
+            .fetch_add(u64::from(done.positions), Relaxed);
+        reg.line
+            .recovered
+            .fetch_add(u64::from(done.positions), Relaxed);
+    }
+    reg.line
+        .reclaimed
+        .fetch_add(u64::from(done.records), Relaxed);
+    reg.line.recoveries.fetch_add(1, Relaxed);
+    let _ = reg.line.recoverer.compare_exchange(me, 0, Release, Relaxed);
+    Ok(done)
+}

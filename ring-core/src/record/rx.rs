@@ -1,0 +1,265 @@
+//! The record consumer (spec/RECORDS.md, RC1-RC3 and MC1-MC3). One consumer in both modes;
+//! the MPSC flavor also treats a zero or BUSY header at its position as pending, and zeroes
+//! what it releases, so that a reserved but unwritten header always reads 0.
+
+use super::errors::{ReadError, RecordCorruption};
+use super::layout::*;
+use super::RawRecords;
+use crate::layout::ProducerRecord;
+use crate::sync::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Release},
+};
+
+/// The consumer state.
+#[derive(Debug)]
+pub(crate) struct Rx<'a> {
+    /// The private trusted position: the next byte to read.
+    pub(crate) head: u32,
+    /// The last value stored into the shared `head`.
+    stored: u32,
+    /// The last validated producer position; never ahead of the real one.
+    tail_cache: u32,
+    pub(crate) area: Area<'a>,
+    tail_word: &'a AtomicU64,
+    head_word: &'a AtomicU32,
+    /// MPSC: pending headers and zeroing on release.
+    multi: bool,
+    /// MPSC with producer records: the records, to tell a reservation from released bytes.
+    records: &'a [ProducerRecord],
+}
+
+/// A validated, deliverable record: position, payload length, type.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Found {
+    pub(crate) pos: u32,
+    pub(crate) len: u32,
+    pub(crate) ty: u8,
+}
+
+impl<'a> Rx<'a> {
+    /// A consumer starting at `head` (validated by the caller), with `tail` validated too.
+    pub(crate) fn new(raw: &RawRecords<'a>, head: u32, tail: u32, multi: bool) -> Self {
+        Rx {
+            head,
+            stored: head,
+            tail_cache: tail,
+            area: raw.area,
+            tail_word: &raw.prod.tail,
+            head_word: &raw.cons.head,
+            multi,
+            records: raw.registry.map_or(&[], |r| r.records),
+        }
+    }
+
+    /// RC1/MC1: reload and validate the producer position.
+    #[cold]
+    #[inline(never)]
+    fn reload_tail(&mut self) -> Result<(), ReadError> {
+        let t = tail_pos(self.tail_word.load(Acquire));
+        if t.wrapping_sub(self.head) > self.area.capacity() || t % RECORD_ALIGN != 0 {
+            return Err(ReadError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                tail: t,
+                head: self.head,
+            }));
+        }
+        self.tail_cache = t;
+        Ok(())
+    }
+
+    /// Whether bytes are published (or, in MPSC, reserved) beyond the position: what a waiter
+    /// waits for. Loads `tail` afresh.
+    pub(crate) fn has_more(&self) -> bool {
+        tail_pos(self.tail_word.load(Acquire)) != self.head
+    }
+
+    /// RC2/MC2: the next deliverable record at or after the private position. The inline part
+    /// is the common case: a committed record of a delivered type, no flags, that passes every
+    /// check of section 6.1 (the same checks, in one expression); anything else (nothing cached,
+    /// padding, a discard, a pending or invalid header) goes out of line.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Result<Found, ReadError> {
+        let h = self.head;
+        let cap = self.area.capacity();
+        if h == self.tail_cache {
+            // RC1/MC1 inline: an empty ring costs one load.
+            let t = tail_pos(self.tail_word.load(Acquire));
+            if t == h {
+                return Err(ReadError::Empty);
+            }
+            if t.wrapping_sub(h) <= cap && t % RECORD_ALIGN == 0 {
+                self.tail_cache = t;
+            }
+        }
+        if h != self.tail_cache {
+            let w = self.area.header(h).load(Acquire);
+            let len = header_len(w);
+            let size = record_size(len);
+            let ty = header_type(w);
+            if header_seq(w) == h
+                && w & (BUSY | DISCARD) == 0
+                && ty > record_type::PAD
+                && size <= self.tail_cache.wrapping_sub(h)
+                && self.area.offset(h) + size <= cap
+                && size <= cap / 2
+            {
+                return Ok(Found { pos: h, len, ty });
+            }
+        }
+        self.next_slow()
+    }
+
+    /// RC2/MC2 in full: skipping (and, in MPSC, zeroing) padding and discarded records, reloading
+    /// `tail`, reporting pending and invalid headers. Bounded: at most two reloads of `tail` per
+    /// call, each allowing at most `capacity / 8` skips.
+    #[cold]
+    #[inline(never)]
+    fn next_slow(&mut self) -> Result<Found, ReadError> {
+        let mut reloads = 0;
+        loop {
+            let h = self.head;
+            if h == self.tail_cache {
+                if reloads == 2 {
+                    self.flush();
+                    return Err(ReadError::Empty);
+                }
+                reloads += 1;
+                if let Err(e) = self.reload_tail() {
+                    self.flush();
+                    return Err(e);
+                }
+                if h == self.tail_cache {
+                    self.flush();
+                    return Err(ReadError::Empty);
+                }
+            }
+            let w = self.area.header(h).load(Acquire);
+            // MPSC pending: nothing written yet (0), BUSY for this position, or a header left
+            // at this offset for an earlier lap (a recovery that raced this consumer's own
+            // release; its reserver overwrites it): spec/RECORDS.md, section 7.2.
+            if self.multi
+                && (w == 0
+                    || (header_seq(w) == h && w & BUSY != 0)
+                    || (header_seq(w) != h
+                        && h.wrapping_sub(header_seq(w)) & self.area.capacity().wrapping_sub(1)
+                            == 0))
+            {
+                if w == 0 && !self.records.is_empty() && self.released_word(h) {
+                    // Zeroed and released by a consumer that died before storing `head`:
+                    // step over it (spec/RECORDS.md, section 7.3).
+                    self.head = h.wrapping_add(RECORD_ALIGN);
+                    continue;
+                }
+                self.flush();
+                return Err(ReadError::Pending { position: h });
+            }
+            let size = match self.validate(h, w) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.flush();
+                    return Err(e);
+                }
+            };
+            let ty = header_type(w);
+            if ty == record_type::PAD || w & DISCARD != 0 {
+                if self.multi {
+                    let z = if ty == record_type::PAD {
+                        RECORD_HEADER_LEN
+                    } else {
+                        size
+                    };
+                    // SAFETY: the record is validated to lie inside the area, is consumed,
+                    // and `head` has not been stored past it.
+                    unsafe { self.area.zero(h, z) };
+                }
+                self.head = h.wrapping_add(size);
+                continue;
+            }
+            return Ok(Found {
+                pos: h,
+                len: header_len(w),
+                ty,
+            });
+        }
+    }
+
+    /// Whether the zero word at `h` (below the validated `tail`) is released space rather than
+    /// a reservation: no producer record's intent covers it (every reserver stores one before
+    /// its compare-and-swap, which the Acquire load of `tail` synchronised with), and it still
+    /// reads 0 after the records were read (a later intent means the reservation was
+    /// committed, which the second load then shows).
+    #[cold]
+    #[inline(never)]
+    fn released_word(&self, h: u32) -> bool {
+        for r in self.records {
+            let start = r.ring_start.load(Acquire);
+            let len = r.ring_len.load(Acquire);
+            if r.owner.load(Acquire) != 0 && h.wrapping_sub(start) < len {
+                return false;
+            }
+        }
+        self.area.header(h).load(Acquire) == 0
+    }
+
+    /// spec/RECORDS.md, section 6.1; returns the record's size.
+    #[inline(always)]
+    fn validate(&self, h: u32, w: u64) -> Result<u32, ReadError> {
+        let cap = self.area.capacity();
+        let bad = |reason| {
+            Err(ReadError::Corrupt(RecordCorruption::Header {
+                position: h,
+                header: w,
+                reason,
+            }))
+        };
+        let ty = header_type(w);
+        if ty == record_type::NONE {
+            return bad("type 0: no record was written here");
+        }
+        if header_seq(w) != h {
+            return bad("its sequence field does not name this position");
+        }
+        if w & BUSY != 0 {
+            return bad("BUSY is set in a published record");
+        }
+        let size = record_size(header_len(w));
+        let off = self.area.offset(h);
+        if size > self.tail_cache.wrapping_sub(h) {
+            return bad("the record runs past the producer position");
+        }
+        if off + size > cap {
+            return bad("the record runs past the end of the data area");
+        }
+        if ty == record_type::PAD {
+            if size != cap - off {
+                return bad("a padding record that does not end at the end of the data area");
+            }
+        } else if size > cap / 2 {
+            return bad("a record larger than half the data area");
+        }
+        Ok(size)
+    }
+
+    /// RC3/MC3 for the record just delivered (at the private position): zero it in MPSC and
+    /// move past it. The shared `head` is stored by [`Rx::flush`].
+    #[inline(always)]
+    pub(crate) fn consume(&mut self, f: Found) {
+        debug_assert_eq!(f.pos, self.head);
+        let size = record_size(f.len);
+        if self.multi {
+            // SAFETY: `next` validated the record inside the area; it is ours until `head` is
+            // stored past it.
+            unsafe { self.area.zero(f.pos, size) };
+        }
+        self.head = f.pos.wrapping_add(size);
+    }
+
+    /// Stores the private position into `head` (Release) if it moved.
+    #[inline(always)]
+    pub(crate) fn flush(&mut self) {
+        if self.head != self.stored {
+            self.stored = self.head;
+            self.head_word.store(self.head, Release);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The SPSC record producer (spec/RECORDS.md, RP1-RP3): a private position, a cached limit,
+//! and one Release store of `tail` per commit. Nobody else reserves, so headers are written at
+//! commit time and published by the `tail` store; no BUSY marks, no zeroing.
+
+use super::errors::{RecordCorruption, ReserveError};
+use super::layout::*;
+use super::{RawRecords, Resv};
+use crate::protocol::wait::Waker;
+use crate::sync::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+
+/// The SPSC producer flavor.
+#[derive(Debug)]
+pub(crate) struct SpscTx<'a> {
+    /// The private trusted position: every byte before it is published.
+    tail: u32,
+    /// `head + capacity` for the last validated `head`: bytes before it are free. Never ahead
+    /// of the real limit, because `head` only moves forward.
+    limit: u32,
+    area: Area<'a>,
+    max_len: u32,
+    tail_word: &'a AtomicU64,
+    head_word: &'a AtomicU32,
+    refusals: &'a AtomicU64,
+    pub(super) discarded: &'a AtomicU64,
+    wait: Option<Waker<'a>>,
+}
+
+impl<'a> SpscTx<'a> {
+    /// A producer starting at `tail` with the validated `head` (checked by the caller).
+    pub(crate) fn new(raw: &RawRecords<'a>, tail: u32, head: u32, wait: Option<Waker<'a>>) -> Self {
+        SpscTx {
+            tail,
+            limit: head.wrapping_add(raw.area.capacity()),
+            area: raw.area,
+            max_len: max_record_len(raw.area.capacity()),
+            tail_word: &raw.prod.tail,
+            head_word: &raw.cons.head,
+            refusals: &raw.prod.full_refusals,
+            discarded: &raw.prod.discarded,
+            wait,
+        }
+    }
+
+    /// RP1: room for a record of `len` payload bytes at the private position, with a padding
+    /// record first if it would cross the end of the data area.
+    #[inline(always)]
+    pub(crate) fn reserve(&mut self, len: usize) -> Result<Resv, ReserveError> {
+        if len > self.max_len as usize {
+            return Err(ReserveError::TooLarge {
+                len,
+                max: self.max_len,
+            });
+        }
+        let len = len as u32;
+        let cap = self.area.capacity();
+        let size = record_size(len);
+        let off = self.area.offset(self.tail);
+        let pad = if off + size > cap { cap - off } else { 0 };
+        let need = pad + size;
+        if need > self.limit.wrapping_sub(self.tail) {
+            self.refill(need)?;
+        }
+        Ok(Resv {
+            start: self.tail,
+            pos: self.tail.wrapping_add(pad),
+            len,
+        })
+    }
+
+    /// RP1 with the cached room used up: reload `head` (Acquire), validate, refuse if full.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, need: u32) -> Result<(), ReserveError> {
+        let head = self.head_word.load(Acquire);
+        let used = self.tail.wrapping_sub(head);
+        let cap = self.area.capacity();
+        if used > cap || head % RECORD_ALIGN != 0 {
+            return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                tail: self.tail,
+                head,
+            }));
+        }
+        self.limit = head.wrapping_add(cap);
+        if need > cap - used {
+            self.refusals.fetch_add(1, Relaxed);
+            return Err(ReserveError::Full {
+                needed: need,
+                free: cap - used,
+            });
+        }
+        Ok(())
+    }
+
+    /// RP3: the padding header (if any) and the record header (Relaxed), then one Release
+    /// store of `tail` publishes both and the payload; then W1.
+    #[inline(always)]
+    pub(crate) fn commit(&mut self, r: &Resv, ty: u8, flags: u64) {
+        debug_assert_eq!(r.start, self.tail);
+        if r.pos != r.start {
+            let pad = r.pos.wrapping_sub(r.start);
+            self.area.header(r.start).store(
+                header(r.start, pad - RECORD_HEADER_LEN, record_type::PAD, 0),
+                Relaxed,
+            );
+        }
+        self.area
+            .header(r.pos)
+            .store(header(r.pos, r.len, ty, flags), Relaxed);
+        self.tail = r.pos.wrapping_add(record_size(r.len));
+        self.tail_word.store(u64::from(self.tail), Release);
+        if let Some(w) = &self.wait {
+            w.published();
+        }
+    }
+
+    /// Shrinks an uncommitted reservation in place (nothing is published yet).
+    #[inline(always)]
+    pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
+        r.len = len;
+    }
+
+    /// The data area.
+    #[inline(always)]
+    pub(crate) fn area(&self) -> Area<'a> {
+        self.area
+    }
+}

@@ -1,0 +1,336 @@
+/*
+ * records_reader.c: an independent C11 consumer of a record ring (spec/RECORDS.md, with the
+ * header and lines of spec/LAYOUT.md), written from the spec alone: no ring-ffi, no Rust. The
+ * test ring-core/tests/records.rs (`c_reader_consumes_records_across_processes`) compiles it
+ * with `gcc -std=c11 -O2 -Wall -Wextra -Werror -pedantic` and runs it against record rings that
+ * ring-core creates under /dev/shm.
+ *
+ * What it implements:
+ *   - attach: LAYOUT.md checks 1-5, 7, 14-17 and RECORDS.md section 3.2 (R6, R6b, R8-R13, the
+ *     block lengths of rows 0-5), keeping private copies of the capacity and the offsets;
+ *   - the consumer claim word (LAYOUT.md section 11, without takeover of a dead holder: a
+ *     held claim is refused) and the start check of section 3.2;
+ *   - RC1-RC3 (SPSC) and MC1-MC3 (MPSC, with zeroing of released records), skipping padding
+ *     and discarded records, validating every header as section 6.1 says;
+ *   - completion records (section 9): the 16-byte completion and the attribute list, skipping
+ *     unknown ids.
+ *
+ * It does not produce, sleep (it polls with sched_yield) or recover.
+ *
+ * Usage: records_reader <shm-name> <count> <producers> [--timeout=<seconds>]
+ *
+ * Records: producer p's record number seq (both from 0) is a completion record (type 3) with
+ *   user_data = p << 32 | seq, result = (int32_t)seq, flags = p,
+ *   attributes: DURATION_NS (1, handled, u64) = seq * 3; WORKER_CPU (4, handled, u32) = p;
+ *   a user id 0x8001 (handled) with seq % 5 bytes of value (byte i = (uint8_t)(seq + i));
+ * and each producer's records must arrive in order. Unknown ids are skipped; the reader
+ * requires exactly those two well-known attributes.
+ *
+ * Exit status: 0 when exactly <count> records arrived and matched and nothing more was
+ * there; 1 on a mismatch, an invalid header or the timeout; 2 on bad usage or a mapping
+ * failure; 3 when attach refused the region; 4 when the consumer could not start.
+ */
+#define _GNU_SOURCE
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* LAYOUT.md section 1 and 2; RECORDS.md section 2. */
+#define MAGIC 0x003176474e495243ull
+#define HEADER_LEN 256u
+#define INCOMPAT_WAIT 0x2ull
+#define INCOMPAT_PRODUCERS 0x4ull
+#define INCOMPAT_RECORDS 0x20ull
+#define RECORDS_V1 2u
+#define MIN_DATA_CAPACITY 32u
+#define MAX_DATA_CAPACITY 0x80000000u
+#define LEN_SHIFT 32
+#define TYPE_SHIFT 56
+#define TYPE_MASK 0x3full
+#define DISCARD (1ull << 62)
+#define BUSY (1ull << 63)
+#define T_NONE 0u
+#define T_PAD 1u
+#define T_COMPLETION 3u
+
+/* Header field offsets (LAYOUT.md section 2). */
+#define H_MAGIC 0
+#define H_MAJOR 8
+#define H_HEADER_LEN 16
+#define H_MODE 20
+#define H_INCOMPAT 32
+#define H_RO_COMPAT 40
+#define H_CAPACITY 48
+#define H_FORMAT 52
+#define H_SIZE 56
+#define H_ALIGN 60
+#define H_STRIDE 64
+#define H_PAYLOAD_OFFSET 68
+#define H_REGION_LEN 72
+#define H_BLOCKS 88
+#define H_OVERFLOW_CAPACITY 216
+#define H_PRODUCER_SLOTS 220
+
+static uint32_t ld32(const uint8_t *p) {
+    return atomic_load_explicit((_Atomic uint32_t *)(void *)p, memory_order_relaxed);
+}
+static uint64_t ld64(const uint8_t *p) {
+    return atomic_load_explicit((_Atomic uint64_t *)(void *)p, memory_order_relaxed);
+}
+
+struct ring {
+    uint8_t *base;
+    uint32_t cap, mask, mode;
+    uint8_t *tail_word; /* record producer line offset 0: u64, position in bits 0..31 */
+    uint8_t *head_word; /* consumer line offset 0: u32 */
+    uint8_t *owner_word; /* consumer line offset 4: u32 */
+    uint8_t *data;
+};
+
+/* Attach (RECORDS.md 3.2). Returns 0 or prints the failed check and returns -1. */
+static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
+#define REFUSE(...) do { fprintf(stderr, "refused: " __VA_ARGS__); fputc('\n', stderr); return -1; } while (0)
+    if ((uintptr_t)base % 128) REFUSE("check 1: misaligned");
+    if (avail < HEADER_LEN) REFUSE("check 2: region too short");
+    if (atomic_load_explicit((_Atomic uint64_t *)(void *)base, memory_order_acquire) != MAGIC)
+        REFUSE("check 3: magic");
+    if (ld32(base + H_MAJOR) != 1) REFUSE("check 4: version");
+    uint32_t header_len = ld32(base + H_HEADER_LEN);
+    if (header_len < HEADER_LEN || header_len > avail) REFUSE("check 5: header_len");
+    uint64_t incompat = ld64(base + H_INCOMPAT);
+    if (!(incompat & INCOMPAT_RECORDS)) REFUSE("R6: not a record ring");
+    if (incompat & ~(INCOMPAT_RECORDS | INCOMPAT_WAIT | INCOMPAT_PRODUCERS))
+        REFUSE("R6b: incompat bits 0x%" PRIx64, incompat);
+    if (ld64(base + H_RO_COMPAT)) REFUSE("check 7: ro_compat");
+    uint32_t mode = ld32(base + H_MODE);
+    if (mode > 1) REFUSE("R8: mode %u", mode);
+    uint32_t cap = ld32(base + H_CAPACITY);
+    if (cap < MIN_DATA_CAPACITY || cap > MAX_DATA_CAPACITY || (cap & (cap - 1)))
+        REFUSE("R9: capacity %u", cap);
+    if (ld32(base + H_FORMAT) != RECORDS_V1) REFUSE("R10: entry_format");
+    if (ld32(base + H_SIZE) != 0 || ld32(base + H_ALIGN) != 8) REFUSE("R11: size/align");
+    if (ld32(base + H_STRIDE) != 1 || ld32(base + H_PAYLOAD_OFFSET) != 8) REFUSE("R13: stride");
+    uint64_t region_len = ld64(base + H_REGION_LEN);
+    if (region_len > avail) REFUSE("check 14: region_len");
+    if (region_len < header_len) REFUSE("check 15: region_len");
+    uint64_t off[8], len[8];
+    for (int i = 0; i < 8; i++) {
+        off[i] = ld64(base + H_BLOCKS + 16 * i);
+        len[i] = ld64(base + H_BLOCKS + 16 * i + 8);
+        if (off[i] == 0 && len[i] == 0) continue;
+        if (len[i] == 0 || off[i] % 128 || off[i] < header_len || off[i] + len[i] < off[i] ||
+            off[i] + len[i] > region_len)
+            REFUSE("check 16: row %d", i);
+        for (int j = 0; j < i; j++)
+            if (len[j] && off[i] < off[j] + len[j] && off[j] < off[i] + len[i])
+                REFUSE("check 17: row %d overlaps row %d", i, j);
+    }
+    if (ld32(base + H_OVERFLOW_CAPACITY) != 0) REFUSE("overflow_capacity");
+    uint32_t slots = ld32(base + H_PRODUCER_SLOTS);
+    uint64_t plen = 0;
+    if (incompat & INCOMPAT_PRODUCERS) {
+        if (slots < 1 || slots > 4096) REFUSE("check 19: producer_slots");
+        plen = 128ull * (1 + slots);
+    } else if (slots) {
+        REFUSE("check 19: producer_slots");
+    }
+    uint64_t want[6] = {128, 128, cap, 0, (incompat & INCOMPAT_WAIT) ? 128 : 0, plen};
+    for (int i = 0; i < 6; i++)
+        if (len[i] != want[i]) REFUSE("checks 20-23: row %d length", i);
+    r->base = base;
+    r->cap = cap;
+    r->mask = cap - 1;
+    r->mode = mode;
+    r->tail_word = base + off[0];
+    r->head_word = base + off[1];
+    r->owner_word = base + off[1] + 4;
+    r->data = base + off[2];
+    return 0;
+#undef REFUSE
+}
+
+static uint32_t tail_pos(const struct ring *r) {
+    return (uint32_t)atomic_load_explicit((_Atomic uint64_t *)(void *)r->tail_word,
+                                          memory_order_acquire);
+}
+
+static uint64_t header_at(const struct ring *r, uint32_t p) {
+    return atomic_load_explicit((_Atomic uint64_t *)(void *)(r->data + (p & r->mask)),
+                                memory_order_acquire);
+}
+
+static uint32_t rsize(uint32_t len) { return 8u + ((len + 7u) & ~7u); }
+
+enum next { GOT, EMPTY, PENDING, BAD };
+
+/* RC1/RC2 (MC1/MC2): find the next deliverable record at *head, skipping padding and
+ * discarded records (zeroing them in MPSC). */
+static enum next next_record(struct ring *r, uint32_t *head, uint32_t *tail, uint32_t *len,
+                             uint32_t *type) {
+    for (;;) {
+        uint32_t h = *head;
+        if (h == *tail) {
+            uint32_t t = tail_pos(r);
+            if ((uint32_t)(t - h) > r->cap || t % 8) {
+                fprintf(stderr, "positions out of range: tail %u head %u\n", t, h);
+                return BAD;
+            }
+            *tail = t;
+            if (t == h) return EMPTY;
+        }
+        uint64_t w = header_at(r, h);
+        if (r->mode == 1 && (w == 0 || ((uint32_t)w == h && (w & BUSY)))) return PENDING;
+        uint32_t l = (uint32_t)(w >> LEN_SHIFT) & 0xffffffu;
+        uint32_t ty = (uint32_t)((w >> TYPE_SHIFT) & TYPE_MASK);
+        uint32_t s = rsize(l), o = h & r->mask;
+        if (ty == T_NONE || (uint32_t)w != h || (w & BUSY) || s > (uint32_t)(*tail - h) ||
+            o + s > r->cap || (ty == T_PAD ? s != r->cap - o : s > r->cap / 2)) {
+            fprintf(stderr, "invalid header 0x%016" PRIx64 " at %u\n", w, h);
+            return BAD;
+        }
+        if (ty == T_PAD || (w & DISCARD)) {
+            if (r->mode == 1) memset(r->data + o, 0, ty == T_PAD ? 8 : s);
+            *head = h + s;
+            continue;
+        }
+        *len = l;
+        *type = ty;
+        return GOT;
+    }
+}
+
+static uint64_t get_le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Checks a completion payload against the pattern; returns the producer or -1. */
+static int check(const uint8_t *b, uint32_t len, uint64_t *next, uint32_t producers) {
+    if (len < 16) return -1;
+    uint64_t ud = get_le(b, 8);
+    uint32_t p = (uint32_t)(ud >> 32), seq = (uint32_t)ud;
+    if (p >= producers || seq != next[p]) {
+        fprintf(stderr, "out of order: producer %u seq %u, expected %" PRIu64 "\n", p, seq,
+                p < producers ? next[p] : 0);
+        return -1;
+    }
+    if ((int32_t)get_le(b + 8, 4) != (int32_t)seq || get_le(b + 12, 4) != p) return -1;
+    int have_duration = 0, have_cpu = 0;
+    for (uint32_t a = 16; a < len;) {
+        if (len - a < 4) return -1;
+        uint32_t id = (uint32_t)get_le(b + a, 2), status = b[a + 2], vlen = b[a + 3];
+        uint32_t size = (4 + vlen + 7) & ~7u;
+        if (id == 0 || status == 0 || size > len - a) return -1;
+        const uint8_t *v = b + a + 4;
+        if (id == 1) {
+            if (status != 4 || vlen != 8 || get_le(v, 8) != (uint64_t)seq * 3) return -1;
+            have_duration = 1;
+        } else if (id == 4) {
+            if (status != 4 || vlen != 4 || get_le(v, 4) != p) return -1;
+            have_cpu = 1;
+        } else if (id == 0x8001) {
+            if (vlen != seq % 5) return -1;
+            for (uint32_t i = 0; i < vlen; i++)
+                if (v[i] != (uint8_t)(seq + i)) return -1;
+        } /* any other id: unknown, skipped */
+        a += size;
+    }
+    if (!have_duration || !have_cpu) return -1;
+    next[p]++;
+    return (int)p;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: records_reader <shm-name> <count> <producers> [--timeout=s]\n");
+        return 2;
+    }
+    uint64_t count = strtoull(argv[2], NULL, 10);
+    uint32_t producers = (uint32_t)strtoul(argv[3], NULL, 10);
+    double timeout = 60;
+    if (argc > 4 && strncmp(argv[4], "--timeout=", 10) == 0) timeout = atof(argv[4] + 10);
+    if (producers == 0 || producers > 64) return 2;
+    char path[512];
+    snprintf(path, sizeof path, "/dev/shm/%s", argv[1]);
+    int fd = open(path, O_RDWR);
+    if (fd < 0) { perror(path); return 2; }
+    struct stat st;
+    if (fstat(fd, &st) != 0) { perror("fstat"); return 2; }
+    uint8_t *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) { perror("mmap"); return 2; }
+    struct ring r;
+    if (attach(&r, base, (uint64_t)st.st_size) != 0) return 3;
+    uint32_t me = (uint32_t)getpid(), zero = 0;
+    if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)r.owner_word, &zero,
+                                                 me, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        fprintf(stderr, "consumer claim held by %u\n", zero);
+        return 4;
+    }
+    uint32_t head = atomic_load_explicit((_Atomic uint32_t *)(void *)r.head_word,
+                                         memory_order_acquire);
+    uint32_t tail = tail_pos(&r);
+    if ((uint32_t)(tail - head) > r.cap || head % 8 || tail % 8) {
+        fprintf(stderr, "start: positions out of range\n");
+        return 4;
+    }
+    uint64_t next[64] = {0}, got = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = 0;
+    while (got < count) {
+        uint32_t len = 0, type = 0;
+        enum next n = next_record(&r, &head, &tail, &len, &type);
+        if (n == BAD) { status = 1; break; }
+        if (n == GOT) {
+            uint32_t o = head & r.mask;
+            if (type != T_COMPLETION || check(r.data + o + 8, len, next, producers) < 0) {
+                fprintf(stderr, "record %" PRIu64 " at %u (type %u, len %u) does not match\n",
+                        got, head, type, len);
+                status = 1;
+                break;
+            }
+            uint32_t s = rsize(len);
+            if (r.mode == 1) memset(r.data + o, 0, s); /* MC3: zero, then release */
+            head += s;
+            got++;
+        } else {
+            sched_yield();
+        }
+        /* RC3/MC3: store head (Release) after every step that moved it. */
+        atomic_store_explicit((_Atomic uint32_t *)(void *)r.head_word, head,
+                              memory_order_release);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 >
+            timeout) {
+            fprintf(stderr, "timeout after %" PRIu64 " records\n", got);
+            status = 1;
+            break;
+        }
+    }
+    if (status == 0) {
+        uint32_t len, type;
+        enum next n = next_record(&r, &head, &tail, &len, &type);
+        if (n != EMPTY) { fprintf(stderr, "more records than expected\n"); status = 1; }
+        atomic_store_explicit((_Atomic uint32_t *)(void *)r.head_word, head,
+                              memory_order_release);
+    }
+    uint32_t mine = me;
+    atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)r.owner_word, &mine, 0,
+                                            memory_order_acq_rel, memory_order_relaxed);
+    printf("records %" PRIu64 " head %u", got, head);
+    for (uint32_t p = 0; p < producers; p++) printf(" p%u=%" PRIu64, p, next[p]);
+    printf("\n");
+    return status;
+}
