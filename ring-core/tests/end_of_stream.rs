@@ -222,6 +222,7 @@ fn child() {
             };
             let ring = common::child_ring::<Completion>(&params, mode);
             let mut tx = ring.producer().expect("producer");
+            common::report("joined", 1);
             let id = params.num("id");
             for i in 0..params.num("count") {
                 let e = Completion::new(id << 32 | i, i as i32, 0);
@@ -282,6 +283,10 @@ fn end_of_stream_across_processes() {
             Ring::<Completion>::create_shm(&name, Config::new(64).mode(mode).overflow(64)).unwrap();
         let mut rx = ring.consumer().unwrap();
         let producers = if mp { 2 } else { 1 };
+        // Several producers: the stream closes once one closed and the last left, so a
+        // producer that closes before the other has joined would close it early. Hold a
+        // producer of our own until every child has joined.
+        let anchor = mp.then(|| ring.producer().unwrap());
         let mut peers: Vec<Peer> = (0..producers)
             .map(|id| {
                 Peer::spawn(
@@ -296,6 +301,10 @@ fn end_of_stream_across_processes() {
                 )
             })
             .collect();
+        for p in &mut peers {
+            p.expect("joined");
+        }
+        drop(anchor); // leaves without closing
         let (got, closed) = reap_all(&mut rx, &mut peers, |_| false);
         assert!(closed);
         for p in &mut peers {

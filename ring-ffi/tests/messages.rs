@@ -57,7 +57,10 @@ fn a_wrong_mode_and_a_busy_side_read_in_words() {
             msg.contains("the ring is SPSC") && msg.contains("MPSC (mode word 0x1) is required"),
             "{msg}"
         );
-        assert!(msg.contains("/dev/shm/"), "the refused file is named: {msg}");
+        assert!(
+            msg.contains("/dev/shm/"),
+            "the refused file is named: {msg}"
+        );
 
         assert_eq!(cring_producer_open(ring, &mut p), cring_status::Ok);
         assert_eq!(cring_producer_open(ring, &mut q), cring_status::Busy);

@@ -106,7 +106,7 @@ impl RecordConsumer {
         if self.eventfd.load(Relaxed) < 0 {
             return Err(RecordWaitError::NoEventfd);
         }
-        wait::announce(w, waiters::EVENTFD);
+        wait::announce_target(w, waiters::EVENTFD, None);
         if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
             wait::retire(w, waiters::EVENTFD);
             return Err(RecordWaitError::WakeupsSuppressed);

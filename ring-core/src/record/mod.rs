@@ -406,7 +406,12 @@ impl RecordProducer {
         keep: Arc<dyn Keep>,
         eventfd: &'static AtomicI32,
     ) -> Result<Self, HandleError> {
-        let wait = raw.wait.map(|line| Waker { line, eventfd });
+        // Records carry no wake-up targets (positions are bytes): wake after every publication.
+        let wait = raw.wait.map(|line| Waker {
+            line,
+            eventfd,
+            targets: false,
+        });
         match raw.mode {
             Mode::Mpsc => {
                 let record = match raw.registry {
@@ -438,7 +443,7 @@ impl RecordProducer {
                 })
             }
             _ => {
-                let token = crate::ring::claim(&raw.prod.owner)?;
+                let token = crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer)?;
                 let tail = tail_pos(raw.prod.tail.load(Acquire));
                 let head = raw.cons.head.load(Acquire);
                 if tail.wrapping_sub(head) > raw.area.capacity()
@@ -764,7 +769,7 @@ impl RecordConsumer {
         keep: Arc<dyn Keep>,
         eventfd: &'static AtomicI32,
     ) -> Result<Self, HandleError> {
-        let token = crate::ring::claim(&raw.cons.owner)?;
+        let token = crate::ring::claim(&raw.cons.owner, crate::error::Side::Consumer)?;
         let head = raw.cons.head.load(Acquire);
         let tail = tail_pos(raw.prod.tail.load(Acquire));
         if tail.wrapping_sub(head) > raw.area.capacity()
@@ -993,7 +998,7 @@ impl RecordConsumer {
                 return Err(RecordWaitError::WakeupsSuppressed);
             }
             // W2: announce, fence, snapshot the futex word, re-check, sleep.
-            let seen = wait::announce(w, waiters::FUTEX);
+            let seen = wait::announce_target(w, waiters::FUTEX, None);
             if self.rx.has_more() {
                 wait::retire(w, waiters::FUTEX);
                 continue;

@@ -205,7 +205,7 @@ impl<'a> MpTx<'a> {
             .header(r.pos)
             .store(header(r.pos, r.len, ty, flags), Release);
         if let Some(w) = &self.wait {
-            w.published();
+            w.published_at(crate::protocol::wait::Reached::Any);
         }
     }
 

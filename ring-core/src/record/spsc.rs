@@ -112,7 +112,7 @@ impl<'a> SpscTx<'a> {
         self.tail = r.pos.wrapping_add(record_size(r.len));
         self.tail_word.store(u64::from(self.tail), Release);
         if let Some(w) = &self.wait {
-            w.published();
+            w.published_at(crate::protocol::wait::Reached::Any);
         }
     }
 
