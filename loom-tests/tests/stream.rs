@@ -3,17 +3,25 @@
 //! publish targets. A consumer that sleeps and is never woken is a deadlock of the model futex,
 //! which loom reports: these tests fail on a lost wake-up (a lost close, a missed target) rather
 //! than hang. Every consumer loop is bounded, so a consumer that never sees the end fails too.
+//!
+//! Where the model has one producer, the consumer runs on a spawned thread and the model's main
+//! thread only joins: with the consumer on the main thread, loom 0.7 explored a single execution
+//! of a push-and-close model (one `pop_into` against one producer thread), and the E4 mutant
+//! `rust-e4-no-recheck-at-end` survived. The models with two producers keep the consumer on the
+//! main thread (as loom-tests/tests/wait.rs does): a fourth thread takes minutes, and the
+//! preemption bound then no longer reaches the lost wake-up the hole models exist for.
 #![cfg(ring_core_loom)]
 
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{check, tag, HeapRing, START};
-use ring_core::{Consumer, Mode, PopError, WaitError, WaitOutcome};
+use ring_core::Consumer as Rx;
+use ring_core::{Mode, PopError, WaitError, WaitOutcome};
 
 /// Reaps with `reap(min)` until the end of the stream, at most `rounds` calls; returns what it
 /// took, in order. Fails if the end is not reported within `rounds` calls, and checks that the
 /// end, once reported, stays reported (by `pop`, `pop_into` and `reap`).
-fn reap_to_end(rx: &mut Consumer<u64>, min: usize, rounds: usize) -> Vec<u64> {
+fn reap_to_end(rx: &mut Rx<u64>, min: usize, rounds: usize) -> Vec<u64> {
     let mut got = Vec::new();
     let mut out = [0u64; 2];
     for _ in 0..rounds {
@@ -34,6 +42,19 @@ fn reap_to_end(rx: &mut Consumer<u64>, min: usize, rounds: usize) -> Vec<u64> {
     panic!("no end of stream after {rounds} reaps (took {got:?})");
 }
 
+/// Runs `f` with a new consumer of `ring` on a spawned thread.
+fn consumer<R: Send + 'static>(
+    ring: &Arc<HeapRing<u64>>,
+    f: impl FnOnce(&mut Rx<u64>) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let r = ring.clone();
+    thread::spawn(move || {
+        let mut rx = r.consumer().unwrap();
+        rx.set_spin(0);
+        f(&mut rx)
+    })
+}
+
 /// (a) E1 + E4, SPSC: the producer pushes one entry and closes; the consumer sleeps in
 /// `reap(min = 2)`, which the close must end. It must take the entry and then see the end,
 /// never the end first (the close comes after the publication, and E4 re-checks after seeing
@@ -48,12 +69,11 @@ fn spsc_push_close_then_drain_and_end() {
             tx.push(tag(0, 0)).unwrap();
             tx.close();
         });
-        let mut rx = ring.consumer().unwrap();
-        rx.set_spin(0);
-        let got = reap_to_end(&mut rx, 2, 3);
-        assert_eq!(got, vec![tag(0, 0)]);
+        let c = consumer(&ring, |rx| (reap_to_end(rx, 2, 3), rx.stream().closed));
         p.join().unwrap();
-        assert!(rx.stream().closed);
+        let (got, closed) = c.join().unwrap();
+        assert_eq!(got, vec![tag(0, 0)]);
+        assert!(closed);
     });
 }
 
@@ -69,21 +89,20 @@ fn spsc_pop_never_reports_the_end_before_the_entry() {
             tx.push(tag(0, 0)).unwrap();
             tx.close();
         });
-        let mut rx = ring.consumer().unwrap();
-        let mut got = Vec::new();
-        let mut ended = false;
-        for _ in 0..3 {
-            match rx.pop() {
-                Ok(v) => got.push(v),
-                Err(PopError::Empty) => thread::yield_now(),
-                Err(PopError::Closed) => {
-                    ended = true;
-                    break;
+        let c = consumer(&ring, |rx| {
+            let mut got = Vec::new();
+            for _ in 0..3 {
+                match rx.pop() {
+                    Ok(v) => got.push(v),
+                    Err(PopError::Empty) => thread::yield_now(),
+                    Err(PopError::Closed) => return (got, true),
+                    Err(e) => panic!("pop: {e:?}"),
                 }
-                Err(e) => panic!("pop: {e:?}"),
             }
-        }
+            (got, false)
+        });
         p.join().unwrap();
+        let (mut got, ended) = c.join().unwrap();
         if ended {
             assert_eq!(
                 got,
@@ -92,6 +111,7 @@ fn spsc_pop_never_reports_the_end_before_the_entry() {
             );
         } else {
             // Not ended within the polls: what is left must still come, then the end.
+            let mut rx = ring.consumer().unwrap();
             while got.is_empty() {
                 got.push(rx.pop().unwrap());
             }
@@ -122,13 +142,14 @@ fn mpsc_close_and_drop_last_one_closes() {
             tx.push(tag(1, 0)).unwrap();
             drop(tx);
         });
+        // The consumer on the model's main thread: on a fourth thread the model takes minutes.
         let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
-        let got = reap_to_end(&mut rx, 2, 3);
+        let (got, closed) = (reap_to_end(&mut rx, 2, 3), rx.stream().closed);
         a.join().unwrap();
         b.join().unwrap();
         check(&[vec![tag(0, 0)], vec![tag(1, 0)]], &[got]);
-        assert!(rx.stream().closed);
+        assert!(closed);
     });
 }
 
@@ -136,10 +157,10 @@ fn mpsc_close_and_drop_last_one_closes() {
 /// `wait(2)` (target: head + 2). When the producer of the later position publishes first, the
 /// earlier position is a hole: the sleeper cannot finish yet, and the producer that fills the
 /// hole must find the target reached (it reads the shared `tail` with a read-modify-write) and
-/// wake it. Capacity 4, so that two reservations do not fill the ring (a full ring ends the wait
+/// wake it. On b6c41b4 (the futex snapshot taken after W2T) this model deadlocks: a waker
+/// disarmed the target between the sleeper's arm and its snapshot. Capacity 4, so that two reservations do not fill the ring (a full ring ends the wait
 /// early, `Ready(1)`, by design).
 #[test]
-#[ignore = "fails on b6c41b4: lost wake-up when a waker disarms a target between the sleeper's W2T arm and its futex snapshot (loom deadlock); un-ignore with the fix"]
 fn mpsc_target_reached_by_whichever_publishes_last() {
     loom::model(|| {
         let ring = Arc::new(HeapRing::<u64>::new(4, Mode::Mpsc, START).with_wait());
@@ -153,25 +174,27 @@ fn mpsc_target_reached_by_whichever_publishes_last() {
                 })
             })
             .collect();
+        // The consumer on the model's main thread (as in wait.rs): so placed, the bound of 2
+        // preemptions reaches the lost wake-up; on a fourth thread it does not, and the model
+        // takes minutes.
         let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         assert_eq!(rx.wait(2, None), Ok(WaitOutcome::Ready(2)));
         let mut out = [0u64; 2];
         assert_eq!(rx.pop_into(&mut out), Ok(2));
+        // Nobody closed: the stream stays open.
+        assert!(!rx.stream().closed);
+        assert_eq!(rx.pop(), Err(PopError::Empty));
         for h in hs {
             h.join().unwrap();
         }
         check(&[vec![tag(0, 0)], vec![tag(1, 0)]], &[out.to_vec()]);
-        // Nobody closed: the stream stays open.
-        assert!(!rx.stream().closed);
-        assert_eq!(rx.pop(), Err(PopError::Empty));
     });
 }
 
 /// (c') The same with `reap(min = 2)`, which takes what is there and waits for the rest (its
 /// second wait arms head + 1 after taking one).
 #[test]
-#[ignore = "fails on b6c41b4: lost wake-up when a waker disarms a target between the sleeper's W2T arm and its futex snapshot (loom deadlock); un-ignore with the fix"]
 fn mpsc_reap_min2_woken_by_the_last_publication() {
     loom::model(|| {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START).with_wait());
@@ -184,6 +207,7 @@ fn mpsc_reap_min2_woken_by_the_last_publication() {
                 })
             })
             .collect();
+        // The consumer on the model's main thread (see the test above).
         let mut rx = ring.consumer().unwrap();
         rx.set_spin(0);
         let mut out = [0u64; 2];
@@ -209,13 +233,14 @@ fn spsc_sleeper_woken_at_its_target() {
             tx.push(tag(0, 0)).unwrap();
             tx.push(tag(0, 1)).unwrap();
         });
-        let mut rx = ring.consumer().unwrap();
-        rx.set_spin(0);
-        assert_eq!(rx.wait(2, None), Ok(WaitOutcome::Ready(2)));
-        let mut out = [0u64; 2];
-        assert_eq!(rx.pop_into(&mut out), Ok(2));
-        assert_eq!(out, [tag(0, 0), tag(0, 1)]);
+        let c = consumer(&ring, |rx| {
+            assert_eq!(rx.wait(2, None), Ok(WaitOutcome::Ready(2)));
+            let mut out = [0u64; 2];
+            assert_eq!(rx.pop_into(&mut out), Ok(2));
+            out
+        });
         p.join().unwrap();
+        assert_eq!(c.join().unwrap(), [tag(0, 0), tag(0, 1)]);
     });
 }
 
@@ -227,11 +252,12 @@ fn close_without_entries_wakes_the_sleeper() {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START).with_wait());
         let tx = ring.producer().unwrap();
         let p = thread::spawn(move || tx.close());
-        let mut rx = ring.consumer().unwrap();
-        rx.set_spin(0);
-        assert_eq!(rx.wait(1, None), Ok(WaitOutcome::Closed(0)));
-        assert_eq!(rx.pop(), Err(PopError::Closed));
+        let c = consumer(&ring, |rx| {
+            assert_eq!(rx.wait(1, None), Ok(WaitOutcome::Closed(0)));
+            assert_eq!(rx.pop(), Err(PopError::Closed));
+        });
         p.join().unwrap();
+        c.join().unwrap();
     });
 }
 
@@ -243,11 +269,12 @@ fn mpsc_close_without_entries_wakes_the_sleeper() {
         let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Mpsc, START).with_wait());
         let tx = ring.producer().unwrap();
         let p = thread::spawn(move || tx.close());
-        let mut rx = ring.consumer().unwrap();
-        rx.set_spin(0);
-        assert_eq!(rx.wait(1, None), Ok(WaitOutcome::Closed(0)));
-        assert_eq!(rx.pop(), Err(PopError::Closed));
+        let c = consumer(&ring, |rx| {
+            assert_eq!(rx.wait(1, None), Ok(WaitOutcome::Closed(0)));
+            assert_eq!(rx.pop(), Err(PopError::Closed));
+        });
         p.join().unwrap();
+        c.join().unwrap();
         assert!(ring.producer().is_err(), "a closed stream took a producer");
     });
 }

@@ -98,6 +98,22 @@
 #ifndef DISCARD
 #define DISCARD 0           /* reservations producer 0 abandons (published as discarded) */
 #endif
+#ifndef TARGET
+#define TARGET 0            /* 1: wake-up targets (layout 1.3, W2T / W1T); needs WAIT */
+#endif
+#ifndef SNAP_FIRST
+#define SNAP_FIRST 1        /* TARGET: 1 the sleeper snapshots the futex word before it announces
+                               and arms its target (the code's order); 0 b6c41b4's order
+                               (announce, arm, fence, snapshot), which loses a wake-up: a waker
+                               can disarm the target between the arm and the snapshot */
+#endif
+#ifndef CLOSE
+#define CLOSE 0             /* 1: end of stream (layout 1.3, E1-E4): producers leave after their
+                               last publication, producer 0 closing; the consumer ends on E4 */
+#endif
+#if CLOSE && NCONS > 1
+#error "CLOSE is modelled with one consumer"
+#endif
 #define DISC_OF(p) ((p) == 0 -> DISCARD : 0)
 #define MOD   (1 << IDX_BITS)
 #define IMASK (MOD - 1)
@@ -171,6 +187,12 @@ byte waiters;               /* WaitLine.waiters */
 byte futex;                 /* WaitLine.futex (IDX_BITS wide, like every word here) */
 bit  asleep[NCONS];         /* the kernel's futex queue */
 bit  shutdown;              /* NCONS > 1 with WAIT: the application's "all done" flag */
+byte wtarget;               /* WaitLine.wake_target: the armed position (low 32 bits) ... */
+bit  warmed;                /* ... and its ARMED bit (ANY, the fallback after 8 failed
+                               compare-and-swaps, is not modelled: it only wakes more) */
+bit  closed;                /* ProducerLine.stream: CLOSED ... */
+bit  creq;                  /* ... CLOSE_REQUESTED ... */
+byte pcount = NPROD;        /* ... and the producer count (every producer joined, E2, at start) */
 
 /* ------------------------------------------------------------------ ghost state */
 
@@ -207,12 +229,14 @@ byte g_last[NCONS * NPROD]; /* NCONS > 1: 1 + last sequence number consumer c go
      nothing_lost                a claim in a quiet ring finds what is left
      all_delivered_at_end        when every process has ended
      index_invariant             MPMC: 0 <= tail - head <= capacity, at every instant
-     packed_state_valid          the overflow state word holds ACTIVE | tail and nothing else */
+     packed_state_valid          the overflow state word holds ACTIVE | tail and nothing else
+     end_after_all_delivered     CLOSE: E4 reports the end only once every entry was delivered */
 #define PROPS \
     bit no_corruption_reported = 1, no_overwrite = 1, publication_of_owned_slot = 1, \
         no_read_before_publication = 1, release_of_claimed_slot = 1, valid_payload = 1, \
         exactly_once_in_order = 1, no_duplicate = 1, producer_order_per_consumer = 1, \
-        nothing_lost = 1, all_delivered_at_end = 1, index_invariant = 1, packed_state_valid = 1
+        nothing_lost = 1, all_delivered_at_end = 1, index_invariant = 1, packed_state_valid = 1, \
+        end_after_all_delivered = 1
 #define CHECK(prop, cond) atomic { prop = (cond); assert(prop) }
 
 /* ------------------------------------------------------------------ lane helpers */
@@ -527,7 +551,41 @@ inline w1() {
     skip;
 #if WAIT
     if
-    :: pub && waiters != 0 -> wake_all()             /* fence(SeqCst); load waiters */
+    :: pub && waiters != 0 ->                        /* fence(SeqCst); load waiters */
+#if TARGET
+        /* W1T (wait::wake_if_due): load wake_target; not armed: wake nobody; armed: compare
+           the producer index after the publication with it (the overflow area: reached), then
+           disarm what was seen by compare-and-swap and wake. */
+        atomic { tt = wtarget; ta = warmed };
+        if
+        :: !ta -> skip
+        :: else ->
+            if
+            :: splace == 0 ->
+#if MP
+                at = tail                            /* fetch_add(0): the latest tail */
+#else
+                at = ctail                           /* the single producer's own tail */
+#endif
+            :: else -> at = tt                       /* Reached::Any */
+            fi;
+            if
+            :: W(at - tt) > IMASK / 2 -> skip        /* (i32)(at - t) < 0: not reached */
+            :: else ->
+                atomic {                             /* disarm: CAS t -> 0 */
+                    if
+                    :: warmed && wtarget == tt -> warmed = 0; wtarget = 0
+                    :: else -> skip
+                    fi
+                };
+                wake_all()
+            fi;
+            at = 0
+        fi;
+        tt = 0; ta = 0
+#else
+        wake_all()
+#endif
     :: else -> skip
     fi
 #endif
@@ -536,7 +594,8 @@ inline w1() {
 proctype Producer(byte me) {
     PROPS;
     byte s, n, nn, k, d, pos, t, now, st, ot, sstart, slen, keep, i, vi, ctail, hcache, x0, ox0, ndisc;
-    bit exact, ok, oth, splace, corrupt, pub, abandon;
+    byte tt, at;
+    bit exact, ok, oth, splace, corrupt, pub, abandon, ta, didclose;
 #if MODE == 0 || MODE == 2
     ctail = tail;                                    /* producer_cursor: the private tail */
 #endif
@@ -583,7 +642,30 @@ proctype Producer(byte me) {
         corrupt = 0; n = 0; exact = 0; ok = 0; sstart = 0; slen = 0; keep = 0; splace = 0; abandon = 0;
         k = 0; nn = 0; pos = 0; d = 0; pub = 0
     od;
-    g_pdone++
+    g_pdone++;
+#if CLOSE
+    /* E1 (one producer) / E3 (several): after the last publication, leave; producer 0 closes
+       (CLOSE_REQUESTED), the others drop; whoever leaves the count at 0 with CLOSE_REQUESTED set
+       sets CLOSED (one compare-and-swap) and wakes every sleeper, whatever its target. */
+    atomic {
+        pcount--;
+        if
+        :: me == 0 -> creq = 1
+        :: else -> skip
+        fi;
+        if
+        :: pcount == 0 && creq -> closed = 1; didclose = 1
+        :: else -> skip
+        fi
+    };
+#ifndef MUTANT_CLOSE_NO_WAKE
+    if
+    :: didclose -> wake_all()                        /* forced: no check of waiters/target */
+    :: else -> skip
+    fi
+#endif
+#endif
+    skip
 }
 
 /* ------------------------------------------------------------------ consumer side */
@@ -927,6 +1009,27 @@ inline ready() {
     hh = 0; nn = 0; k = 0; oth = 0; pos = 0; d = 0
 }
 
+/* W2T (wait::arm): the target is the position whose publication completes the wait,
+   position() + min(max(lim, 1), capacity); lower the armed target to it (one step: a
+   compare-and-swap that succeeds, the load before it folded in; failed attempts change
+   nothing), unless an equal or lower plausible target is armed. */
+inline arm() {
+#if MC
+    hh = head;
+#else
+    hh = chead;
+#endif
+    tpos = W(hh + MIN(lim, CAP));
+    atomic {
+        if
+        :: warmed && (W(wtarget - hh) <= CAP || W(wtarget - hh) > IMASK / 2) && W(tpos - wtarget) <= IMASK / 2 ->
+            skip                                     /* an equal or lower target is armed */
+        :: else -> wtarget = tpos; warmed = 1
+        fi
+    };
+    hh = 0; tpos = 0
+}
+
 /* Consumer::wait_for(min = lim) with spin = 0 and no timeout (W2), as Consumer::reap calls it
    after a pop that found nothing: lim = min(WMIN, entries still to come). */
 inline wait_for() {
@@ -936,13 +1039,37 @@ inline wait_for() {
         :: cnt >= lim -> break
         :: else -> skip
         fi;
+#if CLOSE
+        if
+        :: closed -> break                           /* E4: the caller claims (and ends) */
+        :: else -> skip
+        fi;
+#endif
+#if TARGET && SNAP_FIRST
+        seen = futex;                                /* snapshot the futex word first (as the */
+        waiters++;                                   /* code since b6c41b4's fix), announce, */
+        arm();                                       /* W2T, fence */
+#elif TARGET
+        waiters++;                                   /* b6c41b4's order: announce, W2T, */
+        arm();                                       /* fence, */
+        seen = futex;                                /* then the snapshot */
+#else
         waiters++;                                   /* W2: announce (SeqCst RMW), fence */
         seen = futex;                                /* snapshot the futex word */
+#endif
 #ifndef MUTANT_NO_SLEEP_RECHECK
         ready();                                     /* re-check */
         if
         :: cnt >= lim ->
             atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };   /* retire */
+            break
+        :: else -> skip
+        fi;
+#endif
+#if CLOSE
+        if
+        :: closed ->                                 /* E4 in the re-check */
+            atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };
             break
         :: else -> skip
         fi;
@@ -962,8 +1089,8 @@ inline wait_for() {
 proctype Consumer(byte me) {
     PROPS;
     byte n, nn, k, d, pos, t, h, now, st, oh, hh, sstart, slen, i, vi, v, dp, ds, cnt, seen;
-    byte chead, cohead, tcache, c0, x0, lim;
-    bit ok, oth, splace, allowed, q0, corrupt;
+    byte chead, cohead, tcache, c0, x0, lim, tpos;
+    bit ok, oth, splace, allowed, q0, corrupt, ended;
 #if !MC
     chead = head;                                    /* consumer_cursor: private heads */
     cohead = ohead;
@@ -972,9 +1099,15 @@ proctype Consumer(byte me) {
     tcache = tail;                                   /* ... and the copy of tail (SPSC) */
 #endif
     do
+#if CLOSE
+    :: ended -> break                                /* E4 reported the end */
+    :: atomic {
+           !ended ->
+#else
     :: atomic { g_delivered == TOTAL -> break }
     :: atomic {
            g_delivered != TOTAL ->
+#endif
            /* ghost: is everything pushed and nobody mid-claim? (quiescence) */
            q0 = (g_pdone == NPROD && g_inflight == 0);
            c0 = g_claims
@@ -997,7 +1130,30 @@ proctype Consumer(byte me) {
                published and nobody held a claim, a claim that finds nothing means that every
                entry has been delivered. */
             CHECK(nothing_lost, !(q0 && g_inflight == 0 && g_claims == c0) || g_delivered == TOTAL);
+#if CLOSE
+            if
+            :: closed ->                             /* E4: CLOSED seen (Acquire): claim again */
+#ifdef MUTANT_E4_NO_RECHECK
+                ok = 0;                              /* MUTANT: the end reported at once */
+#else
+                n = 1;
+                claim();
+#endif
+                if
+                :: ok -> read_span(); release()
+                :: else ->
+                    CHECK(end_after_all_delivered, g_delivered == TOTAL);
+                    ended = 1
+                fi
+            :: else ->
 #if WAIT
+                lim = MIN(WMIN, CAP + OCAP);         /* reap(min): the close ends the wait */
+                wait_for()
+#else
+                skip
+#endif
+            fi
+#elif WAIT
             lim = MIN(WMIN, TOTAL - g_delivered);    /* reap(min): at most what is to come, */
             lim = MIN(lim, CAP + OCAP);              /* and at most what the lanes hold */
             wait_for()
