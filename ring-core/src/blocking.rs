@@ -217,6 +217,26 @@ impl<T: Entry> Consumer<T> {
                 wait::retire(w, FUTEX);
                 return Ok(end);
             }
+            // W2T with an overflow area: overflow entries count towards the wait, and the target
+            // (computed before the fence) may have missed some published before it. Seen now,
+            // after the fence, they lower the target: re-arm, fence again and re-check, so that
+            // the ring publication that completes the wait reaches the armed target (spin
+            // configuration `target-mpsc-ovf-min2`). Later overflow publications wake anyway.
+            if let (Some((armed, _, _)), true) = (goal, self.raw.ovf.is_some()) {
+                let now = target(self);
+                if (now.wrapping_sub(armed) as i32) < 0 {
+                    wait::rearm(w, now, self.position(), self.raw.capacity());
+                    let c = count(self);
+                    if done(c) {
+                        wait::retire(w, FUTEX);
+                        return Ok(WaitOutcome::Ready(c.0));
+                    }
+                    if let Some(end) = closed(self) {
+                        wait::retire(w, FUTEX);
+                        return Ok(end);
+                    }
+                }
+            }
             // Held up by a reserved position that is not published (the ring has producer
             // records): sleep at most `recovery_after`, then run recovery, in case its
             // producer died (a dead producer never wakes anyone).
@@ -283,8 +303,13 @@ impl<T: Entry> Consumer<T> {
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
         let min = clamp_min(min, self.most_ready());
-        let ahead = min.clamp(1, self.raw.capacity());
-        let target = move |c: &Self| c.position().wrapping_add(ahead);
+        let cap = self.raw.capacity();
+        // The ring position that completes the wait: `min` ahead of the head, less what the
+        // overflow area holds (those count too), at least one and at most a lap ahead.
+        let target = move |c: &Self| {
+            let ahead = min.saturating_sub(c.raw.overflow_pending()).clamp(1, cap);
+            c.position().wrapping_add(ahead)
+        };
         self.wait_for(min, timeout, target, |c| {
             let n = c.raw.ready(&c.cursor(), min.max(1));
             // Nothing more can arrive until this consumer takes some: stop waiting for more.
@@ -306,11 +331,15 @@ impl<T: Entry> Consumer<T> {
         timeout: Option<Duration>,
     ) -> Result<WaitOutcome, WaitError> {
         let min = clamp_min(min, self.most_ready());
-        let target = position.wrapping_add(min.clamp(1, self.raw.capacity()));
+        let cap = self.raw.capacity();
+        let target = move |c: &Self| {
+            let ahead = min.saturating_sub(c.raw.overflow_pending()).clamp(1, cap);
+            position.wrapping_add(ahead)
+        };
         self.wait_for(
             min,
             timeout,
-            move |_| target,
+            target,
             |c| (c.raw.beyond(position), false),
         )
     }

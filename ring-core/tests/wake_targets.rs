@@ -145,3 +145,56 @@ fn check(wakes: u64, sleeps: u64, what: &str) {
         "{what}: {wakes} wake-ups for {sleeps} sleeps"
     );
 }
+
+/// A wait completed by a ring publication together with an entry already in the overflow area:
+/// the target must count the overflow entry (spin configuration `target-mpsc-ovf-min2` found a
+/// target that ignored it). Position 1 is reserved by a producer that publishes it only once
+/// the consumer sleeps waiting for 2 entries (position 1 and the overflow entry); a target of
+/// head + 2 would never be reached (the producer index stays at head + 1) and the wait would end
+/// by its timeout instead.
+#[test]
+fn a_target_counts_the_overflow_area() {
+    use std::sync::mpsc;
+    let ring = Ring::<u64>::create_heap(Config::new(2).mode(Mode::Mpsc).overflow(4)).unwrap();
+    let mut b = ring.producer().unwrap();
+    let mut rx = ring.consumer().unwrap();
+    rx.set_spin(0);
+    // No periodic recovery while held up by the reserved position: it would end each sleep
+    // after 100 ms and hide a lost wake-up.
+    rx.set_recovery_after(None);
+    b.push(10).unwrap(); // position 0
+    let (reserved_tx, reserved_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let r = ring.clone();
+    let a = std::thread::spawn(move || {
+        let mut a = r.producer().unwrap();
+        let mut chunk = a.reserve_exact(1).unwrap(); // position 1, held
+        reserved_tx.send(()).unwrap();
+        go_rx.recv().unwrap();
+        chunk.write(0, 11);
+        chunk.commit();
+    });
+    reserved_rx.recv().unwrap();
+    b.push(12).unwrap(); // the ring is full: the overflow area
+    assert_eq!(rx.pop(), Ok(10));
+    let sleeps = ring.lines().wait_line().unwrap().sleeps.load(Relaxed);
+    let wakeups = ring.lines().wait_line().unwrap().wakeups.load(Relaxed);
+    let seen = ring.clone();
+    let waker = std::thread::spawn(move || {
+        let end = Instant::now() + DEADLINE;
+        while seen.lines().wait_line().unwrap().sleeps.load(Relaxed) == sleeps {
+            assert!(Instant::now() < end, "the consumer never slept");
+            std::thread::yield_now();
+        }
+        go_tx.send(()).unwrap();
+    });
+    // A lost wake-up ends the wait by its timeout, with the same outcome: count the wake-ups.
+    let r = rx.wait(2, Some(Duration::from_secs(10)));
+    waker.join().unwrap();
+    a.join().unwrap();
+    assert_eq!(r, Ok(ring_core::WaitOutcome::Ready(2)));
+    let woken = ring.lines().wait_line().unwrap().wakeups.load(Relaxed) - wakeups;
+    assert!(woken >= 1, "the publication that completed the wait woke nobody");
+    assert_eq!(rx.pop(), Ok(11));
+    assert_eq!(rx.pop(), Ok(12));
+}

@@ -49,10 +49,10 @@ CONFIGS=(
 # -- layout 1.3: wake-up targets (W2T/W1T) and the end of stream (E1-E4); a sleeper never woken
 #    is an invalid end state, and with CLOSE the consumer ends only on E4 (no ghost exit)
 "target-mpsc-hole|safety|-DWAIT=1 -DTARGET=1 -DWMIN=2 -DMODE=1 -DNPROD=2 -DNCONS=1 -DNPUSH=1 -DOCAP=0||ci"
-# known-bug (not in CI, not in --deep; run by name or --all): FAILS on the shipped code: the
-# target counts ring positions only, so a ring publication that completes a wait together with
-# entries already in the overflow area does not reach it, and nobody wakes the sleeper
-"target-mpsc-ovf-min2|safety|-DWAIT=1 -DTARGET=1 -DWMIN=2 -DMODE=1 -DNPROD=2 -DNCONS=1 -DNPUSH=2||known-bug"
+# the target counts the overflow area's pending entries (lowered by them, re-armed after the
+# fence): a ring publication that completes a wait together with entries already in the
+# overflow area reaches it (this configuration found the bug when the target ignored them)
+"target-mpsc-ovf-min2|safety|-DWAIT=1 -DTARGET=1 -DWMIN=2 -DMODE=1 -DNPROD=2 -DNCONS=1 -DNPUSH=2||ci"
 "target-spsc-ovf-min3|safety|-DWAIT=1 -DTARGET=1 -DWMIN=3 -DMODE=0 -DNPROD=1 -DNCONS=1 -DNPUSH=4||ci"
 "target-spmc-ovf|safety|-DWAIT=1 -DTARGET=1 -DMODE=2 -DNPROD=1 -DNCONS=2 -DNPUSH=2||ci"
 "close-spsc-ovf-min2|safety|-DWAIT=1 -DTARGET=1 -DCLOSE=1 -DWMIN=2 -DMODE=0 -DNPROD=1 -DNCONS=1 -DNPUSH=3||ci"

@@ -1010,7 +1010,8 @@ inline ready() {
 }
 
 /* W2T (wait::arm): the target is the position whose publication completes the wait,
-   position() + min(max(lim, 1), capacity); lower the armed target to it (one step: a
+   position() + min(max(lim - overflow entries pending, 1), capacity) (the overflow area's
+   entries count towards the wait too); lower the armed target to it (one step: a
    compare-and-swap that succeeds, the load before it folded in; failed attempts change
    nothing), unless an equal or lower plausible target is armed. */
 inline arm() {
@@ -1019,7 +1020,14 @@ inline arm() {
 #else
     hh = chead;
 #endif
-    tpos = W(hh + MIN(lim, CAP));
+#ifndef MUTANT_TARGET_IGNORES_OVERFLOW
+    d = W(W(ost) - ohead);                           /* overflow entries pending */
+    d = (lim > d -> lim - d : 1);
+#else
+    d = (lim > 0 -> lim : 1);
+#endif
+    tpos = W(hh + MIN(d, CAP));
+    d = 0;
     atomic {
         if
         :: warmed && (W(wtarget - hh) <= CAP || W(wtarget - hh) > IMASK / 2) && W(tpos - wtarget) <= IMASK / 2 ->
@@ -1065,6 +1073,16 @@ inline wait_for() {
             break
         :: else -> skip
         fi;
+#if TARGET && OCAP > 0 && !defined(MUTANT_TARGET_IGNORES_OVERFLOW)
+        arm();                                       /* W2T again after the fence: overflow */
+        ready();                                     /* entries seen now lower the target; */
+        if                                           /* fence, re-check */
+        :: cnt >= lim ->
+            atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };
+            break
+        :: else -> skip
+        fi;
+#endif
 #endif
 #if CLOSE
         if

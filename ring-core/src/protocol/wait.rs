@@ -89,6 +89,16 @@ pub(crate) fn announce_target(w: &WaitLine, unit: u32, target: Option<(u32, u32,
     seen
 }
 
+/// W2T again, after the fence (rings with an overflow area, whose entries published before the
+/// fence lower the target): arm `pos`, then the fence, so that a producer whose fence comes
+/// later sees it, and one whose fence came earlier has its publication seen by the re-check
+/// that follows.
+#[inline]
+pub(crate) fn rearm(w: &WaitLine, pos: u32, head: u32, most: u32) {
+    arm(w, pos, head, most);
+    fence(SeqCst);
+}
+
 /// Lowers the armed target to `pos` if it is above it (or unarmed, or implausible: more than
 /// `most` ahead of `head`, which no sleeper of this ring asks for). A few compare-and-swap
 /// attempts; against a word that keeps changing it sets `ANY` instead (wake after any
