@@ -336,12 +336,7 @@ impl<T: Entry> Consumer<T> {
             let ahead = min.saturating_sub(c.raw.overflow_pending()).clamp(1, cap);
             position.wrapping_add(ahead)
         };
-        self.wait_for(
-            min,
-            timeout,
-            target,
-            |c| (c.raw.beyond(position), false),
-        )
+        self.wait_for(min, timeout, target, |c| (c.raw.beyond(position), false))
     }
 
     /// Fills `out` with up to `out.len()` entries, from the ring and then from the overflow
