@@ -194,7 +194,10 @@ fn a_target_counts_the_overflow_area() {
     a.join().unwrap();
     assert_eq!(r, Ok(ring_core::WaitOutcome::Ready(2)));
     let woken = ring.lines().wait_line().unwrap().wakeups.load(Relaxed) - wakeups;
-    assert!(woken >= 1, "the publication that completed the wait woke nobody");
+    assert!(
+        woken >= 1,
+        "the publication that completed the wait woke nobody"
+    );
     assert_eq!(rx.pop(), Ok(11));
     assert_eq!(rx.pop(), Ok(12));
 }
