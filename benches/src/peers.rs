@@ -117,7 +117,7 @@ impl BatchRx for OursZeroCopy<Consumer<Item>> {
             Ok(view) => {
                 let mut n = 0;
                 view.iter().for_each(|v| {
-                    f(v);
+                    f(&v);
                     n += 1;
                 });
                 n

@@ -272,7 +272,7 @@ fn parent() -> Result<()> {
                     let Some(n) = next.get_mut(p as usize) else {
                         return Err(format!("entry from unknown producer: {c:?}").into());
                     };
-                    if seq != *n || *c != entry(p, seq) {
+                    if seq != *n || c != entry(p, seq) {
                         return Err(format!(
                             "producer {p}: expected seq {n}, received {c:?} (lost, duplicated or reordered)"
                         )

@@ -327,7 +327,7 @@ impl<T: Entry> Consumer<T> {
     /// tx.push_all(&[5, 6, 7]).unwrap();
     /// {
     ///     let view = rx.view(8).unwrap();
-    ///     assert_eq!(view.iter().copied().sum::<u64>(), 18);
+    ///     assert_eq!(view.iter().sum::<u64>(), 18);
     /// } // released here
     /// assert!(ring.is_empty());
     /// ```
@@ -474,7 +474,10 @@ impl<T: Entry> ReadView<'_, T> {
         self.span.len as usize
     }
 
-    /// The claimed entries, in order, skipping discarded slots.
+    /// The claimed entries, in order, skipping discarded slots, each copied out of its slot
+    /// with word-sized atomic loads (so a peer that rewrites a claimed slot meanwhile can only
+    /// give wrong values, never undefined behaviour). The slots stay claimed until the view is
+    /// dropped: one release for the whole view.
     ///
     /// # Examples
     ///
@@ -485,7 +488,7 @@ impl<T: Entry> ReadView<'_, T> {
     /// let (mut tx, mut rx) = ring.split().unwrap();
     /// tx.push_all(&[1, 2, 3]).unwrap();
     /// let view = rx.view(4).unwrap();
-    /// assert_eq!(view.iter().copied().collect::<Vec<_>>(), [1, 2, 3]);
+    /// assert_eq!(view.iter().collect::<Vec<_>>(), [1, 2, 3]);
     /// ```
     pub fn iter(&self) -> Iter<'_, T> {
         let (first, second) = self.lane.runs(self.span.start, self.span.len as usize);
@@ -498,6 +501,44 @@ impl<T: Entry> ReadView<'_, T> {
                 || self.span.place == Place::Overflow,
         }
     }
+
+    /// A pointer to the payload of claimed position `i` (`i < claimed()`), for callers that
+    /// read in place through their own means (the C ABI hands these to C code). Reading
+    /// through it is the caller's `unsafe`: the slot stays claimed until the view is dropped,
+    /// but a peer may write it meanwhile, so a reader that trusts its peers less than fully
+    /// must copy with atomic accesses, as [`Self::iter`] does. Discarded positions are not
+    /// skipped here ([`Self::is_discarded`] tells them).
+    ///
+    /// # Panics
+    ///
+    /// If `i >= claimed()`.
+    pub fn entry_ptr(&self, i: usize) -> *const T {
+        assert!(
+            i < self.claimed(),
+            "entry {i} of a view of {}",
+            self.claimed()
+        );
+        self.lane
+            .slot(self.span.at(i as u32))
+            .payload
+            .with(|p| p.cast::<T>())
+    }
+
+    /// Whether claimed position `i` was published as discarded (skipped by [`Self::iter`]).
+    ///
+    /// # Panics
+    ///
+    /// If `i >= claimed()`.
+    pub fn is_discarded(&self, i: usize) -> bool {
+        assert!(
+            i < self.claimed(),
+            "entry {i} of a view of {}",
+            self.claimed()
+        );
+        let skip = self.consumer.raw.mode != Mode::Spsc || self.span.place == Place::Overflow;
+        skip && self.lane.slot(self.span.at(i as u32)).meta.load(Relaxed) & slot_meta::DISCARDED
+            != 0
+    }
 }
 
 /// The entries of a [`ReadView`], in order ([`ReadView::iter`]).
@@ -509,10 +550,10 @@ pub struct Iter<'v, T> {
 }
 
 impl<'v, T: Entry> Iterator for Iter<'v, T> {
-    type Item = &'v T;
+    type Item = T;
 
     #[inline]
-    fn next(&mut self) -> Option<&'v T> {
+    fn next(&mut self) -> Option<T> {
         loop {
             let slot = match self.first.next() {
                 Some(slot) => slot,
@@ -526,9 +567,8 @@ impl<'v, T: Entry> Iterator for Iter<'v, T> {
                 continue;
             }
             // SAFETY: the view claimed this slot, saw it published (Acquire) and not
-            // discarded, and releases it only when it drops, which the `'v` borrow prevents
-            // while the reference lives: no one writes the payload meanwhile.
-            return Some(slot.payload.with(|p| unsafe { (*p).assume_init_ref() }));
+            // discarded, and releases it only when it drops, which the `'v` borrow prevents.
+            return Some(unsafe { crate::protocol::load_payload(slot) });
         }
     }
 
@@ -545,10 +585,7 @@ impl<'v, T: Entry> Iterator for Iter<'v, T> {
                     continue;
                 }
                 // SAFETY: as in `next`.
-                acc = f(
-                    acc,
-                    slot.payload.with(|p| unsafe { (*p).assume_init_ref() }),
-                );
+                acc = f(acc, unsafe { crate::protocol::load_payload(slot) });
             }
         }
         acc

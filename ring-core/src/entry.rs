@@ -11,7 +11,9 @@ use crate::layout::entry_format;
 ///
 /// Implementors guarantee that:
 /// - every bit pattern of `size_of::<Self>()` bytes is a valid `Self` (no `bool`, `char`,
-///   enums, references, `NonZero*`, or padding whose contents matter);
+///   enums, references, `NonZero*`);
+/// - the type has no padding bytes (every byte of a value is initialised): entries are copied
+///   into and out of slots word by word with atomic accesses, which read every byte;
 /// - the type holds no pointers or handles whose meaning depends on the process;
 /// - `align_of::<Self>()` is at most 128.
 ///

@@ -57,9 +57,11 @@
 //! - **Untrusted peers**: the header is validated once on attach and kept in private trusted
 //!   copies; indices and lap tags written by peers are checked on every use, and what is
 //!   detected is a typed [`Corruption`] error. A hostile peer cannot cause a panic, an
-//!   out-of-bounds access or an endless loop; it can cause wrong entry bytes or an entry
-//!   delivered twice, and, inside one process, a forged tag can make a consumer read a payload
-//!   a producer is still writing (a data race: payload copies are plain accesses).
+//!   out-of-bounds access, an endless loop or undefined behaviour; it can cause wrong entry
+//!   bytes or an entry delivered twice. Payloads are copied in and out with word-sized atomic
+//!   accesses, so even a forged tag inside one process that makes a consumer read a slot a
+//!   producer is writing gives wrong bytes, not a data race ([`ReadView::iter`] copies too;
+//!   [`WriteChunk::get_mut`] is `unsafe` for that reason).
 //! - **Crash safety**: a producer killed at any instruction does not wedge the ring: single
 //!   producers are taken over, multi-producer rings recover through per-producer records
 //!   ([`Ring::recover`]).

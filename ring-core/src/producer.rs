@@ -15,7 +15,6 @@ use crate::protocol::wait::Waker;
 use crate::protocol::{Lane, Mode, RawRing, Shortfall, Span};
 use crate::ring::{claim, unclaim, Keep};
 use alloc::sync::Arc;
-use core::mem::MaybeUninit;
 use core::sync::atomic::AtomicI32;
 
 #[repr(u8)]
@@ -592,8 +591,7 @@ impl<T: Entry> WriteChunk<'_, T> {
                 };
                 // SAFETY: every position of the span is reserved by this chunk and not yet
                 // published; these are the positions from `written` on, in order.
-                slot.payload
-                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(v)) });
+                unsafe { crate::protocol::store_payload(slot, v) };
                 n += 1;
             }
         }
@@ -604,10 +602,34 @@ impl<T: Entry> WriteChunk<'_, T> {
     /// In-place access to entry `i` (the slot's current bytes: a stale entry until written).
     /// Obtaining it counts entry `i` as written.
     ///
+    /// # Safety
+    ///
+    /// The reference points into memory that other participants map. The reservation makes
+    /// the slot this chunk's alone under the protocol, but a peer that does not follow it (a
+    /// forged index or tag, in this process or another) could write the slot while the
+    /// reference lives, which would be a data race: call this only when every participant
+    /// that can write the ring's memory is trusted. [`Self::write`] and [`Self::fill_from`]
+    /// copy with atomic stores and need no such trust.
+    ///
     /// # Panics
     ///
     /// If `i >= len()` or `i` skips an unwritten entry.
-    pub fn get_mut(&mut self, i: usize) -> &mut T {
+    pub unsafe fn get_mut(&mut self, i: usize) -> &mut T {
+        let p = self.entry_ptr(i);
+        // SAFETY: reserved by this chunk and unpublished, so no honest participant touches the
+        // payload; `&mut self` makes the reference unique and it cannot outlive the chunk;
+        // `T: Entry` makes any bytes a valid `T`; the caller vouches for the peers.
+        unsafe { &mut *p }
+    }
+
+    /// A pointer to the payload of entry `i`, for callers that write in place through their
+    /// own means (the C ABI hands it to C code); writing through it is the caller's `unsafe`
+    /// (see [`Self::get_mut`]). Obtaining it counts entry `i` as written.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()` or `i` skips an unwritten entry.
+    pub fn entry_ptr(&mut self, i: usize) -> *mut T {
         assert!(
             i < self.len() && i as u32 <= self.written,
             "access out of order or range"
@@ -616,13 +638,7 @@ impl<T: Entry> WriteChunk<'_, T> {
             self.written += 1;
         }
         let pos = self.span.at(i as u32);
-        // SAFETY: reserved by this chunk and unpublished, so no one else touches the payload;
-        // `&mut self` makes the reference unique and it cannot outlive the chunk; `T: Entry`
-        // makes any bytes a valid `T`.
-        self.lane
-            .slot(pos)
-            .payload
-            .with_mut(|p| unsafe { (*p).assume_init_mut() })
+        self.lane.slot(pos).payload.with_mut(|p| p.cast::<T>())
     }
 
     /// Publishes the written entries (and gives back or discards the rest). Returns how many

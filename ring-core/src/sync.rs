@@ -63,6 +63,106 @@ impl<T> PayloadCell<T> {
     }
 }
 
+/// Payload copies with word-sized Relaxed atomic accesses (normal builds).
+///
+/// Payload bytes live in memory a peer may write at any moment: a forged tag or index can make
+/// an honest consumer read a slot an honest producer is writing. With plain accesses that is a
+/// data race, undefined behaviour; with atomic accesses on both sides it is only wrong bytes.
+/// So every copy into or out of a slot goes word by word: 8-byte words when the entry's
+/// alignment is at least 8, else 4-byte words (every payload is 4-byte aligned: slots start on
+/// 128 bytes, payloads at offset 8, strides are multiples of 4), and single bytes for a tail.
+/// On x86-64 and AArch64 a Relaxed load or store is a plain `mov`/`ldr`/`str`.
+///
+/// The model build (`ring_core_loom`) keeps plain accesses through loom's cell instead, so that
+/// loom reports a protocol that lets two participants touch one payload at once.
+#[cfg(not(ring_core_loom))]
+pub(crate) mod words {
+    use core::mem::{align_of, size_of, MaybeUninit};
+    use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+    /// Reads a `T` from `src`.
+    ///
+    /// # Safety
+    ///
+    /// `src` is valid for reads of `size_of::<T>()` bytes, aligned to `align_of::<T>()` and to
+    /// 4 bytes, and every access to those bytes by this process is atomic; every bit pattern is
+    /// a valid `T` and `T` has no padding bytes (the `Entry` contract).
+    #[inline(always)]
+    pub(crate) unsafe fn load<T>(src: *const T) -> T {
+        let mut out = MaybeUninit::<T>::uninit();
+        let (s, d) = (src.cast::<u8>(), out.as_mut_ptr().cast::<u8>());
+        let n = size_of::<T>();
+        let mut i = 0;
+        // Every access below stays inside the payload and inside `out` (`i + width <= n`);
+        // `src + i` is aligned to the width: 8-byte words only when `T` is 8-aligned (so is
+        // its size), 4-byte words on a 4-aligned payload; `out` is written unaligned.
+        if align_of::<T>() >= 8 {
+            while i + 8 <= n {
+                // SAFETY: in bounds and 8-aligned (above); atomic, as every access here.
+                let w = unsafe { (*s.add(i).cast::<AtomicU64>()).load(Relaxed) };
+                // SAFETY: in bounds of `out` (above).
+                unsafe { d.add(i).cast::<u64>().write_unaligned(w) };
+                i += 8;
+            }
+        }
+        while i + 4 <= n {
+            // SAFETY: in bounds and 4-aligned (above); atomic, as every access here.
+            let w = unsafe { (*s.add(i).cast::<AtomicU32>()).load(Relaxed) };
+            // SAFETY: in bounds of `out` (above).
+            unsafe { d.add(i).cast::<u32>().write_unaligned(w) };
+            i += 4;
+        }
+        while i < n {
+            // SAFETY: in bounds (above); bytes need no alignment.
+            let w = unsafe { (*s.add(i).cast::<AtomicU8>()).load(Relaxed) };
+            // SAFETY: in bounds of `out` (above).
+            unsafe { d.add(i).write(w) };
+            i += 1;
+        }
+        // SAFETY: all `n` bytes were written; any bytes are a valid `T` (caller's contract).
+        unsafe { out.assume_init() }
+    }
+
+    /// Writes `value` to `dst`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`load`], for writes; `T` has no padding bytes, so every byte of `value` is
+    /// initialised.
+    #[inline(always)]
+    pub(crate) unsafe fn store<T>(dst: *mut T, value: T) {
+        let v = MaybeUninit::new(value);
+        let (s, d) = (v.as_ptr().cast::<u8>(), dst.cast::<u8>());
+        let n = size_of::<T>();
+        let mut i = 0;
+        // As in `load`, with the roles of the two sides swapped; every byte of `value` is
+        // initialised (no padding: the caller's contract).
+        if align_of::<T>() >= 8 {
+            while i + 8 <= n {
+                // SAFETY: in bounds of `value`, initialised (above).
+                let w = unsafe { s.add(i).cast::<u64>().read_unaligned() };
+                // SAFETY: in bounds and 8-aligned (above); atomic, as every access here.
+                unsafe { (*d.add(i).cast::<AtomicU64>()).store(w, Relaxed) };
+                i += 8;
+            }
+        }
+        while i + 4 <= n {
+            // SAFETY: in bounds of `value`, initialised (above).
+            let w = unsafe { s.add(i).cast::<u32>().read_unaligned() };
+            // SAFETY: in bounds and 4-aligned (above); atomic, as every access here.
+            unsafe { (*d.add(i).cast::<AtomicU32>()).store(w, Relaxed) };
+            i += 4;
+        }
+        while i < n {
+            // SAFETY: in bounds of `value`, initialised (above).
+            let w = unsafe { s.add(i).read() };
+            // SAFETY: in bounds (above); bytes need no alignment.
+            unsafe { (*d.add(i).cast::<AtomicU8>()).store(w, Relaxed) };
+            i += 1;
+        }
+    }
+}
+
 /// One step of a bounded wait: a CPU relax hint, or a model-visible yield under loom (a spinning
 /// thread that never yields would make loom explore forever).
 #[inline(always)]

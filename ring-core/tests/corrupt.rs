@@ -564,7 +564,7 @@ fn hostile_consume(ring: &Ring<u64>, seed: u64, producers: u64, ctl: &Ctl) -> (T
                 let r = timed(&mut t, "view", || match rx.view(k) {
                     Ok(view) => {
                         assert!(view.claimed() <= k, "view claimed {}", view.claimed());
-                        Ok(view.iter().copied().collect::<Vec<_>>())
+                        Ok(view.iter().collect::<Vec<_>>())
                     }
                     Err(e) => Err(e),
                 });

@@ -650,7 +650,8 @@ impl<T: Entry> ProducerDyn for TypedProducer<T> {
             )));
         }
         c.obtained = c.obtained.max(i + 1);
-        Ok((c.chunk.get_mut(i) as *mut T).cast())
+        // C writes the entry in place through the pointer (outside Rust's memory model).
+        Ok(c.chunk.entry_ptr(i).cast())
     }
 
     fn commit(&mut self) -> Result<usize, Fail> {
@@ -894,10 +895,14 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
             let c: &'static mut Consumer<T> = unsafe { &mut *ptr.as_ptr() };
             let view = c.view(max)?;
             let mut n = 0usize;
-            for e in view.iter() {
+            for i in 0..view.claimed() {
+                if view.is_discarded(i) {
+                    continue;
+                }
                 // SAFETY: `n < max` (the view claims at most `max` positions) and the caller
-                // guarantees `max` writable pointers at `entries`.
-                unsafe { entries.add(n).write((e as *const T).cast()) };
+                // guarantees `max` writable pointers at `entries`. C reads the entries in place
+                // through these pointers (outside Rust's memory model).
+                unsafe { entries.add(n).write(view.entry_ptr(i).cast()) };
                 n += 1;
             }
             if n > 0 {

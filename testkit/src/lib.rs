@@ -196,7 +196,7 @@ pub fn receive(
                 }
                 let mut n = 0;
                 for c in view.iter() {
-                    f(c)?;
+                    f(&c)?;
                     n += 1;
                 }
                 Ok(n)

@@ -86,21 +86,26 @@ const CHECKS: &[Check] = &[
     },
     // Target 1.0 (issue 9) not met: `push_all` / `pop_into` copy every entry once more than
     // rtrb's chunks (through the caller's slice) and slots are 24 bytes apart (the slot header),
-    // so the copies cannot be one `memcpy`. This limit guards the level reached (1.67).
+    // so the copies cannot be one `memcpy`. Since issue 14 item 5 every payload copy is made of
+    // word-sized atomic accesses (a peer rewriting a slot gives wrong bytes, never a data race),
+    // which the compiler may not merge or vectorise: 1.67 before, 1.99 since. This limit guards
+    // the level reached.
     Check {
         measure: "batches of 32",
         ours: "ours-batch",
         peer: "rtrb-batch",
         unit: Unit::Entry,
-        limit: Some(1.75),
+        limit: Some(2.05),
     },
-    // The like-for-like comparison with rtrb's chunk API; target 1.0 not met yet (1.25).
+    // The like-for-like comparison with rtrb's chunk API; target 1.0 not met (1.25 with plain
+    // copies; 1.43 since the view copies each entry out with atomic loads instead of lending a
+    // reference into memory a peer may change).
     Check {
         measure: "batches of 32, zero-copy",
         ours: "ours-zc-batch",
         peer: "rtrb-batch",
         unit: Unit::Entry,
-        limit: Some(1.35),
+        limit: Some(1.5),
     },
     Check {
         measure: "MPSC push+pop",

@@ -35,7 +35,6 @@ use crate::sync::{
     AtomicU64,
     Ordering::{Acquire, Relaxed, Release},
 };
-use core::mem::MaybeUninit;
 
 /// Who may produce and consume, fixed at creation and recorded in the header.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -89,6 +88,54 @@ impl Mode {
 /// [`Corruption::Stalled`]: a bound per call, whatever the batch size. The retry loops of
 /// multi-participant sides are bounded by [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
+
+/// Copies the payload of `slot` out: word-sized Relaxed atomic loads in normal builds
+/// ([`crate::sync::words`]: a peer writing the slot meanwhile gives wrong bytes, never a data
+/// race), a plain read through loom's cell in model builds (where a race is a protocol bug that
+/// loom must see).
+///
+/// # Safety
+///
+/// The caller may read the payload now under the protocol (it claimed the position and saw it
+/// published; or it reserved it and wrote it); `T` is an [`crate::Entry`] (any bytes valid, no
+/// padding).
+#[inline(always)]
+pub(crate) unsafe fn load_payload<T>(slot: &Slot<T>) -> T {
+    #[cfg(not(ring_core_loom))]
+    {
+        // SAFETY: the payload lies inside the slot, aligned to `T` and to 4 bytes (the slot
+        // layout); payload bytes are only ever accessed through `words` in this build.
+        slot.payload
+            .with(|p| unsafe { crate::sync::words::load(p.cast::<T>()) })
+    }
+    #[cfg(ring_core_loom)]
+    {
+        // SAFETY: the caller's contract; loom checks that no one else accesses the cell.
+        slot.payload.with(|p| unsafe { p.read().assume_init() })
+    }
+}
+
+/// Copies `value` into the payload of `slot` (see [`load_payload`]).
+///
+/// # Safety
+///
+/// The caller owns the slot's payload under the protocol (reserved, not yet published); `T`
+/// is an [`crate::Entry`].
+#[inline(always)]
+pub(crate) unsafe fn store_payload<T>(slot: &Slot<T>, value: T) {
+    #[cfg(not(ring_core_loom))]
+    {
+        // SAFETY: as in `load_payload`, for writes.
+        slot.payload
+            .with_mut(|p| unsafe { crate::sync::words::store(p.cast::<T>(), value) })
+    }
+    #[cfg(ring_core_loom)]
+    {
+        // SAFETY: the caller's contract; loom checks that no one else accesses the cell.
+        slot.payload
+            .with_mut(|p| unsafe { p.write(core::mem::MaybeUninit::new(value)) })
+    }
+}
 
 /// An array of slots addressed by position, with its trusted mask.
 ///
@@ -145,10 +192,8 @@ impl<'a, T> Lane<'a, T> {
     /// the payload until the caller publishes it.
     #[inline(always)]
     pub(crate) unsafe fn write(&self, pos: u32, value: T) {
-        // SAFETY: exclusive access to the payload, as the caller promises.
-        self.slot(pos)
-            .payload
-            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+        // SAFETY: the payload is ours to write, as the caller promises.
+        unsafe { store_payload(self.slot(pos), value) };
     }
 
     /// Writes `values` into the payloads of `start..start + values.len()` (at most a lap), in
@@ -167,8 +212,7 @@ impl<'a, T> Lane<'a, T> {
         for (slots, vals) in [(first, a), (second, b)] {
             for (slot, v) in slots.iter().zip(vals) {
                 // SAFETY: the caller owns every position of the range.
-                slot.payload
-                    .with_mut(|p| unsafe { p.write(MaybeUninit::new(*v)) });
+                unsafe { store_payload(slot, *v) };
             }
         }
     }
@@ -188,7 +232,7 @@ impl<'a, T> Lane<'a, T> {
         for (slots, vals) in [(first, a), (second, b)] {
             for (slot, v) in slots.iter().zip(vals) {
                 // SAFETY: the caller has claimed every position of the range.
-                *v = slot.payload.with(|p| unsafe { p.read().assume_init() });
+                *v = unsafe { load_payload(slot) };
             }
         }
     }
@@ -216,10 +260,8 @@ impl<'a, T> Lane<'a, T> {
     where
         T: Copy,
     {
-        // SAFETY: published and claimed, no concurrent writer (the caller's contract).
-        self.slot(pos)
-            .payload
-            .with(|p| unsafe { p.read().assume_init() })
+        // SAFETY: published and claimed, no concurrent honest writer (the caller's contract).
+        unsafe { load_payload(self.slot(pos)) }
     }
 
     #[inline(always)]

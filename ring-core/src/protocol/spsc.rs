@@ -266,7 +266,8 @@ impl<'a, T: Copy> SpscRx<'a, T> {
     /// ring is a busy-polling consumer's hot path.
     #[inline(always)]
     pub(crate) fn pop(&mut self) -> Result<T, PopError> {
-        let (lane, head, prod) = (self.lane, self.head, self.prod);
+        // The lane is read only on the path that takes an entry (the empty poll stays short).
+        let (head, prod) = (self.head, self.prod);
         if head == self.tail_cache {
             let tail = prod.tail.load(Acquire);
             if tail == head {
@@ -284,7 +285,7 @@ impl<'a, T: Copy> SpscRx<'a, T> {
         }
         // SAFETY: `head` is before the validated `tail`, published (seen with Acquire) and
         // ours until we store `head`.
-        let value = unsafe { lane.read(head) };
+        let value = unsafe { self.lane.read(head) };
         self.head = head.wrapping_add(1);
         self.head_word.store(head.wrapping_add(1), Release);
         Ok(value)
