@@ -10,7 +10,8 @@
  *   cring_status_message() turns a code into text, cring_last_error_message() gives the
  *   calling thread's last failure in detail. Results come back through out pointers; a
  *   function that returns a handle writes {0} (never a valid handle) to it when it fails.
- * - Handles (cring_region, cring_ring, cring_producer, cring_consumer) are structs holding a
+ * - Handles (cring_region, cring_ring, cring_producer, cring_consumer; for record rings
+ *   cring_records, cring_record_producer, cring_record_consumer) are structs holding a
  *   generational id, passed by value. A closed, made-up or wrong-kind handle gives
  *   CRING_STATUS_BAD_HANDLE, never undefined behaviour. Every function that takes a handle may
  *   return CRING_STATUS_BAD_HANDLE, and CRING_STATUS_PANIC (a caught internal panic; the handle
@@ -150,6 +151,106 @@
  * Number of polls a consumer makes before it sleeps, until `cring_consumer_set_spin()`.
  */
 #define CRING_DEFAULT_SPIN 100
+
+/**
+ * Record type: plain data (what `cring_record_reserve()` and `cring_record_push()` write).
+ */
+#define CRING_RECORD_TYPE_DATA 2
+
+/**
+ * Record type: a completion followed by attributes.
+ */
+#define CRING_RECORD_TYPE_COMPLETION 3
+
+/**
+ * First record type left to applications (up to `CRING_RECORD_TYPE_MAX`).
+ */
+#define CRING_RECORD_TYPE_USER_FIRST 32
+
+/**
+ * Largest record type.
+ */
+#define CRING_RECORD_TYPE_MAX 63
+
+/**
+ * Smallest data area of a record ring, in bytes.
+ */
+#define CRING_RECORDS_MIN_CAPACITY 32
+
+/**
+ * Alignment of every record's payload in memory, in bytes.
+ */
+#define CRING_RECORD_ALIGN 8
+
+/**
+ * Bytes of the completion at the start of a completion record's payload.
+ */
+#define CRING_COMPLETION_HEAD_LEN 16
+
+/**
+ * Bytes of an attribute's header (`id`, `status`, value length).
+ */
+#define CRING_ATTR_HEADER_LEN 4
+
+/**
+ * Largest attribute value, in bytes.
+ */
+#define CRING_MAX_ATTR_VALUE 255
+
+/**
+ * Attribute id: time the operation took, in ns (8-byte value).
+ */
+#define CRING_ATTR_DURATION_NS 1
+
+/**
+ * Attribute id: time from submission to start, in ns (8-byte value).
+ */
+#define CRING_ATTR_QUEUE_TIME_NS 2
+
+/**
+ * Attribute id: bytes moved (8-byte value).
+ */
+#define CRING_ATTR_BYTES_TRANSFERRED 3
+
+/**
+ * Attribute id: CPU the worker ran on (4-byte value).
+ */
+#define CRING_ATTR_WORKER_CPU 4
+
+/**
+ * Attribute id: cache hit (1) or miss (0) (1-byte value).
+ */
+#define CRING_ATTR_CACHE_HIT 5
+
+/**
+ * First attribute id left to applications (up to 0xffff); ids from 6 below it are reserved.
+ */
+#define CRING_ATTR_USER_FIRST 32768
+
+/**
+ * Attribute status: asked for, not answered (no value).
+ */
+#define CRING_ATTR_STATUS_REQUESTED 1
+
+/**
+ * Attribute status: the completer does not know or cannot produce it (no value).
+ */
+#define CRING_ATTR_STATUS_UNSUPPORTED 2
+
+/**
+ * Attribute status: known, but did not apply to this operation (no value).
+ */
+#define CRING_ATTR_STATUS_SUPPORTED 3
+
+/**
+ * Attribute status: the value is present and valid.
+ */
+#define CRING_ATTR_STATUS_HANDLED 4
+
+/**
+ * Attribute status: tried and failed; a 4-byte value is a positive errno.
+ */
+#define CRING_ATTR_STATUS_FAILED 5
 
 /**
  * The result of every `cring_*` function that can fail.
@@ -495,6 +596,135 @@ typedef struct cring_consumer {
 } cring_consumer;
 
 /**
+ * How to lay out a new record ring. Initialise it with `cring_records_config_init()`, then
+ * change fields.
+ */
+typedef struct cring_records_config {
+    /**
+     * `sizeof(cring_records_config)`, set by `cring_records_config_init()`; checked by every
+     * function that takes a config (`CRING_STATUS_INVALID_ARGUMENT` if it differs).
+     */
+    uint32_t struct_size;
+    /**
+     * Bytes of the data area: a power of two from `CRING_RECORDS_MIN_CAPACITY` to 2^31. The
+     * largest record payload is a little under half of it.
+     */
+    uint32_t capacity;
+    /**
+     * `CRING_MODE_SPSC` or `CRING_MODE_MPSC`.
+     */
+    uint32_t mode;
+    /**
+     * Byte position both positions start at, a multiple of 8 (0 normally; just below 2^32 to
+     * exercise the wrap).
+     */
+    uint32_t initial_position;
+    /**
+     * MPSC: how many producer handles may be open at once, across processes (0: the
+     * default, 64). Ignored in SPSC.
+     */
+    uint32_t producers;
+    /**
+     * Non-zero: the ring has the wait block, so a consumer can sleep in
+     * `cring_record_reap()`. 1 by default.
+     */
+    uint32_t wait;
+} cring_records_config;
+
+/**
+ * A handle to a record ring. `{0}` is never a valid handle.
+ */
+typedef struct cring_records {
+    /**
+     * Opaque identifier.
+     */
+    uint64_t id;
+} cring_records;
+
+/**
+ * What a record ring is: its validated geometry.
+ */
+typedef struct cring_records_info {
+    /**
+     * Bytes of the region the ring occupies.
+     */
+    uint64_t region_len;
+    /**
+     * Bytes of the data area.
+     */
+    uint32_t capacity;
+    /**
+     * The largest payload a record may have.
+     */
+    uint32_t max_record_len;
+    /**
+     * `CRING_MODE_SPSC` or `CRING_MODE_MPSC`.
+     */
+    uint32_t mode;
+    /**
+     * 1 if the ring has the wait block, else 0.
+     */
+    uint32_t wait;
+    /**
+     * Producer records (MPSC: how many producers may be open at once; 0 in SPSC).
+     */
+    uint32_t producer_slots;
+    /**
+     * Layout minor version found in the header.
+     */
+    uint32_t layout_version_minor;
+} cring_records_info;
+
+/**
+ * A snapshot of a record ring's positions and counters (each read separately: consistent only
+ * when the ring is quiet).
+ */
+typedef struct cring_records_counters {
+    /**
+     * Reservations refused for lack of room.
+     */
+    uint64_t full_refusals;
+    /**
+     * Records committed as discarded.
+     */
+    uint64_t discarded;
+    /**
+     * Wake-ups issued (0 without a wait block).
+     */
+    uint64_t wakeups;
+    /**
+     * Times a consumer was about to sleep (0 without a wait block).
+     */
+    uint64_t sleeps;
+    /**
+     * Producer position (bytes).
+     */
+    uint32_t tail;
+    /**
+     * Consumer position (bytes).
+     */
+    uint32_t head;
+    /**
+     * Reservations made (MPSC; wraps; 0 in SPSC).
+     */
+    uint32_t reservations;
+    /**
+     * Always 0.
+     */
+    uint32_t reserved;
+} cring_records_counters;
+
+/**
+ * A handle to a producer of a record ring. `{0}` is never a valid handle.
+ */
+typedef struct cring_record_producer {
+    /**
+     * Opaque identifier.
+     */
+    uint64_t id;
+} cring_record_producer;
+
+/**
  * The default entry: a completion, in the spirit of `io_event` and io_uring's CQE. 16 bytes,
  * alignment 8, no padding; the same bytes as Rust's `ring_core::Completion`.
  */
@@ -512,6 +742,77 @@ typedef struct cring_completion {
      */
     uint32_t flags;
 } cring_completion;
+
+/**
+ * A handle to the consumer of a record ring. `{0}` is never a valid handle.
+ */
+typedef struct cring_record_consumer {
+    /**
+     * Opaque identifier.
+     */
+    uint64_t id;
+} cring_record_consumer;
+
+/**
+ * Called by `cring_record_reap()` for each record: `ctx` as given, the payload (`len` bytes,
+ * valid only during the call) and the record type.
+ */
+typedef void (*cring_record_fn)(void *ctx, const void *data, size_t len, uint32_t record_type);
+
+/**
+ * An iterator over the attributes of a completion record's payload, set up by
+ * `cring_attr_iter_init()` and advanced by `cring_attr_next()`. Treat the fields as private.
+ */
+typedef struct cring_attr_iter {
+    /**
+     * The payload.
+     */
+    const void *data;
+    /**
+     * Its length in bytes.
+     */
+    size_t len;
+    /**
+     * Payload offset of the next attribute.
+     */
+    size_t offset;
+    /**
+     * 0 while attributes may follow, 1 at the end, 2 after a malformed attribute.
+     */
+    uint32_t done;
+    /**
+     * Always 0.
+     */
+    uint32_t reserved;
+} cring_attr_iter;
+
+/**
+ * One attribute, as `cring_attr_next()` reads it.
+ */
+typedef struct cring_attr {
+    /**
+     * Its value: `len` bytes inside the payload (NULL when `len` is 0). Numbers are
+     * little-endian; `cring_attr_value_u64()` decodes them.
+     */
+    const void *value;
+    /**
+     * Its id (`CRING_ATTR_*`, or an application's from `CRING_ATTR_USER_FIRST`). Skip ids you
+     * do not know.
+     */
+    uint16_t id;
+    /**
+     * Its status (`CRING_ATTR_STATUS_*`; a later version may add others).
+     */
+    uint8_t status;
+    /**
+     * Always 0.
+     */
+    uint8_t reserved;
+    /**
+     * Bytes of the value (0 to `CRING_MAX_ATTR_VALUE`).
+     */
+    uint32_t len;
+} cring_attr;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1647,6 +1948,635 @@ cring_status cring_consumer_eventfd_prepare(struct cring_consumer consumer, int 
  * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_WRONG_STATE`.
  */
 cring_status cring_consumer_eventfd_finish(struct cring_consumer consumer);
+
+/**
+ * A configuration for an SPSC record ring with a data area of `capacity` bytes, positions
+ * starting at 0, default producer records, with the wait block. Change fields as needed;
+ * leave `struct_size` alone.
+ *
+ * Thread safety: any thread.
+ */
+struct cring_records_config cring_records_config_init(uint32_t capacity);
+
+/**
+ * The number of bytes a region needs for a record ring laid out per `config`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`config`, `len`), `CRING_STATUS_INVALID_ARGUMENT`
+ * (`struct_size`, a capacity that is not a power of two in `32..=2^31`, a mode other than
+ * SPSC or MPSC, an initial position that is not a multiple of 8, too many producers). On
+ * failure `*len` is 0.
+ *
+ * # Safety
+ *
+ * `config` is NULL or points to a `cring_records_config`; `len` is NULL or valid for writing a
+ * `uint64_t`.
+ */
+cring_status cring_records_region_len(const struct cring_records_config *config, uint64_t *len);
+
+/**
+ * Formats `region` as a new, empty record ring laid out per `config` and opens it.
+ *
+ * The region is not consumed: the ring keeps its memory alive, and the region handle may be
+ * closed at once or kept (for `cring_region_fd()`, `cring_region_unlink()`). Formatting memory
+ * that a live ring uses breaks that ring (its users see corruption, never undefined
+ * behaviour): create first, then let others attach.
+ *
+ * Ownership: the caller owns `*out` and closes it with `cring_records_close()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`config`, `out`), `CRING_STATUS_BAD_HANDLE` (`region`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (see `cring_records_region_len()`),
+ * `CRING_STATUS_MISALIGNED` (region base not 128-byte aligned),
+ * `CRING_STATUS_REGION_TOO_SHORT`, `CRING_STATUS_NO_RESOURCES`. On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `config` is NULL or points to a `cring_records_config`; `out` is NULL or valid for writing a
+ * `cring_records`.
+ */
+cring_status cring_records_create(struct cring_region region,
+                                  const struct cring_records_config *config,
+                                  struct cring_records *out);
+
+/**
+ * Validates `region` as an existing record ring (made by this or another process, in C or
+ * Rust) and opens it. Every header field is checked and kept in private trusted copies: nothing
+ * a peer writes later can make the library access memory outside the ring.
+ *
+ * Ownership: as for `cring_records_create()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`out`), `CRING_STATUS_BAD_HANDLE` (`region`),
+ * `CRING_STATUS_NOT_A_RING` (bad magic), `CRING_STATUS_ENTRY_MISMATCH` (a ring of fixed-size
+ * entries, not records), `CRING_STATUS_VERSION` (another layout major version or unknown
+ * incompatible features), `CRING_STATUS_MISALIGNED`, `CRING_STATUS_REGION_TOO_SHORT`,
+ * `CRING_STATUS_LAYOUT` (another header inconsistency; the message names it),
+ * `CRING_STATUS_NO_RESOURCES`. On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_records`.
+ */
+cring_status cring_records_attach(struct cring_region region, struct cring_records *out);
+
+/**
+ * Creates a record ring laid out per `config` in a new heap region of the right size (threads
+ * of this process only). The region is freed when the ring and its handles are closed.
+ *
+ * Ownership: as for `cring_records_create()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: as for `cring_records_create()` and `cring_region_heap()`.
+ *
+ * # Safety
+ *
+ * As for `cring_records_create()`.
+ */
+cring_status cring_records_create_heap(const struct cring_records_config *config,
+                                       struct cring_records *out);
+
+/**
+ * Creates a record ring laid out per `config` in a new file `/dev/shm/<name>` (created
+ * exclusively, mode 0600, of the right size). Other processes open it with
+ * `cring_records_open_shm()`. The file is removed when the ring is freed (get its region with
+ * `cring_records_region()` to unlink it earlier or keep it).
+ *
+ * Ownership: as for `cring_records_create()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: as for `cring_records_create()` and `cring_region_shm_create()`. On failure no file
+ * is left behind.
+ *
+ * # Safety
+ *
+ * `name` is NULL or a NUL-terminated string; otherwise as for `cring_records_create()`.
+ */
+cring_status cring_records_create_shm(const char *name,
+                                      const struct cring_records_config *config,
+                                      struct cring_records *out);
+
+/**
+ * Opens `/dev/shm/<name>` and attaches to the record ring in it (see
+ * `cring_records_attach()`).
+ *
+ * Ownership: as for `cring_records_create()`; the mapping is released when the ring and its
+ * handles are closed.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: as for `cring_records_attach()` and `cring_region_shm_open()`.
+ *
+ * # Safety
+ *
+ * `name` is NULL or a NUL-terminated string; `out` is NULL or valid for writing a
+ * `cring_records`.
+ */
+cring_status cring_records_open_shm(const char *name, struct cring_records *out);
+
+/**
+ * Closes a record ring handle. The ring's memory is released when its producers and
+ * consumers are closed too.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (not open, for example closed already).
+ */
+cring_status cring_records_close(struct cring_records records);
+
+/**
+ * Opens a new region handle for the memory the record ring lives in (for `cring_region_fd()`,
+ * `cring_region_unlink()`, `cring_region_keep_file()`).
+ *
+ * Ownership: the caller owns `*out` and closes it with `cring_region_close()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`out`),
+ * `CRING_STATUS_NO_RESOURCES`. On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_region`.
+ */
+cring_status cring_records_region(struct cring_records records, struct cring_region *out);
+
+/**
+ * Writes the record ring's validated geometry to `*info`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`info`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (`info_size` is not `sizeof(cring_records_info)`).
+ *
+ * # Safety
+ *
+ * `info` is NULL or valid for writing `info_size` bytes.
+ */
+cring_status cring_records_get_info(struct cring_records records,
+                                    struct cring_records_info *info,
+                                    size_t info_size);
+
+/**
+ * Writes a snapshot of the record ring's positions and counters to `*counters`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`counters`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (`counters_size` is not `sizeof(cring_records_counters)`).
+ *
+ * # Safety
+ *
+ * `counters` is NULL or valid for writing `counters_size` bytes.
+ */
+cring_status cring_records_get_counters(struct cring_records records,
+                                        struct cring_records_counters *counters,
+                                        size_t counters_size);
+
+/**
+ * Recovers what MPSC producers that died left reserved and uncommitted: their records are
+ * committed as discarded (the consumer skips them) and their producer records are freed.
+ * Never touches a live producer's record. A consumer held up by a pending record in
+ * `cring_record_reap()` runs it on its own now and then.
+ *
+ * `positions` and `records_freed`, if not NULL, receive how many reservations were committed
+ * as discarded and how many producer records were freed.
+ *
+ * Thread safety: any thread, any process (one recovery at a time per ring: the others get
+ * `CRING_STATUS_BUSY`).
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_BUSY` (another live process is
+ * recovering), `CRING_STATUS_WRONG_STATE` (an SPSC ring: nothing to recover).
+ *
+ * # Safety
+ *
+ * `positions` and `records_freed` are NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_records_recover(struct cring_records records,
+                                   uint32_t *positions,
+                                   uint32_t *records_freed);
+
+/**
+ * Opens a producer of the record ring. In SPSC rings this claims the producer side, in shared
+ * memory, so across processes too, until the producer is closed (a claim left by a process
+ * that no longer exists is taken over); in MPSC rings it takes one of the ring's producer
+ * records.
+ *
+ * Ownership: the caller owns `*out` and closes it with `cring_record_producer_close()`. The
+ * producer keeps the ring's memory alive: closing the ring handle first is allowed.
+ *
+ * Thread safety: any thread. The producer serves one call at a time (a concurrent call on the
+ * same producer returns `CRING_STATUS_IN_USE`): give each producing thread its own producer
+ * (several are allowed in MPSC rings).
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (`records`), `CRING_STATUS_NULL_POINTER` (`out`),
+ * `CRING_STATUS_BUSY` (another live producer holds an SPSC ring, or every producer record of
+ * an MPSC ring is taken), `CRING_STATUS_CORRUPT`, `CRING_STATUS_NO_RESOURCES`. On failure
+ * `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_record_producer`.
+ */
+cring_status cring_record_producer_open(struct cring_records records,
+                                        struct cring_record_producer *out);
+
+/**
+ * Closes a record producer: gives the SPSC claim or the MPSC producer record back. An open
+ * reservation is committed as discarded (consumers skip it).
+ *
+ * Thread safety: any thread. If a call on the producer is still running in another thread,
+ * the producer is released when that call returns.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (not open, for example closed already).
+ */
+cring_status cring_record_producer_close(struct cring_record_producer producer);
+
+/**
+ * Reserves a data record (`CRING_RECORD_TYPE_DATA`) of `len` payload bytes and stores the
+ * address of its payload in `*data`: write the payload there, then publish it with
+ * `cring_record_commit()` or give it up with `cring_record_discard()`. While the reservation
+ * is open, the producer's other functions return `CRING_STATUS_WRONG_STATE`.
+ *
+ * Ownership: `*data` points into the ring: `len` writable bytes, 8-byte aligned, valid until
+ * the reservation is committed or discarded (or the producer closed). Do not free it. Its
+ * previous contents are unspecified.
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_FULL` (no room now: nothing was reserved; try again later),
+ * `CRING_STATUS_TOO_LARGE` (`len` exceeds the ring's largest record,
+ * `cring_records_info.max_record_len`: it can never fit), `CRING_STATUS_BAD_HANDLE`,
+ * `CRING_STATUS_IN_USE`, `CRING_STATUS_NULL_POINTER` (`data`), `CRING_STATUS_WRONG_STATE` (a
+ * reservation is open already), `CRING_STATUS_CORRUPT`. On failure `*data` is NULL.
+ *
+ * # Safety
+ *
+ * `data` is NULL or valid for writing a pointer.
+ */
+cring_status cring_record_reserve(struct cring_record_producer producer, size_t len, void **data);
+
+/**
+ * `cring_record_reserve()` for a record of type `record_type`: `CRING_RECORD_TYPE_DATA`,
+ * `CRING_RECORD_TYPE_COMPLETION` (whose payload you then lay out yourself, as
+ * spec/RECORDS.md says), or an application type from `CRING_RECORD_TYPE_USER_FIRST` to
+ * `CRING_RECORD_TYPE_MAX`.
+ *
+ * Ownership, thread safety: as for `cring_record_reserve()`.
+ *
+ * Errors: `CRING_STATUS_INVALID_ARGUMENT` (another `record_type`: nothing was reserved), and
+ * as for `cring_record_reserve()`.
+ *
+ * # Safety
+ *
+ * `data` is NULL or valid for writing a pointer.
+ */
+cring_status cring_record_reserve_typed(struct cring_record_producer producer,
+                                        size_t len,
+                                        uint32_t record_type,
+                                        void **data);
+
+/**
+ * Shrinks the open reservation to its first `len` payload bytes (the rest is given back to
+ * the ring): for a record reserved at its largest size and written shorter.
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_INVALID_ARGUMENT` (`len` exceeds the reservation's length),
+ * `CRING_STATUS_WRONG_STATE` (no reservation is open, or it is a completion record being
+ * written with `cring_attr_push()`, whose length `cring_completion_record_finish()` sets),
+ * `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`.
+ */
+cring_status cring_record_truncate(struct cring_record_producer producer, size_t len);
+
+/**
+ * Publishes the open reservation: the consumer sees the record (a sleeping consumer is woken).
+ * A completion record begun with `cring_completion_record_begin()` is first cut to the
+ * attributes written (as `cring_completion_record_finish()` does).
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_WRONG_STATE` (no reservation is open), `CRING_STATUS_BAD_HANDLE`,
+ * `CRING_STATUS_IN_USE`.
+ */
+cring_status cring_record_commit(struct cring_record_producer producer);
+
+/**
+ * Gives up the open reservation: it is published as discarded, and consumers skip it.
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_WRONG_STATE` (no reservation is open), `CRING_STATUS_BAD_HANDLE`,
+ * `CRING_STATUS_IN_USE`.
+ */
+cring_status cring_record_discard(struct cring_record_producer producer);
+
+/**
+ * Copies `len` bytes from `data` into a new data record and publishes it (reserve, copy and
+ * commit in one call).
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`data` with `len > 0`), and as for
+ * `cring_record_reserve()`; nothing is published on failure.
+ *
+ * # Safety
+ *
+ * `data` is NULL or readable for `len` bytes.
+ */
+cring_status cring_record_push(struct cring_record_producer producer, const void *data, size_t len);
+
+/**
+ * `cring_record_push()` for a record of type `record_type` (see
+ * `cring_record_reserve_typed()`).
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_INVALID_ARGUMENT` (`record_type`), and as for `cring_record_push()`.
+ *
+ * # Safety
+ *
+ * `data` is NULL or readable for `len` bytes, and does not overlap the ring.
+ */
+cring_status cring_record_push_typed(struct cring_record_producer producer,
+                                     const void *data,
+                                     size_t len,
+                                     uint32_t record_type);
+
+/**
+ * Bytes an attribute with a value of `value_len` bytes occupies in a completion record
+ * (its 4-byte header and value, rounded up to 8). A completion record with attributes of
+ * value lengths `v1..vn` needs `CRING_COMPLETION_HEAD_LEN + cring_attr_size(v1) + ... +
+ * cring_attr_size(vn)` payload bytes.
+ *
+ * Thread safety: any thread.
+ */
+size_t cring_attr_size(size_t value_len);
+
+/**
+ * Begins a completion record: reserves a record of type `CRING_RECORD_TYPE_COMPLETION` with
+ * room for `*completion` and `attr_room` bytes of attributes (the sum of `cring_attr_size()`
+ * of the values to come), and writes the completion. Append attributes with
+ * `cring_attr_push()`, then publish with `cring_completion_record_finish()` (the record is
+ * cut to what was written) or give it up with `cring_record_discard()`.
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`completion`), `CRING_STATUS_FULL` (no room now),
+ * `CRING_STATUS_TOO_LARGE` (the record can never fit), `CRING_STATUS_WRONG_STATE` (a
+ * reservation is open already), `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`,
+ * `CRING_STATUS_CORRUPT`. Nothing is reserved on failure.
+ *
+ * # Safety
+ *
+ * `completion` is NULL or points to a `cring_completion`.
+ */
+cring_status cring_completion_record_begin(struct cring_record_producer producer,
+                                           const struct cring_completion *completion,
+                                           size_t attr_room);
+
+/**
+ * Appends an attribute to the completion record begun with
+ * `cring_completion_record_begin()`: its `id` (`CRING_ATTR_*` or an application id from
+ * `CRING_ATTR_USER_FIRST`), its `status` (`CRING_ATTR_STATUS_*`) and `len` value bytes from
+ * `value` (little-endian numbers for the well-known ids: 8 bytes for durations and byte
+ * counts, 4 for the CPU, 1 for the cache hit; no value for a requested, unsupported or
+ * supported attribute).
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_TOO_LARGE` (the attribute does not fit in the room left: nothing was
+ * written; the record stays open), `CRING_STATUS_INVALID_ARGUMENT` (`id` or `status` 0, or
+ * `len > CRING_MAX_ATTR_VALUE`), `CRING_STATUS_NULL_POINTER` (`value` with `len > 0`),
+ * `CRING_STATUS_WRONG_STATE` (no completion record is being written),
+ * `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`.
+ *
+ * # Safety
+ *
+ * `value` is NULL or readable for `len` bytes, and does not overlap the open reservation.
+ */
+cring_status cring_attr_push(struct cring_record_producer producer,
+                             uint16_t id,
+                             uint8_t status,
+                             const void *value,
+                             size_t len);
+
+/**
+ * Ends the completion record begun with `cring_completion_record_begin()`: cuts it to the
+ * completion and the attributes written, and publishes it. Stores its payload length in
+ * `*len` if `len` is not NULL.
+ *
+ * Thread safety: see `cring_record_producer_open()`.
+ *
+ * Errors: `CRING_STATUS_WRONG_STATE` (no completion record is being written),
+ * `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`.
+ *
+ * # Safety
+ *
+ * `len` is NULL or valid for writing a `size_t`.
+ */
+cring_status cring_completion_record_finish(struct cring_record_producer producer, size_t *len);
+
+/**
+ * Opens the consumer of the record ring: claims the consumer side, in shared memory, so
+ * across processes too, until the consumer is closed (a claim left by a process that no
+ * longer exists is taken over).
+ *
+ * Ownership: the caller owns `*out` and closes it with `cring_record_consumer_close()`. The
+ * consumer keeps the ring's memory alive: closing the ring handle first is allowed.
+ *
+ * Thread safety: any thread. The consumer serves one call at a time (a concurrent call on the
+ * same consumer returns `CRING_STATUS_IN_USE`).
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (`records`), `CRING_STATUS_NULL_POINTER` (`out`),
+ * `CRING_STATUS_BUSY` (another live consumer holds the ring, in this or another process),
+ * `CRING_STATUS_CORRUPT`, `CRING_STATUS_NO_RESOURCES`. On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_record_consumer`.
+ */
+cring_status cring_record_consumer_open(struct cring_records records,
+                                        struct cring_record_consumer *out);
+
+/**
+ * Closes the record consumer: gives the consumer claim back. An open record is released
+ * (consumed).
+ *
+ * Thread safety: any thread. If a call on the consumer is still running in another thread,
+ * the consumer is released when that call returns.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (not open, for example closed already).
+ */
+cring_status cring_record_consumer_close(struct cring_record_consumer consumer);
+
+/**
+ * Opens the next record to read in place: stores the address of its payload in `*data`, its
+ * length in `*len`, and its type in `*record_type` (if not NULL). Discarded and padding
+ * records are skipped. The record stays valid, and is not reused, until
+ * `cring_record_release()`; while it is open, the consumer's other functions return
+ * `CRING_STATUS_WRONG_STATE`. A completion record's payload is read with
+ * `cring_attr_iter_init()`.
+ *
+ * Ownership: `*data` points into the ring (8-byte aligned); do not free it; do not write
+ * through it. A peer that breaks the protocol could change these bytes while you read them:
+ * check what you read as you would any input.
+ *
+ * Thread safety: see `cring_record_consumer_open()`.
+ *
+ * Errors: `CRING_STATUS_EMPTY` (no record is ready: the ring is empty, or in MPSC the next
+ * record is reserved and not committed yet; the message says which), `CRING_STATUS_CORRUPT`
+ * (an invalid record header or positions: the consumer does not move),
+ * `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_NULL_POINTER` (`data`,
+ * `len`), `CRING_STATUS_WRONG_STATE` (a record is open already). On failure `*data` is NULL
+ * and `*len` 0.
+ *
+ * # Safety
+ *
+ * `data` is NULL or valid for writing a pointer; `len` is NULL or valid for writing a
+ * `size_t`; `record_type` is NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_record_read(struct cring_record_consumer consumer,
+                               const void **data,
+                               size_t *len,
+                               uint32_t *record_type);
+
+/**
+ * Releases the record opened by `cring_record_read()`: it is consumed and its bytes given
+ * back to producers.
+ *
+ * Thread safety: see `cring_record_consumer_open()`.
+ *
+ * Errors: `CRING_STATUS_WRONG_STATE` (no record is open), `CRING_STATUS_BAD_HANDLE`,
+ * `CRING_STATUS_IN_USE`.
+ */
+cring_status cring_record_release(struct cring_record_consumer consumer);
+
+/**
+ * Copies the next record's payload into `buf` (`cap` bytes) and consumes it; stores its length
+ * in `*len` and its type in `*record_type` (if not NULL).
+ *
+ * Thread safety: see `cring_record_consumer_open()`.
+ *
+ * Errors: `CRING_STATUS_TOO_LARGE` (the payload is longer than `cap`: nothing is copied, the
+ * record stays next, and `*len` is its length, so a buffer of that size takes it),
+ * `CRING_STATUS_NULL_POINTER` (`len`, or `buf` with `cap > 0`), and as for
+ * `cring_record_read()`. On other failures `*len` is 0.
+ *
+ * # Safety
+ *
+ * `buf` is NULL or writable for `cap` bytes, and does not overlap the ring; `len` is NULL or
+ * valid for writing a `size_t`; `record_type` is NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_record_pop_into(struct cring_record_consumer consumer,
+                                   void *buf,
+                                   size_t cap,
+                                   size_t *len,
+                                   uint32_t *record_type);
+
+/**
+ * Reaps like `io_getevents`: hands up to `max` records to `callback` (each in place, with
+ * `ctx`, released when the callback returns), stopping early once `byte_budget` payload bytes
+ * were handed over (the first record is handed over whatever its size), and sleeping on the
+ * ring's wait block (futex, woken by producers in any process) until at least `min` were
+ * handed over or `timeout_ns` nanoseconds passed (`CRING_TIMEOUT_INFINITE`: no limit;
+ * `min == 0` never sleeps). A record reserved and not committed holds up what follows it; if
+ * it stays so, the reap runs `cring_records_recover()` now and then, in case its producer
+ * died. Stores the number handed over in `*count`, whatever the status.
+ *
+ * Returns `CRING_STATUS_OK` when `*count >= min` (`min` is capped at `max`) or the byte budget
+ * was reached (`SIZE_MAX`: no byte limit; 0 never sleeps), `CRING_STATUS_TIMED_OUT` when fewer were handed over before the timeout.
+ *
+ * The callback must not unwind (C++ exceptions, `longjmp`) out of the call. Calls it makes on
+ * this consumer return `CRING_STATUS_IN_USE`.
+ *
+ * Thread safety: see `cring_record_consumer_open()`. Not async-signal-safe.
+ *
+ * Errors (with `*count` handed over before them): `CRING_STATUS_INTERRUPTED`,
+ * `CRING_STATUS_NO_WAIT_BLOCK` / `CRING_STATUS_WAKEUPS_SUPPRESSED` (it would have to sleep but
+ * cannot), `CRING_STATUS_CORRUPT` (nothing handed over), `CRING_STATUS_IO` (the futex call
+ * failed), `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_NULL_POINTER`
+ * (`callback`, `count`), `CRING_STATUS_WRONG_STATE` (a record is open).
+ *
+ * # Safety
+ *
+ * `callback` is NULL or a function that may be called with `ctx` and the record's payload;
+ * `count` is NULL or valid for writing a `size_t`.
+ */
+cring_status cring_record_reap(struct cring_record_consumer consumer,
+                               size_t min,
+                               size_t max,
+                               size_t byte_budget,
+                               int64_t timeout_ns,
+                               cring_record_fn callback,
+                               void *ctx,
+                               size_t *count);
+
+/**
+ * Reads the completion at the start of a completion record's payload (`len` bytes at `data`,
+ * as `cring_record_read()` or `cring_record_pop_into()` gave them) into `*completion` (if not
+ * NULL), and sets `*iter` up to read its attributes with `cring_attr_next()`.
+ *
+ * Ownership: `*iter` refers to `data`, which must stay valid while it is used; it owns
+ * nothing (no clean-up).
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_CORRUPT` (a payload shorter than `CRING_COMPLETION_HEAD_LEN`),
+ * `CRING_STATUS_NULL_POINTER` (`iter`, or `data` with `len > 0`). On failure `*iter` yields
+ * nothing (`cring_attr_next()` returns `CRING_STATUS_EMPTY`).
+ *
+ * # Safety
+ *
+ * `data` is NULL or readable for `len` bytes (for as long as `*iter` is used); `completion`
+ * is NULL or valid for writing a `cring_completion`; `iter` is NULL or valid for writing a
+ * `cring_attr_iter`.
+ */
+cring_status cring_attr_iter_init(const void *data,
+                                  size_t len,
+                                  struct cring_completion *completion,
+                                  struct cring_attr_iter *iter);
+
+/**
+ * Reads the next attribute into `*attr` and advances `*iter`. Returns `CRING_STATUS_EMPTY` at
+ * the end of the list (and from then on).
+ *
+ * Ownership: `attr->value` points into the payload `*iter` reads.
+ *
+ * Thread safety: any thread; one thread at a time per iterator.
+ *
+ * Errors: `CRING_STATUS_CORRUPT` (a malformed attribute: a truncated header, id or status 0,
+ * or a value running past the end of the payload; the message gives its offset; the
+ * iterator stops there and returns this again), `CRING_STATUS_INVALID_ARGUMENT` (`*iter` was
+ * not set up by `cring_attr_iter_init()`), `CRING_STATUS_NULL_POINTER` (`iter`, `attr`).
+ *
+ * # Safety
+ *
+ * `iter` is NULL or points to a `cring_attr_iter` set up by `cring_attr_iter_init()` whose
+ * payload is still readable; `attr` is NULL or valid for writing a `cring_attr`.
+ */
+cring_status cring_attr_next(struct cring_attr_iter *iter, struct cring_attr *attr);
+
+/**
+ * Decodes an attribute's value as a little-endian unsigned number of 1, 2, 4 or 8 bytes (the
+ * well-known ids' values, an errno of a failed attribute) into `*value`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_INVALID_ARGUMENT` (a value of another length, or none),
+ * `CRING_STATUS_NULL_POINTER` (`attr`, `value`). On failure `*value` is 0.
+ *
+ * # Safety
+ *
+ * `attr` is NULL or points to a `cring_attr` filled by `cring_attr_next()` whose payload is
+ * still readable; `value` is NULL or valid for writing a `uint64_t`.
+ */
+cring_status cring_attr_value_u64(const struct cring_attr *attr, uint64_t *value);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,7 +1,9 @@
 //! Generational handle tables: what a C handle (`uint64_t id`) refers to.
 //!
-//! A handle is `generation << 24 | kind << 22 | index`: `kind` tells the four tables apart, so
-//! a producer's id passed as a consumer is refused like any other bad handle. The slot at
+//! A handle is `generation << 24 | kind << 21 | index`: `kind` (3 bits) tells the tables apart
+//! (regions, rings, producers and consumers of fixed-entry rings; record rings, their producers
+//! and consumers), so a producer's id passed as a consumer is refused like any other bad
+//! handle. The slot at
 //! `index` carries one atomic state word:
 //!
 //! ```text
@@ -22,7 +24,7 @@
 //! take a mutex (the free list); operations never do.
 //!
 //! Slots live in segments that are allocated on demand and never freed (segment `k` holds
-//! `64 << k` slots, 2^22 - 64 slots in all), so a reference to a slot stays valid for the life
+//! `64 << k` slots, 2^21 - 64 slots in all), so a reference to a slot stays valid for the life
 //! of the process.
 
 use crate::status::{cring_status, Fail};
@@ -33,11 +35,13 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicPtr, AtomicU64};
 use std::sync::{Mutex, PoisonError};
 
-const INDEX_BITS: u32 = 22;
+const INDEX_BITS: u32 = 21;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
-/// Bits 22..24 of a handle: the table's kind tag.
+/// Bits 21..24 of a handle: the table's kind tag.
 const KIND_SHIFT: u32 = INDEX_BITS;
-const KIND_MASK: u64 = 0b11 << KIND_SHIFT;
+const KIND_MASK: u64 = 0b111 << KIND_SHIFT;
+/// Number of distinct kind tags.
+const KINDS: u64 = 1 << (GEN_SHIFT - KIND_SHIFT);
 const GEN_SHIFT: u32 = 24;
 /// Everything below the generation.
 const LOW_MASK: u64 = (1 << GEN_SHIFT) - 1;
@@ -51,9 +55,11 @@ const USERS_MASK: u64 = (1 << 21) - 1;
 const EXCLUSIVE: u64 = USERS_MASK;
 
 const FIRST_SEGMENT: usize = 64;
-const SEGMENTS: usize = 16;
-/// Number of slots a table can ever have (64 * (2^16 - 1), just under 2^22).
+const SEGMENTS: usize = 15;
+/// Number of slots a table can ever have (64 * (2^15 - 1), just under 2^21).
 const MAX_SLOTS: usize = FIRST_SEGMENT * ((1 << SEGMENTS) - 1);
+const _: () = assert!(MAX_SLOTS <= INDEX_MASK as usize + 1);
+const _: () = assert!(KIND_SHIFT + KINDS.trailing_zeros() == GEN_SHIFT);
 
 struct Slot<T> {
     state: AtomicU64,
@@ -82,7 +88,7 @@ pub(crate) struct Table<T> {
     segments: [AtomicPtr<CachePadded<Slot<T>>>; SEGMENTS],
     free: Mutex<FreeList>,
     kind: &'static str,
-    /// The kind tag in handles of this table (bits 22..24).
+    /// The kind tag in handles of this table (bits 21..24).
     tag: u64,
 }
 
@@ -93,8 +99,9 @@ unsafe impl<T: Send + Sync> Sync for Table<T> {}
 
 impl<T> Table<T> {
     /// An empty table; `kind` names the handles in error messages ("ring", "producer", ...),
-    /// `tag` (0..=3) is stored in every handle it gives out.
+    /// `tag` (0..=7, one per table) is stored in every handle it gives out.
     pub(crate) const fn new(kind: &'static str, tag: u64) -> Self {
+        assert!(tag < KINDS, "handle kind tag out of range");
         Table {
             segments: [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGMENTS],
             free: Mutex::new(FreeList {
@@ -369,8 +376,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(T.get(a).err().unwrap().status, cring_status::BadHandle);
         assert_eq!(*T.get(b).unwrap().get(), 2);
-        let other_kind = b ^ (0b11 << KIND_SHIFT);
-        for bad in [0, 1, u64::MAX, b + 1, b ^ (1 << 40), other_kind] {
+        let other_kinds = (1..KINDS).map(|k| b ^ (k << KIND_SHIFT));
+        for bad in [0, 1, u64::MAX, b + 1, b ^ (1 << 40)]
+            .into_iter()
+            .chain(other_kinds)
+        {
             assert_eq!(T.get(bad).err().unwrap().status, cring_status::BadHandle);
         }
     }

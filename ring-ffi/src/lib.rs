@@ -11,7 +11,8 @@
 //! - Every function that can fail returns a [`cring_status`]; results come back through out
 //!   pointers. A function that returns a handle writes `{0}` (never a valid handle) to its out
 //!   pointer when it fails.
-//! - Handles (`cring_region`, `cring_ring`, `cring_producer`, `cring_consumer`) are small
+//! - Handles (`cring_region`, `cring_ring`, `cring_producer`, `cring_consumer`, and for record
+//!   rings `cring_records`, `cring_record_producer`, `cring_record_consumer`) are small
 //!   structs holding a generational id, passed by value. A closed handle, a handle of another
 //!   kind, or any made-up value gives `CRING_STATUS_BAD_HANDLE`, never undefined behaviour: ids
 //!   are never reused.
@@ -35,6 +36,15 @@
 //! type is compiled in, so the menu is kept small; smaller alignments can be padded); such
 //! a ring has the same header as a Rust `Ring<T>` of a `#[repr(C)]` type of that size and
 //! alignment, so C and Rust programs share it.
+//!
+//! # Record rings
+//!
+//! Record rings (`cring_records_*`, `cring_record_*`) carry variable-length records instead of
+//! entries: a payload of bytes and a type, written and read in place (spec/RECORDS.md). A
+//! completion record is a `cring_completion` followed by attributes, each an id, a status and
+//! a value: written with `cring_completion_record_begin()`, `cring_attr_push()` and
+//! `cring_completion_record_finish()`, read with `cring_attr_iter_init()` and
+//! `cring_attr_next()`. They are the same regions as Rust's `ring_core::record::RecordRing`.
 
 #![allow(non_camel_case_types)]
 
@@ -54,8 +64,20 @@ mod producer;
 
 mod consumer;
 
+mod records;
+
+mod record_producer;
+
+mod record_consumer;
+
+mod attr_iter;
+
+pub use attr_iter::*;
 pub use consumer::*;
 pub use producer::*;
+pub use record_consumer::*;
+pub use record_producer::*;
+pub use records::*;
 pub use region::*;
 pub use ring::*;
 pub use status::cring_status;

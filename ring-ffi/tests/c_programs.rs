@@ -7,6 +7,9 @@
 //! - this process feeds `consumer.c`: the C consumer sleeps in a reap before anything is pushed
 //!   and must be woken; then the ring and its overflow area are filled while it pauses; every
 //!   entry is checked there.
+//! - `records.c` (record rings): reads completion records with attributes, and data records,
+//!   that this process writes over an SPSC record ring that wraps its positions; and writes
+//!   them, as one producer of an MPSC record ring, for this process to read.
 //!
 //! Each program is built three ways: linked statically (`libring_ffi.a`), linked dynamically
 //! (`libring_ffi.so`), and statically with `-fsanitize=address,undefined`; always with
@@ -439,4 +442,217 @@ fn c_consumer_under_valgrind() {
         return;
     };
     rust_to_c_consumer(&runner, VALGRIND_COUNT);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record rings: `records.c` reads completion records with attributes that this process writes,
+// and writes them for this process to read (the records are described in records.c).
+
+mod records {
+    use super::*;
+    use ring_core::record::attrs::{attr_id, attr_status, AttrStatus, AttrWriter, Known};
+    use ring_core::record::layout::record_type;
+    use ring_core::record::{RecordConfig, RecordProducer, RecordRing, RecordView, ReserveError};
+    use ring_core::{Mode, Region};
+
+    /// Records per run: the data areas are small, so the ring wraps and fills many times.
+    const RECORDS: u64 = 20_000;
+    const APP_ATTR: u16 = 0x9001;
+
+    fn completion(seq: u64) -> Completion {
+        Completion::new(
+            seq,
+            (seq % 1000) as i32 - 500,
+            0xA770_0000 | (seq & 0xFFFF) as u32,
+        )
+    }
+
+    fn is_data(seq: u64) -> bool {
+        seq % 5 == 4
+    }
+
+    fn create(name: &str, cfg: RecordConfig) -> RecordRing<Region> {
+        let len = cfg.region_len().expect("region_len") as usize;
+        let region = Region::shm_create(name, len, 0o600)
+            .unwrap_or_else(|e| panic!("shm_create({name}): {e}"));
+        RecordRing::create(region, cfg).unwrap_or_else(|e| panic!("create({name}): {e}"))
+    }
+
+    /// Writes record `seq` as records.c describes; `false` when the ring is full.
+    fn write(tx: &mut RecordProducer, seq: u64) -> bool {
+        if is_data(seq) {
+            return match tx.push(&vec![seq as u8; (seq % 50) as usize]) {
+                Ok(()) => true,
+                Err(ReserveError::Full { .. }) => false,
+                Err(e) => panic!("push: {e}"),
+            };
+        }
+        let mut rec = match tx.reserve(16 + 16 + 8 + 8 + 8) {
+            Ok(r) => r,
+            Err(ReserveError::Full { .. }) => return false,
+            Err(e) => panic!("reserve: {e}"),
+        };
+        let mut w = AttrWriter::new(&mut rec, completion(seq)).unwrap();
+        w.push_u64(attr_id::DURATION_NS, seq * 10).unwrap();
+        w.push(APP_ATTR, attr_status::HANDLED, b"xyz").unwrap();
+        w.push(
+            attr_id::WORKER_CPU,
+            attr_status::FAILED,
+            &95u32.to_le_bytes(),
+        )
+        .unwrap();
+        if seq % 2 == 0 {
+            w.push_u8(attr_id::CACHE_HIT, 1).unwrap();
+        }
+        w.finish();
+        rec.commit();
+        true
+    }
+
+    /// Checks that `r` is record `seq` as records.c describes.
+    fn check(r: &RecordView<'_>, seq: u64, label: &str) {
+        if is_data(seq) {
+            assert_eq!(r.record_type(), record_type::DATA, "{label}: record {seq}");
+            assert_eq!(
+                r.bytes(),
+                &vec![seq as u8; (seq % 50) as usize][..],
+                "{label}: record {seq}"
+            );
+            return;
+        }
+        let (c, attrs) = r
+            .completion()
+            .unwrap_or_else(|e| panic!("{label}: record {seq}: {e}"));
+        assert_eq!(c, completion(seq), "{label}: record {seq}");
+        let all: Vec<_> = attrs.clone().collect::<Result<_, _>>().unwrap();
+        assert!(
+            all.iter()
+                .any(|a| a.id == APP_ATTR && a.value == b"xyz" && a.status == AttrStatus::Handled),
+            "{label}: record {seq}: {all:?}"
+        );
+        let known: Vec<Known> = attrs.known().collect::<Result<_, _>>().unwrap();
+        let mut want = vec![
+            Known::DurationNs(seq * 10),
+            Known::NotHandled {
+                id: attr_id::WORKER_CPU,
+                status: AttrStatus::Failed,
+            },
+        ];
+        if seq % 2 == 0 {
+            want.push(Known::CacheHit(true));
+        }
+        assert_eq!(known, want, "{label}: record {seq}");
+        let cpu = all.iter().find(|a| a.id == attr_id::WORKER_CPU).unwrap();
+        assert_eq!(cpu.value, 95u32.to_le_bytes(), "{label}: record {seq}");
+    }
+
+    /// This process writes records for the C consumer, over an SPSC ring whose positions start
+    /// just below the 2^32 wrap.
+    fn rust_to_c(runner: &Runner) {
+        let name = shm_name("rec-rust2c");
+        let ring = create(
+            &name,
+            RecordConfig::new(1024).initial_position(u32::MAX - 511),
+        );
+        let mut peer = spawn(runner, &["consume", &name, &RECORDS.to_string()], false);
+        peer.expect_line("ready");
+        let mut tx = ring.producer().expect("producer");
+        let deadline = Instant::now() + DEADLINE;
+        let mut full = 0u64;
+        for seq in 0..RECORDS {
+            while !write(&mut tx, seq) {
+                full += 1;
+                if full % 256 == 0 {
+                    peer.check_alive();
+                    if Instant::now() > deadline {
+                        peer.fail(format!("stuck at record {seq}"));
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+        assert_eq!(
+            peer.expect_line("done "),
+            RECORDS.to_string(),
+            "{}",
+            runner.label
+        );
+        peer.wait_exit();
+        let c = ring.counters();
+        assert_eq!(c.head, c.tail, "{c:?}");
+        assert!(c.tail < u32::MAX - 511, "the positions wrapped: {c:?}");
+    }
+
+    #[test]
+    fn rust_records_feed_c_consumer() {
+        for v in VARIANTS {
+            rust_to_c(&Runner::new("records", v));
+        }
+    }
+
+    /// The C producer writes records for this process, over an MPSC ring (the C program is one
+    /// of its producers; a Rust producer of this process writes between them, after the end).
+    fn c_to_rust(runner: &Runner) {
+        let name = shm_name("rec-c2rust");
+        let ring = create(&name, RecordConfig::new(2048).mode(Mode::Mpsc).producers(4));
+        let mut rx = ring.consumer().expect("consumer");
+        let mut peer = spawn(runner, &["produce", &name, &RECORDS.to_string()], false);
+        let deadline = Instant::now() + DEADLINE;
+        let mut next = 0u64;
+        let mut round = 0u64;
+        while next < RECORDS {
+            let got = if round % 2 == 0 {
+                rx.reap(1, 64, usize::MAX, Some(Duration::from_millis(100)), |r| {
+                    check(r, next, &runner.label);
+                    next += 1;
+                })
+                .unwrap_or_else(|e| panic!("{}: reap: {e}", runner.label))
+            } else {
+                match rx.read() {
+                    Ok(r) => {
+                        check(&r, next, &runner.label);
+                        next += 1;
+                        1
+                    }
+                    Err(_) => 0,
+                }
+            };
+            round += 1;
+            if got == 0 {
+                peer.check_alive();
+                if Instant::now() > deadline {
+                    peer.fail(format!("only {next} of {RECORDS} records arrived"));
+                }
+                std::thread::yield_now();
+            }
+        }
+        let out = peer.wait_exit();
+        assert!(
+            out.iter().any(|l| l == &format!("done {RECORDS}")),
+            "{}: {out:?}",
+            runner.label
+        );
+        assert!(rx.read().is_err(), "{}: a record too many", runner.label);
+        // The C producer's record was given back: a new producer may take it.
+        let mut tx = ring.producer().expect("producer");
+        assert!(write(&mut tx, 0));
+        check(&rx.read().unwrap(), 0, &runner.label);
+    }
+
+    #[test]
+    fn c_records_feed_rust_consumer() {
+        for v in VARIANTS {
+            c_to_rust(&Runner::new("records", v));
+        }
+    }
+
+    #[test]
+    fn c_records_under_valgrind() {
+        let Some(runner) = Runner::valgrind("records") else {
+            eprintln!("valgrind is not on PATH: skipping the memcheck run of records.c");
+            return;
+        };
+        rust_to_c(&runner);
+        c_to_rust(&runner);
+    }
 }

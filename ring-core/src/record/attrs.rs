@@ -198,6 +198,51 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
         })
     }
 
+    /// Goes on writing attributes into a completion record that an earlier [`AttrWriter`] on
+    /// the same reservation began, `written` payload bytes in (what [`AttrWriter::written`]
+    /// returned): for callers, such as the C ABI, that cannot keep the writer borrowed between
+    /// calls. The completion and the attributes already written are left as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`AttrError::NotCompletion`] if the record's type is not [`record_type::COMPLETION`];
+    /// [`AttrError::Malformed`] if `written` is below 16, not a multiple of 8, or beyond the
+    /// record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::attrs::{attr_id, parse_completion, AttrWriter};
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::Completion;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let mut rec = tx.reserve(64).unwrap();
+    /// let at = AttrWriter::new(&mut rec, Completion::new(7, 0, 0)).unwrap().written();
+    /// let mut w = AttrWriter::resume(&mut rec, at).unwrap();
+    /// w.push_u64(attr_id::DURATION_NS, 9).unwrap();
+    /// w.finish();
+    /// rec.commit();
+    /// let r = rx.read().unwrap();
+    /// let (c, attrs) = parse_completion(r.bytes()).unwrap();
+    /// assert_eq!((c.user_data, attrs.count()), (7, 1));
+    /// ```
+    pub fn resume(rec: &'r mut RecordMut<'p>, written: usize) -> Result<Self, AttrError> {
+        if rec.record_type() != record_type::COMPLETION {
+            return Err(AttrError::NotCompletion {
+                record_type: rec.record_type(),
+            });
+        }
+        if written < COMPLETION_HEAD_LEN || written % 8 != 0 || written > rec.len() {
+            return Err(AttrError::Malformed {
+                offset: written,
+                reason: "resumed at an offset that no attribute writer ended at",
+            });
+        }
+        Ok(AttrWriter { rec, at: written })
+    }
+
     /// Appends an attribute.
     ///
     /// # Errors
