@@ -94,7 +94,7 @@ pub use pool::{
 };
 #[cfg(feature = "tokio")]
 pub use reaper::AsyncReaper;
-pub use target::Target;
+pub use target::{RecordTargetError, Target, COMPLETION_RECORD_LEN};
 
 /// The signal pools use by default to interrupt a running operation being cancelled
 /// (`SIGRTMIN() + 6`).

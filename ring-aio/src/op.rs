@@ -583,6 +583,20 @@ impl Op {
         }
     }
 
+    /// Whether the result counts bytes moved (reads, writes, vectored ones, socket messages):
+    /// what the `BYTES_TRANSFERRED` attribute reports.
+    pub(crate) fn transfers(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Read { .. }
+                | Kind::Write { .. }
+                | Kind::Readv { .. }
+                | Kind::Writev { .. }
+                | Kind::Sendmsg { .. }
+                | Kind::Recvmsg { .. }
+        )
+    }
+
     pub(crate) fn class(&self) -> Class {
         match &self.kind {
             Kind::Write { .. } | Kind::Writev { .. } | Kind::Fallocate { .. } => Class::Write,

@@ -2,8 +2,8 @@
 
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
-use crate::target::Target;
-use ring_core::{Completion, Producer};
+use crate::target::{current_cpu, mono_ns, post_record, AttrValues, Own, Sink, Target};
+use ring_core::Completion;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
@@ -382,6 +382,9 @@ struct Job {
     target: Target,
     cookie: u64,
     class: Class,
+    /// When it was accepted (`CLOCK_MONOTONIC` ns), for targets whose completions carry
+    /// attributes; 0 otherwise.
+    queued_at: u64,
 }
 
 /// One descriptor's operations: those dispatched (queued, running or posting) and those
@@ -824,7 +827,7 @@ fn thread_cpu_ns() -> u64 {
 const OUTPUT_SHARDS: usize = 16;
 
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
-type Cache = Vec<(u64, Option<Producer<Completion>>)>;
+type Cache = Vec<(u64, Option<Own>)>;
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -935,12 +938,18 @@ impl Inner {
             cancel: false,
             cancel_waiters: 0,
         };
+        let queued_at = if sub.target.inner.wants_attrs() {
+            mono_ns()
+        } else {
+            0
+        };
         let job = Job {
             id,
             cookie: sub.cookie.unwrap_or(id),
             op: sub.op,
             target: sub.target,
             class,
+            queued_at,
         };
         self.outstanding.fetch_add(1, SeqCst);
         let mut earlier = Vec::new();
@@ -1208,9 +1217,14 @@ impl Inner {
             target,
             cookie,
             class,
+            queued_at,
         } = job;
         let timing = self.cfg.timing;
         let t0 = timing.then(thread_cpu_ns);
+        // Attribute clocks only for targets that carry them.
+        let wants = target.inner.wants_attrs();
+        let transfers = wants && op.transfers();
+        let started = (wants && !cancelled).then(mono_ns);
         let (raw, mut flags, output) = if cancelled {
             self.to_posting(&mut self.lock(), id, false);
             (-(libc::ECANCELED as i64), flags::CANCELED, op.into_output())
@@ -1259,6 +1273,17 @@ impl Inner {
             }
         };
         let t1 = timing.then(thread_cpu_ns);
+        let attrs = if wants {
+            let ended = started.map(|_| mono_ns());
+            AttrValues {
+                queue_ns: started.map(|s| s.saturating_sub(queued_at)),
+                run_ns: started.zip(ended).map(|(s, e)| e.saturating_sub(s)),
+                cpu: current_cpu(),
+                transfers,
+            }
+        } else {
+            AttrValues::default()
+        };
         let mut output = output;
         let result = match i32::try_from(raw) {
             Ok(r) => r,
@@ -1274,7 +1299,7 @@ impl Inner {
             flags |= flags::OUTPUT;
             self.outputs(id).insert(id, out);
         }
-        self.post(cache, &target, Completion::new(cookie, result, flags));
+        self.post(cache, &target, Completion::new(cookie, result, flags), &attrs);
         if let (Some(t0), Some(t1)) = (t0, t1) {
             let t2 = thread_cpu_ns();
             self.run_ns.fetch_add(t1.saturating_sub(t0), Relaxed);
@@ -1297,26 +1322,45 @@ impl Inner {
     }
 
     /// Posts one completion: through the worker's own producer for the target, or the
-    /// target's shared one; waits while the ring and its overflow area are full.
-    fn post(&self, cache: &mut Cache, target: &Target, c: Completion) {
+    /// target's shared one; waits while the ring and its overflow area are full. `attrs` is
+    /// read only for targets whose completions carry attributes.
+    fn post(&self, cache: &mut Cache, target: &Target, c: Completion, attrs: &AttrValues) {
         let t = &target.inner;
         let idx = match cache.iter().position(|(tid, _)| *tid == t.id) {
             Some(i) => i,
             None => {
-                let own = t.make.as_ref().and_then(|make| make().ok());
+                let own = match &t.sink {
+                    Sink::Fixed { make, .. } => make
+                        .as_ref()
+                        .and_then(|make| make().ok())
+                        .map(Own::Fixed),
+                    Sink::Records { make, .. } => make
+                        .as_ref()
+                        .and_then(|make| make().ok())
+                        .map(Own::Records),
+                };
                 cache.push((t.id, own));
                 cache.len() - 1
             }
         };
-        let r = match &mut cache[idx].1 {
-            Some(p) => p.push_wait(c, None),
-            None => t
-                .shared
+        let why = match (&mut cache[idx].1, &t.sink) {
+            (Some(Own::Fixed(p)), _) => p.push_wait(c, None).err().map(|e| e.to_string()),
+            (Some(Own::Records(p)), _) => post_record(p, c, attrs).err().map(|e| e.to_string()),
+            (None, Sink::Fixed { shared, .. }) => shared
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push_wait(c, None),
+                .push_wait(c, None)
+                .err()
+                .map(|e| e.to_string()),
+            (None, Sink::Records { shared, .. }) => post_record(
+                &mut shared.lock().unwrap_or_else(|e| e.into_inner()),
+                c,
+                attrs,
+            )
+            .err()
+            .map(|e| e.to_string()),
         };
-        if let Err(e) = r {
+        if let Some(e) = why {
             // Described in words, not matched: ring-core may add refusal reasons.
             let why = format!("the completion ring refused the completion: {e}");
             self.undelivered
@@ -1340,7 +1384,13 @@ impl Inner {
                     target,
                     cookie,
                     class,
+                    queued_at: _,
                 } = job;
+                // Never started: no queue or run time, and not posted by a worker.
+                let attrs = AttrValues {
+                    transfers: op.transfers(),
+                    ..AttrValues::default()
+                };
                 let mut flags = flags::CANCELED;
                 if let Some(out) = op.into_output() {
                     flags |= flags::OUTPUT;
@@ -1354,6 +1404,7 @@ impl Inner {
                     &mut none,
                     &target,
                     Completion::new(cookie, -libc::ECANCELED, flags),
+                    &attrs,
                 );
                 self.completed.fetch_add(1, Relaxed);
                 let mut st = self.lock();
