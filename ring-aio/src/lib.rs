@@ -16,7 +16,8 @@
 //!   as the caller chooses: [`Backpressure`]). Workers are threads of the caller's process, so
 //!   the caller's identity (pid, credentials, descriptor table) is theirs.
 //! - **Nothing is lost**: every accepted submission gets exactly one completion. A full ring
-//!   spills into its overflow area; when that is full too, the worker waits for room.
+//!   spills into its overflow area; when that is full too, the worker waits for room (a full
+//!   record ring, which has no overflow area, makes it wait at once).
 //! - **Ordering** ([`PoolConfig::ordered`]): operations on one descriptor run in submission
 //!   order; in any mode `fsync`/`fdatasync` wait for every earlier write on their descriptor,
 //!   and [`Op::close`] for every earlier operation ([`Op::close_cancelling`] cancels them).
@@ -62,6 +63,49 @@
 //!     other => panic!("unexpected {other:?}"),
 //! }
 //! std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Completions with attributes
+//!
+//! A [`Target::records`] target posts each completion into a record ring
+//! ([`ring_core::record::RecordRing`]) as a *completion record*: the same completion followed
+//! by attributes (spec/RECORDS.md, section 9): the queue time (submission to start), the
+//! system call's run time, the worker's CPU and, for reads and writes, the bytes transferred.
+//! Workers read the clocks only for such targets; fixed-ring targets pay nothing for them.
+//!
+//! ```
+//! use ring_aio::{Op, Pool, PoolConfig, Submission, Target};
+//! use ring_core::record::attrs::Known;
+//! use ring_core::record::{RecordConfig, RecordRing};
+//! use ring_core::Mode;
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//!
+//! // 64 KiB of records; each completion record takes 80 bytes.
+//! let ring = RecordRing::create_heap(RecordConfig::new(64 * 1024).mode(Mode::Mpsc))?;
+//! let target = Target::records(&ring)?;
+//! let pool = Pool::new(PoolConfig::new().max_workers(2))?;
+//!
+//! let (r, w) = std::os::unix::net::UnixStream::pair()?;
+//! pool.submit(Submission::new(Op::write(w.as_raw_fd(), b"12345".to_vec()), &target).cookie(9))
+//!     .map_err(|r| r.error)?;
+//!
+//! let mut rx = ring.consumer()?;
+//! let mut seen = Vec::new();
+//! rx.reap(1, 1, usize::MAX, Some(Duration::from_secs(5)), |rec| {
+//!     let (c, attrs) = rec.completion().expect("a completion record");
+//!     // `known` decodes the well-known ids and skips any id it does not know.
+//!     let known: Vec<Known> = attrs.known().collect::<Result<_, _>>().expect("well formed");
+//!     seen.push((c.user_data, c.result, known));
+//! })?;
+//! let (cookie, result, known) = &seen[0];
+//! assert_eq!((*cookie, *result), (9, 5));
+//! assert!(known.contains(&Known::BytesTransferred(5)));
+//! assert!(known.iter().any(|k| matches!(k, Known::DurationNs(_))));
+//! assert!(known.iter().any(|k| matches!(k, Known::QueueTimeNs(_))));
+//! assert!(known.iter().any(|k| matches!(k, Known::WorkerCpu(_))));
+//! # drop(r);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -1299,7 +1299,12 @@ impl Inner {
             flags |= flags::OUTPUT;
             self.outputs(id).insert(id, out);
         }
-        self.post(cache, &target, Completion::new(cookie, result, flags), &attrs);
+        self.post(
+            cache,
+            &target,
+            Completion::new(cookie, result, flags),
+            &attrs,
+        );
         if let (Some(t0), Some(t1)) = (t0, t1) {
             let t2 = thread_cpu_ns();
             self.run_ns.fetch_add(t1.saturating_sub(t0), Relaxed);
@@ -1330,14 +1335,12 @@ impl Inner {
             Some(i) => i,
             None => {
                 let own = match &t.sink {
-                    Sink::Fixed { make, .. } => make
-                        .as_ref()
-                        .and_then(|make| make().ok())
-                        .map(Own::Fixed),
-                    Sink::Records { make, .. } => make
-                        .as_ref()
-                        .and_then(|make| make().ok())
-                        .map(Own::Records),
+                    Sink::Fixed { make, .. } => {
+                        make.as_ref().and_then(|make| make().ok()).map(Own::Fixed)
+                    }
+                    Sink::Records { make, .. } => {
+                        make.as_ref().and_then(|make| make().ok()).map(Own::Records)
+                    }
                 };
                 cache.push((t.id, own));
                 cache.len() - 1

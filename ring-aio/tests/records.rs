@@ -251,7 +251,10 @@ fn burst_larger_than_the_ring_arrives_complete() {
     assert!(nothing_within(&mut rx, Duration::from_millis(20)));
     assert!(pool.drain(Some(DEADLINE)));
     assert_eq!(pool.stats().undelivered, 0);
-    assert!(ring.counters().full_refusals > 0, "the ring was full at times");
+    assert!(
+        ring.counters().full_refusals > 0,
+        "the ring was full at times"
+    );
 }
 
 /// Cancelling in each state gives exactly one record: queued and blocked (never started:
@@ -273,7 +276,10 @@ fn cancel_in_each_state_gives_one_record() {
     let c = &reap_n(&mut rx, 1)[0];
     assert_eq!((c.c.user_data, c.c.result), (2, -libc::ECANCELED));
     assert_eq!(c.c.flags & flags::INTERRUPTED, 0);
-    assert_eq!((c.queue_ns, c.run_ns, c.bytes), (Some(None), Some(None), Some(None)));
+    assert_eq!(
+        (c.queue_ns, c.run_ns, c.bytes),
+        (Some(None), Some(None), Some(None))
+    );
     assert!(nothing_within(&mut rx, Duration::from_millis(20)));
     std::fs::File::from(w).write_all(b"abc").unwrap();
     let c = &reap_n(&mut rx, 1)[0];
@@ -371,10 +377,9 @@ fn drop_cancels_into_records() {
 /// is refused with a typed error.
 #[test]
 fn target_kinds() {
-    let fixed = ring_core::Ring::<Completion>::create_heap(
-        ring_core::Config::new(8).mode(Mode::Mpsc),
-    )
-    .unwrap();
+    let fixed =
+        ring_core::Ring::<Completion>::create_heap(ring_core::Config::new(8).mode(Mode::Mpsc))
+            .unwrap();
     assert!(!Target::new(&fixed).unwrap().has_attributes());
     let tiny = record_ring(128);
     let err = Target::records(&tiny).unwrap_err();
