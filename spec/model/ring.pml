@@ -1014,7 +1014,7 @@ inline ready() {
    entries count towards the wait too); lower the armed target to it (one step: a
    compare-and-swap that succeeds, the load before it folded in; failed attempts change
    nothing), unless an equal or lower plausible target is armed. */
-inline arm() {
+inline target() {
 #if MC
     hh = head;
 #else
@@ -1027,7 +1027,10 @@ inline arm() {
     d = (lim > 0 -> lim : 1);
 #endif
     tpos = W(hh + MIN(d, CAP));
-    d = 0;
+    d = 0
+}
+
+inline arm() {                                      /* with tpos, hh from target() */
     atomic {
         if
         :: warmed && (W(wtarget - hh) <= CAP || W(wtarget - hh) > IMASK / 2) && W(tpos - wtarget) <= IMASK / 2 ->
@@ -1056,9 +1059,11 @@ inline wait_for() {
 #if TARGET && SNAP_FIRST
         seen = futex;                                /* snapshot the futex word first (as the */
         waiters++;                                   /* code since b6c41b4's fix), announce, */
+        target(); tfirst = tpos;
         arm();                                       /* W2T, fence */
 #elif TARGET
         waiters++;                                   /* b6c41b4's order: announce, W2T, */
+        target(); tfirst = tpos;
         arm();                                       /* fence, */
         seen = futex;                                /* then the snapshot */
 #else
@@ -1074,14 +1079,20 @@ inline wait_for() {
         :: else -> skip
         fi;
 #if TARGET && OCAP > 0 && !defined(MUTANT_TARGET_IGNORES_OVERFLOW)
-        arm();                                       /* W2T again after the fence: overflow */
-        ready();                                     /* entries seen now lower the target; */
-        if                                           /* fence, re-check */
-        :: cnt >= lim ->
-            atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };
-            break
+        target();                                    /* W2T again after the fence, only if */
+        if                                           /* overflow entries seen now lower the */
+        :: W(tpos - tfirst) > IMASK / 2 ->           /* target (as the code): arm, fence, */
+            arm();                                   /* re-check */
+            ready();
+            if
+            :: cnt >= lim ->
+                atomic { waiters = (waiters > 0 -> waiters - 1 : 0) };
+                break
+            :: else -> skip
+            fi
         :: else -> skip
         fi;
+        tpos = 0; hh = 0; tfirst = 0;
 #endif
 #endif
 #if CLOSE
@@ -1107,7 +1118,7 @@ inline wait_for() {
 proctype Consumer(byte me) {
     PROPS;
     byte n, nn, k, d, pos, t, h, now, st, oh, hh, sstart, slen, i, vi, v, dp, ds, cnt, seen;
-    byte chead, cohead, tcache, c0, x0, lim, tpos;
+    byte chead, cohead, tcache, c0, x0, lim, tpos, tfirst;
     bit ok, oth, splace, allowed, q0, corrupt, ended;
 #if !MC
     chead = head;                                    /* consumer_cursor: private heads */
