@@ -16,6 +16,7 @@
 //! Acquire load of the peer's index before it); the test below runs each through the wrap.
 
 use std::alloc::Layout;
+use std::mem::size_of;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Acquire, Ordering::Release};
 
 /// An index type of a variant ring.
@@ -316,6 +317,31 @@ impl<T: Copy, I: Idx, const R2: bool, const VOL: bool, const REFILL: usize>
         I::store(self.h.tail(), self.tail);
         Ok(())
     }
+
+    /// Pushes `v` into the part of a slot at byte offset `OFF` (the rest of the slot is not
+    /// written), as a ring whose slots hold a header word beside the payload does.
+    #[inline]
+    pub fn push_part<U: Copy, const OFF: usize>(&mut self, v: U) -> Result<(), U> {
+        const { assert!(OFF + size_of::<U>() <= size_of::<T>()) };
+        let cap = self.h.cap;
+        if cap - self.h.dist::<R2>(self.head, self.tail) < REFILL {
+            self.head = I::load(self.h.head());
+            if self.h.dist::<R2>(self.head, self.tail) == cap {
+                return Err(v);
+            }
+        }
+        // SAFETY: as in `push`; `OFF + size_of::<U>()` is inside the slot (checked above), and
+        // the callers' `OFF` keeps `U` aligned.
+        unsafe {
+            (self.h.slot::<R2>(self.tail) as *mut u8)
+                .add(OFF)
+                .cast::<U>()
+                .write(v)
+        };
+        self.tail = self.h.next::<R2>(self.tail);
+        I::store(self.h.tail(), self.tail);
+        Ok(())
+    }
 }
 
 /// Consumer of a variant ring.
@@ -346,6 +372,28 @@ impl<T: Copy, I: Idx, const R2: bool, const VOL: bool> VRx<T, I, R2, VOL> {
             } else {
                 p.read()
             }
+        };
+        self.head = self.h.next::<R2>(self.head);
+        I::store(self.h.head(), self.head);
+        Some(v)
+    }
+
+    /// Pops the part of a slot at byte offset `OFF` (see [`VTx::push_part`]).
+    #[inline]
+    pub fn pop_part<U: Copy, const OFF: usize>(&mut self) -> Option<U> {
+        const { assert!(OFF + size_of::<U>() <= size_of::<T>()) };
+        if self.head == self.tail {
+            self.tail = I::load(self.h.tail());
+            if self.head == self.tail {
+                return None;
+            }
+        }
+        // SAFETY: as in `pop`, for the part written by `push_part`.
+        let v = unsafe {
+            (self.h.slot::<R2>(self.head) as *const u8)
+                .add(OFF)
+                .cast::<U>()
+                .read()
         };
         self.head = self.h.next::<R2>(self.head);
         I::store(self.h.head(), self.head);
@@ -405,6 +453,22 @@ mod tests {
                 }
             }
         });
+    }
+
+    #[test]
+    fn partial_slots_are_fifo() {
+        let r = VRing::<[u64; 3], u32>::new(4, Place::FLOOR);
+        let (mut tx, mut rx) = r.split::<false, false, 1>();
+        for round in 0..3u64 {
+            for i in 0..4 {
+                tx.push_part::<u64, 8>(round * 10 + i).unwrap();
+            }
+            assert_eq!(tx.push_part::<u64, 8>(99), Err(99));
+            for i in 0..4 {
+                assert_eq!(rx.pop_part::<u64, 8>(), Some(round * 10 + i));
+            }
+            assert_eq!(rx.pop_part::<u64, 8>(), None);
+        }
     }
 
     #[test]

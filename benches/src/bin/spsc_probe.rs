@@ -19,7 +19,7 @@
 //! `PROBE_VERBOSE=1` (every run on stderr), `BENCH_PIN=0` (no pinning).
 
 use benches::floor::HeapFloor;
-use benches::floor2::{Place, VRing};
+use benches::floor2::{Place, VRing, VRx, VTx};
 use benches::peers::{item, Item, Rx, Tx};
 use benches::threads::{self, run_jobs, Gate};
 use benches::{affinity, stats};
@@ -214,6 +214,32 @@ impl<H: Tx, const K: usize> Tx for Alu<H, K> {
     }
 }
 
+/// A 24-byte slot: a header word (never written here) and the payload, as ring-core's slots.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Slot24 {
+    _meta: u64,
+    item: Item,
+}
+
+/// The variant ring over 24-byte slots, writing and reading only the payload (offset 8).
+struct Part24Tx(VTx<Slot24, u32, false, false, 1>);
+struct Part24Rx(VRx<Slot24, u32, false, false>);
+
+impl Tx for Part24Tx {
+    #[inline(always)]
+    fn push(&mut self, v: Item) -> Result<(), Item> {
+        self.0.push_part::<Item, 8>(v)
+    }
+}
+
+impl Rx for Part24Rx {
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Item> {
+        self.0.pop_part::<Item, 8>()
+    }
+}
+
 const NAMES: &[(&str, &str)] = &[
     ("rtrb", "rtrb 0.4"),
     ("floor", "benches::floor, cached (compare's 'floor ring')"),
@@ -342,6 +368,15 @@ fn run_one(name: &str, n: u64, cap: usize, cfg: &Cfg) -> Out {
             let ring = benches::workloads::ours_ring(ring_core::Mode::Spsc, false);
             (
                 threads::spsc(n, || ring.producer().unwrap(), || ring.consumer().unwrap()),
+                0,
+                0,
+            )
+        }
+        "v24" if h => {
+            let r = VRing::<Slot24, u32>::new(cap, f);
+            let (tx, rx) = r.split::<false, false, 1>();
+            (
+                threads::spsc(n, move || Part24Tx(tx), move || Part24Rx(rx)),
                 0,
                 0,
             )
