@@ -222,21 +222,29 @@ struct Slot24 {
     item: Item,
 }
 
-/// The variant ring over 24-byte slots, writing and reading only the payload (offset 8).
-struct Part24Tx(VTx<Slot24, u32, false, false, 1>);
-struct Part24Rx(VRx<Slot24, u32, false, false>);
+/// A 32-byte slot: the payload first, then 16 bytes never written (2 entries per line).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Slot32 {
+    item: Item,
+    _pad: [u64; 2],
+}
 
-impl Tx for Part24Tx {
+/// The variant ring over slots of `S`, writing and reading only the payload at offset `OFF`.
+struct PartTx<S, const OFF: usize>(VTx<S, u32, false, false, 1>);
+struct PartRx<S, const OFF: usize>(VRx<S, u32, false, false>);
+
+impl<S: Copy, const OFF: usize> Tx for PartTx<S, OFF> {
     #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
-        self.0.push_part::<Item, 8>(v)
+        self.0.push_part::<Item, OFF>(v)
     }
 }
 
-impl Rx for Part24Rx {
+impl<S: Copy, const OFF: usize> Rx for PartRx<S, OFF> {
     #[inline(always)]
     fn pop(&mut self) -> Option<Item> {
-        self.0.pop_part::<Item, 8>()
+        self.0.pop_part::<Item, OFF>()
     }
 }
 
@@ -375,11 +383,20 @@ fn run_one(name: &str, n: u64, cap: usize, cfg: &Cfg) -> Out {
         "v24" if h => {
             let r = VRing::<Slot24, u32>::new(cap, f);
             let (tx, rx) = r.split::<false, false, 1>();
-            (
-                threads::spsc(n, move || Part24Tx(tx), move || Part24Rx(rx)),
-                0,
-                0,
-            )
+            let (tx, rx) = (PartTx::<_, 8>(tx), PartRx::<_, 8>(rx));
+            (threads::spsc(n, move || tx, move || rx), 0, 0)
+        }
+        "v24a" if h => {
+            let r = VRing::<Slot24, u32>::new(cap, f);
+            let (tx, rx) = r.split::<false, false, 1>();
+            let (tx, rx) = (PartTx::<_, 0>(tx), PartRx::<_, 0>(rx));
+            (threads::spsc(n, move || tx, move || rx), 0, 0)
+        }
+        "v32" if h => {
+            let r = VRing::<Slot32, u32>::new(cap, f);
+            let (tx, rx) = r.split::<false, false, 1>();
+            let (tx, rx) = (PartTx::<_, 0>(tx), PartRx::<_, 0>(rx));
+            (threads::spsc(n, move || tx, move || rx), 0, 0)
         }
         "v-h-alu4" => {
             let r = VRing::<Item, u32>::new(cap, f);
