@@ -36,6 +36,7 @@
 pub mod affinity;
 pub mod clock;
 pub mod floor;
+pub mod floor2;
 pub mod machine;
 pub mod paths;
 pub mod peers;
