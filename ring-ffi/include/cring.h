@@ -1825,7 +1825,9 @@ cring_status cring_consumer_reap(struct cring_consumer consumer,
  * returns at once.
  *
  * Returns `CRING_STATUS_OK` when the condition holds, `CRING_STATUS_TIMED_OUT` when the
- * timeout expired first.
+ * timeout expired first, `CRING_STATUS_CLOSED` when the producers closed the stream (layout
+ * 1.3) before `min` arrived (fewer will ever come: `*available` says how many are there).
+ * `min` has the type of `cring_consumer_reap()`'s.
  *
  * Thread safety: see `cring_consumer_open()`.
  *
@@ -1838,7 +1840,7 @@ cring_status cring_consumer_reap(struct cring_consumer consumer,
  * `available` is NULL or valid for writing a `uint32_t`.
  */
 cring_status cring_consumer_wait(struct cring_consumer consumer,
-                                 uint32_t min,
+                                 size_t min,
                                  int64_t timeout_ns,
                                  uint32_t *available);
 
@@ -1853,7 +1855,7 @@ cring_status cring_consumer_wait(struct cring_consumer consumer,
  */
 cring_status cring_consumer_wait_beyond(struct cring_consumer consumer,
                                         uint32_t position,
-                                        uint32_t min,
+                                        size_t min,
                                         int64_t timeout_ns,
                                         uint32_t *available);
 

@@ -173,7 +173,9 @@ pub unsafe extern "C" fn cring_consumer_reap(
 /// returns at once.
 ///
 /// Returns `CRING_STATUS_OK` when the condition holds, `CRING_STATUS_TIMED_OUT` when the
-/// timeout expired first.
+/// timeout expired first, `CRING_STATUS_CLOSED` when the producers closed the stream (layout
+/// 1.3) before `min` arrived (fewer will ever come: `*available` says how many are there).
+/// `min` has the type of `cring_consumer_reap()`'s.
 ///
 /// Thread safety: see `cring_consumer_open()`.
 ///
@@ -187,7 +189,7 @@ pub unsafe extern "C" fn cring_consumer_reap(
 #[no_mangle]
 pub unsafe extern "C" fn cring_consumer_wait(
     consumer: cring_consumer,
-    min: u32,
+    min: usize,
     timeout_ns: i64,
     available: *mut u32,
 ) -> cring_status {
@@ -206,7 +208,7 @@ pub unsafe extern "C" fn cring_consumer_wait(
 pub unsafe extern "C" fn cring_consumer_wait_beyond(
     consumer: cring_consumer,
     position: u32,
-    min: u32,
+    min: usize,
     timeout_ns: i64,
     available: *mut u32,
 ) -> cring_status {
@@ -219,7 +221,7 @@ pub unsafe extern "C" fn cring_consumer_wait_beyond(
 unsafe fn wait(
     consumer: cring_consumer,
     beyond: Option<u32>,
-    min: u32,
+    min: usize,
     timeout_ns: i64,
     available: *mut u32,
 ) -> cring_status {

@@ -697,7 +697,7 @@ pub(crate) trait ConsumerDyn: Send + Sync {
     fn wait(
         &mut self,
         beyond: Option<u32>,
-        min: u32,
+        min: usize,
         timeout: Option<Duration>,
     ) -> Result<(u32, WaitEnd), Fail>;
     fn position(&mut self) -> Result<u32, Fail>;
@@ -838,13 +838,13 @@ impl<T: Entry> ConsumerDyn for TypedConsumer<T> {
     fn wait(
         &mut self,
         beyond: Option<u32>,
-        min: u32,
+        min: usize,
         timeout: Option<Duration>,
     ) -> Result<(u32, WaitEnd), Fail> {
         let c = self.consumer()?;
         let r = match beyond {
-            None => c.wait(min as usize, timeout)?,
-            Some(pos) => c.wait_beyond(pos, min as usize, timeout)?,
+            None => c.wait(min, timeout)?,
+            Some(pos) => c.wait_beyond(pos, min, timeout)?,
         };
         Ok(match r {
             WaitOutcome::Ready(n) => (n, WaitEnd::Ready),
