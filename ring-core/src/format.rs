@@ -467,6 +467,49 @@ pub fn format<T: Entry>(
     attach::<T>(region)
 }
 
+/// Attach checks 16 and 17 (spec/LAYOUT.md, section 9) on the block table's rows `(offset,
+/// len)`, loaded once: every present row is non-empty, 128-byte aligned, after the header and
+/// inside `region_len`; absent rows are `(0, 0)`; no two present rows overlap. Shared by every
+/// reader of the region format (fixed-entry rings, record rings, `inspect`).
+pub(crate) fn check_block_rows(
+    rows: &[(u64, u64); BLOCK_COUNT],
+    header_len: u32,
+    region_len: u64,
+) -> Result<(), LayoutError> {
+    for (i, &(offset, len)) in rows.iter().enumerate() {
+        if len == 0 && offset == 0 {
+            continue;
+        }
+        let bad = LayoutError::Block {
+            block: Block::name(i),
+            offset,
+            len,
+        };
+        let end = offset.checked_add(len).ok_or(bad)?;
+        if len == 0
+            || offset % BLOCK_ALIGN != 0
+            || offset < u64::from(header_len)
+            || end > region_len
+        {
+            return Err(bad);
+        }
+    }
+    for i in 0..BLOCK_COUNT {
+        for j in 0..i {
+            let ((a, al), (b, bl)) = (rows[i], rows[j]);
+            // Both rows end at or before `region_len` (checked above): no overflow.
+            if al != 0 && bl != 0 && a < b + bl && b < a + al {
+                return Err(LayoutError::Block {
+                    block: Block::name(i),
+                    offset: a,
+                    len: al,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Validates that `region` holds a ring of `T` this crate can use, and returns its trusted
 /// geometry. Each refusal names the field at fault (spec/LAYOUT.md, "Attach checks").
 pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
@@ -547,37 +590,9 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
     }
     let mut rows = [(0u64, 0u64); BLOCK_COUNT];
     for (i, row) in h.blocks.iter().enumerate() {
-        let (offset, len) = (row.offset.load(r), row.len.load(r));
-        rows[i] = (offset, len);
-        if len == 0 && offset == 0 {
-            continue;
-        }
-        let bad = LayoutError::Block {
-            block: Block::name(i),
-            offset,
-            len,
-        };
-        let end = offset.checked_add(len).ok_or(bad)?;
-        if len == 0
-            || offset % BLOCK_ALIGN != 0
-            || offset < u64::from(header_len)
-            || end > region_len
-        {
-            return Err(bad);
-        }
+        rows[i] = (row.offset.load(r), row.len.load(r));
     }
-    for i in 0..BLOCK_COUNT {
-        for j in 0..i {
-            let ((a, al), (b, bl)) = (rows[i], rows[j]);
-            if al != 0 && bl != 0 && a < b + bl && b < a + al {
-                return Err(LayoutError::Block {
-                    block: Block::name(i),
-                    offset: a,
-                    len: al,
-                });
-            }
-        }
-    }
+    check_block_rows(&rows, header_len, region_len)?;
     let slots_len = u64::from(capacity) * u64::from(stride);
     let overflow_capacity = h.overflow_capacity.load(r);
     let overflow_len = if incompat_bits & features::INCOMPAT_OVERFLOW != 0 {

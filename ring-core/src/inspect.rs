@@ -422,45 +422,15 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
         .into());
     }
     let mut blocks = [BlockRow::default(); BLOCK_COUNT];
+    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
     let table = offset_of!(Header, blocks);
     for (i, row) in blocks.iter_mut().enumerate() {
         let (offset, len) = (u64_of(table + 16 * i), u64_of(table + 16 * i + 8));
         *row = BlockRow { offset, len };
-        if offset == 0 && len == 0 {
-            continue;
-        }
-        let bad = LayoutError::Block {
-            block: Block::name(i),
-            offset,
-            len,
-        };
-        let end = offset.checked_add(len).ok_or(bad)?;
-        if len == 0
-            || offset % BLOCK_ALIGN != 0
-            || offset < u64::from(header_len)
-            || end > region_len
-        {
-            return Err(bad.into());
-        }
+        rows[i] = (offset, len);
     }
-    for i in 0..BLOCK_COUNT {
-        for j in 0..i {
-            let (a, b) = (blocks[i], blocks[j]);
-            // Both rows end at or before `region_len` (checked above): no overflow.
-            if a.len != 0
-                && b.len != 0
-                && a.offset < b.offset + b.len
-                && b.offset < a.offset + a.len
-            {
-                return Err(LayoutError::Block {
-                    block: Block::name(i),
-                    offset: a.offset,
-                    len: a.len,
-                }
-                .into());
-            }
-        }
-    }
+    // Checks 16 and 17, as attach makes them.
+    crate::format::check_block_rows(&rows, header_len, region_len)?;
     let slots_len = u64::from(capacity) * u64::from(stride);
     let overflow_capacity = u32_of(offset_of!(Header, overflow_capacity));
     let overflow_len = if incompat & features::INCOMPAT_OVERFLOW != 0 {

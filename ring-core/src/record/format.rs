@@ -415,38 +415,9 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
     }
     let mut rows = [(0u64, 0u64); BLOCK_COUNT];
     for (i, row) in h.blocks.iter().enumerate() {
-        let (offset, len) = (row.offset.load(r), row.len.load(r));
-        rows[i] = (offset, len);
-        if len == 0 && offset == 0 {
-            continue;
-        }
-        let bad = LayoutError::Block {
-            block: Block::name(i),
-            offset,
-            len,
-        };
-        let end = offset.checked_add(len).ok_or(bad)?;
-        if len == 0
-            || offset % BLOCK_ALIGN != 0
-            || offset < u64::from(header_len)
-            || end > region_len
-        {
-            return Err(bad.into());
-        }
+        rows[i] = (row.offset.load(r), row.len.load(r));
     }
-    for i in 0..BLOCK_COUNT {
-        for j in 0..i {
-            let ((a, al), (b, bl)) = (rows[i], rows[j]);
-            if al != 0 && bl != 0 && a < b + bl && b < a + al {
-                return Err(LayoutError::Block {
-                    block: Block::name(i),
-                    offset: a,
-                    len: al,
-                }
-                .into());
-            }
-        }
-    }
+    crate::format::check_block_rows(&rows, header_len, region_len)?;
     let oc = h.overflow_capacity.load(r);
     if oc != 0 {
         return Err(LayoutError::OverflowCapacity { found: oc }.into());
