@@ -6,7 +6,7 @@
 //! Entries are [`Item`]s: 16 bytes ([`ring_core::Completion`]).
 
 use crate::floor::{FloorRx, FloorTx};
-use ring_core::{Consumer, Producer};
+use ring_core::{Consumer, Producer, SpscProducer};
 
 /// The entry every benchmark moves: 16 bytes (cookie, result, flags).
 pub type Item = ring_core::Completion;
@@ -52,6 +52,13 @@ impl Tx for Producer<Item> {
     #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         Producer::push(self, v).map_err(|e| e.into_inner())
+    }
+}
+
+impl Tx for SpscProducer<Item> {
+    #[inline(always)]
+    fn push(&mut self, v: Item) -> Result<(), Item> {
+        SpscProducer::push(self, v).map_err(|e| e.into_inner())
     }
 }
 

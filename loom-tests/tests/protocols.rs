@@ -51,6 +51,67 @@ fn flavors_as_the_models_assume() {
                 assert_eq!(flavor(&c), rx, "consumer of {what}");
             }
         }
+        // An SPSC ring whose slots carry lap tags (`Config::packed(false)`, or a ring made
+        // before layout 1.4) takes the general flavor: the SPSC flavors run over packed slots.
+        let ring = HeapRing::<u64>::new(2, Mode::Spsc, START).unpacked();
+        let (p, c) = (ring.producer().unwrap(), ring.consumer().unwrap());
+        assert_eq!(flavor(&p), "General");
+        assert_eq!(flavor(&c), "General");
+    });
+}
+
+/// `SpscProducer` (the dispatch-free producer of packed SPSC rings): single pushes and a
+/// batch, across the wrap, against the shipped SPSC consumer.
+#[test]
+fn spsc_producer_wrap() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START));
+        let r = ring.clone();
+        let t = thread::spawn(move || {
+            let mut tx = r.producer().unwrap().into_spsc().unwrap();
+            let vals = values(0, 4);
+            let mut sent = 0;
+            // One at a time, then the rest as one `push_some`.
+            for _ in 0..ATTEMPTS {
+                match tx.push(vals[sent]) {
+                    Ok(()) => sent += 1,
+                    Err(ring_core::PushError::Full(_)) => {}
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+                if sent == 2 {
+                    break;
+                }
+                thread::yield_now();
+            }
+            if sent == 2 {
+                for _ in 0..ATTEMPTS {
+                    sent += tx.push_some(&vals[sent..]).unwrap();
+                    if sent == vals.len() {
+                        break;
+                    }
+                    thread::yield_now();
+                }
+            }
+            vals[..sent].to_vec()
+        });
+        let mut got = consume(&ring, 4);
+        let pushed = t.join().unwrap();
+        got.extend(drain(&ring));
+        check(&[pushed], &[got]);
+    });
+}
+
+/// The general flavor over an SPSC ring with lap tags, across the wrap.
+#[test]
+fn spsc_unpacked_single_wrap() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START).unpacked());
+        let r = ring.clone();
+        let t = thread::spawn(move || produce(&r, &values(0, 3)));
+        let mut got = consume(&ring, 4);
+        let pushed = t.join().unwrap();
+        got.extend(drain(&ring));
+        check(&[pushed], &[got]);
     });
 }
 

@@ -5,11 +5,11 @@
 
 use crate::entry::Entry;
 use crate::error::{ClaimError, Corruption, PopError, Side};
-use crate::layout::{slot_meta, Slot};
+use crate::layout::{slot_meta, PackedSlot, Slot};
 use crate::protocol::general::GeneralRx;
 use crate::protocol::mpsc::ScRx;
 use crate::protocol::spsc::SpscRx;
-use crate::protocol::{ConsumerCursor, Lane, Mode, Place, RawRing, Shortfall, Span};
+use crate::protocol::{AnyLane, ConsumerCursor, Mode, Place, RawRing, Shortfall, Span};
 use crate::ring::{claim, unclaim, Keep};
 use crate::sync::Ordering::Relaxed;
 use alloc::sync::Arc;
@@ -127,9 +127,11 @@ impl<T: Entry> Consumer<T> {
                 return Err(ClaimError::Corrupt(c));
             }
         };
-        let flavor = match (raw.mode, raw.ovf.is_some()) {
-            (Mode::Spsc, false) => Flavor::Spsc(SpscRx::new(&raw, cur)),
-            (Mode::Mpsc, false) => Flavor::Sc(ScRx::new(&raw, cur)),
+        let flavor = match (raw.mode, raw.packed, raw.ovf.is_some()) {
+            // Packed slots (1.4): SPSC without an overflow area. An SPSC ring with lap tags
+            // takes the general flavor.
+            (Mode::Spsc, Some(lane), _) => Flavor::Spsc(SpscRx::new(&raw, lane, cur)),
+            (Mode::Mpsc, None, false) => Flavor::Sc(ScRx::new(&raw, cur)),
             _ => Flavor::General(GeneralRx::new(raw, cur)),
         };
         Ok(Consumer {
@@ -433,11 +435,11 @@ impl<T: Entry> Consumer<T> {
     }
 
     #[inline(always)]
-    fn lane(&self, span: &Span) -> Lane<'static, T> {
+    fn lane(&self, span: &Span) -> AnyLane<'static, T> {
         match &self.flavor {
-            Flavor::Spsc(f) => f.lane(),
-            Flavor::Sc(f) => f.lane(),
-            Flavor::General(f) => f.lane(span),
+            Flavor::Spsc(f) => AnyLane::Packed(f.lane()),
+            Flavor::Sc(f) => AnyLane::Tagged(f.lane()),
+            Flavor::General(f) => AnyLane::Tagged(f.lane(span)),
         }
     }
 }
@@ -464,7 +466,7 @@ fn spsc_pop_into<T: Entry>(f: &mut SpscRx<'static, T>, out: &mut [T]) -> Result<
 #[derive(Debug)]
 pub struct ReadView<'c, T: Entry> {
     consumer: &'c mut Consumer<T>,
-    lane: Lane<'static, T>,
+    lane: AnyLane<'static, T>,
     span: Span,
 }
 
@@ -491,15 +493,28 @@ impl<T: Entry> ReadView<'_, T> {
     /// assert_eq!(view.iter().collect::<Vec<_>>(), [1, 2, 3]);
     /// ```
     pub fn iter(&self) -> Iter<'_, T> {
-        let (first, second) = self.lane.runs(self.span.start, self.span.len as usize);
-        Iter {
-            first: first.iter(),
-            second: second.iter(),
-            // Only lap-tag slots can be discarded: not those of an SPSC ring (its overflow
-            // area's can).
-            skip_discarded: self.consumer.raw.mode != Mode::Spsc
-                || self.span.place == Place::Overflow,
-        }
+        let (start, len) = (self.span.start, self.span.len as usize);
+        let runs = match self.lane {
+            AnyLane::Tagged(l) => {
+                let (first, second) = l.runs(start, len);
+                Runs::Tagged {
+                    first: first.iter(),
+                    second: second.iter(),
+                    // Only lap-tag slots can be discarded: not those of an SPSC ring (its
+                    // overflow area's can).
+                    skip_discarded: self.consumer.raw.mode != Mode::Spsc
+                        || self.span.place == Place::Overflow,
+                }
+            }
+            AnyLane::Packed(l) => {
+                let (first, second) = l.runs(start, len);
+                Runs::Packed {
+                    first: first.iter(),
+                    second: second.iter(),
+                }
+            }
+        };
+        Iter { runs }
     }
 
     /// A pointer to the payload of claimed position `i` (`i < claimed()`), for callers that
@@ -518,10 +533,7 @@ impl<T: Entry> ReadView<'_, T> {
             "entry {i} of a view of {}",
             self.claimed()
         );
-        self.lane
-            .slot(self.span.at(i as u32))
-            .payload
-            .with(|p| p.cast::<T>())
+        self.lane.payload_ptr(self.span.at(i as u32)).cast_const()
     }
 
     /// Whether claimed position `i` was published as discarded (skipped by [`Self::iter`]).
@@ -536,17 +548,44 @@ impl<T: Entry> ReadView<'_, T> {
             self.claimed()
         );
         let skip = self.consumer.raw.mode != Mode::Spsc || self.span.place == Place::Overflow;
-        skip && self.lane.slot(self.span.at(i as u32)).meta.load(Relaxed) & slot_meta::DISCARDED
-            != 0
+        skip && self.lane.discarded_bit(self.span.at(i as u32))
     }
 }
 
 /// The entries of a [`ReadView`], in order ([`ReadView::iter`]).
 #[derive(Debug)]
 pub struct Iter<'v, T> {
-    first: core::slice::Iter<'v, Slot<T>>,
-    second: core::slice::Iter<'v, Slot<T>>,
-    skip_discarded: bool,
+    runs: Runs<'v, T>,
+}
+
+/// The two runs of claimed slots, of one slot kind or the other.
+#[derive(Debug)]
+enum Runs<'v, T> {
+    Tagged {
+        first: core::slice::Iter<'v, Slot<T>>,
+        second: core::slice::Iter<'v, Slot<T>>,
+        skip_discarded: bool,
+    },
+    Packed {
+        first: core::slice::Iter<'v, PackedSlot<T>>,
+        second: core::slice::Iter<'v, PackedSlot<T>>,
+    },
+}
+
+/// The next slot of two runs: the first, then (swapped in) the second.
+#[inline(always)]
+fn next_slot<'v, S>(
+    first: &mut core::slice::Iter<'v, S>,
+    second: &mut core::slice::Iter<'v, S>,
+) -> Option<&'v S> {
+    match first.next() {
+        Some(slot) => Some(slot),
+        None => {
+            // The first run is done: continue with the second (then both are empty).
+            core::mem::swap(first, second);
+            first.next()
+        }
+    }
 }
 
 impl<'v, T: Entry> Iterator for Iter<'v, T> {
@@ -554,21 +593,26 @@ impl<'v, T: Entry> Iterator for Iter<'v, T> {
 
     #[inline]
     fn next(&mut self) -> Option<T> {
-        loop {
-            let slot = match self.first.next() {
-                Some(slot) => slot,
-                None => {
-                    // The first run is done: continue with the second (then both are empty).
-                    core::mem::swap(&mut self.first, &mut self.second);
-                    self.first.next()?
+        match &mut self.runs {
+            Runs::Tagged {
+                first,
+                second,
+                skip_discarded,
+            } => loop {
+                let slot = next_slot(first, second)?;
+                if *skip_discarded && slot.meta.load(Relaxed) & slot_meta::DISCARDED != 0 {
+                    continue;
                 }
-            };
-            if self.skip_discarded && slot.meta.load(Relaxed) & slot_meta::DISCARDED != 0 {
-                continue;
+                // SAFETY: the view claimed this slot, saw it published (Acquire) and not
+                // discarded, and releases it only when it drops, which the `'v` borrow
+                // prevents.
+                return Some(unsafe { crate::protocol::load_payload(slot) });
+            },
+            Runs::Packed { first, second } => {
+                let slot = next_slot(first, second)?;
+                // SAFETY: as above (packed slots are never discarded).
+                Some(unsafe { crate::protocol::load_payload(slot) })
             }
-            // SAFETY: the view claimed this slot, saw it published (Acquire) and not
-            // discarded, and releases it only when it drops, which the `'v` borrow prevents.
-            return Some(unsafe { crate::protocol::load_payload(slot) });
         }
     }
 
@@ -579,21 +623,49 @@ impl<'v, T: Entry> Iterator for Iter<'v, T> {
         F: FnMut(B, Self::Item) -> B,
     {
         let mut acc = init;
-        for run in [self.first, self.second] {
-            for slot in run {
-                if self.skip_discarded && slot.meta.load(Relaxed) & slot_meta::DISCARDED != 0 {
-                    continue;
+        match self.runs {
+            Runs::Tagged {
+                first,
+                second,
+                skip_discarded,
+            } => {
+                for run in [first, second] {
+                    for slot in run {
+                        if skip_discarded && slot.meta.load(Relaxed) & slot_meta::DISCARDED != 0 {
+                            continue;
+                        }
+                        // SAFETY: as in `next`.
+                        acc = f(acc, unsafe { crate::protocol::load_payload(slot) });
+                    }
                 }
-                // SAFETY: as in `next`.
-                acc = f(acc, unsafe { crate::protocol::load_payload(slot) });
+            }
+            Runs::Packed { first, second } => {
+                for run in [first, second] {
+                    for slot in run {
+                        // SAFETY: as in `next`.
+                        acc = f(acc, unsafe { crate::protocol::load_payload(slot) });
+                    }
+                }
             }
         }
         acc
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.first.len() + self.second.len();
-        (if self.skip_discarded { 0 } else { n }, Some(n))
+        match &self.runs {
+            Runs::Tagged {
+                first,
+                second,
+                skip_discarded,
+            } => {
+                let n = first.len() + second.len();
+                (if *skip_discarded { 0 } else { n }, Some(n))
+            }
+            Runs::Packed { first, second } => {
+                let n = first.len() + second.len();
+                (n, Some(n))
+            }
+        }
     }
 }
 

@@ -302,6 +302,14 @@ pub enum LayoutError {
         /// Length found.
         found: u64,
     },
+    /// The header sets `INCOMPAT_PACKED` (1.4: slots without lap tags) on a ring that is not
+    /// SPSC or that has an overflow area: packed slots are defined for neither.
+    PackedSlots {
+        /// The mode word found.
+        mode: u32,
+        /// Whether `INCOMPAT_OVERFLOW` is set too.
+        overflow: bool,
+    },
     /// The ring was created for a different mode than the caller requires.
     ModeMismatch {
         /// Mode bits required.
@@ -451,6 +459,21 @@ impl fmt::Display for LayoutError {
             } => write!(
                 f,
                 "the {block} block length is {found} bytes, expected {expected}"
+            ),
+            PackedSlots { mode, overflow } => write!(
+                f,
+                "the header sets INCOMPAT_PACKED (slots without lap tags) on {} ring (mode \
+                 word {mode:#x}){}; packed slots are only defined for SPSC rings without an \
+                 overflow area",
+                match mode {
+                    0 => "an SPSC",
+                    _ => "a multi-participant",
+                },
+                if overflow {
+                    " with an overflow area"
+                } else {
+                    ""
+                }
             ),
             ModeMismatch { expected, found } => write!(
                 f,

@@ -105,6 +105,11 @@ pub struct Config {
     /// reader accepts it. Consumers of such a ring never see the end of the stream, and
     /// producers wake sleepers after every publication. Off by default.
     pub legacy: bool,
+    /// Give an SPSC ring without an overflow area packed slots (layout 1.4, `INCOMPAT_PACKED`):
+    /// the payloads alone, without the lap tags the SPSC protocol never uses, so a 16-byte
+    /// entry takes 16 bytes instead of 24. On by default; ignored in other modes, with an
+    /// overflow area, and for legacy rings. Turn it off for peers written against layout 1.3.
+    pub packed: bool,
 }
 
 impl Config {
@@ -118,7 +123,35 @@ impl Config {
             wait: true,
             producers: 0,
             legacy: false,
+            packed: true,
         }
+    }
+
+    /// Gives or refuses an SPSC ring without an overflow area packed slots (see
+    /// [`Config::packed`](Self#structfield.packed)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let packed = Ring::<ring_core::Completion>::create_heap(Config::new(64)).unwrap();
+    /// let tagged =
+    ///     Ring::<ring_core::Completion>::create_heap(Config::new(64).packed(false)).unwrap();
+    /// assert!(packed.memory().len() < tagged.memory().len());
+    /// ```
+    pub const fn packed(mut self, packed: bool) -> Self {
+        self.packed = packed;
+        self
+    }
+
+    /// Whether this configuration lays out packed slots: [`Config::packed`], SPSC, no overflow
+    /// area, not legacy.
+    pub const fn packs(&self) -> bool {
+        self.packed
+            && matches!(self.mode, Mode::Spsc)
+            && self.overflow_capacity == 0
+            && !self.legacy
     }
 
     /// Lays the region out for layout-1.2 peers (see [`Config::legacy`](Self#structfield.legacy)).
@@ -168,11 +201,14 @@ impl Config {
         if producers > crate::layout::MAX_PRODUCER_SLOTS {
             return Err(LayoutError::ProducerSlots { found: producers });
         }
-        placement_for::<T>(self.capacity, self.overflow_capacity, self.wait, producers).ok_or(
-            LayoutError::Capacity {
-                found: self.capacity,
-            },
-        )
+        let place = if self.packs() {
+            placement_packed::<T>(self.capacity, self.wait)
+        } else {
+            placement_for::<T>(self.capacity, self.overflow_capacity, self.wait, producers)
+        };
+        place.ok_or(LayoutError::Capacity {
+            found: self.capacity,
+        })
     }
 
     /// Sets the mode.
@@ -226,6 +262,8 @@ pub struct Geometry {
     pub stream: bool,
     /// Whether sleepers publish wake-up targets (1.3, `INCOMPAT_WAIT_TARGET`).
     pub wait_target: bool,
+    /// Whether the slots are packed (1.4, `INCOMPAT_PACKED`).
+    pub packed: bool,
 }
 
 impl Geometry {
@@ -242,10 +280,16 @@ impl Geometry {
         unsafe {
             let prod = region.at::<ProducerLine>(self.producer_offset);
             let cons = region.at::<ConsumerLine>(self.consumer_offset);
-            let base = region.as_ptr().add(self.slots_offset as usize) as *const Slot<T>;
-            let slots = core::slice::from_raw_parts(base, self.capacity as usize);
-            let mut raw = RawRing::from_parts(prod, cons, slots, self.mode)
-                .expect("attach validated the capacity");
+            let base = region.as_ptr().add(self.slots_offset as usize);
+            let cap = self.capacity as usize;
+            let mut raw = if self.packed {
+                let slots = core::slice::from_raw_parts(base as *const PackedSlot<T>, cap);
+                RawRing::from_packed_parts(prod, cons, slots)
+            } else {
+                let slots = core::slice::from_raw_parts(base as *const Slot<T>, cap);
+                RawRing::from_parts(prod, cons, slots, self.mode)
+            }
+            .expect("attach validated the capacity");
             if self.overflow_capacity != 0 {
                 let line = region.at::<OverflowLine>(self.overflow_offset);
                 let base = region
@@ -270,6 +314,15 @@ impl Geometry {
             }
             raw
         }
+    }
+}
+
+/// `(slot_stride, payload_offset)` of a ring of `T` with packed slots (1.4) or with lap tags.
+const fn slot_geometry<T>(packed: bool) -> (u32, u32) {
+    if packed {
+        (PackedSlot::<T>::STRIDE as u32, 0)
+    } else {
+        (Slot::<T>::STRIDE as u32, Slot::<T>::PAYLOAD_OFFSET as u32)
     }
 }
 
@@ -343,6 +396,10 @@ pub fn format<T: Entry>(
     if producer_slots != 0 {
         incompat |= features::INCOMPAT_PRODUCERS;
     }
+    let packed = cfg.packs();
+    if packed {
+        incompat |= features::INCOMPAT_PACKED;
+    }
     if !cfg.legacy {
         incompat |= features::INCOMPAT_STREAM;
         if cfg.wait {
@@ -355,8 +412,9 @@ pub fn format<T: Entry>(
     h.entry_format.store(T::FORMAT, r);
     h.entry_size.store(size_of::<T>() as u32, r);
     h.entry_align.store(align_of::<T>() as u32, r);
-    h.slot_stride.store(Slot::<T>::STRIDE as u32, r);
-    h.payload_offset.store(Slot::<T>::PAYLOAD_OFFSET as u32, r);
+    let (stride, poff) = slot_geometry::<T>(packed);
+    h.slot_stride.store(stride, r);
+    h.payload_offset.store(poff, r);
     h.region_len.store(needed, r);
     h.initial_index.store(cfg.initial_index, r);
     h.creator_pid.store(pid, r);
@@ -395,7 +453,8 @@ pub fn format<T: Entry>(
     cons.owner.store(0, r);
     cons.reserved.iter().for_each(|w| w.store(0, r));
     let base = region.as_ptr().wrapping_add(SLOTS_OFFSET as usize) as *const Slot<T>;
-    for i in 0..cfg.capacity {
+    // Packed slots have no slot header: nothing to write (payloads are left as they were).
+    for i in (0..cfg.capacity).filter(|_| !packed) {
         // SAFETY: `i < capacity` and the slot array spans `capacity * STRIDE` bytes in bounds.
         let slot = unsafe { &*base.add(i as usize) };
         slot.seq
@@ -567,10 +626,13 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
             found: align,
         });
     }
+    // 1.4: packed slots have their own stride and payload offset (check 13).
+    let packed = incompat_bits & features::INCOMPAT_PACKED != 0;
     let (stride, poff) = (h.slot_stride.load(r), h.payload_offset.load(r));
-    if stride != Slot::<T>::STRIDE as u32 || poff != Slot::<T>::PAYLOAD_OFFSET as u32 {
+    let (want_stride, want_poff) = slot_geometry::<T>(packed);
+    if stride != want_stride || poff != want_poff {
         return Err(LayoutError::SlotLayout {
-            stride: Slot::<T>::STRIDE as u32,
+            stride: want_stride,
             found_stride: stride,
             found_payload_offset: poff,
         });
@@ -649,6 +711,13 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
             requires: "INCOMPAT_WAIT",
         });
     }
+    // 1.4: packed slots are defined for SPSC rings without an overflow area only (check 25).
+    if packed && (mode != Mode::Spsc || incompat_bits & features::INCOMPAT_OVERFLOW != 0) {
+        return Err(LayoutError::PackedSlots {
+            mode: mode_word,
+            overflow: incompat_bits & features::INCOMPAT_OVERFLOW != 0,
+        });
+    }
     let geo = Geometry {
         mode,
         capacity,
@@ -673,6 +742,7 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         },
         stream: incompat_bits & features::INCOMPAT_STREAM != 0,
         wait_target,
+        packed,
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of
     // the pair is consistent. Each handle validates the indices it depends on when it is

@@ -328,9 +328,15 @@ fn check_capacity(cap: u32) -> bool {
 /// `(slot_stride, payload_offset)` of spec/LAYOUT.md section 6 for an entry of `size` bytes
 /// with alignment `align` (a power of two of at most 128); the stride is `None` if it does not
 /// fit a `u32`.
-fn slot_layout(size: u32, align: u32) -> (Option<u32>, u32) {
+/// With `packed` (1.4, `INCOMPAT_PACKED`) the slot has no header: the payload is at 0 and
+/// the stride is the size rounded up to `max(align, 4)`.
+fn slot_layout(size: u32, align: u32, packed: bool) -> (Option<u32>, u32) {
     let slot_align = u64::from(align.max(4));
-    let payload_offset = align.max(SLOT_HEADER_LEN);
+    let payload_offset = if packed {
+        0
+    } else {
+        align.max(SLOT_HEADER_LEN)
+    };
     let unrounded = u64::from(payload_offset) + u64::from(size);
     let stride = unrounded.div_ceil(slot_align) * slot_align;
     (u32::try_from(stride).ok(), payload_offset)
@@ -395,7 +401,8 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
     }
     let stride = u32_of(offset_of!(Header, slot_stride));
     let poff = u32_of(offset_of!(Header, payload_offset));
-    let (expected_stride, expected_poff) = slot_layout(entry_size, entry_align);
+    let packed = incompat & features::INCOMPAT_PACKED != 0;
+    let (expected_stride, expected_poff) = slot_layout(entry_size, entry_align, packed);
     if expected_stride != Some(stride) || poff != expected_poff {
         return Err(InspectError::SlotLayout {
             entry_size,
@@ -495,6 +502,14 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
         return Err(LayoutError::FeatureWithout {
             feature: "INCOMPAT_WAIT_TARGET",
             requires: "INCOMPAT_WAIT",
+        }
+        .into());
+    }
+    // 1.4 (check 25): packed slots only in SPSC rings without an overflow area.
+    if packed && (mode != Mode::Spsc || incompat & features::INCOMPAT_OVERFLOW != 0) {
+        return Err(LayoutError::PackedSlots {
+            mode: mode_word,
+            overflow: incompat & features::INCOMPAT_OVERFLOW != 0,
         }
         .into());
     }

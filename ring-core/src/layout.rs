@@ -1,11 +1,11 @@
-//! The byte layout of a ring region, version 1.3 (spec/LAYOUT.md is the contract).
+//! The byte layout of a ring region, version 1.4 (spec/LAYOUT.md is the contract).
 //!
 //! ```text
 //! offset  size  block
 //! 0       256   Header: identity, version, features, geometry, block table
 //! 256     128   ProducerLine: tail, producer claim, producer counters
 //! 384     128   ConsumerLine: head, consumer claim
-//! 512     cap * stride   slot array (Slot<T>), 128-byte aligned
+//! 512     cap * stride   slot array (Slot<T>, or PackedSlot<T> in packed SPSC rings), 128-byte aligned
 //! ```
 //!
 //! Every field is little-endian and naturally aligned. Every block other than the header is found
@@ -28,7 +28,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CRINGv1\0");
 /// Layout major version written by this crate. A reader refuses any other major version.
 pub const VERSION_MAJOR: u32 = 1;
 /// Layout minor version written by this crate. Minor versions only add compatible things.
-pub const VERSION_MINOR: u32 = 3;
+pub const VERSION_MINOR: u32 = 4;
 /// Size in bytes of the header block in layout 1.x.
 pub const HEADER_LEN: u32 = 256;
 /// Size in bytes of the producer line and of the consumer line.
@@ -76,12 +76,21 @@ pub mod features {
     /// once the producer index reaches it. A sleeper that does not know this would publish no
     /// target and could be left asleep, so it must refuse the region.
     pub const INCOMPAT_WAIT_TARGET: u64 = 1 << 4;
-    /// Every incompat bit this crate understands.
+    /// incompat (1.4, SPSC rings without an overflow area only): the ring's slots carry no
+    /// slot header ([`super::PackedSlot`]): `payload_offset` is 0 and `slot_stride` is the entry
+    /// size rounded up to `max(entry_align, 4)`. The SPSC protocol never uses lap tags, so the
+    /// tags only cost room: a 16-byte entry fills 16 bytes instead of 24, four to a cache line.
+    /// A reader that does not know this would address the slots at the wrong stride, so it
+    /// must refuse the region.
+    pub const INCOMPAT_PACKED: u64 = 1 << 6;
+    /// Every incompat bit this crate understands (for fixed-entry rings; the record ring's bit 5
+    /// is checked by [`crate::record`]).
     pub const INCOMPAT_KNOWN: u64 = INCOMPAT_OVERFLOW
         | INCOMPAT_WAIT
         | INCOMPAT_PRODUCERS
         | INCOMPAT_STREAM
-        | INCOMPAT_WAIT_TARGET;
+        | INCOMPAT_WAIT_TARGET
+        | INCOMPAT_PACKED;
     /// Every ro_compat bit this crate understands.
     pub const RO_COMPAT_KNOWN: u64 = 0;
 }
@@ -430,6 +439,38 @@ impl<T> Slot<T> {
     pub const STRIDE: usize = core::mem::size_of::<Slot<T>>();
 }
 
+/// One slot of a packed ring (1.4, [`features::INCOMPAT_PACKED`]): the payload alone, with no
+/// slot header. Slots are `max(align_of::<T>(), 4)`-aligned, so every payload is 4-aligned (the
+/// word-sized copies need it) and the stride is the entry size rounded up to that alignment.
+#[repr(C, align(4))]
+#[derive(Debug)]
+pub struct PackedSlot<T> {
+    /// The entry payload. Initialised once published; plain data, so any bytes are a valid `T`.
+    pub payload: PayloadCell<MaybeUninit<T>>,
+}
+
+impl<T> PackedSlot<T> {
+    /// Distance between consecutive slots (the payload is at offset 0).
+    pub const STRIDE: usize = core::mem::size_of::<PackedSlot<T>>();
+}
+
+#[cfg(ring_core_loom)]
+impl<T> PackedSlot<T> {
+    /// An unwritten slot (model builds allocate slots on the heap).
+    pub fn new() -> Self {
+        PackedSlot {
+            payload: PayloadCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+#[cfg(ring_core_loom)]
+impl<T> Default for PackedSlot<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(ring_core_loom)]
 impl<T> Slot<T> {
     /// A free slot whose lap tag is `seq` (model builds allocate slots on the heap).
@@ -600,14 +641,38 @@ const fn align_up(x: u64) -> Option<u64> {
     }
 }
 
-/// The placement of every block, or `None` if the size overflows `u64`.
+/// The placement of every block for slots with lap tags ([`Slot`]), or `None` if the size
+/// overflows `u64`.
 pub const fn placement_for<T>(
     capacity: u32,
     overflow_capacity: u32,
     wait: bool,
     producer_slots: u32,
 ) -> Option<Placement> {
-    let stride = Slot::<T>::STRIDE as u64;
+    placement_with_stride(
+        Slot::<T>::STRIDE as u64,
+        capacity,
+        overflow_capacity,
+        wait,
+        producer_slots,
+    )
+}
+
+/// The placement of every block of a packed SPSC ring (1.4: [`PackedSlot`]s, no overflow area,
+/// no producer records), or `None` if the size overflows `u64`.
+pub const fn placement_packed<T>(capacity: u32, wait: bool) -> Option<Placement> {
+    placement_with_stride(PackedSlot::<T>::STRIDE as u64, capacity, 0, wait, 0)
+}
+
+/// The placement of every block when the ring's and the overflow area's slots are `stride`
+/// bytes apart (spec/LAYOUT.md, section 1).
+const fn placement_with_stride(
+    stride: u64,
+    capacity: u32,
+    overflow_capacity: u32,
+    wait: bool,
+    producer_slots: u32,
+) -> Option<Placement> {
     let Some(slots_len) = stride.checked_mul(capacity as u64) else {
         return None;
     };
@@ -736,5 +801,13 @@ mod pinned {
     const _: () = assert!(Slot::<u8>::STRIDE == 12);
     const _: () = assert!(Slot::<[u64; 2]>::STRIDE == 24);
     const _: () = assert!(Slot::<u128>::PAYLOAD_OFFSET == 16);
+    // Packed slots (1.4): the entry size rounded up to max(align, 4), payload at 0.
+    const _: () = assert!(PackedSlot::<u8>::STRIDE == 4);
+    const _: () = assert!(PackedSlot::<[u8; 5]>::STRIDE == 8);
+    const _: () = assert!(PackedSlot::<u64>::STRIDE == 8);
+    const _: () = assert!(PackedSlot::<crate::Completion>::STRIDE == 16);
+    const _: () = assert!(PackedSlot::<[u32; 3]>::STRIDE == 12);
+    const _: () = assert!(PackedSlot::<u128>::STRIDE == 16);
+    const _: () = assert!(offset_of!(PackedSlot<u64>, payload) == 0);
     const _: () = assert!(SLOTS_OFFSET % BLOCK_ALIGN == 0);
 }

@@ -34,6 +34,9 @@
 //!   `io_getevents`, and [`Consumer::wait`] waits without taking.
 //! - **End of stream**: [`Producer::close`] closes the stream; consumers take what is left and
 //!   then get [`PopError::Closed`] (and [`WaitError::Closed`] from `reap`).
+//! - **Tight producer loops** on an SPSC ring: [`Producer::into_spsc`] gives an
+//!   [`SpscProducer`], which pushes with no dispatch and keeps its state in registers. SPSC
+//!   rings without an overflow area have packed slots (layout 1.4, [`Config::packed`]).
 //! - **Errors** are typed, one enum per operation ([`error`]), and their messages name the
 //!   file, the side and the values in words.
 //! - **The specification** of the layout and protocol, for peers written in other languages,
@@ -144,6 +147,7 @@ pub mod record;
 #[cfg(feature = "std")]
 pub mod region;
 pub mod ring;
+pub mod spsc_producer;
 mod sync;
 mod sys;
 
@@ -161,6 +165,7 @@ pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};
 pub use ring::{Counters, Lines, Memory, Ring};
+pub use spsc_producer::SpscProducer;
 
 /// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.
 #[cfg(feature = "std")]

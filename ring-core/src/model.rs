@@ -6,8 +6,8 @@ use crate::consumer::Consumer;
 use crate::entry::Entry;
 use crate::error::ClaimError;
 use crate::layout::{
-    initial_lap_tag, ConsumerLine, OverflowLine, ProducerLine, ProducerRecord, RegistryLine, Slot,
-    WaitLine,
+    initial_lap_tag, ConsumerLine, OverflowLine, PackedSlot, ProducerLine, ProducerRecord,
+    RegistryLine, Slot, WaitLine,
 };
 
 /// Producer records of a multi-producer model ring.
@@ -24,6 +24,10 @@ struct Parts<T> {
     prod: ProducerLine,
     cons: ConsumerLine,
     slots: Vec<Slot<T>>,
+    /// The same ring's slots packed (1.4), used when the ring packs: SPSC, no overflow area,
+    /// and `packed` (as `Config::packs`).
+    packed_slots: Vec<PackedSlot<T>>,
+    packed: bool,
     mode: Mode,
     overflow: Option<(OverflowLine, Vec<Slot<T>>)>,
     wait: Option<WaitLine>,
@@ -61,6 +65,8 @@ impl<T: Entry> HeapRing<T> {
                 prod: ProducerLine::new(initial_index),
                 cons: ConsumerLine::new(initial_index),
                 slots,
+                packed_slots: (0..capacity).map(|_| PackedSlot::new()).collect(),
+                packed: true,
                 mode,
                 overflow: (overflow != 0).then(|| {
                     let slots = (0..overflow).map(|_| Slot::new(0)).collect();
@@ -86,6 +92,14 @@ impl<T: Entry> HeapRing<T> {
         self
     }
 
+    /// Gives an SPSC ring without an overflow area slots with lap tags instead of packed ones
+    /// (as `Config::packed(false)`): its handles then take the general flavor.
+    pub fn unpacked(mut self) -> Self {
+        let parts = Arc::get_mut(&mut self.parts).expect("no handles yet");
+        parts.packed = false;
+        self
+    }
+
     /// Adds the wait block.
     pub fn with_wait(mut self) -> Self {
         let parts = Arc::get_mut(&mut self.parts).expect("no handles yet");
@@ -102,8 +116,13 @@ impl<T: Entry> HeapRing<T> {
         // SAFETY: the structures live in the `Arc` allocation, which never moves; every holder
         // of the returned view (a handle) also holds a clone of the `Arc`.
         let p: &'static Parts<T> = unsafe { &*Arc::as_ptr(&self.parts) };
-        let mut raw =
-            RawRing::from_parts(&p.prod, &p.cons, &p.slots, p.mode).expect("valid capacity");
+        let packs = p.packed && p.mode == Mode::Spsc && p.overflow.is_none();
+        let mut raw = if packs {
+            RawRing::from_packed_parts(&p.prod, &p.cons, &p.packed_slots)
+        } else {
+            RawRing::from_parts(&p.prod, &p.cons, &p.slots, p.mode)
+        }
+        .expect("valid capacity");
         if let Some((line, slots)) = &p.overflow {
             raw = raw
                 .with_overflow(line, slots)

@@ -12,7 +12,7 @@ use crate::protocol::registry::{self, Intent};
 use crate::protocol::spsc::SpscTx;
 use crate::protocol::stream;
 use crate::protocol::wait::Waker;
-use crate::protocol::{Lane, Mode, RawRing, Shortfall, Span};
+use crate::protocol::{AnyLane, Mode, RawRing, Shortfall, SlotKind, Span};
 use crate::ring::{claim, unclaim, Keep};
 use alloc::sync::Arc;
 use core::sync::atomic::AtomicI32;
@@ -187,9 +187,12 @@ impl<T: Entry> Producer<T> {
         let intent = record
             .and_then(|i| raw.registry.and_then(|reg| reg.record(i)))
             .map(Intent::ring);
-        let flavor = match (raw.mode, raw.ovf.is_some(), intent) {
-            (Mode::Spsc, false, _) => Flavor::Spsc(SpscTx::new(&raw, cur, wait)),
-            (Mode::Mpsc | Mode::Mpmc, false, Some(intent)) => {
+        let flavor = match (raw.mode, raw.packed, intent) {
+            // Packed slots (1.4) only exist in SPSC rings without an overflow area; an SPSC
+            // ring with lap tags (an older layout, or `Config::packed(false)`) takes the
+            // general flavor.
+            (Mode::Spsc, Some(lane), _) => Flavor::Spsc(SpscTx::new(&raw, lane, cur, wait)),
+            (Mode::Mpsc | Mode::Mpmc, None, Some(intent)) if raw.ovf.is_none() => {
                 Flavor::Mp(MpTx::new(&raw, intent, wait))
             }
             _ => Flavor::General(GeneralTx::new(raw, cur, wait)),
@@ -284,6 +287,22 @@ impl<T: Entry> Producer<T> {
             Flavor::Spsc(f) => f.push(value),
             Flavor::Mp(f) => f.push(value),
             _ => self.push_other(value),
+        }
+    }
+
+    /// The SPSC flavor, if this producer has it ([`Producer::into_spsc`]).
+    pub(crate) fn spsc_flavor(&self) -> Option<&SpscTx<'static, T>> {
+        match &self.flavor {
+            Flavor::Spsc(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The SPSC flavor, if this producer has it, to bring its state up to date.
+    pub(crate) fn spsc_flavor_mut(&mut self) -> Option<&mut SpscTx<'static, T>> {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => Some(f),
+            _ => None,
         }
     }
 
@@ -427,7 +446,7 @@ impl<T: Entry> Producer<T> {
         if max == 0 {
             // An empty chunk: nothing reserved, nothing to publish.
             return Ok(WriteChunk {
-                lane: self.raw.main,
+                lane: self.lane(&Span::ring(0, 0)),
                 producer: self,
                 span: Span::ring(0, 0),
                 written: 0,
@@ -498,17 +517,17 @@ impl<T: Entry> Producer<T> {
     }
 
     #[inline(always)]
-    fn lane(&self, span: &Span) -> Lane<'static, T> {
+    fn lane(&self, span: &Span) -> AnyLane<'static, T> {
         match &self.flavor {
-            Flavor::Spsc(f) => f.lane(),
-            Flavor::Mp(f) => f.lane(),
-            Flavor::General(f) => f.lane(span),
+            Flavor::Spsc(f) => AnyLane::Packed(f.lane()),
+            Flavor::Mp(f) => AnyLane::Tagged(f.lane()),
+            Flavor::General(f) => AnyLane::Tagged(f.lane(span)),
         }
     }
 }
 
 #[cold]
-fn push_all_error(e: Shortfall) -> PushAllError {
+pub(crate) fn push_all_error(e: Shortfall) -> PushAllError {
     match e {
         Shortfall::Short { have } => PushAllError::Full {
             free: have as usize,
@@ -527,7 +546,7 @@ fn push_all_error(e: Shortfall) -> PushAllError {
 #[derive(Debug)]
 pub struct WriteChunk<'p, T: Entry> {
     producer: &'p mut Producer<T>,
-    lane: Lane<'static, T>,
+    lane: AnyLane<'static, T>,
     span: Span,
     /// Entries 0..written have been written.
     written: u32,
@@ -579,22 +598,15 @@ impl<T: Entry> WriteChunk<'_, T> {
     /// ```
     pub fn fill_from<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
         let start = self.written;
-        let (first, second) = self
-            .lane
-            .runs(self.span.at(start), (self.span.len - start) as usize);
-        let mut iter = iter.into_iter();
-        let mut n = 0u32;
-        'runs: for run in [first, second] {
-            for slot in run {
-                let Some(v) = iter.next() else {
-                    break 'runs;
-                };
-                // SAFETY: every position of the span is reserved by this chunk and not yet
-                // published; these are the positions from `written` on, in order.
-                unsafe { crate::protocol::store_payload(slot, v) };
-                n += 1;
-            }
-        }
+        let (pos, len) = (self.span.at(start), (self.span.len - start) as usize);
+        let iter = iter.into_iter();
+        let n = match self.lane {
+            // SAFETY: every position of the span is reserved by this chunk and not yet
+            // published; `fill_runs` writes the positions from `written` on, in order.
+            AnyLane::Tagged(l) => unsafe { fill_runs(l.runs(pos, len), iter) },
+            // SAFETY: as above.
+            AnyLane::Packed(l) => unsafe { fill_runs(l.runs(pos, len), iter) },
+        };
         self.written = start + n;
         n as usize
     }
@@ -637,8 +649,7 @@ impl<T: Entry> WriteChunk<'_, T> {
         if i as u32 == self.written {
             self.written += 1;
         }
-        let pos = self.span.at(i as u32);
-        self.lane.slot(pos).payload.with_mut(|p| p.cast::<T>())
+        self.lane.payload_ptr(self.span.at(i as u32))
     }
 
     /// Publishes the written entries (and gives back or discards the rest). Returns how many
@@ -666,6 +677,31 @@ impl<T: Entry> WriteChunk<'_, T> {
         }
         keep as usize
     }
+}
+
+/// Writes values from `iter` into the slots of `runs`, in order, until either runs out;
+/// returns how many were written.
+///
+/// # Safety
+///
+/// Every slot of `runs` is reserved by the caller and not yet published.
+#[inline(always)]
+unsafe fn fill_runs<T, S: SlotKind<T>>(
+    runs: (&[S], &[S]),
+    mut iter: impl Iterator<Item = T>,
+) -> u32 {
+    let mut n = 0u32;
+    for run in [runs.0, runs.1] {
+        for slot in run {
+            let Some(v) = iter.next() else {
+                return n;
+            };
+            // SAFETY: reserved by the caller and not yet published.
+            unsafe { crate::protocol::store_payload(slot, v) };
+            n += 1;
+        }
+    }
+    n
 }
 
 impl<T: Entry> Drop for WriteChunk<'_, T> {

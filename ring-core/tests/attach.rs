@@ -52,12 +52,14 @@ const PROD_LEN: u64 = LINE_LEN as u64 * (1 + PSLOTS as u64);
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
 
 /// The default shape (wait block, no overflow area) in `mode`, with `PSLOTS` producer records
-/// in the multi-producer modes.
+/// in the multi-producer modes, and slots with lap tags in every mode (`packed(false)`: packed
+/// SPSC slots have their own tests, `packed_*`).
 fn base_cfg(mode: Mode) -> Config {
     Config::new(CAP)
         .mode(mode)
         .initial_index(u32::MAX - 2)
         .producers(PSLOTS)
+        .packed(false)
 }
 
 /// Region length of `cfg`'s shape without producer records: where the producer records start.
@@ -256,7 +258,7 @@ fn layout_constants_match_a_u64_ring() {
             assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
             assert_eq!(ring.memory().len() as u64, len, "{cfg:?}");
             assert_eq!(h.header_len.load(Relaxed), HEADER_LEN);
-            assert_eq!(h.version_minor.load(Relaxed), 3);
+            assert_eq!(h.version_minor.load(Relaxed), 4);
             assert_eq!(h.incompat.load(Relaxed), incompat, "{cfg:?}");
             assert_eq!(h.compat.load(Relaxed), 0);
             assert_eq!(h.ro_compat.load(Relaxed), 0);
@@ -468,12 +470,13 @@ fn newer_minor_version_is_accepted() {
 #[test]
 fn unknown_incompat_bit() {
     // Bits 0 (overflow) and 1 (wait) are known since 1.1, bit 2 (producer records) since 1.2,
-    // bits 3 (end of stream) and 4 (wake-up targets) since 1.3; only the others are reported,
-    // with or without known bits beside them.
-    assert_eq!(features::INCOMPAT_KNOWN, 0b11111);
+    // bits 3 (end of stream) and 4 (wake-up targets) since 1.3, bit 6 (packed slots) since
+    // 1.4; bit 5 is the record ring's, which a fixed-entry reader refuses. Only the others are
+    // reported, with or without known bits beside them.
+    assert_eq!(features::INCOMPAT_KNOWN, 0b101_1111);
     for stored in [
         1u64 << 5,
-        1 << 6,
+        1 << 7,
         1 << 63,
         features::INCOMPAT_WAIT | 1 << 7,
         features::INCOMPAT_PRODUCERS | 1 << 5,
@@ -2165,4 +2168,155 @@ fn a_multi_producer_ring_without_records_is_accepted() {
         }
         assert_eq!(old.recover(), Err(RecoverError::NoRecords), "{cfg:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed slots (layout 1.4, `INCOMPAT_PACKED`): SPSC rings without an overflow area.
+// ---------------------------------------------------------------------------------------------
+
+/// The default SPSC shape, packed.
+fn packed_cfg() -> Config {
+    Config::new(CAP).initial_index(u32::MAX - 2)
+}
+
+#[test]
+fn packed_spsc_layout() {
+    // (shape, wait row, region_len): u64 entries take 8 bytes a slot, the slots 64 bytes, and
+    // the next block starts at the next multiple of 128.
+    let slots_len = u64::from(CAP) * 8;
+    for (cfg, wait_row, len) in [
+        (packed_cfg(), (640, 128), 768),
+        (packed_cfg().wait(false), (0, 0), 640),
+    ] {
+        assert!(cfg.packs());
+        let ring = new_ring_cfg::<u64>(cfg);
+        let h = header(&ring);
+        let incompat = h.incompat.load(Relaxed);
+        assert_ne!(incompat & features::INCOMPAT_PACKED, 0, "{cfg:?}");
+        assert_eq!(incompat & features::INCOMPAT_OVERFLOW, 0);
+        assert_eq!(h.version_minor.load(Relaxed), 4);
+        assert_eq!(h.slot_stride.load(Relaxed), 8);
+        assert_eq!(h.payload_offset.load(Relaxed), 0);
+        assert_eq!(h.blocks[2].offset.load(Relaxed), 512);
+        assert_eq!(h.blocks[2].len.load(Relaxed), slots_len);
+        let wait = (
+            h.blocks[4].offset.load(Relaxed),
+            h.blocks[4].len.load(Relaxed),
+        );
+        assert_eq!(wait, wait_row, "{cfg:?}");
+        assert_eq!(h.region_len.load(Relaxed), len, "{cfg:?}");
+        assert_eq!(cfg.region_len::<u64>(), Ok(len));
+        assert!(ring.geometry().packed);
+        // The payloads lie at 512 + 8 * (pos & mask): write across the wrap, read the bytes.
+        let (mut tx, mut rx) = ring.split().unwrap();
+        for v in 1..=20u64 {
+            tx.push(v * 0x0101).unwrap();
+            let pos = (u32::MAX - 2).wrapping_add(v as u32 - 1);
+            let off = 512 + 8 * (pos & (CAP - 1)) as usize;
+            assert!(off + 8 <= ring.memory().len());
+            // SAFETY: in bounds (checked above) and 8-aligned; the entry is published and
+            // nobody writes it before the pop below.
+            let found = unsafe { (ring.memory().as_ptr().add(off) as *const u64).read_volatile() };
+            assert_eq!(found, v * 0x0101);
+            assert_eq!(rx.pop(), Ok(v * 0x0101));
+        }
+    }
+    // Entries of other sizes: the stride is the size rounded up to max(align, 4).
+    let ring = new_ring_cfg::<ring_core::Completion>(packed_cfg());
+    assert_eq!(header(&ring).slot_stride.load(Relaxed), 16);
+    let ring = new_ring_cfg::<u8>(packed_cfg());
+    assert_eq!(header(&ring).slot_stride.load(Relaxed), 4);
+    let ring = new_ring_cfg::<[u32; 3]>(packed_cfg());
+    assert_eq!(header(&ring).slot_stride.load(Relaxed), 12);
+    // Never packed: other modes, an overflow area, legacy rings, or `packed(false)`.
+    for cfg in [
+        packed_cfg().mode(Mode::Mpsc),
+        packed_cfg().mode(Mode::Spmc),
+        packed_cfg().overflow(OCAP),
+        packed_cfg().legacy(true),
+        packed_cfg().packed(false),
+    ] {
+        assert!(!cfg.packs(), "{cfg:?}");
+        let ring = new_ring_cfg::<u64>(cfg);
+        assert_eq!(
+            header(&ring).incompat.load(Relaxed) & features::INCOMPAT_PACKED,
+            0
+        );
+        assert_eq!(header(&ring).slot_stride.load(Relaxed), 16);
+        assert!(!ring.geometry().packed);
+    }
+}
+
+#[test]
+fn packed_slots_outside_spsc_without_overflow_are_refused() {
+    use ring_core::layout::mode_bits::MULTI_PRODUCER;
+    // Packed slots in a multi-producer ring, or beside an overflow area: undefined layouts.
+    refuse_in(
+        packed_cfg(),
+        |h| h.mode.store(MULTI_PRODUCER, Relaxed),
+        LayoutError::PackedSlots {
+            mode: MULTI_PRODUCER,
+            overflow: false,
+        },
+        &["INCOMPAT_PACKED", "SPSC"],
+    );
+    // An SPSC ring with an overflow area whose header claims packed slots, consistently
+    // (packed stride, block lengths to match): refused by check 25 alone.
+    refuse_in(
+        ovf_cfg(Mode::Spsc),
+        |h| {
+            h.incompat.fetch_or(features::INCOMPAT_PACKED, Relaxed);
+            h.slot_stride.store(8, Relaxed);
+            h.payload_offset.store(0, Relaxed);
+            h.blocks[2].len.store(u64::from(CAP) * 8, Relaxed);
+            h.blocks[3].len.store(128 + u64::from(OCAP) * 8, Relaxed);
+        },
+        LayoutError::PackedSlots {
+            mode: 0,
+            overflow: true,
+        },
+        &["INCOMPAT_PACKED", "overflow area"],
+    );
+    // The stride and payload offset of a packed ring are fixed by the entry type.
+    for (stride, poff) in [(16, 0), (8, 8), (16, 8), (4, 0)] {
+        refuse_in(
+            packed_cfg(),
+            |h| {
+                h.slot_stride.store(stride, Relaxed);
+                h.payload_offset.store(poff, Relaxed);
+            },
+            LayoutError::SlotLayout {
+                stride: 8,
+                found_stride: stride,
+                found_payload_offset: poff,
+            },
+            &["slot_stride"],
+        );
+    }
+    // A ring with lap tags whose header claims packed slots: the tagged stride is refused.
+    refuse_in(
+        base_cfg(Mode::Spsc),
+        |h| {
+            h.incompat.fetch_or(features::INCOMPAT_PACKED, Relaxed);
+        },
+        LayoutError::SlotLayout {
+            stride: 8,
+            found_stride: 16,
+            found_payload_offset: 8,
+        },
+        &["slot_stride"],
+    );
+    // And a packed ring whose header drops the bit: the packed stride is refused.
+    refuse_in(
+        packed_cfg(),
+        |h| {
+            h.incompat.fetch_and(!features::INCOMPAT_PACKED, Relaxed);
+        },
+        LayoutError::SlotLayout {
+            stride: 16,
+            found_stride: 8,
+            found_payload_offset: 0,
+        },
+        &["slot_stride"],
+    );
 }

@@ -1087,3 +1087,73 @@ fn busy_consumer_side_and_takeover_from_a_dead_holder() {
         "the reader gave the claim back"
     );
 }
+
+/// Layout 1.4: an SPSC ring without an overflow area has packed slots (LAYOUT.md section 6.1).
+/// The reader, written from the spec, reads them at the packed stride across the wrap, asleep
+/// between bursts (with the wait block) or polling, until the producer closes the stream.
+#[test]
+fn packed_spsc_rings_across_the_wrap() {
+    for build in [Build::Optimized, Build::Sanitized] {
+        for wait in [true, false] {
+            packed_spsc(build, wait);
+        }
+    }
+}
+
+fn packed_spsc(build: Build, wait: bool) {
+    let Some(exe) = reader(build) else { return };
+    let name = unique_name("packed");
+    let _guard = ShmGuard::new(&name);
+    let cfg = Config::new(CAPACITY).initial_index(START).wait(wait);
+    assert!(cfg.packs());
+    let ring = Ring::<Completion>::create_shm(&name, cfg).expect("create_shm");
+    assert!(ring.geometry().packed);
+    let mut tx = ring.producer().expect("producer");
+    let total = 20_000u64;
+    // A full ring before the reader starts, then the rest while it runs.
+    for seq in 0..u64::from(CAPACITY) {
+        tx.push(entry(0, seq)).expect("room for a ring's worth");
+    }
+    let mut args = vec![name.clone(), "-".to_string(), "1".to_string()];
+    if !wait {
+        args.push("--poll".to_string());
+    }
+    args.push(LONG_SLEEP.to_string());
+    let child = Reader::spawn(&exe, &args);
+    let stop = AtomicBool::new(false);
+    let deadline = Instant::now() + DEADLINE;
+    for seq in u64::from(CAPACITY)..total {
+        if let Err(e) = push_until(&mut tx, entry(0, seq), &stop, deadline) {
+            drop(tx);
+            child.fail(&e);
+        }
+        if seq % 5_000 == 0 {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+    tx.close();
+    let out = child.finish(Instant::now() + DEADLINE);
+    assert_eq!(out.code(), Some(0), "reader: {out}");
+    let f = out.summary();
+    let num = |k: &str| -> u64 {
+        f.get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("summary field {k}: {out}"))
+    };
+    assert_eq!(f["verdict"], "ok", "{out}");
+    assert_eq!(f["mode"], "spsc", "{out}");
+    let incompat = if wait {
+        0x2 | 0x8 | 0x10 | 0x40
+    } else {
+        0x8 | 0x40
+    };
+    assert_eq!(f["incompat"], format!("{incompat:#x}"), "{out}");
+    assert_eq!(num("consumed"), total, "{out}");
+    assert_eq!(num("ring"), total, "{out}");
+    assert_eq!(f["closed"], "1", "{out}");
+    assert_eq!(num("timeouts"), 0, "a wake-up was missed: {out}");
+    let head = START.wrapping_add(total as u32);
+    assert_eq!(f["head"], format!("0x{head:08x}"), "{out}");
+    let c = ring.counters();
+    assert_eq!((c.tail, c.head), (head, head), "{c:?}");
+}

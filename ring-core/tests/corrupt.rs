@@ -16,8 +16,30 @@ use std::time::{Duration, Instant};
 
 const MODES: [Mode; 4] = [Mode::Spsc, Mode::Mpsc, Mode::Spmc, Mode::Mpmc];
 
+/// A ring whose slots carry lap tags in every mode (SPSC too: `packed(false)`), so that the
+/// tests below can forge them.
 fn ring(mode: Mode, cap: u32, init: u32) -> Ring<u64> {
-    Ring::<u64>::create_heap(Config::new(cap).mode(mode).initial_index(init)).unwrap()
+    let cfg = Config::new(cap)
+        .mode(mode)
+        .initial_index(init)
+        .packed(false);
+    Ring::<u64>::create_heap(cfg).unwrap()
+}
+
+/// An SPSC ring, packed (layout 1.4) or with lap tags.
+fn spsc_ring(packed: bool, cap: u32, init: u32) -> Ring<u64> {
+    if packed {
+        packed_ring(cap, init)
+    } else {
+        ring(Mode::Spsc, cap, init)
+    }
+}
+
+/// An SPSC ring with packed slots (layout 1.4): no lap tags to forge, only indices and header.
+fn packed_ring(cap: u32, init: u32) -> Ring<u64> {
+    let ring = Ring::<u64>::create_heap(Config::new(cap).initial_index(init)).unwrap();
+    assert!(ring.geometry().packed);
+    ring
 }
 
 /// The slot that position `pos` maps to, found from the trusted geometry.
@@ -46,9 +68,12 @@ fn oor(tail: u32, head: u32) -> Corruption {
 
 #[test]
 fn spsc_producer_sees_head_out_of_range() {
-    for init in [0, u32::MAX - 1, u32::MAX] {
+    for (init, packed) in [0, u32::MAX - 1, u32::MAX]
+        .into_iter()
+        .flat_map(|i| [(i, true), (i, false)])
+    {
         let cap = 4;
-        let ring = ring(Mode::Spsc, cap, init);
+        let ring = spsc_ring(packed, cap, init);
         let mut tx = ring.producer().unwrap();
         // Fill the ring: the producer keeps a private copy of `head` and only reloads (and
         // checks) the shared one when the copy shows no room, as it does now.
@@ -88,9 +113,14 @@ fn spsc_producer_sees_head_out_of_range() {
 
 #[test]
 fn spsc_consumer_sees_tail_out_of_range() {
-    for init in [0, u32::MAX - 2] {
+    for (init, packed) in [
+        (0, true),
+        (0, false),
+        (u32::MAX - 2, true),
+        (u32::MAX - 2, false),
+    ] {
         let cap = 4;
-        let ring = ring(Mode::Spsc, cap, init);
+        let ring = spsc_ring(packed, cap, init);
         let mut rx = ring.consumer().unwrap();
         {
             let mut tx = ring.producer().unwrap();
@@ -120,8 +150,14 @@ fn spsc_consumer_sees_tail_out_of_range() {
 
 #[test]
 fn spsc_claim_with_corrupt_indices() {
+    for packed in [true, false] {
+        spsc_claim_with_corrupt_indices_in(packed);
+    }
+}
+
+fn spsc_claim_with_corrupt_indices_in(packed: bool) {
     let init = u32::MAX - 1;
-    let ring = ring(Mode::Spsc, 8, init);
+    let ring = spsc_ring(packed, 8, init);
     let raw = ring.lines();
     let (tail, head) = (&raw.producer_line().tail, &raw.consumer_line().head);
     for (t, h) in [(init.wrapping_add(9), init), (init, init.wrapping_add(1))] {
@@ -592,6 +628,7 @@ fn hostile_consume(ring: &Ring<u64>, seed: u64, producers: u64, ctl: &Ctl) -> (T
 /// value is put back a moment later unless this side changed it meanwhile), so the ring also
 /// runs between attacks; the others stay.
 fn hostile_peer(ring: &Ring<u64>, seed: u64, ctl: &Ctl) -> u64 {
+    let packed = ring.geometry().packed;
     use std::sync::atomic::AtomicU32;
     let mut rng = Rng::new(seed);
     let raw = ring.lines();
@@ -618,6 +655,10 @@ fn hostile_peer(ring: &Ring<u64>, seed: u64, ctl: &Ctl) -> u64 {
         let word: &AtomicU32 = match rng.below(10) {
             0 | 1 => tail,
             2 | 3 => head,
+            // A packed ring's slots are payloads alone: forging them only gives wrong
+            // values (which the consumer's check would flag), so the indices take those turns.
+            4..=5 if packed => tail,
+            6..=8 if packed => head,
             4..=7 => &slot(ring, rng.next() as u32).seq,
             8 => &slot(ring, rng.next() as u32).meta,
             _ => {
@@ -648,12 +689,16 @@ fn hostile_peer(ring: &Ring<u64>, seed: u64, ctl: &Ctl) -> u64 {
 }
 
 /// One episode: a fresh ring, its producers and consumers, and a hostile peer, for `run`.
-fn episode(mode: Mode, cap: u32, run: Duration, seed: u64, total: &mut Tally) -> u64 {
+fn episode(mode: Mode, packed: bool, cap: u32, run: Duration, seed: u64, total: &mut Tally) -> u64 {
     let ctx = format!("{mode:?} cap {cap} episode {seed}");
     let producers: u64 = if mode.multi_producer() { 2 } else { 1 };
     let consumers: u64 = if mode.multi_consumer() { 2 } else { 1 };
     let init = u32::MAX - (seed as u32 % 16) * cap;
-    let ring = Arc::new(ring(mode, cap, init));
+    let ring = Arc::new(if packed {
+        packed_ring(cap, init)
+    } else {
+        ring(mode, cap, init)
+    });
     let ctl = Arc::new(Ctl {
         stop: AtomicBool::new(false),
         ready: AtomicUsize::new(0),
@@ -735,16 +780,20 @@ fn episode(mode: Mode, cap: u32, run: Duration, seed: u64, total: &mut Tally) ->
 
 /// Episodes of `EPISODE` each, with fresh rings, for `run` in all.
 fn chaos(mode: Mode, cap: u32, run: Duration) {
+    chaos_in(mode, false, cap, run)
+}
+
+fn chaos_in(mode: Mode, packed: bool, cap: u32, run: Duration) {
     const EPISODE: Duration = Duration::from_millis(50);
     let started = Instant::now();
     let mut total = Tally::default();
     let mut writes = 0;
     let mut episodes = 0u64;
     while started.elapsed() < run {
-        writes += episode(mode, cap, EPISODE, episodes, &mut total);
+        writes += episode(mode, packed, cap, EPISODE, episodes, &mut total);
         episodes += 1;
     }
-    let ctx = format!("{mode:?} cap {cap}");
+    let ctx = format!("{mode:?} cap {cap} packed {packed}");
     eprintln!(
         "{ctx}: {episodes} episodes, {writes} hostile writes, {total:?}, {:?}",
         started.elapsed()
@@ -768,6 +817,12 @@ fn run_time() -> Duration {
 fn hostile_peer_spsc() {
     chaos(Mode::Spsc, 4, run_time());
     chaos(Mode::Spsc, 64, run_time());
+}
+
+#[test]
+fn hostile_peer_spsc_packed() {
+    chaos_in(Mode::Spsc, true, 4, run_time());
+    chaos_in(Mode::Spsc, true, 64, run_time());
 }
 
 #[test]

@@ -115,6 +115,7 @@ fn check(off: usize, v: u64, a: Result<(), LayoutError>, i: Result<(), InspectEr
 fn inspect_and_attach_agree_on_rewritten_headers() {
     let cfgs = [
         Config::new(4),
+        Config::new(4).packed(false),
         Config::new(8).mode(Mode::Mpmc).overflow(4).producers(3),
         Config::new(16).mode(Mode::Mpsc).wait(false),
         Config::new(2).mode(Mode::Spmc).overflow(2),
@@ -131,7 +132,21 @@ fn inspect_and_attach_agree_on_rewritten_headers() {
 
 #[test]
 fn entry_checks_without_an_entry_type() {
-    let ring = Ring::<[u32; 3]>::create_heap(Config::new(4)).unwrap();
+    // Packed slots (1.4): the stride is the size rounded up to max(4, align), payload at 0.
+    let packed = Ring::<[u32; 3]>::create_heap(Config::new(4)).unwrap();
+    let mut b = Buf::copy_of(&packed);
+    b.put_u32(56, 13); // entry_size: 13 -> 16, not 12
+    assert!(matches!(
+        b.verdicts::<[u32; 3]>().1,
+        Err(InspectError::SlotLayout {
+            expected_stride: 16,
+            found_stride: 12,
+            expected_payload_offset: 0,
+            ..
+        })
+    ));
+    // Slots with lap tags.
+    let ring = Ring::<[u32; 3]>::create_heap(Config::new(4).packed(false)).unwrap();
     let mut b = Buf::copy_of(&ring);
     b.put_u32(60, 3); // entry_align
     assert_eq!(
@@ -172,8 +187,12 @@ fn unknown_features_are_reported_and_extra_words_read_inside_their_block() {
     let ring =
         Ring::<Completion>::create_heap(Config::new(8).mode(Mode::Mpsc).overflow(4)).unwrap();
     let mut b = Buf::copy_of(&ring);
-    // Bits no layout defines (bits 3 and 4 are taken by layout 1.3).
-    b.put_u64(32, features::INCOMPAT_KNOWN | 0x3 << 40);
+    // Bits no layout defines (bits 3 and 4 are taken by layout 1.3, bit 6 by 1.4, which
+    // this MPSC ring must not set: packed slots are SPSC's).
+    b.put_u64(
+        32,
+        (features::INCOMPAT_KNOWN & !features::INCOMPAT_PACKED) | 0x3 << 40,
+    );
     let (ptr, len) = (b.ptr(), b.len());
     // SAFETY: the buffer is ours and stays alive while `view` is used.
     let view = inspect(&unsafe { ReadOnlyRegion::new(ptr, len) }).unwrap();

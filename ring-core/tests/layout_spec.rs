@@ -21,7 +21,7 @@
 //!
 //! The test fails whenever the documents and the code diverge.
 
-use core::mem::{offset_of, size_of};
+use core::mem::{align_of, offset_of, size_of};
 use ring_core::consumer::DEFAULT_SPIN;
 use ring_core::layout::{
     self, entry_format, features, mode_bits, overflow_state, slot_meta, wait_flags, Block,
@@ -251,6 +251,7 @@ fn code_constants() -> BTreeMap<&'static str, u64> {
             "features::INCOMPAT_WAIT_TARGET",
             features::INCOMPAT_WAIT_TARGET,
         ),
+        ("features::INCOMPAT_PACKED", features::INCOMPAT_PACKED),
         ("features::INCOMPAT_KNOWN", features::INCOMPAT_KNOWN),
         (
             "stream::PRODUCERS_MASK",
@@ -978,6 +979,9 @@ fn spec_placement(
 /// section 8's rule for the number of producer records against `Config::producer_slots`.
 fn check_placement<T: ring_core::Entry>(pslots_default: u32, max: u32) {
     let stride = size_of::<Slot<T>>() as u64;
+    // Section 6.1: packed slots are the entry size rounded up to max(4, entry_align).
+    let slot_align = align_of::<T>().max(4) as u64;
+    let packed_stride = (size_of::<T>() as u64).div_ceil(slot_align) * slot_align;
     for cap in [2u32, 4, 8, 1024] {
         for ocap in [0u32, 2, 4, 64] {
             for wait in [false, true] {
@@ -1007,10 +1011,19 @@ fn check_placement<T: ring_core::Entry>(pslots_default: u32, max: u32) {
                             .wait(wait)
                             .producers(pslots);
                         assert_eq!(cfg.producer_slots(), 0, "{mode:?} {what}");
+                        // Section 8, step 1: an SPSC ring without an overflow area is packed
+                        // (section 6.1) unless configured otherwise.
+                        let packs = mode == Mode::Spsc && ocap == 0;
+                        let s = if packs { packed_stride } else { stride };
                         assert_eq!(
                             cfg.region_len::<T>(),
-                            Ok(spec_placement(stride, cap, ocap, wait, 0).1),
+                            Ok(spec_placement(s, cap, ocap, wait, 0).1),
                             "{mode:?} {what}"
+                        );
+                        assert_eq!(
+                            cfg.packed(false).region_len::<T>(),
+                            Ok(spec_placement(stride, cap, ocap, wait, 0).1),
+                            "{mode:?} {what}, packed(false)"
                         );
                     }
                     // Multi-producer modes: `producers`, or the default when it is 0.
@@ -1292,6 +1305,10 @@ fn error_variants() -> Vec<String> {
             expected: 0,
             found: 0,
         },
+        LayoutError::PackedSlots {
+            mode: 0,
+            overflow: false,
+        },
         LayoutError::ModeMismatch {
             expected: 0,
             found: 0,
@@ -1386,8 +1403,8 @@ fn cited_error_variants_exist() {
         assert!(known.contains(&v), "attach check cites unknown {v}");
         cited.push(v);
     }
-    // The checks `format::attach` makes, in its order (checks 1 to 24), then
-    // `Ring::attach_mode`'s (check 25).
+    // The checks `format::attach` makes, in its order (checks 1 to 25), then
+    // `Ring::attach_mode`'s (check 26).
     let expected = [
         "Misaligned",
         "RegionTooShort",
@@ -1413,12 +1430,13 @@ fn cited_error_variants_exist() {
         "BlockLength",
         "BlockLength",
         "FeatureWithout",
+        "PackedSlots",
         "ModeMismatch",
     ]
     .map(|v| format!("LayoutError::{v}"));
     assert_eq!(
         cited, expected,
-        "attach checks table must list the 25 checks of `attach` in order"
+        "attach checks table must list the 26 checks of `attach` in order"
     );
 }
 
@@ -1433,7 +1451,10 @@ fn wait_target_without_the_wait_block_is_refused() {
     let buf = Buffer::new(len, 0);
     ring_core::format::<u64>(&buf.region(), &cfg, 7, true).unwrap();
     let incompat = u64_at(buf.bytes(), h["incompat"]);
-    assert_eq!(incompat, spec_incompat(false, false, false, false));
+    assert_eq!(
+        incompat,
+        spec_incompat(false, false, false, false) | spec_constant("features::INCOMPAT_PACKED")
+    );
     assert!(ring_core::attach::<u64>(&buf.region()).is_ok());
 
     let bad = incompat | spec_constant("features::INCOMPAT_WAIT_TARGET");

@@ -77,7 +77,7 @@
 /**
  * Minor version of the ring layout that this library writes.
  */
-#define CRING_LAYOUT_VERSION_MINOR 3
+#define CRING_LAYOUT_VERSION_MINOR 4
 
 /**
  * Size in bytes of the region header.

@@ -16,7 +16,7 @@ pub const CRING_VERSION_NUMBER: u32 = 1000;
 /// with another major version is refused (`CRING_STATUS_VERSION`).
 pub const CRING_LAYOUT_VERSION_MAJOR: u32 = 1;
 /// Minor version of the ring layout that this library writes.
-pub const CRING_LAYOUT_VERSION_MINOR: u32 = 3;
+pub const CRING_LAYOUT_VERSION_MINOR: u32 = 4;
 /// The first eight bytes of every ring region: `"CRINGv1\0"` read as a little-endian u64.
 ///
 /// (Written by hand in cbindgen.toml: `UINT64_C(...)`; the header test checks

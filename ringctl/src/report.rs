@@ -308,6 +308,7 @@ fn feature_names(incompat: u64) -> Vec<String> {
             features::INCOMPAT_PRODUCERS => "producer-records".to_string(),
             INCOMPAT_STREAM => "stream".to_string(),
             INCOMPAT_WAIT_TARGET => "wait-target".to_string(),
+            features::INCOMPAT_PACKED => "packed-slots".to_string(),
             _ => format!("unknown-bit-{b}"),
         })
         .collect()

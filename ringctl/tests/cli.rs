@@ -298,7 +298,7 @@ fn list_inspect_watch_read_only_on_live_and_dead_rings() {
 
     let text = ringctl(&["inspect", &live]);
     for want in [
-        "layout      1.3",
+        "layout      1.4",
         "mode        MPSC",
         "format 1 (completion), 16 bytes, alignment 8; slot stride 24",
         "incompat 0x1f: overflow, wait, producer-records, stream, wait-target",
@@ -313,7 +313,7 @@ fn list_inspect_watch_read_only_on_live_and_dead_rings() {
     }
     assert!(text.contains(&format!("pid {me} (alive)")), "{text}");
     let v = json(&["inspect", &format!("/{live}")]);
-    assert_eq!(v["layout"], "1.3");
+    assert_eq!(v["layout"], "1.4");
     assert_eq!(v["blocks"].as_array().unwrap().len(), 6);
     assert_eq!(
         v["producer"]["tail"].as_u64().unwrap() - v["consumer"]["head"].as_u64().unwrap(),

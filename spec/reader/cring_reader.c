@@ -1,7 +1,7 @@
 /*
  * cring_reader.c: the protocol you can run.
  *
- * An independent C11 consumer of a cring region (spec/LAYOUT.md, layout 1.3;
+ * An independent C11 consumer of a cring region (spec/LAYOUT.md, layout 1.4;
  * spec/PROTOCOL.md), written from the spec alone: no ring-ffi, no Rust. It is the reader that
  * spec/PROTOCOL.md, section 20 ("Writing a compatible reader") describes, and the test
  * ring-core/tests/c_reader.rs compiles it with `gcc -std=c11 -O2 -Wall -Wextra -Werror
@@ -9,12 +9,13 @@
  * README's test command (scripts/test-all, `cargo test --workspace`).
  *
  * What it implements:
- *   - attach: every check of LAYOUT.md section 9 (1 to 24, numbered as there; 25, the mode
+ *   - attach: every check of LAYOUT.md section 9 (1 to 25, numbered as there; 26, the mode
  *     a caller requires, is check 8 narrowed to the single-consumer modes SPSC and MPSC), and
  *     the trusted copies of section 10; it accepts INCOMPAT_OVERFLOW, INCOMPAT_WAIT,
- *     INCOMPAT_PRODUCERS, INCOMPAT_STREAM and INCOMPAT_WAIT_TARGET (1.3) and refuses every
- *     other incompat bit and every ro_compat bit, so it also reads 1.2 rings (and 1.3 rings
- *     made for 1.2 peers, without the two 1.3 bits);
+ *     INCOMPAT_PRODUCERS, INCOMPAT_STREAM and INCOMPAT_WAIT_TARGET (1.3) and INCOMPAT_PACKED
+ *     (1.4: SPSC slots without a slot header, LAYOUT.md section 6.1) and refuses every other
+ *     incompat bit and every ro_compat bit, so it also reads 1.2 and 1.3 rings (and rings
+ *     made for 1.2 peers, without the 1.3 bits);
  *   - starting a consumer: the claim word (LAYOUT.md section 11, with takeover of a dead
  *     holder), the overflow head recovery and, per mode, the SPSC index check or the MPSC head
  *     recovery (PROTOCOL.md section 17);
@@ -102,10 +103,11 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 #define INCOMPAT_PRODUCERS UINT64_C(0x4)
 #define INCOMPAT_STREAM UINT64_C(0x8)       /* 1.3: the producer line's stream word */
 #define INCOMPAT_WAIT_TARGET UINT64_C(0x10) /* 1.3: the wait line's wake_target word */
-/* What this reader implements: all five (a consumer may ignore the producer records). */
+#define INCOMPAT_PACKED UINT64_C(0x40)      /* 1.4: SPSC slots without a slot header */
+/* What this reader implements: all six (a consumer may ignore the producer records). */
 #define INCOMPAT_ACCEPTED                                                                      \
     (INCOMPAT_OVERFLOW | INCOMPAT_WAIT | INCOMPAT_PRODUCERS | INCOMPAT_STREAM |                \
-     INCOMPAT_WAIT_TARGET)
+     INCOMPAT_WAIT_TARGET | INCOMPAT_PACKED)
 #define RO_COMPAT_KNOWN UINT64_C(0x0)
 
 #define OVF_ACTIVE (UINT64_C(1) << 32) /* bit 32 of the overflow state word */
@@ -148,6 +150,10 @@ _Static_assert(sizeof(struct cring_completion) == 16, "Completion is 16 bytes");
 /* LAYOUT.md section 6: payload_offset = max(8, align), stride = round_up(8 + 16, max(4, 8)). */
 #define PAYLOAD_OFFSET 8u
 #define SLOT_STRIDE 24u
+/* LAYOUT.md section 6.1 (INCOMPAT_PACKED): payload_offset = 0, stride = round_up(16, 8). The
+   overflow area, which packed rings never have, always uses the section 6 layout. */
+#define PACKED_PAYLOAD_OFFSET 0u
+#define PACKED_SLOT_STRIDE 16u
 
 /* ---------------------------------------------------------------------------------------------
  * The reader's private state: trusted copies (LAYOUT.md section 10) and private indices.
@@ -156,7 +162,8 @@ _Static_assert(sizeof(struct cring_completion) == 16, "Completion is 16 bytes");
 struct cring_reader {
     uint8_t *base;
     uint32_t mode, capacity, mask;
-    uint64_t incompat; /* the one value loaded for checks 6, 18, 19, 21 to 24 */
+    uint64_t incompat; /* the one value loaded for checks 6, 13, 18, 19, 21 to 25 */
+    uint32_t stride, payload_offset; /* of the ring's slots: section 6, or 6.1 when packed */
     uint64_t producer_off, consumer_off, slots_off;
     uint32_t ocap, omask;  /* ocap == 0: no overflow area */
     uint64_t overflow_off; /* the overflow line; its slots start 128 bytes later */
@@ -269,9 +276,12 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
         REFUSE(11, "entry_size %" PRIu32 ", expected %u", h.entry_size, ENTRY_SIZE);
     if (h.entry_align != ENTRY_ALIGN) /* 12 */
         REFUSE(12, "entry_align %" PRIu32 ", expected %u", h.entry_align, ENTRY_ALIGN);
-    if (h.slot_stride != SLOT_STRIDE || h.payload_offset != PAYLOAD_OFFSET) /* 13 */
-        REFUSE(13, "slot_stride %" PRIu32 " / payload_offset %" PRIu32 ", expected 24 / 8",
-               h.slot_stride, h.payload_offset);
+    int packed = (inc & INCOMPAT_PACKED) != 0;
+    uint32_t stride = packed ? PACKED_SLOT_STRIDE : SLOT_STRIDE;
+    uint32_t poff = packed ? PACKED_PAYLOAD_OFFSET : PAYLOAD_OFFSET;
+    if (h.slot_stride != stride || h.payload_offset != poff) /* 13 */
+        REFUSE(13, "slot_stride %" PRIu32 " / payload_offset %" PRIu32 ", expected %" PRIu32
+                   " / %" PRIu32, h.slot_stride, h.payload_offset, stride, poff);
     if (h.region_len > available) /* 14 */
         REFUSE(14, "region too short: region_len %" PRIu64 ", %" PRIu64 " bytes available",
                h.region_len, available);
@@ -303,7 +313,7 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
                h.producer_slots, inc);
     /* 20 to 23: the row lengths, computed in 64 bits. */
     uint64_t want[6] = {
-        LINE_LEN, LINE_LEN, (uint64_t)h.capacity * SLOT_STRIDE,
+        LINE_LEN, LINE_LEN, (uint64_t)h.capacity * stride,
         (inc & INCOMPAT_OVERFLOW) ? LINE_LEN + (uint64_t)h.overflow_capacity * SLOT_STRIDE : 0,
         (inc & INCOMPAT_WAIT) ? LINE_LEN : 0,
         (inc & INCOMPAT_PRODUCERS) ? LINE_LEN * (1 + (uint64_t)h.producer_slots) : 0};
@@ -318,7 +328,10 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
     if ((inc & INCOMPAT_WAIT_TARGET) && !(inc & INCOMPAT_WAIT)) /* 24 */
         REFUSE(24, "incompat 0x%" PRIx64 " has INCOMPAT_WAIT_TARGET without INCOMPAT_WAIT (the "
                    "wake-up target lives in the wait block)", inc);
-    /* 25 (the mode a caller requires) is check 8 narrowed, above. */
+    if (packed && (h.mode != MODE_SPSC || (inc & INCOMPAT_OVERFLOW))) /* 25 */
+        REFUSE(25, "incompat 0x%" PRIx64 " has INCOMPAT_PACKED on mode %" PRIu32 " (packed slots "
+                   "exist only in SPSC rings without an overflow area)", inc, h.mode);
+    /* 26 (the mode a caller requires) is check 8 narrowed, above. */
 
     /* Trusted copies (LAYOUT.md section 10): from here on the header is never read again. */
     r->base = base;
@@ -326,6 +339,8 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
     r->capacity = h.capacity;
     r->mask = h.capacity - 1;
     r->incompat = inc;
+    r->stride = stride;
+    r->payload_offset = poff;
     r->producer_off = h.off[ROW_PRODUCER];
     r->consumer_off = h.off[ROW_CONSUMER];
     r->slots_off = h.off[ROW_SLOTS];
@@ -346,7 +361,7 @@ int cring_attach(struct cring_reader *r, uint8_t *base, uint64_t available) {
  * subtracts it. All index and tag arithmetic is uint32_t, which wraps: never widen it.
  */
 static uint8_t *ring_slot(struct cring_reader *r, uint32_t p) {
-    return r->base + r->slots_off + (uint64_t)(p & r->mask) * SLOT_STRIDE;
+    return r->base + r->slots_off + (uint64_t)(p & r->mask) * r->stride;
 }
 static uint8_t *ovf_slot(struct cring_reader *r, uint32_t p) {
     return r->base + r->overflow_off + LINE_LEN + (uint64_t)(p & r->omask) * SLOT_STRIDE;
@@ -370,12 +385,13 @@ static void ovf_set_tag(struct cring_reader *r, uint32_t p, uint32_t tag) {
 }
 /* Reading a claimed position (PROTOCOL.md 6.5): meta Relaxed (ordered by the Acquire tag load
    that found the position published), then copy the payload out and interpret only the copy. */
-static int read_slot(uint8_t *slot, int check_meta, struct cring_completion *out) {
+static int read_slot(uint8_t *slot, uint32_t payload_offset, int check_meta,
+                     struct cring_completion *out) {
     if (check_meta &&
         (atomic_load_explicit((_Atomic uint32_t *)(void *)(slot + SLOT_META),
                               memory_order_relaxed) & META_DISCARDED))
         return 0;
-    memcpy(out, slot + PAYLOAD_OFFSET, sizeof *out);
+    memcpy(out, slot + payload_offset, sizeof *out);
     return 1;
 }
 
@@ -514,7 +530,7 @@ static enum pop_result pop_ring_spsc(struct cring_reader *r, struct cring_comple
         if (avail == 0)
             return POP_EMPTY; /* C1.3 */
     }
-    read_slot(ring_slot(r, r->head), 0, out); /* SPSC ring positions: no meta */
+    read_slot(ring_slot(r, r->head), r->payload_offset, 0, out); /* SPSC ring: no meta */
     r->head++;                                /* C2: Release, after the payload reads */
     atomic_store_explicit(word32(r, r->consumer_off + CL_HEAD), r->head, memory_order_release);
     return POP_OK;
@@ -532,7 +548,7 @@ static enum pop_result pop_ring_mpsc(struct cring_reader *r, struct cring_comple
                  "corrupt: ring position 0x%08" PRIx32 " has lap tag 0x%08" PRIx32, p, seq);
         return POP_CORRUPT;
     }
-    int kept = read_slot(ring_slot(r, p), 1, out);
+    int kept = read_slot(ring_slot(r, p), r->payload_offset, 1, out);
     ring_set_tag(r, p, p + r->capacity); /* SC2: free for the next lap (Release) */
     r->head = p + 1;                     /* then the index (Release); it may lag the tags */
     atomic_store_explicit(word32(r, r->consumer_off + CL_HEAD), r->head, memory_order_release);
@@ -577,7 +593,7 @@ static enum pop_result pop_overflow(struct cring_reader *r, struct cring_complet
         try_deactivate(r); /* O6 */
         return POP_EMPTY;
     }
-    int kept = read_slot(ovf_slot(r, p), 1, out); /* every mode reads meta here */
+    int kept = read_slot(ovf_slot(r, p), PAYLOAD_OFFSET, 1, out); /* meta in every mode */
     ovf_set_tag(r, p, p + r->ocap);               /* O5: free (biased store, Release) */
     r->ohead = p + 1;                             /* then the overflow head (Release) */
     atomic_store_explicit(word32(r, r->overflow_off + OL_HEAD), r->ohead, memory_order_release);

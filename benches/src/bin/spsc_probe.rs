@@ -281,6 +281,10 @@ const NAMES: &[(&str, &str)] = &[
         "ring-core SPSC, no wait block, through threads::spsc",
     ),
     (
+        "ours-spsc-h",
+        "ring-core SPSC, no wait block, SpscProducer, through threads::spsc",
+    ),
+    (
         "v-h-alu4",
         "v-h, the producer adding 4 register-only instructions per push (control)",
     ),
@@ -379,6 +383,11 @@ fn run_one(name: &str, n: u64, cap: usize, cfg: &Cfg) -> Out {
                 0,
                 0,
             )
+        }
+        "ours-spsc-h" => {
+            let ring = benches::workloads::ours_ring(ring_core::Mode::Spsc, false);
+            let tx = || ring.producer().unwrap().into_spsc().unwrap();
+            (threads::spsc(n, tx, || ring.consumer().unwrap()), 0, 0)
         }
         "v24" if h => {
             let r = VRing::<Slot24, u32>::new(cap, f);

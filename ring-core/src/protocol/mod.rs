@@ -29,12 +29,16 @@ pub(crate) mod wait;
 
 use crate::error::{Corruption, LayoutError};
 use crate::layout::{
-    mode_bits, ConsumerLine, OverflowLine, ProducerLine, Slot, WaitLine, MAX_CAPACITY, MIN_CAPACITY,
+    mode_bits, ConsumerLine, OverflowLine, PackedSlot, ProducerLine, Slot, WaitLine, MAX_CAPACITY,
+    MIN_CAPACITY,
 };
+use crate::sync::PayloadCell;
 use crate::sync::{
     AtomicU64,
     Ordering::{Acquire, Relaxed, Release},
 };
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 
 /// Who may produce and consume, fixed at creation and recorded in the header.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -100,18 +104,18 @@ pub const RETRY_BUDGET: u32 = 1 << 20;
 /// published; or it reserved it and wrote it); `T` is an [`crate::Entry`] (any bytes valid, no
 /// padding).
 #[inline(always)]
-pub(crate) unsafe fn load_payload<T>(slot: &Slot<T>) -> T {
+pub(crate) unsafe fn load_payload<T, S: SlotKind<T>>(slot: &S) -> T {
     #[cfg(not(ring_core_loom))]
     {
         // SAFETY: the payload lies inside the slot, aligned to `T` and to 4 bytes (the slot
         // layout); payload bytes are only ever accessed through `words` in this build.
-        slot.payload
+        slot.payload()
             .with(|p| unsafe { crate::sync::words::load(p.cast::<T>()) })
     }
     #[cfg(ring_core_loom)]
     {
         // SAFETY: the caller's contract; loom checks that no one else accesses the cell.
-        slot.payload.with(|p| unsafe { p.read().assume_init() })
+        slot.payload().with(|p| unsafe { p.read().assume_init() })
     }
 }
 
@@ -122,43 +126,70 @@ pub(crate) unsafe fn load_payload<T>(slot: &Slot<T>) -> T {
 /// The caller owns the slot's payload under the protocol (reserved, not yet published); `T`
 /// is an [`crate::Entry`].
 #[inline(always)]
-pub(crate) unsafe fn store_payload<T>(slot: &Slot<T>, value: T) {
+pub(crate) unsafe fn store_payload<T, S: SlotKind<T>>(slot: &S, value: T) {
     #[cfg(not(ring_core_loom))]
     {
         // SAFETY: as in `load_payload`, for writes.
-        slot.payload
+        slot.payload()
             .with_mut(|p| unsafe { crate::sync::words::store(p.cast::<T>(), value) })
     }
     #[cfg(ring_core_loom)]
     {
         // SAFETY: the caller's contract; loom checks that no one else accesses the cell.
-        slot.payload
+        slot.payload()
             .with_mut(|p| unsafe { p.write(core::mem::MaybeUninit::new(value)) })
+    }
+}
+
+/// What a slot array holds: a payload cell per slot, with or without a slot header.
+pub trait SlotKind<T> {
+    /// The slot's payload cell.
+    fn payload(&self) -> &PayloadCell<MaybeUninit<T>>;
+}
+
+impl<T> SlotKind<T> for Slot<T> {
+    #[inline(always)]
+    fn payload(&self) -> &PayloadCell<MaybeUninit<T>> {
+        &self.payload
+    }
+}
+
+impl<T> SlotKind<T> for PackedSlot<T> {
+    #[inline(always)]
+    fn payload(&self) -> &PayloadCell<MaybeUninit<T>> {
+        &self.payload
     }
 }
 
 /// An array of slots addressed by position, with its trusted mask.
 ///
+/// `S` is the slot type: [`Slot`] (a lap tag, meta bits and the payload) in every ring but a
+/// packed one, [`PackedSlot`] (the payload alone) in a packed SPSC ring (1.4).
+///
 /// The ring's lane stores lap tags as they are. An overflow area's lane stores them *biased*
 /// by the slot index (`stored = tag - (pos & mask)`), so that zeroed memory is its formatted
 /// state.
 #[derive(Debug)]
-pub struct Lane<'a, T> {
-    slots: &'a [Slot<T>],
+pub struct Lane<'a, T, S = Slot<T>> {
+    slots: &'a [S],
     /// `capacity - 1`; trusted (derived from `slots.len()`, never re-read from shared memory).
     mask: u32,
     biased: bool,
+    _entry: PhantomData<fn() -> T>,
 }
 
-impl<T> Clone for Lane<'_, T> {
+/// The slot array of a packed SPSC ring (1.4).
+pub type PackedLane<'a, T> = Lane<'a, T, PackedSlot<T>>;
+
+impl<T, S> Clone for Lane<'_, T, S> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<T> Copy for Lane<'_, T> {}
+impl<T, S> Copy for Lane<'_, T, S> {}
 
-impl<'a, T> Lane<'a, T> {
-    fn new(slots: &'a [Slot<T>], biased: bool) -> Result<Self, LayoutError> {
+impl<'a, T, S: SlotKind<T>> Lane<'a, T, S> {
+    fn new(slots: &'a [S], biased: bool) -> Result<Self, LayoutError> {
         let cap = u32::try_from(slots.len()).unwrap_or(0);
         if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) || !cap.is_power_of_two() {
             return Err(LayoutError::Capacity { found: cap });
@@ -167,6 +198,7 @@ impl<'a, T> Lane<'a, T> {
             slots,
             mask: cap - 1,
             biased,
+            _entry: PhantomData,
         })
     }
 
@@ -178,7 +210,7 @@ impl<'a, T> Lane<'a, T> {
 
     /// The slot for `pos`. Never out of bounds: `slots.len() == mask + 1`.
     #[inline(always)]
-    pub(crate) fn slot(&self, pos: u32) -> &'a Slot<T> {
+    pub(crate) fn slot(&self, pos: u32) -> &'a S {
         // SAFETY: `Lane::new` checked that `slots.len()` is `mask + 1` (a power of two), so
         // `pos & mask` is always an index inside the slice.
         unsafe { self.slots.get_unchecked((pos & self.mask) as usize) }
@@ -240,7 +272,7 @@ impl<'a, T> Lane<'a, T> {
     /// The slots of `start..start + len` (`len` at most the capacity) as two runs: up to the
     /// end of the array, then from its beginning.
     #[inline(always)]
-    pub(crate) fn runs(&self, start: u32, len: usize) -> (&'a [Slot<T>], &'a [Slot<T>]) {
+    pub(crate) fn runs(&self, start: u32, len: usize) -> (&'a [S], &'a [S]) {
         let first = (start & self.mask) as usize;
         let len = len.min(self.slots.len());
         let end = (first + len).min(self.slots.len());
@@ -264,6 +296,14 @@ impl<'a, T> Lane<'a, T> {
         unsafe { load_payload(self.slot(pos)) }
     }
 
+    /// A raw pointer to the payload of `pos`'s slot (for the C ABI's in-place access).
+    #[inline(always)]
+    pub(crate) fn payload_ptr(&self, pos: u32) -> *mut T {
+        self.slot(pos).payload().with_mut(|p| p.cast::<T>())
+    }
+}
+
+impl<'a, T> Lane<'a, T> {
     #[inline(always)]
     fn bias(&self, pos: u32) -> u32 {
         if self.biased {
@@ -306,6 +346,97 @@ impl<'a, T> Lane<'a, T> {
     }
 }
 
+/// A slot array of either kind, for the batch views ([`crate::WriteChunk`],
+/// [`crate::ReadView`]) and the general paths of the handles, which serve every flavor. Each
+/// method matches once and then runs the typed loop.
+#[derive(Debug)]
+pub(crate) enum AnyLane<'a, T> {
+    /// Slots with lap tags.
+    Tagged(Lane<'a, T>),
+    /// The slots of a packed SPSC ring.
+    Packed(PackedLane<'a, T>),
+}
+
+impl<T> Clone for AnyLane<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for AnyLane<'_, T> {}
+
+impl<T> AnyLane<'_, T> {
+    /// See [`Lane::write`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lane::write`].
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, pos: u32, value: T) {
+        match self {
+            // SAFETY: the caller's contract.
+            AnyLane::Tagged(l) => unsafe { l.write(pos, value) },
+            // SAFETY: the caller's contract.
+            AnyLane::Packed(l) => unsafe { l.write(pos, value) },
+        }
+    }
+
+    /// See [`Lane::write_from`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lane::write_from`].
+    #[inline(always)]
+    pub(crate) unsafe fn write_from(&self, start: u32, values: &[T])
+    where
+        T: Copy,
+    {
+        match self {
+            // SAFETY: the caller's contract.
+            AnyLane::Tagged(l) => unsafe { l.write_from(start, values) },
+            // SAFETY: the caller's contract.
+            AnyLane::Packed(l) => unsafe { l.write_from(start, values) },
+        }
+    }
+
+    /// See [`Lane::read`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`Lane::read`].
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, pos: u32) -> T
+    where
+        T: Copy,
+    {
+        match self {
+            // SAFETY: the caller's contract.
+            AnyLane::Tagged(l) => unsafe { l.read(pos) },
+            // SAFETY: the caller's contract.
+            AnyLane::Packed(l) => unsafe { l.read(pos) },
+        }
+    }
+
+    /// See [`Lane::payload_ptr`].
+    #[inline(always)]
+    pub(crate) fn payload_ptr(&self, pos: u32) -> *mut T {
+        match self {
+            AnyLane::Tagged(l) => l.payload_ptr(pos),
+            AnyLane::Packed(l) => l.payload_ptr(pos),
+        }
+    }
+
+    /// Whether `pos`'s slot has the DISCARDED meta bit (never, for packed slots).
+    #[inline(always)]
+    pub(crate) fn discarded_bit(&self, pos: u32) -> bool {
+        match self {
+            AnyLane::Tagged(l) => {
+                l.slot(pos).meta.load(Relaxed) & crate::layout::slot_meta::DISCARDED != 0
+            }
+            AnyLane::Packed(_) => false,
+        }
+    }
+}
+
 /// The overflow area: its line and its lane.
 #[derive(Debug)]
 pub struct Overflow<'a, T> {
@@ -327,7 +458,12 @@ impl<T> Copy for Overflow<'_, T> {}
 pub struct RawRing<'a, T> {
     pub(crate) prod: &'a ProducerLine,
     pub(crate) cons: &'a ConsumerLine,
-    pub(crate) main: Lane<'a, T>,
+    /// The slots with lap tags: every ring but a packed one.
+    main: Option<Lane<'a, T>>,
+    /// The slots of a packed SPSC ring (1.4): only the SPSC flavors use them.
+    pub(crate) packed: Option<PackedLane<'a, T>>,
+    /// The number of slots (trusted: the length of `main` or `packed`).
+    capacity: u32,
     pub(crate) mode: Mode,
     pub(crate) ovf: Option<Overflow<'a, T>>,
     pub(crate) wait: Option<&'a WaitLine>,
@@ -358,7 +494,7 @@ impl<T> Copy for RawRing<'_, T> {}
 /// a producer that keeps trying against a full ring writes the shared counter once, not on
 /// every attempt. A load and a store with a single producer (no read-modify-write on the
 /// single-producer path), `fetch_add` with several.
-#[derive(Debug)]
+#[derive(Copy, Clone, Debug)]
 pub(crate) struct Refusals<'a> {
     word: &'a AtomicU64,
     multi: bool,
@@ -515,10 +651,13 @@ impl<'a, T> RawRing<'a, T> {
         slots: &'a [Slot<T>],
         mode: Mode,
     ) -> Result<Self, LayoutError> {
+        let main = Lane::new(slots, false)?;
         Ok(RawRing {
             prod,
             cons,
-            main: Lane::new(slots, false)?,
+            main: Some(main),
+            packed: None,
+            capacity: main.capacity(),
             mode,
             ovf: None,
             wait: None,
@@ -526,6 +665,40 @@ impl<'a, T> RawRing<'a, T> {
             stream: false,
             wait_target: false,
         })
+    }
+
+    /// Assembles a packed SPSC ring (1.4: slots without a slot header) from its parts.
+    /// `slots.len()` is the capacity, a power of two in `2..=2^31`.
+    pub fn from_packed_parts(
+        prod: &'a ProducerLine,
+        cons: &'a ConsumerLine,
+        slots: &'a [PackedSlot<T>],
+    ) -> Result<Self, LayoutError> {
+        let packed = Lane::new(slots, false)?;
+        Ok(RawRing {
+            prod,
+            cons,
+            main: None,
+            packed: Some(packed),
+            capacity: packed.capacity(),
+            mode: Mode::Spsc,
+            ovf: None,
+            wait: None,
+            registry: None,
+            stream: false,
+            wait_target: false,
+        })
+    }
+
+    /// The slots with lap tags.
+    ///
+    /// Only code for rings whose slots carry lap tags calls this: every mode but SPSC, and the
+    /// general flavor, which serves SPSC rings only when they are not packed (a packed ring is
+    /// SPSC without an overflow area, checked on attach, and gets the SPSC flavors).
+    #[inline(always)]
+    pub(crate) fn main(&self) -> Lane<'a, T> {
+        self.main
+            .expect("a packed ring is served by the SPSC flavors alone")
     }
 
     /// Adds an overflow area (`slots.len()` a power of two in `2..=2^31`; biased lap tags,
@@ -568,7 +741,7 @@ impl<'a, T> RawRing<'a, T> {
 
     /// The number of slots in the ring.
     pub fn capacity(&self) -> u32 {
-        self.main.capacity()
+        self.capacity
     }
 
     /// The number of slots in the overflow area (0 without one).
@@ -600,7 +773,7 @@ impl<'a, T> RawRing<'a, T> {
     pub(crate) fn lane(&self, place: Place) -> Lane<'a, T> {
         match (place, &self.ovf) {
             (Place::Overflow, Some(o)) => o.lane,
-            _ => self.main,
+            _ => self.main(),
         }
     }
 
@@ -651,7 +824,7 @@ impl<'a, T> RawRing<'a, T> {
         };
         let ring = match self.mode {
             Mode::Spsc => forward(head, self.prod.tail.load(Acquire)).min(self.capacity()),
-            _ => lap::scan_ready(&self.main, head, limit.min(self.capacity()), multi)
+            _ => lap::scan_ready(&self.main(), head, limit.min(self.capacity()), multi)
                 .unwrap_or(limit),
         };
         if ring >= limit {
@@ -742,7 +915,7 @@ impl<'a, T> RawRing<'a, T> {
                 })
             }
             Mode::Spmc => {
-                let tail = lap::recover_tail(&self.main, &self.prod.tail)?;
+                let tail = lap::recover_tail(&self.main(), &self.prod.tail)?;
                 Ok(ProducerCursor {
                     tail,
                     head_cache: tail,
@@ -785,7 +958,7 @@ impl<'a, T> RawRing<'a, T> {
                 })
             }
             Mode::Mpsc => {
-                let head = lap::recover_head(&self.main, &self.cons.head)?;
+                let head = lap::recover_head(&self.main(), &self.cons.head)?;
                 Ok(ConsumerCursor {
                     head,
                     ovf_head,
@@ -867,9 +1040,9 @@ impl<'a, T> RawRing<'a, T> {
         }
         match self.mode {
             Mode::Spsc => spsc::reserve(self, cur, n, exact),
-            Mode::Spmc => lap::reserve_single(&self.main, cur.tail, n, exact),
+            Mode::Spmc => lap::reserve_single(&self.main(), cur.tail, n, exact),
             Mode::Mpsc | Mode::Mpmc => lap::reserve_multi(
-                &self.main,
+                &self.main(),
                 &self.prod.tail,
                 n,
                 exact,
@@ -893,13 +1066,13 @@ impl<'a, T> RawRing<'a, T> {
                 Mode::Spmc => {
                     debug_assert_eq!(span.start, cur.tail);
                     if keep != 0 {
-                        lap::publish_kept(&self.main, span, keep);
+                        lap::publish_kept(&self.main(), span, keep);
                         cur.tail = span.start.wrapping_add(keep);
                         self.prod.tail.store(cur.tail, Release);
                     }
                 }
                 Mode::Mpsc | Mode::Mpmc => {
-                    lap::publish_all(&self.main, span, keep);
+                    lap::publish_all(&self.main(), span, keep);
                     if let Some(i) = self.intent(cur, false) {
                         i.reset();
                     }
@@ -950,9 +1123,9 @@ impl<'a, T> RawRing<'a, T> {
         }
         let r = match self.mode {
             Mode::Spsc => spsc::claim(self, cur, n),
-            Mode::Mpsc => lap::claim_single(&self.main, cur.head, n),
+            Mode::Mpsc => lap::claim_single(&self.main(), cur.head, n),
             Mode::Spmc | Mode::Mpmc => {
-                lap::claim_multi(&self.main, &self.cons.head, n, || true, left)
+                lap::claim_multi(&self.main(), &self.cons.head, n, || true, left)
             }
         };
         match (r, self.ovf) {
@@ -981,11 +1154,11 @@ impl<'a, T> RawRing<'a, T> {
                 Mode::Spsc => spsc::release(self, cur, span),
                 Mode::Mpsc => {
                     debug_assert_eq!(span.start, cur.head);
-                    lap::free_slots(&self.main, span);
+                    lap::free_slots(&self.main(), span);
                     cur.head = span.start.wrapping_add(span.len);
                     self.cons.head.store(cur.head, Release);
                 }
-                Mode::Spmc | Mode::Mpmc => lap::free_slots(&self.main, span),
+                Mode::Spmc | Mode::Mpmc => lap::free_slots(&self.main(), span),
             },
             Place::Overflow => {
                 if let Some(o) = self.ovf {

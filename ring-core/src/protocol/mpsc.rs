@@ -35,7 +35,7 @@ pub(crate) struct MpTx<'a, T> {
 impl<'a, T: Copy> MpTx<'a, T> {
     pub(crate) fn new(ring: &RawRing<'a, T>, intent: Intent<'a>, wait: Option<Waker<'a>>) -> Self {
         MpTx {
-            lane: ring.main,
+            lane: ring.main(),
             tail_word: &ring.prod.tail,
             intent,
             discarded: &ring.prod.discarded,
@@ -226,7 +226,7 @@ impl<'a, T: Copy> ScRx<'a, T> {
     pub(crate) fn new(ring: &RawRing<'a, T>, cur: ConsumerCursor) -> Self {
         ScRx {
             head: cur.head,
-            lane: ring.main,
+            lane: ring.main(),
             head_word: &ring.cons.head,
             stream: ring.stream.then_some(&ring.prod.stream),
         }

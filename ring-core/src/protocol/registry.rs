@@ -246,7 +246,7 @@ pub(crate) fn recover<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError
     // then take in positions nobody has reserved yet.
     let head = raw.cons.head.load(Acquire);
     let tail = raw.prod.tail.load(Acquire);
-    done.positions += recover_lane(&reg, &raw.main, head, tail, false);
+    done.positions += recover_lane(&reg, &raw.main(), head, tail, false);
     // The overflow area.
     if let Some(o) = &raw.ovf {
         let head = o.line.head.load(Acquire);

@@ -1,4 +1,5 @@
-//! The single-producer/single-consumer protocol: indices only.
+//! The single-producer/single-consumer protocol: indices only (so its flavors run over packed
+//! slots, which carry no lap tags).
 //!
 //! The producer owns `tail`, the consumer owns `head`; each keeps its own index privately (the
 //! trusted copy) and reads the other's with Acquire. The fill level is `tail - head` in wrapping
@@ -17,7 +18,7 @@
 //! replaces the private copy.
 
 use super::wait::{Reached, Waker};
-use super::{ConsumerCursor, Lane, ProducerCursor, RawRing, Refusals, Shortfall, Span};
+use super::{ConsumerCursor, PackedLane, ProducerCursor, RawRing, Refusals, Shortfall, Span};
 use crate::error::{push_error, Corruption, PopError, PushError};
 use crate::layout::{stream::CLOSED, ProducerLine};
 use crate::sync::{
@@ -112,7 +113,7 @@ pub(crate) struct SpscTx<'a, T> {
     /// `head + capacity` for the last validated `head`: positions before it are free. Never
     /// ahead of the real limit, because `head` only moves forward.
     limit: u32,
-    lane: Lane<'a, T>,
+    lane: PackedLane<'a, T>,
     tail_word: &'a AtomicU32,
     head_word: &'a AtomicU32,
     wait: Option<Waker<'a>>,
@@ -120,12 +121,18 @@ pub(crate) struct SpscTx<'a, T> {
 }
 
 impl<'a, T: Copy> SpscTx<'a, T> {
-    /// A producer starting at `cur` (validated by [`RawRing::producer_cursor`]).
-    pub(crate) fn new(ring: &RawRing<'a, T>, cur: ProducerCursor, wait: Option<Waker<'a>>) -> Self {
+    /// A producer of the packed ring `ring` (whose slots are `lane`) starting at `cur`
+    /// (validated by [`RawRing::producer_cursor`]).
+    pub(crate) fn new(
+        ring: &RawRing<'a, T>,
+        lane: PackedLane<'a, T>,
+        cur: ProducerCursor,
+        wait: Option<Waker<'a>>,
+    ) -> Self {
         SpscTx {
             tail: cur.tail,
-            limit: cur.head_cache.wrapping_add(ring.capacity()),
-            lane: ring.main,
+            limit: cur.head_cache.wrapping_add(lane.capacity()),
+            lane,
             tail_word: &ring.prod.tail,
             head_word: &ring.cons.head,
             wait,
@@ -198,7 +205,7 @@ impl<'a, T: Copy> SpscTx<'a, T> {
 
     /// The payload slots, for writing in place.
     #[inline(always)]
-    pub(crate) fn lane(&self) -> Lane<'a, T> {
+    pub(crate) fn lane(&self) -> PackedLane<'a, T> {
         self.lane
     }
 
@@ -208,29 +215,109 @@ impl<'a, T: Copy> SpscTx<'a, T> {
     #[cold]
     #[inline(never)]
     fn refill(&mut self, n: u32, exact: bool) -> Result<u32, Shortfall> {
-        let cap = self.lane.capacity();
-        let head = self.head_word.load(Acquire);
-        let used = self.tail.wrapping_sub(head);
-        if used > cap {
-            return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
-                tail: self.tail,
-                head,
-            }));
-        }
-        let free = cap - used;
-        if n == 0 || free == 0 || (exact && free < n) {
-            if n != 0 && (!exact || n <= cap) {
-                self.refusals.refused();
+        let room = room(
+            self.head_word,
+            self.tail,
+            self.lane.capacity(),
+            n,
+            exact,
+            &mut self.refusals,
+        );
+        match room {
+            Ok(limit) => {
+                self.limit = limit;
+                Ok(limit.wrapping_sub(self.tail))
             }
-            // Forget the room seen, so that the next reservation comes back here (and ends the
-            // refusal episode when it is granted) instead of taking the cached room inline.
-            self.limit = self.tail;
-            return Err(Shortfall::Short { have: free });
+            Err(e) => {
+                // Forget the room seen, so that the next reservation comes back here (and ends
+                // the refusal episode when it is granted) instead of taking the cached room.
+                self.limit = self.tail;
+                Err(e)
+            }
         }
-        self.limit = head.wrapping_add(cap);
-        self.refusals.granted();
-        Ok(free)
     }
+
+    /// The state a [`crate::SpscProducer`] takes over: the private tail and limit, the
+    /// slots, the two index words, the wait block and the refusal counter.
+    pub(crate) fn parts(&self) -> (u32, u32, PackedLane<'a, T>, &'a AtomicU32, &'a AtomicU32) {
+        (
+            self.tail,
+            self.limit,
+            self.lane,
+            self.tail_word,
+            self.head_word,
+        )
+    }
+
+    /// The wake-up check and the refusal counter (see [`Self::parts`]).
+    pub(crate) fn waker_and_refusals(&self) -> (Option<Waker<'a>>, Refusals<'a>) {
+        (self.wait, self.refusals)
+    }
+
+    /// Takes back the state a [`crate::SpscProducer`] moved on.
+    pub(crate) fn resume(&mut self, tail: u32, limit: u32, refusals: Refusals<'a>) {
+        self.tail = tail;
+        self.limit = limit;
+        self.refusals = refusals;
+    }
+}
+
+/// [`room`] for one position (the single push), with fewer arguments to pass.
+#[cold]
+#[inline(never)]
+pub(crate) fn room_for_one(
+    head_word: &AtomicU32,
+    tail: u32,
+    cap: u32,
+    refusals: &mut Refusals<'_>,
+) -> Result<u32, Shortfall> {
+    room_inline(head_word, tail, cap, 1, true, refusals)
+}
+
+/// P1's reload of `head`, out of line, over plain values: loads `head` (Acquire), validates it
+/// against `tail` (`tail - head <= capacity`) and returns the new limit (`head + capacity`) when
+/// at least `n` positions are free (some, without `exact`), or the shortfall, counting a
+/// refusal episode in `refusals`. Handles whose hot path must keep the private `tail` in a
+/// register call this with values only, so that no address of theirs escapes.
+#[cold]
+#[inline(never)]
+pub(crate) fn room(
+    head_word: &AtomicU32,
+    tail: u32,
+    cap: u32,
+    n: u32,
+    exact: bool,
+    refusals: &mut Refusals<'_>,
+) -> Result<u32, Shortfall> {
+    room_inline(head_word, tail, cap, n, exact, refusals)
+}
+
+#[inline(always)]
+fn room_inline(
+    head_word: &AtomicU32,
+    tail: u32,
+    cap: u32,
+    n: u32,
+    exact: bool,
+    refusals: &mut Refusals<'_>,
+) -> Result<u32, Shortfall> {
+    let head = head_word.load(Acquire);
+    let used = tail.wrapping_sub(head);
+    if used > cap {
+        return Err(Shortfall::Corrupt(Corruption::IndicesOutOfRange {
+            tail,
+            head,
+        }));
+    }
+    let free = cap - used;
+    if n == 0 || free == 0 || (exact && free < n) {
+        if n != 0 && (!exact || n <= cap) {
+            refusals.refused();
+        }
+        return Err(Shortfall::Short { have: free });
+    }
+    refusals.granted();
+    Ok(head.wrapping_add(cap))
 }
 
 /// The SPSC consumer flavor (no overflow area): C1/C2 with the cached-entries check inline.
@@ -243,20 +330,21 @@ pub(crate) struct SpscRx<'a, T> {
     pub(crate) tail_cache: u32,
     /// The ring's capacity (trusted: `lane.capacity()`), kept at hand for the range check.
     capacity: u32,
-    lane: Lane<'a, T>,
+    lane: PackedLane<'a, T>,
     head_word: &'a AtomicU32,
     /// The producer line: `tail`, and the end-of-stream word beside it (same base register).
     prod: &'a ProducerLine,
 }
 
 impl<'a, T: Copy> SpscRx<'a, T> {
-    /// A consumer starting at `cur` (validated by [`RawRing::consumer_cursor`]).
-    pub(crate) fn new(ring: &RawRing<'a, T>, cur: ConsumerCursor) -> Self {
+    /// A consumer of the packed ring `ring` (whose slots are `lane`) starting at `cur`
+    /// (validated by [`RawRing::consumer_cursor`]).
+    pub(crate) fn new(ring: &RawRing<'a, T>, lane: PackedLane<'a, T>, cur: ConsumerCursor) -> Self {
         SpscRx {
             head: cur.head,
             tail_cache: cur.tail_cache,
-            capacity: ring.capacity(),
-            lane: ring.main,
+            capacity: lane.capacity(),
+            lane,
             head_word: &ring.cons.head,
             prod: ring.prod,
         }
@@ -317,7 +405,7 @@ impl<'a, T: Copy> SpscRx<'a, T> {
 
     /// The payload slots, for reading in place.
     #[inline(always)]
-    pub(crate) fn lane(&self) -> Lane<'a, T> {
+    pub(crate) fn lane(&self) -> PackedLane<'a, T> {
         self.lane
     }
 
