@@ -23,6 +23,8 @@ pub enum Spsc {
     Ours,
     /// ring-core, SPSC mode, with the wait block (one SeqCst fence per publication).
     OursWaitBlock,
+    /// ring-core, SPSC mode, no wait block, through `SpscProducer` (no dispatch).
+    OursSpscProducer,
     /// ring-core's zero-copy batch API (`reserve_exact`/`view`); batches only.
     OursZeroCopy,
     /// The hand-written floor ring (cached indices).
@@ -43,9 +45,10 @@ pub enum Spsc {
 
 impl Spsc {
     /// Contenders of the single-entry benchmark, ours first.
-    pub const SINGLE: [Spsc; 9] = [
+    pub const SINGLE: [Spsc; 10] = [
         Spsc::Ours,
         Spsc::OursWaitBlock,
+        Spsc::OursSpscProducer,
         Spsc::Rtrb,
         Spsc::ArrayQueue,
         Spsc::Channel,
@@ -68,6 +71,7 @@ impl Spsc {
         match self {
             Spsc::Ours => "ours",
             Spsc::OursWaitBlock => "ours (wait block)",
+            Spsc::OursSpscProducer => "ours (SpscProducer)",
             Spsc::OursZeroCopy => "ours (zero-copy)",
             Spsc::Floor => "floor ring",
             Spsc::FloorUncached => "floor ring, uncached indices",
@@ -86,6 +90,11 @@ impl Spsc {
             Spsc::Ours | Spsc::OursWaitBlock | Spsc::OursZeroCopy => {
                 let ring = ours_ring(Mode::Spsc, self == Spsc::OursWaitBlock);
                 threads::spsc(n, || ring.producer().unwrap(), || ring.consumer().unwrap())
+            }
+            Spsc::OursSpscProducer => {
+                let ring = ours_ring(Mode::Spsc, false);
+                let tx = || ring.producer().unwrap().into_spsc().unwrap();
+                threads::spsc(n, tx, || ring.consumer().unwrap())
             }
             Spsc::Floor => {
                 let f = HeapFloor::<Item>::new(CAP);
@@ -165,7 +174,7 @@ impl Spsc {
                     move || RingbufSlices::new(rx),
                 )
             }
-            Spsc::ArrayQueue | Spsc::Channel | Spsc::Std => return None,
+            Spsc::ArrayQueue | Spsc::Channel | Spsc::Std | Spsc::OursSpscProducer => return None,
         })
     }
 }

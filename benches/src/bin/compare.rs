@@ -428,7 +428,7 @@ fn rows() -> Vec<Row> {
     let k = |g: &str, c: &str, st: &str| format!("{g}/{c}/{st}");
 
     let b = "SPSC single, throughput";
-    for p in Spsc::SINGLE.iter().skip(2) {
+    for p in Spsc::SINGLE.iter().skip(3) {
         let target = (*p == Spsc::Rtrb).then_some(Target {
             text: ">= 1.00 (at least rtrb)",
             min_advantage: 1.0,
@@ -447,6 +447,19 @@ fn rows() -> Vec<Row> {
         ("ours (wait block)", k("spsc", "ours (wait block)", "mops")),
         ("rtrb", Some(k("spsc", "rtrb", "mops"))),
         None,
+    );
+    add(
+        b,
+        Unit::Mops,
+        (
+            "ours (SpscProducer)",
+            k("spsc", "ours (SpscProducer)", "mops"),
+        ),
+        ("rtrb", Some(k("spsc", "rtrb", "mops"))),
+        Some(Target {
+            text: ">= 1.00 (at least rtrb)",
+            min_advantage: 1.0,
+        }),
     );
     let b = "SPSC batches of 32, throughput";
     add(
