@@ -116,7 +116,7 @@ impl RecordConsumer {
         }
         self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
-        Ok(self.rx.has_more())
+        Ok(self.has_more())
     }
 
     /// Ends an eventfd wait: withdraws the announcement and drains the eventfd's counter.

@@ -27,6 +27,9 @@ pub(crate) struct Rx<'a> {
     multi: bool,
     /// MPSC with producer records: the records, to tell a reservation from released bytes.
     records: &'a [ProducerRecord],
+    /// The overflow lane: its intents are the records' overflow words, and its errors name
+    /// the overflow area.
+    overflow: bool,
 }
 
 /// A validated, deliverable record: position, payload length, type.
@@ -49,7 +52,56 @@ impl<'a> Rx<'a> {
             head_word: &raw.cons.head,
             multi,
             records: raw.registry.map_or(&[], |r| r.records),
+            overflow: false,
         }
+    }
+
+    /// The consumer of the overflow lane (spec/RECORDS.md, section 13): `area` the overflow
+    /// data area, `state` the overflow `state` word (its low 32 bits are the producer
+    /// position), `head_word` the overflow `head`; `head` and `tail` validated by the caller.
+    /// Always read as MPSC (pending headers, zeroing on release).
+    pub(crate) fn overflow(
+        area: Area<'a>,
+        state: &'a AtomicU64,
+        head_word: &'a AtomicU32,
+        records: &'a [ProducerRecord],
+        head: u32,
+        tail: u32,
+    ) -> Self {
+        Rx {
+            head,
+            stored: head,
+            tail_cache: tail,
+            area,
+            tail_word: state,
+            head_word,
+            multi: true,
+            records,
+            overflow: true,
+        }
+    }
+
+    /// A corruption error of this lane.
+    #[cold]
+    fn corrupt(&self, c: RecordCorruption) -> ReadError {
+        ReadError::Corrupt(match (self.overflow, c) {
+            (true, RecordCorruption::IndicesOutOfRange { tail, head }) => {
+                RecordCorruption::OverflowIndicesOutOfRange { tail, head }
+            }
+            (
+                true,
+                RecordCorruption::Header {
+                    position,
+                    header,
+                    reason,
+                },
+            ) => RecordCorruption::OverflowHeader {
+                position,
+                header,
+                reason,
+            },
+            (_, c) => c,
+        })
     }
 
     /// RC1/MC1: reload and validate the producer position.
@@ -58,7 +110,7 @@ impl<'a> Rx<'a> {
     fn reload_tail(&mut self) -> Result<(), ReadError> {
         let t = tail_pos(self.tail_word.load(Acquire));
         if t.wrapping_sub(self.head) > self.area.capacity() || t % RECORD_ALIGN != 0 {
-            return Err(ReadError::Corrupt(RecordCorruption::IndicesOutOfRange {
+            return Err(self.corrupt(RecordCorruption::IndicesOutOfRange {
                 tail: t,
                 head: self.head,
             }));
@@ -192,8 +244,11 @@ impl<'a> Rx<'a> {
     #[inline(never)]
     fn released_word(&self, h: u32) -> bool {
         for r in self.records {
-            let start = r.ring_start.load(Acquire);
-            let len = r.ring_len.load(Acquire);
+            let (start, len) = if self.overflow {
+                (r.overflow_start.load(Acquire), r.overflow_len.load(Acquire))
+            } else {
+                (r.ring_start.load(Acquire), r.ring_len.load(Acquire))
+            };
             if r.owner.load(Acquire) != 0 && h.wrapping_sub(start) < len {
                 return false;
             }
@@ -206,7 +261,7 @@ impl<'a> Rx<'a> {
     fn validate(&self, h: u32, w: u64) -> Result<u32, ReadError> {
         let cap = self.area.capacity();
         let bad = |reason| {
-            Err(ReadError::Corrupt(RecordCorruption::Header {
+            Err(self.corrupt(RecordCorruption::Header {
                 position: h,
                 header: w,
                 reason,
