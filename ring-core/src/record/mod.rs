@@ -946,10 +946,14 @@ impl RecordConsumer {
                     ));
                 }
                 let records = raw.registry.map_or(&[][..], |r| r.records);
-                Some(overflow::OvfRx::new(
-                    rx::Rx::overflow(o.area, &o.line.state, &o.line.head, records, head, tail),
-                    o.line,
-                ))
+                Some(overflow::OvfRx::new(rx::Rx::overflow(
+                    o.area,
+                    &o.line.state,
+                    &o.line.head,
+                    records,
+                    head,
+                    tail,
+                )))
             }
             None => None,
         };

@@ -18,8 +18,10 @@
 //!   data area's `tail` equals its own `head`: a record the same producer put into the data area
 //!   earlier keeps them apart until it is consumed.
 //! - RO6. Releasing zeroes the bytes and stores the overflow `head` (Release), as MC3.
-//! - RO7. A consumer that finds the overflow area drained clears `ACTIVE` by compare-and-swap
-//!   from the exact `state` it checked, so a reservation in between makes it fail.
+//! - RO7. A consumer that finds the overflow area drained (it reads empty, or the consumer has
+//!   just released everything up to the last position it loaded) clears `ACTIVE` by
+//!   compare-and-swap from the exact `state` it checked, so a reservation in between makes it
+//!   fail.
 
 use super::errors::{ReadError, ReserveError};
 use super::layout::*;
@@ -31,7 +33,7 @@ use crate::protocol::registry::Intent;
 use crate::protocol::wait::Waker;
 use crate::sync::{
     AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed, Release},
+    Ordering::{Acquire, Relaxed, Release},
 };
 
 /// The overflow area as both sides address it: its data area and its line.
@@ -162,19 +164,16 @@ impl<'a> OvfTx<'a> {
     }
 }
 
-/// The consumer's overflow state: a consumer of the overflow lane and the `state` word.
+/// The consumer's overflow state: a consumer of the overflow lane, whose producer word is
+/// `state`.
 #[derive(Debug)]
 pub(crate) struct OvfRx<'a> {
     pub(crate) rx: Rx<'a>,
-    state: &'a AtomicU64,
 }
 
 impl<'a> OvfRx<'a> {
-    pub(crate) fn new(rx: Rx<'a>, line: &'a OverflowLine) -> Self {
-        OvfRx {
-            rx,
-            state: &line.state,
-        }
+    pub(crate) fn new(rx: Rx<'a>) -> Self {
+        OvfRx { rx }
     }
 
     /// RO5's overflow half: the next deliverable overflow record, as MC1/MC2 read it.
@@ -187,16 +186,10 @@ impl<'a> OvfRx<'a> {
         self.rx.has_more()
     }
 
-    /// RO7: the area reads drained; store the overflow `head`, then clear `ACTIVE` if every
-    /// reserved overflow position is consumed, by compare-and-swap from the very value checked
-    /// (a reservation in between changes the tail and the count, and the clear fails).
+    /// RO7 when the overflow area reads drained: store the overflow `head`, then clear
+    /// `ACTIVE` if every reserved overflow position is consumed ([`Rx::deactivate`]).
     pub(crate) fn deactivate(&mut self) {
         self.rx.flush();
-        let s = self.state.load(Acquire);
-        if s & OVERFLOW_ACTIVE != 0 && tail_pos(s) == self.rx.head {
-            let _ = self
-                .state
-                .compare_exchange(s, s & !OVERFLOW_ACTIVE, AcqRel, Relaxed);
-        }
+        self.rx.deactivate();
     }
 }

@@ -8,7 +8,7 @@ use super::RawRecords;
 use crate::layout::ProducerRecord;
 use crate::sync::{
     AtomicU32, AtomicU64,
-    Ordering::{Acquire, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
 /// The consumer state.
@@ -309,12 +309,32 @@ impl<'a> Rx<'a> {
         self.head = f.pos.wrapping_add(size);
     }
 
-    /// Stores the private position into `head` (Release) if it moved.
+    /// Stores the private position into `head` (Release) if it moved. On the overflow lane,
+    /// having released everything up to the last producer position loaded, also RO7.
     #[inline(always)]
     pub(crate) fn flush(&mut self) {
         if self.head != self.stored {
             self.stored = self.head;
             self.head_word.store(self.head, Release);
+            if self.overflow && self.head == self.tail_cache {
+                self.deactivate();
+            }
+        }
+    }
+
+    /// RO7 (overflow lane; its producer word is `state`): clear `ACTIVE` if every reserved
+    /// overflow position is consumed, by compare-and-swap from the very value checked (a
+    /// reservation in between changes the position and the count, and the clear fails). The
+    /// overflow `head` is stored by then.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn deactivate(&self) {
+        debug_assert!(self.overflow && self.head == self.stored);
+        let s = self.tail_word.load(Acquire);
+        if s & OVERFLOW_ACTIVE != 0 && tail_pos(s) == self.head {
+            let _ = self
+                .tail_word
+                .compare_exchange(s, s & !OVERFLOW_ACTIVE, AcqRel, Relaxed);
         }
     }
 }
