@@ -850,3 +850,85 @@ fn hostile_peer_scribbling_over_the_overflow_area() {
         let _ = delivered;
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// wait and wait_beyond (counted in records).
+
+#[test]
+fn wait_beyond_counts_records_in_both_areas() {
+    use ring_core::record::RecordWaitError;
+    use ring_core::WaitOutcome;
+    let ring =
+        RecordRing::create_heap(RecordConfig::new(64).mode(Mode::Mpsc).overflow(128)).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(
+        rx.wait(1, Some(Duration::from_millis(5))).unwrap(),
+        WaitOutcome::TimedOut(0)
+    );
+    assert_eq!(rx.wait(0, None).unwrap(), WaitOutcome::Ready(0));
+    let mark = rx.delivered();
+    // A producer thread: 10 records of 16 bytes, 4 in the data area, 6 spill.
+    std::thread::scope(|s| {
+        let ring = &ring;
+        s.spawn(move || {
+            let mut tx = ring.producer().unwrap();
+            for i in 0..10u8 {
+                std::thread::sleep(Duration::from_millis(1));
+                tx.push(&[i; 8]).unwrap();
+            }
+        });
+        let r = rx
+            .wait_beyond(mark, 10, Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(r, WaitOutcome::Ready(10));
+    });
+    assert_eq!(ring.counters().overflowed, 6);
+    assert_eq!(rx.ready(usize::MAX), 10);
+    assert_eq!(rx.ready(3), 3);
+    // Delivered records still count beyond the mark; later marks count from there.
+    for i in 0..5u8 {
+        assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+    }
+    assert_eq!(rx.delivered().wrapping_sub(mark), 5);
+    assert_eq!(
+        rx.wait_beyond(mark, 10, None).unwrap(),
+        WaitOutcome::Ready(10)
+    );
+    let later = rx.delivered();
+    assert_eq!(
+        rx.wait_beyond(later, 6, Some(Duration::from_millis(5)))
+            .unwrap(),
+        WaitOutcome::TimedOut(5)
+    );
+    // A pending record holds the count up (the records behind it cannot be read yet), and the
+    // wait stays bounded; its commit (from another thread) ends the wait.
+    while rx.read().is_ok() {}
+    let mut a = ring.producer().unwrap();
+    let mut b = ring.producer().unwrap();
+    let held = a.reserve(4).unwrap();
+    b.push(b"behind").unwrap();
+    assert_eq!(rx.ready(usize::MAX), 0);
+    let t0 = Instant::now();
+    assert_eq!(
+        rx.wait(1, Some(Duration::from_millis(150))).unwrap(),
+        WaitOutcome::TimedOut(0)
+    );
+    assert!(t0.elapsed() < DEADLINE);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            held.commit();
+        });
+        assert_eq!(
+            rx.wait(2, Some(Duration::from_secs(30))).unwrap(),
+            WaitOutcome::Ready(2)
+        );
+    });
+    // Without a wait block it cannot sleep.
+    let nowait = RecordRing::create_heap(RecordConfig::new(64).wait(false)).unwrap();
+    let mut rx = nowait.consumer().unwrap();
+    assert_eq!(
+        rx.wait(1, Some(Duration::from_millis(5))).err(),
+        Some(RecordWaitError::NoWaitBlock)
+    );
+}

@@ -30,6 +30,8 @@ pub(crate) struct Rx<'a> {
     /// The overflow lane: its intents are the records' overflow words, and its errors name
     /// the overflow area.
     overflow: bool,
+    /// Records delivered (consumed) through this lane by this handle (wraps).
+    pub(crate) delivered: u64,
 }
 
 /// A validated, deliverable record: position, payload length, type.
@@ -53,6 +55,7 @@ impl<'a> Rx<'a> {
             multi,
             records: raw.registry.map_or(&[], |r| r.records),
             overflow: false,
+            delivered: 0,
         }
     }
 
@@ -78,6 +81,7 @@ impl<'a> Rx<'a> {
             multi: true,
             records,
             overflow: true,
+            delivered: 0,
         }
     }
 
@@ -307,6 +311,44 @@ impl<'a> Rx<'a> {
             unsafe { self.area.zero(f.pos, size) };
         }
         self.head = f.pos.wrapping_add(size);
+        self.delivered = self.delivered.wrapping_add(1);
+    }
+
+    /// Counts, without consuming anything, the records that can be read from the private
+    /// position now: committed records of a delivered type (padding and discarded ones are
+    /// passed over, not counted), up to `limit`, stopping at a pending or invalid header.
+    /// Returns the count and whether the walk reached the producer position (loaded once,
+    /// Acquire). Bounded: every step passes at least 8 bytes and never the producer position.
+    #[cfg(all(feature = "std", not(ring_core_loom)))]
+    pub(crate) fn count_ready(&self, limit: usize) -> (usize, bool) {
+        let cap = self.area.capacity();
+        let t = tail_pos(self.tail_word.load(Acquire));
+        if t.wrapping_sub(self.head) > cap || t % RECORD_ALIGN != 0 {
+            return (0, false);
+        }
+        let mut p = self.head;
+        let mut n = 0;
+        while p != t && n < limit {
+            let w = self.area.header(p).load(Acquire);
+            let size = record_size(header_len(w));
+            let ty = header_type(w);
+            let off = self.area.offset(p);
+            if header_seq(w) != p
+                || w & BUSY != 0
+                || ty == record_type::NONE
+                || size > t.wrapping_sub(p)
+                || off + size > cap
+                || (ty == record_type::PAD && size != cap - off)
+                || (ty != record_type::PAD && size > cap / 2)
+            {
+                return (n, false);
+            }
+            if ty != record_type::PAD && w & DISCARD == 0 {
+                n += 1;
+            }
+            p = p.wrapping_add(size);
+        }
+        (n, p == t)
     }
 
     /// Stores the private position into `head` (Release) if it moved. On the overflow lane,
