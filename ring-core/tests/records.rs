@@ -5,6 +5,7 @@
 mod common;
 
 use core::mem::{offset_of, size_of};
+use ring_core::layout::OverflowLine;
 use ring_core::record::attrs::{
     self, attr_id, attr_status, completion_len, parse_completion, AttrError, AttrStatus,
     AttrWriter, Known,
@@ -14,7 +15,6 @@ use ring_core::record::{
     HandleError, ReadError, RecordConfig, RecordCorruption, RecordLayoutError, RecordRing,
     ReserveError,
 };
-use ring_core::layout::OverflowLine;
 use ring_core::{Completion, Config, LayoutError, Mode, RawRegion, Region, Ring};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
