@@ -190,3 +190,68 @@ fn records_mpsc_recovery_races_a_live_producer() {
         assert_eq!(drain(&mut rx), pushed);
     });
 }
+
+/// The overflow area's hand-over (spec/RECORDS.md, section 13.4), SPSC: a 32-byte data area
+/// (two 16-byte records) and a 32-byte overflow area. The producer pushes four records while
+/// the consumer reads, so records spill, the consumer drains and deactivates the overflow area
+/// while the producer may be spilling again (the hand-over race on `state`), and the producer
+/// comes back to the data area. Every execution must deliver exactly the records committed, in
+/// push order (a spilled record never overtakes an earlier data-area record, nor a later
+/// data-area record an earlier spilled one), and leave the area inactive once drained.
+#[test]
+fn record_overflow_hand_over_keeps_order() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRecordRing::with_overflow(
+            32,
+            32,
+            Mode::Spsc,
+            u32::MAX - 15,
+            false,
+        ));
+        let lens = [8usize, 8, 8, 8];
+        let p = {
+            let ring = ring.clone();
+            thread::spawn(move || produce(&ring, 0, &lens, false))
+        };
+        let mut rx = ring.consumer().unwrap();
+        let mut got = consume(&mut rx, lens.len());
+        let pushed = p.join().unwrap();
+        got.extend(drain(&mut rx));
+        assert_eq!(got, pushed, "every committed record once, in push order");
+        let c = ring.counters();
+        assert_eq!((c.tail, c.overflow_tail), (c.head, c.overflow_head));
+        assert!(!c.overflow_active, "drained: deactivated");
+    });
+}
+
+/// MPSC with an overflow area: two producers (one record each, then one more for producer 1)
+/// race for the data area and the overflow area while the consumer reads; per-producer order
+/// and no loss across the boundary, stragglers included.
+#[test]
+fn record_overflow_mpsc_per_producer_order() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRecordRing::with_overflow(32, 32, Mode::Mpsc, 0, false));
+        let a = {
+            let ring = ring.clone();
+            thread::spawn(move || produce(&ring, 1, &[8, 8], false))
+        };
+        let b = {
+            let ring = ring.clone();
+            thread::spawn(move || produce(&ring, 2, &[8], false))
+        };
+        let mut rx = ring.consumer().unwrap();
+        let mut got = consume(&mut rx, 3);
+        let (pa, pb) = (a.join().unwrap(), b.join().unwrap());
+        got.extend(drain(&mut rx));
+        let of = |p: u8| -> Vec<Vec<u8>> {
+            got.iter()
+                .filter(|v| v.first().map(|b| b & 0xf0) == Some(p.wrapping_mul(16) & 0xf0))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(of(1), pa, "producer 1 in order");
+        assert_eq!(of(2), pb, "producer 2");
+        assert_eq!(got.len(), pa.len() + pb.len());
+        assert!(!ring.counters().overflow_active);
+    });
+}

@@ -5,6 +5,7 @@
 mod common;
 
 use core::mem::{offset_of, size_of};
+use ring_core::layout::OverflowLine;
 use ring_core::record::attrs::{
     self, attr_id, attr_status, completion_len, parse_completion, AttrError, AttrStatus,
     AttrWriter, Known,
@@ -73,6 +74,13 @@ fn records_spec_tables_match_code() {
     let code: BTreeMap<&str, u64> = [
         ("INCOMPAT_RECORDS", rl::INCOMPAT_RECORDS),
         ("RECORDS_V1", rl::RECORDS_V1.into()),
+        ("INCOMPAT_RECORD_OVERFLOW", rl::INCOMPAT_RECORD_OVERFLOW),
+        ("OVERFLOW_ACTIVE", rl::OVERFLOW_ACTIVE),
+        ("OVERFLOW_COUNT_SHIFT", rl::OVERFLOW_COUNT_SHIFT.into()),
+        (
+            "SPSC_OVERFLOW_PRODUCER_SLOTS",
+            ring_core::record::format::SPSC_OVERFLOW_PRODUCER_SLOTS.into(),
+        ),
         ("RECORD_HEADER_LEN", rl::RECORD_HEADER_LEN.into()),
         ("RECORD_ALIGN", rl::RECORD_ALIGN.into()),
         ("MIN_DATA_CAPACITY", rl::MIN_DATA_CAPACITY.into()),
@@ -140,6 +148,18 @@ fn records_spec_tables_match_code() {
                 ),
                 ("discarded", offset_of!(RecordProducerLine, discarded), 8),
                 ("reserved", offset_of!(RecordProducerLine, reserved), 96),
+            ],
+        ),
+        (
+            "RecordOverflowLine",
+            size_of::<OverflowLine>(),
+            vec![
+                ("state", offset_of!(OverflowLine, state), 8),
+                ("head", offset_of!(OverflowLine, head), 4),
+                ("reserved32", offset_of!(OverflowLine, reserved32), 4),
+                ("overflowed", offset_of!(OverflowLine, overflowed), 8),
+                ("activations", offset_of!(OverflowLine, activations), 8),
+                ("reserved", offset_of!(OverflowLine, reserved), 96),
             ],
         ),
         (

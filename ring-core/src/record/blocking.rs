@@ -1,4 +1,5 @@
-//! The eventfd of a record ring (spec/RECORDS.md, section 11; the mechanism of PROTOCOL.md
+//! Waiting on a record ring (`wait`, `wait_beyond`) and its eventfd (spec/RECORDS.md, section
+//! 11; the eventfd mechanism of PROTOCOL.md
 //! section 19.7): producers that hold the descriptor signal it whenever they wake sleepers, so
 //! a consumer can wait for records in `epoll` next to its other descriptors.
 
@@ -116,7 +117,7 @@ impl RecordConsumer {
         }
         self.eventfd_armed = true;
         w.sleeps.fetch_add(1, Relaxed);
-        Ok(self.rx.has_more())
+        Ok(self.has_more())
     }
 
     /// Ends an eventfd wait: withdraws the announcement and drains the eventfd's counter.
@@ -130,6 +131,180 @@ impl RecordConsumer {
             let mut buf = 0u64;
             // SAFETY: reads 8 bytes into a local from a descriptor the ring owns (non-blocking).
             unsafe { libc::read(fd, (&mut buf as *mut u64).cast(), 8) };
+        }
+    }
+}
+
+impl RecordConsumer {
+    /// How many records this handle has delivered (read and released), in either area: the
+    /// position [`RecordConsumer::wait_beyond`] counts from. Starts at 0 for every handle and
+    /// wraps.
+    pub fn delivered(&self) -> u64 {
+        let o = self.ovf.as_ref().map_or(0, |o| o.rx.delivered);
+        self.rx.delivered.wrapping_add(o)
+    }
+
+    /// How many records can be read now (counted up to `limit`, without consuming): committed
+    /// records from the consumer's position in the data area, and, once every record there is
+    /// committed and counted, in the overflow area. A pending (reserved, not committed) record
+    /// ends the count, since nothing after it can be read before it.
+    pub fn ready(&self, limit: usize) -> usize {
+        self.ready_held(limit).0
+    }
+
+    /// [`RecordConsumer::ready`], and whether a pending (or invalid) header ended the count
+    /// below `limit`.
+    fn ready_held(&self, limit: usize) -> (usize, bool) {
+        let (n, all) = self.rx.count_ready(limit);
+        if !all {
+            return (n, n < limit);
+        }
+        match &self.ovf {
+            Some(o) if n < limit => {
+                let (k, all) = o.rx.count_ready(limit - n);
+                (n + k, !all && n + k < limit)
+            }
+            _ => (n, false),
+        }
+    }
+
+    /// Waits until at least `min` records can be read ([`RecordConsumer::ready`]), or `timeout`
+    /// passes (`None`: no limit); returns the count seen. `min = 0` returns at once. Nothing is
+    /// consumed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`RecordConsumer::wait_beyond`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::WaitOutcome;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let r = rx.wait(1, Some(Duration::from_millis(10))).unwrap();
+    /// assert_eq!(r, WaitOutcome::TimedOut(0));
+    /// tx.push(b"a").unwrap();
+    /// tx.push(b"bc").unwrap();
+    /// assert_eq!(rx.wait(2, None).unwrap(), WaitOutcome::Ready(2));
+    /// ```
+    pub fn wait(
+        &mut self,
+        min: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<crate::WaitOutcome, RecordWaitError> {
+        let at = self.delivered();
+        self.wait_beyond(at, min, timeout)
+    }
+
+    /// Waits until at least `min` records exist beyond `position`, a value of
+    /// [`RecordConsumer::delivered`] taken earlier: the records this handle delivered since
+    /// then plus those it can read now ([`RecordConsumer::ready`]), in either area; or until
+    /// `timeout` passes (`None`: no limit). The semantics of acall's `acall_ring_pwait`,
+    /// counted in records. Returns `Ready(count)` or `TimedOut(count)` (counts saturate at
+    /// `u32::MAX`); never `Closed` (record rings have no end of stream). A `min` larger than the
+    /// records both areas can hold at once can only time out, unless the consumer reads
+    /// meanwhile.
+    ///
+    /// While it is held up by a pending record it polls (sleeping at most 100 ms at a time) and
+    /// runs recovery every 100 ms, in case that record's producer died.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordWaitError::NoWaitBlock`] / [`RecordWaitError::WakeupsSuppressed`] when it would
+    /// have to sleep and cannot; [`RecordWaitError::Interrupted`] if a signal interrupts the
+    /// sleep; [`RecordWaitError::Futex`] if the futex call fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::WaitOutcome;
+    /// use std::time::Duration;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(64).overflow(128)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let mark = rx.delivered();
+    /// let t = std::thread::spawn(move || {
+    ///     for i in 0..6u8 {
+    ///         tx.push(&[i; 8]).unwrap(); // 4 in the data area, 2 spill
+    ///     }
+    /// });
+    /// let r = rx.wait_beyond(mark, 6, Some(Duration::from_secs(10))).unwrap();
+    /// assert_eq!(r, WaitOutcome::Ready(6));
+    /// t.join().unwrap();
+    /// rx.read().unwrap(); // one delivered: it still counts beyond `mark`
+    /// assert_eq!(rx.wait_beyond(mark, 6, None).unwrap(), WaitOutcome::Ready(6));
+    /// ```
+    pub fn wait_beyond(
+        &mut self,
+        position: u64,
+        min: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<crate::WaitOutcome, RecordWaitError> {
+        use crate::sys::{futex_wait, FutexWait};
+        use crate::WaitOutcome::{Ready, TimedOut};
+        use std::time::{Duration, Instant};
+        const POLL: Duration = Duration::from_millis(100);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        // The count beyond `position`, and whether a pending record holds it up.
+        let seen = |c: &Self| -> (usize, bool) {
+            let done = c.delivered().wrapping_sub(position);
+            let done = usize::try_from(done).unwrap_or(usize::MAX);
+            let (k, held) = c.ready_held(min.saturating_sub(done));
+            (done.saturating_add(k), held)
+        };
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut held_since: Option<Instant> = None;
+        loop {
+            let (n, held) = seen(self);
+            if n >= min {
+                return Ok(Ready(count(n)));
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(l) if !l.is_zero() => Some(l),
+                    _ => return Ok(TimedOut(count(n))),
+                },
+                None => None,
+            };
+            let w = self.wait.ok_or(RecordWaitError::NoWaitBlock)?;
+            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+                return Err(RecordWaitError::WakeupsSuppressed);
+            }
+            // Held up by a pending record (its commit wakes us, but a dead producer never
+            // commits): sleep at most `POLL`, and run recovery every `POLL`.
+            if held {
+                let since = *held_since.get_or_insert_with(Instant::now);
+                if self.raw.registry.is_some() && since.elapsed() >= POLL {
+                    let _ = self.recover();
+                    held_since = None;
+                }
+            } else {
+                held_since = None;
+            }
+            let sleep = match (held, left) {
+                (true, Some(l)) => Some(l.min(POLL)),
+                (true, None) => Some(POLL),
+                (false, l) => l,
+            };
+            // W2: announce, snapshot the futex word, re-check, sleep.
+            let snap = wait::announce_target(w, waiters::FUTEX, None);
+            if seen(self).0 != n {
+                wait::retire(w, waiters::FUTEX);
+                continue;
+            }
+            w.sleeps.fetch_add(1, Relaxed);
+            let r = futex_wait(&w.futex, snap, sleep);
+            wait::retire(w, waiters::FUTEX);
+            match r {
+                FutexWait::Woken | FutexWait::TimedOut => {}
+                FutexWait::Interrupted => return Err(RecordWaitError::Interrupted),
+                FutexWait::Failed(e) => return Err(RecordWaitError::Futex(e)),
+            }
         }
     }
 }

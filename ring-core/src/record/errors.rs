@@ -24,6 +24,24 @@ pub enum RecordCorruption {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    /// The overflow area's positions (the tail in `state` and the overflow `head`) are more
+    /// than the overflow area apart, or one of them is not a multiple of 8.
+    OverflowIndicesOutOfRange {
+        /// Overflow producer position read.
+        tail: u32,
+        /// Overflow consumer position read (or kept).
+        head: u32,
+    },
+    /// A record header in the overflow area that fails validation (spec/RECORDS.md, section
+    /// 6.1 over the overflow area).
+    OverflowHeader {
+        /// The overflow position of the record.
+        position: u32,
+        /// The header word found.
+        header: u64,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// The shared producer position kept changing without this producer getting a reservation
     /// within the retry budget (`SCAN_BUDGET`).
     Livelock,
@@ -44,6 +62,21 @@ impl fmt::Display for RecordCorruption {
             } => write!(
                 f,
                 "record ring: invalid record header {header:#018x} at position {position:#x}: {reason}"
+            ),
+            RecordCorruption::OverflowIndicesOutOfRange { tail, head } => write!(
+                f,
+                "record ring overflow area positions out of range: overflow producer position \
+                 {tail:#x} and overflow consumer position {head:#x} are more than the overflow \
+                 area apart or not multiples of 8"
+            ),
+            RecordCorruption::OverflowHeader {
+                position,
+                header,
+                reason,
+            } => write!(
+                f,
+                "record ring overflow area: invalid record header {header:#018x} at overflow \
+                 position {position:#x}: {reason}"
             ),
             RecordCorruption::Livelock => f.write_str(
                 "record ring producer: the shared producer position changed without progress \
@@ -137,7 +170,9 @@ pub enum ReserveError {
         /// Largest payload this ring takes.
         max: u32,
     },
-    /// The data area has no room for the record now.
+    /// The data area has no room for the record now (with an overflow area: neither has the
+    /// overflow area, or the record is too large for it; `needed` and `free` are then the
+    /// overflow area's). The record was not written: the caller still has it.
     Full {
         /// Bytes the record needs (header, padding to 8, and a padding record at the end of
         /// the data area if one is needed).
@@ -173,10 +208,12 @@ impl std::error::Error for ReserveError {}
 pub enum ReadError {
     /// No record is in the ring.
     Empty,
-    /// The next record is reserved but not committed yet (MPSC): its producer is still writing
-    /// it, or stalled, or dead. Records after it wait behind it.
+    /// The next record is reserved but not committed yet (MPSC, or any record ring's overflow
+    /// area): its producer is still writing it, or stalled, or dead. Records after it wait
+    /// behind it.
     Pending {
-        /// Its position.
+        /// Its position (a data area position, or an overflow position when the overflow
+        /// area holds the consumer up).
         position: u32,
     },
     /// The shared state is corrupt; the consumer did not move.

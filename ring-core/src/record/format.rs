@@ -23,6 +23,8 @@ use crate::sync::{fence, Ordering};
 /// let cfg = RecordConfig::new(4096).mode(Mode::Mpsc).initial_position(u32::MAX - 63);
 /// // Header and lines, the data area, the wait block, 64 producer records and their line.
 /// assert_eq!(cfg.region_len().unwrap(), 512 + 4096 + 128 + 128 * 65);
+/// // With an overflow area: its line and its bytes after the data area.
+/// assert_eq!(cfg.overflow(1024).region_len().unwrap(), 512 + 4096 + 128 + 1024 + 128 + 128 * 65);
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RecordConfig {
@@ -35,8 +37,24 @@ pub struct RecordConfig {
     /// Whether the region has the wait block (on by default).
     pub wait: bool,
     /// Producer records of an MPSC ring (how many producer handles may exist at once, across
-    /// processes); 0 means [`crate::layout::DEFAULT_PRODUCER_SLOTS`]. Ignored in SPSC.
+    /// processes); 0 means [`crate::layout::DEFAULT_PRODUCER_SLOTS`]. In SPSC it counts only
+    /// with an overflow area (0 means [`SPSC_OVERFLOW_PRODUCER_SLOTS`] then).
     pub producers: u32,
+    /// Bytes of the overflow area (spec/RECORDS.md, section 13): 0 for none, else a power of
+    /// two in `32..=2^31`.
+    pub overflow: u32,
+}
+
+/// Producer records an SPSC record ring with an overflow area gets by default: the producer
+/// and a successor that takes over from it after its death.
+pub const SPSC_OVERFLOW_PRODUCER_SLOTS: u32 = 2;
+
+/// Where a configuration puts its blocks (0: absent).
+struct Placement {
+    overflow: u64,
+    wait: u64,
+    producers: u64,
+    region_len: u64,
 }
 
 impl RecordConfig {
@@ -49,7 +67,33 @@ impl RecordConfig {
             initial_position: 0,
             wait: true,
             producers: 0,
+            overflow: 0,
         }
+    }
+
+    /// Adds an overflow area of `bytes` bytes (a power of two in `32..=2^31`; 0: none): when
+    /// the data area is full, records spill there, and only when it is full too is a record
+    /// refused (spec/RECORDS.md, section 13). The region then also has producer records, in
+    /// SPSC too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(64).overflow(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// for i in 0..8u8 {
+    ///     tx.push(&[i; 8]).unwrap(); // 16 bytes each: 4 fit the data area, 4 spill
+    /// }
+    /// assert_eq!(ring.counters().overflowed, 4);
+    /// for i in 0..8u8 {
+    ///     assert_eq!(rx.read().unwrap().bytes(), &[i; 8]); // in push order
+    /// }
+    /// ```
+    pub const fn overflow(mut self, bytes: u32) -> Self {
+        self.overflow = bytes;
+        self
     }
 
     /// Sets how many producer handles an MPSC ring can have at once (1 to
@@ -64,7 +108,9 @@ impl RecordConfig {
         match self.mode {
             Mode::Mpsc if self.producers == 0 => crate::layout::DEFAULT_PRODUCER_SLOTS,
             Mode::Mpsc => self.producers,
-            _ => 0,
+            _ if self.overflow == 0 => 0,
+            _ if self.producers == 0 => SPSC_OVERFLOW_PRODUCER_SLOTS,
+            _ => self.producers,
         }
     }
 
@@ -86,9 +132,8 @@ impl RecordConfig {
         self
     }
 
-    /// Checks the configuration and returns `(wait block offset or 0, producer records
-    /// offset or 0, region_len)`.
-    fn placement(&self) -> Result<(u64, u64, u64), RecordLayoutError> {
+    /// Checks the configuration and places the blocks.
+    fn placement(&self) -> Result<Placement, RecordLayoutError> {
         check_data_capacity(self.capacity)?;
         if !matches!(self.mode, Mode::Spsc | Mode::Mpsc) {
             return Err(RecordLayoutError::Mode {
@@ -100,24 +145,37 @@ impl RecordConfig {
                 found: self.initial_position,
             });
         }
+        if self.overflow != 0 {
+            check_overflow_capacity(self.overflow)?;
+        }
         let slots = self.producer_slots();
         if slots > crate::layout::MAX_PRODUCER_SLOTS {
             return Err(LayoutError::ProducerSlots { found: slots }.into());
         }
         let end = round128(SLOTS_OFFSET + u64::from(self.capacity));
+        let (overflow, end) = if self.overflow != 0 {
+            (
+                end,
+                round128(end + u64::from(LINE_LEN) + u64::from(self.overflow)),
+            )
+        } else {
+            (0, end)
+        };
         let (wait, end) = if self.wait {
             (end, end + u64::from(LINE_LEN))
         } else {
             (0, end)
         };
-        Ok(if slots != 0 {
-            (
-                wait,
-                end,
-                end + u64::from(LINE_LEN) * (1 + u64::from(slots)),
-            )
+        let (producers, end) = if slots != 0 {
+            (end, end + u64::from(LINE_LEN) * (1 + u64::from(slots)))
         } else {
-            (wait, 0, end)
+            (0, end)
+        };
+        Ok(Placement {
+            overflow,
+            wait,
+            producers,
+            region_len: end,
         })
     }
 
@@ -127,12 +185,20 @@ impl RecordConfig {
     ///
     /// As for formatting: an invalid capacity, mode or initial position.
     pub fn region_len(&self) -> Result<u64, RecordLayoutError> {
-        Ok(self.placement()?.2)
+        Ok(self.placement()?.region_len)
     }
 }
 
 fn round128(x: u64) -> u64 {
     (x + 127) & !127
+}
+
+fn check_overflow_capacity(cap: u32) -> Result<(), RecordLayoutError> {
+    if (MIN_DATA_CAPACITY..=MAX_DATA_CAPACITY).contains(&cap) && cap.is_power_of_two() {
+        Ok(())
+    } else {
+        Err(LayoutError::OverflowCapacity { found: cap }.into())
+    }
 }
 
 fn check_data_capacity(cap: u32) -> Result<(), RecordLayoutError> {
@@ -166,6 +232,10 @@ pub struct RecordGeometry {
     pub producers_offset: Option<u64>,
     /// Number of producer records (0: none).
     pub producer_slots: u32,
+    /// Offset of the overflow block (its line, then its data area 128 bytes later), if present.
+    pub overflow_offset: Option<u64>,
+    /// Bytes of the overflow data area (0: none).
+    pub overflow_capacity: u32,
 }
 
 fn header_of(region: &RawRegion) -> &Header {
@@ -201,7 +271,12 @@ pub fn format_records(
     pid: u32,
     zeroed: bool,
 ) -> Result<RecordGeometry, RecordLayoutError> {
-    let (wait_off, prod_off, region_len) = cfg.placement()?;
+    let Placement {
+        overflow: ovf_off,
+        wait: wait_off,
+        producers: prod_off,
+        region_len,
+    } = cfg.placement()?;
     let producer_slots = cfg.producer_slots();
     check_base(region, region_len)?;
     let h = header_of(region);
@@ -217,6 +292,11 @@ pub fn format_records(
         | if cfg.wait { features::INCOMPAT_WAIT } else { 0 }
         | if producer_slots != 0 {
             features::INCOMPAT_PRODUCERS
+        } else {
+            0
+        }
+        | if cfg.overflow != 0 {
+            INCOMPAT_RECORD_OVERFLOW
         } else {
             0
         };
@@ -235,7 +315,11 @@ pub fn format_records(
         (PRODUCER_OFFSET, u64::from(LINE_LEN)),
         (CONSUMER_OFFSET, u64::from(LINE_LEN)),
         (SLOTS_OFFSET, u64::from(cfg.capacity)),
-        (0, 0),
+        if cfg.overflow != 0 {
+            (ovf_off, u64::from(LINE_LEN) + u64::from(cfg.overflow))
+        } else {
+            (0, 0)
+        },
         if cfg.wait {
             (wait_off, u64::from(LINE_LEN))
         } else {
@@ -256,7 +340,7 @@ pub fn format_records(
         row.offset.store(off, r);
         row.len.store(len, r);
     }
-    h.overflow_capacity.store(0, r);
+    h.overflow_capacity.store(cfg.overflow, r);
     h.producer_slots.store(producer_slots, r);
     h.reserved.iter().for_each(|w| w.store(0, r));
     let base = region.as_ptr();
@@ -280,6 +364,27 @@ pub fn format_records(
         unsafe {
             core::ptr::write_bytes(base.add(SLOTS_OFFSET as usize), 0, cfg.capacity as usize)
         };
+    }
+    if cfg.overflow != 0 {
+        // SAFETY: the overflow line lies at `ovf_off`, a multiple of 128, and its data area
+        // right after it, inside the checked region; all-zero is their formatted state
+        // (`state` 0: tail 0, inactive, count 0; `head` 0; counters 0).
+        unsafe {
+            let line = &*(base.add(ovf_off as usize) as *const crate::layout::OverflowLine);
+            line.state.store(0, r);
+            line.head.store(0, r);
+            line.reserved32.store(0, r);
+            line.overflowed.store(0, r);
+            line.activations.store(0, r);
+            line.reserved.iter().for_each(|w| w.store(0, r));
+            if !zeroed {
+                core::ptr::write_bytes(
+                    base.add(ovf_off as usize + LINE_LEN as usize),
+                    0,
+                    cfg.overflow as usize,
+                );
+            }
+        }
     }
     if cfg.wait {
         // SAFETY: the wait line lies at `wait_off`, a multiple of 128 inside the region.
@@ -349,8 +454,11 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
     if incompat & INCOMPAT_RECORDS == 0 {
         return Err(RecordLayoutError::NotRecords { incompat });
     }
-    let refused =
-        incompat & !(INCOMPAT_RECORDS | features::INCOMPAT_WAIT | features::INCOMPAT_PRODUCERS);
+    let refused = incompat
+        & !(INCOMPAT_RECORDS
+            | features::INCOMPAT_WAIT
+            | features::INCOMPAT_PRODUCERS
+            | INCOMPAT_RECORD_OVERFLOW);
     if refused != 0 {
         return Err(RecordLayoutError::Features { bits: refused });
     }
@@ -419,10 +527,17 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
     }
     crate::format::check_block_rows(&rows, header_len, region_len)?;
     let oc = h.overflow_capacity.load(r);
-    if oc != 0 {
+    let overflow = incompat & INCOMPAT_RECORD_OVERFLOW != 0;
+    if overflow {
+        check_overflow_capacity(oc)?;
+    } else if oc != 0 {
         return Err(LayoutError::OverflowCapacity { found: oc }.into());
     }
     let ps = h.producer_slots.load(r);
+    if overflow && incompat & features::INCOMPAT_PRODUCERS == 0 {
+        // The overflow area needs producer records (section 13): without them, none.
+        return Err(LayoutError::ProducerSlots { found: ps }.into());
+    }
     let producers_len = if incompat & features::INCOMPAT_PRODUCERS != 0 {
         if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&ps) {
             return Err(LayoutError::ProducerSlots { found: ps }.into());
@@ -438,7 +553,14 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
         (Block::Producer, u64::from(LINE_LEN)),
         (Block::Consumer, u64::from(LINE_LEN)),
         (Block::Slots, u64::from(capacity)),
-        (Block::Overflow, 0),
+        (
+            Block::Overflow,
+            if overflow {
+                u64::from(LINE_LEN) + u64::from(oc)
+            } else {
+                0
+            },
+        ),
         (Block::Wait, if wait { u64::from(LINE_LEN) } else { 0 }),
         (Block::Producers, producers_len),
     ];
@@ -464,5 +586,7 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
         wait_offset: wait.then_some(rows[Block::Wait as usize].0),
         producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
         producer_slots: if producers_len != 0 { ps } else { 0 },
+        overflow_offset: overflow.then_some(rows[Block::Overflow as usize].0),
+        overflow_capacity: if overflow { oc } else { 0 },
     })
 }

@@ -5,6 +5,14 @@ use crate::sync::{AtomicU32, AtomicU64};
 
 /// `incompat` bit 5: the region is a record ring.
 pub const INCOMPAT_RECORDS: u64 = 0x20;
+/// `incompat` bit 7 (layout 1.4): the record ring has an overflow area (table row 3,
+/// spec/RECORDS.md, section 13). Requires `INCOMPAT_PRODUCERS`.
+pub const INCOMPAT_RECORD_OVERFLOW: u64 = 0x80;
+/// Bit 32 of a record overflow `state` word: the overflow area is active (the same bit as
+/// [`crate::layout::overflow_state::ACTIVE`]).
+pub const OVERFLOW_ACTIVE: u64 = crate::layout::overflow_state::ACTIVE;
+/// Bit position of the reservation count (31 bits) in a record overflow `state` word.
+pub const OVERFLOW_COUNT_SHIFT: u32 = 33;
 /// `entry_format` of a record ring whose records are encoded as spec/RECORDS.md, section 5.
 pub const RECORDS_V1: u32 = 2;
 /// Bytes of a record header (also the header's `payload_offset`).
@@ -131,6 +139,15 @@ pub(crate) const fn tail_after(w: u64, need: u32) -> u64 {
     let pos = (w as u32).wrapping_add(need);
     let count = ((w >> 32) as u32).wrapping_add(1);
     pos as u64 | ((count as u64) << 32)
+}
+
+/// The overflow `state` word after a reservation of `need` bytes: position advanced, `ACTIVE`
+/// set, reservation count (bits 33..64) plus one.
+#[inline(always)]
+pub(crate) const fn overflow_after(w: u64, need: u32) -> u64 {
+    let pos = (w as u32).wrapping_add(need);
+    let count = ((w >> OVERFLOW_COUNT_SHIFT) as u32).wrapping_add(1) & 0x7fff_ffff;
+    pos as u64 | OVERFLOW_ACTIVE | ((count as u64) << OVERFLOW_COUNT_SHIFT)
 }
 
 /// One 8-byte word of a model data area: the header atomic and the payload bytes are kept

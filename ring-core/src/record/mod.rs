@@ -41,6 +41,7 @@ pub mod layout;
 #[cfg(ring_core_loom)]
 pub mod model;
 mod mpsc;
+mod overflow;
 mod recovery;
 mod rx;
 mod spsc;
@@ -69,8 +70,10 @@ pub(crate) struct RawRecords<'a> {
     pub(crate) cons: &'a ConsumerLine,
     pub(crate) wait: Option<&'a WaitLine>,
     pub(crate) mode: Mode,
-    /// The producer records (MPSC rings that have them).
+    /// The producer records (MPSC rings that have them, and rings with an overflow area).
     pub(crate) registry: Option<crate::protocol::registry::Registry<'a>>,
+    /// The overflow area, if the ring has one.
+    pub(crate) overflow: Option<overflow::OverflowArea<'a>>,
 }
 
 /// A reservation: where it started (before any padding record), where the record is, and its
@@ -160,6 +163,16 @@ pub struct RecordCounters {
     pub wakeups: u64,
     /// Times a consumer was about to sleep (0 without a wait block).
     pub sleeps: u64,
+    /// Records committed in the overflow area (discarded ones not counted; 0 without one).
+    pub overflowed: u64,
+    /// Times the overflow area went from inactive to active.
+    pub activations: u64,
+    /// Overflow producer position (the tail bits of `state`).
+    pub overflow_tail: u32,
+    /// Overflow consumer position.
+    pub overflow_head: u32,
+    /// Whether the overflow area is active (producers route every record to it).
+    pub overflow_active: bool,
 }
 
 impl<M: Memory> RecordRing<M> {
@@ -210,6 +223,13 @@ impl<M: Memory> RecordRing<M> {
                             geo.producer_slots as usize,
                         ),
                     }),
+                overflow: geo.overflow_offset.map(|o| overflow::OverflowArea {
+                    line: &*(base.add(o as usize) as *const crate::layout::OverflowLine),
+                    area: Area::new(
+                        base.add(o as usize + crate::layout::LINE_LEN as usize),
+                        geo.overflow_capacity,
+                    ),
+                }),
             }
         };
         RecordRing {
@@ -357,7 +377,7 @@ pub(crate) fn counters(raw: &RawRecords<'_>) -> RecordCounters {
     let (wakeups, sleeps) = raw.wait.map_or((0, 0), |l| {
         (l.wakeups.load(Relaxed), l.sleeps.load(Relaxed))
     });
-    RecordCounters {
+    let mut c = RecordCounters {
         tail: tail_pos(w),
         reservations: (w >> 32) as u32,
         head: raw.cons.head.load(Acquire),
@@ -365,7 +385,17 @@ pub(crate) fn counters(raw: &RawRecords<'_>) -> RecordCounters {
         discarded: raw.prod.discarded.load(Relaxed),
         wakeups,
         sleeps,
+        ..RecordCounters::default()
+    };
+    if let Some(o) = raw.overflow {
+        let s = o.line.state.load(Acquire);
+        c.overflowed = o.line.overflowed.load(Relaxed);
+        c.activations = o.line.activations.load(Relaxed);
+        c.overflow_tail = tail_pos(s);
+        c.overflow_head = o.line.head.load(Acquire);
+        c.overflow_active = s & layout::OVERFLOW_ACTIVE != 0;
     }
+    c
 }
 
 enum TxFlavor<'a> {
@@ -378,6 +408,8 @@ enum TxFlavor<'a> {
 /// Dropping it gives the SPSC claim back.
 pub struct RecordProducer {
     flavor: TxFlavor<'static>,
+    /// The overflow area (rings that have one): routing, spilling, committing there.
+    ovf: Option<overflow::OvfTx<'static>>,
     owner: Option<(&'static AtomicU32, u32)>,
     /// The producer record held (MPSC with records): registry and index.
     record: Option<(crate::protocol::registry::Registry<'static>, u32)>,
@@ -412,38 +444,68 @@ impl RecordProducer {
             eventfd,
             targets: false,
         });
+        // A producer record: every MPSC producer of a ring that has them, and every producer
+        // of a ring with an overflow area (RR1).
+        let record = match raw.registry {
+            Some(reg) if raw.mode == Mode::Mpsc || raw.overflow.is_some() => {
+                let index = match reg.register() {
+                    Some(i) => i,
+                    None => {
+                        // Every record held: free the dead owners' records, once.
+                        let _ = recovery::recover(&raw);
+                        reg.register().ok_or(HandleError::Claim(
+                            crate::ClaimError::NoProducerRecord {
+                                records: reg.records.len() as u32,
+                            },
+                        ))?
+                    }
+                };
+                // Byte intents start empty (nothing reserved), not at one position.
+                if let Some(rec) = reg.record(index) {
+                    rec.ring_len.store(0, Relaxed);
+                    rec.overflow_len.store(0, Relaxed);
+                }
+                Some((reg, index))
+            }
+            _ => None,
+        };
+        let unregister = |record: Option<(crate::protocol::registry::Registry<'_>, u32)>| {
+            if let Some((reg, index)) = record {
+                reg.unregister(index);
+            }
+        };
+        let rec = record.and_then(|(reg, i)| reg.record(i));
+        let ovf = raw.overflow.map(|o| {
+            overflow::OvfTx::new(
+                o,
+                &raw.prod.full_refusals,
+                &raw.prod.discarded,
+                rec.map(crate::protocol::registry::Intent::overflow),
+                wait,
+            )
+        });
         match raw.mode {
             Mode::Mpsc => {
-                let record = match raw.registry {
-                    Some(reg) => {
-                        let index = match reg.register() {
-                            Some(i) => i,
-                            None => {
-                                // Every record held: free the dead owners' records, once.
-                                let _ = recovery::recover(&raw);
-                                reg.register().ok_or(HandleError::Claim(
-                                    crate::ClaimError::NoProducerRecord {
-                                        records: reg.records.len() as u32,
-                                    },
-                                ))?
-                            }
-                        };
-                        Some((reg, index))
-                    }
-                    None => None,
-                };
-                let intent = record
-                    .and_then(|(reg, i)| reg.record(i))
-                    .map(crate::protocol::registry::Intent::ring);
+                let intent = rec.map(crate::protocol::registry::Intent::ring);
+                let mut tx = mpsc::MpTx::new(&raw, intent, wait);
+                tx.count_full = ovf.is_none();
                 Ok(RecordProducer {
-                    flavor: TxFlavor::Mp(mpsc::MpTx::new(&raw, intent, wait)),
+                    flavor: TxFlavor::Mp(tx),
+                    ovf,
                     owner: None,
                     record,
                     _keep: keep,
                 })
             }
             _ => {
-                let token = crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer)?;
+                let token = match crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer)
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        unregister(record);
+                        return Err(e.into());
+                    }
+                };
                 let tail = tail_pos(raw.prod.tail.load(Acquire));
                 let head = raw.cons.head.load(Acquire);
                 if tail.wrapping_sub(head) > raw.area.capacity()
@@ -451,19 +513,83 @@ impl RecordProducer {
                     || head % RECORD_ALIGN != 0
                 {
                     crate::ring::unclaim(&raw.prod.owner, token);
+                    unregister(record);
                     return Err(HandleError::Corrupt(RecordCorruption::IndicesOutOfRange {
                         tail,
                         head,
                     }));
                 }
+                if raw.overflow.is_some() {
+                    // As O7: a predecessor that died inside an overflow reservation left it
+                    // pending; nobody else will commit it (spec/RECORDS.md, section 13.5).
+                    let _ = recovery::recover(&raw);
+                }
+                let mut tx = spsc::SpscTx::new(&raw, tail, head, wait);
+                tx.count_full = ovf.is_none();
                 Ok(RecordProducer {
-                    flavor: TxFlavor::Spsc(spsc::SpscTx::new(&raw, tail, head, wait)),
+                    flavor: TxFlavor::Spsc(tx),
+                    ovf,
                     owner: Some((&raw.prod.owner, token)),
-                    record: None,
+                    record,
                     _keep: keep,
                 })
             }
         }
+    }
+
+    /// RO1-RO3 (rings with an overflow area): the data area while the overflow area is
+    /// inactive and the data area has room, else the overflow area; refused when both are
+    /// full.
+    #[cold]
+    #[inline(never)]
+    fn reserve_routed(&mut self, len: usize, ty: u8) -> Result<RecordMut<'_>, ReserveError> {
+        let RecordProducer { flavor, ovf, .. } = self;
+        let Some(o) = ovf.as_mut() else {
+            return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
+        };
+        let max = match flavor {
+            TxFlavor::Spsc(tx) => layout::max_record_len(tx.area().capacity()),
+            TxFlavor::Mp(tx) => layout::max_record_len(tx.area().capacity()),
+        };
+        if len > max as usize {
+            return Err(ReserveError::TooLarge { len, max });
+        }
+        let len32 = len as u32;
+        let mut s = o.state();
+        for _ in 0..crate::protocol::lap::SCAN_BUDGET {
+            if s & layout::OVERFLOW_ACTIVE == 0 {
+                let r = match flavor {
+                    TxFlavor::Spsc(tx) => tx.reserve(len),
+                    TxFlavor::Mp(tx) => tx.reserve(len, ty),
+                };
+                match r {
+                    Ok(resv) => {
+                        return Ok(RecordMut {
+                            tx: flavor,
+                            ovf: None,
+                            resv,
+                            ty,
+                            done: false,
+                        })
+                    }
+                    Err(ReserveError::Full { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match o.spill(s, len32, ty)? {
+                overflow::Spill::Got(resv) => {
+                    return Ok(RecordMut {
+                        tx: flavor,
+                        ovf: Some(o),
+                        resv,
+                        ty,
+                        done: false,
+                    })
+                }
+                overflow::Spill::Inactive(now) => s = now,
+            }
+        }
+        Err(ReserveError::Corrupt(RecordCorruption::Livelock))
     }
 
     /// Reserves a data record of `len` payload bytes to write in place; commit it with
@@ -507,12 +633,16 @@ impl RecordProducer {
             ty > record_type::PAD && ty <= record_type::MAX,
             "record type {ty} is not one a producer may write"
         );
+        if self.ovf.is_some() {
+            return self.reserve_routed(len, ty);
+        }
         let resv = match &mut self.flavor {
             TxFlavor::Spsc(tx) => tx.reserve(len)?,
             TxFlavor::Mp(tx) => tx.reserve(len, ty)?,
         };
         Ok(RecordMut {
             tx: &mut self.flavor,
+            ovf: None,
             resv,
             ty,
             done: false,
@@ -540,6 +670,12 @@ impl RecordProducer {
             ty > record_type::PAD && ty <= record_type::MAX,
             "record type {ty} is not one a producer may write"
         );
+        if self.ovf.is_some() {
+            let mut r = self.reserve_routed(bytes.len(), ty)?;
+            r.write(0, bytes);
+            r.commit();
+            return Ok(());
+        }
         // The copy cannot fail or panic, so no guard is needed between reserve and commit.
         match &mut self.flavor {
             TxFlavor::Spsc(tx) => {
@@ -576,6 +712,8 @@ impl Drop for RecordProducer {
 /// [`RecordMut::discard`], or dropping it, publishes it as discarded (consumers skip it).
 pub struct RecordMut<'p> {
     tx: &'p mut TxFlavor<'static>,
+    /// The overflow area, when the record lives there.
+    ovf: Option<&'p overflow::OvfTx<'static>>,
     resv: Resv,
     ty: u8,
     done: bool,
@@ -593,6 +731,9 @@ impl core::fmt::Debug for RecordMut<'_> {
 
 impl RecordMut<'_> {
     fn area(&self) -> Area<'static> {
+        if let Some(o) = self.ovf {
+            return o.area();
+        }
         match &*self.tx {
             TxFlavor::Spsc(t) => t.area(),
             TxFlavor::Mp(t) => t.area(),
@@ -679,6 +820,9 @@ impl RecordMut<'_> {
             "truncate can only shrink a record"
         );
         let len = len as u32;
+        if let Some(o) = self.ovf {
+            return o.truncate(&mut self.resv, len);
+        }
         match self.tx {
             TxFlavor::Spsc(t) => t.truncate(&mut self.resv, len),
             TxFlavor::Mp(t) => t.truncate(&mut self.resv, len),
@@ -688,6 +832,9 @@ impl RecordMut<'_> {
     #[inline(always)]
     fn finish(&mut self, flags: u64) {
         self.done = true;
+        if let Some(o) = self.ovf {
+            return o.commit(&self.resv, self.ty, flags);
+        }
         match self.tx {
             TxFlavor::Spsc(t) => {
                 t.commit(&self.resv, self.ty, flags);
@@ -728,6 +875,8 @@ impl Drop for RecordMut<'_> {
 /// The consumer handle of a record ring. Dropping it gives the claim back.
 pub struct RecordConsumer {
     rx: rx::Rx<'static>,
+    /// The overflow area's consumer (rings that have one).
+    ovf: Option<overflow::OvfRx<'static>>,
     raw: RawRecords<'static>,
     /// This process's eventfd slot for the ring (-1 when none is attached).
     #[cfg_attr(not(all(feature = "std", not(ring_core_loom))), allow(dead_code))]
@@ -782,7 +931,34 @@ impl RecordConsumer {
                 head,
             }));
         }
+        let ovf = match raw.overflow {
+            Some(o) => {
+                // The overflow positions: as the data area's (section 13.2).
+                let head = o.line.head.load(Acquire);
+                let tail = tail_pos(o.line.state.load(Acquire));
+                if tail.wrapping_sub(head) > o.area.capacity()
+                    || tail % RECORD_ALIGN != 0
+                    || head % RECORD_ALIGN != 0
+                {
+                    crate::ring::unclaim(&raw.cons.owner, token);
+                    return Err(HandleError::Corrupt(
+                        RecordCorruption::OverflowIndicesOutOfRange { tail, head },
+                    ));
+                }
+                let records = raw.registry.map_or(&[][..], |r| r.records);
+                Some(overflow::OvfRx::new(rx::Rx::overflow(
+                    o.area,
+                    &o.line.state,
+                    &o.line.head,
+                    records,
+                    head,
+                    tail,
+                )))
+            }
+            None => None,
+        };
         Ok(RecordConsumer {
+            ovf,
             rx: rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc),
             raw,
             eventfd,
@@ -802,18 +978,73 @@ impl RecordConsumer {
     /// consumer does not move).
     #[inline(always)]
     pub fn read(&mut self) -> Result<RecordRef<'_>, ReadError> {
-        let f = self.rx.next()?;
+        let (f, in_ovf) = match self.rx.next() {
+            Ok(f) => (f, false),
+            Err(ReadError::Empty) if self.ovf.is_some() => self.next_overflow()?,
+            Err(e) => return Err(e),
+        };
+        let rx = match (&mut self.ovf, in_ovf) {
+            (Some(o), true) => &mut o.rx,
+            _ => &mut self.rx,
+        };
         Ok(RecordRef {
             view: RecordView {
-                area: self.rx.area,
+                area: rx.area,
                 pos: f.pos,
                 len: f.len,
                 ty: f.ty,
                 _life: core::marker::PhantomData,
             },
-            rx: &mut self.rx,
+            rx,
             found: f,
         })
+    }
+
+    /// RO5 (the data area read empty): the next overflow record, delivered only while the
+    /// data area is empty in the strong sense (its `tail`, loaded after the record's header,
+    /// equals our `head`); a record found in the data area meanwhile comes first. Returns the
+    /// record and whether it is in the overflow area. Finding the overflow area drained too,
+    /// RO7.
+    #[cold]
+    #[inline(never)]
+    fn next_overflow(&mut self) -> Result<(rx::Found, bool), ReadError> {
+        let Some(o) = self.ovf.as_mut() else {
+            return Err(ReadError::Empty);
+        };
+        for _ in 0..2 {
+            match o.next() {
+                Ok(f) => {
+                    // After the header's Acquire load: the data area's `tail`.
+                    if tail_pos(self.raw.prod.tail.load(Acquire)) == self.rx.head {
+                        return Ok((f, true));
+                    }
+                    // A record was reserved in the data area: it goes first.
+                    match self.rx.next() {
+                        Ok(f) => return Ok((f, false)),
+                        Err(ReadError::Empty) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(ReadError::Empty) => {
+                    o.deactivate();
+                    return Err(ReadError::Empty);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // The data area's `tail` keeps moving while it reads empty: only a peer does that
+        // for long; report what a caller can retry.
+        Err(ReadError::Empty)
+    }
+
+    /// The next record of either area, and whether it is in the overflow area.
+    #[inline(always)]
+    fn next_any(&mut self) -> Result<(rx::Found, bool), ReadError> {
+        match self.rx.next() {
+            Ok(f) => Ok((f, false)),
+            Err(ReadError::Empty) if self.ovf.is_some() => self.next_overflow(),
+            Err(e) => Err(e),
+        }
     }
 
     /// Copies the next record's payload into `out` (replacing its contents) and releases it.
@@ -865,17 +1096,21 @@ impl RecordConsumer {
         let mut n = 0;
         let mut bytes = 0usize;
         while n < max {
-            match self.rx.next() {
-                Ok(found) => {
+            match self.next_any() {
+                Ok((found, in_ovf)) => {
+                    let rx = match (&mut self.ovf, in_ovf) {
+                        (Some(o), true) => &mut o.rx,
+                        _ => &mut self.rx,
+                    };
                     let view = RecordView {
-                        area: self.rx.area,
+                        area: rx.area,
                         pos: found.pos,
                         len: found.len,
                         ty: found.ty,
                         _life: core::marker::PhantomData,
                     };
                     f(&view);
-                    self.rx.consume(found);
+                    rx.consume(found);
                     n += 1;
                     bytes = bytes.saturating_add(found.len as usize);
                     if bytes >= byte_budget {
@@ -887,6 +1122,9 @@ impl RecordConsumer {
             }
         }
         self.rx.flush();
+        if let Some(o) = &mut self.ovf {
+            o.rx.flush();
+        }
         Ok(n)
     }
 
@@ -902,7 +1140,7 @@ impl RecordConsumer {
     /// Whether the producer position is beyond the consumer's (records published, or in MPSC
     /// reserved): what a waiter waits for.
     pub fn has_more(&self) -> bool {
-        self.rx.has_more()
+        self.rx.has_more() || self.ovf.as_ref().is_some_and(|o| o.has_more())
     }
 
     /// io_getevents-style reaping: delivers up to `max` records (and at most about
@@ -979,7 +1217,7 @@ impl RecordConsumer {
                 },
                 None => None,
             };
-            if self.rx.has_more() {
+            if self.has_more() {
                 // A record is reserved but not committed (MPSC), or corrupt: poll politely, and
                 // run recovery now and then in case its producer died.
                 let since = *held_since.get_or_insert_with(std::time::Instant::now);
@@ -999,7 +1237,7 @@ impl RecordConsumer {
             }
             // W2: announce, fence, snapshot the futex word, re-check, sleep.
             let seen = wait::announce_target(w, waiters::FUTEX, None);
-            if self.rx.has_more() {
+            if self.has_more() {
                 wait::retire(w, waiters::FUTEX);
                 continue;
             }

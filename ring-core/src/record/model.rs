@@ -3,7 +3,7 @@
 
 use super::layout::{RecordProducerLine, Word};
 use super::{HandleError, RawRecords, RecordConsumer, RecordCounters, RecordProducer};
-use crate::layout::{ConsumerLine, ProducerRecord, RegistryLine, WaitLine};
+use crate::layout::{ConsumerLine, OverflowLine, ProducerRecord, RegistryLine, WaitLine};
 use crate::protocol::Mode;
 use crate::ring::Keep;
 use alloc::sync::Arc;
@@ -17,6 +17,7 @@ struct Parts {
     wait: Option<WaitLine>,
     mode: Mode,
     registry: Option<(RegistryLine, Vec<ProducerRecord>)>,
+    overflow: Option<(OverflowLine, Vec<Word>)>,
     eventfd: AtomicI32,
 }
 
@@ -37,7 +38,20 @@ impl HeapRecordRing {
     /// An empty record ring with a data area of `capacity` bytes (a power of two >= 32) whose
     /// positions start at `initial` (a multiple of 8).
     pub fn new(capacity: u32, mode: Mode, initial: u32, wait: bool) -> Self {
+        Self::with_overflow(capacity, 0, mode, initial, wait)
+    }
+
+    /// As [`HeapRecordRing::new`], with an overflow area of `overflow` bytes (0: none; else a
+    /// power of two >= 32), and then producer records in either mode.
+    pub fn with_overflow(
+        capacity: u32,
+        overflow: u32,
+        mode: Mode,
+        initial: u32,
+        wait: bool,
+    ) -> Self {
         assert!(capacity.is_power_of_two() && capacity >= 32 && initial % 8 == 0);
+        assert!(overflow == 0 || (overflow.is_power_of_two() && overflow >= 32));
         HeapRecordRing {
             parts: Arc::new(Parts {
                 prod: RecordProducerLine::new(initial),
@@ -45,7 +59,13 @@ impl HeapRecordRing {
                 words: (0..capacity / 8).map(|_| Word::new()).collect(),
                 wait: wait.then(WaitLine::new),
                 mode,
-                registry: (mode == Mode::Mpsc).then(|| {
+                overflow: (overflow != 0).then(|| {
+                    (
+                        OverflowLine::new(),
+                        (0..overflow / 8).map(|_| Word::new()).collect(),
+                    )
+                }),
+                registry: (mode == Mode::Mpsc || overflow != 0).then(|| {
                     (
                         RegistryLine::new(),
                         (0..4).map(|_| ProducerRecord::new()).collect(),
@@ -70,6 +90,13 @@ impl HeapRecordRing {
                 .registry
                 .as_ref()
                 .map(|(line, records)| crate::protocol::registry::Registry { line, records }),
+            overflow: p
+                .overflow
+                .as_ref()
+                .map(|(line, words)| super::overflow::OverflowArea {
+                    line,
+                    area: super::layout::Area::new(words),
+                }),
         }
     }
 

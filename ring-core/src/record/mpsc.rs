@@ -13,16 +13,193 @@ use crate::sync::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
+/// One lane's shared words as a reserving producer sees them: the data area (or the overflow
+/// data area), the 64-bit producer word (`tail`, or the overflow `state`) and the consumer
+/// position word.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Lane<'a> {
+    pub(crate) area: Area<'a>,
+    pub(crate) tail_word: &'a AtomicU64,
+    pub(crate) head_word: &'a AtomicU32,
+    /// The overflow lane: the producer word is `state` (tail, `ACTIVE`, count from bit 33).
+    pub(crate) overflow: bool,
+}
+
+/// What [`take`] got.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Took {
+    /// The reservation (not yet marked) and the producer word its compare-and-swap replaced.
+    Got(Resv, u64),
+    /// Overflow lane only: `state` changed to this value with `ACTIVE` clear (a consumer
+    /// deactivated the area): the caller tries the data area again (RO1).
+    Inactive(u64),
+}
+
+/// MR1/MR2 (and RO2 on the overflow lane) with retries, starting from the producer word `w`:
+/// a lost compare-and-swap, a cached `head` that says full, a stale or corrupt position.
+/// Bounded by `SCAN_BUDGET` attempts. A refusal (`Full`) is not counted here.
+pub(crate) fn take(
+    lane: &Lane<'_>,
+    head_cache: &mut u32,
+    intent: Option<&Intent<'_>>,
+    mut w: u64,
+    len: u32,
+) -> Result<Took, ReserveError> {
+    let cap = lane.area.capacity();
+    let size = record_size(len);
+    let mut spent: u32 = 0;
+    // After a change of the word: on the overflow lane, an inactive area goes back to RO1.
+    let moved = |now: u64| lane.overflow && now & OVERFLOW_ACTIVE == 0;
+    let corrupt = |tail, head| {
+        Err(ReserveError::Corrupt(if lane.overflow {
+            RecordCorruption::OverflowIndicesOutOfRange { tail, head }
+        } else {
+            RecordCorruption::IndicesOutOfRange { tail, head }
+        }))
+    };
+    loop {
+        spent += 1;
+        let t = tail_pos(w);
+        if t % RECORD_ALIGN != 0 {
+            // Only a peer writes a misaligned position; unchanged on reload, it is corrupt.
+            let now = lane.tail_word.load(Acquire);
+            if now == w || spent >= SCAN_BUDGET {
+                return corrupt(t, *head_cache);
+            }
+            if moved(now) {
+                return Ok(Took::Inactive(now));
+            }
+            w = now;
+            continue;
+        }
+        let off = lane.area.offset(t);
+        let pad = if off + size > cap { cap - off } else { 0 };
+        let need = pad + size;
+        let mut used = t.wrapping_sub(*head_cache);
+        if used > cap || need > cap - used {
+            let head = lane.head_word.load(Acquire);
+            used = t.wrapping_sub(head);
+            if head % RECORD_ALIGN != 0 {
+                return corrupt(t, head);
+            }
+            if used <= cap {
+                *head_cache = head;
+                if need > cap - used {
+                    // Full as of a producer word we loaded before `head`: the real room is at
+                    // most this (`head` only grows after our load of it, `tail` too).
+                    let now = lane.tail_word.load(Acquire);
+                    if now == w {
+                        return Err(ReserveError::Full {
+                            needed: need,
+                            free: cap - used,
+                        });
+                    }
+                    if moved(now) {
+                        return Ok(Took::Inactive(now));
+                    }
+                    w = now;
+                    if spent >= SCAN_BUDGET {
+                        return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
+                    }
+                    continue;
+                }
+            } else {
+                // Our position is stale (the consumer passed it) or the words are corrupt.
+                // If the producer word (position and reservation count) did not change
+                // around our load of `head`, `t` was the real position when `head` was
+                // loaded, and honest peers keep `t - head <= capacity`: corrupt.
+                let now = lane.tail_word.load(Acquire);
+                if now == w || spent >= SCAN_BUDGET {
+                    return corrupt(tail_pos(now), head);
+                }
+                if moved(now) {
+                    return Ok(Took::Inactive(now));
+                }
+                w = now;
+                continue;
+            }
+        }
+        if let Some(i) = intent {
+            i.span(t, need);
+        }
+        let next = if lane.overflow {
+            overflow_after(w, need)
+        } else {
+            tail_after(w, need)
+        };
+        match lane
+            .tail_word
+            .compare_exchange_weak(w, next, AcqRel, Acquire)
+        {
+            Ok(_) => {
+                return Ok(Took::Got(
+                    Resv {
+                        start: t,
+                        pos: t.wrapping_add(pad),
+                        len,
+                    },
+                    w,
+                ))
+            }
+            Err(now) => {
+                if moved(now) {
+                    return Ok(Took::Inactive(now));
+                }
+                w = now
+            }
+        }
+        if spent >= SCAN_BUDGET {
+            return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
+        }
+    }
+}
+
+/// MR3 (and RO3): the padding header (committed at once, Release) and the BUSY header
+/// (Relaxed).
+#[inline(always)]
+pub(crate) fn mark(area: &Area<'_>, r: &Resv, ty: u8) {
+    if r.pos != r.start {
+        let pad = r.pos.wrapping_sub(r.start);
+        area.header(r.start).store(
+            header(r.start, pad - RECORD_HEADER_LEN, record_type::PAD, 0),
+            Release,
+        );
+    }
+    area.header(r.pos)
+        .store(header(r.pos, r.len, ty, BUSY), Relaxed);
+}
+
+/// Shrinks an uncommitted reservation of a lane with BUSY marks: the bytes it gives up become
+/// a discarded filler record, committed at once (before the record itself, so a consumer that
+/// sees the record committed also sees the filler).
+pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
+    let old = record_size(r.len);
+    let new = record_size(len);
+    if new < old {
+        let at = r.pos.wrapping_add(new);
+        area.header(at).store(
+            header(
+                at,
+                old - new - RECORD_HEADER_LEN,
+                record_type::DATA,
+                DISCARD,
+            ),
+            Release,
+        );
+    }
+    r.len = len;
+}
+
 /// The MPSC producer flavor.
 #[derive(Debug)]
 pub(crate) struct MpTx<'a> {
     /// The last `head` loaded (validated): never ahead of the real one.
     head_cache: u32,
-    area: Area<'a>,
+    lane: Lane<'a>,
     max_len: u32,
-    tail_word: &'a AtomicU64,
-    head_word: &'a AtomicU32,
     refusals: &'a AtomicU64,
+    /// Whether a refusal counts in `full_refusals` (not when an overflow area takes over).
+    pub(super) count_full: bool,
     pub(super) discarded: &'a AtomicU64,
     wait: Option<Waker<'a>>,
     /// This producer's intent words (RR2: stored before every compare-and-swap of `tail`).
@@ -39,11 +216,15 @@ impl<'a> MpTx<'a> {
         MpTx {
             intent,
             head_cache: raw.cons.head.load(Acquire),
-            area: raw.area,
+            lane: Lane {
+                area: raw.area,
+                tail_word: &raw.prod.tail,
+                head_word: &raw.cons.head,
+                overflow: false,
+            },
             max_len: max_record_len(raw.area.capacity()),
-            tail_word: &raw.prod.tail,
-            head_word: &raw.cons.head,
             refusals: &raw.prod.full_refusals,
+            count_full: true,
             discarded: &raw.prod.discarded,
             wait,
         }
@@ -60,11 +241,12 @@ impl<'a> MpTx<'a> {
             });
         }
         let len = len as u32;
-        let cap = self.area.capacity();
+        let area = self.lane.area;
+        let cap = area.capacity();
         let size = record_size(len);
-        let w = self.tail_word.load(Acquire);
+        let w = self.lane.tail_word.load(Acquire);
         let t = tail_pos(w);
-        let off = self.area.offset(t);
+        let off = area.offset(t);
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
         let used = t.wrapping_sub(self.head_cache);
@@ -73,6 +255,7 @@ impl<'a> MpTx<'a> {
                 i.span(t, need);
             }
             match self
+                .lane
                 .tail_word
                 .compare_exchange_weak(w, tail_after(w, need), AcqRel, Acquire)
             {
@@ -86,114 +269,28 @@ impl<'a> MpTx<'a> {
         } else {
             self.reserve_slow(w, len)?
         };
-        self.mark(&r, ty);
+        mark(&area, &r, ty);
         Ok(r)
     }
 
-    /// MR3: the padding header (committed at once, Release) and the BUSY header (Relaxed).
-    #[inline(always)]
-    fn mark(&self, r: &Resv, ty: u8) {
-        if r.pos != r.start {
-            let pad = r.pos.wrapping_sub(r.start);
-            self.area.header(r.start).store(
-                header(r.start, pad - RECORD_HEADER_LEN, record_type::PAD, 0),
-                Release,
-            );
-        }
-        self.area
-            .header(r.pos)
-            .store(header(r.pos, r.len, ty, BUSY), Relaxed);
-    }
-
-    /// MR1/MR2 with retries: a lost compare-and-swap, a cached `head` that says full, a stale
-    /// or corrupt position. Bounded by `SCAN_BUDGET` attempts.
     #[cold]
     #[inline(never)]
-    fn reserve_slow(&mut self, mut w: u64, len: u32) -> Result<Resv, ReserveError> {
-        let cap = self.area.capacity();
-        let size = record_size(len);
-        let mut spent: u32 = 0;
-        loop {
-            spent += 1;
-            let t = tail_pos(w);
-            if t % RECORD_ALIGN != 0 {
-                // Only a peer writes a misaligned position; unchanged on reload, it is corrupt.
-                let now = self.tail_word.load(Acquire);
-                if now == w || spent >= SCAN_BUDGET {
-                    return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
-                        tail: t,
-                        head: self.head_cache,
-                    }));
+    fn reserve_slow(&mut self, w: u64, len: u32) -> Result<Resv, ReserveError> {
+        match take(
+            &self.lane,
+            &mut self.head_cache,
+            self.intent.as_ref(),
+            w,
+            len,
+        ) {
+            Ok(Took::Got(r, _)) => Ok(r),
+            // The data area's lane never reports a deactivation.
+            Ok(Took::Inactive(_)) => Err(ReserveError::Corrupt(RecordCorruption::Livelock)),
+            Err(e) => {
+                if self.count_full && matches!(e, ReserveError::Full { .. }) {
+                    self.refusals.fetch_add(1, Relaxed);
                 }
-                w = now;
-                continue;
-            }
-            let off = self.area.offset(t);
-            let pad = if off + size > cap { cap - off } else { 0 };
-            let need = pad + size;
-            let mut used = t.wrapping_sub(self.head_cache);
-            if used > cap || need > cap - used {
-                let head = self.head_word.load(Acquire);
-                used = t.wrapping_sub(head);
-                if head % RECORD_ALIGN != 0 {
-                    return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
-                        tail: t,
-                        head,
-                    }));
-                }
-                if used <= cap {
-                    self.head_cache = head;
-                    if need > cap - used {
-                        // Full as of a `tail` we loaded before `head`: the real room is at most
-                        // this (`head` only grows after our load of it, `tail` too).
-                        let now = self.tail_word.load(Acquire);
-                        if now == w {
-                            self.refusals.fetch_add(1, Relaxed);
-                            return Err(ReserveError::Full {
-                                needed: need,
-                                free: cap - used,
-                            });
-                        }
-                        w = now;
-                        if spent >= SCAN_BUDGET {
-                            return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
-                        }
-                        continue;
-                    }
-                } else {
-                    // Our `tail` is stale (the consumer passed it) or the words are corrupt.
-                    // If the `tail` word (position and reservation count) did not change
-                    // around our load of `head`, `t` was the real position when `head` was
-                    // loaded, and honest peers keep `t - head <= capacity`: corrupt.
-                    let now = self.tail_word.load(Acquire);
-                    if now == w || spent >= SCAN_BUDGET {
-                        return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
-                            tail: tail_pos(now),
-                            head,
-                        }));
-                    }
-                    w = now;
-                    continue;
-                }
-            }
-            if let Some(i) = &self.intent {
-                i.span(t, need);
-            }
-            match self
-                .tail_word
-                .compare_exchange_weak(w, tail_after(w, need), AcqRel, Acquire)
-            {
-                Ok(_) => {
-                    return Ok(Resv {
-                        start: t,
-                        pos: t.wrapping_add(pad),
-                        len,
-                    })
-                }
-                Err(now) => w = now,
-            }
-            if spent >= SCAN_BUDGET {
-                return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
+                Err(e)
             }
         }
     }
@@ -201,7 +298,8 @@ impl<'a> MpTx<'a> {
     /// MR4: the committed header (Release publishes the payload), then W1.
     #[inline(always)]
     pub(crate) fn commit(&mut self, r: &Resv, ty: u8, flags: u64) {
-        self.area
+        self.lane
+            .area
             .header(r.pos)
             .store(header(r.pos, r.len, ty, flags), Release);
         if let Some(w) = &self.wait {
@@ -209,30 +307,14 @@ impl<'a> MpTx<'a> {
         }
     }
 
-    /// Shrinks an uncommitted reservation: the bytes it gives up become a discarded filler
-    /// record, committed at once (before the record itself, so a consumer that sees the record
-    /// committed also sees the filler).
+    /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
     pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
-        let old = record_size(r.len);
-        let new = record_size(len);
-        if new < old {
-            let at = r.pos.wrapping_add(new);
-            self.area.header(at).store(
-                header(
-                    at,
-                    old - new - RECORD_HEADER_LEN,
-                    record_type::DATA,
-                    DISCARD,
-                ),
-                Release,
-            );
-        }
-        r.len = len;
+        truncate_marked(&self.lane.area, r, len);
     }
 
     /// The data area.
     #[inline(always)]
     pub(crate) fn area(&self) -> Area<'a> {
-        self.area
+        self.lane.area
     }
 }

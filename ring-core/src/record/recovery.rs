@@ -24,17 +24,48 @@ fn alive(owner: u32, start_time: u64) -> bool {
     crate::process_start_time(owner).map_or(true, |t| t == start_time)
 }
 
-/// One record as recovery reads it: the start before the length (Acquire), then the owner.
+/// One record as recovery reads it: each intent's start before its length (Acquire), then the
+/// owner.
 #[derive(Copy, Clone, Debug)]
 struct Seen {
     owner: u32,
     alive: bool,
-    start: u32,
-    len: u32,
+    /// The data area intent (start, length).
+    ring: (u32, u32),
+    /// The overflow intent (start, length).
+    ovf: (u32, u32),
 }
 
-fn covers(s: &Seen, pos: u32) -> bool {
-    s.owner != 0 && pos.wrapping_sub(s.start) < s.len
+impl Seen {
+    fn intent(&self, overflow: bool) -> (u32, u32) {
+        if overflow {
+            self.ovf
+        } else {
+            self.ring
+        }
+    }
+}
+
+fn covers(s: &Seen, pos: u32, overflow: bool) -> bool {
+    let (start, len) = s.intent(overflow);
+    s.owner != 0 && pos.wrapping_sub(start) < len
+}
+
+/// Where a lane's walk started and stopped: a dead record whose intent reaches into
+/// `[stop, tail)` keeps its intent (a later run needs it).
+#[derive(Copy, Clone, Debug)]
+struct Walked {
+    stop: u32,
+    tail: u32,
+}
+
+impl Walked {
+    /// Whether the intent `(start, len)` may still name pending bytes the walk did not reach.
+    fn needs(&self, (start, len): (u32, u32)) -> bool {
+        let left = self.tail.wrapping_sub(self.stop);
+        let ahead = start.wrapping_sub(self.stop);
+        left != 0 && len != 0 && (ahead < left || self.stop.wrapping_sub(start) < len)
+    }
 }
 
 /// Takes the recovery claim word (a dead holder's is taken over), as R3.
@@ -66,11 +97,69 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
     let reg = raw.registry.ok_or(RecoverError::NoRecords)?;
     let me = lock(&reg)?;
     let mut done = Recovered::default();
-    let area = raw.area;
+    // RR4 over the data area (MPSC: an SPSC data area never holds a pending record), then the
+    // overflow area.
+    let main = if raw.mode == crate::protocol::Mode::Mpsc {
+        let head = raw.cons.head.load(Acquire);
+        let tail = tail_pos(raw.prod.tail.load(Acquire));
+        Some(walk(raw.area, head, tail, &reg, false, &mut done))
+    } else {
+        None
+    };
+    let ovf = raw.overflow.map(|o| {
+        let head = o.line.head.load(Acquire);
+        let tail = tail_pos(o.line.state.load(Acquire));
+        walk(o.area, head, tail, &reg, true, &mut done)
+    });
+    // RR5: free the records of dead owners.
+    for r in reg.records {
+        let owner = r.owner.load(Acquire);
+        if owner == 0 || alive(owner, r.start_time.load(Acquire)) {
+            continue;
+        }
+        let ring = (r.ring_start.load(Acquire), r.ring_len.load(Acquire));
+        let ovfi = (r.overflow_start.load(Acquire), r.overflow_len.load(Acquire));
+        if main.is_some_and(|w| w.needs(ring)) || ovf.is_some_and(|w| w.needs(ovfi)) {
+            continue; // Its span may still be pending beyond where the walk stopped.
+        }
+        // Release: a consumer that reads the intent gone (section 7.3) also sees the
+        // discarded records committed above.
+        r.ring_len.store(0, Release);
+        r.overflow_len.store(0, Release);
+        r.start_time.store(0, Relaxed);
+        if r.owner.compare_exchange(owner, 0, Release, Relaxed).is_ok() {
+            done.records += 1;
+        }
+    }
+    if done.positions != 0 {
+        raw.prod
+            .discarded
+            .fetch_add(u64::from(done.positions), Relaxed);
+        reg.line
+            .recovered
+            .fetch_add(u64::from(done.positions), Relaxed);
+    }
+    reg.line
+        .reclaimed
+        .fetch_add(u64::from(done.records), Relaxed);
+    reg.line.recoveries.fetch_add(1, Relaxed);
+    let _ = reg.line.recoverer.compare_exchange(me, 0, Release, Relaxed);
+    Ok(done)
+}
+
+/// RR4 over one lane (`area` with the positions `head` then `tail`, loaded in that order with
+/// Acquire): commits as discarded every pending record no live producer's intent covers.
+fn walk(
+    area: Area<'_>,
+    head: u32,
+    tail: u32,
+    reg: &Registry<'_>,
+    overflow: bool,
+    done: &mut Recovered,
+) -> Walked {
     let cap = area.capacity();
-    // RR4: `head` before `tail` (Acquire both): the span between them was reserved.
-    let head = raw.cons.head.load(Acquire);
-    let tail = tail_pos(raw.prod.tail.load(Acquire));
+    // The records, read once per lane at its first pending record: after this lane's
+    // positions, so that every reservation below `tail` has its intent among them.
     let mut seen: Option<alloc::vec::Vec<Seen>> = None;
     // Where the walk stopped: a dead record whose intent reaches into `[stop, tail)` keeps its
     // intent (a later run needs it), so RR5 does not free it.
@@ -101,20 +190,22 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
                 reg.records
                     .iter()
                     .map(|r| {
-                        let start = r.ring_start.load(Acquire);
-                        let len = r.ring_len.load(Acquire);
+                        let rs = r.ring_start.load(Acquire);
+                        let rl = r.ring_len.load(Acquire);
+                        let os = r.overflow_start.load(Acquire);
+                        let ol = r.overflow_len.load(Acquire);
                         let owner = r.owner.load(Acquire);
                         let st = r.start_time.load(Acquire);
                         Seen {
                             owner,
                             alive: owner != 0 && alive(owner, st),
-                            start,
-                            len,
+                            ring: (rs, rl),
+                            ovf: (os, ol),
                         }
                     })
                     .collect()
             });
-            if records.iter().any(|s| s.alive && covers(s, p)) {
+            if records.iter().any(|s| s.alive && covers(s, p, overflow)) {
                 // A live producer is writing it: skip it if its length is known, else stop.
                 if w != 0 {
                     let size = record_size(header_len(w));
@@ -129,10 +220,13 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
             // dead intents covering `p`, which must agree.
             let mut span: Option<(u32, u32)> = None;
             let mut ambiguous = false;
-            for s in records.iter().filter(|s| !s.alive && covers(s, p)) {
+            for s in records
+                .iter()
+                .filter(|s| !s.alive && covers(s, p, overflow))
+            {
                 match span {
-                    None => span = Some((s.start, s.len)),
-                    Some(x) if x == (s.start, s.len) => {}
+                    None => span = Some(s.intent(overflow)),
+                    Some(x) if x == s.intent(overflow) => {}
                     Some(_) => ambiguous = true,
                 }
             }
@@ -199,39 +293,5 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
         }
         stop = p;
     }
-    // RR5: free the records of dead owners.
-    for r in reg.records {
-        let owner = r.owner.load(Acquire);
-        if owner == 0 || alive(owner, r.start_time.load(Acquire)) {
-            continue;
-        }
-        let (start, len) = (r.ring_start.load(Acquire), r.ring_len.load(Acquire));
-        let left = tail.wrapping_sub(stop);
-        let ahead = start.wrapping_sub(stop);
-        if left != 0 && len != 0 && (ahead < left || stop.wrapping_sub(start) < len) {
-            continue; // Its span may still be pending beyond where the walk stopped.
-        }
-        // Release: a consumer that reads the intent gone (section 7.3) also sees the
-        // discarded records committed above.
-        r.ring_len.store(0, Release);
-        r.overflow_len.store(0, Relaxed);
-        r.start_time.store(0, Relaxed);
-        if r.owner.compare_exchange(owner, 0, Release, Relaxed).is_ok() {
-            done.records += 1;
-        }
-    }
-    if done.positions != 0 {
-        raw.prod
-            .discarded
-            .fetch_add(u64::from(done.positions), Relaxed);
-        reg.line
-            .recovered
-            .fetch_add(u64::from(done.positions), Relaxed);
-    }
-    reg.line
-        .reclaimed
-        .fetch_add(u64::from(done.records), Relaxed);
-    reg.line.recoveries.fetch_add(1, Relaxed);
-    let _ = reg.line.recoverer.compare_exchange(me, 0, Release, Relaxed);
-    Ok(done)
+    Walked { stop, tail }
 }

@@ -8,7 +8,7 @@ use super::RawRecords;
 use crate::layout::ProducerRecord;
 use crate::sync::{
     AtomicU32, AtomicU64,
-    Ordering::{Acquire, Release},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
 /// The consumer state.
@@ -27,6 +27,11 @@ pub(crate) struct Rx<'a> {
     multi: bool,
     /// MPSC with producer records: the records, to tell a reservation from released bytes.
     records: &'a [ProducerRecord],
+    /// The overflow lane: its intents are the records' overflow words, and its errors name
+    /// the overflow area.
+    overflow: bool,
+    /// Records delivered (consumed) through this lane by this handle (wraps).
+    pub(crate) delivered: u64,
 }
 
 /// A validated, deliverable record: position, payload length, type.
@@ -49,7 +54,58 @@ impl<'a> Rx<'a> {
             head_word: &raw.cons.head,
             multi,
             records: raw.registry.map_or(&[], |r| r.records),
+            overflow: false,
+            delivered: 0,
         }
+    }
+
+    /// The consumer of the overflow lane (spec/RECORDS.md, section 13): `area` the overflow
+    /// data area, `state` the overflow `state` word (its low 32 bits are the producer
+    /// position), `head_word` the overflow `head`; `head` and `tail` validated by the caller.
+    /// Always read as MPSC (pending headers, zeroing on release).
+    pub(crate) fn overflow(
+        area: Area<'a>,
+        state: &'a AtomicU64,
+        head_word: &'a AtomicU32,
+        records: &'a [ProducerRecord],
+        head: u32,
+        tail: u32,
+    ) -> Self {
+        Rx {
+            head,
+            stored: head,
+            tail_cache: tail,
+            area,
+            tail_word: state,
+            head_word,
+            multi: true,
+            records,
+            overflow: true,
+            delivered: 0,
+        }
+    }
+
+    /// A corruption error of this lane.
+    #[cold]
+    fn corrupt(&self, c: RecordCorruption) -> ReadError {
+        ReadError::Corrupt(match (self.overflow, c) {
+            (true, RecordCorruption::IndicesOutOfRange { tail, head }) => {
+                RecordCorruption::OverflowIndicesOutOfRange { tail, head }
+            }
+            (
+                true,
+                RecordCorruption::Header {
+                    position,
+                    header,
+                    reason,
+                },
+            ) => RecordCorruption::OverflowHeader {
+                position,
+                header,
+                reason,
+            },
+            (_, c) => c,
+        })
     }
 
     /// RC1/MC1: reload and validate the producer position.
@@ -58,7 +114,7 @@ impl<'a> Rx<'a> {
     fn reload_tail(&mut self) -> Result<(), ReadError> {
         let t = tail_pos(self.tail_word.load(Acquire));
         if t.wrapping_sub(self.head) > self.area.capacity() || t % RECORD_ALIGN != 0 {
-            return Err(ReadError::Corrupt(RecordCorruption::IndicesOutOfRange {
+            return Err(self.corrupt(RecordCorruption::IndicesOutOfRange {
                 tail: t,
                 head: self.head,
             }));
@@ -192,8 +248,11 @@ impl<'a> Rx<'a> {
     #[inline(never)]
     fn released_word(&self, h: u32) -> bool {
         for r in self.records {
-            let start = r.ring_start.load(Acquire);
-            let len = r.ring_len.load(Acquire);
+            let (start, len) = if self.overflow {
+                (r.overflow_start.load(Acquire), r.overflow_len.load(Acquire))
+            } else {
+                (r.ring_start.load(Acquire), r.ring_len.load(Acquire))
+            };
             if r.owner.load(Acquire) != 0 && h.wrapping_sub(start) < len {
                 return false;
             }
@@ -206,7 +265,7 @@ impl<'a> Rx<'a> {
     fn validate(&self, h: u32, w: u64) -> Result<u32, ReadError> {
         let cap = self.area.capacity();
         let bad = |reason| {
-            Err(ReadError::Corrupt(RecordCorruption::Header {
+            Err(self.corrupt(RecordCorruption::Header {
                 position: h,
                 header: w,
                 reason,
@@ -252,14 +311,72 @@ impl<'a> Rx<'a> {
             unsafe { self.area.zero(f.pos, size) };
         }
         self.head = f.pos.wrapping_add(size);
+        self.delivered = self.delivered.wrapping_add(1);
     }
 
-    /// Stores the private position into `head` (Release) if it moved.
+    /// Counts, without consuming anything, the records that can be read from the private
+    /// position now: committed records of a delivered type (padding and discarded ones are
+    /// passed over, not counted), up to `limit`, stopping at a pending or invalid header.
+    /// Returns the count and whether the walk reached the producer position (loaded once,
+    /// Acquire). Bounded: every step passes at least 8 bytes and never the producer position.
+    #[cfg(all(feature = "std", not(ring_core_loom)))]
+    pub(crate) fn count_ready(&self, limit: usize) -> (usize, bool) {
+        let cap = self.area.capacity();
+        let t = tail_pos(self.tail_word.load(Acquire));
+        if t.wrapping_sub(self.head) > cap || t % RECORD_ALIGN != 0 {
+            return (0, false);
+        }
+        let mut p = self.head;
+        let mut n = 0;
+        while p != t && n < limit {
+            let w = self.area.header(p).load(Acquire);
+            let size = record_size(header_len(w));
+            let ty = header_type(w);
+            let off = self.area.offset(p);
+            if header_seq(w) != p
+                || w & BUSY != 0
+                || ty == record_type::NONE
+                || size > t.wrapping_sub(p)
+                || off + size > cap
+                || (ty == record_type::PAD && size != cap - off)
+                || (ty != record_type::PAD && size > cap / 2)
+            {
+                return (n, false);
+            }
+            if ty != record_type::PAD && w & DISCARD == 0 {
+                n += 1;
+            }
+            p = p.wrapping_add(size);
+        }
+        (n, p == t)
+    }
+
+    /// Stores the private position into `head` (Release) if it moved. On the overflow lane,
+    /// having released everything up to the last producer position loaded, also RO7.
     #[inline(always)]
     pub(crate) fn flush(&mut self) {
         if self.head != self.stored {
             self.stored = self.head;
             self.head_word.store(self.head, Release);
+            if self.overflow && self.head == self.tail_cache {
+                self.deactivate();
+            }
+        }
+    }
+
+    /// RO7 (overflow lane; its producer word is `state`): clear `ACTIVE` if every reserved
+    /// overflow position is consumed, by compare-and-swap from the very value checked (a
+    /// reservation in between changes the position and the count, and the clear fails). The
+    /// overflow `head` is stored by then.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn deactivate(&self) {
+        debug_assert!(self.overflow && self.head == self.stored);
+        let s = self.tail_word.load(Acquire);
+        if s & OVERFLOW_ACTIVE != 0 && tail_pos(s) == self.head {
+            let _ = self
+                .tail_word
+                .compare_exchange(s, s & !OVERFLOW_ACTIVE, AcqRel, Relaxed);
         }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct SpscTx<'a> {
     tail_word: &'a AtomicU64,
     head_word: &'a AtomicU32,
     refusals: &'a AtomicU64,
+    /// Whether a refusal counts in `full_refusals` (not when an overflow area takes over).
+    pub(super) count_full: bool,
     pub(super) discarded: &'a AtomicU64,
     wait: Option<Waker<'a>>,
 }
@@ -39,6 +41,7 @@ impl<'a> SpscTx<'a> {
             tail_word: &raw.prod.tail,
             head_word: &raw.cons.head,
             refusals: &raw.prod.full_refusals,
+            count_full: true,
             discarded: &raw.prod.discarded,
             wait,
         }
@@ -85,7 +88,9 @@ impl<'a> SpscTx<'a> {
         }
         self.limit = head.wrapping_add(cap);
         if need > cap - used {
-            self.refusals.fetch_add(1, Relaxed);
+            if self.count_full {
+                self.refusals.fetch_add(1, Relaxed);
+            }
             return Err(ReserveError::Full {
                 needed: need,
                 free: cap - used,
