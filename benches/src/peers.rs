@@ -6,7 +6,7 @@
 //! Entries are [`Item`]s: 16 bytes ([`ring_core::Completion`]).
 
 use crate::floor::{FloorRx, FloorTx};
-use ring_core::{Consumer, Producer, SpscProducer};
+use ring_core::{Consumer, Producer, SpscConsumer, SpscProducer};
 
 /// The entry every benchmark moves: 16 bytes (cookie, result, flags).
 pub type Item = ring_core::Completion;
@@ -59,6 +59,13 @@ impl Tx for SpscProducer<Item> {
     #[inline(always)]
     fn push(&mut self, v: Item) -> Result<(), Item> {
         SpscProducer::push(self, v).map_err(|e| e.into_inner())
+    }
+}
+
+impl Rx for SpscConsumer<Item> {
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Item> {
+        SpscConsumer::pop(self).ok()
     }
 }
 

@@ -23,7 +23,8 @@ pub enum Spsc {
     Ours,
     /// ring-core, SPSC mode, with the wait block (one SeqCst fence per publication).
     OursWaitBlock,
-    /// ring-core, SPSC mode, no wait block, through `SpscProducer` (no dispatch).
+    /// ring-core, SPSC mode, no wait block, through `SpscProducer` and `SpscConsumer` (no
+    /// dispatch).
     OursSpscProducer,
     /// ring-core's zero-copy batch API (`reserve_exact`/`view`); batches only.
     OursZeroCopy,
@@ -71,7 +72,7 @@ impl Spsc {
         match self {
             Spsc::Ours => "ours",
             Spsc::OursWaitBlock => "ours (wait block)",
-            Spsc::OursSpscProducer => "ours (SpscProducer)",
+            Spsc::OursSpscProducer => "ours (SpscProducer/SpscConsumer)",
             Spsc::OursZeroCopy => "ours (zero-copy)",
             Spsc::Floor => "floor ring",
             Spsc::FloorUncached => "floor ring, uncached indices",
@@ -94,7 +95,8 @@ impl Spsc {
             Spsc::OursSpscProducer => {
                 let ring = ours_ring(Mode::Spsc, false);
                 let tx = || ring.producer().unwrap().into_spsc().unwrap();
-                threads::spsc(n, tx, || ring.consumer().unwrap())
+                let rx = || ring.consumer().unwrap().into_spsc().unwrap();
+                threads::spsc(n, tx, rx)
             }
             Spsc::Floor => {
                 let f = HeapFloor::<Item>::new(CAP);

@@ -101,6 +101,75 @@ fn spsc_producer_wrap() {
     });
 }
 
+/// `SpscProducer` and `SpscConsumer` together: pushes, then a close, against `pop` and
+/// `pop_into`, across the wrap; the consumer sees every entry, in order, before the end.
+#[test]
+fn spsc_dispatch_free_handles_wrap_and_close() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START));
+        let r = ring.clone();
+        let t = thread::spawn(move || {
+            let mut tx = r.producer().unwrap().into_spsc().unwrap();
+            let vals = values(0, 3);
+            let mut sent = 0;
+            for _ in 0..ATTEMPTS * 2 {
+                match tx.push(vals[sent]) {
+                    Ok(()) => sent += 1,
+                    Err(ring_core::PushError::Full(_)) => thread::yield_now(),
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+                if sent == vals.len() {
+                    break;
+                }
+            }
+            tx.close();
+            vals[..sent].to_vec()
+        });
+        let mut rx = ring.consumer().unwrap().into_spsc().unwrap();
+        let mut got = Vec::new();
+        let mut closed = false;
+        for i in 0..ATTEMPTS * 2 {
+            let r = if i % 2 == 0 {
+                rx.pop().map(|v| got.push(v))
+            } else {
+                let mut buf = [0u64; 2];
+                rx.pop_into(&mut buf)
+                    .map(|n| got.extend_from_slice(&buf[..n]))
+            };
+            match r {
+                Ok(()) => {}
+                Err(ring_core::PopError::Empty) => thread::yield_now(),
+                Err(ring_core::PopError::Closed) => {
+                    closed = true;
+                    break;
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        let pushed = t.join().unwrap();
+        if closed {
+            // The end came after every entry: nothing is left.
+            assert_eq!(got, pushed, "the end was reported before every entry");
+        }
+        drop(rx);
+        got.extend(drain_to_end(&ring));
+        check(&[pushed], &[got]);
+    });
+}
+
+/// Drains what is left of a closed ring.
+fn drain_to_end(ring: &HeapRing<u64>) -> Vec<u64> {
+    let mut rx = ring.consumer().unwrap();
+    let mut got = Vec::new();
+    loop {
+        match rx.pop() {
+            Ok(v) => got.push(v),
+            Err(ring_core::PopError::Closed) => return got,
+            Err(e) => panic!("unexpected {e:?} after the close"),
+        }
+    }
+}
+
 /// The general flavor over an SPSC ring with lap tags, across the wrap.
 #[test]
 fn spsc_unpacked_single_wrap() {

@@ -389,6 +389,22 @@ impl<T: Entry> Consumer<T> {
         }
     }
 
+    /// The SPSC flavor, if this consumer has it ([`Consumer::into_spsc`]).
+    pub(crate) fn spsc_flavor(&self) -> Option<&SpscRx<'static, T>> {
+        match &self.flavor {
+            Flavor::Spsc(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The SPSC flavor, if this consumer has it, to bring its state up to date.
+    pub(crate) fn spsc_flavor_mut(&mut self) -> Option<&mut SpscRx<'static, T>> {
+        match &mut self.flavor {
+            Flavor::Spsc(f) => Some(f),
+            _ => None,
+        }
+    }
+
     /// The SPSC flavor inline, the others out of line (so batch calls stay small).
     #[inline(always)]
     fn claim_span(&mut self, n: u32) -> Result<Span, Shortfall> {

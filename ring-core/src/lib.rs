@@ -147,6 +147,7 @@ pub mod record;
 #[cfg(feature = "std")]
 pub mod region;
 pub mod ring;
+pub mod spsc_consumer;
 pub mod spsc_producer;
 mod sync;
 mod sys;
@@ -165,6 +166,7 @@ pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};
 pub use ring::{Counters, Lines, Memory, Ring};
+pub use spsc_consumer::SpscConsumer;
 pub use spsc_producer::SpscProducer;
 
 /// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.

@@ -452,8 +452,8 @@ fn rows() -> Vec<Row> {
         b,
         Unit::Mops,
         (
-            "ours (SpscProducer)",
-            k("spsc", "ours (SpscProducer)", "mops"),
+            "ours (SpscProducer/SpscConsumer)",
+            k("spsc", "ours (SpscProducer/SpscConsumer)", "mops"),
         ),
         ("rtrb", Some(k("spsc", "rtrb", "mops"))),
         Some(Target {

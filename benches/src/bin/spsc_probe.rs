@@ -282,7 +282,7 @@ const NAMES: &[(&str, &str)] = &[
     ),
     (
         "ours-spsc-h",
-        "ring-core SPSC, no wait block, SpscProducer, through threads::spsc",
+        "ring-core SPSC, no wait block, SpscProducer + SpscConsumer, through threads::spsc",
     ),
     (
         "v-h-alu4",
@@ -387,7 +387,8 @@ fn run_one(name: &str, n: u64, cap: usize, cfg: &Cfg) -> Out {
         "ours-spsc-h" => {
             let ring = benches::workloads::ours_ring(ring_core::Mode::Spsc, false);
             let tx = || ring.producer().unwrap().into_spsc().unwrap();
-            (threads::spsc(n, tx, || ring.consumer().unwrap()), 0, 0)
+            let rx = || ring.consumer().unwrap().into_spsc().unwrap();
+            (threads::spsc(n, tx, rx), 0, 0)
         }
         "v24" if h => {
             let r = VRing::<Slot24, u32>::new(cap, f);

@@ -321,6 +321,7 @@ fn room_inline(
 }
 
 /// The SPSC consumer flavor (no overflow area): C1/C2 with the cached-entries check inline.
+/// `Copy`: an [`crate::SpscConsumer`] runs a copy and hands it back.
 #[derive(Debug)]
 pub(crate) struct SpscRx<'a, T> {
     /// The private trusted head: the next position to consume.
@@ -336,7 +337,22 @@ pub(crate) struct SpscRx<'a, T> {
     prod: &'a ProducerLine,
 }
 
+impl<T> Clone for SpscRx<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SpscRx<'_, T> {}
+
 impl<'a, T: Copy> SpscRx<'a, T> {
+    /// E4 for this flavor (no overflow area), once nothing was found: the stream is closed
+    /// (the word, on `tail`'s line, with Acquire) and `tail` loaded again (made final by that
+    /// load) still equals the private head.
+    #[inline]
+    pub(crate) fn at_end(&self) -> bool {
+        closed_at(self.prod, self.head)
+    }
+
     /// A consumer of the packed ring `ring` (whose slots are `lane`) starting at `cur`
     /// (validated by [`RawRing::consumer_cursor`]).
     pub(crate) fn new(ring: &RawRing<'a, T>, lane: PackedLane<'a, T>, cur: ConsumerCursor) -> Self {
@@ -359,9 +375,8 @@ impl<'a, T: Copy> SpscRx<'a, T> {
         if head == self.tail_cache {
             let tail = prod.tail.load(Acquire);
             if tail == head {
-                // E4, whole for this flavor (no overflow area): the closed word (on `tail`'s
-                // line), then `tail` again, which the Acquire load of the word made final.
-                if prod.stream.load(Acquire) & CLOSED != 0 && prod.tail.load(Acquire) == head {
+                // E4, whole for this flavor (no overflow area).
+                if closed_at(prod, head) {
                     return Err(PopError::Closed);
                 }
                 return Err(PopError::Empty);
@@ -424,6 +439,13 @@ impl<'a, T: Copy> SpscRx<'a, T> {
         }
         Ok(avail)
     }
+}
+
+/// E4 for a single consumer without an overflow area whose private head is `head`: the
+/// closed word (on `tail`'s line, Acquire), then `tail` again, which that load made final.
+#[inline(always)]
+fn closed_at(prod: &ProducerLine, head: u32) -> bool {
+    prod.stream.load(Acquire) & CLOSED != 0 && prod.tail.load(Acquire) == head
 }
 
 #[cold]
