@@ -816,11 +816,11 @@ impl<'a, T> RawRing<'a, T> {
         n: u32,
         exact: bool,
     ) -> Result<Span, Shortfall> {
-        // One scan budget for the whole call, ring and overflow area alike.
-        let mut left = lap::SCAN_BUDGET;
+        // One budget for the whole call, ring and overflow area alike.
+        let mut budget = lap::Budget::new();
         let r = match self.ovf {
-            None => self.reserve_ring(cur, n, exact, &mut left),
-            Some(o) => overflow::reserve(self, &o, cur, n, exact, &mut left),
+            None => self.reserve_ring(cur, n, exact, &mut budget),
+            Some(o) => overflow::reserve(self, &o, cur, n, exact, &mut budget),
         };
         // A refusal counts only for a request that could ever be met (not for n = 0, nor for
         // an all-or-nothing batch larger than every lane).
@@ -859,7 +859,7 @@ impl<'a, T> RawRing<'a, T> {
         cur: &mut ProducerCursor,
         n: u32,
         exact: bool,
-        left: &mut u32,
+        budget: &mut lap::Budget,
     ) -> Result<Span, Shortfall> {
         if n == 0 || (exact && n > self.capacity()) {
             // Nothing to reserve, or a batch that can never fit in the ring.
@@ -874,7 +874,7 @@ impl<'a, T> RawRing<'a, T> {
                 n,
                 exact,
                 self.intent(cur, false),
-                left,
+                budget,
             ),
         }
     }
@@ -943,7 +943,7 @@ impl<'a, T> RawRing<'a, T> {
         &self,
         cur: &mut ConsumerCursor,
         n: u32,
-        left: &mut u32,
+        budget: &mut lap::Budget,
     ) -> Result<Span, Shortfall> {
         if n == 0 {
             return Err(Shortfall::Short { have: 0 });
@@ -952,11 +952,11 @@ impl<'a, T> RawRing<'a, T> {
             Mode::Spsc => spsc::claim(self, cur, n),
             Mode::Mpsc => lap::claim_single(&self.main, cur.head, n),
             Mode::Spmc | Mode::Mpmc => {
-                lap::claim_multi(&self.main, &self.cons.head, n, || true, left)
+                lap::claim_multi(&self.main, &self.cons.head, n, || true, budget)
             }
         };
         match (r, self.ovf) {
-            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n, left),
+            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n, budget),
             (r, _) => r,
         }
     }
