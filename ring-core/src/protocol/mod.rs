@@ -82,11 +82,12 @@ impl Mode {
     }
 }
 
-/// How many more times, in all over the positions of one reservation or claim, a participant
-/// polls positions it owns whose lap tags are not yet in the state it needs (only after an
-/// index ABA, or when a peer rewrites tags) before the operation reports
-/// [`Corruption::Stalled`]: a bound per call, whatever the batch size. The retry loops of
-/// multi-participant sides are bounded by [`lap::SCAN_BUDGET`] instead.
+/// How many more times, in all over the positions of every reservation or claim one public
+/// call makes, a participant polls positions it owns whose lap tags are not yet in the state it
+/// needs (only after an index ABA, or when a peer rewrites tags) before the call reports
+/// [`Corruption::Stalled`]: a bound per call, whatever the batch size and however many claims
+/// the call makes. The retry loops of multi-participant sides are bounded by
+/// [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
 
 /// Copies the payload of `slot` out: word-sized Relaxed atomic loads in normal builds
