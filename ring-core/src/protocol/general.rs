@@ -71,9 +71,9 @@ impl<'a, T: Copy> GeneralTx<'a, T> {
 pub(crate) struct GeneralRx<'a, T> {
     raw: RawRing<'a, T>,
     pub(crate) cur: ConsumerCursor,
-    /// What is left of the current public call's scan budget ([`super::lap::SCAN_BUDGET`]),
+    /// What is left of the current public call's budgets ([`super::lap::Budget`]),
     /// shared by all its claims ([`Self::begin`] starts a call).
-    left: u32,
+    budget: super::lap::Budget,
 }
 
 impl<'a, T: Copy> GeneralRx<'a, T> {
@@ -81,21 +81,21 @@ impl<'a, T: Copy> GeneralRx<'a, T> {
         GeneralRx {
             raw,
             cur,
-            left: super::lap::SCAN_BUDGET,
+            budget: super::lap::Budget::new(),
         }
     }
 
     /// Starts a public call: a fresh scan budget for its claims.
     #[inline]
     pub(crate) fn begin(&mut self) {
-        self.left = super::lap::SCAN_BUDGET;
+        self.budget = super::lap::Budget::new();
     }
 
     /// Claims up to `n` published positions, from the ring or (when it is empty) the overflow
     /// area, on the current call's budget.
     #[inline]
     pub(crate) fn claim(&mut self, n: u32) -> Result<Span, Shortfall> {
-        self.raw.claim(&mut self.cur, n, &mut self.left)
+        self.raw.claim(&mut self.cur, n, &mut self.budget)
     }
 
     /// Releases a claimed span.

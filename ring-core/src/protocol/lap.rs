@@ -40,6 +40,29 @@ use crate::sync::{
 /// below it.
 pub const SCAN_BUDGET: u32 = 1 << 22;
 
+/// What is left of one public call's budgets (spec/PROTOCOL.md, section 6.6): the scan budget
+/// of its rounds and the retry budget of its ownership re-checks. One value per call, shared by
+/// every reservation or claim the call makes, so that a call that claims several times (a
+/// multi-consumer `pop_into`, or an overflow reservation that tries the ring first) cannot be
+/// held for one budget per claim.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Budget {
+    /// Lap tags the call's rounds may still load ([`SCAN_BUDGET`] at the start).
+    pub(crate) scan: u32,
+    /// Polls the call's re-checks may still make ([`RETRY_BUDGET`] at the start).
+    pub(crate) retry: u32,
+}
+
+impl Budget {
+    /// A fresh budget, for the start of a public call.
+    pub(crate) const fn new() -> Budget {
+        Budget {
+            scan: SCAN_BUDGET,
+            retry: RETRY_BUDGET,
+        }
+    }
+}
+
 /// What a producer at `pos` makes of a lap tag.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 pub(super) enum ForProducer {
@@ -131,26 +154,28 @@ pub(super) fn scan_ready<T>(
 
 /// MP3 / MC3: after a successful compare-and-swap, every owned position's tag must read
 /// `pos + offset` (0 for producers, 1 for consumers). Only an ABA on the index (or a peer
-/// rewriting tags) makes this wait at all. The wait is bounded per call, not per position: at
-/// most [`RETRY_BUDGET`] polls in all, whatever the span's length, so a peer that releases each
-/// position just before the budget runs out cannot hold a batch for `len` budgets.
+/// rewriting tags) makes this wait at all. The wait is bounded per call, not per position nor
+/// per claim: every poll is taken from `retry`, what is left of the public call's
+/// [`RETRY_BUDGET`] (see [`Budget`]), so a peer that releases each position (or each claim of a
+/// call that claims several times) just before the budget runs out cannot hold one call for
+/// more than one budget in all, whatever the batch size.
 pub(super) fn verify_owned<T>(
     lane: &Lane<'_, T>,
     span: Span,
     offset: u32,
+    retry: &mut u32,
 ) -> Result<(), Shortfall> {
-    let mut spins = 0u32;
     for i in 0..span.len {
         let pos = span.at(i);
         let expected = pos.wrapping_add(offset);
         while lane.tag(pos) != expected {
-            if spins >= RETRY_BUDGET {
+            if *retry == 0 {
                 return Err(Shortfall::Corrupt(Corruption::Stalled { position: pos }));
             }
-            spins += 1;
+            *retry -= 1;
             spin_hint();
             #[cfg(all(feature = "std", not(ring_core_loom)))]
-            if spins % 64 == 0 {
+            if *retry % 64 == 0 {
                 std::thread::yield_now();
             }
         }
@@ -204,21 +229,23 @@ pub(super) fn reserve_multi<T>(
     n: u32,
     exact: bool,
     intent: Option<Intent<'_>>,
-    left: &mut u32,
+    budget: &mut Budget,
 ) -> Result<Span, Shortfall> {
     let n = n.min(lane.capacity());
     let mut tail = tail_word.load(Acquire);
     // The budget counts lap tags loaded, not rounds: a round rescans up to `n` tags, and a
     // peer that keeps moving the index must not multiply the work by the batch size. It is
-    // the caller's, shared by every step of one call (see [`SCAN_BUDGET`]).
-    while *left > 0 {
+    // the caller's, shared by every step of one call (see [`Budget`]).
+    while budget.scan > 0 {
         let k = match scan_free(lane, tail, n) {
             Ok(k) => {
-                *left = left.saturating_sub(k + 1);
+                budget.scan = budget.scan.saturating_sub(k + 1);
                 k
             }
             Err((position, seq)) => {
-                *left = left.saturating_sub(position.wrapping_sub(tail).saturating_add(1));
+                budget.scan = budget
+                    .scan
+                    .saturating_sub(position.wrapping_sub(tail).saturating_add(1));
                 // A tag from the future means our tail is stale; an unchanged tail means the
                 // tag is corrupt.
                 let now = tail_word.load(Acquire);
@@ -242,7 +269,7 @@ pub(super) fn reserve_multi<T>(
         match tail_word.compare_exchange_weak(tail, tail.wrapping_add(k), AcqRel, Acquire) {
             Ok(_) => {
                 let span = Span::ring(tail, k);
-                verify_owned(lane, span, 0)?;
+                verify_owned(lane, span, 0, &mut budget.retry)?;
                 return Ok(span);
             }
             Err(now) => tail = now,
@@ -288,18 +315,20 @@ pub(super) fn claim_multi<T>(
     head_word: &AtomicU32,
     n: u32,
     allowed: impl Fn() -> bool,
-    left: &mut u32,
+    budget: &mut Budget,
 ) -> Result<Span, Shortfall> {
     let n = n.min(lane.capacity());
     let mut head = head_word.load(Acquire);
-    while *left > 0 {
+    while budget.scan > 0 {
         let k = match scan_ready(lane, head, n, true) {
             Ok(k) => {
-                *left = left.saturating_sub(k + 1);
+                budget.scan = budget.scan.saturating_sub(k + 1);
                 k
             }
             Err((position, seq)) => {
-                *left = left.saturating_sub(position.wrapping_sub(head).saturating_add(1));
+                budget.scan = budget
+                    .scan
+                    .saturating_sub(position.wrapping_sub(head).saturating_add(1));
                 let now = head_word.load(Acquire);
                 if now == head {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
@@ -317,7 +346,7 @@ pub(super) fn claim_multi<T>(
         match head_word.compare_exchange_weak(head, head.wrapping_add(k), AcqRel, Acquire) {
             Ok(_) => {
                 let span = Span::ring(head, k);
-                verify_owned(lane, span, 1)?;
+                verify_owned(lane, span, 1, &mut budget.retry)?;
                 return Ok(span);
             }
             Err(now) => head = now,

@@ -86,11 +86,12 @@ impl Mode {
     }
 }
 
-/// How many more times, in all over the positions of one reservation or claim, a participant
-/// polls positions it owns whose lap tags are not yet in the state it needs (only after an
-/// index ABA, or when a peer rewrites tags) before the operation reports
-/// [`Corruption::Stalled`]: a bound per call, whatever the batch size. The retry loops of
-/// multi-participant sides are bounded by [`lap::SCAN_BUDGET`] instead.
+/// How many more times, in all over the positions of every reservation or claim one public
+/// call makes, a participant polls positions it owns whose lap tags are not yet in the state it
+/// needs (only after an index ABA, or when a peer rewrites tags) before the call reports
+/// [`Corruption::Stalled`]: a bound per call, whatever the batch size and however many claims
+/// the call makes. The retry loops of multi-participant sides are bounded by
+/// [`lap::SCAN_BUDGET`] instead.
 pub const RETRY_BUDGET: u32 = 1 << 20;
 
 /// Copies the payload of `slot` out: word-sized Relaxed atomic loads in normal builds
@@ -989,11 +990,11 @@ impl<'a, T> RawRing<'a, T> {
         n: u32,
         exact: bool,
     ) -> Result<Span, Shortfall> {
-        // One scan budget for the whole call, ring and overflow area alike.
-        let mut left = lap::SCAN_BUDGET;
+        // One budget for the whole call, ring and overflow area alike.
+        let mut budget = lap::Budget::new();
         let r = match self.ovf {
-            None => self.reserve_ring(cur, n, exact, &mut left),
-            Some(o) => overflow::reserve(self, &o, cur, n, exact, &mut left),
+            None => self.reserve_ring(cur, n, exact, &mut budget),
+            Some(o) => overflow::reserve(self, &o, cur, n, exact, &mut budget),
         };
         // A refusal counts only for a request that could ever be met (not for n = 0, nor for
         // an all-or-nothing batch larger than every lane).
@@ -1032,7 +1033,7 @@ impl<'a, T> RawRing<'a, T> {
         cur: &mut ProducerCursor,
         n: u32,
         exact: bool,
-        left: &mut u32,
+        budget: &mut lap::Budget,
     ) -> Result<Span, Shortfall> {
         if n == 0 || (exact && n > self.capacity()) {
             // Nothing to reserve, or a batch that can never fit in the ring.
@@ -1047,7 +1048,7 @@ impl<'a, T> RawRing<'a, T> {
                 n,
                 exact,
                 self.intent(cur, false),
-                left,
+                budget,
             ),
         }
     }
@@ -1116,7 +1117,7 @@ impl<'a, T> RawRing<'a, T> {
         &self,
         cur: &mut ConsumerCursor,
         n: u32,
-        left: &mut u32,
+        budget: &mut lap::Budget,
     ) -> Result<Span, Shortfall> {
         if n == 0 {
             return Err(Shortfall::Short { have: 0 });
@@ -1125,11 +1126,11 @@ impl<'a, T> RawRing<'a, T> {
             Mode::Spsc => spsc::claim(self, cur, n),
             Mode::Mpsc => lap::claim_single(&self.main(), cur.head, n),
             Mode::Spmc | Mode::Mpmc => {
-                lap::claim_multi(&self.main(), &self.cons.head, n, || true, left)
+                lap::claim_multi(&self.main(), &self.cons.head, n, || true, budget)
             }
         };
         match (r, self.ovf) {
-            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n, left),
+            (Err(Shortfall::Short { .. }), Some(o)) => overflow::claim(self, &o, cur, n, budget),
             (r, _) => r,
         }
     }

@@ -9,7 +9,7 @@
 //! ring, a discarded slot, a stale or corrupt tag, the wake-up) is out of line. Batches use the
 //! general lap functions, whose per-call cost is spread over the batch.
 
-use super::lap::{self, ForConsumer, ForProducer, SCAN_BUDGET};
+use super::lap::{self, Budget, ForConsumer, ForProducer, SCAN_BUDGET};
 use super::registry::Intent;
 use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, RawRing, Refusals, Shortfall, Span};
@@ -129,7 +129,8 @@ impl<'a, T: Copy> MpTx<'a, T> {
     #[cold]
     #[inline(never)]
     fn push_owned_slow(&mut self, tail: u32, value: T) -> Result<(), PushError<T>> {
-        if let Err(e) = lap::verify_owned(&self.lane, Span::ring(tail, 1), 0) {
+        let mut retry = Budget::new().retry;
+        if let Err(e) = lap::verify_owned(&self.lane, Span::ring(tail, 1), 0, &mut retry) {
             return Err(push_error(value, e));
         }
         self.put(self.lane, tail, value);
@@ -167,14 +168,14 @@ impl<'a, T: Copy> MpTx<'a, T> {
         if n == 0 || (exact && n > self.lane.capacity()) {
             return Err(Shortfall::Short { have: 0 });
         }
-        let mut left = SCAN_BUDGET;
+        let mut budget = Budget::new();
         let r = lap::reserve_multi(
             &self.lane,
             self.tail_word,
             n,
             exact,
             Some(self.intent),
-            &mut left,
+            &mut budget,
         );
         match r {
             Err(Shortfall::Short { .. }) => {

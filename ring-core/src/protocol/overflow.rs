@@ -43,18 +43,18 @@ pub(super) fn reserve<T>(
     cur: &mut ProducerCursor,
     n: u32,
     exact: bool,
-    left: &mut u32,
+    budget: &mut lap::Budget,
 ) -> Result<Span, Shortfall> {
     if n == 0 {
         return Err(Shortfall::Short { have: 0 });
     }
     let cap = o.lane.capacity();
     let mut state = o.line.state.load(Acquire);
-    while *left > 0 {
-        *left -= 1;
+    while budget.scan > 0 {
+        budget.scan -= 1;
         if state & ACTIVE == 0 {
             // O1: inactive: the ring first.
-            match ring.reserve_ring(cur, n, exact, left) {
+            match ring.reserve_ring(cur, n, exact, budget) {
                 Err(Shortfall::Short { .. }) => {}
                 other => return other,
             }
@@ -68,7 +68,9 @@ pub(super) fn reserve<T>(
         let k = match lap::scan_free(&o.lane, tail, want) {
             Ok(k) => k,
             Err((position, seq)) => {
-                *left = left.saturating_sub(position.wrapping_sub(tail).saturating_add(1));
+                budget.scan = budget
+                    .scan
+                    .saturating_sub(position.wrapping_sub(tail).saturating_add(1));
                 let now = o.line.state.load(Acquire);
                 if now == state {
                     return Err(Shortfall::Corrupt(Corruption::SlotSequence {
@@ -80,7 +82,7 @@ pub(super) fn reserve<T>(
                 continue;
             }
         };
-        *left = left.saturating_sub(k);
+        budget.scan = budget.scan.saturating_sub(k);
         if k == 0 || (exact && k < want) {
             return Err(Shortfall::Short { have: k });
         }
@@ -100,7 +102,7 @@ pub(super) fn reserve<T>(
                 }
                 // O3: the ABA guard, as MP3.
                 let span = Span::overflow(tail, k);
-                lap::verify_owned(&o.lane, span, 0)?;
+                lap::verify_owned(&o.lane, span, 0, &mut budget.retry)?;
                 return Ok(span);
             }
             Err(now) => state = now,
@@ -116,7 +118,7 @@ pub(super) fn claim<T>(
     o: &Overflow<'_, T>,
     cur: &mut ConsumerCursor,
     n: u32,
-    left: &mut u32,
+    budget: &mut lap::Budget,
 ) -> Result<Span, Shortfall> {
     let multi = ring.mode.multi_consumer();
     let ring_head = cur.head;
@@ -130,7 +132,7 @@ pub(super) fn claim<T>(
         tail == head
     };
     let r = if multi {
-        lap::claim_multi(&o.lane, &o.line.head, n, ring_empty, left)
+        lap::claim_multi(&o.lane, &o.line.head, n, ring_empty, budget)
     } else {
         lap::claim_single(&o.lane, cur.ovf_head, n).and_then(|span| {
             if ring_empty() {
