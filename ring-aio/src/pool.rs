@@ -780,6 +780,39 @@ impl Pool {
         }
     }
 
+    /// Shuts the pool down without waiting for its workers: every later submission is refused
+    /// with [`SubmitError::ShutDown`] (submitters waiting for room too), every outstanding
+    /// submission is cancelled as by [`Pool::cancel`] (each still gets exactly one completion;
+    /// those that had not started are posted by this call, which waits for room in a full
+    /// ring as a worker would), and workers exit once the operations still running have
+    /// completed. Dropping the pool does this and then waits for the workers to exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::{Op, Pool, PoolConfig, Submission, SubmitError, Target};
+    /// use ring_core::{Completion, Config, Mode, Ring};
+    ///
+    /// let ring = Ring::<Completion>::create_heap(Config::new(8).mode(Mode::Mpsc)).unwrap();
+    /// let target = Target::new(&ring).unwrap();
+    /// let pool = Pool::new(PoolConfig::new()).unwrap();
+    /// pool.shutdown();
+    /// let refused = pool.submit(Submission::new(Op::nop(), &target)).unwrap_err();
+    /// assert_eq!(refused.error, SubmitError::ShutDown);
+    /// ```
+    pub fn shutdown(&self) {
+        let mut st = self.inner.lock();
+        st.shutdown = true;
+        let ids: Vec<u64> = st.jobs.keys().copied().collect();
+        for id in ids {
+            self.inner.cancel_locked(&mut st, id);
+        }
+        self.inner.flush_cancelled(st);
+        let _st = self.inner.lock();
+        self.inner.work_cv.notify_all();
+        self.inner.space_cv.notify_all();
+    }
+
     /// Completions that could not be posted because their ring reported corruption, with the
     /// error in words (taken: the list is emptied).
     pub fn undelivered(&self) -> Vec<(Completion, String)> {
@@ -795,16 +828,8 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        self.shutdown();
         let mut st = self.inner.lock();
-        st.shutdown = true;
-        let ids: Vec<u64> = st.jobs.keys().copied().collect();
-        for id in ids {
-            self.inner.cancel_locked(&mut st, id);
-        }
-        self.inner.flush_cancelled(st);
-        let mut st = self.inner.lock();
-        self.inner.work_cv.notify_all();
-        self.inner.space_cv.notify_all();
         while st.workers > 0 || st.interrupter {
             st = self.inner.wait_event(st, Duration::from_millis(100));
         }
