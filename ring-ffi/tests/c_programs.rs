@@ -499,7 +499,10 @@ fn aio_copy(runner: &Runner, len: usize, depth: u32, chunk: u32) {
     let copy = std::fs::read(&dst).expect("read the copy");
     assert_eq!(copy.len(), data.len(), "{}: copy length", runner.label);
     if let Some(at) = copy.iter().zip(&data).position(|(a, b)| a != b) {
-        panic!("{}: the copy differs from the source at byte {at}", runner.label);
+        panic!(
+            "{}: the copy differs from the source at byte {at}",
+            runner.label
+        );
     }
     std::fs::remove_file(&src).unwrap();
     std::fs::remove_file(&dst).unwrap();
