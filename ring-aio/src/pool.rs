@@ -452,6 +452,9 @@ struct State {
     /// Running jobs being interrupted, re-signalled until they leave `Running`.
     interrupts: Vec<u64>,
     interrupter: bool,
+    /// The pool's threads (workers and the interrupter) not known to have finished: joined
+    /// when the pool is dropped; finished ones are let go whenever a thread is started.
+    threads: Vec<std::thread::JoinHandle<()>>,
     /// Jobs cancelled before they started, taken out of the queues: whoever cancelled them
     /// posts their completions once it has released the lock ([`Inner::flush_cancelled`]).
     cancelled: Vec<Job>,
@@ -580,6 +583,7 @@ impl Pool {
                     shutdown: false,
                     interrupts: Vec::new(),
                     interrupter: false,
+                    threads: Vec::new(),
                     cancelled: Vec::new(),
                     event_waiters: 0,
                     cancel_results: HashMap::new(),
@@ -833,6 +837,13 @@ impl Drop for Pool {
         while st.workers > 0 || st.interrupter {
             st = self.inner.wait_event(st, Duration::from_millis(100));
         }
+        // Every thread has counted itself out and is returning: join them, so that none is
+        // left running (or holding its stack) once the pool is gone.
+        let threads = std::mem::take(&mut st.threads);
+        drop(st);
+        for h in threads {
+            let _ = h.join();
+        }
     }
 }
 
@@ -1014,10 +1025,12 @@ impl Inner {
 
     fn spawn_worker(self: &Arc<Self>, st: &mut State) -> io::Result<()> {
         let inner = self.clone();
-        std::thread::Builder::new()
+        let h = std::thread::Builder::new()
             .name(format!("ring-aio-{}", st.spawned))
             .stack_size(256 * 1024)
             .spawn(move || inner.worker())?;
+        st.threads.retain(|h| !h.is_finished());
+        st.threads.push(h);
         st.workers += 1;
         st.spawned += 1;
         Ok(())
@@ -1078,12 +1091,13 @@ impl Inner {
                         st.interrupts.push(id);
                         if !st.interrupter {
                             let inner = self.clone();
-                            if std::thread::Builder::new()
+                            if let Ok(h) = std::thread::Builder::new()
                                 .name("ring-aio-interrupter".into())
                                 .stack_size(64 * 1024)
                                 .spawn(move || inner.interrupter())
-                                .is_ok()
                             {
+                                st.threads.retain(|h| !h.is_finished());
+                                st.threads.push(h);
                                 st.interrupter = true;
                             }
                         }
@@ -1172,7 +1186,9 @@ impl Inner {
                 }
             }
             st = self.lock();
-            if found || !st.run.is_empty() {
+            // A shutdown notified while this worker looked without the lock would otherwise be
+            // missed, and the pool's drop would wait out the idle timeout.
+            if found || !st.run.is_empty() || (st.shutdown && st.jobs.is_empty()) {
                 continue;
             }
             st.idle += 1;
