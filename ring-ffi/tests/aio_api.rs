@@ -951,3 +951,51 @@ fn target_closed_while_in_flight_and_destroy_under_load() {
     assert_eq!(delivered, accepted, "every accepted nop completes once");
     fx.close();
 }
+
+/// A submitter waiting for room (backpressure WAIT without a limit) when the pool is
+/// destroyed is released with `CRING_STATUS_CLOSED` (or `CRING_STATUS_BAD_HANDLE` had it come
+/// after the close), and the destroy does not wait for it for ever.
+#[test]
+fn destroy_releases_a_waiting_submitter() {
+    let fx = Fixture::new(16);
+    let p = pool(|c| {
+        c.max_workers = 1;
+        c.queue_depth = 1;
+        c.backpressure = CRING_AIO_BACKPRESSURE_WAIT;
+        c.backpressure_timeout_ns = CRING_TIMEOUT_INFINITE;
+    });
+    let (r, _w) = pipe();
+    let mut b = [0u8; 1];
+    let mut s = sub(CRING_AIO_OP_READ, r.as_raw_fd(), 1, fx.t);
+    s.buf = b.as_mut_ptr().cast();
+    s.len = 1;
+    // SAFETY: `b` outlives the pool (destroyed below, which cancels the read).
+    unsafe { submit_ok(p, &s) };
+    let t = fx.t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        tx.send(()).unwrap();
+        // SAFETY: no memory is lent.
+        unsafe { submit(p, &sub(CRING_AIO_OP_NOP, -1, 2, t)) }.0
+    });
+    rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (dtx, drx) = std::sync::mpsc::channel();
+    let destroyer = std::thread::spawn(move || dtx.send(cring_aio_pool_destroy(p)).unwrap());
+    let status = drx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the destroy hung behind the waiting submitter");
+    assert_eq!(status, OK);
+    destroyer.join().unwrap();
+    let refused = waiter.join().unwrap();
+    assert!(
+        refused == cring_status::Closed || refused == cring_status::BadHandle,
+        "{refused:?}"
+    );
+    // The read was cancelled: its completion, and none for the refused nop.
+    let c = fx.reap(1)[0];
+    assert_eq!((c.user_data, c.result), (1, -libc::ECANCELED));
+    assert!(fx.nothing_within(20));
+    assert_eq!(b, [0]);
+    fx.close();
+}
