@@ -111,8 +111,9 @@
 //!
 //! # Features
 //!
-//! - `tokio`: [`AsyncReaper`] (when enabled), a consumer whose `reap(..).await` sleeps on the
-//!   ring's eventfd through tokio's `AsyncFd` instead of blocking a thread.
+//! - `tokio`: `AsyncReaper` (completion rings) and `AsyncRecordReaper` (record rings of
+//!   completion records), consumers whose `reap(..).await` sleeps on the ring's eventfd
+//!   through tokio's `AsyncFd` instead of blocking a thread.
 //!
 //! # Signals
 //!
@@ -137,7 +138,7 @@ pub use pool::{
     SubmissionId, SubmitError,
 };
 #[cfg(feature = "tokio")]
-pub use reaper::AsyncReaper;
+pub use reaper::{AsyncReaper, AsyncRecordReaper};
 pub use target::{RecordTargetError, Target, COMPLETION_RECORD_LEN};
 
 /// The signal pools use by default to interrupt a running operation being cancelled

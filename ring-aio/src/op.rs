@@ -276,6 +276,74 @@ pub(crate) enum Kind {
         args: [usize; 6],
         interruptible: bool,
     },
+    /// A read into memory the caller owns ([`Op::read_raw`]).
+    ReadRaw {
+        fd: RawFd,
+        buf: RawBuf,
+        offset: Option<i64>,
+    },
+    /// A write from memory the caller owns ([`Op::write_raw`]).
+    WriteRaw {
+        fd: RawFd,
+        buf: RawBuf,
+        offset: Option<i64>,
+    },
+    /// A vectored read into memory the caller owns ([`Op::readv_raw`]).
+    ReadvRaw {
+        fd: RawFd,
+        iov: RawIov,
+        offset: Option<i64>,
+    },
+    /// A vectored write from memory the caller owns ([`Op::writev_raw`]).
+    WritevRaw {
+        fd: RawFd,
+        iov: RawIov,
+        offset: Option<i64>,
+    },
+    /// A statx into a result the caller owns ([`Op::statx_raw`]).
+    StatxRaw {
+        dirfd: RawFd,
+        path: CString,
+        flags: c_int,
+        mask: u32,
+        out: RawBuf,
+    },
+}
+
+/// A buffer the caller owns, lent to an operation by one of the `unsafe` `*_raw` constructors.
+#[derive(Debug)]
+pub(crate) struct RawBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the constructor's caller promised that the memory stays valid and is not accessed in
+// conflicting ways until the completion is received, whichever thread runs the operation; the
+// pool hands the operation to one worker at a time.
+unsafe impl Send for RawBuf {}
+
+/// The iovec array of a vectored operation on memory the caller owns (copied from the caller's
+/// array when the operation is made; the buffers it describes are the caller's).
+pub(crate) struct RawIov(Vec<libc::iovec>);
+
+// SAFETY: as for `RawBuf`: the buffers the iovecs point to are lent by a caller who promised
+// their validity until the completion is received.
+unsafe impl Send for RawIov {}
+
+impl std::fmt::Debug for RawIov {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|v| (v.iov_base, v.iov_len)))
+            .finish()
+    }
+}
+
+impl RawIov {
+    fn total(&self) -> usize {
+        self.0
+            .iter()
+            .fold(0usize, |n, v| n.saturating_add(v.iov_len))
+    }
 }
 
 /// How an operation relates to others on the same descriptor (ordering and barriers).
@@ -538,6 +606,169 @@ impl Op {
         }
     }
 
+    /// `read(fd, ..)` (offset `None`) or `pread(fd, .., offset)` into `len` bytes at `buf`, memory
+    /// the caller owns: for callers that manage their own buffers (the C ABI, buffer pools).
+    /// The operation hands nothing back ([`crate::flags::OUTPUT`] is not set); the completion's
+    /// result is the number of bytes read.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be valid for writes of `len` bytes, and neither read nor written by anyone
+    /// else, from this call until the operation's completion has been received from the ring
+    /// (or the submission was refused and handed back, or the pool has been dropped). Dropping
+    /// an unsubmitted operation releases the buffer at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::{Op, Pool, PoolConfig, Submission, Target};
+    /// use ring_core::{Completion, Config, Mode, Ring};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::time::Duration;
+    ///
+    /// let ring = Ring::<Completion>::create_heap(Config::new(8).mode(Mode::Mpsc))?;
+    /// let target = Target::new(&ring)?;
+    /// let pool = Pool::new(PoolConfig::new().max_workers(1))?;
+    /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+    /// w.write_all(b"raw")?;
+    ///
+    /// let mut buf = [0u8; 8];
+    /// // SAFETY: `buf` is not touched until the completion has been reaped below.
+    /// let op = unsafe { Op::read_raw(r.as_raw_fd(), buf.as_mut_ptr(), buf.len(), None) };
+    /// pool.submit(Submission::new(op, &target)).map_err(|r| r.error)?;
+    /// let mut done = [Completion::default(); 1];
+    /// assert_eq!(ring.consumer()?.reap(&mut done, 1, Some(Duration::from_secs(5)))?, 1);
+    /// assert_eq!(done[0].result, 3);
+    /// assert_eq!(&buf[..3], b"raw");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub unsafe fn read_raw(fd: RawFd, buf: *mut u8, len: usize, offset: Option<u64>) -> Op {
+        Op {
+            kind: Kind::ReadRaw {
+                fd,
+                buf: RawBuf { ptr: buf, len },
+                offset: offset.map(|o| o as i64),
+            },
+        }
+    }
+
+    /// `write(fd, ..)` (offset `None`) or `pwrite(fd, .., offset)` from `len` bytes at `buf`,
+    /// memory the caller owns. The operation hands nothing back.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be valid for reads of `len` bytes, and not written by anyone, from this call
+    /// until the operation's completion has been received from the ring (or the submission was
+    /// refused and handed back, or the pool has been dropped).
+    pub unsafe fn write_raw(fd: RawFd, buf: *const u8, len: usize, offset: Option<u64>) -> Op {
+        Op {
+            kind: Kind::WriteRaw {
+                fd,
+                buf: RawBuf {
+                    ptr: buf.cast_mut(),
+                    len,
+                },
+                offset: offset.map(|o| o as i64),
+            },
+        }
+    }
+
+    /// `readv` (offset `None`) or `preadv` into the buffers `iov` describes, memory the caller
+    /// owns. The array `iov` itself is copied: only the buffers must stay valid. The operation
+    /// hands nothing back.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer `iov` describes must be valid for writes of its `iov_len` bytes, and
+    /// neither read nor written by anyone else, from this call until the operation's
+    /// completion has been received from the ring (or the submission was refused and handed
+    /// back, or the pool has been dropped).
+    pub unsafe fn readv_raw(fd: RawFd, iov: &[libc::iovec], offset: Option<u64>) -> Op {
+        Op {
+            kind: Kind::ReadvRaw {
+                fd,
+                iov: RawIov(iov.to_vec()),
+                offset: offset.map(|o| o as i64),
+            },
+        }
+    }
+
+    /// `writev` (offset `None`) or `pwritev` from the buffers `iov` describes, memory the
+    /// caller owns. The array `iov` itself is copied. The operation hands nothing back.
+    ///
+    /// # Safety
+    ///
+    /// Every buffer `iov` describes must be valid for reads of its `iov_len` bytes, and not
+    /// written by anyone, from this call until the operation's completion has been received
+    /// from the ring (or the submission was refused and handed back, or the pool has been
+    /// dropped).
+    pub unsafe fn writev_raw(fd: RawFd, iov: &[libc::iovec], offset: Option<u64>) -> Op {
+        Op {
+            kind: Kind::WritevRaw {
+                fd,
+                iov: RawIov(iov.to_vec()),
+                offset: offset.map(|o| o as i64),
+            },
+        }
+    }
+
+    /// `statx(dirfd, path, flags, mask, out)` writing its result to `*out`, memory the caller
+    /// owns (the path is copied). The operation hands nothing back.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `path` contains a NUL byte.
+    ///
+    /// # Safety
+    ///
+    /// `out` must be valid for writing a `libc::statx` (aligned), and neither read nor written
+    /// by anyone else, from this call until the operation's completion has been received from
+    /// the ring (or the submission was refused and handed back, or the pool has been dropped).
+    pub unsafe fn statx_raw(
+        dirfd: RawFd,
+        path: &Path,
+        flags: c_int,
+        mask: u32,
+        out: *mut libc::statx,
+    ) -> io::Result<Op> {
+        Ok(Op {
+            kind: Kind::StatxRaw {
+                dirfd,
+                path: path_cstring(path)?,
+                flags,
+                mask,
+                out: RawBuf {
+                    ptr: out.cast(),
+                    len: std::mem::size_of::<libc::statx>(),
+                },
+            },
+        })
+    }
+
+    /// The descriptor a close operation ([`Op::close`], [`Op::close_cancelling`]) owns, given
+    /// back without closing it (for a refused submission whose descriptor the caller keeps);
+    /// `None` for any other operation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::Op;
+    /// use std::os::fd::{AsRawFd, OwnedFd};
+    ///
+    /// let fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+    /// let raw = fd.as_raw_fd();
+    /// let back = Op::close(fd).into_fd().unwrap();
+    /// assert_eq!(back.as_raw_fd(), raw);
+    /// assert!(Op::nop().into_fd().is_none());
+    /// ```
+    pub fn into_fd(self) -> Option<OwnedFd> {
+        match self.kind {
+            Kind::Close { fd, .. } => Some(fd),
+            _ => None,
+        }
+    }
+
     /// The descriptor whose ordering this operation takes part in, if any (`openat` and `statx`
     /// take part in none: their directory descriptor is only read).
     pub fn fd(&self) -> Option<RawFd> {
@@ -551,9 +782,17 @@ impl Op {
             | Kind::Sendmsg { fd, .. }
             | Kind::Recvmsg { fd, .. }
             | Kind::Accept { fd, .. }
-            | Kind::Connect { fd, .. } => Some(*fd),
+            | Kind::Connect { fd, .. }
+            | Kind::ReadRaw { fd, .. }
+            | Kind::WriteRaw { fd, .. }
+            | Kind::ReadvRaw { fd, .. }
+            | Kind::WritevRaw { fd, .. } => Some(*fd),
             Kind::Close { fd, .. } => Some(fd.as_raw_fd()),
-            Kind::Nop | Kind::Openat { .. } | Kind::Statx { .. } | Kind::Raw { .. } => None,
+            Kind::Nop
+            | Kind::Openat { .. }
+            | Kind::Statx { .. }
+            | Kind::StatxRaw { .. }
+            | Kind::Raw { .. } => None,
         }
     }
 
@@ -561,19 +800,19 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match &self.kind {
             Kind::Nop => "nop",
-            Kind::Read { offset: None, .. } => "read",
-            Kind::Read { .. } => "pread",
-            Kind::Write { offset: None, .. } => "write",
-            Kind::Write { .. } => "pwrite",
-            Kind::Readv { .. } => "readv",
-            Kind::Writev { .. } => "writev",
+            Kind::Read { offset: None, .. } | Kind::ReadRaw { offset: None, .. } => "read",
+            Kind::Read { .. } | Kind::ReadRaw { .. } => "pread",
+            Kind::Write { offset: None, .. } | Kind::WriteRaw { offset: None, .. } => "write",
+            Kind::Write { .. } | Kind::WriteRaw { .. } => "pwrite",
+            Kind::Readv { .. } | Kind::ReadvRaw { .. } => "readv",
+            Kind::Writev { .. } | Kind::WritevRaw { .. } => "writev",
             Kind::Fsync {
                 data_only: false, ..
             } => "fsync",
             Kind::Fsync { .. } => "fdatasync",
             Kind::Openat { .. } => "openat",
             Kind::Close { .. } => "close",
-            Kind::Statx { .. } => "statx",
+            Kind::Statx { .. } | Kind::StatxRaw { .. } => "statx",
             Kind::Fallocate { .. } => "fallocate",
             Kind::Sendmsg { .. } => "sendmsg",
             Kind::Recvmsg { .. } => "recvmsg",
@@ -594,12 +833,20 @@ impl Op {
                 | Kind::Writev { .. }
                 | Kind::Sendmsg { .. }
                 | Kind::Recvmsg { .. }
+                | Kind::ReadRaw { .. }
+                | Kind::WriteRaw { .. }
+                | Kind::ReadvRaw { .. }
+                | Kind::WritevRaw { .. }
         )
     }
 
     pub(crate) fn class(&self) -> Class {
         match &self.kind {
-            Kind::Write { .. } | Kind::Writev { .. } | Kind::Fallocate { .. } => Class::Write,
+            Kind::Write { .. }
+            | Kind::Writev { .. }
+            | Kind::WriteRaw { .. }
+            | Kind::WritevRaw { .. }
+            | Kind::Fallocate { .. } => Class::Write,
             Kind::Fsync { .. } => Class::Sync,
             Kind::Close { .. } => Class::Close,
             _ => Class::Plain,
@@ -620,11 +867,16 @@ impl Op {
             | Kind::Sendmsg { .. }
             | Kind::Recvmsg { .. }
             | Kind::Accept { .. }
-            | Kind::Connect { .. } => true,
+            | Kind::Connect { .. }
+            | Kind::ReadRaw { .. }
+            | Kind::WriteRaw { .. }
+            | Kind::ReadvRaw { .. }
+            | Kind::WritevRaw { .. } => true,
             Kind::Nop
             | Kind::Fsync { .. }
             | Kind::Close { .. }
             | Kind::Statx { .. }
+            | Kind::StatxRaw { .. }
             | Kind::Fallocate { .. } => false,
         }
     }
@@ -641,6 +893,8 @@ impl Op {
             | Kind::Writev { bufs, .. }
             | Kind::Sendmsg { bufs, .. }
             | Kind::Recvmsg { bufs, .. } => bufs.iter().map(Vec::len).sum(),
+            Kind::ReadRaw { buf, .. } | Kind::WriteRaw { buf, .. } => buf.len,
+            Kind::ReadvRaw { iov, .. } | Kind::WritevRaw { iov, .. } => iov.total(),
             _ => 0,
         }
     }
@@ -854,6 +1108,63 @@ impl Op {
             Kind::Connect { fd, addr } => {
                 // SAFETY: `addr` is a valid socket address of `addr.len` bytes.
                 sys(unsafe { libc::connect(*fd, addr.as_ptr(), addr.len) } as i64)
+            }
+            Kind::ReadRaw { fd, buf, offset } => {
+                let (fd, p, n) = (*fd, buf.ptr.cast(), buf.len);
+                // SAFETY: the caller of `Op::read_raw` lent `n` writable bytes at `p` until
+                // the completion is received, which is posted only after this call.
+                sys(unsafe {
+                    match offset {
+                        Some(off) => libc::pread(fd, p, n, *off),
+                        None => libc::read(fd, p, n),
+                    }
+                } as i64)
+            }
+            Kind::WriteRaw { fd, buf, offset } => {
+                let (fd, p, n) = (*fd, buf.ptr.cast_const().cast(), buf.len);
+                // SAFETY: the caller of `Op::write_raw` lent `n` readable bytes at `p` until
+                // the completion is received.
+                sys(unsafe {
+                    match offset {
+                        Some(off) => libc::pwrite(fd, p, n, *off),
+                        None => libc::write(fd, p, n),
+                    }
+                } as i64)
+            }
+            Kind::ReadvRaw { fd, iov, offset } => {
+                let cnt = iov.0.len().min(c_int::MAX as usize) as c_int;
+                // SAFETY: the iovec array is ours (`cnt` entries); the caller of
+                // `Op::readv_raw` lent the buffers they describe until the completion.
+                sys(unsafe {
+                    match offset {
+                        Some(off) => libc::preadv(*fd, iov.0.as_ptr(), cnt, *off),
+                        None => libc::readv(*fd, iov.0.as_ptr(), cnt),
+                    }
+                } as i64)
+            }
+            Kind::WritevRaw { fd, iov, offset } => {
+                let cnt = iov.0.len().min(c_int::MAX as usize) as c_int;
+                // SAFETY: as for readv_raw; the buffers are only read.
+                sys(unsafe {
+                    match offset {
+                        Some(off) => libc::pwritev(*fd, iov.0.as_ptr(), cnt, *off),
+                        None => libc::writev(*fd, iov.0.as_ptr(), cnt),
+                    }
+                } as i64)
+            }
+            Kind::StatxRaw {
+                dirfd,
+                path,
+                flags,
+                mask,
+                out,
+            } => {
+                // SAFETY: `path` is NUL-terminated and ours; the caller of `Op::statx_raw`
+                // lent a writable, aligned statx at `out` until the completion.
+                sys(
+                    unsafe { libc::statx(*dirfd, path.as_ptr(), *flags, *mask, out.ptr.cast()) }
+                        as i64,
+                )
             }
             Kind::Raw { nr, args, .. } => {
                 let a = *args;

@@ -452,6 +452,9 @@ struct State {
     /// Running jobs being interrupted, re-signalled until they leave `Running`.
     interrupts: Vec<u64>,
     interrupter: bool,
+    /// The pool's threads (workers and the interrupter) not known to have finished: joined
+    /// when the pool is dropped; finished ones are let go whenever a thread is started.
+    threads: Vec<std::thread::JoinHandle<()>>,
     /// Jobs cancelled before they started, taken out of the queues: whoever cancelled them
     /// posts their completions once it has released the lock ([`Inner::flush_cancelled`]).
     cancelled: Vec<Job>,
@@ -580,6 +583,7 @@ impl Pool {
                     shutdown: false,
                     interrupts: Vec::new(),
                     interrupter: false,
+                    threads: Vec::new(),
                     cancelled: Vec::new(),
                     event_waiters: 0,
                     cancel_results: HashMap::new(),
@@ -780,6 +784,39 @@ impl Pool {
         }
     }
 
+    /// Shuts the pool down without waiting for its workers: every later submission is refused
+    /// with [`SubmitError::ShutDown`] (submitters waiting for room too), every outstanding
+    /// submission is cancelled as by [`Pool::cancel`] (each still gets exactly one completion;
+    /// those that had not started are posted by this call, which waits for room in a full
+    /// ring as a worker would), and workers exit once the operations still running have
+    /// completed. Dropping the pool does this and then waits for the workers to exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::{Op, Pool, PoolConfig, Submission, SubmitError, Target};
+    /// use ring_core::{Completion, Config, Mode, Ring};
+    ///
+    /// let ring = Ring::<Completion>::create_heap(Config::new(8).mode(Mode::Mpsc)).unwrap();
+    /// let target = Target::new(&ring).unwrap();
+    /// let pool = Pool::new(PoolConfig::new()).unwrap();
+    /// pool.shutdown();
+    /// let refused = pool.submit(Submission::new(Op::nop(), &target)).unwrap_err();
+    /// assert_eq!(refused.error, SubmitError::ShutDown);
+    /// ```
+    pub fn shutdown(&self) {
+        let mut st = self.inner.lock();
+        st.shutdown = true;
+        let ids: Vec<u64> = st.jobs.keys().copied().collect();
+        for id in ids {
+            self.inner.cancel_locked(&mut st, id);
+        }
+        self.inner.flush_cancelled(st);
+        let _st = self.inner.lock();
+        self.inner.work_cv.notify_all();
+        self.inner.space_cv.notify_all();
+    }
+
     /// Completions that could not be posted because their ring reported corruption, with the
     /// error in words (taken: the list is emptied).
     pub fn undelivered(&self) -> Vec<(Completion, String)> {
@@ -795,18 +832,17 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
+        self.shutdown();
         let mut st = self.inner.lock();
-        st.shutdown = true;
-        let ids: Vec<u64> = st.jobs.keys().copied().collect();
-        for id in ids {
-            self.inner.cancel_locked(&mut st, id);
-        }
-        self.inner.flush_cancelled(st);
-        let mut st = self.inner.lock();
-        self.inner.work_cv.notify_all();
-        self.inner.space_cv.notify_all();
         while st.workers > 0 || st.interrupter {
             st = self.inner.wait_event(st, Duration::from_millis(100));
+        }
+        // Every thread has counted itself out and is returning: join them, so that none is
+        // left running (or holding its stack) once the pool is gone.
+        let threads = std::mem::take(&mut st.threads);
+        drop(st);
+        for h in threads {
+            let _ = h.join();
         }
     }
 }
@@ -989,10 +1025,12 @@ impl Inner {
 
     fn spawn_worker(self: &Arc<Self>, st: &mut State) -> io::Result<()> {
         let inner = self.clone();
-        std::thread::Builder::new()
+        let h = std::thread::Builder::new()
             .name(format!("ring-aio-{}", st.spawned))
             .stack_size(256 * 1024)
             .spawn(move || inner.worker())?;
+        st.threads.retain(|h| !h.is_finished());
+        st.threads.push(h);
         st.workers += 1;
         st.spawned += 1;
         Ok(())
@@ -1053,12 +1091,13 @@ impl Inner {
                         st.interrupts.push(id);
                         if !st.interrupter {
                             let inner = self.clone();
-                            if std::thread::Builder::new()
+                            if let Ok(h) = std::thread::Builder::new()
                                 .name("ring-aio-interrupter".into())
                                 .stack_size(64 * 1024)
                                 .spawn(move || inner.interrupter())
-                                .is_ok()
                             {
+                                st.threads.retain(|h| !h.is_finished());
+                                st.threads.push(h);
                                 st.interrupter = true;
                             }
                         }
@@ -1147,7 +1186,9 @@ impl Inner {
                 }
             }
             st = self.lock();
-            if found || !st.run.is_empty() {
+            // A shutdown notified while this worker looked without the lock would otherwise be
+            // missed, and the pool's drop would wait out the idle timeout.
+            if found || !st.run.is_empty() || (st.shutdown && st.jobs.is_empty()) {
                 continue;
             }
             st.idle += 1;

@@ -11,7 +11,8 @@
  *   calling thread's last failure in detail. Results come back through out pointers; a
  *   function that returns a handle writes {0} (never a valid handle) to it when it fails.
  * - Handles (cring_region, cring_ring, cring_producer, cring_consumer; for record rings
- *   cring_records, cring_record_producer, cring_record_consumer) are structs holding a
+ *   cring_records, cring_record_producer, cring_record_consumer; for asynchronous system
+ *   calls cring_aio_pool, cring_aio_target) are structs holding a
  *   generational id, passed by value. A closed, made-up or wrong-kind handle gives
  *   CRING_STATUS_BAD_HANDLE, never undefined behaviour. Every function that takes a handle may
  *   return CRING_STATUS_BAD_HANDLE, and CRING_STATUS_PANIC (a caught internal panic; the handle
@@ -46,6 +47,10 @@
 
 /** Timeout meaning "no limit" (any negative timeout means the same). */
 #define CRING_TIMEOUT_INFINITE (-1)
+
+/** For cring_aio_config.interrupt_signal: never interrupt a running operation (its
+ * cancellation is then always too late). */
+#define CRING_AIO_NO_INTERRUPT (-1)
 
 /**
  * Version of this library: major.
@@ -251,6 +256,139 @@
  * Attribute status: tried and failed; a 4-byte value is a positive errno.
  */
 #define CRING_ATTR_STATUS_FAILED 5
+
+/**
+ * Backpressure: a submission against a full queue fails at once (`CRING_STATUS_FULL`).
+ */
+#define CRING_AIO_BACKPRESSURE_FAIL 0
+
+/**
+ * Backpressure: a submission against a full queue waits for room, up to
+ * `backpressure_timeout_ns` (then `CRING_STATUS_TIMED_OUT`).
+ */
+#define CRING_AIO_BACKPRESSURE_WAIT 1
+
+/**
+ * Operation: nothing (result 0).
+ */
+#define CRING_AIO_OP_NOP 0
+
+/**
+ * Operation: `read(fd, buf, len)`.
+ */
+#define CRING_AIO_OP_READ 1
+
+/**
+ * Operation: `pread(fd, buf, len, offset)`.
+ */
+#define CRING_AIO_OP_PREAD 2
+
+/**
+ * Operation: `write(fd, buf, len)`.
+ */
+#define CRING_AIO_OP_WRITE 3
+
+/**
+ * Operation: `pwrite(fd, buf, len, offset)`.
+ */
+#define CRING_AIO_OP_PWRITE 4
+
+/**
+ * Operation: `readv(fd, buf, len)`: `buf` is a `const struct iovec *` of `len` entries.
+ */
+#define CRING_AIO_OP_READV 5
+
+/**
+ * Operation: `preadv(fd, buf, len, offset)` (`buf` and `len` as for `CRING_AIO_OP_READV`).
+ */
+#define CRING_AIO_OP_PREADV 6
+
+/**
+ * Operation: `writev(fd, buf, len)` (`buf` and `len` as for `CRING_AIO_OP_READV`).
+ */
+#define CRING_AIO_OP_WRITEV 7
+
+/**
+ * Operation: `pwritev(fd, buf, len, offset)` (`buf` and `len` as for `CRING_AIO_OP_READV`).
+ */
+#define CRING_AIO_OP_PWRITEV 8
+
+/**
+ * Operation: `fsync(fd)`, after every earlier write on `fd` has completed.
+ */
+#define CRING_AIO_OP_FSYNC 9
+
+/**
+ * Operation: `fdatasync(fd)`, after every earlier write on `fd` has completed.
+ */
+#define CRING_AIO_OP_FDATASYNC 10
+
+/**
+ * Operation: `openat(fd, path, flags, mode)`; the result is the new descriptor (yours).
+ */
+#define CRING_AIO_OP_OPENAT 11
+
+/**
+ * Operation: `close(fd)`, after every earlier operation on `fd` has completed. The pool owns
+ * `fd` once the submission is accepted; a refused close leaves it open and yours.
+ */
+#define CRING_AIO_OP_CLOSE 12
+
+/**
+ * Operation: as `CRING_AIO_OP_CLOSE`, but first cancels every earlier operation on `fd`.
+ */
+#define CRING_AIO_OP_CLOSE_CANCELLING 13
+
+/**
+ * Operation: `statx(fd, path, flags, mode, buf)`: `mode` is the mask, `buf` a
+ * `struct statx *` (aligned to 8 bytes).
+ */
+#define CRING_AIO_OP_STATX 14
+
+/**
+ * Operation: `fallocate(fd, flags, offset, len)` (counts as a write for fsync).
+ */
+#define CRING_AIO_OP_FALLOCATE 15
+
+/**
+ * Completion flag set by the pool: the operation was cancelled; the result is `-ECANCELED`.
+ */
+#define CRING_AIO_FLAG_CANCELED 2
+
+/**
+ * Completion flag set by the pool, with `CRING_AIO_FLAG_CANCELED`: the operation was running
+ * and its worker was interrupted.
+ */
+#define CRING_AIO_FLAG_INTERRUPTED 4
+
+/**
+ * Cancel outcome: the operation had not started; its completion (`-ECANCELED`,
+ * `CRING_AIO_FLAG_CANCELED`) has been posted.
+ */
+#define CRING_AIO_CANCEL_CANCELED 1
+
+/**
+ * Cancel outcome: the operation was running and its worker was interrupted; its completion
+ * carries `-ECANCELED` with `CRING_AIO_FLAG_CANCELED | CRING_AIO_FLAG_INTERRUPTED`.
+ */
+#define CRING_AIO_CANCEL_INTERRUPTED 2
+
+/**
+ * Cancel outcome: the operation is running and its worker was signalled but had not reacted
+ * yet; the completion will tell (`-ECANCELED` with the flags, or the normal result).
+ */
+#define CRING_AIO_CANCEL_RUNNING 3
+
+/**
+ * Cancel outcome: too late: the operation completed, is completing, or is running and cannot
+ * be interrupted. Its completion carries its normal result.
+ */
+#define CRING_AIO_CANCEL_TOO_LATE 4
+
+/**
+ * Cancel outcome: the pool never accepted a submission with this id.
+ */
+#define CRING_AIO_CANCEL_UNKNOWN 5
 
 /**
  * The result of every `cring_*` function that can fail.
@@ -813,6 +951,170 @@ typedef struct cring_attr {
      */
     uint32_t len;
 } cring_attr;
+
+/**
+ * How a pool is set up: start from `cring_aio_config_init()`, change fields, leave
+ * `struct_size` alone.
+ */
+typedef struct cring_aio_config {
+    /**
+     * `sizeof(cring_aio_config)`, set by `cring_aio_config_init()`.
+     */
+    uint32_t struct_size;
+    /**
+     * Most worker threads at once (at least 1). Workers start on demand.
+     */
+    uint32_t max_workers;
+    /**
+     * Workers kept alive when idle (the others exit after `idle_timeout_ns`).
+     */
+    uint32_t min_workers;
+    /**
+     * Most submissions outstanding at once (at least 1): accepted, result not known yet.
+     */
+    uint32_t queue_depth;
+    /**
+     * Non-zero: per-descriptor ordered mode (operations on one descriptor run one at a time,
+     * in submission order). In any mode fsync/fdatasync wait for every earlier write on
+     * their descriptor and close for every earlier operation.
+     */
+    uint32_t ordered;
+    /**
+     * `CRING_AIO_BACKPRESSURE_FAIL` or `CRING_AIO_BACKPRESSURE_WAIT`.
+     */
+    uint32_t backpressure;
+    /**
+     * With `CRING_AIO_BACKPRESSURE_WAIT`: the longest a submission waits for room
+     * (`CRING_TIMEOUT_INFINITE`, or any negative value: no limit).
+     */
+    int64_t backpressure_timeout_ns;
+    /**
+     * How long an idle worker above `min_workers` waits for work before it exits (>= 0).
+     */
+    int64_t idle_timeout_ns;
+    /**
+     * The signal that interrupts a running operation being cancelled: 0 for the default
+     * (`SIGRTMIN + 6`), `CRING_AIO_NO_INTERRUPT` for none, or a signal number. Its handler
+     * is installed (without `SA_RESTART`) when the pool is created; a signal that already has
+     * another handler is refused.
+     */
+    int32_t interrupt_signal;
+    /**
+     * Must be 0.
+     */
+    uint32_t reserved;
+} cring_aio_config;
+
+/**
+ * A handle to a pool of asynchronous system-call workers (`cring_aio_pool_create()`). `{0}`
+ * is never a valid handle.
+ */
+typedef struct cring_aio_pool {
+    /**
+     * Opaque identifier.
+     */
+    uint64_t id;
+} cring_aio_pool;
+
+/**
+ * A snapshot of a pool's counters.
+ */
+typedef struct cring_aio_stats {
+    /**
+     * Worker threads alive.
+     */
+    uint64_t workers;
+    /**
+     * Of them, waiting for work.
+     */
+    uint64_t idle;
+    /**
+     * Worker threads started so far.
+     */
+    uint64_t spawned;
+    /**
+     * Submissions accepted whose completion has not been posted yet.
+     */
+    uint64_t outstanding;
+    /**
+     * Of them, waiting in the run queue.
+     */
+    uint64_t queued;
+    /**
+     * Completions posted.
+     */
+    uint64_t completed;
+    /**
+     * Completions that could not be posted because their ring reported corruption.
+     */
+    uint64_t undelivered;
+} cring_aio_stats;
+
+/**
+ * A handle to a completion target: a ring that submissions name as the place their
+ * completion goes (`cring_aio_target_open()`). `{0}` is never a valid handle.
+ */
+typedef struct cring_aio_target {
+    /**
+     * Opaque identifier.
+     */
+    uint64_t id;
+} cring_aio_target;
+
+/**
+ * One submission: an operation, its arguments, the target ring and the cookie its completion
+ * carries. Fields an operation does not use are ignored.
+ *
+ * Memory the submission points to (`buf`, the buffers of an iovec array, a `struct statx`)
+ * belongs to the caller and must stay valid, and untouched by the caller, until the
+ * completion has been reaped (or the submission was refused, or the pool destroyed). The
+ * iovec array itself and `path` are copied when the submission is accepted.
+ */
+typedef struct cring_aio_sub {
+    /**
+     * `CRING_AIO_OP_*`.
+     */
+    uint32_t op;
+    /**
+     * The descriptor (for `CRING_AIO_OP_OPENAT` and `CRING_AIO_OP_STATX` the directory
+     * descriptor, or `AT_FDCWD`).
+     */
+    int32_t fd;
+    /**
+     * Returned unchanged in the completion's `user_data`.
+     */
+    uint64_t cookie;
+    /**
+     * Where the completion goes.
+     */
+    struct cring_aio_target target;
+    /**
+     * The file offset of `PREAD`, `PWRITE`, `PREADV`, `PWRITEV` and `FALLOCATE`.
+     */
+    uint64_t offset;
+    /**
+     * The data of reads and writes; a `const struct iovec *` for the vectored ones; a
+     * `struct statx *` for `STATX`.
+     */
+    void *buf;
+    /**
+     * Bytes at `buf`; iovec entries at `buf` for the vectored operations; the length of
+     * `FALLOCATE`.
+     */
+    uint64_t len;
+    /**
+     * The NUL-terminated path of `OPENAT` and `STATX`.
+     */
+    const char *path;
+    /**
+     * `OPENAT` and `STATX` flags; the mode of `FALLOCATE`.
+     */
+    int32_t flags;
+    /**
+     * The mode of `OPENAT`; the mask of `STATX`.
+     */
+    uint32_t mode;
+} cring_aio_sub;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2579,6 +2881,241 @@ cring_status cring_attr_next(struct cring_attr_iter *iter, struct cring_attr *at
  * still readable; `value` is NULL or valid for writing a `uint64_t`.
  */
 cring_status cring_attr_value_u64(const struct cring_attr *attr, uint64_t *value);
+
+/**
+ * The default pool configuration: up to 32 workers, none kept idle, an idle timeout of 1 s,
+ * a queue depth of 4096, unordered, submissions waiting without limit for room, the default
+ * interrupt signal.
+ *
+ * Thread safety: any thread.
+ */
+struct cring_aio_config cring_aio_config_init(void);
+
+/**
+ * Creates a pool of worker threads (threads of this process: they share its identity and
+ * descriptors) that run submitted operations and post their completions into rings.
+ *
+ * Ownership: the caller owns `*out` and destroys it with `cring_aio_pool_destroy()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_NULL_POINTER` (`config`, `out`), `CRING_STATUS_INVALID_ARGUMENT`
+ * (`struct_size`, no worker, a queue depth of 0, a negative idle timeout, an unknown
+ * backpressure, an unusable interrupt signal or one that already has another handler),
+ * `CRING_STATUS_IO` (starting `min_workers` threads failed), `CRING_STATUS_NO_RESOURCES`.
+ * On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `config` is NULL or points to a `cring_aio_config`; `out` is NULL or valid for writing a
+ * `cring_aio_pool`.
+ */
+cring_status cring_aio_pool_create(const struct cring_aio_config *config,
+                                   struct cring_aio_pool *out);
+
+/**
+ * Destroys a pool: the handle is closed at once (later calls get
+ * `CRING_STATUS_BAD_HANDLE`); every outstanding submission is cancelled (each still gets
+ * its completion: `-ECANCELED`, or its normal result when it is too late to cancel); calls
+ * still running on the pool in other threads are let finish (a submission waiting for room
+ * is refused with `CRING_STATUS_CLOSED`); then the workers are joined. When this returns no
+ * worker is left, and no memory a submission lent is used any more.
+ *
+ * It waits while a worker waits for room in a full ring (nothing is ever dropped): whoever
+ * consumes the rings must keep reaping until this returns.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (not an open pool, for example destroyed already).
+ */
+cring_status cring_aio_pool_destroy(struct cring_aio_pool pool);
+
+/**
+ * Waits until no submission of the pool is outstanding (every completion posted), up to
+ * `timeout_ns` nanoseconds (`CRING_TIMEOUT_INFINITE`: no limit).
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_TIMED_OUT` (submissions still outstanding), `CRING_STATUS_BAD_HANDLE`.
+ */
+cring_status cring_aio_pool_drain(struct cring_aio_pool pool, int64_t timeout_ns);
+
+/**
+ * A snapshot of the pool's counters.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`stats`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (`stats_size` is not `sizeof(cring_aio_stats)`).
+ *
+ * # Safety
+ *
+ * `stats` is NULL or valid for writing `stats_size` bytes.
+ */
+cring_status cring_aio_pool_get_stats(struct cring_aio_pool pool,
+                                      struct cring_aio_stats *stats,
+                                      size_t stats_size);
+
+/**
+ * Opens a target posting completions into `ring`, a ring of `cring_completion`s (in this
+ * process's memory or shared with other processes). In multi-producer modes (MPSC, MPMC)
+ * each worker posts through a producer of its own; in single-producer modes the target holds
+ * the ring's producer claim and the workers share it. A target may serve several pools.
+ *
+ * Ownership: the caller owns `*out` and closes it with `cring_aio_target_close()`. The
+ * target keeps the ring's memory alive; submissions in flight keep the target alive.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (`ring`), `CRING_STATUS_NULL_POINTER` (`out`),
+ * `CRING_STATUS_ENTRY_MISMATCH` (the ring's entries are not `cring_completion`s),
+ * `CRING_STATUS_BUSY` (another producer holds a single-producer ring's claim, or every
+ * producer record is taken), `CRING_STATUS_CLOSED` (the ring's stream is closed),
+ * `CRING_STATUS_CORRUPT`, `CRING_STATUS_NO_RESOURCES`. On failure `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_aio_target`.
+ */
+cring_status cring_aio_target_open(struct cring_ring ring, struct cring_aio_target *out);
+
+/**
+ * Opens a target posting completion records with attributes (queue time, run time, worker
+ * CPU, bytes transferred) into the record ring `records` (MPSC for workers to post at once;
+ * an SPSC ring's one producer is shared by the workers). Read them with
+ * `cring_attr_iter_init()`.
+ *
+ * Ownership: as for `cring_aio_target_open()`.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (`records`), `CRING_STATUS_NULL_POINTER` (`out`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (the ring's largest record cannot hold a completion record
+ * with its attributes: use a data area of 256 bytes or more), `CRING_STATUS_BUSY`,
+ * `CRING_STATUS_CLOSED`, `CRING_STATUS_CORRUPT`, `CRING_STATUS_NO_RESOURCES`. On failure
+ * `*out` is `{0}`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or valid for writing a `cring_aio_target`.
+ */
+cring_status cring_aio_target_open_records(struct cring_records records,
+                                           struct cring_aio_target *out);
+
+/**
+ * Closes a target handle. Submissions already accepted still post into its ring; the ring's
+ * producer claim is given up when the last of them has completed.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (not an open target).
+ */
+cring_status cring_aio_target_close(struct cring_aio_target target);
+
+/**
+ * Submits one operation (`sub_size` is `sizeof(cring_aio_sub)`) and stores its submission id
+ * in `*id` (for `cring_aio_cancel()`; ids increase in submission order and are never 0).
+ * Exactly one completion, carrying `sub->cookie`, will be posted into the target's ring.
+ *
+ * Against a full queue (`queue_depth` outstanding) the pool's backpressure applies: fail at
+ * once (`CRING_STATUS_FULL`) or wait for room (`CRING_STATUS_TIMED_OUT` if the wait ends).
+ *
+ * Thread safety: any thread; several threads may submit to one pool at once.
+ *
+ * Errors (nothing was submitted; a close's descriptor stays open and yours):
+ * `CRING_STATUS_FULL` (queue full, backpressure FAIL), `CRING_STATUS_TIMED_OUT` (queue full
+ * for the whole wait), `CRING_STATUS_CLOSED` (the pool is being destroyed), `CRING_STATUS_TOO_LARGE` (buffers over 2^31 - 1 bytes: the result could
+ * not report them), `CRING_STATUS_BAD_HANDLE` (`pool`, or `sub->target`),
+ * `CRING_STATUS_NULL_POINTER` (`sub`, `id`, a buffer, iovec array, statx or path the
+ * operation needs), `CRING_STATUS_MISALIGNED` (`sub`, `id`, the iovec array or statx),
+ * `CRING_STATUS_INVALID_ARGUMENT` (`sub_size`, an unknown operation, a negative descriptor to
+ * close, more than 1024 iovecs), `CRING_STATUS_NO_RESOURCES` (no worker thread could be
+ * started). On failure `*id` is 0.
+ *
+ * # Safety
+ *
+ * `sub` is NULL or points to a `cring_aio_sub`; `id` is NULL or valid for writing a
+ * `uint64_t`. The memory the submission describes (see `cring_aio_sub`) is valid as the
+ * operation needs it (writable for reads and statx, readable for writes) and left alone by
+ * the caller until the completion has been reaped, the submission refused, or the pool
+ * destroyed. `path` is NULL or NUL-terminated. For a close, `sub->fd` is a descriptor the
+ * caller owns and gives up.
+ */
+cring_status cring_aio_submit(struct cring_aio_pool pool,
+                              const struct cring_aio_sub *sub,
+                              size_t sub_size,
+                              uint64_t *id);
+
+/**
+ * Submits the `count` operations of the array `subs` in order (`sub_size` is
+ * `sizeof(cring_aio_sub)`), stopping at the first one that is refused: stores how many were
+ * accepted in `*accepted` (a prefix of the array) and their ids in `ids[0..*accepted]`, and
+ * returns the status of the first refused one (the message names its index), or
+ * `CRING_STATUS_OK` when all were accepted. Nothing after the refused one is submitted;
+ * descriptors of refused or unsubmitted closes stay open and yours.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: the errors of `cring_aio_submit()` for the refused submission (with the accepted
+ * ones in flight), and, with `*accepted == 0`, `CRING_STATUS_BAD_HANDLE` (`pool`),
+ * `CRING_STATUS_NULL_POINTER` (`accepted`, or `subs` with `count > 0`),
+ * `CRING_STATUS_INVALID_ARGUMENT` (`sub_size`).
+ *
+ * # Safety
+ *
+ * `subs` is NULL or points to `count` submissions, each as `cring_aio_submit()` requires;
+ * `ids` is NULL (ids not wanted) or writable for `count` `uint64_t`; `accepted` is NULL or
+ * valid for writing a `size_t`.
+ */
+cring_status cring_aio_submit_batch(struct cring_aio_pool pool,
+                                    const struct cring_aio_sub *subs,
+                                    size_t count,
+                                    size_t sub_size,
+                                    uint64_t *ids,
+                                    size_t *accepted);
+
+/**
+ * Closes descriptor `fd` through the pool: the close runs after every operation submitted
+ * earlier on `fd` has completed (with `cancel_in_flight` non-zero, those are cancelled
+ * first), and operations submitted later on the same number wait for it. Its completion
+ * carries `cookie` and goes to `target`; its id is stored in `*id`. Once accepted, the pool
+ * owns `fd`; when refused it stays open and yours.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: as for `cring_aio_submit()`; `CRING_STATUS_INVALID_ARGUMENT` (`fd` negative),
+ * `CRING_STATUS_BAD_HANDLE` (`pool`, `target`).
+ *
+ * # Safety
+ *
+ * `id` is NULL or valid for writing a `uint64_t`; `fd` is a descriptor the caller owns and
+ * gives up.
+ */
+cring_status cring_aio_close(struct cring_aio_pool pool,
+                             struct cring_aio_target target,
+                             int fd,
+                             uint64_t cookie,
+                             uint32_t cancel_in_flight,
+                             uint64_t *id);
+
+/**
+ * Cancels submission `id` and stores what happened in `*outcome` (`CRING_AIO_CANCEL_*`):
+ * not started: `CANCELED` (its `-ECANCELED` completion has been posted); running and
+ * interruptible: `INTERRUPTED`, or `RUNNING` if its worker had not reacted within a short wait
+ * (up to 20 ms; the completion tells); otherwise `TOO_LATE` (it completes normally); an id
+ * the pool never issued: `UNKNOWN`. Every submission gets exactly one completion whatever
+ * the outcome.
+ *
+ * Thread safety: any thread.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE` (`pool`), `CRING_STATUS_NULL_POINTER` (`outcome`),
+ * `CRING_STATUS_MISALIGNED`. On failure `*outcome` is 0.
+ *
+ * # Safety
+ *
+ * `outcome` is NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_aio_cancel(struct cring_aio_pool pool, uint64_t id, uint32_t *outcome);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -274,6 +274,8 @@ pub(crate) trait RingDyn: Send + Sync {
     fn region(&self) -> Arc<RegionObj>;
     fn producer(&self) -> Result<Box<dyn ProducerDyn>, Fail>;
     fn consumer(&self) -> Result<Box<dyn ConsumerDyn>, Fail>;
+    /// A ring-aio target posting into this ring (rings of `cring_completion` only).
+    fn aio_target(&self) -> Result<ring_aio::Target, Fail>;
 }
 
 pub(crate) struct TypedRing<T: Entry> {
@@ -445,6 +447,24 @@ impl<T: Entry> RingDyn for TypedRing<T> {
             consumer: NonNull::from(Box::leak(Box::new(consumer))),
             view_rounds: u64::from(g.capacity) + u64::from(g.overflow_capacity),
         }))
+    }
+
+    fn aio_target(&self) -> Result<ring_aio::Target, Fail> {
+        let any: &dyn std::any::Any = &self.ring;
+        match any.downcast_ref::<Ring<Completion, SharedRegion>>() {
+            Some(ring) => Ok(ring_aio::Target::new(ring)?),
+            None => {
+                let e = entry_type_of::<T>();
+                Err(Fail::new(
+                    cring_status::EntryMismatch,
+                    format!(
+                        "completions go to rings of cring_completion; this ring's entries are \
+                         opaque, of {} bytes with alignment {}",
+                        e.size, e.align
+                    ),
+                ))
+            }
+        }
     }
 }
 

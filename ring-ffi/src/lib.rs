@@ -12,7 +12,8 @@
 //!   pointers. A function that returns a handle writes `{0}` (never a valid handle) to its out
 //!   pointer when it fails.
 //! - Handles (`cring_region`, `cring_ring`, `cring_producer`, `cring_consumer`, and for record
-//!   rings `cring_records`, `cring_record_producer`, `cring_record_consumer`) are small
+//!   rings `cring_records`, `cring_record_producer`, `cring_record_consumer`; for
+//!   asynchronous system calls `cring_aio_pool`, `cring_aio_target`) are small
 //!   structs holding a generational id, passed by value. A closed handle, a handle of another
 //!   kind, or any made-up value gives `CRING_STATUS_BAD_HANDLE`, never undefined behaviour: ids
 //!   are never reused.
@@ -45,6 +46,19 @@
 //! a value: written with `cring_completion_record_begin()`, `cring_attr_push()` and
 //! `cring_completion_record_finish()`, read with `cring_attr_iter_init()` and
 //! `cring_attr_next()`. They are the same regions as Rust's `ring_core::record::RecordRing`.
+//!
+//! # Asynchronous system calls
+//!
+//! `cring_aio_*` is the C face of `ring-aio`: a pool of worker threads of the calling process
+//! (`cring_aio_pool_create()`) runs reads, writes (plain, positioned, vectored), fsync,
+//! fdatasync, openat, close, statx and fallocate (`cring_aio_sub`, submitted one at a time or
+//! in batches) and posts each result, with the submission's cookie, into the ring its target
+//! names (`cring_aio_target_open()` on a ring of `cring_completion`s; or
+//! `cring_aio_target_open_records()` for completion records with attributes). The caller
+//! reaps completions with the ordinary consumer functions. Buffers are the caller's and stay
+//! lent until the completion is reaped. `cring_aio_cancel()` reports what a cancellation did;
+//! `cring_aio_close()` closes a descriptor after (or cancelling) what is in flight on it;
+//! `cring_aio_pool_destroy()` cancels what is outstanding and joins the workers.
 
 #![allow(non_camel_case_types)]
 
@@ -72,6 +86,9 @@ mod record_consumer;
 
 mod attr_iter;
 
+mod aio;
+
+pub use aio::*;
 pub use attr_iter::*;
 pub use consumer::*;
 pub use producer::*;

@@ -110,7 +110,9 @@ fn every_function_is_documented() {
             || decl.contains("cring_region region")
             || decl.contains("cring_records records")
             || decl.contains("cring_record_producer producer")
-            || decl.contains("cring_record_consumer consumer");
+            || decl.contains("cring_record_consumer consumer")
+            || decl.contains("cring_aio_pool pool")
+            || decl.contains("cring_aio_target target");
         let returns_status = decl.starts_with("cring_status ");
         let lower = doc.to_lowercase();
         if !lower.contains("thread safety") && !doc.contains("Otherwise as") {
@@ -168,4 +170,6 @@ fn hand_written_constants_match() {
     assert_eq!(ring_ffi::CRING_MODE_ANY, u32::MAX);
     assert_eq!(value("CRING_TIMEOUT_INFINITE"), "(-1)");
     assert_eq!(ring_ffi::CRING_TIMEOUT_INFINITE, -1);
+    assert_eq!(value("CRING_AIO_NO_INTERRUPT"), "(-1)");
+    assert_eq!(ring_ffi::CRING_AIO_NO_INTERRUPT, -1);
 }

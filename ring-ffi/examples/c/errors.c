@@ -6,11 +6,12 @@
  * Calls the library the wrong way on purpose (NULL pointers, wrong sizes and alignments,
  * handles used after close, regions that are not rings, rings of another entry type, calls
  * out of order) and checks the status of each; also walks the zero-copy paths, opaque
- * entries, caller memory and the eventfd once each. Run under AddressSanitizer and valgrind by
+ * entries, caller memory, the eventfd and an aio pool's cancel outcomes once each. Run under AddressSanitizer and valgrind by
  * the tests: none of it may touch memory it should not. Prints "errors: ok" and exits 0.
  */
 #include "example.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdalign.h>
 
@@ -476,6 +477,129 @@ static void waiting(void)
     CHECK(cring_ring_close(ring));
 }
 
+/* Reaps one completion (waiting up to 10 s). */
+static cring_completion reap_one(cring_consumer c)
+{
+    cring_completion e;
+    size_t n = 0;
+    CHECK(cring_consumer_reap(c, &e, 1, sizeof e, 1, 10 * SECOND, &n));
+    ASSERT(n == 1);
+    return e;
+}
+
+static void aio(void)
+{
+    /* Configurations. */
+    cring_aio_pool pool = {7};
+    EXPECT(cring_aio_pool_create(NULL, &pool), CRING_STATUS_NULL_POINTER);
+    ASSERT(pool.id == 0);
+    cring_aio_config pc = cring_aio_config_init();
+    pc.max_workers = 0;
+    EXPECT(cring_aio_pool_create(&pc, &pool), CRING_STATUS_INVALID_ARGUMENT);
+    pc = cring_aio_config_init();
+    pc.struct_size = 4;
+    EXPECT(cring_aio_pool_create(&pc, &pool), CRING_STATUS_INVALID_ARGUMENT);
+    pc = cring_aio_config_init();
+    pc.backpressure = 9;
+    EXPECT(cring_aio_pool_create(&pc, &pool), CRING_STATUS_INVALID_ARGUMENT);
+    pc = cring_aio_config_init();
+    pc.max_workers = 1;
+    CHECK(cring_aio_pool_create(&pc, &pool));
+
+    cring_config rc = cring_config_init(16);
+    rc.mode = CRING_MODE_MPSC;
+    cring_ring ring;
+    cring_consumer c;
+    cring_aio_target t;
+    CHECK(cring_ring_create_heap(&rc, &ring));
+    CHECK(cring_consumer_open(ring, &c));
+    CHECK(cring_aio_target_open(ring, &t));
+
+    /* Handles of the wrong kind. */
+    cring_aio_target pool_as_target = {pool.id};
+    cring_aio_pool target_as_pool = {t.id};
+    EXPECT(cring_aio_target_close(pool_as_target), CRING_STATUS_BAD_HANDLE);
+    EXPECT(cring_aio_pool_drain(target_as_pool, 0), CRING_STATUS_BAD_HANDLE);
+    cring_aio_target none = {0};
+    EXPECT(cring_aio_target_open(ring, NULL), CRING_STATUS_NULL_POINTER);
+
+    /* Submissions: NULL pointers, sizes, unknown operations, bad targets. */
+    cring_aio_sub s;
+    memset(&s, 0, sizeof s);
+    s.op = CRING_AIO_OP_READ;
+    s.len = 8;
+    s.target = t;
+    uint64_t id = 5;
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, &id), CRING_STATUS_NULL_POINTER); /* buf */
+    ASSERT(id == 0);
+    EXPECT(cring_aio_submit(pool, NULL, sizeof s, &id), CRING_STATUS_NULL_POINTER);
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, NULL), CRING_STATUS_NULL_POINTER);
+    EXPECT(cring_aio_submit(pool, &s, sizeof s - 1, &id), CRING_STATUS_INVALID_ARGUMENT);
+    s.op = 1000;
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, &id), CRING_STATUS_INVALID_ARGUMENT);
+    s.op = CRING_AIO_OP_NOP;
+    s.target = none;
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, &id), CRING_STATUS_BAD_HANDLE);
+    s.target = t;
+    s.op = CRING_AIO_OP_CLOSE;
+    s.fd = -1;
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, &id), CRING_STATUS_INVALID_ARGUMENT);
+    size_t accepted = 9;
+    EXPECT(cring_aio_submit_batch(pool, NULL, 1, sizeof s, NULL, &accepted),
+           CRING_STATUS_NULL_POINTER);
+    ASSERT(accepted == 0);
+
+    /* Cancel outcomes: one worker blocks in a read of an empty pipe; the read queued behind it
+     * is cancelled before it starts; the blocked one is cancelled while it runs. */
+    int fds[2];
+    ASSERT(pipe(fds) == 0);
+    char b1[4] = {0}, b2[4] = {'k', 'e', 'e', 'p'};
+    memset(&s, 0, sizeof s);
+    s.op = CRING_AIO_OP_READ;
+    s.fd = fds[0];
+    s.target = t;
+    s.len = sizeof b1;
+    s.buf = b1;
+    s.cookie = 1;
+    uint64_t id1 = 0, id2 = 0;
+    CHECK(cring_aio_submit(pool, &s, sizeof s, &id1));
+    s.buf = b2;
+    s.cookie = 2;
+    CHECK(cring_aio_submit(pool, &s, sizeof s, &id2));
+    ASSERT(id1 != 0 && id2 > id1);
+    uint32_t outcome = 0;
+    CHECK(cring_aio_cancel(pool, id2, &outcome));
+    ASSERT(outcome == CRING_AIO_CANCEL_CANCELED);
+    cring_completion e = reap_one(c);
+    ASSERT(e.user_data == 2 && e.result == -ECANCELED);
+    ASSERT((e.flags & (CRING_AIO_FLAG_CANCELED | CRING_AIO_FLAG_INTERRUPTED)) ==
+           CRING_AIO_FLAG_CANCELED);
+    ASSERT(memcmp(b2, "keep", 4) == 0);
+    example_sleep_us(20000);
+    CHECK(cring_aio_cancel(pool, id1, &outcome));
+    ASSERT(outcome == CRING_AIO_CANCEL_INTERRUPTED || outcome == CRING_AIO_CANCEL_RUNNING ||
+           outcome == CRING_AIO_CANCEL_CANCELED);
+    e = reap_one(c);
+    ASSERT(e.user_data == 1 && e.result == -ECANCELED);
+    CHECK(cring_aio_cancel(pool, id1, &outcome));
+    ASSERT(outcome == CRING_AIO_CANCEL_TOO_LATE);
+    CHECK(cring_aio_cancel(pool, id2 + 1000, &outcome));
+    ASSERT(outcome == CRING_AIO_CANCEL_UNKNOWN);
+    EXPECT(cring_aio_cancel(pool, id1, NULL), CRING_STATUS_NULL_POINTER);
+    close(fds[0]);
+    close(fds[1]);
+
+    cring_aio_stats st;
+    EXPECT(cring_aio_pool_get_stats(pool, &st, sizeof st - 8), CRING_STATUS_INVALID_ARGUMENT);
+    CHECK(cring_aio_pool_destroy(pool));
+    EXPECT(cring_aio_pool_destroy(pool), CRING_STATUS_BAD_HANDLE);
+    EXPECT(cring_aio_submit(pool, &s, sizeof s, &id), CRING_STATUS_BAD_HANDLE);
+    CHECK(cring_aio_target_close(t));
+    EXPECT(cring_aio_target_close(t), CRING_STATUS_BAD_HANDLE);
+    CHECK(cring_consumer_close(c));
+    CHECK(cring_ring_close(ring));
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -487,6 +611,7 @@ int main(void)
     zero_copy();
     opaque();
     waiting();
+    aio();
     printf("errors: ok\n");
     return 0;
 }
