@@ -9,15 +9,13 @@
 //! through a 32 MiB area: about a second) and expects what the spec promises: `Full` for the
 //! idle producer, and the consumer delivering the record that was there.
 //!
-//! It fails on the current code (the reservation succeeds and the consumer then waits at a
-//! header that names another lap), so it is ignored until MR1 reloads an old cache; run it
-//! with `cargo test -p ring-core --test record_stale_cache -- --ignored`.
+//! It failed before MR1 got the head cache's age limit (the reservation succeeded and the
+//! consumer then waited at a header that names another lap).
 
 use ring_core::record::{ReadError, RecordConfig, RecordRing};
 use ring_core::Mode;
 
 #[test]
-#[ignore = "fails until MR1 stops trusting a head cache that is 2^32 bytes old"]
 fn an_idle_producer_with_a_head_cache_from_the_previous_wrap_sees_a_full_ring() {
     const CAP: u32 = 1 << 25;
     const SIZE: u32 = CAP / 2; // the largest record: header + payload

@@ -91,9 +91,9 @@ CONFIGS=(
 # -- the record ring (records.pml). Defaults there: MODE=1 NPROD=2 NPUSH=2 CAPW=4 (words of 8
 #    bytes: the smallest data area, 32 bytes) MAXP=1 IDX_BITS=3 CNT_BITS=3 INIT=IDXMOD-3
 #    DISCARD=0: every configuration crosses the position wrap, and the padding record at the end
-#    of the area is reachable. HC_FRESH is the repair of MR1's head cache that the model needs
-#    once a producer can stay idle for a whole index space (VERIFICATION.md, section 9): the
-#    code does not have it yet, so the configurations that need it say so in their name.
+#    of the area is reachable. MR1's head cache has an age limit (RECORDS.md, MR1), which the
+#    configurations where a producer stays idle for a whole index space need (-DNO_HC_FRESH
+#    removes it: the mutant spin-rec-stale-head-cache).
 "rec-spsc|safety|-DMODE=0 -DNPROD=1 -DNPUSH=4||ci|records.pml"
 "rec-spsc-discard|safety|-DMODE=0 -DNPROD=1 -DNPUSH=5 -DDISCARD=1||ci|records.pml"
 "rec-spsc-cap8|safety|-DMODE=0 -DNPROD=1 -DNPUSH=4 -DCAPW=8 -DMAXP=3 -DIDX_BITS=4 -DINIT=13||ci|records.pml"
@@ -102,9 +102,9 @@ CONFIGS=(
 "rec-mpsc3|safety|-DMODE=1 -DNPROD=3 -DNPUSH=1||ci|records.pml"
 # the reservation ABA: one producer stalls in MR1 while the other reserves a whole index space
 # (8 words); the reservation count makes its compare-and-swap fail (spin-rec-no-count)
-"rec-aba-mpsc-hcfresh|safety|-DMODE=1 -DNPROD=2 -DNPUSH0=1 -DNPUSH=4 -DHC_FRESH||ci|records.pml"
+"rec-aba-mpsc|safety|-DMODE=1 -DNPROD=2 -DNPUSH0=1 -DNPUSH=4||ci|records.pml"
 "deep-rec-mpsc-cap8|safety|-DMODE=1 -DNPROD=2 -DNPUSH=2 -DCAPW=8 -DMAXP=3 -DIDX_BITS=4 -DINIT=13||deep|records.pml"
-"deep-rec-mpsc-n3-hcfresh|safety|-DMODE=1 -DNPROD=2 -DNPUSH=3 -DHC_FRESH||deep|records.pml"
+"deep-rec-mpsc-n3|safety|-DMODE=1 -DNPROD=2 -DNPUSH=3||deep|records.pml"
 )
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }

@@ -115,14 +115,14 @@ bit g_done = 0;             /* the consumer checked the end */
 
 /* ------------------------------------------------------------------ producers */
 
-/* MR1's head cache is trusted by the code whenever `t - head_cache <= capacity`. With u32
- * positions a cache older than 2^32 bytes of reservations (an idle producer) can pass that
- * check although the real distance is larger: the producer then reserves without room and
- * overwrites unconsumed records. Small positions reach this (rec-stale-head-cache in
- * VERIFICATION.md, section 9). HC_FRESH models a repair: the cache is also reloaded once the
- * reservation count moved by IDXMOD / CAPW - 1 or more since it was loaded (each reservation
- * is at most CAPW words, so a younger cache is less than IDXMOD words behind). */
-#ifdef HC_FRESH
+/* MR1's head cache: trusted only while `t - head_cache <= capacity` AND the reservation count
+ * moved by less than IDXMOD / CAPW - 1 since the cache was loaded (each reservation is at most
+ * CAPW words, so a younger cache is less than IDXMOD words behind). Without the age rule
+ * (NO_HC_FRESH, the mutant spin-rec-stale-head-cache) a cache older than a whole index space
+ * (an idle producer) passes the distance check although the real distance is larger: the
+ * producer reserves without room and overwrites unconsumed records (VERIFICATION.md,
+ * section 9). */
+#ifndef NO_HC_FRESH
 #define HC_STALE(c) ((((c) - hcc + CNTMOD) % CNTMOD) >= IDXMOD / CAPW - 1)
 #else
 #define HC_STALE(c) false

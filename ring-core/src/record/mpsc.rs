@@ -25,6 +25,79 @@ pub(crate) struct Lane<'a> {
     pub(crate) overflow: bool,
 }
 
+/// A producer's private copy of a lane's consumer position, with the reservation count of the
+/// producer word it was validated against (RECORDS.md, MR1: the head cache and its age).
+///
+/// The copy is trusted only while fewer than `2^32 / capacity - 1` reservations were made since
+/// then: each moves the position by at most `capacity` bytes, so the real distance `tail -
+/// head` is then below 2^32 and the u32 distance is exact. An older copy is reloaded: without
+/// that, a producer idle while the others moved 2^32 bytes would read a full area as half
+/// empty and overwrite unread records (found by the spin model, `rec-stale-head-cache`).
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct HeadCache {
+    /// The last consumer position loaded and validated: never ahead of the real one.
+    pub(crate) head: u32,
+    /// The reservation count of a producer word loaded before `head`.
+    count: u32,
+    /// How many reservations the copy may age: `2^32 / capacity - 2`.
+    max_age: u32,
+}
+
+impl HeadCache {
+    /// A copy of `head_word`, validated against the producer word loaded just before it.
+    pub(crate) fn load(lane: &Lane<'_>) -> Self {
+        let w = lane.tail_word.load(Acquire);
+        let head = lane.head_word.load(Acquire);
+        HeadCache {
+            head,
+            count: lane.count(w),
+            max_age: max_age(lane.area.capacity()),
+        }
+    }
+
+    /// The cached position, if it is young enough to compare with the position in `w`.
+    #[inline(always)]
+    pub(crate) fn get(&self, lane: &Lane<'_>, w: u64) -> Option<u32> {
+        let age = lane.count(w).wrapping_sub(self.count) & lane.count_mask();
+        (age <= self.max_age).then_some(self.head)
+    }
+
+    /// Replaces the copy by `head`, validated against the producer word `w` (loaded before it).
+    #[inline(always)]
+    pub(crate) fn set(&mut self, lane: &Lane<'_>, w: u64, head: u32) {
+        self.head = head;
+        self.count = lane.count(w);
+    }
+}
+
+/// `2^32 / capacity - 2`: the reservations after which a head cache may be 2^32 bytes behind
+/// (one less than the bound, for the reservation being made).
+const fn max_age(capacity: u32) -> u32 {
+    ((1u64 << 32) / capacity as u64) as u32 - 2
+}
+
+impl Lane<'_> {
+    /// The reservation count of a producer word of this lane.
+    #[inline(always)]
+    pub(crate) fn count(&self, w: u64) -> u32 {
+        if self.overflow {
+            ((w >> OVERFLOW_COUNT_SHIFT) as u32) & 0x7fff_ffff
+        } else {
+            (w >> 32) as u32
+        }
+    }
+
+    /// The mask of the reservation count's width (31 bits on the overflow lane).
+    #[inline(always)]
+    fn count_mask(&self) -> u32 {
+        if self.overflow {
+            0x7fff_ffff
+        } else {
+            u32::MAX
+        }
+    }
+}
+
 /// What [`take`] got.
 #[derive(Copy, Clone, Debug)]
 pub(crate) enum Took {
@@ -40,7 +113,7 @@ pub(crate) enum Took {
 /// Bounded by `SCAN_BUDGET` attempts. A refusal (`Full`) is not counted here.
 pub(crate) fn take(
     lane: &Lane<'_>,
-    head_cache: &mut u32,
+    head_cache: &mut HeadCache,
     intent: Option<&Intent<'_>>,
     mut w: u64,
     len: u32,
@@ -64,7 +137,7 @@ pub(crate) fn take(
             // Only a peer writes a misaligned position; unchanged on reload, it is corrupt.
             let now = lane.tail_word.load(Acquire);
             if now == w || spent >= SCAN_BUDGET {
-                return corrupt(t, *head_cache);
+                return corrupt(t, head_cache.head);
             }
             if moved(now) {
                 return Ok(Took::Inactive(now));
@@ -75,7 +148,10 @@ pub(crate) fn take(
         let off = lane.area.offset(t);
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
-        let mut used = t.wrapping_sub(*head_cache);
+        // A head cache too old to compare with `t` counts as no room (MR1: reload it).
+        let mut used = head_cache
+            .get(lane, w)
+            .map_or(u32::MAX, |h| t.wrapping_sub(h));
         if used > cap || need > cap - used {
             let head = lane.head_word.load(Acquire);
             used = t.wrapping_sub(head);
@@ -83,7 +159,7 @@ pub(crate) fn take(
                 return corrupt(t, head);
             }
             if used <= cap {
-                *head_cache = head;
+                head_cache.set(lane, w, head);
                 if need > cap - used {
                     // Full as of a producer word we loaded before `head`: the real room is at
                     // most this (`head` only grows after our load of it, `tail` too).
@@ -193,8 +269,8 @@ pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
 /// The MPSC producer flavor.
 #[derive(Debug)]
 pub(crate) struct MpTx<'a> {
-    /// The last `head` loaded (validated): never ahead of the real one.
-    head_cache: u32,
+    /// The last `head` loaded (validated) and its age.
+    head_cache: HeadCache,
     lane: Lane<'a>,
     max_len: u32,
     refusals: &'a AtomicU64,
@@ -213,15 +289,16 @@ impl<'a> MpTx<'a> {
         intent: Option<Intent<'a>>,
         wait: Option<Waker<'a>>,
     ) -> Self {
+        let lane = Lane {
+            area: raw.area,
+            tail_word: &raw.prod.tail,
+            head_word: &raw.cons.head,
+            overflow: false,
+        };
         MpTx {
             intent,
-            head_cache: raw.cons.head.load(Acquire),
-            lane: Lane {
-                area: raw.area,
-                tail_word: &raw.prod.tail,
-                head_word: &raw.cons.head,
-                overflow: false,
-            },
+            head_cache: HeadCache::load(&lane),
+            lane,
             max_len: max_record_len(raw.area.capacity()),
             refusals: &raw.prod.full_refusals,
             count_full: true,
@@ -249,7 +326,10 @@ impl<'a> MpTx<'a> {
         let off = area.offset(t);
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
-        let used = t.wrapping_sub(self.head_cache);
+        let used = self
+            .head_cache
+            .get(&self.lane, w)
+            .map_or(u32::MAX, |h| t.wrapping_sub(h));
         let r = if used <= cap && need <= cap - used && t % RECORD_ALIGN == 0 {
             if let Some(i) = &self.intent {
                 i.span(t, need);

@@ -25,7 +25,7 @@
 
 use super::errors::{ReadError, ReserveError};
 use super::layout::*;
-use super::mpsc::{mark, take, truncate_marked, Lane, Took};
+use super::mpsc::{mark, take, truncate_marked, HeadCache, Lane, Took};
 use super::rx::{Found, Rx};
 use super::Resv;
 use crate::layout::OverflowLine;
@@ -48,8 +48,8 @@ pub(crate) struct OverflowArea<'a> {
 pub(crate) struct OvfTx<'a> {
     lane: Lane<'a>,
     line: &'a OverflowLine,
-    /// The last overflow `head` loaded (validated): never ahead of the real one.
-    head_cache: u32,
+    /// The last overflow `head` loaded (validated) and its age.
+    head_cache: HeadCache,
     max_len: u32,
     refusals: &'a AtomicU64,
     discarded: &'a AtomicU64,
@@ -74,15 +74,16 @@ impl<'a> OvfTx<'a> {
         intent: Option<Intent<'a>>,
         wait: Option<Waker<'a>>,
     ) -> Self {
+        let lane = Lane {
+            area: o.area,
+            tail_word: &o.line.state,
+            head_word: &o.line.head,
+            overflow: true,
+        };
         OvfTx {
-            lane: Lane {
-                area: o.area,
-                tail_word: &o.line.state,
-                head_word: &o.line.head,
-                overflow: true,
-            },
+            lane,
             line: o.line,
-            head_cache: o.line.head.load(Acquire),
+            head_cache: HeadCache::load(&lane),
             max_len: max_record_len(o.area.capacity()),
             refusals,
             discarded,
@@ -110,7 +111,7 @@ impl<'a> OvfTx<'a> {
                     .lane
                     .area
                     .capacity()
-                    .saturating_sub(tail_pos(s).wrapping_sub(self.head_cache)),
+                    .saturating_sub(tail_pos(s).wrapping_sub(self.head_cache.head)),
             });
         }
         match take(
