@@ -150,6 +150,10 @@ fn compile(program: &str, variant: Variant) -> PathBuf {
                 .arg(&libs)
                 .arg("-Wl,-Bdynamic")
                 .arg("-lring_ffi")
+                // DT_RPATH, not DT_RUNPATH: it takes precedence over the LD_LIBRARY_PATH cargo
+                // sets for tests, which also lists target/debug, where an older
+                // libring_ffi.so from an earlier `cargo build` may lie.
+                .arg("-Wl,--disable-new-dtags")
                 .arg(format!("-Wl,-rpath,{}", libs.display()));
         }
         Variant::Sanitized => {
