@@ -136,8 +136,9 @@ impl RecPeer {
         matches!(self, RecPeer::Ipmpsc | RecPeer::Pipe)
     }
 
-    /// Records per producer for a run of records of `size` bytes, before scaling: about 256 MB
-    /// of payload, at most a million records, an eighth of that for the slow contenders.
+    /// Records per run for records of `size` bytes, before scaling: 256 MiB of payload, at
+    /// most a million records (as long as compare's SPSC runs: tens of milliseconds on a quiet
+    /// machine), an eighth of that for the slow contenders.
     pub fn records(self, size: usize) -> u64 {
         let n = ((256u64 << 20) / size as u64).min(1_000_000);
         if self.slow() {
@@ -762,7 +763,7 @@ fn procs_run<R: Source>(children: Children, mut rx: R, mut check: Check) -> Res<
         if Instant::now() > deadline {
             return Err("deadline expired".into());
         }
-        procs.iter_mut().try_for_each(ChildProc::check)
+        procs.iter_mut().try_for_each(ChildProc::check_not_failed)
     })?;
     let elapsed = start.elapsed();
     drop(rx);

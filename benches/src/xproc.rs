@@ -116,6 +116,21 @@ impl ChildProc {
         }
     }
 
+    /// Fails if the child has failed (exited unsuccessfully) or the run has taken too long; a
+    /// child that finished its work and exited successfully passes.
+    pub(crate) fn check_not_failed(&mut self) -> Res<()> {
+        if Instant::now() > self.deadline {
+            return Err("deadline expired waiting on the child process".into());
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) if !status.success() => {
+                Err(format!("the child process failed: {status}"))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("waiting on the child: {e}")),
+        }
+    }
+
     /// Waits (boundedly) for the child to exit after being told to stop.
     pub(crate) fn finish(mut self) -> Res<()> {
         let until = Instant::now() + Duration::from_secs(10);

@@ -48,6 +48,10 @@ const GROUPS: [&str; 11] = [
     "records",
 ];
 
+/// A 1-minute load average at the start of a run from which on the machine counts as busy
+/// (compare's own threads raise it only while it runs).
+const BUSY_LOAD: f64 = 1.0;
+
 struct Opts {
     reps: usize,
     scale: f64,
@@ -958,6 +962,19 @@ fn main() {
         elapsed.as_secs_f64()
     );
     let _ = writeln!(md, "## Machine\n\n{desc}- Load average (1, 5, 15 min): {load_before} at the start, {load_after} at the end");
+    let one_min = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<f64>().ok())
+    };
+    let busy = one_min(&load_before).is_some_and(|x| x >= BUSY_LOAD);
+    if busy {
+        let _ = writeln!(
+            md,
+            "- **Not a quiet machine:** the 1-minute load average was {} at the start (other work was running; a quiet start reads below {BUSY_LOAD}). Threads yield and get descheduled, so the throughput values and ratios of this run are not reliable.",
+            one_min(&load_before).unwrap_or(0.0)
+        );
+    }
     let _ = writeln!(
         md,
         "- Cache-line transfer between the two cores, one way, measured at the start of each repetition: {c2c_list} ns (median {c2c_med:.1} ns)"
@@ -1001,6 +1018,11 @@ fn main() {
          - Records (`records` group): payloads of 16, 64, 256 and 4096 bytes, M records per second. Ours is a record ring with a 128 KiB data area (`push`, then `read` in place); ipmpsc has a 128 KiB buffer (bincode bytes, zero-copy receive, busy-polled `try_recv`); the pipe carries one `write` per length-prefixed record (buffer set to 128 KiB), read through a `BufReader` with blocking reads; the fixed ring (`Completion`, 4096 entries) and completion records (a `Completion` and one 4-byte attribute, 24 bytes) run in the 16-byte cases. The consumer (core 0) checks every record's length, first and last 8 bytes and per-producer order; producer p runs on core p+1 mod 2. Between processes the producers are child processes, released together once attached; start-up is not timed. ipmpsc and the pipe move an eighth as many records per run as the rings.\n"
     );
 
+    if busy {
+        eprintln!(
+            "compare: warning: the 1-minute load average was {load_before} at the start: not a quiet machine, throughput ratios are not reliable"
+        );
+    }
     print!("{tbl}");
     println!("\ncache-line transfer per repetition: {c2c_list} ns; load average {load_before} -> {load_after}");
     for m in &met {
