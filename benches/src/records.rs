@@ -167,16 +167,17 @@ impl RecPeer {
     }
 
     /// Moves `per_producer` records of `size` bytes from each of `producers` producers (1 or 2)
-    /// to one consumer, checking every record; returns the time taken. An error names what
-    /// failed (a contender that cannot run this case, a lost or damaged record, a child process
-    /// that died, the 60-second deadline).
+    /// to one consumer, checking every record; returns the time taken and how often the run's
+    /// threads and processes were switched out while runnable. An error names what failed (a
+    /// contender that cannot run this case, a lost or damaged record, a child process that
+    /// died, the 60-second deadline).
     pub fn run(
         self,
         medium: Medium,
         producers: usize,
         size: usize,
         per_producer: u64,
-    ) -> Res<Duration> {
+    ) -> Res<Measured> {
         if !self.applies(size) || size < 16 {
             return Err(format!(
                 "{} does not carry {size}-byte records",
@@ -195,11 +196,46 @@ impl RecPeer {
             size,
             per: per_producer,
         };
-        match medium {
+        let before = involuntary_switches();
+        let elapsed = match medium {
             Medium::Threads => spec.threads(),
             Medium::Processes => spec.processes(),
-        }
+        }?;
+        Ok(Measured {
+            elapsed,
+            switched_out: involuntary_switches().saturating_sub(before),
+        })
     }
+}
+
+/// The outcome of one run.
+#[derive(Copy, Clone, Debug)]
+pub struct Measured {
+    /// From the release of the producers to the last record consumed.
+    pub elapsed: Duration,
+    /// Involuntary context switches of this process and its (waited-for) producer processes
+    /// during the run, set-up included: how often a thread of the run was switched out while
+    /// it could run, because another task took its core (preemption, or a `yield` that found
+    /// another task runnable). A few come from set-up (pinning a running thread moves it
+    /// through the kernel's stopper task). With one producer each thread has a core of its own,
+    /// so more than a few mean other work shared the cores; with two producers, the second
+    /// producer and the consumer share core 0 and switch between each other by design.
+    pub switched_out: u64,
+}
+
+/// `ru_nivcsw` of this process plus that of its waited-for children.
+fn involuntary_switches() -> u64 {
+    let get = |who| {
+        // SAFETY: a zeroed rusage is valid; getrusage writes at most its size.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `u` is a valid, writable rusage.
+        if unsafe { libc::getrusage(who, &mut u) } == 0 {
+            u.ru_nivcsw.max(0) as u64
+        } else {
+            0
+        }
+    };
+    get(libc::RUSAGE_SELF) + get(libc::RUSAGE_CHILDREN)
 }
 
 /// One run's parameters.

@@ -79,7 +79,11 @@ fn main() {
                             // Refused: a write above PIPE_BUF is not atomic.
                             return r.err().map(drop).ok_or("ran past PIPE_BUF".into());
                         }
-                        r.map(drop)
+                        r.and_then(|m| {
+                            (m.elapsed > std::time::Duration::ZERO)
+                                .then_some(())
+                                .ok_or("no time elapsed".into())
+                        })
                     });
                 }
             }

@@ -342,6 +342,41 @@ fn record_case(medium: Medium, producers: usize, size: usize) -> String {
     format!("{}, {shape}, {size} B", medium.name())
 }
 
+/// The records group's involuntary context switches per run, as a table (median and largest
+/// over the repetitions, per case and contender), or `None` when the group did not run.
+fn switch_table(s: &Store) -> Option<String> {
+    let mut t = String::from("| Case |");
+    for p in RecPeer::ALL {
+        let _ = write!(t, " {} |", p.name());
+    }
+    t.push_str("\n|---|");
+    t.push_str(&"---:|".repeat(RecPeer::ALL.len()));
+    t.push('\n');
+    let mut any = false;
+    for medium in Medium::ALL {
+        for producers in [1usize, 2] {
+            for size in records::SIZES {
+                let case = record_case(medium, producers, size);
+                let _ = write!(t, "| {case} |");
+                for p in RecPeer::ALL {
+                    let key = format!("records/{case}: {}/switched", p.name());
+                    match s.series.get(&key) {
+                        Some(v) if !v.is_empty() => {
+                            any = true;
+                            let xs: Vec<f64> = v.iter().map(|x| x.1).collect();
+                            let max = xs.iter().copied().fold(0.0, f64::max);
+                            let _ = write!(t, " {:.0} ({max:.0}) |", stats::median(&xs));
+                        }
+                        _ => t.push_str(" — |"),
+                    }
+                }
+                t.push('\n');
+            }
+        }
+    }
+    any.then_some(t)
+}
+
 /// The record ring against its peers: every case (medium, shape, size) runs each of its
 /// contenders once, in an order rotated from one repetition to the next.
 fn run_records(rep: usize, o: &Opts, s: &mut Store) {
@@ -357,10 +392,18 @@ fn run_records(rep: usize, o: &Opts, s: &mut Store) {
                     let per = o.n(c.records(size) / producers as u64);
                     let key = format!("records/{case}: {}/mops", c.name());
                     match c.run(medium, producers, size, per) {
-                        Ok(d) => {
-                            let v = mops(per * producers as u64, d);
-                            progress(&format!("records {case} {}: {v:.2} M/s", c.name()));
+                        Ok(m) => {
+                            let v = mops(per * producers as u64, m.elapsed);
+                            progress(&format!(
+                                "records {case} {}: {v:.2} M/s (switched out {} times)",
+                                c.name(),
+                                m.switched_out
+                            ));
                             s.add(key, v);
+                            s.add(
+                                format!("records/{case}: {}/switched", c.name()),
+                                m.switched_out as f64,
+                            );
                         }
                         Err(e) => {
                             progress(&format!("records {case} {}: {e}", c.name()));
@@ -986,6 +1029,19 @@ fn main() {
     );
     let _ = writeln!(md, "## Results\n\n{tbl}");
     let _ = writeln!(md, "![ratios](compare.svg)\n");
+    if let Some(t) = switch_table(&store) {
+        let _ = writeln!(
+            md,
+            "## Records: how often the runs were switched out\n\n\
+             Involuntary context switches per run of the `records` group (this process and its \
+             producer processes, set-up included), median (largest) over the repetitions. A few \
+             come from set-up (pinning a running thread moves it through the kernel's stopper \
+             task). With one producer every thread has a core of its own, so more than a few \
+             mean other work took a core during the run (preemption, or a `yield` that found \
+             another task runnable) and that run's speed is suspect; with two producers the second producer \
+             and the consumer share core 0 and switch between each other by design.\n\n{t}"
+        );
+    }
     let met: Vec<String> = cells
         .iter()
         .filter_map(|c| {
