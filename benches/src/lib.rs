@@ -19,6 +19,8 @@
 //!   hand-written ring as the floor, ipmpsc, a pipe, a Unix socket), and the wake-up latency of
 //!   a consumer asleep in another process (ours through the futex and through the eventfd,
 //!   against a bare futex wake and a bare eventfd write);
+//! - [`records`]: throughput of the record ring (records of 16 to 4096 bytes, SPSC and MPSC,
+//!   between threads and between processes) against the fixed ring, ipmpsc and a pipe;
 //! - [`paths`]: the overflow path, reaping per batch, and io_uring's own completion path (NOP
 //!   submit and reap) for reference;
 //! - [`workloads`] and [`peers`]: the contenders and the one interface they are driven through;
@@ -40,6 +42,7 @@ pub mod floor2;
 pub mod machine;
 pub mod paths;
 pub mod peers;
+pub mod records;
 pub mod stats;
 pub mod threads;
 pub mod workloads;

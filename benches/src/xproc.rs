@@ -34,7 +34,7 @@ pub const CHILD_ENV: &str = "RING_BENCH_CHILD";
 /// Errors of the cross-process benchmarks, as text.
 pub type Res<T> = Result<T, String>;
 
-fn ctx<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
+pub(crate) fn ctx<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
     move |e| format!("{what}: {e}")
 }
 
@@ -59,23 +59,23 @@ pub fn run_child_if_requested() {
 }
 
 /// A `/dev/shm` name unique to this process and call (the workspace harness's naming).
-fn unique(tag: &str) -> String {
+pub(crate) fn unique(tag: &str) -> String {
     testkit::unique_name_in("ring-bench", tag)
 }
 
-fn shm_path(name: &str) -> String {
+pub(crate) fn shm_path(name: &str) -> String {
     format!("/dev/shm/{name}")
 }
 
 /// The child process, from the parent's side. Killed if still running when dropped.
-struct ChildProc {
+pub(crate) struct ChildProc {
     child: Child,
     out: BufReader<ChildStdout>,
     deadline: Instant,
 }
 
 impl ChildProc {
-    fn spawn(spec: String) -> Res<Self> {
+    pub(crate) fn spawn(spec: String) -> Res<Self> {
         let exe = std::env::current_exe().map_err(ctx("current_exe"))?;
         let mut child = Command::new(exe)
             .env(CHILD_ENV, &spec)
@@ -105,7 +105,7 @@ impl ChildProc {
     }
 
     /// Fails if the child has exited or the run has taken too long.
-    fn check(&mut self) -> Res<()> {
+    pub(crate) fn check(&mut self) -> Res<()> {
         if Instant::now() > self.deadline {
             return Err("deadline expired waiting on the child process".into());
         }
@@ -116,8 +116,23 @@ impl ChildProc {
         }
     }
 
+    /// Fails if the child has failed (exited unsuccessfully) or the run has taken too long; a
+    /// child that finished its work and exited successfully passes.
+    pub(crate) fn check_not_failed(&mut self) -> Res<()> {
+        if Instant::now() > self.deadline {
+            return Err("deadline expired waiting on the child process".into());
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) if !status.success() => {
+                Err(format!("the child process failed: {status}"))
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("waiting on the child: {e}")),
+        }
+    }
+
     /// Waits (boundedly) for the child to exit after being told to stop.
-    fn finish(mut self) -> Res<()> {
+    pub(crate) fn finish(mut self) -> Res<()> {
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             match self.child.try_wait() {
@@ -183,10 +198,10 @@ fn spin_until<T>(child: &mut ChildProc, mut poll: impl FnMut() -> Option<T>) -> 
 }
 
 /// Pins the calling thread to allowed core 0 for the lifetime of the value.
-struct PinGuard;
+pub(crate) struct PinGuard;
 
 impl PinGuard {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         affinity::pin(affinity::core(0));
         PinGuard
     }
@@ -214,7 +229,7 @@ fn decode(b: &[u8; 16]) -> Item {
     )
 }
 
-fn pipe() -> Res<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> Res<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -225,7 +240,7 @@ fn pipe() -> Res<(OwnedFd, OwnedFd)> {
 }
 
 /// A copy of `fd` without close-on-exec, for the child to inherit.
-fn inheritable(fd: BorrowedFd<'_>) -> Res<OwnedFd> {
+pub(crate) fn inheritable(fd: BorrowedFd<'_>) -> Res<OwnedFd> {
     // SAFETY: dup of a valid descriptor; the result is checked.
     let d = unsafe { libc::dup(fd.as_raw_fd()) };
     if d < 0 {
@@ -754,13 +769,13 @@ fn eventfd_drain(fd: RawFd) {
 // The child side.
 
 /// Exits quietly if the parent has gone (checked while spinning).
-struct Orphan {
+pub(crate) struct Orphan {
     ppid: libc::pid_t,
     n: u32,
 }
 
 impl Orphan {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         // SAFETY: getppid cannot fail and has no memory effects.
@@ -769,7 +784,7 @@ impl Orphan {
     }
 
     #[inline(always)]
-    fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         self.n = self.n.wrapping_add(1);
         // SAFETY: getppid cannot fail.
         if self.n % 65_536 == 0 && unsafe { libc::getppid() } != self.ppid {
@@ -779,19 +794,19 @@ impl Orphan {
     }
 }
 
-fn arg<'a>(args: &[&'a str], i: usize) -> Res<&'a str> {
+pub(crate) fn arg<'a>(args: &[&'a str], i: usize) -> Res<&'a str> {
     args.get(i)
         .copied()
         .ok_or_else(|| format!("missing argument {i}"))
 }
 
-fn num<T: std::str::FromStr>(args: &[&str], i: usize) -> Res<T> {
+pub(crate) fn num<T: std::str::FromStr>(args: &[&str], i: usize) -> Res<T> {
     arg(args, i)?
         .parse()
         .map_err(|_| format!("bad argument {i}"))
 }
 
-fn say_ready() -> Res<()> {
+pub(crate) fn say_ready() -> Res<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready")
         .and_then(|()| out.flush())
@@ -953,6 +968,7 @@ fn child_main(args: &[&str]) -> Res<()> {
                 shm.reply_seq.fetch_add(1, Ordering::Release);
             }
         }
+        "rec-prod" => crate::records::child_main(args, &mut orphan),
         other => Err(format!("unknown child role {other:?}")),
     }
 }

@@ -3,6 +3,7 @@
 //! It times nothing; speed is measured by the criterion suite and `compare`, never by a test.
 
 use benches::paths::{self, Overflow, Reaper};
+use benches::records::{self, Medium, RecPeer};
 use benches::workloads::{Many, PingPong, Spsc};
 use benches::xproc::{Wake, XPingPong};
 use std::time::Duration;
@@ -62,6 +63,31 @@ fn main() {
                 .then_some(())
                 .ok_or(format!("bad samples {v:?}"))
         });
+    }
+    for medium in Medium::ALL {
+        for producers in [1usize, 2] {
+            for size in records::SIZES {
+                for p in RecPeer::ALL.into_iter().filter(|p| p.applies(size)) {
+                    let name = format!(
+                        "records, {}, {producers} producer(s), {size} B: {}",
+                        medium.name(),
+                        p.name()
+                    );
+                    check(name, &mut || {
+                        let r = p.run(medium, producers, size, 300);
+                        if p == RecPeer::Pipe && producers > 1 && size > 4092 {
+                            // Refused: a write above PIPE_BUF is not atomic.
+                            return r.err().map(drop).ok_or("ran past PIPE_BUF".into());
+                        }
+                        r.and_then(|m| {
+                            (m.elapsed > std::time::Duration::ZERO)
+                                .then_some(())
+                                .ok_or("no time elapsed".into())
+                        })
+                    });
+                }
+            }
+        }
     }
     check("overflow and reap paths".into(), &mut || {
         let o = Overflow::new();

@@ -22,9 +22,10 @@
 //! - `--scale F` (`COMPARE_SCALE`, default 1.0): multiplies every run's length;
 //! - `--out DIR` (`COMPARE_OUT`): where to write the results (default: `benches/results`);
 //! - `--only a,b` (`COMPARE_ONLY`): only these groups (`spsc`, `batch`, `mpsc`, `mpmc`,
-//!   `rtt-threads`, `rtt-procs`, `wake`, `uring`, `overflow`, `reap`);
+//!   `rtt-threads`, `rtt-procs`, `wake`, `uring`, `overflow`, `reap`, `records`);
 //! - `BENCH_PIN=0`: no thread pinning.
 
+use benches::records::{self, Medium, RecPeer};
 use benches::{affinity, machine, paths, stats, threads, workloads, xproc};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use workloads::{Many, PingPong, Spsc};
 use xproc::{Wake, XPingPong};
 
-const GROUPS: [&str; 10] = [
+const GROUPS: [&str; 11] = [
     "spsc",
     "batch",
     "mpsc",
@@ -44,7 +45,12 @@ const GROUPS: [&str; 10] = [
     "uring",
     "overflow",
     "reap",
+    "records",
 ];
+
+/// A 1-minute load average at the start of a run from which on the machine counts as busy
+/// (compare's own threads raise it only while it runs).
+const BUSY_LOAD: f64 = 1.0;
 
 struct Opts {
     reps: usize,
@@ -171,15 +177,16 @@ fn progress(msg: &str) {
     eprintln!("  {msg}");
 }
 
-fn run_rep(rep: usize, o: &Opts, s: &mut Store, c2c: &mut Vec<f64>) {
+fn run_rep(rep: usize, o: &Opts, s: &mut Store, c2c: &mut Vec<f64>, loads: &mut Vec<String>) {
     let t = threads::cache_line_transfer(o.n(200_000));
+    let load = machine::loadavg();
     eprintln!(
-        "repetition {}/{}: cache-line transfer {t:.1} ns, load {}",
+        "repetition {}/{}: cache-line transfer {t:.1} ns, load {load}",
         rep + 1,
         o.reps,
-        machine::loadavg()
     );
     c2c.push(t);
+    loads.push(load);
 
     if o.wants("spsc") {
         let n = o.n(2_000_000);
@@ -277,7 +284,7 @@ fn run_rep(rep: usize, o: &Opts, s: &mut Store, c2c: &mut Vec<f64>) {
             }
         }
     }
-    let _pin = Pinned::core0();
+    let pin = Pinned::core0();
     if o.wants("uring") {
         let (ours, uring) = paths::completion_costs(o.n(2_000), 5);
         s.add("uring/ours/ns".into(), ours);
@@ -317,6 +324,94 @@ fn run_rep(rep: usize, o: &Opts, s: &mut Store, c2c: &mut Vec<f64>) {
             ));
             s.add(format!("reap/{batch}/ns"), v);
             s.add(format!("reap/{batch} timeout/ns"), t);
+        }
+    }
+    drop(pin);
+    if o.wants("records") {
+        run_records(rep, o, s);
+    }
+}
+
+/// The `records` group's name of one case: medium, shape and record size.
+fn record_case(medium: Medium, producers: usize, size: usize) -> String {
+    let shape = if producers == 1 {
+        "SPSC".to_string()
+    } else {
+        format!("MPSC {producers} producers")
+    };
+    format!("{}, {shape}, {size} B", medium.name())
+}
+
+/// The records group's involuntary context switches per run, as a table (median and largest
+/// over the repetitions, per case and contender), or `None` when the group did not run.
+fn switch_table(s: &Store) -> Option<String> {
+    let mut t = String::from("| Case |");
+    for p in RecPeer::ALL {
+        let _ = write!(t, " {} |", p.name());
+    }
+    t.push_str("\n|---|");
+    t.push_str(&"---:|".repeat(RecPeer::ALL.len()));
+    t.push('\n');
+    let mut any = false;
+    for medium in Medium::ALL {
+        for producers in [1usize, 2] {
+            for size in records::SIZES {
+                let case = record_case(medium, producers, size);
+                let _ = write!(t, "| {case} |");
+                for p in RecPeer::ALL {
+                    let key = format!("records/{case}: {}/switched", p.name());
+                    match s.series.get(&key) {
+                        Some(v) if !v.is_empty() => {
+                            any = true;
+                            let xs: Vec<f64> = v.iter().map(|x| x.1).collect();
+                            let max = xs.iter().copied().fold(0.0, f64::max);
+                            let _ = write!(t, " {:.0} ({max:.0}) |", stats::median(&xs));
+                        }
+                        _ => t.push_str(" — |"),
+                    }
+                }
+                t.push('\n');
+            }
+        }
+    }
+    any.then_some(t)
+}
+
+/// The record ring against its peers: every case (medium, shape, size) runs each of its
+/// contenders once, in an order rotated from one repetition to the next.
+fn run_records(rep: usize, o: &Opts, s: &mut Store) {
+    for medium in Medium::ALL {
+        for producers in [1usize, 2] {
+            for size in records::SIZES {
+                let case = record_case(medium, producers, size);
+                let peers: Vec<RecPeer> = RecPeer::ALL
+                    .into_iter()
+                    .filter(|p| p.applies(size))
+                    .collect();
+                for c in rotated(&peers, rep) {
+                    let per = o.n(c.records(size) / producers as u64);
+                    let key = format!("records/{case}: {}/mops", c.name());
+                    match c.run(medium, producers, size, per) {
+                        Ok(m) => {
+                            let v = mops(per * producers as u64, m.elapsed);
+                            progress(&format!(
+                                "records {case} {}: {v:.2} M/s (switched out {} times)",
+                                c.name(),
+                                m.switched_out
+                            ));
+                            s.add(key, v);
+                            s.add(
+                                format!("records/{case}: {}/switched", c.name()),
+                                m.switched_out as f64,
+                            );
+                        }
+                        Err(e) => {
+                            progress(&format!("records {case} {}: {e}", c.name()));
+                            s.fail(key, e);
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -610,6 +705,43 @@ fn rows() -> Vec<Row> {
             None,
         );
     }
+    for medium in Medium::ALL {
+        for producers in [1usize, 2] {
+            for size in records::SIZES {
+                let case = record_case(medium, producers, size);
+                let b = format!("Records, {case}, throughput");
+                let key = |p: RecPeer| format!("records/{case}: {}/mops", p.name());
+                let ours = || (RecPeer::Ours.name(), key(RecPeer::Ours));
+                if size == 16 {
+                    add(
+                        &b,
+                        Unit::Mops,
+                        (RecPeer::OursCompletion.name(), key(RecPeer::OursCompletion)),
+                        (RecPeer::Fixed.name(), Some(key(RecPeer::Fixed))),
+                        Some(Target {
+                            text: ">= 0.80 (of the fixed ring)",
+                            min_advantage: 0.8,
+                        }),
+                    );
+                    add(
+                        &b,
+                        Unit::Mops,
+                        ours(),
+                        (RecPeer::Fixed.name(), Some(key(RecPeer::Fixed))),
+                        None,
+                    );
+                }
+                for p in [RecPeer::Ipmpsc, RecPeer::Pipe] {
+                    let target =
+                        (medium == Medium::Processes && p == RecPeer::Ipmpsc).then_some(Target {
+                            text: ">= 5.00 (5x ipmpsc)",
+                            min_advantage: 5.0,
+                        });
+                    add(&b, Unit::Mops, ours(), (p.name(), Some(key(p))), target);
+                }
+            }
+        }
+    }
     rows
 }
 
@@ -829,9 +961,10 @@ fn main() {
     eprintln!("compare: {} repetitions, scale {}\n{desc}", o.reps, o.scale);
     let mut store = Store::default();
     let mut c2c = Vec::new();
+    let mut loads = Vec::new();
     for rep in 0..o.reps {
         store.rep = rep;
-        run_rep(rep, &o, &mut store, &mut c2c);
+        run_rep(rep, &o, &mut store, &mut c2c, &mut loads);
     }
     let load_after = machine::loadavg();
     let elapsed = started.elapsed();
@@ -872,12 +1005,43 @@ fn main() {
         elapsed.as_secs_f64()
     );
     let _ = writeln!(md, "## Machine\n\n{desc}- Load average (1, 5, 15 min): {load_before} at the start, {load_after} at the end");
+    let one_min = |l: &str| {
+        l.split_whitespace()
+            .next()
+            .and_then(|x| x.parse::<f64>().ok())
+    };
+    let busy = one_min(&load_before).is_some_and(|x| x >= BUSY_LOAD);
+    if busy {
+        let _ = writeln!(
+            md,
+            "- **Not a quiet machine:** the 1-minute load average was {} at the start (other work was running; a quiet start reads below {BUSY_LOAD}). Threads yield and get descheduled, so the throughput values and ratios of this run are not reliable.",
+            one_min(&load_before).unwrap_or(0.0)
+        );
+    }
     let _ = writeln!(
         md,
-        "- Cache-line transfer between the two cores, one way, measured at the start of each repetition: {c2c_list} ns (median {c2c_med:.1} ns)\n"
+        "- Cache-line transfer between the two cores, one way, measured at the start of each repetition: {c2c_list} ns (median {c2c_med:.1} ns)"
+    );
+    let _ = writeln!(
+        md,
+        "- Load average (1, 5, 15 min) at the start of each repetition: {}\n",
+        loads.join("; ")
     );
     let _ = writeln!(md, "## Results\n\n{tbl}");
     let _ = writeln!(md, "![ratios](compare.svg)\n");
+    if let Some(t) = switch_table(&store) {
+        let _ = writeln!(
+            md,
+            "## Records: how often the runs were switched out\n\n\
+             Involuntary context switches per run of the `records` group (this process and its \
+             producer processes, set-up included), median (largest) over the repetitions. A few \
+             come from set-up (pinning a running thread moves it through the kernel's stopper \
+             task). With one producer every thread has a core of its own, so more than a few \
+             mean other work took a core during the run (preemption, or a `yield` that found \
+             another task runnable) and that run's speed is suspect; with two producers the second producer \
+             and the consumer share core 0 and switch between each other by design.\n\n{t}"
+        );
+    }
     let met: Vec<String> = cells
         .iter()
         .filter_map(|c| {
@@ -906,9 +1070,15 @@ fn main() {
          - Round trips: one side pushes a cookie and spins until it returns, the other echoes it; TSC-timed per round trip; p50 and p99 per repetition, then the median over repetitions.\n\
          - Between processes the child is this same executable started again; rings and the floor ring live in `/dev/shm`. Pipe and Unix socket use blocking reads (syscall baselines); ipmpsc is busy-polled with `try_recv`.\n\
          - Wake-up: the consumer process is asleep in the kernel (`/proc/<pid>/stat` says `S`) before each wake-up; latency is from just before the producer's `push` (or futex increment, eventfd write) to the consumer holding the entry, on `CLOCK_MONOTONIC` in both processes.\n\
-         - The floor ring is the minimal shared-memory SPSC ring in `benches/src/floor.rs` (cached peer indices); `floor ring, uncached indices` re-reads the peer's index on every operation (the cost of not caching it).\n"
+         - The floor ring is the minimal shared-memory SPSC ring in `benches/src/floor.rs` (cached peer indices); `floor ring, uncached indices` re-reads the peer's index on every operation (the cost of not caching it).\n\
+         - Records (`records` group): payloads of 16, 64, 256 and 4096 bytes, M records per second. Ours is a record ring with a 128 KiB data area (`push`, then `read` in place); ipmpsc has a 128 KiB buffer (bincode bytes, zero-copy receive, busy-polled `try_recv`); the pipe carries one `write` per length-prefixed record (buffer set to 128 KiB), read through a `BufReader` with blocking reads; the fixed ring (`Completion`, 4096 entries) and completion records (a `Completion` and one 4-byte attribute, 24 bytes) run in the 16-byte cases. The consumer (core 0) checks every record's length, first and last 8 bytes and per-producer order; producer p runs on core p+1 mod 2. Between processes the producers are child processes, released together once attached; start-up is not timed. ipmpsc and the pipe move an eighth as many records per run as the rings.\n"
     );
 
+    if busy {
+        eprintln!(
+            "compare: warning: the 1-minute load average was {load_before} at the start: not a quiet machine, throughput ratios are not reliable"
+        );
+    }
     print!("{tbl}");
     println!("\ncache-line transfer per repetition: {c2c_list} ns; load average {load_before} -> {load_after}");
     for m in &met {
