@@ -556,15 +556,5 @@ impl Inspection {
 /// that id with another start time is dead too. `owner == 0` (free) is not alive. Without
 /// `std` every non-zero owner counts as alive.
 pub fn owner_alive(owner: u32, start_time: u64) -> bool {
-    if owner == 0 || !crate::pid_alive(owner) {
-        return false;
-    }
-    if start_time == 0 {
-        return true;
-    }
-    // A start time that cannot be read counts as matching (spec/LAYOUT.md, section 14).
-    match crate::process_start_time(owner) {
-        Some(t) => t == start_time,
-        None => true,
-    }
+    owner != 0 && crate::protocol::registry::alive(owner, start_time)
 }

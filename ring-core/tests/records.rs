@@ -1587,3 +1587,31 @@ fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
     tx.push(b"on").unwrap();
     assert_eq!(rx.read().unwrap().bytes(), b"on");
 }
+
+/// A timeout too large for a deadline (`Duration::MAX`) means "no limit" in the record
+/// consumer's blocking calls, as in the fixed ring's (it used to overflow `Instant` and panic).
+#[test]
+fn huge_timeouts_wait_without_limit() {
+    let ring = RecordRing::create_heap(RecordConfig::new(256).overflow(256)).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let t = std::thread::spawn(move || {
+        for i in 0..2u8 {
+            std::thread::sleep(Duration::from_millis(5));
+            tx.push(&[i]).unwrap();
+        }
+        tx
+    });
+    assert_eq!(
+        rx.wait(1, Some(Duration::MAX)).unwrap(),
+        ring_core::WaitOutcome::Ready(1)
+    );
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        rx.reap(1, 8, usize::MAX, Some(Duration::MAX), |r| {
+            got.push(r.bytes()[0])
+        })
+        .unwrap();
+    }
+    assert_eq!(got, [0, 1]);
+    drop(t.join().unwrap());
+}
