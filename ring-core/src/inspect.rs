@@ -134,6 +134,18 @@ pub enum InspectError {
         /// `payload_offset` the entry alignment gives.
         expected_payload_offset: u32,
     },
+    /// A record region (`INCOMPAT_RECORDS`) failed a check of spec/RECORDS.md section 3.2
+    /// that fixed-entry rings do not have (the shared ones are [`InspectError::Layout`]).
+    Records(crate::record::RecordLayoutError),
+}
+
+impl From<crate::record::RecordLayoutError> for InspectError {
+    fn from(e: crate::record::RecordLayoutError) -> Self {
+        match e {
+            crate::record::RecordLayoutError::Layout(l) => InspectError::Layout(l),
+            e => InspectError::Records(e),
+        }
+    }
 }
 
 impl From<LayoutError> for InspectError {
@@ -146,6 +158,7 @@ impl fmt::Display for InspectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InspectError::Layout(e) => fmt::Display::fmt(e, f),
+            InspectError::Records(e) => fmt::Display::fmt(e, f),
             InspectError::EntryAlign { found } => write!(
                 f,
                 "header field entry_align is {found}, not a power of two of at most 128"
@@ -315,6 +328,8 @@ pub struct RecordSnapshot {
 pub struct Inspection {
     region: ReadOnlyRegion,
     header: HeaderSnapshot,
+    /// A record region's validated geometry (`None`: a fixed-entry ring).
+    records: Option<crate::record::RecordGeometry>,
 }
 
 /// The `incompat` bits this crate interprets (the others are shown, not interpreted).
@@ -350,6 +365,9 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
     // SAFETY: `ReadOnlyRegion::new`'s contract: the bytes stay mapped and readable, and every
     // other user accesses the words of the layout atomically; `load_header` only loads.
     let w = unsafe { crate::format::load_header(region.ptr.as_ptr(), region.len) }?;
+    if w.has(crate::record::layout::INCOMPAT_RECORDS) {
+        return inspect_records(region, &w);
+    }
     // Checks 6 and 7 are not made: unknown bits are reported (`unknown_incompat`).
     let mode = Mode::from_bits(w.mode).ok_or(LayoutError::Mode { found: w.mode })?;
     debug_assert_eq!(mode.bits() & !mode_bits::KNOWN, 0);
@@ -408,6 +426,47 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
     Ok(Inspection {
         region: *region,
         header,
+        records: None,
+    })
+}
+
+/// [`inspect`] for a record region (spec/RECORDS.md, section 3.2): the record attach checks,
+/// except that unknown `incompat` and `ro_compat` bits are reported, not refused, as for
+/// fixed-entry rings.
+fn inspect_records(
+    region: &ReadOnlyRegion,
+    w: &crate::format::HeaderWords,
+) -> Result<Inspection, InspectError> {
+    use crate::record::format::{check_records, RECORD_INCOMPAT_KNOWN};
+    let mut known = *w;
+    known.incompat &= RECORD_INCOMPAT_KNOWN;
+    known.ro_compat &= features::RO_COMPAT_KNOWN;
+    let geo = check_records(&known, region.len as u64)?;
+    let header = HeaderSnapshot {
+        version_major: w.version_major,
+        version_minor: w.version_minor,
+        header_len: w.header_len,
+        mode: geo.mode,
+        compat: w.compat,
+        incompat: w.incompat,
+        ro_compat: w.ro_compat,
+        capacity: w.capacity,
+        entry_format: w.entry_format,
+        entry_size: w.entry_size,
+        entry_align: w.entry_align,
+        slot_stride: w.slot_stride,
+        payload_offset: w.payload_offset,
+        region_len: w.region_len,
+        initial_index: w.initial_index,
+        creator_pid: w.creator_pid,
+        blocks: w.rows.map(|(offset, len)| BlockRow { offset, len }),
+        overflow_capacity: geo.overflow_capacity,
+        producer_slots: geo.producer_slots,
+    };
+    Ok(Inspection {
+        region: *region,
+        header,
+        records: Some(geo),
     })
 }
 
@@ -419,7 +478,30 @@ impl Inspection {
 
     /// `incompat` bits this crate does not interpret (0 for a region it could attach to).
     pub fn unknown_incompat(&self) -> u64 {
-        self.header.incompat & !KNOWN_INCOMPAT
+        let known = if self.records.is_some() {
+            crate::record::format::RECORD_INCOMPAT_KNOWN
+        } else {
+            KNOWN_INCOMPAT
+        };
+        self.header.incompat & !known
+    }
+
+    /// A record region's validated geometry (spec/RECORDS.md; capacities in bytes), or `None`
+    /// for a ring of fixed-size entries. In a record region [`Inspection::producer`] reads the
+    /// record producer line, whose `tail` is the low half of a 64-bit word
+    /// ([`Inspection::record_reservations`] is the high half), and [`Inspection::overflow`]
+    /// the record overflow area (positions in bytes).
+    pub fn records(&self) -> Option<&crate::record::RecordGeometry> {
+        self.records.as_ref()
+    }
+
+    /// A record region's reservation count (the high half of the record producer line's
+    /// `tail` word: MPSC reservations made, wrapping); `None` for a fixed-entry ring.
+    pub fn record_reservations(&self) -> Option<u32> {
+        self.records?;
+        let off = offset_of!(crate::record::layout::RecordProducerLine, tail) as u64;
+        self.block_u64(Block::Producer, off)
+            .map(|w| (w >> 32) as u32)
     }
 
     /// `ro_compat` bits this crate does not interpret.
@@ -462,6 +544,16 @@ impl Inspection {
     /// The producer line's words.
     pub fn producer(&self) -> ProducerSnapshot {
         let b = Block::Producer;
+        if self.records.is_some() {
+            use crate::record::layout::RecordProducerLine as L;
+            return ProducerSnapshot {
+                // The position: the low half of the 64-bit word (little-endian).
+                tail: self.line_u64(b, offset_of!(L, tail)) as u32,
+                owner: self.line_u32(b, offset_of!(L, owner)),
+                full_refusals: self.line_u64(b, offset_of!(L, full_refusals)),
+                discarded: self.line_u64(b, offset_of!(L, discarded)),
+            };
+        }
         ProducerSnapshot {
             tail: self.line_u32(b, offset_of!(ProducerLine, tail)),
             owner: self.line_u32(b, offset_of!(ProducerLine, owner)),
@@ -482,7 +574,11 @@ impl Inspection {
     /// The overflow line's words, if the region has an overflow area.
     pub fn overflow(&self) -> Option<OverflowSnapshot> {
         let b = Block::Overflow;
-        if self.header.incompat & features::INCOMPAT_OVERFLOW == 0 {
+        let has = match self.records {
+            Some(g) => g.overflow_offset.is_some(),
+            None => self.header.incompat & features::INCOMPAT_OVERFLOW != 0,
+        };
+        if !has {
             return None;
         }
         let state = self.block_u64(b, offset_of!(OverflowLine, state) as u64)?;

@@ -382,16 +382,26 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
     // SAFETY: `RawRegion::new`'s contract: the bytes stay mapped and readable and every other
     // user goes through a ring of this layout (atomics only for the header).
     let w = unsafe { crate::format::load_header(region.as_ptr(), region.len()) }?;
-    let avail = region.len() as u64;
+    check_records(&w, region.len() as u64)
+}
+
+/// The `incompat` bits a record region may have (R6b).
+pub(crate) const RECORD_INCOMPAT_KNOWN: u64 = INCOMPAT_RECORDS
+    | features::INCOMPAT_WAIT
+    | features::INCOMPAT_PRODUCERS
+    | INCOMPAT_RECORD_OVERFLOW;
+
+/// The checks of spec/RECORDS.md section 3.2 after checks 1-5, on a header loaded once
+/// (`avail` bytes of memory): shared by [`attach_records`] and `inspect`.
+pub(crate) fn check_records(
+    w: &crate::format::HeaderWords,
+    avail: u64,
+) -> Result<RecordGeometry, RecordLayoutError> {
     let incompat = w.incompat;
     if incompat & INCOMPAT_RECORDS == 0 {
         return Err(RecordLayoutError::NotRecords { incompat });
     }
-    let refused = incompat
-        & !(INCOMPAT_RECORDS
-            | features::INCOMPAT_WAIT
-            | features::INCOMPAT_PRODUCERS
-            | INCOMPAT_RECORD_OVERFLOW);
+    let refused = incompat & !RECORD_INCOMPAT_KNOWN;
     if refused != 0 {
         return Err(RecordLayoutError::Features { bits: refused });
     }
