@@ -777,6 +777,30 @@ impl HeaderWords {
         Ok(())
     }
 
+    /// Checks 14 to 25 of a fixed-entry ring whose slots are `stride` bytes (`mode` the
+    /// checked `mode` word, `avail` the bytes of memory). Returns the lengths of the overflow
+    /// block and of the producer records block (0 for absent ones).
+    pub(crate) fn check_fixed_blocks(
+        &self,
+        avail: u64,
+        mode: Mode,
+        stride: u32,
+    ) -> Result<(u64, u64), LayoutError> {
+        self.check_table(avail)?;
+        let overflow_len = self.slot_overflow_len(stride)?;
+        let producers_len = self.producers_len()?;
+        self.check_block_lengths([
+            u64::from(LINE_LEN),
+            u64::from(LINE_LEN),
+            u64::from(self.capacity) * u64::from(stride),
+            overflow_len,
+            self.wait_len(),
+            producers_len,
+        ])?;
+        self.check_feature_pairs(mode)?;
+        Ok((overflow_len, producers_len))
+    }
+
     /// Checks 24 (1.3: wake-up targets live in the wait block) and 25 (1.4: packed slots only
     /// in SPSC rings without an overflow area), for fixed-entry rings; `mode` is the checked
     /// `mode` word.
@@ -846,18 +870,7 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
             found_payload_offset: poff,
         });
     }
-    w.check_table(avail)?;
-    let overflow_len = w.slot_overflow_len(stride)?;
-    let producers_len = w.producers_len()?;
-    w.check_block_lengths([
-        u64::from(LINE_LEN),
-        u64::from(LINE_LEN),
-        u64::from(capacity) * u64::from(stride),
-        overflow_len,
-        w.wait_len(),
-        producers_len,
-    ])?;
-    w.check_feature_pairs(mode)?;
+    let (overflow_len, producers_len) = w.check_fixed_blocks(avail, mode, stride)?;
     let rows = w.rows;
     let wait = w.has(features::INCOMPAT_WAIT);
     let (region_len, minor) = (w.region_len, w.version_minor);

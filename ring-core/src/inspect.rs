@@ -235,6 +235,33 @@ pub struct HeaderSnapshot {
     pub producer_slots: u32,
 }
 
+impl HeaderSnapshot {
+    /// The snapshot of a header whose checks passed (`mode` the checked `mode` word).
+    fn of(w: &crate::format::HeaderWords, mode: Mode) -> Self {
+        HeaderSnapshot {
+            version_major: w.version_major,
+            version_minor: w.version_minor,
+            header_len: w.header_len,
+            mode,
+            compat: w.compat,
+            incompat: w.incompat,
+            ro_compat: w.ro_compat,
+            capacity: w.capacity,
+            entry_format: w.entry_format,
+            entry_size: w.entry_size,
+            entry_align: w.entry_align,
+            slot_stride: w.slot_stride,
+            payload_offset: w.payload_offset,
+            region_len: w.region_len,
+            initial_index: w.initial_index,
+            creator_pid: w.creator_pid,
+            blocks: w.rows.map(|(offset, len)| BlockRow { offset, len }),
+            overflow_capacity: w.overflow_capacity,
+            producer_slots: w.producer_slots,
+        }
+    }
+}
+
 /// The producer line's words.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct ProducerSnapshot {
@@ -390,39 +417,8 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
         });
     }
     // Checks 14 to 25, as attach makes them.
-    w.check_table(avail)?;
-    let overflow_len = w.slot_overflow_len(stride)?;
-    let producers_len = w.producers_len()?;
-    w.check_block_lengths([
-        u64::from(LINE_LEN),
-        u64::from(LINE_LEN),
-        u64::from(w.capacity) * u64::from(stride),
-        overflow_len,
-        w.wait_len(),
-        producers_len,
-    ])?;
-    w.check_feature_pairs(mode)?;
-    let header = HeaderSnapshot {
-        version_major: w.version_major,
-        version_minor: w.version_minor,
-        header_len: w.header_len,
-        mode,
-        compat: w.compat,
-        incompat: w.incompat,
-        ro_compat: w.ro_compat,
-        capacity: w.capacity,
-        entry_format: w.entry_format,
-        entry_size,
-        entry_align,
-        slot_stride: stride,
-        payload_offset: poff,
-        region_len: w.region_len,
-        initial_index: w.initial_index,
-        creator_pid: w.creator_pid,
-        blocks: w.rows.map(|(offset, len)| BlockRow { offset, len }),
-        overflow_capacity: w.overflow_capacity,
-        producer_slots: w.producer_slots,
-    };
+    w.check_fixed_blocks(avail, mode, stride)?;
+    let header = HeaderSnapshot::of(&w, mode);
     Ok(Inspection {
         region: *region,
         header,
@@ -442,27 +438,7 @@ fn inspect_records(
     known.incompat &= RECORD_INCOMPAT_KNOWN;
     known.ro_compat &= features::RO_COMPAT_KNOWN;
     let geo = check_records(&known, region.len as u64)?;
-    let header = HeaderSnapshot {
-        version_major: w.version_major,
-        version_minor: w.version_minor,
-        header_len: w.header_len,
-        mode: geo.mode,
-        compat: w.compat,
-        incompat: w.incompat,
-        ro_compat: w.ro_compat,
-        capacity: w.capacity,
-        entry_format: w.entry_format,
-        entry_size: w.entry_size,
-        entry_align: w.entry_align,
-        slot_stride: w.slot_stride,
-        payload_offset: w.payload_offset,
-        region_len: w.region_len,
-        initial_index: w.initial_index,
-        creator_pid: w.creator_pid,
-        blocks: w.rows.map(|(offset, len)| BlockRow { offset, len }),
-        overflow_capacity: geo.overflow_capacity,
-        producer_slots: geo.producer_slots,
-    };
+    let header = HeaderSnapshot::of(w, geo.mode);
     Ok(Inspection {
         region: *region,
         header,
