@@ -89,7 +89,7 @@ impl std::error::Error for WaitError {}
 /// The deadline `timeout` from now; `None` (no deadline) for no timeout, and for a timeout so
 /// large that the deadline cannot be represented (`Duration::MAX` and the like): such a wait is
 /// unbounded in practice anyway.
-fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
@@ -98,7 +98,9 @@ fn clamp_min(min: usize, most: u32) -> u32 {
     u32::try_from(min).unwrap_or(u32::MAX).min(most)
 }
 
-fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
+/// The time left before `deadline`: `Some(None)` without a deadline, `Some(Some(left))` with
+/// time left, `None` once it has passed.
+pub(crate) fn remaining(deadline: Option<Instant>) -> Option<Option<Duration>> {
     match deadline {
         None => Some(None),
         Some(d) => d

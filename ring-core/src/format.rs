@@ -56,7 +56,7 @@ impl RawRegion {
         self.len == 0
     }
 
-    fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         // SAFETY: callers check `len >= HEADER_LEN` and 128-byte alignment first; Header is all
         // atomics, valid for any bytes.
         unsafe { &*(self.ptr.as_ptr() as *const Header) }
@@ -65,7 +65,7 @@ impl RawRegion {
     /// # Safety
     /// `offset + size_of::<U>() <= len`, `offset` aligned for `U`, `U` valid for any bytes, and
     /// the memory stays valid for `'a`.
-    unsafe fn at<'a, U>(&self, offset: u64) -> &'a U {
+    pub(crate) unsafe fn at<'a, U>(&self, offset: u64) -> &'a U {
         // SAFETY: caller guarantees bounds and alignment.
         unsafe { &*(self.ptr.as_ptr().add(offset as usize) as *const U) }
     }
@@ -326,7 +326,7 @@ const fn slot_geometry<T>(packed: bool) -> (u32, u32) {
     }
 }
 
-fn check_capacity(cap: u32) -> Result<(), LayoutError> {
+pub(crate) fn check_capacity(cap: u32) -> Result<(), LayoutError> {
     if (MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) && cap.is_power_of_two() {
         Ok(())
     } else {
@@ -334,7 +334,7 @@ fn check_capacity(cap: u32) -> Result<(), LayoutError> {
     }
 }
 
-fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
+pub(crate) fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
     if region.as_ptr() as usize % BLOCK_ALIGN as usize != 0 {
         return Err(LayoutError::Misaligned {
             addr: region.as_ptr() as usize,
@@ -352,6 +352,72 @@ fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
 fn check_entry<T: Entry>() {
     // A compile-time style guard; `Entry` promises align <= 128.
     debug_assert!(align_of::<T>() <= BLOCK_ALIGN as usize);
+}
+
+// Formatting steps shared by fixed-entry and record rings (spec/LAYOUT.md, section 8): the
+// lines and blocks both kinds have are formatted all zero.
+
+/// Formats the consumer line: `head` at `head`, claim free, reserved words zero.
+pub(crate) fn clear_consumer_line(c: &ConsumerLine, head: u32) {
+    let r = Ordering::Relaxed;
+    c.head.store(head, r);
+    c.owner.store(0, r);
+    c.reserved.iter().for_each(|w| w.store(0, r));
+}
+
+/// Formats an overflow line: all zero (`state` 0: tail 0, inactive; `head` 0; counters 0).
+pub(crate) fn clear_overflow_line(line: &OverflowLine) {
+    let r = Ordering::Relaxed;
+    line.state.store(0, r);
+    line.head.store(0, r);
+    line.reserved32.store(0, r);
+    line.overflowed.store(0, r);
+    line.activations.store(0, r);
+    line.reserved.iter().for_each(|w| w.store(0, r));
+}
+
+/// Formats the wait line: all zero.
+pub(crate) fn clear_wait_line(w: &WaitLine) {
+    let r = Ordering::Relaxed;
+    w.futex.store(0, r);
+    w.waiters.store(0, r);
+    w.flags.store(0, r);
+    w.reserved32.store(0, r);
+    w.wakeups.store(0, r);
+    w.sleeps.store(0, r);
+    w.wake_target.store(0, r);
+    w.reserved.iter().for_each(|x| x.store(0, r));
+}
+
+/// Formats the producer records block at `off`: the registry line and `slots` records, all
+/// zero (LAYOUT.md, section 8, step 9).
+///
+/// # Safety
+///
+/// `off` is a multiple of 128 and the block's `128 * (1 + slots)` bytes lie inside `region`,
+/// which nobody else uses while it is formatted.
+pub(crate) unsafe fn clear_producer_records(region: &RawRegion, off: u64, slots: u32) {
+    let r = Ordering::Relaxed;
+    // SAFETY: the caller's guarantee: the registry line lies at `off`, 128-byte aligned.
+    let line = unsafe { region.at::<RegistryLine>(off) };
+    line.recoverer.store(0, r);
+    line.reserved32.store(0, r);
+    line.recoveries.store(0, r);
+    line.recovered.store(0, r);
+    line.reclaimed.store(0, r);
+    line.reserved.iter().for_each(|w| w.store(0, r));
+    for i in 0..u64::from(slots) {
+        // SAFETY: as above; record `i` lies at `off + 128 * (1 + i)`, inside the block.
+        let rec = unsafe { region.at::<ProducerRecord>(off + u64::from(LINE_LEN) * (1 + i)) };
+        rec.owner.store(0, r);
+        rec.reserved32.store(0, r);
+        rec.start_time.store(0, r);
+        rec.ring_start.store(0, r);
+        rec.ring_len.store(0, r);
+        rec.overflow_start.store(0, r);
+        rec.overflow_len.store(0, r);
+        rec.reserved.iter().for_each(|w| w.store(0, r));
+    }
 }
 
 /// Formats `region` as an empty ring of `T` laid out per `cfg`, and validates the result.
@@ -449,9 +515,7 @@ pub fn format<T: Entry>(
     prod.stream.store(0, r);
     prod.reserved32.store(0, r);
     prod.reserved.iter().for_each(|w| w.store(0, r));
-    cons.head.store(cfg.initial_index, r);
-    cons.owner.store(0, r);
-    cons.reserved.iter().for_each(|w| w.store(0, r));
+    clear_consumer_line(cons, cfg.initial_index);
     let base = region.as_ptr().wrapping_add(SLOTS_OFFSET as usize) as *const Slot<T>;
     // Packed slots have no slot header: nothing to write (payloads are left as they were).
     for i in (0..cfg.capacity).filter(|_| !packed) {
@@ -465,13 +529,7 @@ pub fn format<T: Entry>(
         let (off, _) = place.overflow;
         // SAFETY: the placement puts the overflow line and its slots inside `needed` bytes,
         // 128-byte aligned.
-        let line = unsafe { region.at::<OverflowLine>(off) };
-        line.state.store(0, r);
-        line.head.store(0, r);
-        line.reserved32.store(0, r);
-        line.overflowed.store(0, r);
-        line.activations.store(0, r);
-        line.reserved.iter().for_each(|w| w.store(0, r));
+        clear_overflow_line(unsafe { region.at::<OverflowLine>(off) });
         if !zeroed {
             let base = region
                 .as_ptr()
@@ -488,147 +546,322 @@ pub fn format<T: Entry>(
     }
     if cfg.wait {
         // SAFETY: the placement puts the wait line inside `needed` bytes, 128-byte aligned.
-        let w = unsafe { region.at::<WaitLine>(place.wait.0) };
-        w.futex.store(0, r);
-        w.waiters.store(0, r);
-        w.flags.store(0, r);
-        w.reserved32.store(0, r);
-        w.wakeups.store(0, r);
-        w.sleeps.store(0, r);
-        w.wake_target.store(0, r);
-        w.reserved.iter().for_each(|x| x.store(0, r));
+        clear_wait_line(unsafe { region.at::<WaitLine>(place.wait.0) });
     }
     if producer_slots != 0 {
-        let (off, _) = place.producers;
         // SAFETY: the placement puts the registry line and the records inside `needed` bytes,
-        // 128-byte aligned.
-        let line = unsafe { region.at::<RegistryLine>(off) };
-        line.recoverer.store(0, r);
-        line.reserved32.store(0, r);
-        line.recoveries.store(0, r);
-        line.recovered.store(0, r);
-        line.reclaimed.store(0, r);
-        line.reserved.iter().for_each(|w| w.store(0, r));
-        for i in 0..u64::from(producer_slots) {
-            // SAFETY: as above; record `i` lies at `off + 128 * (1 + i)`.
-            let rec = unsafe { region.at::<ProducerRecord>(off + u64::from(LINE_LEN) * (1 + i)) };
-            rec.owner.store(0, r);
-            rec.reserved32.store(0, r);
-            rec.start_time.store(0, r);
-            rec.ring_start.store(0, r);
-            rec.ring_len.store(0, r);
-            rec.overflow_start.store(0, r);
-            rec.overflow_len.store(0, r);
-            rec.reserved.iter().for_each(|w| w.store(0, r));
-        }
+        // 128-byte aligned; the region is being formatted.
+        unsafe { clear_producer_records(region, place.producers.0, producer_slots) };
     }
     h.magic.store(MAGIC, Ordering::Release);
     attach::<T>(region)
 }
 
-/// Attach checks 16 and 17 (spec/LAYOUT.md, section 9) on the block table's rows `(offset,
-/// len)`, loaded once: every present row is non-empty, 128-byte aligned, after the header and
-/// inside `region_len`; absent rows are `(0, 0)`; no two present rows overlap. Shared by every
-/// reader of the region format (fixed-entry rings, record rings, `inspect`).
-pub(crate) fn check_block_rows(
-    rows: &[(u64, u64); BLOCK_COUNT],
-    header_len: u32,
-    region_len: u64,
-) -> Result<(), LayoutError> {
-    for (i, &(offset, len)) in rows.iter().enumerate() {
-        if len == 0 && offset == 0 {
-            continue;
+// ---------------------------------------------------------------------------------------------
+// Attach checks shared by every reader of the region format: fixed-entry rings ([`attach`]),
+// record rings (`record::format::attach_records`) and `inspect` (spec/LAYOUT.md, section 9;
+// spec/RECORDS.md, section 3.2). Each reader runs them in the spec's order around its own
+// checks (6 to 13, which depend on what it reads).
+
+/// Every header field, each loaded once: `magic` first (Acquire: it publishes the rest), then
+/// the others (Relaxed). Every check reads this one snapshot, so a peer that rewrites the
+/// header meanwhile cannot make two checks see two values of a field.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct HeaderWords {
+    pub(crate) version_major: u32,
+    pub(crate) version_minor: u32,
+    pub(crate) header_len: u32,
+    pub(crate) mode: u32,
+    pub(crate) compat: u64,
+    pub(crate) incompat: u64,
+    pub(crate) ro_compat: u64,
+    pub(crate) capacity: u32,
+    pub(crate) entry_format: u32,
+    pub(crate) entry_size: u32,
+    pub(crate) entry_align: u32,
+    pub(crate) slot_stride: u32,
+    pub(crate) payload_offset: u32,
+    pub(crate) region_len: u64,
+    /// Informational (read by `inspect` only, which a model build leaves out).
+    #[cfg_attr(ring_core_loom, allow(dead_code))]
+    pub(crate) initial_index: u32,
+    /// Informational, as `initial_index`.
+    #[cfg_attr(ring_core_loom, allow(dead_code))]
+    pub(crate) creator_pid: u32,
+    /// The block table's rows `(offset, len)`.
+    pub(crate) rows: [(u64, u64); BLOCK_COUNT],
+    pub(crate) overflow_capacity: u32,
+    pub(crate) producer_slots: u32,
+}
+
+/// Checks 1 to 5 on the `len` bytes at `base` (alignment, length, `magic`, `version_major`,
+/// `header_len`) and returns the header, loaded once.
+///
+/// # Safety
+///
+/// The `len` bytes at `base` stay mapped and readable during the call, and every other user
+/// accesses the header's words atomically only. Nothing is written.
+pub(crate) unsafe fn load_header(base: *const u8, len: usize) -> Result<HeaderWords, LayoutError> {
+    let avail = len as u64;
+    if base as usize % BLOCK_ALIGN as usize != 0 {
+        return Err(LayoutError::Misaligned {
+            addr: base as usize,
+        });
+    }
+    if avail < u64::from(HEADER_LEN) {
+        return Err(LayoutError::RegionTooShort {
+            needed: u64::from(HEADER_LEN),
+            available: avail,
+        });
+    }
+    // SAFETY: the first `HEADER_LEN` bytes are mapped and readable (checked above, and the
+    // caller's guarantee) and 128-byte aligned; `Header` is all atomics, valid for any bytes,
+    // and only loaded from (allowed on read-only memory; peers access the words atomically).
+    let h = unsafe { &*(base as *const Header) };
+    let r = Ordering::Relaxed;
+    let magic = h.magic.load(Ordering::Acquire);
+    if magic != MAGIC {
+        return Err(LayoutError::BadMagic { found: magic });
+    }
+    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
+    for (row, b) in rows.iter_mut().zip(&h.blocks) {
+        *row = (b.offset.load(r), b.len.load(r));
+    }
+    let w = HeaderWords {
+        version_major: h.version_major.load(r),
+        version_minor: h.version_minor.load(r),
+        header_len: h.header_len.load(r),
+        mode: h.mode.load(r),
+        compat: h.compat.load(r),
+        incompat: h.incompat.load(r),
+        ro_compat: h.ro_compat.load(r),
+        capacity: h.capacity.load(r),
+        entry_format: h.entry_format.load(r),
+        entry_size: h.entry_size.load(r),
+        entry_align: h.entry_align.load(r),
+        slot_stride: h.slot_stride.load(r),
+        payload_offset: h.payload_offset.load(r),
+        region_len: h.region_len.load(r),
+        initial_index: h.initial_index.load(r),
+        creator_pid: h.creator_pid.load(r),
+        rows,
+        overflow_capacity: h.overflow_capacity.load(r),
+        producer_slots: h.producer_slots.load(r),
+    };
+    if w.version_major != VERSION_MAJOR {
+        return Err(LayoutError::UnsupportedVersion {
+            major: w.version_major,
+            minor: w.version_minor,
+        });
+    }
+    if w.header_len < HEADER_LEN || u64::from(w.header_len) > avail {
+        return Err(LayoutError::HeaderLength {
+            found: w.header_len,
+        });
+    }
+    Ok(w)
+}
+
+impl HeaderWords {
+    /// Whether `incompat` has all of `bits`.
+    pub(crate) fn has(&self, bits: u64) -> bool {
+        self.incompat & bits == bits
+    }
+
+    /// Checks 14 to 17: `region_len` fits the memory (`avail` bytes) and the header, then
+    /// every present row of the block table is non-empty, 128-byte aligned, after the header
+    /// and inside `region_len`, absent rows are `(0, 0)`, and no two present rows overlap.
+    pub(crate) fn check_table(&self, avail: u64) -> Result<(), LayoutError> {
+        let (region_len, header_len) = (self.region_len, self.header_len);
+        if region_len > avail {
+            return Err(LayoutError::RegionTooShort {
+                needed: region_len,
+                available: avail,
+            });
         }
-        let bad = LayoutError::Block {
-            block: Block::name(i),
-            offset,
-            len,
-        };
-        let end = offset.checked_add(len).ok_or(bad)?;
-        if len == 0
-            || offset % BLOCK_ALIGN != 0
-            || offset < u64::from(header_len)
-            || end > region_len
-        {
-            return Err(bad);
+        if region_len < u64::from(header_len) {
+            return Err(LayoutError::RegionLength {
+                found: region_len,
+                available: avail,
+            });
+        }
+        for (i, &(offset, len)) in self.rows.iter().enumerate() {
+            if len == 0 && offset == 0 {
+                continue;
+            }
+            let bad = LayoutError::Block {
+                block: Block::name(i),
+                offset,
+                len,
+            };
+            let end = offset.checked_add(len).ok_or(bad)?;
+            if len == 0
+                || offset % BLOCK_ALIGN != 0
+                || offset < u64::from(header_len)
+                || end > region_len
+            {
+                return Err(bad);
+            }
+        }
+        for i in 0..BLOCK_COUNT {
+            for j in 0..i {
+                let ((a, al), (b, bl)) = (self.rows[i], self.rows[j]);
+                // Both rows end at or before `region_len` (checked above): no overflow.
+                if al != 0 && bl != 0 && a < b + bl && b < a + al {
+                    return Err(LayoutError::Block {
+                        block: Block::name(i),
+                        offset: a,
+                        len: al,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Check 18 for the slot overflow area (`INCOMPAT_OVERFLOW`, LAYOUT.md section 12) of
+    /// slots of `stride` bytes: `overflow_capacity` is a valid capacity with the feature and 0
+    /// without it. Returns the overflow block's length (0 without the feature).
+    pub(crate) fn slot_overflow_len(&self, stride: u32) -> Result<u64, LayoutError> {
+        let oc = self.overflow_capacity;
+        let bad = LayoutError::OverflowCapacity { found: oc };
+        if self.has(features::INCOMPAT_OVERFLOW) {
+            check_capacity(oc).map_err(|_| bad)?;
+            Ok(u64::from(LINE_LEN) + u64::from(oc) * u64::from(stride))
+        } else if oc != 0 {
+            Err(bad)
+        } else {
+            Ok(0)
         }
     }
-    for i in 0..BLOCK_COUNT {
-        for j in 0..i {
-            let ((a, al), (b, bl)) = (rows[i], rows[j]);
-            // Both rows end at or before `region_len` (checked above): no overflow.
-            if al != 0 && bl != 0 && a < b + bl && b < a + al {
-                return Err(LayoutError::Block {
+
+    /// Check 19: `producer_slots` is in `1..=MAX_PRODUCER_SLOTS` with `INCOMPAT_PRODUCERS` and
+    /// 0 without it. Returns the producer records block's length (0 without the feature).
+    pub(crate) fn producers_len(&self) -> Result<u64, LayoutError> {
+        let ps = self.producer_slots;
+        if self.has(features::INCOMPAT_PRODUCERS) {
+            if !(1..=MAX_PRODUCER_SLOTS).contains(&ps) {
+                return Err(LayoutError::ProducerSlots { found: ps });
+            }
+            Ok(u64::from(LINE_LEN) * (1 + u64::from(ps)))
+        } else if ps != 0 {
+            Err(LayoutError::ProducerSlots { found: ps })
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// The wait block's length: one line with `INCOMPAT_WAIT`, else 0 (absent).
+    pub(crate) fn wait_len(&self) -> u64 {
+        if self.has(features::INCOMPAT_WAIT) {
+            u64::from(LINE_LEN)
+        } else {
+            0
+        }
+    }
+
+    /// Checks 20 to 23: rows 0 to 5 have the lengths `required` gives (producer line,
+    /// consumer line, slots or data area, overflow block, wait block, producer records; 0 for
+    /// an absent block).
+    pub(crate) fn check_block_lengths(&self, required: [u64; 6]) -> Result<(), LayoutError> {
+        for (i, expected) in required.into_iter().enumerate() {
+            let found = self.rows[i].1;
+            if found != expected {
+                return Err(LayoutError::BlockLength {
                     block: Block::name(i),
-                    offset: a,
-                    len: al,
+                    expected,
+                    found,
                 });
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Checks 14 to 25 of a fixed-entry ring whose slots are `stride` bytes (`mode` the
+    /// checked `mode` word, `avail` the bytes of memory). Returns the lengths of the overflow
+    /// block and of the producer records block (0 for absent ones).
+    pub(crate) fn check_fixed_blocks(
+        &self,
+        avail: u64,
+        mode: Mode,
+        stride: u32,
+    ) -> Result<(u64, u64), LayoutError> {
+        self.check_table(avail)?;
+        let overflow_len = self.slot_overflow_len(stride)?;
+        let producers_len = self.producers_len()?;
+        self.check_block_lengths([
+            u64::from(LINE_LEN),
+            u64::from(LINE_LEN),
+            u64::from(self.capacity) * u64::from(stride),
+            overflow_len,
+            self.wait_len(),
+            producers_len,
+        ])?;
+        self.check_feature_pairs(mode)?;
+        Ok((overflow_len, producers_len))
+    }
+
+    /// Checks 24 (1.3: wake-up targets live in the wait block) and 25 (1.4: packed slots only
+    /// in SPSC rings without an overflow area), for fixed-entry rings; `mode` is the checked
+    /// `mode` word.
+    pub(crate) fn check_feature_pairs(&self, mode: Mode) -> Result<(), LayoutError> {
+        if self.has(features::INCOMPAT_WAIT_TARGET) && !self.has(features::INCOMPAT_WAIT) {
+            return Err(LayoutError::FeatureWithout {
+                feature: "INCOMPAT_WAIT_TARGET",
+                requires: "INCOMPAT_WAIT",
+            });
+        }
+        let overflow = self.has(features::INCOMPAT_OVERFLOW);
+        if self.has(features::INCOMPAT_PACKED) && (mode != Mode::Spsc || overflow) {
+            return Err(LayoutError::PackedSlots {
+                mode: self.mode,
+                overflow,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Validates that `region` holds a ring of `T` this crate can use, and returns its trusted
 /// geometry. Each refusal names the field at fault (spec/LAYOUT.md, "Attach checks").
 pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
     check_entry::<T>();
-    check_base(region, HEADER_LEN as u64)?;
+    // SAFETY: `RawRegion::new`'s contract: the bytes stay mapped and readable and every other
+    // user goes through a ring of this layout (atomics only for the header).
+    let w = unsafe { load_header(region.as_ptr(), region.len()) }?;
     let avail = region.len() as u64;
-    let h = region.header();
-    let r = Ordering::Relaxed;
-    let magic = h.magic.load(Ordering::Acquire);
-    if magic != MAGIC {
-        return Err(LayoutError::BadMagic { found: magic });
-    }
-    let (major, minor) = (h.version_major.load(r), h.version_minor.load(r));
-    if major != VERSION_MAJOR {
-        return Err(LayoutError::UnsupportedVersion { major, minor });
-    }
-    let header_len = h.header_len.load(r);
-    if header_len < HEADER_LEN || u64::from(header_len) > avail {
-        return Err(LayoutError::HeaderLength { found: header_len });
-    }
-    // Loaded once: the same value decides refusal here and the block checks below.
-    let incompat_bits = h.incompat.load(r);
-    let incompat = incompat_bits & !features::INCOMPAT_KNOWN;
+    let incompat = w.incompat & !features::INCOMPAT_KNOWN;
     if incompat != 0 {
         return Err(LayoutError::UnknownIncompatFeatures { bits: incompat });
     }
-    let ro = h.ro_compat.load(r) & !features::RO_COMPAT_KNOWN;
+    let ro = w.ro_compat & !features::RO_COMPAT_KNOWN;
     if ro != 0 {
         return Err(LayoutError::UnknownReadOnlyFeatures { bits: ro });
     }
-    let mode_word = h.mode.load(r);
-    let mode = Mode::from_bits(mode_word).ok_or(LayoutError::Mode { found: mode_word })?;
-    let capacity = h.capacity.load(r);
+    let mode = Mode::from_bits(w.mode).ok_or(LayoutError::Mode { found: w.mode })?;
+    let capacity = w.capacity;
     check_capacity(capacity)?;
-    let (format, size, align) = (
-        h.entry_format.load(r),
-        h.entry_size.load(r),
-        h.entry_align.load(r),
-    );
-    if format != T::FORMAT {
+    if w.entry_format != T::FORMAT {
         return Err(LayoutError::EntryFormat {
             expected: T::FORMAT,
-            found: format,
+            found: w.entry_format,
         });
     }
-    if size != size_of::<T>() as u32 {
+    if w.entry_size != size_of::<T>() as u32 {
         return Err(LayoutError::EntrySize {
             expected: size_of::<T>() as u32,
-            found: size,
+            found: w.entry_size,
         });
     }
-    if align != align_of::<T>() as u32 {
+    if w.entry_align != align_of::<T>() as u32 {
         return Err(LayoutError::EntryAlign {
             expected: align_of::<T>() as u32,
-            found: align,
+            found: w.entry_align,
         });
     }
     // 1.4: packed slots have their own stride and payload offset (check 13).
-    let packed = incompat_bits & features::INCOMPAT_PACKED != 0;
-    let (stride, poff) = (h.slot_stride.load(r), h.payload_offset.load(r));
+    let packed = w.has(features::INCOMPAT_PACKED);
+    let (stride, poff) = (w.slot_stride, w.payload_offset);
     let (want_stride, want_poff) = slot_geometry::<T>(packed);
     if stride != want_stride || poff != want_poff {
         return Err(LayoutError::SlotLayout {
@@ -637,98 +870,21 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
             found_payload_offset: poff,
         });
     }
-    let region_len = h.region_len.load(r);
-    if region_len > avail {
-        return Err(LayoutError::RegionTooShort {
-            needed: region_len,
-            available: avail,
-        });
-    }
-    if region_len < u64::from(header_len) {
-        return Err(LayoutError::RegionLength {
-            found: region_len,
-            available: avail,
-        });
-    }
-    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
-    for (i, row) in h.blocks.iter().enumerate() {
-        rows[i] = (row.offset.load(r), row.len.load(r));
-    }
-    check_block_rows(&rows, header_len, region_len)?;
-    let slots_len = u64::from(capacity) * u64::from(stride);
-    let overflow_capacity = h.overflow_capacity.load(r);
-    let overflow_len = if incompat_bits & features::INCOMPAT_OVERFLOW != 0 {
-        check_capacity(overflow_capacity).map_err(|_| LayoutError::OverflowCapacity {
-            found: overflow_capacity,
-        })?;
-        u64::from(LINE_LEN) + u64::from(overflow_capacity) * u64::from(stride)
-    } else if overflow_capacity != 0 {
-        return Err(LayoutError::OverflowCapacity {
-            found: overflow_capacity,
-        });
-    } else {
-        0
-    };
-    let wait = incompat_bits & features::INCOMPAT_WAIT != 0;
-    let wait_target = incompat_bits & features::INCOMPAT_WAIT_TARGET != 0;
-    let producer_slots = h.producer_slots.load(r);
-    let producers_len = if incompat_bits & features::INCOMPAT_PRODUCERS != 0 {
-        if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&producer_slots) {
-            return Err(LayoutError::ProducerSlots {
-                found: producer_slots,
-            });
-        }
-        u64::from(LINE_LEN) * (1 + u64::from(producer_slots))
-    } else if producer_slots != 0 {
-        return Err(LayoutError::ProducerSlots {
-            found: producer_slots,
-        });
-    } else {
-        0
-    };
-    let required = [
-        (Block::Producer, LINE_LEN as u64),
-        (Block::Consumer, LINE_LEN as u64),
-        (Block::Slots, slots_len),
-        (Block::Overflow, overflow_len),
-        (Block::Wait, if wait { LINE_LEN as u64 } else { 0 }),
-        (Block::Producers, producers_len),
-    ];
-    for (b, expected) in required {
-        let (_, found) = rows[b as usize];
-        if found != expected {
-            return Err(LayoutError::BlockLength {
-                block: Block::name(b as usize),
-                expected,
-                found,
-            });
-        }
-    }
-    // 1.3: wake-up targets live in the wait block.
-    if wait_target && !wait {
-        return Err(LayoutError::FeatureWithout {
-            feature: "INCOMPAT_WAIT_TARGET",
-            requires: "INCOMPAT_WAIT",
-        });
-    }
-    // 1.4: packed slots are defined for SPSC rings without an overflow area only (check 25).
-    if packed && (mode != Mode::Spsc || incompat_bits & features::INCOMPAT_OVERFLOW != 0) {
-        return Err(LayoutError::PackedSlots {
-            mode: mode_word,
-            overflow: incompat_bits & features::INCOMPAT_OVERFLOW != 0,
-        });
-    }
+    let (overflow_len, producers_len) = w.check_fixed_blocks(avail, mode, stride)?;
+    let rows = w.rows;
+    let wait = w.has(features::INCOMPAT_WAIT);
+    let (region_len, minor) = (w.region_len, w.version_minor);
     let geo = Geometry {
         mode,
         capacity,
         version_minor: minor,
-        compat: h.compat.load(r),
+        compat: w.compat,
         producer_offset: rows[Block::Producer as usize].0,
         consumer_offset: rows[Block::Consumer as usize].0,
         slots_offset: rows[Block::Slots as usize].0,
         region_len,
         overflow_capacity: if overflow_len != 0 {
-            overflow_capacity
+            w.overflow_capacity
         } else {
             0
         },
@@ -736,12 +892,12 @@ pub fn attach<T: Entry>(region: &RawRegion) -> Result<Geometry, LayoutError> {
         wait_offset: wait.then_some(rows[Block::Wait as usize].0),
         producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
         producer_slots: if producers_len != 0 {
-            producer_slots
+            w.producer_slots
         } else {
             0
         },
-        stream: incompat_bits & features::INCOMPAT_STREAM != 0,
-        wait_target,
+        stream: w.has(features::INCOMPAT_STREAM),
+        wait_target: w.has(features::INCOMPAT_WAIT_TARGET),
         packed,
     };
     // The live indices are not checked here: they move while we read them, so no snapshot of

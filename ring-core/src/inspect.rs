@@ -38,9 +38,8 @@
 
 use crate::error::LayoutError;
 use crate::layout::{
-    features, mode_bits, Block, ConsumerLine, Header, OverflowLine, ProducerLine, ProducerRecord,
-    RegistryLine, WaitLine, BLOCK_ALIGN, BLOCK_COUNT, HEADER_LEN, LINE_LEN, MAGIC, MAX_CAPACITY,
-    MAX_PRODUCER_SLOTS, MIN_CAPACITY, SLOT_HEADER_LEN, VERSION_MAJOR,
+    features, mode_bits, Block, ConsumerLine, OverflowLine, ProducerLine, ProducerRecord,
+    RegistryLine, WaitLine, BLOCK_ALIGN, BLOCK_COUNT, LINE_LEN, SLOT_HEADER_LEN,
 };
 use crate::protocol::Mode;
 use core::fmt;
@@ -135,6 +134,18 @@ pub enum InspectError {
         /// `payload_offset` the entry alignment gives.
         expected_payload_offset: u32,
     },
+    /// A record region (`INCOMPAT_RECORDS`) failed a check of spec/RECORDS.md section 3.2
+    /// that fixed-entry rings do not have (the shared ones are [`InspectError::Layout`]).
+    Records(crate::record::RecordLayoutError),
+}
+
+impl From<crate::record::RecordLayoutError> for InspectError {
+    fn from(e: crate::record::RecordLayoutError) -> Self {
+        match e {
+            crate::record::RecordLayoutError::Layout(l) => InspectError::Layout(l),
+            e => InspectError::Records(e),
+        }
+    }
 }
 
 impl From<LayoutError> for InspectError {
@@ -147,6 +158,7 @@ impl fmt::Display for InspectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InspectError::Layout(e) => fmt::Display::fmt(e, f),
+            InspectError::Records(e) => fmt::Display::fmt(e, f),
             InspectError::EntryAlign { found } => write!(
                 f,
                 "header field entry_align is {found}, not a power of two of at most 128"
@@ -221,6 +233,33 @@ pub struct HeaderSnapshot {
     pub overflow_capacity: u32,
     /// Producer records (0 without them).
     pub producer_slots: u32,
+}
+
+impl HeaderSnapshot {
+    /// The snapshot of a header whose checks passed (`mode` the checked `mode` word).
+    fn of(w: &crate::format::HeaderWords, mode: Mode) -> Self {
+        HeaderSnapshot {
+            version_major: w.version_major,
+            version_minor: w.version_minor,
+            header_len: w.header_len,
+            mode,
+            compat: w.compat,
+            incompat: w.incompat,
+            ro_compat: w.ro_compat,
+            capacity: w.capacity,
+            entry_format: w.entry_format,
+            entry_size: w.entry_size,
+            entry_align: w.entry_align,
+            slot_stride: w.slot_stride,
+            payload_offset: w.payload_offset,
+            region_len: w.region_len,
+            initial_index: w.initial_index,
+            creator_pid: w.creator_pid,
+            blocks: w.rows.map(|(offset, len)| BlockRow { offset, len }),
+            overflow_capacity: w.overflow_capacity,
+            producer_slots: w.producer_slots,
+        }
+    }
 }
 
 /// The producer line's words.
@@ -316,14 +355,12 @@ pub struct RecordSnapshot {
 pub struct Inspection {
     region: ReadOnlyRegion,
     header: HeaderSnapshot,
+    /// A record region's validated geometry (`None`: a fixed-entry ring).
+    records: Option<crate::record::RecordGeometry>,
 }
 
 /// The `incompat` bits this crate interprets (the others are shown, not interpreted).
 const KNOWN_INCOMPAT: u64 = features::INCOMPAT_KNOWN;
-
-fn check_capacity(cap: u32) -> bool {
-    (MIN_CAPACITY..=MAX_CAPACITY).contains(&cap) && cap.is_power_of_two()
-}
 
 /// `(slot_stride, payload_offset)` of spec/LAYOUT.md section 6 for an entry of `size` bytes
 /// with alignment `align` (a power of two of at most 128); the stride is `None` if it does not
@@ -352,56 +389,22 @@ fn slot_layout(size: u32, align: u32, packed: bool) -> (Option<u32>, u32) {
 /// attach's entry checks.
 pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
     let avail = region.len as u64;
-    if region.ptr.as_ptr() as usize % BLOCK_ALIGN as usize != 0 {
-        return Err(LayoutError::Misaligned {
-            addr: region.ptr.as_ptr() as usize,
-        }
-        .into());
+    // SAFETY: `ReadOnlyRegion::new`'s contract: the bytes stay mapped and readable, and every
+    // other user accesses the words of the layout atomically; `load_header` only loads.
+    let w = unsafe { crate::format::load_header(region.ptr.as_ptr(), region.len) }?;
+    if w.has(crate::record::layout::INCOMPAT_RECORDS) {
+        return inspect_records(region, &w);
     }
-    if avail < u64::from(HEADER_LEN) {
-        return Err(LayoutError::RegionTooShort {
-            needed: u64::from(HEADER_LEN),
-            available: avail,
-        }
-        .into());
-    }
-    // Every header word lies inside the first 256 bytes, which are mapped (checked above).
-    let u32_of = |off: usize| region.u32_at(off as u64).unwrap_or(0);
-    let u64_of = |off: usize| region.u64_at(off as u64, Ordering::Relaxed).unwrap_or(0);
-    let magic = region
-        .u64_at(offset_of!(Header, magic) as u64, Ordering::Acquire)
-        .unwrap_or(0);
-    if magic != MAGIC {
-        return Err(LayoutError::BadMagic { found: magic }.into());
-    }
-    let major = u32_of(offset_of!(Header, version_major));
-    let minor = u32_of(offset_of!(Header, version_minor));
-    if major != VERSION_MAJOR {
-        return Err(LayoutError::UnsupportedVersion { major, minor }.into());
-    }
-    let header_len = u32_of(offset_of!(Header, header_len));
-    if header_len < HEADER_LEN || u64::from(header_len) > avail {
-        return Err(LayoutError::HeaderLength { found: header_len }.into());
-    }
-    // Loaded once, like attach: the same value decides every block check below.
-    let incompat = u64_of(offset_of!(Header, incompat));
-    let ro_compat = u64_of(offset_of!(Header, ro_compat));
-    let mode_word = u32_of(offset_of!(Header, mode));
-    let mode = Mode::from_bits(mode_word).ok_or(LayoutError::Mode { found: mode_word })?;
+    // Checks 6 and 7 are not made: unknown bits are reported (`unknown_incompat`).
+    let mode = Mode::from_bits(w.mode).ok_or(LayoutError::Mode { found: w.mode })?;
     debug_assert_eq!(mode.bits() & !mode_bits::KNOWN, 0);
-    let capacity = u32_of(offset_of!(Header, capacity));
-    if !check_capacity(capacity) {
-        return Err(LayoutError::Capacity { found: capacity }.into());
-    }
-    let entry_format = u32_of(offset_of!(Header, entry_format));
-    let entry_size = u32_of(offset_of!(Header, entry_size));
-    let entry_align = u32_of(offset_of!(Header, entry_align));
+    crate::format::check_capacity(w.capacity)?;
+    let (entry_size, entry_align) = (w.entry_size, w.entry_align);
     if !entry_align.is_power_of_two() || u64::from(entry_align) > BLOCK_ALIGN {
         return Err(InspectError::EntryAlign { found: entry_align });
     }
-    let stride = u32_of(offset_of!(Header, slot_stride));
-    let poff = u32_of(offset_of!(Header, payload_offset));
-    let packed = incompat & features::INCOMPAT_PACKED != 0;
+    let (stride, poff) = (w.slot_stride, w.payload_offset);
+    let packed = w.has(features::INCOMPAT_PACKED);
     let (expected_stride, expected_poff) = slot_layout(entry_size, entry_align, packed);
     if expected_stride != Some(stride) || poff != expected_poff {
         return Err(InspectError::SlotLayout {
@@ -413,130 +416,33 @@ pub fn inspect(region: &ReadOnlyRegion) -> Result<Inspection, InspectError> {
             expected_payload_offset: expected_poff,
         });
     }
-    let region_len = u64_of(offset_of!(Header, region_len));
-    if region_len > avail {
-        return Err(LayoutError::RegionTooShort {
-            needed: region_len,
-            available: avail,
-        }
-        .into());
-    }
-    if region_len < u64::from(header_len) {
-        return Err(LayoutError::RegionLength {
-            found: region_len,
-            available: avail,
-        }
-        .into());
-    }
-    let mut blocks = [BlockRow::default(); BLOCK_COUNT];
-    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
-    let table = offset_of!(Header, blocks);
-    for (i, row) in blocks.iter_mut().enumerate() {
-        let (offset, len) = (u64_of(table + 16 * i), u64_of(table + 16 * i + 8));
-        *row = BlockRow { offset, len };
-        rows[i] = (offset, len);
-    }
-    // Checks 16 and 17, as attach makes them.
-    crate::format::check_block_rows(&rows, header_len, region_len)?;
-    let slots_len = u64::from(capacity) * u64::from(stride);
-    let overflow_capacity = u32_of(offset_of!(Header, overflow_capacity));
-    let overflow_len = if incompat & features::INCOMPAT_OVERFLOW != 0 {
-        if !check_capacity(overflow_capacity) {
-            return Err(LayoutError::OverflowCapacity {
-                found: overflow_capacity,
-            }
-            .into());
-        }
-        u64::from(LINE_LEN) + u64::from(overflow_capacity) * u64::from(stride)
-    } else if overflow_capacity != 0 {
-        return Err(LayoutError::OverflowCapacity {
-            found: overflow_capacity,
-        }
-        .into());
-    } else {
-        0
-    };
-    let producer_slots = u32_of(offset_of!(Header, producer_slots));
-    let producers_len = if incompat & features::INCOMPAT_PRODUCERS != 0 {
-        if !(1..=MAX_PRODUCER_SLOTS).contains(&producer_slots) {
-            return Err(LayoutError::ProducerSlots {
-                found: producer_slots,
-            }
-            .into());
-        }
-        u64::from(LINE_LEN) * (1 + u64::from(producer_slots))
-    } else if producer_slots != 0 {
-        return Err(LayoutError::ProducerSlots {
-            found: producer_slots,
-        }
-        .into());
-    } else {
-        0
-    };
-    let wait_len = if incompat & features::INCOMPAT_WAIT != 0 {
-        u64::from(LINE_LEN)
-    } else {
-        0
-    };
-    let required = [
-        (Block::Producer, u64::from(LINE_LEN)),
-        (Block::Consumer, u64::from(LINE_LEN)),
-        (Block::Slots, slots_len),
-        (Block::Overflow, overflow_len),
-        (Block::Wait, wait_len),
-        (Block::Producers, producers_len),
-    ];
-    for (b, expected) in required {
-        let found = blocks[b as usize].len;
-        if found != expected {
-            return Err(LayoutError::BlockLength {
-                block: Block::name(b as usize),
-                expected,
-                found,
-            }
-            .into());
-        }
-    }
-    // Check 24 (1.3): wake-up targets live in the wait block.
-    if incompat & features::INCOMPAT_WAIT_TARGET != 0 && incompat & features::INCOMPAT_WAIT == 0 {
-        return Err(LayoutError::FeatureWithout {
-            feature: "INCOMPAT_WAIT_TARGET",
-            requires: "INCOMPAT_WAIT",
-        }
-        .into());
-    }
-    // 1.4 (check 25): packed slots only in SPSC rings without an overflow area.
-    if packed && (mode != Mode::Spsc || incompat & features::INCOMPAT_OVERFLOW != 0) {
-        return Err(LayoutError::PackedSlots {
-            mode: mode_word,
-            overflow: incompat & features::INCOMPAT_OVERFLOW != 0,
-        }
-        .into());
-    }
-    let header = HeaderSnapshot {
-        version_major: major,
-        version_minor: minor,
-        header_len,
-        mode,
-        compat: u64_of(offset_of!(Header, compat)),
-        incompat,
-        ro_compat,
-        capacity,
-        entry_format,
-        entry_size,
-        entry_align,
-        slot_stride: stride,
-        payload_offset: poff,
-        region_len,
-        initial_index: u32_of(offset_of!(Header, initial_index)),
-        creator_pid: u32_of(offset_of!(Header, creator_pid)),
-        blocks,
-        overflow_capacity,
-        producer_slots,
-    };
+    // Checks 14 to 25, as attach makes them.
+    w.check_fixed_blocks(avail, mode, stride)?;
+    let header = HeaderSnapshot::of(&w, mode);
     Ok(Inspection {
         region: *region,
         header,
+        records: None,
+    })
+}
+
+/// [`inspect`] for a record region (spec/RECORDS.md, section 3.2): the record attach checks,
+/// except that unknown `incompat` and `ro_compat` bits are reported, not refused, as for
+/// fixed-entry rings.
+fn inspect_records(
+    region: &ReadOnlyRegion,
+    w: &crate::format::HeaderWords,
+) -> Result<Inspection, InspectError> {
+    use crate::record::format::{check_records, RECORD_INCOMPAT_KNOWN};
+    let mut known = *w;
+    known.incompat &= RECORD_INCOMPAT_KNOWN;
+    known.ro_compat &= features::RO_COMPAT_KNOWN;
+    let geo = check_records(&known, region.len as u64)?;
+    let header = HeaderSnapshot::of(w, geo.mode);
+    Ok(Inspection {
+        region: *region,
+        header,
+        records: Some(geo),
     })
 }
 
@@ -548,7 +454,30 @@ impl Inspection {
 
     /// `incompat` bits this crate does not interpret (0 for a region it could attach to).
     pub fn unknown_incompat(&self) -> u64 {
-        self.header.incompat & !KNOWN_INCOMPAT
+        let known = if self.records.is_some() {
+            crate::record::format::RECORD_INCOMPAT_KNOWN
+        } else {
+            KNOWN_INCOMPAT
+        };
+        self.header.incompat & !known
+    }
+
+    /// A record region's validated geometry (spec/RECORDS.md; capacities in bytes), or `None`
+    /// for a ring of fixed-size entries. In a record region [`Inspection::producer`] reads the
+    /// record producer line, whose `tail` is the low half of a 64-bit word
+    /// ([`Inspection::record_reservations`] is the high half), and [`Inspection::overflow`]
+    /// the record overflow area (positions in bytes).
+    pub fn records(&self) -> Option<&crate::record::RecordGeometry> {
+        self.records.as_ref()
+    }
+
+    /// A record region's reservation count (the high half of the record producer line's
+    /// `tail` word: MPSC reservations made, wrapping); `None` for a fixed-entry ring.
+    pub fn record_reservations(&self) -> Option<u32> {
+        self.records?;
+        let off = offset_of!(crate::record::layout::RecordProducerLine, tail) as u64;
+        self.block_u64(Block::Producer, off)
+            .map(|w| (w >> 32) as u32)
     }
 
     /// `ro_compat` bits this crate does not interpret.
@@ -591,6 +520,16 @@ impl Inspection {
     /// The producer line's words.
     pub fn producer(&self) -> ProducerSnapshot {
         let b = Block::Producer;
+        if self.records.is_some() {
+            use crate::record::layout::RecordProducerLine as L;
+            return ProducerSnapshot {
+                // The position: the low half of the 64-bit word (little-endian).
+                tail: self.line_u64(b, offset_of!(L, tail)) as u32,
+                owner: self.line_u32(b, offset_of!(L, owner)),
+                full_refusals: self.line_u64(b, offset_of!(L, full_refusals)),
+                discarded: self.line_u64(b, offset_of!(L, discarded)),
+            };
+        }
         ProducerSnapshot {
             tail: self.line_u32(b, offset_of!(ProducerLine, tail)),
             owner: self.line_u32(b, offset_of!(ProducerLine, owner)),
@@ -611,7 +550,11 @@ impl Inspection {
     /// The overflow line's words, if the region has an overflow area.
     pub fn overflow(&self) -> Option<OverflowSnapshot> {
         let b = Block::Overflow;
-        if self.header.incompat & features::INCOMPAT_OVERFLOW == 0 {
+        let has = match self.records {
+            Some(g) => g.overflow_offset.is_some(),
+            None => self.header.incompat & features::INCOMPAT_OVERFLOW != 0,
+        };
+        if !has {
             return None;
         }
         let state = self.block_u64(b, offset_of!(OverflowLine, state) as u64)?;
@@ -685,15 +628,5 @@ impl Inspection {
 /// that id with another start time is dead too. `owner == 0` (free) is not alive. Without
 /// `std` every non-zero owner counts as alive.
 pub fn owner_alive(owner: u32, start_time: u64) -> bool {
-    if owner == 0 || !crate::pid_alive(owner) {
-        return false;
-    }
-    if start_time == 0 {
-        return true;
-    }
-    // A start time that cannot be read counts as matching (spec/LAYOUT.md, section 14).
-    match crate::process_start_time(owner) {
-        Some(t) => t == start_time,
-        None => true,
-    }
+    owner != 0 && crate::protocol::registry::alive(owner, start_time)
 }

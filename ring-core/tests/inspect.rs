@@ -4,7 +4,10 @@
 
 use ring_core::inspect::{inspect, InspectError, ReadOnlyRegion};
 use ring_core::layout::{features, Block};
-use ring_core::{attach, Completion, Config, Entry, LayoutError, Mode, RawRegion, Ring};
+use ring_core::record::{
+    attach_records, RecordConfig, RecordGeometry, RecordLayoutError, RecordRing,
+};
+use ring_core::{attach, Completion, Config, Entry, LayoutError, Memory, Mode, RawRegion, Ring};
 use std::ptr::NonNull;
 
 #[derive(Clone, Copy)]
@@ -17,9 +20,15 @@ struct Buf(Vec<Chunk>);
 impl Buf {
     fn copy_of<T: Entry>(ring: &Ring<T>) -> Buf {
         let len = ring.geometry().region_len as usize;
-        let mut v = vec![Chunk([0; 128]); len.div_ceil(128)];
         // SAFETY: the ring is quiet (this test's only thread) and `len` bytes are mapped.
-        let src = unsafe { std::slice::from_raw_parts(ring.region().as_ptr(), len) };
+        unsafe { Buf::copy_bytes(ring.region().as_ptr(), len) }
+    }
+    /// # Safety
+    /// `len` bytes at `ptr` are mapped and nobody writes them during the call.
+    unsafe fn copy_bytes(ptr: *const u8, len: usize) -> Buf {
+        let mut v = vec![Chunk([0; 128]); len.div_ceil(128)];
+        // SAFETY: the caller's guarantee.
+        let src = unsafe { std::slice::from_raw_parts(ptr, len) };
         for (i, b) in src.iter().enumerate() {
             v[i / 128].0[i % 128] = *b;
         }
@@ -234,5 +243,124 @@ fn live_words_match_the_rings_accessors() {
     assert!(ring_core::inspect::owner_alive(me, 0));
     assert!(!ring_core::inspect::owner_alive(0, 0));
     assert!(!ring_core::inspect::owner_alive(u32::MAX, 0));
+    drop((tx, rx));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record regions (spec/RECORDS.md): `inspect` makes the record attach checks.
+
+fn record_verdicts(
+    b: &mut Buf,
+) -> (
+    Result<RecordGeometry, RecordLayoutError>,
+    Result<Option<RecordGeometry>, InspectError>,
+) {
+    let (ptr, len) = (b.ptr(), b.len());
+    // SAFETY: the buffer is ours, mapped, and nobody else touches it.
+    let raw = unsafe { RawRegion::new(ptr, len) };
+    // SAFETY: as above.
+    let ro = unsafe { ReadOnlyRegion::new(ptr, len) };
+    (
+        attach_records(&raw),
+        inspect(&ro).map(|v| v.records().copied()),
+    )
+}
+
+/// `inspect` and `attach_records` give the same verdict on every rewritten header word of a
+/// record region, except that `inspect` reports unknown feature bits instead of refusing them
+/// (and a header without `INCOMPAT_RECORDS` is a fixed-entry ring to it).
+#[test]
+fn inspect_and_attach_records_agree_on_rewritten_headers() {
+    let cfgs = [
+        RecordConfig::new(256),
+        RecordConfig::new(64)
+            .mode(Mode::Mpsc)
+            .overflow(128)
+            .producers(3),
+        RecordConfig::new(32).overflow(32).wait(false),
+    ];
+    let values = [
+        0u64,
+        1,
+        2,
+        8,
+        0x20,
+        0x80,
+        0xa6,
+        128,
+        256,
+        4096,
+        1 << 31,
+        1 << 40,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ];
+    let mut cases = 0;
+    for cfg in cfgs {
+        let ring = RecordRing::create_heap(cfg).unwrap();
+        let len = ring.geometry().region_len as usize;
+        let base = ring.memory().raw().as_ptr();
+        for off in (0..256).step_by(4) {
+            for &v in &values {
+                // SAFETY: the ring is quiet (no handles) and `len` bytes are mapped.
+                let mut b = unsafe { Buf::copy_bytes(base, len) };
+                if off % 8 == 0 {
+                    b.put_u64(off, v);
+                } else {
+                    b.put_u32(off, v as u32);
+                }
+                let (a, i) = record_verdicts(&mut b);
+                let at = format!("offset {off} value {v:#x}");
+                match a {
+                    Ok(g) => assert_eq!(i, Ok(Some(g)), "{at}: attach accepts"),
+                    Err(RecordLayoutError::NotRecords { .. })
+                    | Err(RecordLayoutError::Features { .. })
+                    | Err(RecordLayoutError::Layout(LayoutError::UnknownReadOnlyFeatures {
+                        ..
+                    })) => {}
+                    Err(RecordLayoutError::Layout(e)) => {
+                        assert_eq!(i, Err(InspectError::Layout(e)), "{at}: attach refuses")
+                    }
+                    Err(e) => assert_eq!(i, Err(InspectError::Records(e)), "{at}: attach refuses"),
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 1000);
+}
+
+/// The live words of a record region as `inspect` reads them match the ring's counters.
+#[test]
+fn record_region_live_words_match_the_counters() {
+    let cfg = RecordConfig::new(64)
+        .mode(Mode::Mpsc)
+        .overflow(128)
+        .initial_position(u32::MAX - 31);
+    let ring = RecordRing::create_heap(cfg).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let rx = ring.consumer().unwrap();
+    for i in 0..6u8 {
+        tx.push(&[i; 8]).unwrap(); // 4 in the data area, 2 spill
+    }
+    let c = ring.counters();
+    let raw = ring.memory().raw();
+    // SAFETY: the ring keeps the region mapped while `view` is used.
+    let ro = unsafe { ReadOnlyRegion::new(NonNull::new(raw.as_ptr()).unwrap(), raw.len()) };
+    let view = inspect(&ro).unwrap();
+    assert_eq!(view.records(), Some(ring.geometry()));
+    assert_eq!(view.unknown_incompat(), 0);
+    let p = view.producer();
+    assert_eq!((p.tail, p.full_refusals, p.discarded), (c.tail, 0, 0));
+    assert_eq!(view.record_reservations(), Some(c.reservations));
+    assert_eq!(view.consumer().head, c.head);
+    assert_eq!(view.consumer().owner, std::process::id());
+    let o = view.overflow().unwrap();
+    assert_eq!(
+        (o.tail, o.head, o.active),
+        (c.overflow_tail, c.overflow_head, true)
+    );
+    assert_eq!((o.overflowed, o.activations), (c.overflowed, c.activations));
+    assert_eq!(view.header().overflow_capacity, 128);
     drop((tx, rx));
 }

@@ -1278,7 +1278,9 @@ fn write_c_pattern(tx: &mut ring_core::record::RecordProducer, p: u32, seq: u32)
     true
 }
 
-fn compile_c_reader() -> Option<std::path::PathBuf> {
+/// Compiles the C reader into an executable of its own (`tag` keeps tests running in parallel
+/// apart: each removes its executable at the end).
+fn compile_c_reader(tag: &str) -> Option<std::path::PathBuf> {
     if std::process::Command::new("gcc")
         .arg("--version")
         .output()
@@ -1289,7 +1291,7 @@ fn compile_c_reader() -> Option<std::path::PathBuf> {
     }
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("records-reader");
     std::fs::create_dir_all(&dir).unwrap();
-    let exe = dir.join(format!("records_reader.{}", std::process::id()));
+    let exe = dir.join(format!("records_reader.{tag}.{}", std::process::id()));
     let src = format!(
         "{}/../spec/reader/records_reader.c",
         env!("CARGO_MANIFEST_DIR")
@@ -1316,9 +1318,77 @@ fn compile_c_reader() -> Option<std::path::PathBuf> {
     Some(exe)
 }
 
+/// Runs spec/reader/records_reader.c in its own process as the consumer of `ring` (under
+/// /dev/shm as `name`) while `producers` threads of this process write `each` records of the
+/// pattern apiece; each producer writes its first `prefill` records before the reader starts.
+/// Returns the reader's standard output, after asserting that it succeeded.
+fn run_c_reader(
+    exe: &std::path::Path,
+    name: &str,
+    ring: &RecordRing<Region>,
+    producers: u32,
+    each: u32,
+    prefill: u32,
+) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    let mut txs = Vec::new();
+    for p in 0..producers {
+        let mut tx = ring.producer().unwrap();
+        for seq in 0..prefill {
+            assert!(
+                write_c_pattern(&mut tx, p, seq),
+                "prefill: producer {p} refused at {seq}"
+            );
+        }
+        txs.push(tx);
+    }
+    let mut child = std::process::Command::new(exe)
+        .args([
+            name,
+            &(each * producers).to_string(),
+            &producers.to_string(),
+            "--timeout=60",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::scope(|s| {
+        for (p, mut tx) in (0..producers).zip(txs) {
+            s.spawn(move || {
+                for seq in prefill..each {
+                    while !write_c_pattern(&mut tx, p, seq) {
+                        assert!(Instant::now() < deadline, "producer {p} stuck at {seq}");
+                        std::thread::yield_now();
+                    }
+                }
+            });
+        }
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name}: the C reader did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.success(),
+        "{name}: reader failed: {stdout}\n{stderr}"
+    );
+    stdout
+}
+
 #[test]
 fn c_reader_consumes_records_across_processes() {
-    let Some(exe) = compile_c_reader() else {
+    let Some(exe) = compile_c_reader("plain") else {
         return;
     };
     for (mode, producers) in [(Mode::Spsc, 1u32), (Mode::Mpsc, 2)] {
@@ -1329,55 +1399,13 @@ fn c_reader_consumes_records_across_processes() {
             .initial_position(0u32.wrapping_sub(1024));
         let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
         let ring = RecordRing::create(region, cfg).unwrap();
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                name.as_str(),
-                &(EACH * producers).to_string(),
-                &producers.to_string(),
-                "--timeout=60",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + DEADLINE;
-        std::thread::scope(|s| {
-            for p in 0..producers {
-                let ring = &ring;
-                s.spawn(move || {
-                    let mut tx = ring.producer().unwrap();
-                    for seq in 0..EACH {
-                        while !write_c_pattern(&mut tx, p, seq) {
-                            assert!(Instant::now() < deadline, "producer {p} stuck at {seq}");
-                            std::thread::yield_now();
-                        }
-                    }
-                });
-            }
-        });
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{mode:?}: the C reader did not finish");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            status.success(),
-            "{mode:?}: reader failed: {stdout}{stderr}"
-        );
+        let stdout = run_c_reader(&exe, &name, &ring, producers, EACH, 0);
         let c = ring.counters();
         let mut want = format!("records {} head {}", EACH * producers, c.tail);
         for p in 0..producers {
             want.push_str(&format!(" p{p}={EACH}"));
         }
-        assert_eq!(stdout.trim(), want, "{mode:?}");
+        assert_eq!(stdout, want, "{mode:?}");
         assert_eq!(c.head, c.tail);
     }
     // The reader is not blind: a record with a wrong attribute value is reported.
@@ -1397,6 +1425,87 @@ fn c_reader_consumes_records_across_processes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let _ = std::fs::remove_file(&exe);
+}
+
+/// The C reader drains a record ring with an overflow area (spec/RECORDS.md, section 13)
+/// that a Rust producer spills into: each producer's first records are written before the
+/// reader starts, so the data area fills and they spill for certain; the rest race the reader.
+/// Every record arrives once and in per-producer order (the reader checks the order and the
+/// bytes), the reader delivered from the overflow area exactly the records committed there,
+/// and it left the area drained and inactive (RO7).
+#[test]
+fn c_reader_drains_the_overflow_area_across_processes() {
+    let Some(exe) = compile_c_reader("overflow") else {
+        return;
+    };
+    // Records of the pattern are 56 bytes: a 512-byte data area holds 9 of them.
+    const PREFILL: u32 = 20;
+    for (mode, producers) in [(Mode::Spsc, 1u32), (Mode::Mpsc, 2)] {
+        const EACH: u32 = 20_000;
+        let name = common::unique_name(&format!("records-c-ovf-{mode:?}"));
+        let cfg = RecordConfig::new(512)
+            .mode(mode)
+            .overflow(4096)
+            .initial_position(0u32.wrapping_sub(256));
+        let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
+        let ring = RecordRing::create(region, cfg).unwrap();
+        let stdout = run_c_reader(&exe, &name, &ring, producers, EACH, PREFILL);
+        let c = ring.counters();
+        assert!(
+            c.overflowed >= u64::from(producers * PREFILL - 9),
+            "{mode:?}: {c:?}"
+        );
+        assert!(c.activations >= 1, "{mode:?}: {c:?}");
+        let mut want = format!("records {} head {}", EACH * producers, c.tail);
+        for p in 0..producers {
+            want.push_str(&format!(" p{p}={EACH}"));
+        }
+        want.push_str(&format!(
+            " overflow {} ohead {}",
+            c.overflowed, c.overflow_tail
+        ));
+        assert_eq!(stdout, want, "{mode:?}: {c:?}");
+        assert_eq!(c.head, c.tail, "{mode:?}");
+        assert_eq!(c.overflow_head, c.overflow_tail, "{mode:?}");
+        assert!(
+            !c.overflow_active,
+            "{mode:?}: the reader left the area active"
+        );
+        // Inactive again: the next record goes to the data area.
+        let mut tx = ring.producer().unwrap();
+        tx.push(&[1, 2, 3]).unwrap();
+        let after = ring.counters();
+        assert_eq!(after.overflow_tail, c.overflow_tail, "{mode:?}");
+        assert_ne!(after.tail, c.tail, "{mode:?}");
+    }
+    // The reader checks the records it takes from the overflow area too: a spilled record with
+    // a wrong attribute value is reported.
+    let name = common::unique_name("records-c-ovf-wrong");
+    let cfg = RecordConfig::new(512).overflow(4096);
+    let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
+    let ring = RecordRing::create(region, cfg).unwrap();
+    let mut tx = ring.producer().unwrap();
+    for seq in 0..9 {
+        assert!(write_c_pattern(&mut tx, 0, seq));
+    }
+    assert_eq!(ring.counters().overflowed, 0);
+    let mut rec = tx.reserve(completion_len(&[8, 4])).unwrap();
+    let mut w = AttrWriter::new(&mut rec, Completion::new(9, 9, 0)).unwrap();
+    w.push_u64(attr_id::DURATION_NS, 1).unwrap(); // 9 * 3 expected
+    w.push_u32(attr_id::WORKER_CPU, 0).unwrap();
+    w.finish();
+    rec.commit();
+    assert_eq!(ring.counters().overflowed, 1);
+    let out = std::process::Command::new(&exe)
+        .args([name.as_str(), "10", "1", "--timeout=10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("record 9 at 0 in the overflow area"),
+        "{out:?}"
+    );
     let _ = std::fs::remove_file(&exe);
 }
 
@@ -1477,4 +1586,32 @@ fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
     assert_eq!(rx.read().err(), Some(ReadError::Empty));
     tx.push(b"on").unwrap();
     assert_eq!(rx.read().unwrap().bytes(), b"on");
+}
+
+/// A timeout too large for a deadline (`Duration::MAX`) means "no limit" in the record
+/// consumer's blocking calls, as in the fixed ring's (it used to overflow `Instant` and panic).
+#[test]
+fn huge_timeouts_wait_without_limit() {
+    let ring = RecordRing::create_heap(RecordConfig::new(256).overflow(256)).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let t = std::thread::spawn(move || {
+        for i in 0..2u8 {
+            std::thread::sleep(Duration::from_millis(5));
+            tx.push(&[i]).unwrap();
+        }
+        tx
+    });
+    assert_eq!(
+        rx.wait(1, Some(Duration::MAX)).unwrap(),
+        ring_core::WaitOutcome::Ready(1)
+    );
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        rx.reap(1, 8, usize::MAX, Some(Duration::MAX), |r| {
+            got.push(r.bytes()[0])
+        })
+        .unwrap();
+    }
+    assert_eq!(got, [0, 1]);
+    drop(t.join().unwrap());
 }

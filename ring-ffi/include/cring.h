@@ -188,6 +188,24 @@
 #define CRING_RECORD_ALIGN 8
 
 /**
+ * `struct_size` of the first version of `cring_records_config` (without
+ * `overflow_capacity`), still accepted by every function that takes a config.
+ */
+#define CRING_RECORDS_CONFIG_SIZE_V1 24
+
+/**
+ * `info_size` of the first version of `cring_records_info` (without the overflow fields),
+ * still accepted by `cring_records_get_info()`.
+ */
+#define CRING_RECORDS_INFO_SIZE_V1 32
+
+/**
+ * `counters_size` of the first version of `cring_records_counters` (without the overflow
+ * fields), still accepted by `cring_records_get_counters()`.
+ */
+#define CRING_RECORDS_COUNTERS_SIZE_V1 48
+
+/**
  * Bytes of the completion at the start of a completion record's payload.
  */
 #define CRING_COMPLETION_HEAD_LEN 16
@@ -767,6 +785,19 @@ typedef struct cring_records_config {
      * `cring_record_reap()`. 1 by default.
      */
     uint32_t wait;
+    /**
+     * Bytes of the overflow area (a power of two from `CRING_RECORDS_MIN_CAPACITY` to 2^31),
+     * or 0 for none (the default). With an overflow area a record that finds the data area
+     * full spills into it instead of being refused, and the consumer drains it in order; a
+     * record is refused (`CRING_STATUS_FULL`) only when both are full. Added after the first
+     * version of this struct: a caller whose `struct_size` is the size that version had
+     * (`CRING_RECORDS_CONFIG_SIZE_V1`) gets no overflow area.
+     */
+    uint32_t overflow_capacity;
+    /**
+     * Must be 0.
+     */
+    uint32_t reserved;
 } cring_records_config;
 
 /**
@@ -811,6 +842,15 @@ typedef struct cring_records_info {
      * Layout minor version found in the header.
      */
     uint32_t layout_version_minor;
+    /**
+     * Bytes of the overflow area (0: none).
+     */
+    uint32_t overflow_capacity;
+    /**
+     * The largest payload that can spill into the overflow area (0 without one; records
+     * longer than this but within `max_record_len` are refused when the data area is full).
+     */
+    uint32_t overflow_max_record_len;
 } cring_records_info;
 
 /**
@@ -850,6 +890,31 @@ typedef struct cring_records_counters {
      * Always 0.
      */
     uint32_t reserved;
+    /**
+     * Records committed in the overflow area (discarded ones not counted): the spills. 0
+     * without an overflow area.
+     */
+    uint64_t overflowed;
+    /**
+     * Times the overflow area went from inactive to active.
+     */
+    uint64_t activations;
+    /**
+     * Producer position of the overflow area (bytes; starts at 0).
+     */
+    uint32_t overflow_tail;
+    /**
+     * Consumer position of the overflow area (bytes).
+     */
+    uint32_t overflow_head;
+    /**
+     * 1 while the overflow area is active (producers route every record to it), else 0.
+     */
+    uint32_t overflow_active;
+    /**
+     * Always 0.
+     */
+    uint32_t reserved2;
 } cring_records_counters;
 
 /**
@@ -2255,7 +2320,7 @@ cring_status cring_consumer_eventfd_finish(struct cring_consumer consumer);
 
 /**
  * A configuration for an SPSC record ring with a data area of `capacity` bytes, positions
- * starting at 0, default producer records, with the wait block. Change fields as needed;
+ * starting at 0, default producer records, no overflow area, with the wait block. Change fields as needed;
  * leave `struct_size` alone.
  *
  * Thread safety: any thread.
@@ -2268,9 +2333,9 @@ struct cring_records_config cring_records_config_init(uint32_t capacity);
  * Thread safety: any thread.
  *
  * Errors: `CRING_STATUS_NULL_POINTER` (`config`, `len`), `CRING_STATUS_INVALID_ARGUMENT`
- * (`struct_size`, a capacity that is not a power of two in `32..=2^31`, a mode other than
- * SPSC or MPSC, an initial position that is not a multiple of 8, too many producers). On
- * failure `*len` is 0.
+ * (`struct_size`, a capacity or overflow capacity that is not a power of two in
+ * `32..=2^31`, a mode other than SPSC or MPSC, an initial position that is not a multiple of
+ * 8, too many producers, `reserved` not 0). On failure `*len` is 0.
  *
  * # Safety
  *
@@ -2416,7 +2481,8 @@ cring_status cring_records_region(struct cring_records records, struct cring_reg
  * Thread safety: any thread.
  *
  * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`info`),
- * `CRING_STATUS_INVALID_ARGUMENT` (`info_size` is not `sizeof(cring_records_info)`).
+ * `CRING_STATUS_INVALID_ARGUMENT` (`info_size` is neither `sizeof(cring_records_info)` nor
+ * `CRING_RECORDS_INFO_SIZE_V1`; with the latter only the first version's fields are written).
  *
  * # Safety
  *
@@ -2432,7 +2498,9 @@ cring_status cring_records_get_info(struct cring_records records,
  * Thread safety: any thread.
  *
  * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`counters`),
- * `CRING_STATUS_INVALID_ARGUMENT` (`counters_size` is not `sizeof(cring_records_counters)`).
+ * `CRING_STATUS_INVALID_ARGUMENT` (`counters_size` is neither
+ * `sizeof(cring_records_counters)` nor `CRING_RECORDS_COUNTERS_SIZE_V1`; with the latter only
+ * the first version's fields are written).
  *
  * # Safety
  *
@@ -2820,6 +2888,70 @@ cring_status cring_record_reap(struct cring_record_consumer consumer,
                                cring_record_fn callback,
                                void *ctx,
                                size_t *count);
+
+/**
+ * How many records this consumer handle has delivered (read and released, or handed to a
+ * reap callback), in either area: the position `cring_record_wait_beyond()` counts from.
+ * Starts at 0 for every consumer handle and wraps at 2^64.
+ *
+ * Thread safety: see `cring_record_consumer_open()`.
+ *
+ * Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_NULL_POINTER`
+ * (`delivered`), `CRING_STATUS_WRONG_STATE` (a record is open). On failure `*delivered` is
+ * left unchanged.
+ *
+ * # Safety
+ *
+ * `delivered` is NULL or valid for writing a `uint64_t`.
+ */
+cring_status cring_record_delivered(struct cring_record_consumer consumer, uint64_t *delivered);
+
+/**
+ * Waits until at least `min` records can be read by this consumer (data area and overflow
+ * area: committed records from its position, up to the first one reserved and not yet
+ * committed), polling then sleeping on the ring's wait block, at most `timeout_ns`
+ * nanoseconds (`CRING_TIMEOUT_INFINITE`: no limit). Reads nothing. Stores the number seen in
+ * `*available` (if not NULL; it saturates at `UINT32_MAX`). `min == 0` returns at once.
+ * `cring_record_wait_beyond()` from `cring_record_delivered()`.
+ *
+ * Returns `CRING_STATUS_OK` when the condition holds, `CRING_STATUS_TIMED_OUT` when the
+ * timeout expired first. While a record reserved and not committed holds the count up, the
+ * wait polls (at most 100 ms between looks) and runs `cring_records_recover()` now and then,
+ * in case its producer died.
+ *
+ * Thread safety: see `cring_record_consumer_open()`. Not async-signal-safe.
+ *
+ * Errors: `CRING_STATUS_INTERRUPTED`, `CRING_STATUS_NO_WAIT_BLOCK` /
+ * `CRING_STATUS_WAKEUPS_SUPPRESSED` (it would have to sleep but cannot),
+ * `CRING_STATUS_IO` (the futex call failed), `CRING_STATUS_CORRUPT`,
+ * `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_WRONG_STATE` (a record is
+ * open).
+ *
+ * # Safety
+ *
+ * `available` is NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_record_wait(struct cring_record_consumer consumer,
+                               size_t min,
+                               int64_t timeout_ns,
+                               uint32_t *available);
+
+/**
+ * Waits until at least `min` records exist beyond `position`, a value of
+ * `cring_record_delivered()` taken earlier: the records this consumer delivered since then
+ * plus those it can read now (see `cring_record_wait()`), in either area. The semantics of
+ * acall's `acall_ring_pwait`, counted in records. `*available` (if not NULL) receives that
+ * count (saturating at `UINT32_MAX`). Otherwise as `cring_record_wait()`.
+ *
+ * # Safety
+ *
+ * `available` is NULL or valid for writing a `uint32_t`.
+ */
+cring_status cring_record_wait_beyond(struct cring_record_consumer consumer,
+                                      uint64_t position,
+                                      size_t min,
+                                      int64_t timeout_ns,
+                                      uint32_t *available);
 
 /**
  * Reads the completion at the start of a completion record's payload (`len` bytes at `data`,

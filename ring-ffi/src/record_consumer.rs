@@ -342,3 +342,129 @@ pub unsafe extern "C" fn cring_record_reap(
         Ok(())
     })
 }
+
+/// How many records this consumer handle has delivered (read and released, or handed to a
+/// reap callback), in either area: the position `cring_record_wait_beyond()` counts from.
+/// Starts at 0 for every consumer handle and wraps at 2^64.
+///
+/// Thread safety: see `cring_record_consumer_open()`.
+///
+/// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_NULL_POINTER`
+/// (`delivered`), `CRING_STATUS_WRONG_STATE` (a record is open). On failure `*delivered` is
+/// left unchanged.
+///
+/// # Safety
+///
+/// `delivered` is NULL or valid for writing a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cring_record_delivered(
+    consumer: cring_record_consumer,
+    delivered: *mut u64,
+) -> cring_status {
+    boundary(|| {
+        let out = out_ptr(delivered, "delivered")?;
+        let mut g = RECORD_CONSUMERS.get_mut(consumer.id)?;
+        let n = g.get_mut().consumer()?.delivered();
+        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
+        unsafe { put(out, n) };
+        Ok(())
+    })
+}
+
+/// Waits until at least `min` records can be read by this consumer (data area and overflow
+/// area: committed records from its position, up to the first one reserved and not yet
+/// committed), polling then sleeping on the ring's wait block, at most `timeout_ns`
+/// nanoseconds (`CRING_TIMEOUT_INFINITE`: no limit). Reads nothing. Stores the number seen in
+/// `*available` (if not NULL; it saturates at `UINT32_MAX`). `min == 0` returns at once.
+/// `cring_record_wait_beyond()` from `cring_record_delivered()`.
+///
+/// Returns `CRING_STATUS_OK` when the condition holds, `CRING_STATUS_TIMED_OUT` when the
+/// timeout expired first. While a record reserved and not committed holds the count up, the
+/// wait polls (at most 100 ms between looks) and runs `cring_records_recover()` now and then,
+/// in case its producer died.
+///
+/// Thread safety: see `cring_record_consumer_open()`. Not async-signal-safe.
+///
+/// Errors: `CRING_STATUS_INTERRUPTED`, `CRING_STATUS_NO_WAIT_BLOCK` /
+/// `CRING_STATUS_WAKEUPS_SUPPRESSED` (it would have to sleep but cannot),
+/// `CRING_STATUS_IO` (the futex call failed), `CRING_STATUS_CORRUPT`,
+/// `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_IN_USE`, `CRING_STATUS_WRONG_STATE` (a record is
+/// open).
+///
+/// # Safety
+///
+/// `available` is NULL or valid for writing a `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cring_record_wait(
+    consumer: cring_record_consumer,
+    min: usize,
+    timeout_ns: i64,
+    available: *mut u32,
+) -> cring_status {
+    // SAFETY: the caller's guarantee for `available`.
+    unsafe { record_wait(consumer, None, min, timeout_ns, available) }
+}
+
+/// Waits until at least `min` records exist beyond `position`, a value of
+/// `cring_record_delivered()` taken earlier: the records this consumer delivered since then
+/// plus those it can read now (see `cring_record_wait()`), in either area. The semantics of
+/// acall's `acall_ring_pwait`, counted in records. `*available` (if not NULL) receives that
+/// count (saturating at `UINT32_MAX`). Otherwise as `cring_record_wait()`.
+///
+/// # Safety
+///
+/// `available` is NULL or valid for writing a `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cring_record_wait_beyond(
+    consumer: cring_record_consumer,
+    position: u64,
+    min: usize,
+    timeout_ns: i64,
+    available: *mut u32,
+) -> cring_status {
+    // SAFETY: the caller's guarantee for `available`.
+    unsafe { record_wait(consumer, Some(position), min, timeout_ns, available) }
+}
+
+/// # Safety
+/// `available` is NULL or valid for writing a `u32`.
+unsafe fn record_wait(
+    consumer: cring_record_consumer,
+    beyond: Option<u64>,
+    min: usize,
+    timeout_ns: i64,
+    available: *mut u32,
+) -> cring_status {
+    use ring_core::WaitOutcome;
+    boundary(|| {
+        let out = if available.is_null() {
+            None
+        } else {
+            Some(out_ptr(available, "available")?)
+        };
+        if let Some(out) = out {
+            // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
+            unsafe { put(out, 0) };
+        }
+        let mut g = RECORD_CONSUMERS.get_mut(consumer.id)?;
+        let c = g.get_mut().consumer()?;
+        let r = match beyond {
+            Some(p) => c.wait_beyond(p, min, timeout(timeout_ns))?,
+            None => c.wait(min, timeout(timeout_ns))?,
+        };
+        let (n, status) = match r {
+            WaitOutcome::Ready(n) => (n, None),
+            WaitOutcome::TimedOut(n) => (n, Some(cring_status::TimedOut)),
+            // Record rings have no end of stream; kept for completeness.
+            WaitOutcome::Closed(n) => (n, Some(cring_status::Closed)),
+        };
+        if let Some(out) = out {
+            // SAFETY: as above.
+            unsafe { put(out, n) };
+        }
+        match status {
+            None => Ok(()),
+            Some(s) => Err(Fail::of(s)),
+        }
+    })
+}

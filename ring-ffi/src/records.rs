@@ -90,6 +90,45 @@ pub struct cring_records_config {
     /// Non-zero: the ring has the wait block, so a consumer can sleep in
     /// `cring_record_reap()`. 1 by default.
     pub wait: u32,
+    /// Bytes of the overflow area (a power of two from `CRING_RECORDS_MIN_CAPACITY` to 2^31),
+    /// or 0 for none (the default). With an overflow area a record that finds the data area
+    /// full spills into it instead of being refused, and the consumer drains it in order; a
+    /// record is refused (`CRING_STATUS_FULL`) only when both are full. Added after the first
+    /// version of this struct: a caller whose `struct_size` is the size that version had
+    /// (`CRING_RECORDS_CONFIG_SIZE_V1`) gets no overflow area.
+    pub overflow_capacity: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+/// `struct_size` of the first version of `cring_records_config` (without
+/// `overflow_capacity`), still accepted by every function that takes a config.
+pub const CRING_RECORDS_CONFIG_SIZE_V1: u32 = 24;
+/// `info_size` of the first version of `cring_records_info` (without the overflow fields),
+/// still accepted by `cring_records_get_info()`.
+pub const CRING_RECORDS_INFO_SIZE_V1: u32 = 32;
+/// `counters_size` of the first version of `cring_records_counters` (without the overflow
+/// fields), still accepted by `cring_records_get_counters()`.
+pub const CRING_RECORDS_COUNTERS_SIZE_V1: u32 = 48;
+
+mod check_sizes {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+    // The first versions are exact prefixes of the current structs (fields appended only, no
+    // padding anywhere, so every byte of a prefix is a field's).
+    const _: () = assert!(
+        offset_of!(cring_records_config, overflow_capacity)
+            == CRING_RECORDS_CONFIG_SIZE_V1 as usize
+    );
+    const _: () = assert!(size_of::<cring_records_config>() == 32);
+    const _: () = assert!(
+        offset_of!(cring_records_info, overflow_capacity) == CRING_RECORDS_INFO_SIZE_V1 as usize
+    );
+    const _: () = assert!(size_of::<cring_records_info>() == 40);
+    const _: () = assert!(
+        offset_of!(cring_records_counters, overflowed) == CRING_RECORDS_COUNTERS_SIZE_V1 as usize
+    );
+    const _: () = assert!(size_of::<cring_records_counters>() == 80);
 }
 
 /// What a record ring is: its validated geometry.
@@ -110,6 +149,11 @@ pub struct cring_records_info {
     pub producer_slots: u32,
     /// Layout minor version found in the header.
     pub layout_version_minor: u32,
+    /// Bytes of the overflow area (0: none).
+    pub overflow_capacity: u32,
+    /// The largest payload that can spill into the overflow area (0 without one; records
+    /// longer than this but within `max_record_len` are refused when the data area is full).
+    pub overflow_max_record_len: u32,
 }
 
 /// A snapshot of a record ring's positions and counters (each read separately: consistent only
@@ -133,6 +177,19 @@ pub struct cring_records_counters {
     pub reservations: u32,
     /// Always 0.
     pub reserved: u32,
+    /// Records committed in the overflow area (discarded ones not counted): the spills. 0
+    /// without an overflow area.
+    pub overflowed: u64,
+    /// Times the overflow area went from inactive to active.
+    pub activations: u64,
+    /// Producer position of the overflow area (bytes; starts at 0).
+    pub overflow_tail: u32,
+    /// Consumer position of the overflow area (bytes).
+    pub overflow_head: u32,
+    /// 1 while the overflow area is active (producers route every record to it), else 0.
+    pub overflow_active: u32,
+    /// Always 0.
+    pub reserved2: u32,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,19 +336,45 @@ unsafe fn records_config_arg(cfg: *const cring_records_config) -> Result<RecordC
     // `u32` `struct_size`: read it alone first, so that a caller built against another layout
     // of the struct is refused before more bytes are read than it has.
     let struct_size = unsafe { p.cast::<u32>().read() };
-    if struct_size as usize != core::mem::size_of::<cring_records_config>() {
+    let full = core::mem::size_of::<cring_records_config>();
+    let c = if struct_size as usize == full {
+        // SAFETY: as above, and the size matches: every field is an integer.
+        unsafe { p.read() }
+    } else if struct_size == CRING_RECORDS_CONFIG_SIZE_V1 {
+        // A caller built against the first version: read only the bytes it has (a prefix of
+        // the current struct, checked in `check_sizes`); the later fields stay 0.
+        let mut c = cring_records_config_init(0);
+        // SAFETY: the caller guarantees a readable struct of `struct_size` bytes (the first
+        // version's), which is the prefix of `c` up to `overflow_capacity`; `c` is a local of
+        // the full size; both are integers only, so any bytes are valid.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                p.cast::<u8>(),
+                (&mut c as *mut cring_records_config).cast::<u8>(),
+                CRING_RECORDS_CONFIG_SIZE_V1 as usize,
+            )
+        };
+        c.overflow_capacity = 0;
+        c.reserved = 0;
+        c
+    } else {
         return Err(Fail::invalid(format!(
-            "config.struct_size is {struct_size}, expected sizeof(cring_records_config) = {} \
-             (initialise it with cring_records_config_init())",
-            core::mem::size_of::<cring_records_config>()
+            "config.struct_size is {struct_size}, expected sizeof(cring_records_config) = \
+             {full} or the first version's {CRING_RECORDS_CONFIG_SIZE_V1} (initialise it \
+             with cring_records_config_init())"
+        )));
+    };
+    if c.reserved != 0 {
+        return Err(Fail::invalid(format!(
+            "config.reserved is {}, must be 0",
+            c.reserved
         )));
     }
-    // SAFETY: as above, and the size matches: every field is an integer.
-    let c = unsafe { p.read() };
     let cfg = RecordConfig::new(c.capacity)
         .mode(records_mode(c.mode)?)
         .initial_position(c.initial_position)
         .producers(c.producers)
+        .overflow(c.overflow_capacity)
         .wait(c.wait != 0);
     cfg.region_len().map_err(create_fail)?;
     Ok(cfg)
@@ -303,7 +386,7 @@ fn region_len_of(cfg: &RecordConfig) -> Result<usize, Fail> {
 }
 
 /// A configuration for an SPSC record ring with a data area of `capacity` bytes, positions
-/// starting at 0, default producer records, with the wait block. Change fields as needed;
+/// starting at 0, default producer records, no overflow area, with the wait block. Change fields as needed;
 /// leave `struct_size` alone.
 ///
 /// Thread safety: any thread.
@@ -316,6 +399,8 @@ pub extern "C" fn cring_records_config_init(capacity: u32) -> cring_records_conf
         initial_position: 0,
         producers: 0,
         wait: 1,
+        overflow_capacity: 0,
+        reserved: 0,
     }
 }
 
@@ -324,9 +409,9 @@ pub extern "C" fn cring_records_config_init(capacity: u32) -> cring_records_conf
 /// Thread safety: any thread.
 ///
 /// Errors: `CRING_STATUS_NULL_POINTER` (`config`, `len`), `CRING_STATUS_INVALID_ARGUMENT`
-/// (`struct_size`, a capacity that is not a power of two in `32..=2^31`, a mode other than
-/// SPSC or MPSC, an initial position that is not a multiple of 8, too many producers). On
-/// failure `*len` is 0.
+/// (`struct_size`, a capacity or overflow capacity that is not a power of two in
+/// `32..=2^31`, a mode other than SPSC or MPSC, an initial position that is not a multiple of
+/// 8, too many producers, `reserved` not 0). On failure `*len` is 0.
 ///
 /// # Safety
 ///
@@ -559,7 +644,8 @@ pub unsafe extern "C" fn cring_records_region(
 /// Thread safety: any thread.
 ///
 /// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`info`),
-/// `CRING_STATUS_INVALID_ARGUMENT` (`info_size` is not `sizeof(cring_records_info)`).
+/// `CRING_STATUS_INVALID_ARGUMENT` (`info_size` is neither `sizeof(cring_records_info)` nor
+/// `CRING_RECORDS_INFO_SIZE_V1`; with the latter only the first version's fields are written).
 ///
 /// # Safety
 ///
@@ -572,12 +658,12 @@ pub unsafe extern "C" fn cring_records_get_info(
 ) -> cring_status {
     boundary(|| {
         let out = out_ptr(info, "info")?;
-        if info_size != core::mem::size_of::<cring_records_info>() {
-            return Err(Fail::invalid(format!(
-                "info_size {info_size}, expected sizeof(cring_records_info) = {}",
-                core::mem::size_of::<cring_records_info>()
-            )));
-        }
+        check_out_size::<cring_records_info>(
+            info_size,
+            CRING_RECORDS_INFO_SIZE_V1,
+            "info_size",
+            "cring_records_info",
+        )?;
         let g = RECORDS.get(records.id)?;
         let ring = g.get();
         let geo = ring.geometry();
@@ -589,11 +675,46 @@ pub unsafe extern "C" fn cring_records_get_info(
             wait: u32::from(geo.wait_offset.is_some()),
             producer_slots: geo.producer_slots,
             layout_version_minor: geo.version_minor,
+            overflow_capacity: geo.overflow_capacity,
+            overflow_max_record_len: if geo.overflow_capacity == 0 {
+                0
+            } else {
+                ring_core::record::layout::max_record_len(geo.overflow_capacity)
+            },
         };
-        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
-        unsafe { put(out, value) };
+        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable for
+        // `info_size` bytes, which `check_out_size` found to be the struct's size or its first
+        // version's.
+        unsafe { put_prefix(out, &value, info_size) };
         Ok(())
     })
+}
+
+/// Checks the size a caller gives for an output struct `T`: `size_of::<T>()` or `v1`, the
+/// size of its first version (an exact prefix).
+fn check_out_size<T>(size: usize, v1: u32, what: &str, name: &str) -> Result<(), Fail> {
+    let full = core::mem::size_of::<T>();
+    if size == full || size == v1 as usize {
+        return Ok(());
+    }
+    Err(Fail::invalid(format!(
+        "{what} {size}, expected sizeof({name}) = {full} or the first version's {v1}"
+    )))
+}
+
+/// Writes the first `size` bytes of `value` to `out` (`size` at most `size_of::<T>()`).
+///
+/// # Safety
+/// `out` is valid for writing `size` bytes; `T` has no padding bytes (every byte of `value` is
+/// initialised).
+unsafe fn put_prefix<T: Copy>(out: *mut T, value: &T, size: usize) {
+    let size = size.min(core::mem::size_of::<T>());
+    // SAFETY: `value` is readable for `size_of::<T>() >= size` bytes, all initialised (no
+    // padding, the caller's guarantee); `out` is writable for `size` bytes (the caller's
+    // guarantee); a local and the caller's memory do not overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping((value as *const T).cast::<u8>(), out.cast::<u8>(), size)
+    };
 }
 
 /// Writes a snapshot of the record ring's positions and counters to `*counters`.
@@ -601,7 +722,9 @@ pub unsafe extern "C" fn cring_records_get_info(
 /// Thread safety: any thread.
 ///
 /// Errors: `CRING_STATUS_BAD_HANDLE`, `CRING_STATUS_NULL_POINTER` (`counters`),
-/// `CRING_STATUS_INVALID_ARGUMENT` (`counters_size` is not `sizeof(cring_records_counters)`).
+/// `CRING_STATUS_INVALID_ARGUMENT` (`counters_size` is neither
+/// `sizeof(cring_records_counters)` nor `CRING_RECORDS_COUNTERS_SIZE_V1`; with the latter only
+/// the first version's fields are written).
 ///
 /// # Safety
 ///
@@ -614,12 +737,12 @@ pub unsafe extern "C" fn cring_records_get_counters(
 ) -> cring_status {
     boundary(|| {
         let out = out_ptr(counters, "counters")?;
-        if counters_size != core::mem::size_of::<cring_records_counters>() {
-            return Err(Fail::invalid(format!(
-                "counters_size {counters_size}, expected sizeof(cring_records_counters) = {}",
-                core::mem::size_of::<cring_records_counters>()
-            )));
-        }
+        check_out_size::<cring_records_counters>(
+            counters_size,
+            CRING_RECORDS_COUNTERS_SIZE_V1,
+            "counters_size",
+            "cring_records_counters",
+        )?;
         let c = RECORDS.get(records.id)?.get().counters();
         let value = cring_records_counters {
             full_refusals: c.full_refusals,
@@ -630,9 +753,17 @@ pub unsafe extern "C" fn cring_records_get_counters(
             head: c.head,
             reservations: c.reservations,
             reserved: 0,
+            overflowed: c.overflowed,
+            activations: c.activations,
+            overflow_tail: c.overflow_tail,
+            overflow_head: c.overflow_head,
+            overflow_active: u32::from(c.overflow_active),
+            reserved2: 0,
         };
-        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable.
-        unsafe { put(out, value) };
+        // SAFETY: checked non-NULL and aligned; the caller guarantees it is writable for
+        // `counters_size` bytes, which `check_out_size` found to be the struct's size or its
+        // first version's; the struct has no padding (`check_sizes`).
+        unsafe { put_prefix(out, &value, counters_size) };
         Ok(())
     })
 }

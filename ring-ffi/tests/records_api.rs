@@ -1004,3 +1004,329 @@ fn abi_attaches_a_rust_mpsc_ring() {
     assert_eq!(cring_records_close(ring), OK);
     assert_eq!(cring_region_close(region), OK);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The overflow area, the first-version structs, waiting.
+
+fn counters_of(ring: cring_records) -> cring_records_counters {
+    let mut c = cring_records_counters::default();
+    assert_eq!(
+        // SAFETY: a valid pointer to a local of the size passed.
+        unsafe {
+            cring_records_get_counters(ring, &mut c, std::mem::size_of::<cring_records_counters>())
+        },
+        OK
+    );
+    c
+}
+
+/// A ring with an overflow area made through the ABI spills when the data area is full,
+/// drains in order, deactivates the area once drained, and refuses (handing back) only when
+/// both are full; the info and counters say so.
+#[test]
+fn overflow_area_through_the_abi() {
+    for mode in [CRING_MODE_SPSC, CRING_MODE_MPSC] {
+        let mut cfg = cring_records_config_init(64);
+        cfg.mode = mode;
+        cfg.overflow_capacity = 128;
+        let f = Fixture::new(cfg);
+        let mut info = cring_records_info::default();
+        // SAFETY: a valid pointer to a local of the size passed.
+        let st = unsafe {
+            cring_records_get_info(f.ring, &mut info, std::mem::size_of::<cring_records_info>())
+        };
+        assert_eq!(st, OK);
+        assert_eq!(
+            (info.capacity, info.overflow_capacity, info.max_record_len),
+            (64, 128, 24)
+        );
+        assert_eq!(info.overflow_max_record_len, 56);
+        assert!(info.producer_slots >= 1, "{info:?}");
+        // 8-byte payloads take 16 bytes: 4 fill the data area, 8 more the overflow area.
+        let mut pushed = 0u8;
+        while f.push(&[pushed; 8]) == OK {
+            pushed += 1;
+            assert!(pushed < 100);
+        }
+        assert_eq!(pushed, 12, "mode {mode}");
+        assert_eq!(f.push(&[0; 8]), cring_status::Full);
+        let c = counters_of(f.ring);
+        assert_eq!((c.overflowed, c.activations, c.overflow_active), (8, 1, 1));
+        assert_eq!((c.overflow_tail, c.overflow_head), (128, 0));
+        assert_eq!(c.full_refusals, 2, "{c:?}");
+        // While the area is active, a record goes to it even after the data area has room.
+        assert_eq!(f.take(), Ok((vec![0; 8], CRING_RECORD_TYPE_DATA)));
+        assert_eq!(f.push(&[pushed; 8]), cring_status::Full);
+        for i in 1..pushed {
+            assert_eq!(
+                f.take(),
+                Ok((vec![i; 8], CRING_RECORD_TYPE_DATA)),
+                "mode {mode}"
+            );
+        }
+        assert_eq!(f.take(), Err(cring_status::Empty));
+        let c = counters_of(f.ring);
+        assert_eq!((c.overflow_active, c.overflow_head), (0, 128), "{c:?}");
+        assert_eq!(c.head, c.tail);
+        // Inactive again: the next record goes to the data area.
+        assert_eq!(f.push(b"x"), OK);
+        let after = counters_of(f.ring);
+        assert_eq!(after.overflow_tail, c.overflow_tail);
+        assert_ne!(after.tail, c.tail);
+        f.close();
+    }
+    // Invalid overflow capacities are argument errors.
+    for bad in [16u32, 100, 0x8000_0001] {
+        let mut cfg = cring_records_config_init(64);
+        cfg.overflow_capacity = bad;
+        let mut len = 1u64;
+        // SAFETY: valid pointers to locals.
+        let st = unsafe { cring_records_region_len(&cfg, &mut len) };
+        assert_eq!((st, len), (cring_status::InvalidArgument, 0), "{bad}");
+        assert!(last_error().contains("overflow"), "{}", last_error());
+    }
+}
+
+/// A Rust ring with an overflow area, attached through the ABI: the consumer drains what the
+/// Rust producer spilled, in order, and the counters agree with Rust's.
+#[test]
+fn abi_drains_a_rust_ring_with_an_overflow_area() {
+    let name = format!("cring-recs-ovf-{}", std::process::id());
+    let cfg = RecordConfig::new(128).mode(Mode::Mpsc).overflow(256);
+    let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).unwrap();
+    let rust = RecordRing::create(region, cfg).unwrap();
+    let mut tx = rust.producer().unwrap();
+    let mut n = 0u32;
+    while tx.push(&n.to_le_bytes()).is_ok() {
+        n += 1;
+    }
+    assert!(rust.counters().overflowed > 0);
+    let cname = CString::new(name.as_str()).unwrap();
+    let mut ring = cring_records::default();
+    let mut c = cring_record_consumer::default();
+    // SAFETY: valid pointers to locals.
+    unsafe {
+        assert_eq!(
+            cring_records_open_shm(cname.as_ptr(), &mut ring),
+            OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(cring_record_consumer_open(ring, &mut c), OK);
+    }
+    let ours = counters_of(ring);
+    let theirs = rust.counters();
+    assert_eq!(
+        (
+            ours.overflowed,
+            ours.activations,
+            ours.overflow_tail,
+            ours.overflow_active
+        ),
+        (
+            theirs.overflowed,
+            theirs.activations,
+            theirs.overflow_tail,
+            u32::from(theirs.overflow_active)
+        )
+    );
+    let mut buf = [0u8; 8];
+    for i in 0..n {
+        let (mut len, mut ty) = (0usize, 0u32);
+        // SAFETY: a local buffer of the length passed; valid out pointers.
+        let st = unsafe {
+            cring_record_pop_into(c, buf.as_mut_ptr().cast(), buf.len(), &mut len, &mut ty)
+        };
+        assert_eq!(st, OK, "{}", last_error());
+        assert_eq!(&buf[..len], &i.to_le_bytes());
+    }
+    let mut d = 0u64;
+    // SAFETY: a valid pointer to a local.
+    assert_eq!(unsafe { cring_record_delivered(c, &mut d) }, OK);
+    assert_eq!(d, u64::from(n));
+    assert!(!rust.counters().overflow_active);
+    assert_eq!(cring_record_consumer_close(c), OK);
+    assert_eq!(cring_records_close(ring), OK);
+    let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+}
+
+/// Callers built against the first versions of the config, info and counters structs keep
+/// working: a config of the first version's size makes a ring without an overflow area, and
+/// info and counters of the first versions' sizes get exactly those bytes written.
+#[test]
+fn first_version_structs_are_still_accepted() {
+    /// `cring_records_config` as its first version was.
+    #[repr(C)]
+    struct ConfigV1 {
+        struct_size: u32,
+        capacity: u32,
+        mode: u32,
+        initial_position: u32,
+        producers: u32,
+        wait: u32,
+    }
+    assert_eq!(
+        std::mem::size_of::<ConfigV1>(),
+        CRING_RECORDS_CONFIG_SIZE_V1 as usize
+    );
+    let v1 = ConfigV1 {
+        struct_size: CRING_RECORDS_CONFIG_SIZE_V1,
+        capacity: 64,
+        mode: CRING_MODE_SPSC,
+        initial_position: 0,
+        producers: 0,
+        wait: 1,
+    };
+    let mut ring = cring_records::default();
+    // SAFETY: the function reads only `struct_size` bytes (24), the size of `v1`.
+    let st = unsafe { cring_records_create_heap((&v1 as *const ConfigV1).cast(), &mut ring) };
+    assert_eq!(st, OK, "{}", last_error());
+    // Counters and info into buffers of the first versions' sizes, followed by guard words.
+    let mut words = [0xa5a5_a5a5_a5a5_a5a5u64; 16];
+    let p = words.as_mut_ptr().cast::<cring_records_counters>();
+    // SAFETY: `words` is 128 bytes, 8-byte aligned.
+    let st =
+        unsafe { cring_records_get_counters(ring, p, CRING_RECORDS_COUNTERS_SIZE_V1 as usize) };
+    assert_eq!(st, OK, "{}", last_error());
+    let n = CRING_RECORDS_COUNTERS_SIZE_V1 as usize / 8;
+    assert!(
+        words[n..].iter().all(|&w| w == 0xa5a5_a5a5_a5a5_a5a5),
+        "{words:x?}"
+    );
+    assert_eq!(words[0], 0, "full_refusals");
+    let mut words = [0xa5a5_a5a5_a5a5_a5a5u64; 16];
+    let p = words.as_mut_ptr().cast::<cring_records_info>();
+    // SAFETY: as above.
+    let st = unsafe { cring_records_get_info(ring, p, CRING_RECORDS_INFO_SIZE_V1 as usize) };
+    assert_eq!(st, OK, "{}", last_error());
+    let n = CRING_RECORDS_INFO_SIZE_V1 as usize / 8;
+    assert!(
+        words[n..].iter().all(|&w| w == 0xa5a5_a5a5_a5a5_a5a5),
+        "{words:x?}"
+    );
+    // SAFETY: the first 32 bytes are the first version's fields, written by the call.
+    let info = unsafe { std::ptr::read(p) };
+    assert_eq!(
+        (info.capacity, info.mode, info.wait),
+        (64, CRING_MODE_SPSC, 1)
+    );
+    // The current sizes get everything; other sizes are refused.
+    let mut full = cring_records_info::default();
+    // SAFETY: a valid pointer to a local of the size passed.
+    let st = unsafe {
+        cring_records_get_info(ring, &mut full, std::mem::size_of::<cring_records_info>())
+    };
+    assert_eq!((st, full.overflow_capacity), (OK, 0));
+    for size in [0usize, 28, 36, 64] {
+        let mut c = [0u64; 16];
+        // SAFETY: `c` is 128 bytes, 8-byte aligned.
+        let st = unsafe { cring_records_get_counters(ring, c.as_mut_ptr().cast(), size) };
+        assert_eq!(st, cring_status::InvalidArgument, "{size}");
+    }
+    assert_eq!(cring_records_close(ring), OK);
+    // A config of another size, or with `reserved` set, is refused.
+    let mut cfg = cring_records_config_init(64);
+    cfg.struct_size = 28;
+    let mut len = 0u64;
+    assert_eq!(
+        // SAFETY: valid pointers to locals.
+        unsafe { cring_records_region_len(&cfg, &mut len) },
+        cring_status::InvalidArgument
+    );
+    let mut cfg = cring_records_config_init(64);
+    cfg.reserved = 1;
+    assert_eq!(
+        // SAFETY: as above.
+        unsafe { cring_records_region_len(&cfg, &mut len) },
+        cring_status::InvalidArgument
+    );
+}
+
+fn wait_for(
+    c: cring_record_consumer,
+    beyond: Option<u64>,
+    min: usize,
+    ns: i64,
+) -> (cring_status, u32) {
+    let mut n = u32::MAX;
+    // SAFETY: a valid pointer to a local.
+    let st = unsafe {
+        match beyond {
+            Some(p) => cring_record_wait_beyond(c, p, min, ns, &mut n),
+            None => cring_record_wait(c, min, ns, &mut n),
+        }
+    };
+    (st, n)
+}
+
+/// `cring_record_wait` / `_wait_beyond` count records in both areas, from
+/// `cring_record_delivered()`; a sleeping wait is woken by a producer in another thread.
+#[test]
+fn wait_and_wait_beyond_count_records() {
+    let mut cfg = cring_records_config_init(64);
+    cfg.overflow_capacity = 128;
+    let f = Fixture::new(cfg);
+    let mut mark = u64::MAX;
+    // SAFETY: a valid pointer to a local.
+    assert_eq!(unsafe { cring_record_delivered(f.c, &mut mark) }, OK);
+    assert_eq!(mark, 0);
+    assert_eq!(wait_for(f.c, None, 0, 0), (OK, 0));
+    assert_eq!(
+        wait_for(f.c, None, 1, SECOND / 100),
+        (cring_status::TimedOut, 0)
+    );
+    let p = f.p;
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(5));
+        for i in 0..6u8 {
+            // 4 in the data area, 2 spill.
+            assert_eq!(
+                // SAFETY: a readable slice.
+                unsafe { cring_record_push(p, [i; 8].as_ptr().cast(), 8) },
+                OK
+            );
+        }
+    });
+    let r = wait_for(f.c, Some(mark), 6, 60 * SECOND);
+    t.join().unwrap();
+    assert_eq!(r, (OK, 6), "{}", last_error());
+    assert_eq!(counters_of(f.ring).overflowed, 2);
+    assert_eq!(f.take(), Ok((vec![0; 8], CRING_RECORD_TYPE_DATA)));
+    // SAFETY: a valid pointer to a local.
+    assert_eq!(unsafe { cring_record_delivered(f.c, &mut mark) }, OK);
+    assert_eq!(mark, 1);
+    // One delivered since position 0: it still counts beyond 0, not beyond 1.
+    assert_eq!(wait_for(f.c, Some(0), 6, 0), (OK, 6));
+    assert_eq!(wait_for(f.c, Some(1), 6, 0), (cring_status::TimedOut, 5));
+    assert_eq!(wait_for(f.c, None, 5, 0), (OK, 5));
+    // With a record open the consumer is busy.
+    let (mut data, mut len) = (null(), 0usize);
+    assert_eq!(
+        // SAFETY: valid out pointers.
+        unsafe { cring_record_read(f.c, &mut data, &mut len, null_mut()) },
+        OK
+    );
+    assert_eq!(wait_for(f.c, None, 1, 0).0, cring_status::WrongState);
+    assert_eq!(
+        // SAFETY: a valid pointer to a local.
+        unsafe { cring_record_delivered(f.c, &mut mark) },
+        cring_status::WrongState
+    );
+    assert_eq!(cring_record_release(f.c), OK);
+    assert_eq!(
+        // SAFETY: NULL is refused.
+        unsafe { cring_record_delivered(f.c, null_mut()) },
+        cring_status::NullPointer
+    );
+    // SAFETY: a NULL `available` is allowed.
+    assert_eq!(unsafe { cring_record_wait(f.c, 4, 0, null_mut()) }, OK);
+    f.close();
+    // Without a wait block a wait that would have to sleep says so.
+    let mut cfg = cring_records_config_init(64);
+    cfg.wait = 0;
+    let f = Fixture::new(cfg);
+    assert_eq!(wait_for(f.c, None, 1, SECOND).0, cring_status::NoWaitBlock);
+    assert_eq!(f.push(b"a"), OK);
+    assert_eq!(wait_for(f.c, None, 1, SECOND), (OK, 1));
+    f.close();
+}

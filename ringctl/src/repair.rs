@@ -64,6 +64,13 @@ pub fn repair(path: &Path) -> Result<RepairReport, String> {
     let view = ring_core::inspect::inspect(&ro)
         .map_err(|e| format!("{}: not a valid ring: {e}", path.display()))?;
     let h = *view.header();
+    if view.records().is_some() {
+        return Err(format!(
+            "{}: a record ring: ringctl repair does not handle record rings yet (a record \
+             consumer's blocking calls, or RecordRing::recover, recover dead producers)",
+            path.display()
+        ));
+    }
     if view.unknown_incompat() != 0 {
         return Err(format!(
             "{}: incompat bits {:#x} are unknown to this ringctl's ring-core: refusing to write",

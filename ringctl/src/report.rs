@@ -18,6 +18,7 @@ use ring_core::layout::stream::{
 };
 use ring_core::layout::wake_target::ARMED as WAKE_TARGET_ARMED;
 use ring_core::layout::{ProducerLine, WaitLine};
+use ring_core::record::layout::{INCOMPAT_RECORDS, INCOMPAT_RECORD_OVERFLOW, RECORDS_V1};
 /// Offset of the `stream` word (u32) in the producer line.
 const STREAM_OFFSET: u64 = core::mem::offset_of!(ProducerLine, stream) as u64;
 /// Offset of the `wake_target` word (u64) in the wait line.
@@ -65,8 +66,11 @@ pub struct BlockReport {
 /// The producer line.
 #[derive(Clone, Debug, Serialize)]
 pub struct ProducerReport {
-    /// Producer index.
+    /// Producer index (a byte position in a record ring).
     pub tail: u32,
+    /// Record rings: the reservation count in the high half of the `tail` word (MPSC
+    /// reservations made, wrapping). `None` for fixed-entry rings.
+    pub reservations: Option<u32>,
     /// Single-producer claim (`None`: free).
     pub claim: Option<Pid>,
     /// Refusal episodes.
@@ -102,7 +106,7 @@ pub struct ConsumerReport {
 /// The overflow line.
 #[derive(Clone, Debug, Serialize)]
 pub struct OverflowReport {
-    /// Slots.
+    /// Slots (bytes in a record ring).
     pub capacity: u32,
     /// `ACTIVE`.
     pub active: bool,
@@ -205,8 +209,13 @@ pub struct RingReport {
     pub region_len: u64,
     /// "SPSC", "MPSC", "SPMC", "MPMC".
     pub mode: &'static str,
-    /// Ring slots.
+    /// "entries" (fixed-size entries in slots) or "records" (a byte ring of variable-length
+    /// records, spec/RECORDS.md: capacities, positions and fill are in bytes).
+    pub kind: &'static str,
+    /// Ring slots (bytes of the data area in a record ring).
     pub capacity: u32,
+    /// Record rings: the largest payload a record may have. `None` for fixed-entry rings.
+    pub max_record_len: Option<u32>,
     /// Entry format identifier.
     pub entry_format: u32,
     /// Its name ("opaque", "completion", "unknown").
@@ -267,9 +276,11 @@ pub struct Summary {
     pub path: String,
     /// Mode.
     pub mode: &'static str,
-    /// Ring slots.
+    /// "entries" or "records" (see [`RingReport::kind`]).
+    pub kind: &'static str,
+    /// Ring slots (bytes in a record ring).
     pub capacity: u32,
-    /// Entry size.
+    /// Entry size (0 in a record ring).
     pub entry_size: u32,
     /// Fill level.
     pub fill: u32,
@@ -309,6 +320,8 @@ fn feature_names(incompat: u64) -> Vec<String> {
             INCOMPAT_STREAM => "stream".to_string(),
             INCOMPAT_WAIT_TARGET => "wait-target".to_string(),
             features::INCOMPAT_PACKED => "packed-slots".to_string(),
+            INCOMPAT_RECORDS => "records".to_string(),
+            INCOMPAT_RECORD_OVERFLOW => "record-overflow".to_string(),
             _ => format!("unknown-bit-{b}"),
         })
         .collect()
@@ -327,7 +340,11 @@ pub fn report(f: &RingFile) -> RingReport {
         .filter(|(_, r)| r.len != 0)
         .map(|(row, r)| BlockReport {
             row,
-            name: Block::name(row),
+            // Row 2 of a record ring is its data area of bytes, not slots.
+            name: match row {
+                2 if v.records().is_some() => "data",
+                _ => Block::name(row),
+            },
             offset: r.offset,
             len: r.len,
         })
@@ -427,9 +444,18 @@ pub fn report(f: &RingFile) -> RingReport {
         header_len: h.header_len,
         region_len: h.region_len,
         mode: mode_name(h.mode),
+        kind: if v.records().is_some() {
+            "records"
+        } else {
+            "entries"
+        },
         capacity: h.capacity,
+        max_record_len: v
+            .records()
+            .map(|g| ring_core::record::layout::max_record_len(g.capacity)),
         entry_format: h.entry_format,
         entry_format_name: match h.entry_format {
+            _ if v.records().is_some() && h.entry_format == RECORDS_V1 => "records v1",
             entry_format::OPAQUE => "opaque",
             entry_format::COMPLETION_V1 => "completion",
             _ => "unknown",
@@ -449,6 +475,7 @@ pub fn report(f: &RingFile) -> RingReport {
         fill: p.tail.wrapping_sub(c.head),
         producer: ProducerReport {
             tail: p.tail,
+            reservations: v.record_reservations(),
             claim: producer_claim,
             full_refusals: p.full_refusals,
             discarded: p.discarded,
@@ -475,6 +502,7 @@ impl RingReport {
             name: self.name.clone(),
             path: self.path.clone(),
             mode: self.mode,
+            kind: self.kind,
             capacity: self.capacity,
             entry_size: self.entry_size,
             fill: self.fill,
@@ -510,7 +538,11 @@ pub fn list_table(rows: &[Summary]) -> String {
             r.name.clone(),
             r.mode.to_string(),
             r.capacity.to_string(),
-            r.entry_size.to_string(),
+            if r.kind == "records" {
+                "records".to_string()
+            } else {
+                r.entry_size.to_string()
+            },
             r.fill.to_string(),
             match r.overflow_fill {
                 Some(n) => format!("{n}/{}", r.overflow_capacity),
@@ -564,21 +596,41 @@ pub fn inspect_text(r: &RingReport) -> String {
         r.layout, r.header_len, r.region_len
     );
     let _ = writeln!(w, "  mode        {}", r.mode);
-    let _ = writeln!(
-        w,
-        "  entries     format {} ({}), {} bytes, alignment {}; slot stride {}, payload offset {}",
-        r.entry_format,
-        r.entry_format_name,
-        r.entry_size,
-        r.entry_align,
-        r.slot_stride,
-        r.payload_offset
-    );
-    let _ = writeln!(
-        w,
-        "  capacity    {} slots, indices started at {}",
-        r.capacity, r.initial_index
-    );
+    // Record rings count bytes where fixed-entry rings count slots and entries.
+    let records = r.kind == "records";
+    let (unit, units) = if records {
+        ("bytes", "bytes")
+    } else {
+        ("slots", "entries")
+    };
+    if let Some(max) = r.max_record_len {
+        let _ = writeln!(
+            w,
+            "  records     format {} ({}), {}-byte aligned, {}-byte record headers; payloads up to {max} bytes",
+            r.entry_format, r.entry_format_name, r.entry_align, r.payload_offset
+        );
+        let _ = writeln!(
+            w,
+            "  capacity    {} bytes of data area, positions started at {}",
+            r.capacity, r.initial_index
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "  entries     format {} ({}), {} bytes, alignment {}; slot stride {}, payload offset {}",
+            r.entry_format,
+            r.entry_format_name,
+            r.entry_size,
+            r.entry_align,
+            r.slot_stride,
+            r.payload_offset
+        );
+        let _ = writeln!(
+            w,
+            "  capacity    {} slots, indices started at {}",
+            r.capacity, r.initial_index
+        );
+    }
     let _ = writeln!(w, "  creator     {}", alive_word(&r.creator));
     let feats = if r.features.is_empty() {
         "none".to_string()
@@ -607,7 +659,14 @@ pub fn inspect_text(r: &RingReport) -> String {
     }
     let p = &r.producer;
     let _ = writeln!(w, "producer line");
-    let _ = writeln!(w, "  tail            {}", p.tail);
+    match p.reservations {
+        Some(n) => {
+            let _ = writeln!(w, "  tail            {} ({n} reservations)", p.tail);
+        }
+        None => {
+            let _ = writeln!(w, "  tail            {}", p.tail);
+        }
+    }
     if r.mode == "SPSC" || r.mode == "SPMC" {
         let _ = writeln!(w, "  claim           {}", alive_word(&p.claim));
     } else {
@@ -649,7 +708,11 @@ pub fn inspect_text(r: &RingReport) -> String {
     } else {
         ""
     };
-    let _ = writeln!(w, "fill              {} of {}{over}", r.fill, r.capacity);
+    let _ = writeln!(
+        w,
+        "fill              {} of {} {unit}{over}",
+        r.fill, r.capacity
+    );
     match &r.overflow {
         None => {
             let _ = writeln!(w, "overflow area     none");
@@ -658,7 +721,7 @@ pub fn inspect_text(r: &RingReport) -> String {
             let _ = writeln!(w, "overflow area");
             let _ = writeln!(
                 w,
-                "  state           {}, tail {}, head {}, {} of {} pending",
+                "  state           {}, tail {}, head {}, {} of {} {unit} pending",
                 if ov.active { "active" } else { "inactive" },
                 ov.tail,
                 ov.head,
@@ -667,8 +730,10 @@ pub fn inspect_text(r: &RingReport) -> String {
             );
             let _ = writeln!(
                 w,
-                "  overflowed      {} entries, {} activations",
-                ov.overflowed, ov.activations
+                "  overflowed      {} {}, {} activations",
+                ov.overflowed,
+                if records { "records" } else { units },
+                ov.activations
             );
         }
     }

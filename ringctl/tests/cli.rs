@@ -627,3 +627,101 @@ fn list_and_inspect_find_rings_on_hugetlbfs() {
     );
     drop(ring);
 }
+
+/// Record rings (spec/RECORDS.md) are inspected, listed and watched read-only: positions,
+/// fill and the overflow area in bytes, the record producer line's claim and reservation
+/// count, the counters; `repair` refuses them.
+#[test]
+fn record_rings_are_inspected_read_only() {
+    use ring_core::record::{RecordConfig, RecordRing};
+    let mut files = Files::default();
+    let me = std::process::id();
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        let name = files.add(&unique(&format!("records-{mode:?}")));
+        let cfg = RecordConfig::new(128)
+            .mode(mode)
+            .overflow(256)
+            .initial_position(0u32.wrapping_sub(64));
+        let region =
+            ring_core::Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600)
+                .unwrap();
+        let ring = RecordRing::create(region, cfg).unwrap();
+        let mut tx = ring.producer().unwrap();
+        let mut rx = ring.consumer().unwrap();
+        // 8-byte payloads take 16 bytes: 8 fill the data area, 3 spill.
+        for i in 0..11u8 {
+            tx.push(&[i; 8]).unwrap();
+        }
+        rx.read().unwrap(); // one consumed: the area stays active
+        let c = ring.counters();
+        assert_eq!((c.overflowed, c.activations), (3, 1));
+        let before = digest(&name);
+        let text = ringctl(&["inspect", &name]);
+        let want = [
+            "records     format 2 (records v1), 8-byte aligned, 8-byte record headers; payloads up to 56 bytes".to_string(),
+            format!("capacity    128 bytes of data area, positions started at {}", 0u32.wrapping_sub(64)),
+            format!("tail            {}", c.tail),
+            format!("head            {}", c.head),
+            "fill              112 of 128 bytes".to_string(),
+            "state           active, tail 48, head 0, 48 of 256 bytes pending".to_string(),
+            "overflowed      3 records, 1 activations".to_string(),
+            "records, record-overflow".to_string(),
+            format!("claim           pid {me} (alive)"),
+        ];
+        for line in &want {
+            assert!(
+                text.contains(line.as_str()),
+                "{mode:?}: {line:?} missing:\n{text}"
+            );
+        }
+        assert!(!text.contains("warning"), "{text}");
+        let v = json(&["inspect", &name]);
+        assert_eq!(v["kind"], "records");
+        assert_eq!(v["capacity"], 128);
+        assert_eq!(v["max_record_len"], 56);
+        assert_eq!(v["fill"], 112);
+        assert_eq!(v["producer"]["tail"], c.tail);
+        assert_eq!(v["producer"]["reservations"], c.reservations);
+        assert_eq!(v["consumer"]["head"], c.head);
+        assert_eq!(v["consumer"]["claim"]["pid"], me);
+        assert_eq!(v["overflow"]["capacity"], 256);
+        assert_eq!(v["overflow"]["active"], true);
+        assert_eq!(v["overflow"]["pending"], 48);
+        assert_eq!(v["overflow"]["overflowed"], 3);
+        assert_eq!(v["unknown_incompat"], 0);
+        match mode {
+            // The SPSC producer claim lives at offset 8 of the record producer line.
+            Mode::Spsc => assert_eq!(v["producer"]["claim"]["pid"], me),
+            // MPSC: one producer record held, 11 reservations.
+            _ => {
+                assert_eq!(v["producer"]["claim"], Value::Null);
+                assert_eq!(v["producer"]["reservations"], 8);
+                assert_eq!(v["records"][0]["owner"]["pid"], me);
+            }
+        }
+        let list = json(&["list", "--prefix", &name]);
+        let row = ring_named(&list, &name);
+        assert_eq!(row["kind"], "records");
+        assert_eq!(row["overflow_fill"], 48);
+        let table = ringctl(&["list", "--prefix", &name]);
+        assert!(table.contains("records"), "{table}");
+        let w = ringctl(&[
+            "--json",
+            "watch",
+            &name,
+            "--interval",
+            "0.01",
+            "--count",
+            "2",
+        ]);
+        assert!(w.lines().count() >= 1, "{w}");
+        let out = ringctl_in(&["repair", &name], "");
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("record ring"),
+            "{out:?}"
+        );
+        assert_eq!(digest(&name), before, "{mode:?}: ringctl wrote to the ring");
+        drop((tx, rx, ring));
+    }
+}

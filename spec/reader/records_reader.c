@@ -7,15 +7,23 @@
  *
  * What it implements:
  *   - attach: LAYOUT.md checks 1-5, 7, 14-17 and RECORDS.md section 3.2 (R6, R6b, R8-R13, the
- *     block lengths of rows 0-5), keeping private copies of the capacity and the offsets;
+ *     block lengths of rows 0-5, `overflow_capacity`), keeping private copies of the
+ *     capacities and the offsets;
  *   - the consumer claim word (LAYOUT.md section 11, without takeover of a dead holder: a
- *     held claim is refused) and the start check of section 3.2;
+ *     held claim is refused) and the start checks of sections 3.2 and 13.1;
  *   - RC1-RC3 (SPSC) and MC1-MC3 (MPSC, with zeroing of released records), skipping padding
  *     and discarded records, validating every header as section 6.1 says;
+ *   - the overflow area (section 13, `INCOMPAT_RECORD_OVERFLOW`): RO5 (the overflow area is
+ *     read only when the data area reads empty, and an overflow record is delivered only
+ *     while the data area is empty in the strong sense), RO6 (zero, then store the overflow
+ *     `head`) and RO7 (deactivation, both when the overflow area reads empty and right after
+ *     releasing up to the last overflow producer position loaded);
  *   - completion records (section 9): the 16-byte completion and the attribute list, skipping
  *     unknown ids.
  *
- * It does not produce, sleep (it polls with sched_yield) or recover.
+ * It does not produce, sleep (it polls with sched_yield) or recover, and it does not step
+ * over zero words a dead predecessor consumer released (section 7.3): it starts from a
+ * consumer line that no consumer left in the middle of a release.
  *
  * Usage: records_reader <shm-name> <count> <producers> [--timeout=<seconds>]
  *
@@ -51,6 +59,8 @@
 #define INCOMPAT_WAIT 0x2ull
 #define INCOMPAT_PRODUCERS 0x4ull
 #define INCOMPAT_RECORDS 0x20ull
+#define INCOMPAT_RECORD_OVERFLOW 0x80ull
+#define OVERFLOW_ACTIVE (1ull << 32)
 #define RECORDS_V1 2u
 #define MIN_DATA_CAPACITY 32u
 #define MAX_DATA_CAPACITY 0x80000000u
@@ -88,13 +98,28 @@ static uint64_t ld64(const uint8_t *p) {
     return atomic_load_explicit((_Atomic uint64_t *)(void *)p, memory_order_relaxed);
 }
 
+/* A byte area as the consumer reads it: the data area (section 6 and 7) or the overflow area
+ * (section 13), each with its producer word, its shared head and the consumer's private
+ * positions. */
+struct lane {
+    uint8_t *data;
+    uint32_t cap, mask;
+    int multi;          /* MPSC reading rules: pending headers, zeroing on release */
+    uint8_t *tail_word; /* u64, position in bits 0..31: the record producer line's `tail`, or
+                           the overflow line's `state` */
+    uint8_t *head_word; /* u32: the consumer line's `head`, or the overflow line's `head` */
+    uint32_t head;      /* private position: the next byte to read */
+    uint32_t stored;    /* the last value stored into *head_word */
+    uint32_t tail;      /* the last validated producer position */
+};
+
 struct ring {
     uint8_t *base;
-    uint32_t cap, mask, mode;
-    uint8_t *tail_word; /* record producer line offset 0: u64, position in bits 0..31 */
-    uint8_t *head_word; /* consumer line offset 0: u32 */
+    uint32_t mode;
     uint8_t *owner_word; /* consumer line offset 4: u32 */
-    uint8_t *data;
+    struct lane d;       /* the data area */
+    int has_ovf;
+    struct lane o;       /* the overflow area, when has_ovf */
 };
 
 /* Attach (RECORDS.md 3.2). Returns 0 or prints the failed check and returns -1. */
@@ -109,7 +134,8 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
     if (header_len < HEADER_LEN || header_len > avail) REFUSE("check 5: header_len");
     uint64_t incompat = ld64(base + H_INCOMPAT);
     if (!(incompat & INCOMPAT_RECORDS)) REFUSE("R6: not a record ring");
-    if (incompat & ~(INCOMPAT_RECORDS | INCOMPAT_WAIT | INCOMPAT_PRODUCERS))
+    if (incompat &
+        ~(INCOMPAT_RECORDS | INCOMPAT_WAIT | INCOMPAT_PRODUCERS | INCOMPAT_RECORD_OVERFLOW))
         REFUSE("R6b: incompat bits 0x%" PRIx64, incompat);
     if (ld64(base + H_RO_COMPAT)) REFUSE("check 7: ro_compat");
     uint32_t mode = ld32(base + H_MODE);
@@ -135,7 +161,16 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
             if (len[j] && off[i] < off[j] + len[j] && off[j] < off[i] + len[i])
                 REFUSE("check 17: row %d overlaps row %d", i, j);
     }
-    if (ld32(base + H_OVERFLOW_CAPACITY) != 0) REFUSE("overflow_capacity");
+    uint32_t ocap = ld32(base + H_OVERFLOW_CAPACITY);
+    int has_ovf = (incompat & INCOMPAT_RECORD_OVERFLOW) != 0;
+    if (has_ovf) {
+        if (ocap < MIN_DATA_CAPACITY || ocap > MAX_DATA_CAPACITY || (ocap & (ocap - 1)))
+            REFUSE("overflow_capacity %u", ocap);
+        if (!(incompat & INCOMPAT_PRODUCERS))
+            REFUSE("INCOMPAT_RECORD_OVERFLOW without INCOMPAT_PRODUCERS");
+    } else if (ocap != 0) {
+        REFUSE("overflow_capacity %u without INCOMPAT_RECORD_OVERFLOW", ocap);
+    }
     uint32_t slots = ld32(base + H_PRODUCER_SLOTS);
     uint64_t plen = 0;
     if (incompat & INCOMPAT_PRODUCERS) {
@@ -144,69 +179,149 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
     } else if (slots) {
         REFUSE("check 19: producer_slots");
     }
-    uint64_t want[6] = {128, 128, cap, 0, (incompat & INCOMPAT_WAIT) ? 128 : 0, plen};
+    uint64_t want[6] = {128, 128, cap, has_ovf ? 128ull + ocap : 0,
+                        (incompat & INCOMPAT_WAIT) ? 128 : 0, plen};
     for (int i = 0; i < 6; i++)
         if (len[i] != want[i]) REFUSE("checks 20-23: row %d length", i);
+    memset(r, 0, sizeof *r);
     r->base = base;
-    r->cap = cap;
-    r->mask = cap - 1;
     r->mode = mode;
-    r->tail_word = base + off[0];
-    r->head_word = base + off[1];
     r->owner_word = base + off[1] + 4;
-    r->data = base + off[2];
+    r->d.data = base + off[2];
+    r->d.cap = cap;
+    r->d.mask = cap - 1;
+    r->d.multi = mode == 1;
+    r->d.tail_word = base + off[0];
+    r->d.head_word = base + off[1];
+    r->has_ovf = has_ovf;
+    if (has_ovf) {
+        /* Row 3: the overflow line (state at 0, head at 8), then the overflow data area. The
+         * overflow area is always read by the MPSC rules (section 13.1). */
+        r->o.data = base + off[3] + 128;
+        r->o.cap = ocap;
+        r->o.mask = ocap - 1;
+        r->o.multi = 1;
+        r->o.tail_word = base + off[3];
+        r->o.head_word = base + off[3] + 8;
+    }
     return 0;
 #undef REFUSE
 }
 
-static uint32_t tail_pos(const struct ring *r) {
-    return (uint32_t)atomic_load_explicit((_Atomic uint64_t *)(void *)r->tail_word,
+static uint32_t tail_pos(const struct lane *l) {
+    return (uint32_t)atomic_load_explicit((_Atomic uint64_t *)(void *)l->tail_word,
                                           memory_order_acquire);
 }
 
-static uint64_t header_at(const struct ring *r, uint32_t p) {
-    return atomic_load_explicit((_Atomic uint64_t *)(void *)(r->data + (p & r->mask)),
+static uint64_t header_at(const struct lane *l, uint32_t p) {
+    return atomic_load_explicit((_Atomic uint64_t *)(void *)(l->data + (p & l->mask)),
                                 memory_order_acquire);
 }
 
 static uint32_t rsize(uint32_t len) { return 8u + ((len + 7u) & ~7u); }
 
+/* The start checks (sections 3.2 and 13.1): head, then the producer position (Acquire),
+ * at most `cap` apart, both multiples of 8. */
+static int lane_start(struct lane *l) {
+    uint32_t h = atomic_load_explicit((_Atomic uint32_t *)(void *)l->head_word,
+                                      memory_order_acquire);
+    uint32_t t = tail_pos(l);
+    if ((uint32_t)(t - h) > l->cap || h % 8 || t % 8) return -1;
+    l->head = l->stored = h;
+    l->tail = t;
+    return 0;
+}
+
 enum next { GOT, EMPTY, PENDING, BAD };
 
-/* RC1/RC2 (MC1/MC2): find the next deliverable record at *head, skipping padding and
- * discarded records (zeroing them in MPSC). */
-static enum next next_record(struct ring *r, uint32_t *head, uint32_t *tail, uint32_t *len,
-                             uint32_t *type) {
+/* RC1/RC2 (MC1/MC2): find the next deliverable record at the lane's private head, skipping
+ * padding and discarded records (zeroing them under the MPSC rules). */
+static enum next next_record(struct lane *l, const char *area, uint32_t *len, uint32_t *type) {
     for (;;) {
-        uint32_t h = *head;
-        if (h == *tail) {
-            uint32_t t = tail_pos(r);
-            if ((uint32_t)(t - h) > r->cap || t % 8) {
-                fprintf(stderr, "positions out of range: tail %u head %u\n", t, h);
+        uint32_t h = l->head;
+        if (h == l->tail) {
+            uint32_t t = tail_pos(l);
+            if ((uint32_t)(t - h) > l->cap || t % 8) {
+                fprintf(stderr, "%s: positions out of range: tail %u head %u\n", area, t, h);
                 return BAD;
             }
-            *tail = t;
+            l->tail = t;
             if (t == h) return EMPTY;
         }
-        uint64_t w = header_at(r, h);
-        if (r->mode == 1 && (w == 0 || ((uint32_t)w == h && (w & BUSY)))) return PENDING;
-        uint32_t l = (uint32_t)(w >> LEN_SHIFT) & 0xffffffu;
+        uint64_t w = header_at(l, h);
+        /* Pending (sections 7 and 7.2): nothing written yet, BUSY for this position, or a
+         * header left at this offset for an earlier lap. */
+        if (l->multi && (w == 0 || ((uint32_t)w == h && (w & BUSY)) ||
+                         ((uint32_t)w != h && ((h - (uint32_t)w) & l->mask) == 0)))
+            return PENDING;
+        uint32_t ln = (uint32_t)(w >> LEN_SHIFT) & 0xffffffu;
         uint32_t ty = (uint32_t)((w >> TYPE_SHIFT) & TYPE_MASK);
-        uint32_t s = rsize(l), o = h & r->mask;
-        if (ty == T_NONE || (uint32_t)w != h || (w & BUSY) || s > (uint32_t)(*tail - h) ||
-            o + s > r->cap || (ty == T_PAD ? s != r->cap - o : s > r->cap / 2)) {
-            fprintf(stderr, "invalid header 0x%016" PRIx64 " at %u\n", w, h);
+        uint32_t s = rsize(ln), o = h & l->mask;
+        if (ty == T_NONE || (uint32_t)w != h || (w & BUSY) || s > (uint32_t)(l->tail - h) ||
+            o + s > l->cap || (ty == T_PAD ? s != l->cap - o : s > l->cap / 2)) {
+            fprintf(stderr, "%s: invalid header 0x%016" PRIx64 " at %u\n", area, w, h);
             return BAD;
         }
         if (ty == T_PAD || (w & DISCARD)) {
-            if (r->mode == 1) memset(r->data + o, 0, ty == T_PAD ? 8 : s);
-            *head = h + s;
+            if (l->multi) memset(l->data + o, 0, ty == T_PAD ? 8 : s);
+            l->head = h + s;
             continue;
         }
-        *len = l;
+        *len = ln;
         *type = ty;
         return GOT;
     }
+}
+
+/* RO7: clear ACTIVE if every reserved overflow position is consumed, by compare-and-swap from
+ * the very value checked; a failure means a producer reserved in between. The overflow head
+ * is stored by then. */
+static void deactivate(struct lane *o) {
+    _Atomic uint64_t *state = (_Atomic uint64_t *)(void *)o->tail_word;
+    uint64_t s = atomic_load_explicit(state, memory_order_acquire);
+    if ((s & OVERFLOW_ACTIVE) && (uint32_t)s == o->head)
+        atomic_compare_exchange_strong_explicit(state, &s, s & ~OVERFLOW_ACTIVE,
+                                                memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* RC3/MC3/RO6: store the private head (Release) if it moved; on the overflow lane, having
+ * released everything up to the last producer position loaded, RO7. */
+static void flush(struct lane *l, int overflow) {
+    if (l->head == l->stored) return;
+    l->stored = l->head;
+    atomic_store_explicit((_Atomic uint32_t *)(void *)l->head_word, l->head,
+                          memory_order_release);
+    if (overflow && l->head == l->tail) deactivate(l);
+}
+
+/* One step of the consumer over both areas: the next deliverable record, in *which the lane
+ * it is in (RC1-RC2/MC1-MC2, then RO5). */
+static enum next next_any(struct ring *r, struct lane **which, uint32_t *len, uint32_t *type) {
+    *which = &r->d;
+    enum next n = next_record(&r->d, "data area", len, type);
+    if (n != EMPTY || !r->has_ovf) return n;
+    /* RO5: the data area reads empty (a pending or invalid data area was reported as it
+     * is). */
+    for (int round = 0; round < 2; round++) {
+        n = next_record(&r->o, "overflow area", len, type);
+        if (n == EMPTY) {
+            /* RO7 when the overflow area reads empty. */
+            flush(&r->o, 0);
+            deactivate(&r->o);
+            return EMPTY;
+        }
+        if (n != GOT) return n;
+        /* After the overflow header's Acquire load: the data area's tail (Acquire). Only
+         * if nothing is reserved there beyond our head is the overflow record next. */
+        if (tail_pos(&r->d) == r->d.head) {
+            *which = &r->o;
+            return GOT;
+        }
+        /* A record was reserved in the data area meanwhile: it goes first. */
+        n = next_record(&r->d, "data area", len, type);
+        if (n != EMPTY) return n;
+    }
+    return EMPTY;
 }
 
 static uint64_t get_le(const uint8_t *p, int n) {
@@ -278,39 +393,42 @@ int main(int argc, char **argv) {
         fprintf(stderr, "consumer claim held by %u\n", zero);
         return 4;
     }
-    uint32_t head = atomic_load_explicit((_Atomic uint32_t *)(void *)r.head_word,
-                                         memory_order_acquire);
-    uint32_t tail = tail_pos(&r);
-    if ((uint32_t)(tail - head) > r.cap || head % 8 || tail % 8) {
+    if (lane_start(&r.d) != 0 || (r.has_ovf && lane_start(&r.o) != 0)) {
         fprintf(stderr, "start: positions out of range\n");
+        uint32_t mine = me;
+        atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)r.owner_word, &mine,
+                                                0, memory_order_acq_rel, memory_order_relaxed);
         return 4;
     }
-    uint64_t next[64] = {0}, got = 0;
+    uint64_t next[64] = {0}, got = 0, from_ovf = 0;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 0;
     while (got < count) {
         uint32_t len = 0, type = 0;
-        enum next n = next_record(&r, &head, &tail, &len, &type);
+        struct lane *l = &r.d;
+        enum next n = next_any(&r, &l, &len, &type);
         if (n == BAD) { status = 1; break; }
         if (n == GOT) {
-            uint32_t o = head & r.mask;
-            if (type != T_COMPLETION || check(r.data + o + 8, len, next, producers) < 0) {
-                fprintf(stderr, "record %" PRIu64 " at %u (type %u, len %u) does not match\n",
-                        got, head, type, len);
+            uint32_t o = l->head & l->mask;
+            if (type != T_COMPLETION || check(l->data + o + 8, len, next, producers) < 0) {
+                fprintf(stderr, "record %" PRIu64 " at %u in the %s (type %u, len %u) does "
+                        "not match\n", got, l->head, l == &r.o ? "overflow area" : "data area",
+                        type, len);
                 status = 1;
                 break;
             }
             uint32_t s = rsize(len);
-            if (r.mode == 1) memset(r.data + o, 0, s); /* MC3: zero, then release */
-            head += s;
+            if (l->multi) memset(l->data + o, 0, s); /* MC3/RO6: zero, then release */
+            l->head += s;
             got++;
+            from_ovf += l == &r.o;
         } else {
             sched_yield();
         }
-        /* RC3/MC3: store head (Release) after every step that moved it. */
-        atomic_store_explicit((_Atomic uint32_t *)(void *)r.head_word, head,
-                              memory_order_release);
+        /* RC3/MC3/RO6: store each head (Release) after every step that moved it. */
+        flush(&r.d, 0);
+        if (r.has_ovf) flush(&r.o, 1);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) * 1e-9 >
             timeout) {
@@ -321,16 +439,18 @@ int main(int argc, char **argv) {
     }
     if (status == 0) {
         uint32_t len, type;
-        enum next n = next_record(&r, &head, &tail, &len, &type);
+        struct lane *l;
+        enum next n = next_any(&r, &l, &len, &type);
         if (n != EMPTY) { fprintf(stderr, "more records than expected\n"); status = 1; }
-        atomic_store_explicit((_Atomic uint32_t *)(void *)r.head_word, head,
-                              memory_order_release);
+        flush(&r.d, 0);
+        if (r.has_ovf) flush(&r.o, 1);
     }
     uint32_t mine = me;
     atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)r.owner_word, &mine, 0,
                                             memory_order_acq_rel, memory_order_relaxed);
-    printf("records %" PRIu64 " head %u", got, head);
+    printf("records %" PRIu64 " head %u", got, r.d.head);
     for (uint32_t p = 0; p < producers; p++) printf(" p%u=%" PRIu64, p, next[p]);
+    if (r.has_ovf) printf(" overflow %" PRIu64 " ohead %u", from_ovf, r.o.head);
     printf("\n");
     return status;
 }

@@ -35,7 +35,7 @@ use super::{Lane, RawRing};
 use crate::layout::overflow_state::TAIL_MASK;
 use crate::layout::{slot_meta, ProducerRecord, RegistryLine};
 use crate::sync::{
-    AtomicU32,
+    AtomicU32, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
@@ -157,8 +157,10 @@ fn my_start_time() -> u64 {
 }
 
 /// Whether the owner of a record is alive: its process exists, is not a zombie, and (when both
-/// are known) started when the record says.
-fn alive(owner: u32, start_time: u64) -> bool {
+/// are known) started when the record says; a start time that cannot be read counts as
+/// matching (spec/LAYOUT.md, section 14). Shared with the record ring's recovery and
+/// `inspect::owner_alive`.
+pub(crate) fn alive(owner: u32, start_time: u64) -> bool {
     if !crate::pid_alive(owner) {
         return false;
     }
@@ -208,8 +210,9 @@ impl<'a> Registry<'a> {
         self.records.get(index as usize)
     }
 
-    /// Takes the recovery claim word (a dead holder's is taken over).
-    fn lock(&self) -> Result<u32, RecoverError> {
+    /// R3 (RR3 for record rings): takes the recovery claim word (a dead holder's is taken
+    /// over). Returns the token to give to [`Registry::unlock`].
+    pub(crate) fn lock(&self) -> Result<u32, RecoverError> {
         let me = crate::current_pid().max(1);
         let mut expected = 0;
         for _ in 0..4 {
@@ -229,6 +232,26 @@ impl<'a> Registry<'a> {
         Err(RecoverError::Busy {
             recoverer: self.line.recoverer.load(Relaxed),
         })
+    }
+
+    /// The end of a recovery run (R5/RR5): adds what it did to the counters (`discarded`, the
+    /// producer line's, and the registry's `recovered`, `reclaimed`, `recoveries`; Relaxed:
+    /// statistics), then gives the recovery claim back (Release).
+    pub(crate) fn unlock(&self, me: u32, done: Recovered, discarded: &AtomicU64) {
+        if done.positions != 0 {
+            discarded.fetch_add(u64::from(done.positions), Relaxed);
+            self.line
+                .recovered
+                .fetch_add(u64::from(done.positions), Relaxed);
+        }
+        self.line
+            .reclaimed
+            .fetch_add(u64::from(done.records), Relaxed);
+        self.line.recoveries.fetch_add(1, Relaxed);
+        let _ = self
+            .line
+            .recoverer
+            .compare_exchange(me, 0, Release, Relaxed);
     }
 }
 
@@ -277,19 +300,7 @@ pub(crate) fn recover<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError
             }
         }
     }
-    if done.positions != 0 {
-        raw.prod
-            .discarded
-            .fetch_add(u64::from(done.positions), Relaxed);
-        reg.line
-            .recovered
-            .fetch_add(u64::from(done.positions), Relaxed);
-    }
-    reg.line
-        .reclaimed
-        .fetch_add(u64::from(done.records), Relaxed);
-    reg.line.recoveries.fetch_add(1, Relaxed);
-    let _ = reg.line.recoverer.compare_exchange(me, 0, Release, Relaxed);
+    reg.unlock(me, done, &raw.prod.discarded);
     Ok(done)
 }
 

@@ -245,11 +245,9 @@ impl RecordConsumer {
         min: usize,
         timeout: Option<std::time::Duration>,
     ) -> Result<crate::WaitOutcome, RecordWaitError> {
-        use crate::sys::{futex_wait, FutexWait};
         use crate::WaitOutcome::{Ready, TimedOut};
-        use std::time::{Duration, Instant};
-        const POLL: Duration = Duration::from_millis(100);
-        let deadline = timeout.map(|t| Instant::now() + t);
+        use std::time::Instant;
+        let deadline = crate::blocking::deadline_after(timeout);
         // The count beyond `position`, and whether a pending record holds it up.
         let seen = |c: &Self| -> (usize, bool) {
             let done = c.delivered().wrapping_sub(position);
@@ -264,47 +262,65 @@ impl RecordConsumer {
             if n >= min {
                 return Ok(Ready(count(n)));
             }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(l) if !l.is_zero() => Some(l),
-                    _ => return Ok(TimedOut(count(n))),
-                },
-                None => None,
+            let Some(left) = crate::blocking::remaining(deadline) else {
+                return Ok(TimedOut(count(n)));
             };
-            let w = self.wait.ok_or(RecordWaitError::NoWaitBlock)?;
-            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
-                return Err(RecordWaitError::WakeupsSuppressed);
+            if self.wait.is_none() {
+                return Err(RecordWaitError::NoWaitBlock);
             }
             // Held up by a pending record (its commit wakes us, but a dead producer never
-            // commits): sleep at most `POLL`, and run recovery every `POLL`.
-            if held {
-                let since = *held_since.get_or_insert_with(Instant::now);
-                if self.raw.registry.is_some() && since.elapsed() >= POLL {
-                    let _ = self.recover();
-                    held_since = None;
-                }
+            // commits): sleep at most `RECOVERY_AFTER`, and run recovery that often.
+            let sleep = if held {
+                self.recover_if_held(&mut held_since);
+                Some(left.map_or(RECOVERY_AFTER, |l| l.min(RECOVERY_AFTER)))
             } else {
                 held_since = None;
-            }
-            let sleep = match (held, left) {
-                (true, Some(l)) => Some(l.min(POLL)),
-                (true, None) => Some(POLL),
-                (false, l) => l,
+                left
             };
-            // W2: announce, snapshot the futex word, re-check, sleep.
-            let snap = wait::announce_target(w, waiters::FUTEX, None);
-            if seen(self).0 != n {
-                wait::retire(w, waiters::FUTEX);
-                continue;
-            }
-            w.sleeps.fetch_add(1, Relaxed);
-            let r = futex_wait(&w.futex, snap, sleep);
+            self.sleep_w2(sleep, |c| seen(c).0 != n)?;
+        }
+    }
+
+    /// Runs recovery if the consumer has been held up by a pending record (MPSC: reserved,
+    /// not committed) for `RECOVERY_AFTER` since `*held_since` (set now if unset): its
+    /// producer may be dead, and a dead producer never commits nor wakes anyone.
+    pub(crate) fn recover_if_held(&self, held_since: &mut Option<std::time::Instant>) {
+        let since = *held_since.get_or_insert_with(std::time::Instant::now);
+        if self.raw.registry.is_some() && since.elapsed() >= RECOVERY_AFTER {
+            let _ = self.recover();
+            *held_since = None;
+        }
+    }
+
+    /// W2 on the futex unit for the blocking calls: refuses without a wait block or with
+    /// wake-ups suppressed; announces the consumer, re-checks with `changed` (true: do not
+    /// sleep), counts the sleep, sleeps at most `left` (`None`: no limit) and withdraws.
+    pub(crate) fn sleep_w2(
+        &self,
+        left: Option<std::time::Duration>,
+        changed: impl FnOnce(&Self) -> bool,
+    ) -> Result<(), RecordWaitError> {
+        use crate::sys::{futex_wait, FutexWait};
+        let w = self.wait.ok_or(RecordWaitError::NoWaitBlock)?;
+        if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
+            return Err(RecordWaitError::WakeupsSuppressed);
+        }
+        let snap = wait::announce_target(w, waiters::FUTEX, None);
+        if changed(self) {
             wait::retire(w, waiters::FUTEX);
-            match r {
-                FutexWait::Woken | FutexWait::TimedOut => {}
-                FutexWait::Interrupted => return Err(RecordWaitError::Interrupted),
-                FutexWait::Failed(e) => return Err(RecordWaitError::Futex(e)),
-            }
+            return Ok(());
+        }
+        w.sleeps.fetch_add(1, Relaxed);
+        let r = futex_wait(&w.futex, snap, left);
+        wait::retire(w, waiters::FUTEX);
+        match r {
+            FutexWait::Woken | FutexWait::TimedOut => Ok(()),
+            FutexWait::Interrupted => Err(RecordWaitError::Interrupted),
+            FutexWait::Failed(e) => Err(RecordWaitError::Futex(e)),
         }
     }
 }
+
+/// How long a blocking call held up by a pending record waits before it runs recovery (and
+/// the longest it sleeps meanwhile).
+const RECOVERY_AFTER: std::time::Duration = std::time::Duration::from_millis(100);

@@ -3,11 +3,13 @@
 use super::errors::RecordLayoutError;
 use super::layout::*;
 use crate::error::LayoutError;
-use crate::format::RawRegion;
+use crate::format::{
+    check_base, clear_consumer_line, clear_overflow_line, clear_producer_records, clear_wait_line,
+    RawRegion,
+};
 use crate::layout::{
-    features, Block, ConsumerLine, Header, ProducerRecord, RegistryLine, WaitLine, BLOCK_ALIGN,
-    BLOCK_COUNT, CONSUMER_OFFSET, HEADER_LEN, LINE_LEN, MAGIC, PRODUCER_OFFSET, SLOTS_OFFSET,
-    VERSION_MAJOR, VERSION_MINOR,
+    features, Block, ConsumerLine, OverflowLine, WaitLine, BLOCK_COUNT, CONSUMER_OFFSET,
+    HEADER_LEN, LINE_LEN, MAGIC, PRODUCER_OFFSET, SLOTS_OFFSET, VERSION_MAJOR, VERSION_MINOR,
 };
 use crate::protocol::Mode;
 use crate::sync::{fence, Ordering};
@@ -238,27 +240,6 @@ pub struct RecordGeometry {
     pub overflow_capacity: u32,
 }
 
-fn header_of(region: &RawRegion) -> &Header {
-    // SAFETY: callers check length >= HEADER_LEN and 128-byte alignment first; Header is all
-    // atomics, valid for any bytes.
-    unsafe { &*(region.as_ptr() as *const Header) }
-}
-
-fn check_base(region: &RawRegion, needed: u64) -> Result<(), LayoutError> {
-    if region.as_ptr() as usize % BLOCK_ALIGN as usize != 0 {
-        return Err(LayoutError::Misaligned {
-            addr: region.as_ptr() as usize,
-        });
-    }
-    if (region.len() as u64) < needed {
-        return Err(LayoutError::RegionTooShort {
-            needed,
-            available: region.len() as u64,
-        });
-    }
-    Ok(())
-}
-
 /// Formats `region` as an empty record ring laid out per `cfg` and validates the result.
 /// `zeroed` says the bytes are known to be zero, so the data area need not be cleared.
 ///
@@ -279,7 +260,7 @@ pub fn format_records(
     } = cfg.placement()?;
     let producer_slots = cfg.producer_slots();
     check_base(region, region_len)?;
-    let h = header_of(region);
+    let h = region.header();
     let r = Ordering::Relaxed;
     h.magic.store(0, Ordering::Release);
     fence(Ordering::SeqCst);
@@ -355,9 +336,7 @@ pub fn format_records(
     prod.full_refusals.store(0, r);
     prod.discarded.store(0, r);
     prod.reserved.iter().for_each(|w| w.store(0, r));
-    cons.head.store(cfg.initial_position, r);
-    cons.owner.store(0, r);
-    cons.reserved.iter().for_each(|w| w.store(0, r));
+    clear_consumer_line(cons, cfg.initial_position);
     if !zeroed {
         // SAFETY: the data area `512..512 + capacity` lies inside the checked region; nobody
         // uses the region while it is being formatted (its magic reads 0).
@@ -370,13 +349,7 @@ pub fn format_records(
         // right after it, inside the checked region; all-zero is their formatted state
         // (`state` 0: tail 0, inactive, count 0; `head` 0; counters 0).
         unsafe {
-            let line = &*(base.add(ovf_off as usize) as *const crate::layout::OverflowLine);
-            line.state.store(0, r);
-            line.head.store(0, r);
-            line.reserved32.store(0, r);
-            line.overflowed.store(0, r);
-            line.activations.store(0, r);
-            line.reserved.iter().for_each(|w| w.store(0, r));
+            clear_overflow_line(region.at::<OverflowLine>(ovf_off));
             if !zeroed {
                 core::ptr::write_bytes(
                     base.add(ovf_off as usize + LINE_LEN as usize),
@@ -388,39 +361,12 @@ pub fn format_records(
     }
     if cfg.wait {
         // SAFETY: the wait line lies at `wait_off`, a multiple of 128 inside the region.
-        let w = unsafe { &*(base.add(wait_off as usize) as *const WaitLine) };
-        w.futex.store(0, r);
-        w.waiters.store(0, r);
-        w.flags.store(0, r);
-        w.reserved32.store(0, r);
-        w.wakeups.store(0, r);
-        w.sleeps.store(0, r);
-        w.reserved.iter().for_each(|x| x.store(0, r));
+        clear_wait_line(unsafe { region.at::<WaitLine>(wait_off) });
     }
     if producer_slots != 0 {
-        // SAFETY: the registry line and the records lie at `prod_off`, a multiple of 128 inside
-        // the region; all atomics. All-zero is their formatted state (LAYOUT.md, section 8).
-        unsafe {
-            let line = &*(base.add(prod_off as usize) as *const RegistryLine);
-            line.recoverer.store(0, r);
-            line.reserved32.store(0, r);
-            line.recoveries.store(0, r);
-            line.recovered.store(0, r);
-            line.reclaimed.store(0, r);
-            line.reserved.iter().for_each(|w| w.store(0, r));
-            for i in 0..producer_slots as usize {
-                let rec = &*(base.add(prod_off as usize + LINE_LEN as usize * (1 + i))
-                    as *const ProducerRecord);
-                rec.owner.store(0, r);
-                rec.reserved32.store(0, r);
-                rec.start_time.store(0, r);
-                rec.ring_start.store(0, r);
-                rec.ring_len.store(0, r);
-                rec.overflow_start.store(0, r);
-                rec.overflow_len.store(0, r);
-                rec.reserved.iter().for_each(|w| w.store(0, r));
-            }
-        }
+        // SAFETY: the registry line and the records lie at `prod_off`, a multiple of 128
+        // inside the region (the placement); the region is being formatted.
+        unsafe { clear_producer_records(region, prod_off, producer_slots) };
     }
     h.magic.store(MAGIC, Ordering::Release);
     attach_records(region)
@@ -433,159 +379,117 @@ pub fn format_records(
 ///
 /// The first [`RecordLayoutError`] found, in the order of the spec's checks.
 pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayoutError> {
-    check_base(region, u64::from(HEADER_LEN))?;
-    let avail = region.len() as u64;
-    let h = header_of(region);
-    let r = Ordering::Relaxed;
-    let magic = h.magic.load(Ordering::Acquire);
-    if magic != MAGIC {
-        return Err(LayoutError::BadMagic { found: magic }.into());
-    }
-    let (major, minor) = (h.version_major.load(r), h.version_minor.load(r));
-    if major != VERSION_MAJOR {
-        return Err(LayoutError::UnsupportedVersion { major, minor }.into());
-    }
-    let header_len = h.header_len.load(r);
-    if header_len < HEADER_LEN || u64::from(header_len) > avail {
-        return Err(LayoutError::HeaderLength { found: header_len }.into());
-    }
-    // Loaded once: the same value decides refusal and the blocks used (LAYOUT.md, section 9).
-    let incompat = h.incompat.load(r);
+    // SAFETY: `RawRegion::new`'s contract: the bytes stay mapped and readable and every other
+    // user goes through a ring of this layout (atomics only for the header).
+    let w = unsafe { crate::format::load_header(region.as_ptr(), region.len()) }?;
+    check_records(&w, region.len() as u64)
+}
+
+/// The `incompat` bits a record region may have (R6b).
+pub(crate) const RECORD_INCOMPAT_KNOWN: u64 = INCOMPAT_RECORDS
+    | features::INCOMPAT_WAIT
+    | features::INCOMPAT_PRODUCERS
+    | INCOMPAT_RECORD_OVERFLOW;
+
+/// The checks of spec/RECORDS.md section 3.2 after checks 1-5, on a header loaded once
+/// (`avail` bytes of memory): shared by [`attach_records`] and `inspect`.
+pub(crate) fn check_records(
+    w: &crate::format::HeaderWords,
+    avail: u64,
+) -> Result<RecordGeometry, RecordLayoutError> {
+    let incompat = w.incompat;
     if incompat & INCOMPAT_RECORDS == 0 {
         return Err(RecordLayoutError::NotRecords { incompat });
     }
-    let refused = incompat
-        & !(INCOMPAT_RECORDS
-            | features::INCOMPAT_WAIT
-            | features::INCOMPAT_PRODUCERS
-            | INCOMPAT_RECORD_OVERFLOW);
+    let refused = incompat & !RECORD_INCOMPAT_KNOWN;
     if refused != 0 {
         return Err(RecordLayoutError::Features { bits: refused });
     }
-    let ro = h.ro_compat.load(r) & !features::RO_COMPAT_KNOWN;
+    let ro = w.ro_compat & !features::RO_COMPAT_KNOWN;
     if ro != 0 {
         return Err(LayoutError::UnknownReadOnlyFeatures { bits: ro }.into());
     }
-    let mode_word = h.mode.load(r);
-    let mode = match Mode::from_bits(mode_word) {
+    let mode = match Mode::from_bits(w.mode) {
         Some(m @ (Mode::Spsc | Mode::Mpsc)) => m,
-        _ => return Err(RecordLayoutError::Mode { found: mode_word }),
+        _ => return Err(RecordLayoutError::Mode { found: w.mode }),
     };
-    let capacity = h.capacity.load(r);
+    let capacity = w.capacity;
     check_data_capacity(capacity)?;
-    let format = h.entry_format.load(r);
-    if format != RECORDS_V1 {
+    if w.entry_format != RECORDS_V1 {
         return Err(LayoutError::EntryFormat {
             expected: RECORDS_V1,
-            found: format,
+            found: w.entry_format,
         }
         .into());
     }
-    let size = h.entry_size.load(r);
-    if size != 0 {
+    if w.entry_size != 0 {
         return Err(LayoutError::EntrySize {
             expected: 0,
-            found: size,
+            found: w.entry_size,
         }
         .into());
     }
-    let align = h.entry_align.load(r);
-    if align != RECORD_ALIGN {
+    if w.entry_align != RECORD_ALIGN {
         return Err(LayoutError::EntryAlign {
             expected: RECORD_ALIGN,
-            found: align,
+            found: w.entry_align,
         }
         .into());
     }
-    let (stride, poff) = (h.slot_stride.load(r), h.payload_offset.load(r));
-    if stride != 1 || poff != RECORD_HEADER_LEN {
+    if w.slot_stride != 1 || w.payload_offset != RECORD_HEADER_LEN {
         return Err(LayoutError::SlotLayout {
             stride: 1,
-            found_stride: stride,
-            found_payload_offset: poff,
+            found_stride: w.slot_stride,
+            found_payload_offset: w.payload_offset,
         }
         .into());
     }
-    let region_len = h.region_len.load(r);
-    if region_len > avail {
-        return Err(LayoutError::RegionTooShort {
-            needed: region_len,
-            available: avail,
-        }
-        .into());
-    }
-    if region_len < u64::from(header_len) {
-        return Err(LayoutError::RegionLength {
-            found: region_len,
-            available: avail,
-        }
-        .into());
-    }
-    let mut rows = [(0u64, 0u64); BLOCK_COUNT];
-    for (i, row) in h.blocks.iter().enumerate() {
-        rows[i] = (row.offset.load(r), row.len.load(r));
-    }
-    crate::format::check_block_rows(&rows, header_len, region_len)?;
-    let oc = h.overflow_capacity.load(r);
-    let overflow = incompat & INCOMPAT_RECORD_OVERFLOW != 0;
+    w.check_table(avail)?;
+    let oc = w.overflow_capacity;
+    let overflow = w.has(INCOMPAT_RECORD_OVERFLOW);
     if overflow {
         check_overflow_capacity(oc)?;
     } else if oc != 0 {
         return Err(LayoutError::OverflowCapacity { found: oc }.into());
     }
-    let ps = h.producer_slots.load(r);
-    if overflow && incompat & features::INCOMPAT_PRODUCERS == 0 {
+    if overflow && !w.has(features::INCOMPAT_PRODUCERS) {
         // The overflow area needs producer records (section 13): without them, none.
-        return Err(LayoutError::ProducerSlots { found: ps }.into());
-    }
-    let producers_len = if incompat & features::INCOMPAT_PRODUCERS != 0 {
-        if !(1..=crate::layout::MAX_PRODUCER_SLOTS).contains(&ps) {
-            return Err(LayoutError::ProducerSlots { found: ps }.into());
+        return Err(LayoutError::ProducerSlots {
+            found: w.producer_slots,
         }
-        u64::from(LINE_LEN) * (1 + u64::from(ps))
-    } else if ps != 0 {
-        return Err(LayoutError::ProducerSlots { found: ps }.into());
-    } else {
-        0
-    };
-    let wait = incompat & features::INCOMPAT_WAIT != 0;
-    let required = [
-        (Block::Producer, u64::from(LINE_LEN)),
-        (Block::Consumer, u64::from(LINE_LEN)),
-        (Block::Slots, u64::from(capacity)),
-        (
-            Block::Overflow,
-            if overflow {
-                u64::from(LINE_LEN) + u64::from(oc)
-            } else {
-                0
-            },
-        ),
-        (Block::Wait, if wait { u64::from(LINE_LEN) } else { 0 }),
-        (Block::Producers, producers_len),
-    ];
-    for (b, expected) in required {
-        let (_, found) = rows[b as usize];
-        if found != expected {
-            return Err(LayoutError::BlockLength {
-                block: Block::name(b as usize),
-                expected,
-                found,
-            }
-            .into());
-        }
+        .into());
     }
+    let producers_len = w.producers_len()?;
+    w.check_block_lengths([
+        u64::from(LINE_LEN),
+        u64::from(LINE_LEN),
+        u64::from(capacity),
+        if overflow {
+            u64::from(LINE_LEN) + u64::from(oc)
+        } else {
+            0
+        },
+        w.wait_len(),
+        producers_len,
+    ])?;
+    let rows = w.rows;
     Ok(RecordGeometry {
         mode,
         capacity,
-        version_minor: minor,
+        version_minor: w.version_minor,
         producer_offset: rows[Block::Producer as usize].0,
         consumer_offset: rows[Block::Consumer as usize].0,
         data_offset: rows[Block::Slots as usize].0,
-        region_len,
-        wait_offset: wait.then_some(rows[Block::Wait as usize].0),
+        region_len: w.region_len,
+        wait_offset: w
+            .has(features::INCOMPAT_WAIT)
+            .then_some(rows[Block::Wait as usize].0),
         producers_offset: (producers_len != 0).then_some(rows[Block::Producers as usize].0),
-        producer_slots: if producers_len != 0 { ps } else { 0 },
+        producer_slots: if producers_len != 0 {
+            w.producer_slots
+        } else {
+            0
+        },
         overflow_offset: overflow.then_some(rows[Block::Overflow as usize].0),
         overflow_capacity: if overflow { oc } else { 0 },
     })

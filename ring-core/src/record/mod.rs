@@ -1182,16 +1182,10 @@ impl RecordConsumer {
         timeout: Option<std::time::Duration>,
         mut f: impl FnMut(&RecordView<'_>),
     ) -> Result<usize, RecordWaitError> {
-        use crate::layout::{wait_flags, waiters};
-        use crate::protocol::wait;
-        use crate::sys::{futex_wait, FutexWait};
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = crate::blocking::deadline_after(timeout);
         let min = min.min(max);
         let mut n = 0;
         let mut budget = byte_budget;
-        // Held up by a pending record since then: after `RECOVERY_AFTER`, run recovery (its
-        // producer may be dead; a dead producer never commits nor wakes anyone).
-        const RECOVERY_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
         let mut held_since: Option<std::time::Instant> = None;
         loop {
             let before = n;
@@ -1210,45 +1204,19 @@ impl RecordConsumer {
             if n > before {
                 continue;
             }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
-                    Some(l) if !l.is_zero() => Some(l),
-                    _ => return Ok(n),
-                },
-                None => None,
+            let Some(left) = crate::blocking::remaining(deadline) else {
+                return Ok(n);
             };
             if self.has_more() {
                 // A record is reserved but not committed (MPSC), or corrupt: poll politely, and
                 // run recovery now and then in case its producer died.
-                let since = *held_since.get_or_insert_with(std::time::Instant::now);
-                if self.raw.registry.is_some() && since.elapsed() >= RECOVERY_AFTER {
-                    let _ = self.recover();
-                    held_since = None;
-                }
+                self.recover_if_held(&mut held_since);
                 std::thread::yield_now();
                 continue;
             }
             held_since = None;
-            let Some(w) = self.wait else {
-                return Err(RecordWaitError::NoWaitBlock);
-            };
-            if w.flags.load(Relaxed) & wait_flags::NO_WAKE != 0 {
-                return Err(RecordWaitError::WakeupsSuppressed);
-            }
             // W2: announce, fence, snapshot the futex word, re-check, sleep.
-            let seen = wait::announce_target(w, waiters::FUTEX, None);
-            if self.has_more() {
-                wait::retire(w, waiters::FUTEX);
-                continue;
-            }
-            w.sleeps.fetch_add(1, Relaxed);
-            let r = futex_wait(&w.futex, seen, left);
-            wait::retire(w, waiters::FUTEX);
-            match r {
-                FutexWait::Woken | FutexWait::TimedOut => {}
-                FutexWait::Interrupted => return Err(RecordWaitError::Interrupted),
-                FutexWait::Failed(e) => return Err(RecordWaitError::Futex(e)),
-            }
+            self.sleep_w2(left, |c| c.has_more())?;
         }
     }
 }

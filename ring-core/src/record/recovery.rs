@@ -10,19 +10,8 @@
 
 use super::layout::*;
 use super::RawRecords;
-use crate::protocol::registry::{RecoverError, Recovered, Registry};
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed, Release};
-
-/// Whether the owner of a record is alive (as spec/PROTOCOL.md, section 17.1).
-fn alive(owner: u32, start_time: u64) -> bool {
-    if !crate::pid_alive(owner) {
-        return false;
-    }
-    if start_time == 0 {
-        return true;
-    }
-    crate::process_start_time(owner).map_or(true, |t| t == start_time)
-}
+use crate::protocol::registry::{alive, RecoverError, Recovered, Registry};
+use crate::sync::Ordering::{Acquire, Relaxed, Release};
 
 /// One record as recovery reads it: each intent's start before its length (Acquire), then the
 /// owner.
@@ -68,34 +57,11 @@ impl Walked {
     }
 }
 
-/// Takes the recovery claim word (a dead holder's is taken over), as R3.
-fn lock(reg: &Registry<'_>) -> Result<u32, RecoverError> {
-    let me = crate::current_pid().max(1);
-    let mut expected = 0;
-    for _ in 0..4 {
-        match reg
-            .line
-            .recoverer
-            .compare_exchange(expected, me, AcqRel, Acquire)
-        {
-            Ok(_) => return Ok(me),
-            Err(0) => expected = 0,
-            Err(cur) if cur == me || crate::pid_alive(cur) => {
-                return Err(RecoverError::Busy { recoverer: cur })
-            }
-            Err(cur) => expected = cur,
-        }
-    }
-    Err(RecoverError::Busy {
-        recoverer: reg.line.recoverer.load(Relaxed),
-    })
-}
-
 /// RR3-RR5: recovers the records dead MPSC producers reserved and never committed, then frees
 /// their producer records.
 pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
     let reg = raw.registry.ok_or(RecoverError::NoRecords)?;
-    let me = lock(&reg)?;
+    let me = reg.lock()?;
     let mut done = Recovered::default();
     // RR4 over the data area (MPSC: an SPSC data area never holds a pending record), then the
     // overflow area.
@@ -131,19 +97,7 @@ pub(crate) fn recover(raw: &RawRecords<'_>) -> Result<Recovered, RecoverError> {
             done.records += 1;
         }
     }
-    if done.positions != 0 {
-        raw.prod
-            .discarded
-            .fetch_add(u64::from(done.positions), Relaxed);
-        reg.line
-            .recovered
-            .fetch_add(u64::from(done.positions), Relaxed);
-    }
-    reg.line
-        .reclaimed
-        .fetch_add(u64::from(done.records), Relaxed);
-    reg.line.recoveries.fetch_add(1, Relaxed);
-    let _ = reg.line.recoverer.compare_exchange(me, 0, Release, Relaxed);
+    reg.unlock(me, done, &raw.prod.discarded);
     Ok(done)
 }
 
