@@ -163,6 +163,72 @@ pub(crate) mod words {
     }
 }
 
+/// Copies of byte ranges in shared memory with atomic accesses (the record ring's payloads):
+/// single bytes up to an 8-byte boundary of the shared side, then 8-byte words, then single
+/// bytes; the private side is accessed plainly. As with [`words`], a peer writing the range
+/// meanwhile gives wrong bytes, never a data race.
+#[cfg(not(ring_core_loom))]
+pub(crate) mod bytes {
+    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+
+    /// Copies `dst.len()` bytes from shared memory at `src` into `dst`.
+    ///
+    /// # Safety
+    ///
+    /// `src` is valid for reads of `dst.len()` bytes, and every access to those bytes by this
+    /// process is atomic.
+    #[inline]
+    pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
+        let n = dst.len();
+        let mut i = 0;
+        while i < n && (src as usize + i) % 8 != 0 {
+            // SAFETY: in bounds (`i < n`); bytes need no alignment.
+            dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Relaxed) };
+            i += 1;
+        }
+        while i + 8 <= n {
+            // SAFETY: in bounds (`i + 8 <= n`) and 8-aligned (the loop above); atomic.
+            let w = unsafe { (*src.add(i).cast::<AtomicU64>()).load(Relaxed) };
+            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            i += 8;
+        }
+        while i < n {
+            // SAFETY: in bounds (`i < n`); bytes need no alignment.
+            dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Relaxed) };
+            i += 1;
+        }
+    }
+
+    /// Copies `src` into shared memory at `dst`.
+    ///
+    /// # Safety
+    ///
+    /// `dst` is valid for writes of `src.len()` bytes, and every access to those bytes by this
+    /// process is atomic.
+    #[inline]
+    pub(crate) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
+        let n = src.len();
+        let mut i = 0;
+        while i < n && (dst as usize + i) % 8 != 0 {
+            // SAFETY: in bounds (`i < n`); bytes need no alignment.
+            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Relaxed) };
+            i += 1;
+        }
+        while i + 8 <= n {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&src[i..i + 8]);
+            // SAFETY: in bounds (`i + 8 <= n`) and 8-aligned (the loop above); atomic.
+            unsafe { (*dst.add(i).cast::<AtomicU64>()).store(u64::from_ne_bytes(w), Relaxed) };
+            i += 8;
+        }
+        while i < n {
+            // SAFETY: in bounds (`i < n`); bytes need no alignment.
+            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Relaxed) };
+            i += 1;
+        }
+    }
+}
+
 /// One step of a bounded wait: a CPU relax hint, or a model-visible yield under loom (a spinning
 /// thread that never yields would make loom explore forever).
 #[inline(always)]
@@ -171,4 +237,44 @@ pub fn spin_hint() {
     loom::thread::yield_now();
     #[cfg(not(ring_core_loom))]
     core::hint::spin_loop();
+}
+
+#[cfg(all(test, not(ring_core_loom)))]
+mod tests {
+    /// The atomic byte-range copies copy exactly the bytes asked for, at every alignment of the
+    /// shared side and every length around the word size, and touch nothing else.
+    #[test]
+    fn byte_copies_at_every_alignment() {
+        let src: Vec<u8> = (0..64u8)
+            .map(|b| b.wrapping_mul(37).wrapping_add(1))
+            .collect();
+        for off in 0..9 {
+            for len in 0..26 {
+                // Out of shared memory (an 8-aligned buffer of words).
+                let shared: Vec<u64> = (0..8)
+                    .map(|i| u64::from_ne_bytes(src[i * 8..i * 8 + 8].try_into().unwrap()))
+                    .collect();
+                let mut out = vec![0xAAu8; len + 2];
+                // SAFETY: `off + len <= 64` bytes of `shared`, only accessed here.
+                unsafe {
+                    super::bytes::copy_out(
+                        shared.as_ptr().cast::<u8>().add(off),
+                        &mut out[1..1 + len],
+                    )
+                };
+                assert_eq!(&out[1..1 + len], &src[off..off + len], "out {off}+{len}");
+                assert_eq!((out[0], out[len + 1]), (0xAA, 0xAA), "out {off}+{len}");
+                // Into shared memory.
+                let mut shared = vec![0u64; 8];
+                // SAFETY: as above.
+                unsafe {
+                    super::bytes::copy_in(shared.as_mut_ptr().cast::<u8>().add(off), &src[..len])
+                };
+                let bytes: Vec<u8> = shared.iter().flat_map(|w| w.to_ne_bytes()).collect();
+                assert_eq!(&bytes[off..off + len], &src[..len], "in {off}+{len}");
+                assert!(bytes[..off].iter().all(|&b| b == 0), "in {off}+{len}");
+                assert!(bytes[off + len..].iter().all(|&b| b == 0), "in {off}+{len}");
+            }
+        }
+    }
 }

@@ -279,10 +279,9 @@ impl<'a> Area<'a> {
     pub(crate) unsafe fn write(&self, pos: u32, at: usize, src: &[u8]) {
         #[cfg(not(ring_core_loom))]
         {
-            // SAFETY: in bounds and owned, per the caller.
-            unsafe {
-                core::ptr::copy_nonoverlapping(src.as_ptr(), self.payload(pos).add(at), src.len())
-            }
+            // SAFETY: in bounds and owned, per the caller; payload bytes are only copied with
+            // atomic accesses in this build (a peer writing them gives wrong bytes, no race).
+            unsafe { crate::sync::bytes::copy_in(self.payload(pos).add(at), src) }
         }
         #[cfg(ring_core_loom)]
         {
@@ -307,14 +306,9 @@ impl<'a> Area<'a> {
     pub(crate) unsafe fn read(&self, pos: u32, at: usize, dst: &mut [u8]) {
         #[cfg(not(ring_core_loom))]
         {
-            // SAFETY: in bounds and readable, per the caller.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    self.payload(pos).add(at),
-                    dst.as_mut_ptr(),
-                    dst.len(),
-                )
-            }
+            // SAFETY: in bounds and readable, per the caller; copied with atomic accesses, as
+            // in `write`.
+            unsafe { crate::sync::bytes::copy_out(self.payload(pos).add(at), dst) }
         }
         #[cfg(ring_core_loom)]
         {
