@@ -152,3 +152,53 @@ fn a_forged_index_races_no_payload() {
     forger.join().unwrap();
     let _ = taken;
 }
+
+/// The record ring's copies, under a forger that writes plausible committed headers at the
+/// positions the honest producer is about to fill, so that the consumer copies records the
+/// producer is writing: wrong bytes or typed errors, and under Miri no data race, because the
+/// producer's `push` and the consumer's `pop_into` copy payloads with atomic accesses.
+#[test]
+fn a_forged_record_header_races_no_payload() {
+    use ring_core::record::layout::{self as rl, record_type};
+    use ring_core::record::{RecordConfig, RecordRing};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+    use std::sync::Arc;
+    let ring = Arc::new(RecordRing::create_heap(RecordConfig::new(64)).unwrap());
+    let g = *ring.geometry();
+    let base = ring.memory().as_ptr() as usize;
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = if cfg!(miri) { 30 } else { 20_000 };
+    let forger = {
+        let (ring, stop) = (ring.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let _keep = &ring;
+            // SAFETY: the consumer line's head word, inside the live region; atomic access.
+            let head = unsafe { &*((base + g.consumer_offset as usize) as *const AtomicU32) };
+            let mut k = 0u32;
+            while !stop.load(Relaxed) {
+                let pos = head.load(Relaxed).wrapping_add(8 * (k % 4));
+                let off = g.data_offset as usize + (pos % g.capacity) as usize;
+                // SAFETY: an 8-aligned header word inside the data area; atomic access.
+                let word = unsafe { &*((base + off) as *const AtomicU64) };
+                word.store(rl::header(pos, 16, record_type::DATA, 0), Relaxed);
+                k = k.wrapping_add(1);
+                std::thread::yield_now();
+            }
+        })
+    };
+    let producer = std::thread::spawn(move || {
+        for i in 0..rounds {
+            let _ = tx.push(&[i as u8; 16]); // refused or accepted: either is fine here
+            std::thread::yield_now();
+        }
+    });
+    let mut buf = Vec::new();
+    for _ in 0..rounds {
+        let _ = rx.pop_into(&mut buf); // data, wrong bytes or a typed error: all fine here
+        std::thread::yield_now();
+    }
+    producer.join().unwrap();
+    stop.store(true, Relaxed);
+    forger.join().unwrap();
+}
