@@ -564,13 +564,17 @@ impl RecordProducer {
                 };
                 match r {
                     Ok(resv) => {
+                        let area = match flavor {
+                            TxFlavor::Spsc(tx) => tx.area(),
+                            TxFlavor::Mp(tx) => tx.area(),
+                        };
                         return Ok(RecordMut {
                             tx: flavor,
                             ovf: None,
+                            area,
                             resv,
                             ty,
-                            done: false,
-                        })
+                        });
                     }
                     Err(ReserveError::Full { .. }) => {}
                     Err(e) => return Err(e),
@@ -580,10 +584,10 @@ impl RecordProducer {
                 overflow::Spill::Got(resv) => {
                     return Ok(RecordMut {
                         tx: flavor,
+                        area: o.area(),
                         ovf: Some(o),
                         resv,
                         ty,
-                        done: false,
                     })
                 }
                 overflow::Spill::Inactive(now) => s = now,
@@ -636,16 +640,16 @@ impl RecordProducer {
         if self.ovf.is_some() {
             return self.reserve_routed(len, ty);
         }
-        let resv = match &mut self.flavor {
-            TxFlavor::Spsc(tx) => tx.reserve(len)?,
-            TxFlavor::Mp(tx) => tx.reserve(len, ty)?,
+        let (resv, area) = match &mut self.flavor {
+            TxFlavor::Spsc(tx) => (tx.reserve(len)?, tx.area()),
+            TxFlavor::Mp(tx) => (tx.reserve(len, ty)?, tx.area()),
         };
         Ok(RecordMut {
             tx: &mut self.flavor,
             ovf: None,
+            area,
             resv,
             ty,
-            done: false,
         })
     }
 
@@ -678,13 +682,7 @@ impl RecordProducer {
         }
         // The copy cannot fail or panic, so no guard is needed between reserve and commit.
         match &mut self.flavor {
-            TxFlavor::Spsc(tx) => {
-                let r = tx.reserve(bytes.len())?;
-                // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the
-                // area.
-                unsafe { tx.area().write(r.pos, 0, bytes) };
-                tx.commit(&r, ty, 0);
-            }
+            TxFlavor::Spsc(tx) => tx.push(bytes, ty)?,
             TxFlavor::Mp(tx) => {
                 let r = tx.reserve(bytes.len(), ty)?;
                 // SAFETY: as above.
@@ -714,9 +712,10 @@ pub struct RecordMut<'p> {
     tx: &'p mut TxFlavor<'static>,
     /// The overflow area, when the record lives there.
     ovf: Option<&'p overflow::OvfTx<'static>>,
+    /// The data area the record lives in (resolved at reservation, not per write).
+    area: Area<'static>,
     resv: Resv,
     ty: u8,
-    done: bool,
 }
 
 impl core::fmt::Debug for RecordMut<'_> {
@@ -730,14 +729,9 @@ impl core::fmt::Debug for RecordMut<'_> {
 }
 
 impl RecordMut<'_> {
+    #[inline(always)]
     fn area(&self) -> Area<'static> {
-        if let Some(o) = self.ovf {
-            return o.area();
-        }
-        match &*self.tx {
-            TxFlavor::Spsc(t) => t.area(),
-            TxFlavor::Mp(t) => t.area(),
-        }
+        self.area
     }
 
     /// Payload bytes.
@@ -829,9 +823,10 @@ impl RecordMut<'_> {
         }
     }
 
+    /// Publishes the record with `flags` (0 or DISCARD). Called once: by `commit` and
+    /// `discard`, which then forget the handle, or by `drop`.
     #[inline(always)]
     fn finish(&mut self, flags: u64) {
-        self.done = true;
         if let Some(o) = self.ovf {
             return o.commit(&self.resv, self.ty, flags);
         }
@@ -853,22 +848,21 @@ impl RecordMut<'_> {
 
     /// Publishes the record.
     #[inline(always)]
-    pub fn commit(mut self) {
-        self.finish(0);
+    pub fn commit(self) {
+        // Published here, so not again by `drop` (a RecordMut owns nothing to free).
+        core::mem::ManuallyDrop::new(self).finish(0);
     }
 
     /// Publishes the record as discarded: consumers skip it.
-    pub fn discard(mut self) {
-        self.finish(DISCARD);
+    pub fn discard(self) {
+        core::mem::ManuallyDrop::new(self).finish(DISCARD);
     }
 }
 
 impl Drop for RecordMut<'_> {
-    #[inline(always)]
+    /// Dropped uncommitted: published as discarded.
     fn drop(&mut self) {
-        if !self.done {
-            self.finish(DISCARD);
-        }
+        self.finish(DISCARD);
     }
 }
 
@@ -978,26 +972,23 @@ impl RecordConsumer {
     /// consumer does not move).
     #[inline(always)]
     pub fn read(&mut self) -> Result<RecordRef<'_>, ReadError> {
-        let (f, in_ovf) = match self.rx.next() {
-            Ok(f) => (f, false),
-            Err(ReadError::Empty) if self.ovf.is_some() => self.next_overflow()?,
-            Err(e) => return Err(e),
-        };
+        match self.rx.next() {
+            Ok(f) => Ok(RecordRef::new(&mut self.rx, f)),
+            Err(ReadError::Empty) if self.ovf.is_some() => self.read_overflow(),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`RecordConsumer::read`] with the data area read empty (rings with an overflow area).
+    #[cold]
+    #[inline(never)]
+    fn read_overflow(&mut self) -> Result<RecordRef<'_>, ReadError> {
+        let (f, in_ovf) = self.next_overflow()?;
         let rx = match (&mut self.ovf, in_ovf) {
             (Some(o), true) => &mut o.rx,
             _ => &mut self.rx,
         };
-        Ok(RecordRef {
-            view: RecordView {
-                area: rx.area,
-                pos: f.pos,
-                len: f.len,
-                ty: f.ty,
-                _life: core::marker::PhantomData,
-            },
-            rx,
-            found: f,
-        })
+        Ok(RecordRef::new(rx, f))
     }
 
     /// RO5 (the data area read empty): the next overflow record, delivered only while the
@@ -1291,7 +1282,22 @@ impl RecordView<'_> {
 pub struct RecordRef<'c> {
     view: RecordView<'c>,
     rx: &'c mut rx::Rx<'static>,
-    found: rx::Found,
+}
+
+impl<'c> RecordRef<'c> {
+    #[inline(always)]
+    fn new(rx: &'c mut rx::Rx<'static>, f: rx::Found) -> Self {
+        RecordRef {
+            view: RecordView {
+                area: rx.area,
+                pos: f.pos,
+                len: f.len,
+                ty: f.ty,
+                _life: core::marker::PhantomData,
+            },
+            rx,
+        }
+    }
 }
 
 impl<'c> core::ops::Deref for RecordRef<'c> {
@@ -1304,7 +1310,6 @@ impl<'c> core::ops::Deref for RecordRef<'c> {
 impl Drop for RecordRef<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.rx.consume(self.found);
-        self.rx.flush();
+        self.rx.release_one(self.view.pos, self.view.len);
     }
 }

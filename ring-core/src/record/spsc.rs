@@ -64,7 +64,9 @@ impl<'a> SpscTx<'a> {
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
         if need > self.limit.wrapping_sub(self.tail) {
-            self.refill(need)?;
+            // Out of line over plain values, so that no address of the handle escapes.
+            let refusals = self.count_full.then_some(self.refusals);
+            self.limit = refill(self.head_word, self.tail, cap, need, refusals)?;
         }
         Ok(Resv {
             start: self.tail,
@@ -73,52 +75,28 @@ impl<'a> SpscTx<'a> {
         })
     }
 
-    /// RP1 with the cached room used up: reload `head` (Acquire), validate, refuse if full.
-    #[cold]
-    #[inline(never)]
-    fn refill(&mut self, need: u32) -> Result<(), ReserveError> {
-        let head = self.head_word.load(Acquire);
-        let used = self.tail.wrapping_sub(head);
-        let cap = self.area.capacity();
-        if used > cap || head % RECORD_ALIGN != 0 {
-            return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
-                tail: self.tail,
-                head,
-            }));
-        }
-        self.limit = head.wrapping_add(cap);
-        if need > cap - used {
-            if self.count_full {
-                self.refusals.fetch_add(1, Relaxed);
-            }
-            return Err(ReserveError::Full {
-                needed: need,
-                free: cap - used,
-            });
-        }
-        Ok(())
-    }
-
     /// RP3: the padding header (if any) and the record header (Relaxed), then one Release
     /// store of `tail` publishes both and the payload; then W1.
     #[inline(always)]
     pub(crate) fn commit(&mut self, r: &Resv, ty: u8, flags: u64) {
         debug_assert_eq!(r.start, self.tail);
-        if r.pos != r.start {
-            let pad = r.pos.wrapping_sub(r.start);
-            self.area.header(r.start).store(
-                header(r.start, pad - RECORD_HEADER_LEN, record_type::PAD, 0),
-                Relaxed,
-            );
-        }
-        self.area
-            .header(r.pos)
-            .store(header(r.pos, r.len, ty, flags), Relaxed);
+        let next = r.pos.wrapping_add(record_size(r.len));
+        self.tail = next;
+        publish(self.area, self.tail_word, &self.wait, r, ty, flags);
+    }
+
+    /// RP1-RP3 for a record of type `ty` holding `bytes`: reserve, copy, publish. The handle's
+    /// fields are read before the payload is written (a write through the area's pointer
+    /// could otherwise make the compiler read them again).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        let r = self.reserve(bytes.len())?;
+        let (area, tail_word) = (self.area, self.tail_word);
         self.tail = r.pos.wrapping_add(record_size(r.len));
-        self.tail_word.store(u64::from(self.tail), Release);
-        if let Some(w) = &self.wait {
-            w.published_at(crate::protocol::wait::Reached::Any);
-        }
+        // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the area.
+        unsafe { area.write(r.pos, 0, bytes) };
+        publish(area, tail_word, &self.wait, &r, ty, 0);
+        Ok(())
     }
 
     /// Shrinks an uncommitted reservation in place (nothing is published yet).
@@ -131,5 +109,66 @@ impl<'a> SpscTx<'a> {
     #[inline(always)]
     pub(crate) fn area(&self) -> Area<'a> {
         self.area
+    }
+}
+
+/// RP1 with the cached room used up: reload `head` (Acquire), validate it against the private
+/// position `tail`, and return the new limit (`head + cap`) if `need` bytes are free; refuse
+/// (counting the refusal in `refusals`, when given) if not.
+#[cold]
+#[inline(never)]
+fn refill(
+    head_word: &AtomicU32,
+    tail: u32,
+    cap: u32,
+    need: u32,
+    refusals: Option<&AtomicU64>,
+) -> Result<u32, ReserveError> {
+    let head = head_word.load(Acquire);
+    let used = tail.wrapping_sub(head);
+    if used > cap || head % RECORD_ALIGN != 0 {
+        return Err(ReserveError::Corrupt(RecordCorruption::IndicesOutOfRange {
+            tail,
+            head,
+        }));
+    }
+    if need > cap - used {
+        if let Some(r) = refusals {
+            r.fetch_add(1, Relaxed);
+        }
+        return Err(ReserveError::Full {
+            needed: need,
+            free: cap - used,
+        });
+    }
+    Ok(head.wrapping_add(cap))
+}
+
+/// RP3 for the reservation `r` (the private position already moved past it): the padding
+/// header (if any) and the record header (Relaxed), then one Release store of `tail`
+/// publishes both and the payload; then W1, on a copy of the waker, so that its call takes
+/// that copy's address, not the handle's.
+#[inline(always)]
+fn publish(
+    area: Area<'_>,
+    tail_word: &AtomicU64,
+    wait: &Option<Waker<'_>>,
+    r: &Resv,
+    ty: u8,
+    flags: u64,
+) {
+    if r.pos != r.start {
+        let pad = r.pos.wrapping_sub(r.start);
+        area.header(r.start).store(
+            header(r.start, pad - RECORD_HEADER_LEN, record_type::PAD, 0),
+            Relaxed,
+        );
+    }
+    area.header(r.pos)
+        .store(header(r.pos, r.len, ty, flags), Relaxed);
+    let next = r.pos.wrapping_add(record_size(r.len));
+    tail_word.store(u64::from(next), Release);
+    if let Some(w) = *wait {
+        w.published_at(crate::protocol::wait::Reached::Any);
     }
 }
