@@ -563,33 +563,13 @@ impl RecordProducer {
                     TxFlavor::Mp(tx) => tx.reserve(len, ty),
                 };
                 match r {
-                    Ok(resv) => {
-                        let area = match flavor {
-                            TxFlavor::Spsc(tx) => tx.area(),
-                            TxFlavor::Mp(tx) => tx.area(),
-                        };
-                        return Ok(RecordMut {
-                            tx: flavor,
-                            ovf: None,
-                            area,
-                            resv,
-                            ty,
-                        });
-                    }
+                    Ok(resv) => return Ok(RecordMut::new(Target::of(flavor), resv, ty)),
                     Err(ReserveError::Full { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
             match o.spill(s, len32, ty)? {
-                overflow::Spill::Got(resv) => {
-                    return Ok(RecordMut {
-                        tx: flavor,
-                        area: o.area(),
-                        ovf: Some(o),
-                        resv,
-                        ty,
-                    })
-                }
+                overflow::Spill::Got(resv) => return Ok(RecordMut::new(Target::Ovf(o), resv, ty)),
                 overflow::Spill::Inactive(now) => s = now,
             }
         }
@@ -640,16 +620,15 @@ impl RecordProducer {
         if self.ovf.is_some() {
             return self.reserve_routed(len, ty);
         }
-        let (resv, area) = match &mut self.flavor {
-            TxFlavor::Spsc(tx) => (tx.reserve(len)?, tx.area()),
-            TxFlavor::Mp(tx) => (tx.reserve(len, ty)?, tx.area()),
-        };
-        Ok(RecordMut {
-            tx: &mut self.flavor,
-            ovf: None,
-            area,
-            resv,
-            ty,
+        Ok(match &mut self.flavor {
+            TxFlavor::Spsc(tx) => {
+                let resv = tx.reserve(len)?;
+                RecordMut::new(Target::Spsc(tx), resv, ty)
+            }
+            TxFlavor::Mp(tx) => {
+                let resv = tx.reserve(len, ty)?;
+                RecordMut::new(Target::Mp(tx), resv, ty)
+            }
         })
     }
 
@@ -675,21 +654,25 @@ impl RecordProducer {
             "record type {ty} is not one a producer may write"
         );
         if self.ovf.is_some() {
-            let mut r = self.reserve_routed(bytes.len(), ty)?;
-            r.write(0, bytes);
-            r.commit();
-            return Ok(());
+            return self.push_routed(bytes, ty);
         }
         // The copy cannot fail or panic, so no guard is needed between reserve and commit.
         match &mut self.flavor {
             TxFlavor::Spsc(tx) => tx.push(bytes, ty)?,
-            TxFlavor::Mp(tx) => {
-                let r = tx.reserve(bytes.len(), ty)?;
-                // SAFETY: as above.
-                unsafe { tx.area().write(r.pos, 0, bytes) };
-                tx.commit(&r, ty, 0);
-            }
+            TxFlavor::Mp(tx) => tx.push(bytes, ty)?,
         }
+        Ok(())
+    }
+}
+
+impl RecordProducer {
+    /// [`RecordProducer::push_typed`] on a ring with an overflow area: out of line as a whole.
+    #[cold]
+    #[inline(never)]
+    fn push_routed(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        let mut r = self.reserve_routed(bytes.len(), ty)?;
+        r.write(0, bytes);
+        r.commit();
         Ok(())
     }
 }
@@ -709,13 +692,30 @@ impl Drop for RecordProducer {
 /// A reserved record being written in place. [`RecordMut::commit`] publishes it;
 /// [`RecordMut::discard`], or dropping it, publishes it as discarded (consumers skip it).
 pub struct RecordMut<'p> {
-    tx: &'p mut TxFlavor<'static>,
-    /// The overflow area, when the record lives there.
-    ovf: Option<&'p overflow::OvfTx<'static>>,
-    /// The data area the record lives in (resolved at reservation, not per write).
+    /// Where the record was reserved (resolved once, at reservation).
+    target: Target<'p>,
+    /// The data area the record lives in.
     area: Area<'static>,
     resv: Resv,
     ty: u8,
+}
+
+/// The lane a reservation was made in: the producer flavor's data area, or the overflow area.
+enum Target<'p> {
+    Spsc(&'p mut spsc::SpscTx<'static>),
+    Mp(&'p mut mpsc::MpTx<'static>),
+    Ovf(&'p overflow::OvfTx<'static>),
+}
+
+impl<'p> Target<'p> {
+    /// The data area of the producer's flavor.
+    #[inline(always)]
+    fn of(flavor: &'p mut TxFlavor<'static>) -> Self {
+        match flavor {
+            TxFlavor::Spsc(t) => Target::Spsc(t),
+            TxFlavor::Mp(t) => Target::Mp(t),
+        }
+    }
 }
 
 impl core::fmt::Debug for RecordMut<'_> {
@@ -728,7 +728,22 @@ impl core::fmt::Debug for RecordMut<'_> {
     }
 }
 
-impl RecordMut<'_> {
+impl<'p> RecordMut<'p> {
+    #[inline(always)]
+    fn new(target: Target<'p>, resv: Resv, ty: u8) -> Self {
+        let area = match &target {
+            Target::Spsc(t) => t.area(),
+            Target::Mp(t) => t.area(),
+            Target::Ovf(o) => o.area(),
+        };
+        RecordMut {
+            target,
+            area,
+            resv,
+            ty,
+        }
+    }
+
     #[inline(always)]
     fn area(&self) -> Area<'static> {
         self.area
@@ -814,12 +829,10 @@ impl RecordMut<'_> {
             "truncate can only shrink a record"
         );
         let len = len as u32;
-        if let Some(o) = self.ovf {
-            return o.truncate(&mut self.resv, len);
-        }
-        match self.tx {
-            TxFlavor::Spsc(t) => t.truncate(&mut self.resv, len),
-            TxFlavor::Mp(t) => t.truncate(&mut self.resv, len),
+        match &mut self.target {
+            Target::Spsc(t) => t.truncate(&mut self.resv, len),
+            Target::Mp(t) => t.truncate(&mut self.resv, len),
+            Target::Ovf(o) => o.truncate(&mut self.resv, len),
         }
     }
 
@@ -827,22 +840,20 @@ impl RecordMut<'_> {
     /// `discard`, which then forget the handle, or by `drop`.
     #[inline(always)]
     fn finish(&mut self, flags: u64) {
-        if let Some(o) = self.ovf {
-            return o.commit(&self.resv, self.ty, flags);
-        }
-        match self.tx {
-            TxFlavor::Spsc(t) => {
+        match &mut self.target {
+            Target::Spsc(t) => {
                 t.commit(&self.resv, self.ty, flags);
                 if flags != 0 {
                     t.discarded.fetch_add(1, Relaxed);
                 }
             }
-            TxFlavor::Mp(t) => {
+            Target::Mp(t) => {
                 t.commit(&self.resv, self.ty, flags);
                 if flags != 0 {
                     t.discarded.fetch_add(1, Relaxed);
                 }
             }
+            Target::Ovf(o) => o.commit(&self.resv, self.ty, flags),
         }
     }
 
@@ -860,10 +871,40 @@ impl RecordMut<'_> {
 }
 
 impl Drop for RecordMut<'_> {
-    /// Dropped uncommitted: published as discarded.
+    /// Dropped uncommitted: published as discarded, out of line through the lane alone (so
+    /// that no address of the `RecordMut` itself is taken, and it can live in registers).
+    #[inline(always)]
     fn drop(&mut self) {
-        self.finish(DISCARD);
+        let (resv, ty) = (self.resv, self.ty);
+        match &mut self.target {
+            Target::Spsc(t) => discard_spsc(t, &resv, ty),
+            Target::Mp(t) => discard_mp(t, &resv, ty),
+            Target::Ovf(o) => discard_ovf(o, &resv, ty),
+        }
     }
+}
+
+/// RP3 for a dropped reservation: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_spsc(t: &mut spsc::SpscTx<'static>, r: &Resv, ty: u8) {
+    t.commit(r, ty, DISCARD);
+    t.discarded.fetch_add(1, Relaxed);
+}
+
+/// MR4 for a dropped reservation: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_mp(t: &mut mpsc::MpTx<'static>, r: &Resv, ty: u8) {
+    t.commit(r, ty, DISCARD);
+    t.discarded.fetch_add(1, Relaxed);
+}
+
+/// RO4 for a dropped reservation in the overflow area: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_ovf(o: &overflow::OvfTx<'static>, r: &Resv, ty: u8) {
+    o.commit(r, ty, DISCARD);
 }
 
 /// The consumer handle of a record ring. Dropping it gives the claim back.

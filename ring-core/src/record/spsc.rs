@@ -57,22 +57,36 @@ impl<'a> SpscTx<'a> {
                 max: self.max_len,
             });
         }
-        let len = len as u32;
+        let (r, need) = self.place(len as u32);
+        if need > self.limit.wrapping_sub(self.tail) {
+            // Out of line over plain values, so that no address of the handle escapes.
+            let refusals = self.count_full.then_some(self.refusals);
+            self.limit = refill(
+                self.head_word,
+                self.tail,
+                self.area.capacity(),
+                need,
+                refusals,
+            )?;
+        }
+        Ok(r)
+    }
+
+    /// Where a record of `len` payload bytes (at most `max_len`) goes from the private
+    /// position, and the bytes it needs (its size, plus the padding record before it if it
+    /// would cross the end of the data area).
+    #[inline(always)]
+    fn place(&self, len: u32) -> (Resv, u32) {
         let cap = self.area.capacity();
         let size = record_size(len);
         let off = self.area.offset(self.tail);
         let pad = if off + size > cap { cap - off } else { 0 };
-        let need = pad + size;
-        if need > self.limit.wrapping_sub(self.tail) {
-            // Out of line over plain values, so that no address of the handle escapes.
-            let refusals = self.count_full.then_some(self.refusals);
-            self.limit = refill(self.head_word, self.tail, cap, need, refusals)?;
-        }
-        Ok(Resv {
+        let r = Resv {
             start: self.tail,
             pos: self.tail.wrapping_add(pad),
             len,
-        })
+        };
+        (r, pad + size)
     }
 
     /// RP3: the padding header (if any) and the record header (Relaxed), then one Release
@@ -85,18 +99,41 @@ impl<'a> SpscTx<'a> {
         publish(self.area, self.tail_word, &self.wait, r, ty, flags);
     }
 
-    /// RP1-RP3 for a record of type `ty` holding `bytes`: reserve, copy, publish. The handle's
-    /// fields are read before the payload is written (a write through the area's pointer
-    /// could otherwise make the compiler read them again).
+    /// RP1-RP3 for a record of type `ty` holding `bytes`: reserve, copy, publish. Everything
+    /// but the common case (a record too large, the cached room used up) goes out of line as a
+    /// whole, so that nothing is live across a call on the inline path. The handle's fields
+    /// are read before the payload is written (a write through the area's pointer could
+    /// otherwise make the compiler read them again).
     #[inline(always)]
     pub(crate) fn push(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        if bytes.len() > self.max_len as usize {
+            return self.push_slow(bytes, ty);
+        }
+        let (r, need) = self.place(bytes.len() as u32);
+        if need > self.limit.wrapping_sub(self.tail) {
+            return self.push_slow(bytes, ty);
+        }
+        self.put(bytes, ty, &r);
+        Ok(())
+    }
+
+    /// `push` out of the common case: RP1 in full (the refusal or the reload of `head`).
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
         let r = self.reserve(bytes.len())?;
+        self.put(bytes, ty, &r);
+        Ok(())
+    }
+
+    /// RP2/RP3 for `bytes` into the reservation `r` (at the private position).
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8], ty: u8, r: &Resv) {
         let (area, tail_word) = (self.area, self.tail_word);
         self.tail = r.pos.wrapping_add(record_size(r.len));
         // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the area.
         unsafe { area.write(r.pos, 0, bytes) };
-        publish(area, tail_word, &self.wait, &r, ty, 0);
-        Ok(())
+        publish(area, tail_word, &self.wait, r, ty, 0);
     }
 
     /// Shrinks an uncommitted reservation in place (nothing is published yet).
