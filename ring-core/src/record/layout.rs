@@ -306,21 +306,11 @@ impl<'a> Area<'a> {
     /// # Safety
     ///
     /// The record is committed and not yet released by this consumer, and
-    /// `offset(pos) + 8 + at + dst.len() <= capacity`.
+    /// `offset(pos) + 8 + at + dst.len() <= capacity`. (Model builds only: a view reads
+    /// through its payload pointer otherwise.)
+    #[cfg(ring_core_loom)]
     #[inline(always)]
     pub(crate) unsafe fn read(&self, pos: u32, at: usize, dst: &mut [u8]) {
-        #[cfg(not(ring_core_loom))]
-        {
-            // SAFETY: in bounds and readable, per the caller.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    self.payload(pos).add(at),
-                    dst.as_mut_ptr(),
-                    dst.len(),
-                )
-            }
-        }
-        #[cfg(ring_core_loom)]
         {
             let start = (pos & self.mask) as usize + 8 + at;
             for (i, b) in dst.iter_mut().enumerate() {

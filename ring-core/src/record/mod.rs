@@ -1134,13 +1134,7 @@ impl RecordConsumer {
                         (Some(o), true) => &mut o.rx,
                         _ => &mut self.rx,
                     };
-                    let view = RecordView {
-                        area: rx.area,
-                        pos: found.pos,
-                        len: found.len,
-                        ty: found.ty,
-                        _life: core::marker::PhantomData,
-                    };
+                    let view = RecordView::new(rx.area, found);
                     f(&view);
                     rx.consume(found);
                     n += 1;
@@ -1262,6 +1256,10 @@ impl Drop for RecordConsumer {
 /// A committed record, borrowed in place: type, position and payload.
 #[derive(Debug)]
 pub struct RecordView<'c> {
+    /// The first payload byte (the record was validated inside the area).
+    #[cfg(not(ring_core_loom))]
+    payload: *const u8,
+    #[cfg(ring_core_loom)]
     area: Area<'static>,
     pos: u32,
     len: u32,
@@ -1269,23 +1267,49 @@ pub struct RecordView<'c> {
     _life: core::marker::PhantomData<&'c ()>,
 }
 
+// SAFETY: the view reads shared memory that the consumer holding it owns under the protocol
+// (as `Area`, which it replaces, is `Send` and `Sync`); it hands out only shared reads.
+unsafe impl Send for RecordView<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for RecordView<'_> {}
+
 impl RecordView<'_> {
+    /// The view of the validated record `f` of `area`.
+    #[inline(always)]
+    fn new(area: Area<'static>, f: rx::Found) -> Self {
+        RecordView {
+            // SAFETY: the consumer validated the record (header and payload) inside the area.
+            #[cfg(not(ring_core_loom))]
+            payload: unsafe { area.payload(f.pos) },
+            #[cfg(ring_core_loom)]
+            area,
+            pos: f.pos,
+            len: f.len,
+            ty: f.ty,
+            _life: core::marker::PhantomData,
+        }
+    }
+
     /// Payload bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Whether the payload is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The record type.
+    #[inline]
     pub fn record_type(&self) -> u8 {
         self.ty
     }
 
     /// The record's position.
+    #[inline]
     pub fn position(&self) -> u32 {
         self.pos
     }
@@ -1297,7 +1321,7 @@ impl RecordView<'_> {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the consumer validated the record inside the area and holds it until the
         // view's borrow ends.
-        unsafe { core::slice::from_raw_parts(self.area.payload(self.pos), self.len as usize) }
+        unsafe { core::slice::from_raw_parts(self.payload, self.len as usize) }
     }
 
     /// Copies payload bytes from `at` into `dst`.
@@ -1314,7 +1338,15 @@ impl RecordView<'_> {
             self.len
         );
         // SAFETY: in bounds (checked above against a validated length) and held.
-        unsafe { self.area.read(self.pos, at, dst) };
+        #[cfg(not(ring_core_loom))]
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.payload.add(at), dst.as_mut_ptr(), dst.len())
+        };
+        // SAFETY: as above.
+        #[cfg(ring_core_loom)]
+        unsafe {
+            self.area.read(self.pos, at, dst)
+        };
     }
 }
 
@@ -1329,13 +1361,7 @@ impl<'c> RecordRef<'c> {
     #[inline(always)]
     fn new(rx: &'c mut rx::Rx<'static>, f: rx::Found) -> Self {
         RecordRef {
-            view: RecordView {
-                area: rx.area,
-                pos: f.pos,
-                len: f.len,
-                ty: f.ty,
-                _life: core::marker::PhantomData,
-            },
+            view: RecordView::new(rx.area, f),
             rx,
         }
     }
@@ -1343,6 +1369,7 @@ impl<'c> RecordRef<'c> {
 
 impl<'c> core::ops::Deref for RecordRef<'c> {
     type Target = RecordView<'c>;
+    #[inline]
     fn deref(&self) -> &RecordView<'c> {
         &self.view
     }
