@@ -177,24 +177,35 @@ pub(crate) mod bytes {
     ///
     /// `src` is valid for reads of `dst.len()` bytes, and every access to those bytes by this
     /// process is atomic.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
-        let n = dst.len();
+        let (n, d) = (dst.len(), dst.as_mut_ptr());
+        // Bytes up to the shared side's 8-byte boundary (none for record payloads).
+        let lead = src.align_offset(8).min(n);
         let mut i = 0;
-        while i < n && (src as usize + i) % 8 != 0 {
-            // SAFETY: in bounds (`i < n`); bytes need no alignment.
-            dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Relaxed) };
+        while i < lead {
+            // SAFETY: `i < n`: in bounds of both sides; bytes need no alignment; atomic.
+            unsafe {
+                d.add(i)
+                    .write((*src.add(i).cast::<AtomicU8>()).load(Relaxed))
+            };
             i += 1;
         }
         while i + 8 <= n {
-            // SAFETY: in bounds (`i + 8 <= n`) and 8-aligned (the loop above); atomic.
-            let w = unsafe { (*src.add(i).cast::<AtomicU64>()).load(Relaxed) };
-            dst[i..i + 8].copy_from_slice(&w.to_ne_bytes());
+            // SAFETY: `i + 8 <= n`: in bounds of both sides; `src + i` is 8-aligned (`lead`);
+            // atomic on the shared side, unaligned on the private one.
+            unsafe {
+                let w = (*src.add(i).cast::<AtomicU64>()).load(Relaxed);
+                d.add(i).cast::<u64>().write_unaligned(w);
+            }
             i += 8;
         }
         while i < n {
-            // SAFETY: in bounds (`i < n`); bytes need no alignment.
-            dst[i] = unsafe { (*src.add(i).cast::<AtomicU8>()).load(Relaxed) };
+            // SAFETY: `i < n`, as above.
+            unsafe {
+                d.add(i)
+                    .write((*src.add(i).cast::<AtomicU8>()).load(Relaxed))
+            };
             i += 1;
         }
     }
@@ -205,25 +216,28 @@ pub(crate) mod bytes {
     ///
     /// `dst` is valid for writes of `src.len()` bytes, and every access to those bytes by this
     /// process is atomic.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
-        let n = src.len();
+        let (n, s) = (src.len(), src.as_ptr());
+        let lead = dst.align_offset(8).min(n);
         let mut i = 0;
-        while i < n && (dst as usize + i) % 8 != 0 {
-            // SAFETY: in bounds (`i < n`); bytes need no alignment.
-            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Relaxed) };
+        while i < lead {
+            // SAFETY: `i < n`: in bounds of both sides; bytes need no alignment; atomic.
+            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(s.add(i).read(), Relaxed) };
             i += 1;
         }
         while i + 8 <= n {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&src[i..i + 8]);
-            // SAFETY: in bounds (`i + 8 <= n`) and 8-aligned (the loop above); atomic.
-            unsafe { (*dst.add(i).cast::<AtomicU64>()).store(u64::from_ne_bytes(w), Relaxed) };
+            // SAFETY: `i + 8 <= n`: in bounds of both sides; `dst + i` is 8-aligned (`lead`);
+            // atomic on the shared side, unaligned on the private one.
+            unsafe {
+                let w = s.add(i).cast::<u64>().read_unaligned();
+                (*dst.add(i).cast::<AtomicU64>()).store(w, Relaxed);
+            }
             i += 8;
         }
         while i < n {
-            // SAFETY: in bounds (`i < n`); bytes need no alignment.
-            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(src[i], Relaxed) };
+            // SAFETY: `i < n`, as above.
+            unsafe { (*dst.add(i).cast::<AtomicU8>()).store(s.add(i).read(), Relaxed) };
             i += 1;
         }
     }

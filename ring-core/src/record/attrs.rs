@@ -351,6 +351,7 @@ pub enum AttrStatus {
 }
 
 impl AttrStatus {
+    #[inline]
     fn from_u8(s: u8) -> Self {
         match s {
             attr_status::REQUESTED => AttrStatus::Requested,
@@ -402,6 +403,7 @@ impl<'a> Attr<'a> {
     /// # Errors
     ///
     /// [`AttrError::ValueLength`] for a handled well-known attribute of the wrong size.
+    #[inline]
     pub fn known(&self) -> Option<Result<Known, AttrError>> {
         let expected = match self.id {
             attr_id::DURATION_NS | attr_id::QUEUE_TIME_NS | attr_id::BYTES_TRANSFERRED => 8,
@@ -422,9 +424,15 @@ impl<'a> Attr<'a> {
                 found: self.value.len(),
             }));
         }
-        let mut b = [0u8; 8];
-        b[..expected].copy_from_slice(self.value);
-        let v = u64::from_le_bytes(b);
+        // Fixed-size decodes (the length equals `expected`: 8, 4 or 1), so that no copy of a
+        // variable length is made.
+        let v = if let Ok(b) = <[u8; 8]>::try_from(self.value) {
+            u64::from_le_bytes(b)
+        } else if let Ok(b) = <[u8; 4]>::try_from(self.value) {
+            u64::from(u32::from_le_bytes(b))
+        } else {
+            self.value.first().map_or(0, |&b| u64::from(b))
+        };
         Some(Ok(match self.id {
             attr_id::DURATION_NS => Known::DurationNs(v),
             attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
@@ -447,6 +455,7 @@ pub struct Attrs<'a> {
 impl<'a> Iterator for Attrs<'a> {
     type Item = Result<Attr<'a>, AttrError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.at == self.buf.len() {
             return None;
@@ -457,9 +466,11 @@ impl<'a> Iterator for Attrs<'a> {
         if self.buf.len() - at < ATTR_HEADER_LEN {
             return bad("truncated attribute header");
         }
-        let id = u16::from_le_bytes([self.buf[at], self.buf[at + 1]]);
-        let status = self.buf[at + 2];
-        let vlen = usize::from(self.buf[at + 3]);
+        let mut h = [0u8; ATTR_HEADER_LEN];
+        h.copy_from_slice(&self.buf[at..at + ATTR_HEADER_LEN]);
+        let id = u16::from_le_bytes([h[0], h[1]]);
+        let status = h[2];
+        let vlen = usize::from(h[3]);
         if id == 0 {
             return bad("attribute id 0");
         }
@@ -483,6 +494,7 @@ impl<'a> Iterator for Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     /// The well-known attributes, decoded; unknown ids are skipped.
+    #[inline]
     pub fn known(self) -> impl Iterator<Item = Result<Known, AttrError>> + 'a {
         self.filter_map(|a| match a {
             Ok(a) => a.known(),
@@ -497,6 +509,7 @@ impl<'a> Attrs<'a> {
 ///
 /// [`AttrError::Malformed`] at offset 0 for a payload shorter than 16 bytes. Errors in the
 /// list come from the iterator.
+#[inline]
 pub fn parse_completion(payload: &[u8]) -> Result<(Completion, Attrs<'_>), AttrError> {
     if payload.len() < COMPLETION_HEAD_LEN {
         return Err(AttrError::Malformed {
@@ -529,6 +542,7 @@ impl RecordView<'_> {
     /// # Errors
     ///
     /// [`AttrError::NotCompletion`] for another record type; as [`parse_completion`].
+    #[inline]
     pub fn completion(&self) -> Result<(Completion, Attrs<'_>), AttrError> {
         if self.record_type() != record_type::COMPLETION {
             return Err(AttrError::NotCompletion {

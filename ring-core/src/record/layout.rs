@@ -179,6 +179,10 @@ impl Default for Word {
 
 /// The data area, addressed only through its trusted capacity and mask: every address is
 /// `base + (pos & mask) + k` with `k` checked against the end of the area by the caller.
+/// Records of up to this many bytes (header included) are zeroed by word stores inline.
+#[cfg(not(ring_core_loom))]
+const SMALL_ZERO: u32 = 64;
+
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Area<'a> {
     #[cfg(not(ring_core_loom))]
@@ -301,16 +305,11 @@ impl<'a> Area<'a> {
     /// # Safety
     ///
     /// The record is committed and not yet released by this consumer, and
-    /// `offset(pos) + 8 + at + dst.len() <= capacity`.
+    /// `offset(pos) + 8 + at + dst.len() <= capacity`. (Model builds only: a view reads
+    /// through its payload pointer otherwise.)
+    #[cfg(ring_core_loom)]
     #[inline(always)]
     pub(crate) unsafe fn read(&self, pos: u32, at: usize, dst: &mut [u8]) {
-        #[cfg(not(ring_core_loom))]
-        {
-            // SAFETY: in bounds and readable, per the caller; copied with atomic accesses, as
-            // in `write`.
-            unsafe { crate::sync::bytes::copy_out(self.payload(pos).add(at), dst) }
-        }
-        #[cfg(ring_core_loom)]
         {
             let start = (pos & self.mask) as usize + 8 + at;
             for (i, b) in dst.iter_mut().enumerate() {
@@ -333,8 +332,37 @@ impl<'a> Area<'a> {
         let off = (pos & self.mask & !7) as usize;
         #[cfg(not(ring_core_loom))]
         {
-            // SAFETY: in bounds and owned, per the caller.
-            unsafe { core::ptr::write_bytes(self.base.add(off), 0, size as usize) }
+            if (8..=SMALL_ZERO).contains(&size) {
+                // Small records (the common case): a few word stores inline, not a call. Sizes
+                // are multiples of 8 from an 8-aligned offset, at least 8; the first and last
+                // words of the span are stored, overlapping in the middle when the span is
+                // shorter than a block.
+                let zero = |at: u32| {
+                    // SAFETY: `at + 8 <= size` (each use below stores at `at` or at
+                    // `size - block + at`, with `at + 8 <= block <= size` for its block of 8, 16
+                    // or 32 bytes), so in bounds and owned, per the caller; 8-aligned (the base is, `off` and `at` are
+                    // multiples of 8); an AtomicU64 is valid for any bytes.
+                    let w = unsafe { &*(self.base.add(off + at as usize) as *const AtomicU64) };
+                    w.store(0, crate::sync::Ordering::Relaxed);
+                };
+                if size <= 16 {
+                    zero(0);
+                    zero(size - 8);
+                } else if size <= 32 {
+                    zero(0);
+                    zero(8);
+                    zero(size - 16);
+                    zero(size - 8);
+                } else {
+                    for at in [0, 8, 16, 24] {
+                        zero(at);
+                        zero(size - 32 + at);
+                    }
+                }
+            } else {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { zero_words(self.base.add(off), size as usize) }
+            }
         }
         #[cfg(ring_core_loom)]
         {
@@ -342,6 +370,57 @@ impl<'a> Area<'a> {
                 w.hdr.store(0, crate::sync::Ordering::Relaxed);
                 // SAFETY: the consumer owns the bytes; loom checks that claim.
                 w.data.with_mut(|p| unsafe { *p = [0; 8] });
+            }
+        }
+    }
+}
+
+/// Zeroes `size` bytes (a multiple of 8) at the 8-aligned `at`, word by word with atomic
+/// stores (as every access to the area in this build: a peer writing these bytes meanwhile is
+/// no data race). Out of line: larger records only, and it keeps the release path small
+/// enough to be inlined.
+///
+/// # Safety
+///
+/// `at..at + size` lies in the data area, is 8-aligned and is owned by the caller.
+#[cfg(not(ring_core_loom))]
+#[cold]
+#[inline(never)]
+unsafe fn zero_words(at: *mut u8, size: usize) {
+    for i in (0..size).step_by(8) {
+        // SAFETY: `i + 8 <= size` (a multiple of 8), so in bounds and owned, per the caller;
+        // 8-aligned; an AtomicU64 is valid for any bytes.
+        let w = unsafe { &*(at.add(i) as *const AtomicU64) };
+        w.store(0, crate::sync::Ordering::Relaxed);
+    }
+}
+
+#[cfg(all(test, not(ring_core_loom)))]
+mod tests {
+    use super::*;
+
+    /// `Area::zero` clears exactly the span asked for, for every size up to past the inline
+    /// limit and at offsets that end at the end of the area.
+    #[test]
+    fn zero_clears_exactly_its_span() {
+        const CAP: u32 = 256;
+        for size in (8..=SMALL_ZERO + 64).step_by(8) {
+            for off in (0..=CAP - size).step_by(8) {
+                let mut words = [u64::MAX; (CAP / 8) as usize];
+                // SAFETY: the buffer is 8-aligned, `CAP` bytes long, and outlives the area.
+                let area = unsafe { Area::new(words.as_mut_ptr() as *mut u8, CAP) };
+                // A position a lap later than `off`: only its offset matters.
+                // SAFETY: `off + size <= CAP`; nobody else uses the buffer.
+                unsafe { area.zero(off + CAP, size) };
+                for (i, w) in words.iter().enumerate() {
+                    let at = i as u32 * 8;
+                    let inside = at >= off && at < off + size;
+                    assert_eq!(
+                        *w == 0,
+                        inside,
+                        "size {size} at {off}: word at {at} is {w:#x}"
+                    );
+                }
             }
         }
     }

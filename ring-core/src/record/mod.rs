@@ -563,29 +563,13 @@ impl RecordProducer {
                     TxFlavor::Mp(tx) => tx.reserve(len, ty),
                 };
                 match r {
-                    Ok(resv) => {
-                        return Ok(RecordMut {
-                            tx: flavor,
-                            ovf: None,
-                            resv,
-                            ty,
-                            done: false,
-                        })
-                    }
+                    Ok(resv) => return Ok(RecordMut::new(Target::of(flavor), resv, ty)),
                     Err(ReserveError::Full { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
             match o.spill(s, len32, ty)? {
-                overflow::Spill::Got(resv) => {
-                    return Ok(RecordMut {
-                        tx: flavor,
-                        ovf: Some(o),
-                        resv,
-                        ty,
-                        done: false,
-                    })
-                }
+                overflow::Spill::Got(resv) => return Ok(RecordMut::new(Target::Ovf(o), resv, ty)),
                 overflow::Spill::Inactive(now) => s = now,
             }
         }
@@ -636,16 +620,15 @@ impl RecordProducer {
         if self.ovf.is_some() {
             return self.reserve_routed(len, ty);
         }
-        let resv = match &mut self.flavor {
-            TxFlavor::Spsc(tx) => tx.reserve(len)?,
-            TxFlavor::Mp(tx) => tx.reserve(len, ty)?,
-        };
-        Ok(RecordMut {
-            tx: &mut self.flavor,
-            ovf: None,
-            resv,
-            ty,
-            done: false,
+        Ok(match &mut self.flavor {
+            TxFlavor::Spsc(tx) => {
+                let resv = tx.reserve(len)?;
+                RecordMut::new(Target::Spsc(tx), resv, ty)
+            }
+            TxFlavor::Mp(tx) => {
+                let resv = tx.reserve(len, ty)?;
+                RecordMut::new(Target::Mp(tx), resv, ty)
+            }
         })
     }
 
@@ -671,27 +654,25 @@ impl RecordProducer {
             "record type {ty} is not one a producer may write"
         );
         if self.ovf.is_some() {
-            let mut r = self.reserve_routed(bytes.len(), ty)?;
-            r.write(0, bytes);
-            r.commit();
-            return Ok(());
+            return self.push_routed(bytes, ty);
         }
         // The copy cannot fail or panic, so no guard is needed between reserve and commit.
         match &mut self.flavor {
-            TxFlavor::Spsc(tx) => {
-                let r = tx.reserve(bytes.len())?;
-                // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the
-                // area.
-                unsafe { tx.area().write(r.pos, 0, bytes) };
-                tx.commit(&r, ty, 0);
-            }
-            TxFlavor::Mp(tx) => {
-                let r = tx.reserve(bytes.len(), ty)?;
-                // SAFETY: as above.
-                unsafe { tx.area().write(r.pos, 0, bytes) };
-                tx.commit(&r, ty, 0);
-            }
+            TxFlavor::Spsc(tx) => tx.push(bytes, ty)?,
+            TxFlavor::Mp(tx) => tx.push(bytes, ty)?,
         }
+        Ok(())
+    }
+}
+
+impl RecordProducer {
+    /// [`RecordProducer::push_typed`] on a ring with an overflow area: out of line as a whole.
+    #[cold]
+    #[inline(never)]
+    fn push_routed(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        let mut r = self.reserve_routed(bytes.len(), ty)?;
+        r.write(0, bytes);
+        r.commit();
         Ok(())
     }
 }
@@ -711,12 +692,30 @@ impl Drop for RecordProducer {
 /// A reserved record being written in place. [`RecordMut::commit`] publishes it;
 /// [`RecordMut::discard`], or dropping it, publishes it as discarded (consumers skip it).
 pub struct RecordMut<'p> {
-    tx: &'p mut TxFlavor<'static>,
-    /// The overflow area, when the record lives there.
-    ovf: Option<&'p overflow::OvfTx<'static>>,
+    /// Where the record was reserved (resolved once, at reservation).
+    target: Target<'p>,
+    /// The data area the record lives in.
+    area: Area<'static>,
     resv: Resv,
     ty: u8,
-    done: bool,
+}
+
+/// The lane a reservation was made in: the producer flavor's data area, or the overflow area.
+enum Target<'p> {
+    Spsc(&'p mut spsc::SpscTx<'static>),
+    Mp(&'p mut mpsc::MpTx<'static>),
+    Ovf(&'p overflow::OvfTx<'static>),
+}
+
+impl<'p> Target<'p> {
+    /// The data area of the producer's flavor.
+    #[inline(always)]
+    fn of(flavor: &'p mut TxFlavor<'static>) -> Self {
+        match flavor {
+            TxFlavor::Spsc(t) => Target::Spsc(t),
+            TxFlavor::Mp(t) => Target::Mp(t),
+        }
+    }
 }
 
 impl core::fmt::Debug for RecordMut<'_> {
@@ -729,15 +728,25 @@ impl core::fmt::Debug for RecordMut<'_> {
     }
 }
 
-impl RecordMut<'_> {
+impl<'p> RecordMut<'p> {
+    #[inline(always)]
+    fn new(target: Target<'p>, resv: Resv, ty: u8) -> Self {
+        let area = match &target {
+            Target::Spsc(t) => t.area(),
+            Target::Mp(t) => t.area(),
+            Target::Ovf(o) => o.area(),
+        };
+        RecordMut {
+            target,
+            area,
+            resv,
+            ty,
+        }
+    }
+
+    #[inline(always)]
     fn area(&self) -> Area<'static> {
-        if let Some(o) = self.ovf {
-            return o.area();
-        }
-        match &*self.tx {
-            TxFlavor::Spsc(t) => t.area(),
-            TxFlavor::Mp(t) => t.area(),
-        }
+        self.area
     }
 
     /// Payload bytes.
@@ -820,56 +829,82 @@ impl RecordMut<'_> {
             "truncate can only shrink a record"
         );
         let len = len as u32;
-        if let Some(o) = self.ovf {
-            return o.truncate(&mut self.resv, len);
-        }
-        match self.tx {
-            TxFlavor::Spsc(t) => t.truncate(&mut self.resv, len),
-            TxFlavor::Mp(t) => t.truncate(&mut self.resv, len),
+        match &mut self.target {
+            Target::Spsc(t) => t.truncate(&mut self.resv, len),
+            Target::Mp(t) => t.truncate(&mut self.resv, len),
+            Target::Ovf(o) => o.truncate(&mut self.resv, len),
         }
     }
 
+    /// Publishes the record with `flags` (0 or DISCARD). Called once: by `commit` and
+    /// `discard`, which then forget the handle, or by `drop`.
     #[inline(always)]
     fn finish(&mut self, flags: u64) {
-        self.done = true;
-        if let Some(o) = self.ovf {
-            return o.commit(&self.resv, self.ty, flags);
-        }
-        match self.tx {
-            TxFlavor::Spsc(t) => {
+        match &mut self.target {
+            Target::Spsc(t) => {
                 t.commit(&self.resv, self.ty, flags);
                 if flags != 0 {
                     t.discarded.fetch_add(1, Relaxed);
                 }
             }
-            TxFlavor::Mp(t) => {
+            Target::Mp(t) => {
                 t.commit(&self.resv, self.ty, flags);
                 if flags != 0 {
                     t.discarded.fetch_add(1, Relaxed);
                 }
             }
+            Target::Ovf(o) => o.commit(&self.resv, self.ty, flags),
         }
     }
 
     /// Publishes the record.
     #[inline(always)]
-    pub fn commit(mut self) {
-        self.finish(0);
+    pub fn commit(self) {
+        // Published here, so not again by `drop` (a RecordMut owns nothing to free).
+        core::mem::ManuallyDrop::new(self).finish(0);
     }
 
     /// Publishes the record as discarded: consumers skip it.
-    pub fn discard(mut self) {
-        self.finish(DISCARD);
+    pub fn discard(self) {
+        core::mem::ManuallyDrop::new(self).finish(DISCARD);
     }
 }
 
 impl Drop for RecordMut<'_> {
+    /// Dropped uncommitted: published as discarded, out of line through the lane alone (so
+    /// that no address of the `RecordMut` itself is taken, and it can live in registers).
     #[inline(always)]
     fn drop(&mut self) {
-        if !self.done {
-            self.finish(DISCARD);
+        let (resv, ty) = (self.resv, self.ty);
+        match &mut self.target {
+            Target::Spsc(t) => discard_spsc(t, &resv, ty),
+            Target::Mp(t) => discard_mp(t, &resv, ty),
+            Target::Ovf(o) => discard_ovf(o, &resv, ty),
         }
     }
+}
+
+/// RP3 for a dropped reservation: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_spsc(t: &mut spsc::SpscTx<'static>, r: &Resv, ty: u8) {
+    t.commit(r, ty, DISCARD);
+    t.discarded.fetch_add(1, Relaxed);
+}
+
+/// MR4 for a dropped reservation: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_mp(t: &mut mpsc::MpTx<'static>, r: &Resv, ty: u8) {
+    t.commit(r, ty, DISCARD);
+    t.discarded.fetch_add(1, Relaxed);
+}
+
+/// RO4 for a dropped reservation in the overflow area: publishes it as discarded.
+#[cold]
+#[inline(never)]
+fn discard_ovf(o: &overflow::OvfTx<'static>, r: &Resv, ty: u8) {
+    o.commit(r, ty, DISCARD);
 }
 
 /// The consumer handle of a record ring. Dropping it gives the claim back.
@@ -978,26 +1013,23 @@ impl RecordConsumer {
     /// consumer does not move).
     #[inline(always)]
     pub fn read(&mut self) -> Result<RecordRef<'_>, ReadError> {
-        let (f, in_ovf) = match self.rx.next() {
-            Ok(f) => (f, false),
-            Err(ReadError::Empty) if self.ovf.is_some() => self.next_overflow()?,
-            Err(e) => return Err(e),
-        };
+        match self.rx.next() {
+            Ok(f) => Ok(RecordRef::new(&mut self.rx, f)),
+            Err(ReadError::Empty) if self.ovf.is_some() => self.read_overflow(),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`RecordConsumer::read`] with the data area read empty (rings with an overflow area).
+    #[cold]
+    #[inline(never)]
+    fn read_overflow(&mut self) -> Result<RecordRef<'_>, ReadError> {
+        let (f, in_ovf) = self.next_overflow()?;
         let rx = match (&mut self.ovf, in_ovf) {
             (Some(o), true) => &mut o.rx,
             _ => &mut self.rx,
         };
-        Ok(RecordRef {
-            view: RecordView {
-                area: rx.area,
-                pos: f.pos,
-                len: f.len,
-                ty: f.ty,
-                _life: core::marker::PhantomData,
-            },
-            rx,
-            found: f,
-        })
+        Ok(RecordRef::new(rx, f))
     }
 
     /// RO5 (the data area read empty): the next overflow record, delivered only while the
@@ -1102,13 +1134,7 @@ impl RecordConsumer {
                         (Some(o), true) => &mut o.rx,
                         _ => &mut self.rx,
                     };
-                    let view = RecordView {
-                        area: rx.area,
-                        pos: found.pos,
-                        len: found.len,
-                        ty: found.ty,
-                        _life: core::marker::PhantomData,
-                    };
+                    let view = RecordView::new(rx.area, found);
                     f(&view);
                     rx.consume(found);
                     n += 1;
@@ -1230,6 +1256,10 @@ impl Drop for RecordConsumer {
 /// A committed record, borrowed in place: type, position and payload.
 #[derive(Debug)]
 pub struct RecordView<'c> {
+    /// The first payload byte (the record was validated inside the area).
+    #[cfg(not(ring_core_loom))]
+    payload: *const u8,
+    #[cfg(ring_core_loom)]
     area: Area<'static>,
     pos: u32,
     len: u32,
@@ -1237,23 +1267,49 @@ pub struct RecordView<'c> {
     _life: core::marker::PhantomData<&'c ()>,
 }
 
+// SAFETY: the view reads shared memory that the consumer holding it owns under the protocol
+// (as `Area`, which it replaces, is `Send` and `Sync`); it hands out only shared reads.
+unsafe impl Send for RecordView<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for RecordView<'_> {}
+
 impl RecordView<'_> {
+    /// The view of the validated record `f` of `area`.
+    #[inline(always)]
+    fn new(area: Area<'static>, f: rx::Found) -> Self {
+        RecordView {
+            // SAFETY: the consumer validated the record (header and payload) inside the area.
+            #[cfg(not(ring_core_loom))]
+            payload: unsafe { area.payload(f.pos) },
+            #[cfg(ring_core_loom)]
+            area,
+            pos: f.pos,
+            len: f.len,
+            ty: f.ty,
+            _life: core::marker::PhantomData,
+        }
+    }
+
     /// Payload bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Whether the payload is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The record type.
+    #[inline]
     pub fn record_type(&self) -> u8 {
         self.ty
     }
 
     /// The record's position.
+    #[inline]
     pub fn position(&self) -> u32 {
         self.pos
     }
@@ -1265,7 +1321,7 @@ impl RecordView<'_> {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the consumer validated the record inside the area and holds it until the
         // view's borrow ends.
-        unsafe { core::slice::from_raw_parts(self.area.payload(self.pos), self.len as usize) }
+        unsafe { core::slice::from_raw_parts(self.payload, self.len as usize) }
     }
 
     /// Copies payload bytes from `at` into `dst`.
@@ -1281,8 +1337,17 @@ impl RecordView<'_> {
             dst.len(),
             self.len
         );
-        // SAFETY: in bounds (checked above against a validated length) and held.
-        unsafe { self.area.read(self.pos, at, dst) };
+        // SAFETY: in bounds (checked above against a validated length) and held; copied with
+        // atomic accesses (a peer writing the record meanwhile gives wrong bytes, no race).
+        #[cfg(not(ring_core_loom))]
+        unsafe {
+            crate::sync::bytes::copy_out(self.payload.add(at), dst)
+        };
+        // SAFETY: as above.
+        #[cfg(ring_core_loom)]
+        unsafe {
+            self.area.read(self.pos, at, dst)
+        };
     }
 }
 
@@ -1291,11 +1356,21 @@ impl RecordView<'_> {
 pub struct RecordRef<'c> {
     view: RecordView<'c>,
     rx: &'c mut rx::Rx<'static>,
-    found: rx::Found,
+}
+
+impl<'c> RecordRef<'c> {
+    #[inline(always)]
+    fn new(rx: &'c mut rx::Rx<'static>, f: rx::Found) -> Self {
+        RecordRef {
+            view: RecordView::new(rx.area, f),
+            rx,
+        }
+    }
 }
 
 impl<'c> core::ops::Deref for RecordRef<'c> {
     type Target = RecordView<'c>;
+    #[inline]
     fn deref(&self) -> &RecordView<'c> {
         &self.view
     }
@@ -1304,7 +1379,6 @@ impl<'c> core::ops::Deref for RecordRef<'c> {
 impl Drop for RecordRef<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.rx.consume(self.found);
-        self.rx.flush();
+        self.rx.release_one(self.view.pos, self.view.len);
     }
 }

@@ -318,6 +318,20 @@ impl<'a> MpTx<'a> {
             });
         }
         let len = len as u32;
+        let r = match self.reserve_fast(len) {
+            Ok(r) => r,
+            Err(w) => self.reserve_slow(w, len)?,
+        };
+        mark(&self.lane.area, &r, ty);
+        Ok(r)
+    }
+
+    /// MR1-MR2 in the common case: `tail` loaded once, room by the cached `head`, the intent,
+    /// one compare-and-swap. When any of it fails, nothing is reserved and the error is the
+    /// `tail` word to go on from (the one loaded, or the one the compare-and-swap found), with
+    /// which the caller goes on in [`take`].
+    #[inline(always)]
+    fn reserve_fast(&mut self, len: u32) -> Result<Resv, u64> {
         let area = self.lane.area;
         let cap = area.capacity();
         let size = record_size(len);
@@ -330,27 +344,20 @@ impl<'a> MpTx<'a> {
             .head_cache
             .get(&self.lane, w)
             .map_or(u32::MAX, |h| t.wrapping_sub(h));
-        let r = if used <= cap && need <= cap - used && t % RECORD_ALIGN == 0 {
-            if let Some(i) = &self.intent {
-                i.span(t, need);
-            }
-            match self
-                .lane
-                .tail_word
-                .compare_exchange_weak(w, tail_after(w, need), AcqRel, Acquire)
-            {
-                Ok(_) => Resv {
-                    start: t,
-                    pos: t.wrapping_add(pad),
-                    len,
-                },
-                Err(now) => self.reserve_slow(now, len)?,
-            }
-        } else {
-            self.reserve_slow(w, len)?
-        };
-        mark(&area, &r, ty);
-        Ok(r)
+        if used > cap || need > cap - used || t % RECORD_ALIGN != 0 {
+            return Err(w);
+        }
+        if let Some(i) = &self.intent {
+            i.span(t, need);
+        }
+        self.lane
+            .tail_word
+            .compare_exchange_weak(w, tail_after(w, need), AcqRel, Acquire)?;
+        Ok(Resv {
+            start: t,
+            pos: t.wrapping_add(pad),
+            len,
+        })
     }
 
     #[cold]
@@ -382,12 +389,59 @@ impl<'a> MpTx<'a> {
             .area
             .header(r.pos)
             .store(header(r.pos, r.len, ty, flags), Release);
-        if let Some(w) = &self.wait {
+        // A copy of the waker, so that its call takes that copy's address, not the handle's.
+        if let Some(w) = self.wait {
             w.published_at(crate::protocol::wait::Reached::Any);
         }
     }
 
     /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
+    /// MR1-MR4 for a record of type `ty` holding `bytes`: reserve (with its BUSY mark), copy,
+    /// commit. Everything but the common case goes out of line as a whole, so that nothing is
+    /// live across a call on the inline path; the area is read from the handle once, before
+    /// anything is written.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
+        if bytes.len() > self.max_len as usize {
+            return Err(ReserveError::TooLarge {
+                len: bytes.len(),
+                max: self.max_len,
+            });
+        }
+        let area = self.lane.area;
+        let r = match self.reserve_fast(bytes.len() as u32) {
+            Ok(r) => r,
+            Err(w) => return self.push_slow(bytes, ty, w),
+        };
+        mark(&area, &r, ty);
+        self.put(area, bytes, ty, &r);
+        Ok(())
+    }
+
+    /// `push` out of the common case: MR1-MR2 in full from the `tail` word `w`, then as `push`.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&mut self, bytes: &[u8], ty: u8, w: u64) -> Result<(), ReserveError> {
+        let r = self.reserve_slow(w, bytes.len() as u32)?;
+        let area = self.lane.area;
+        mark(&area, &r, ty);
+        self.put(area, bytes, ty, &r);
+        Ok(())
+    }
+
+    /// The payload of the marked reservation `r`, then MR4.
+    #[inline(always)]
+    fn put(&self, area: Area<'_>, bytes: &[u8], ty: u8, r: &Resv) {
+        // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the area.
+        unsafe { area.write(r.pos, 0, bytes) };
+        area.header(r.pos)
+            .store(header(r.pos, r.len, ty, 0), Release);
+        // A copy of the waker, so that its call takes that copy's address, not the handle's.
+        if let Some(w) = self.wait {
+            w.published_at(crate::protocol::wait::Reached::Any);
+        }
+    }
+
     pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
         truncate_marked(&self.lane.area, r, len);
     }

@@ -136,31 +136,41 @@ impl<'a> Rx<'a> {
     #[inline(always)]
     pub(crate) fn next(&mut self) -> Result<Found, ReadError> {
         let h = self.head;
-        let cap = self.area.capacity();
-        if h == self.tail_cache {
+        let area = self.area;
+        let cap = area.capacity();
+        // Validated bytes beyond the position: never above `cap`.
+        let mut avail = self.tail_cache.wrapping_sub(h);
+        if avail == 0 {
             // RC1/MC1 inline: an empty ring costs one load.
             let t = tail_pos(self.tail_word.load(Acquire));
-            if t == h {
+            avail = t.wrapping_sub(h);
+            if avail == 0 {
                 return Err(ReadError::Empty);
             }
-            if t.wrapping_sub(h) <= cap && t % RECORD_ALIGN == 0 {
-                self.tail_cache = t;
+            if avail > cap || t % RECORD_ALIGN != 0 {
+                return self.next_slow();
             }
+            self.tail_cache = t;
         }
-        if h != self.tail_cache {
-            let w = self.area.header(h).load(Acquire);
-            let len = header_len(w);
-            let size = record_size(len);
-            let ty = header_type(w);
-            if header_seq(w) == h
-                && w & (BUSY | DISCARD) == 0
-                && ty > record_type::PAD
-                && size <= self.tail_cache.wrapping_sub(h)
-                && self.area.offset(h) + size <= cap
-                && size <= cap / 2
-            {
-                return Ok(Found { pos: h, len, ty });
-            }
+        // The bytes a record at `h` may span: before the producer position and before the end
+        // of the area (computed before the header's Acquire load, which later loads cannot
+        // pass).
+        let off = area.offset(h);
+        let room = avail.min(cap - off);
+        let w = area.header(h).load(Acquire);
+        let size = record_size(header_len(w));
+        let ty = header_type(w);
+        if header_seq(w) == h
+            && w & (BUSY | DISCARD) == 0
+            && ty > record_type::PAD
+            && size <= room
+            && size <= cap / 2
+        {
+            return Ok(Found {
+                pos: h,
+                len: header_len(w),
+                ty,
+            });
         }
         self.next_slow()
     }
@@ -314,6 +324,39 @@ impl<'a> Rx<'a> {
         self.delivered = self.delivered.wrapping_add(1);
     }
 
+    /// RC3/MC3 for one record just delivered (at the private position, `len` payload bytes),
+    /// and the Release store of `head` past it: [`Rx::consume`] then [`Rx::flush`], without
+    /// the test whether `head` moved (it moved by at least 8 bytes, and by at most the
+    /// capacity since the last store, so it differs from the value stored).
+    #[inline(always)]
+    pub(crate) fn release_one(&mut self, pos: u32, len: u32) {
+        debug_assert_eq!(pos, self.head);
+        let size = record_size(len);
+        if self.multi {
+            // SAFETY: `next` validated the record inside the area; it is ours until `head` is
+            // stored past it.
+            unsafe { zero_released(&self.area, pos, size) };
+        }
+        let head = pos.wrapping_add(size);
+        self.head = head;
+        self.delivered = self.delivered.wrapping_add(1);
+        self.stored = head;
+        self.head_word.store(head, Release);
+        if self.overflow {
+            self.released_overflow();
+        }
+    }
+
+    /// RO7 after a release on the overflow lane, if it released everything up to the last
+    /// producer position loaded.
+    #[cold]
+    #[inline(never)]
+    fn released_overflow(&self) {
+        if self.head == self.tail_cache {
+            self.deactivate();
+        }
+    }
+
     /// Counts, without consuming anything, the records that can be read from the private
     /// position now: committed records of a delivered type (padding and discarded ones are
     /// passed over, not counted), up to `limit`, stopping at a pending or invalid header.
@@ -379,4 +422,16 @@ impl<'a> Rx<'a> {
                 .compare_exchange(s, s & !OVERFLOW_ACTIVE, AcqRel, Relaxed);
         }
     }
+}
+
+/// MC3's zeroing of a released record, out of line so that the single consumer's release,
+/// which never zeroes, stays small enough to be inlined.
+///
+/// # Safety
+///
+/// As for [`Area::zero`].
+#[inline(never)]
+unsafe fn zero_released(area: &Area<'_>, pos: u32, size: u32) {
+    // SAFETY: the caller's contract.
+    unsafe { area.zero(pos, size) }
 }
