@@ -141,6 +141,33 @@ impl BatchRx for OursZeroCopy<Consumer<Item>> {
     }
 }
 
+impl BatchTx for OursZeroCopy<SpscProducer<Item>> {
+    #[inline(always)]
+    fn push_batch(&mut self, n: usize, mut f: impl FnMut(usize) -> Item) -> bool {
+        match self.0.reserve_exact(n) {
+            Ok(mut chunk) => {
+                chunk.fill_from((0..n).map(&mut f));
+                chunk.commit();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl BatchRx for OursZeroCopy<SpscConsumer<Item>> {
+    #[inline(always)]
+    fn pop_batch(&mut self, max: usize, mut f: impl FnMut(&Item)) -> usize {
+        match self.0.view(max) {
+            Ok(view) => {
+                view.iter().for_each(|v| f(&v));
+                view.len()
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
 // --- the floor ------------------------------------------------------------------------------
 
 impl<const C: bool> Tx for FloorTx<Item, C> {

@@ -59,9 +59,10 @@ impl Spsc {
         Spsc::FloorUncached,
     ];
     /// Contenders of the batch benchmark, ours first.
-    pub const BATCH: [Spsc; 5] = [
+    pub const BATCH: [Spsc; 6] = [
         Spsc::Ours,
         Spsc::OursZeroCopy,
+        Spsc::OursSpscProducer,
         Spsc::Rtrb,
         Spsc::Ringbuf,
         Spsc::Floor,
@@ -153,6 +154,16 @@ impl Spsc {
                     || OursZeroCopy(ring.consumer().unwrap()),
                 )
             }
+            Spsc::OursSpscProducer => {
+                // Their zero-copy chunks and views (`reserve_exact`, `view`).
+                let ring = ours_ring(Mode::Spsc, false);
+                threads::spsc_batch(
+                    n,
+                    batch,
+                    || OursZeroCopy(ring.producer().unwrap().into_spsc().unwrap()),
+                    || OursZeroCopy(ring.consumer().unwrap().into_spsc().unwrap()),
+                )
+            }
             Spsc::Floor => {
                 let f = HeapFloor::<Item>::new(CAP);
                 let (tx, rx) = f.split::<true>();
@@ -176,7 +187,7 @@ impl Spsc {
                     move || RingbufSlices::new(rx),
                 )
             }
-            Spsc::ArrayQueue | Spsc::Channel | Spsc::Std | Spsc::OursSpscProducer => return None,
+            Spsc::ArrayQueue | Spsc::Channel | Spsc::Std => return None,
         })
     }
 }

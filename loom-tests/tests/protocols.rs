@@ -157,6 +157,70 @@ fn spsc_dispatch_free_handles_wrap_and_close() {
     });
 }
 
+/// The dispatch-free handles' zero-copy paths: `SpscProducer::reserve` chunks (some dropped
+/// without a commit, some committed in part) against `SpscConsumer::view`, across the wrap, then
+/// the end of the stream.
+#[test]
+fn spsc_chunks_and_views_wrap_and_close() {
+    loom::model(|| {
+        let ring = Arc::new(HeapRing::<u64>::new(2, Mode::Spsc, START));
+        let r = ring.clone();
+        let t = thread::spawn(move || {
+            let mut tx = r.producer().unwrap().into_spsc().unwrap();
+            let vals = values(0, 3);
+            let mut sent = 0;
+            for attempt in 0..ATTEMPTS * 2 {
+                // Two at a time: the last chunk has more room than values (a partial fill).
+                match tx.reserve(2) {
+                    Ok(mut chunk) => {
+                        let n = chunk.fill_from(vals[sent..].iter().copied());
+                        if attempt == 0 {
+                            // Dropped without a commit: the positions are taken back.
+                            drop(chunk);
+                            continue;
+                        }
+                        // The first attempt that writes two publishes only one of them.
+                        sent += if n == 2 && sent == 0 {
+                            chunk.commit_first(1)
+                        } else {
+                            chunk.commit()
+                        };
+                    }
+                    Err(ring_core::PushAllError::Full { .. }) => thread::yield_now(),
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+                if sent == vals.len() {
+                    break;
+                }
+            }
+            tx.close();
+            // (`min`: a commit that claimed more than was written shows in the check below.)
+            vals[..sent.min(vals.len())].to_vec()
+        });
+        let mut rx = ring.consumer().unwrap().into_spsc().unwrap();
+        let mut got = Vec::new();
+        let mut closed = false;
+        for _ in 0..ATTEMPTS * 2 {
+            match rx.view(2) {
+                Ok(view) => got.extend(view.iter()),
+                Err(ring_core::PopError::Empty) => thread::yield_now(),
+                Err(ring_core::PopError::Closed) => {
+                    closed = true;
+                    break;
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        let pushed = t.join().unwrap();
+        if closed {
+            assert_eq!(got, pushed, "the end was reported before every entry");
+        }
+        drop(rx);
+        got.extend(drain_to_end(&ring));
+        check(&[pushed], &[got]);
+    });
+}
+
 /// Drains what is left of a closed ring.
 fn drain_to_end(ring: &HeapRing<u64>) -> Vec<u64> {
     let mut rx = ring.consumer().unwrap();

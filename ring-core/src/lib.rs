@@ -166,8 +166,8 @@ pub use protocol::{Mode, RETRY_BUDGET};
 #[cfg(feature = "std")]
 pub use region::{HugePageSize, Region, RegionError};
 pub use ring::{Counters, Lines, Memory, Ring};
-pub use spsc_consumer::SpscConsumer;
-pub use spsc_producer::SpscProducer;
+pub use spsc_consumer::{SpscConsumer, SpscReadView};
+pub use spsc_producer::{SpscProducer, SpscWriteChunk};
 
 /// The memory type [`Ring`] uses by default: [`Region`] with `std`, [`RawRegion`] without.
 #[cfg(feature = "std")]

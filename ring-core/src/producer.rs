@@ -686,7 +686,7 @@ impl<T: Entry> WriteChunk<'_, T> {
 ///
 /// Every slot of `runs` is reserved by the caller and not yet published.
 #[inline(always)]
-unsafe fn fill_runs<T, S: SlotKind<T>>(
+pub(crate) unsafe fn fill_runs<T, S: SlotKind<T>>(
     runs: (&[S], &[S]),
     mut iter: impl Iterator<Item = T>,
 ) -> u32 {

@@ -6,11 +6,11 @@
 //! (spec/PROTOCOL.md section 4) alone; its only out-of-line call, reporting a corrupt `tail`,
 //! takes plain values.
 
-use crate::consumer::Consumer;
+use crate::consumer::{Consumer, Iter};
 use crate::entry::Entry;
 use crate::error::PopError;
 use crate::protocol::spsc::SpscRx;
-use crate::protocol::Shortfall;
+use crate::protocol::{Shortfall, Span};
 use alloc::boxed::Box;
 
 /// The consumer of an SPSC ring with packed slots (layout 1.4, the default for SPSC rings
@@ -155,6 +155,52 @@ impl<T: Entry> SpscConsumer<T> {
         Ok(span.len as usize)
     }
 
+    /// Claims up to `max` published entries to be read in place (as [`Consumer::view`]); they
+    /// are released when the view is dropped, with one Release store of `head`.
+    ///
+    /// # Errors
+    ///
+    /// [`PopError::Empty`] when nothing is published (or `max` is 0), [`PopError::Closed`]
+    /// when nothing is left and the producer closed the stream, [`PopError::Corrupt`] when the
+    /// producer's index is out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, PopError, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(8)).unwrap();
+    /// let (mut tx, rx) = ring.split().unwrap();
+    /// let mut rx = rx.into_spsc().unwrap();
+    /// tx.push_all(&[5, 6, 7]).unwrap();
+    /// {
+    ///     let view = rx.view(2).unwrap();
+    ///     assert_eq!(view.len(), 2);
+    ///     assert_eq!(view.iter().sum::<u64>(), 11);
+    /// } // released here
+    /// assert_eq!(ring.len(), 1);
+    /// tx.close();
+    /// assert_eq!(rx.view(8).unwrap().iter().collect::<Vec<_>>(), [7]);
+    /// assert_eq!(rx.view(8).err(), Some(PopError::Closed));
+    /// ```
+    #[inline]
+    pub fn view(&mut self, max: usize) -> Result<SpscReadView<'_, T>, PopError> {
+        if max == 0 {
+            return Err(PopError::Empty);
+        }
+        let n = u32::try_from(max).unwrap_or(u32::MAX);
+        match self.rx.claim(n) {
+            Ok(span) => Ok(SpscReadView {
+                start: span.start,
+                len: span.len,
+                consumer: self,
+            }),
+            Err(Shortfall::Short { .. }) if self.rx.at_end() => Err(PopError::Closed),
+            Err(Shortfall::Short { .. }) => Err(PopError::Empty),
+            Err(Shortfall::Corrupt(c)) => Err(PopError::Corrupt(c)),
+        }
+    }
+
     /// The ring's capacity.
     pub fn capacity(&self) -> u32 {
         self.rx.lane().capacity()
@@ -181,5 +227,61 @@ impl<T: Entry> SpscConsumer<T> {
             *f = rx;
         }
         *inner
+    }
+}
+
+/// Entries claimed by [`SpscConsumer::view`], read in place, released when the view drops.
+#[derive(Debug)]
+pub struct SpscReadView<'c, T: Entry> {
+    consumer: &'c mut SpscConsumer<T>,
+    /// The first claimed position: the consumer's private head when the view was made.
+    start: u32,
+    /// How many positions, from `start`, are claimed (all published: seen with Acquire).
+    len: u32,
+}
+
+impl<T: Entry> SpscReadView<'_, T> {
+    /// Number of claimed entries (at least 1).
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Always `false`: a view holds at least one entry (an empty ring gives
+    /// [`PopError::Empty`] instead of a view).
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The claimed entries, in order, each copied out of its slot with word-sized atomic loads
+    /// (a peer that rewrites a claimed slot meanwhile can only give wrong values, never
+    /// undefined behaviour). The slots stay claimed until the view is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(4)).unwrap();
+    /// let (mut tx, rx) = ring.split().unwrap();
+    /// let mut rx = rx.into_spsc().unwrap();
+    /// tx.push_all(&[1, 2, 3]).unwrap();
+    /// let view = rx.view(4).unwrap();
+    /// assert_eq!(view.iter().max(), Some(3));
+    /// ```
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, T> {
+        let (first, second) = self.consumer.rx.lane().runs(self.start, self.len as usize);
+        Iter::packed(first, second)
+    }
+}
+
+impl<T: Entry> Drop for SpscReadView<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // C2: the span starts at the private head (the view borrows the consumer, so the head
+        // has not moved) and was claimed whole.
+        self.consumer.rx.release(Span::ring(self.start, self.len));
     }
 }

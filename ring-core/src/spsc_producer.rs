@@ -11,7 +11,7 @@
 
 use crate::entry::Entry;
 use crate::error::{push_error, Corruption, PushAllError, PushError};
-use crate::producer::{push_all_error, Producer};
+use crate::producer::{fill_runs, push_all_error, Producer};
 use crate::protocol::spsc::{room, room_for_one};
 use crate::protocol::wait::{Reached, Waker};
 use crate::protocol::{PackedLane, Refusals, Shortfall};
@@ -228,6 +228,87 @@ impl<T: Entry> SpscProducer<T> {
         Ok(k)
     }
 
+    /// Reserves up to `max` free slots to be written in place (as [`Producer::reserve`]); the
+    /// chunk publishes what was written when it is committed. Fewer than `max` free slots is
+    /// not an error: the chunk is shorter.
+    ///
+    /// # Errors
+    ///
+    /// [`PushAllError::Full`] when no slot is free (and `max > 0`), [`PushAllError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap().into_spsc().unwrap();
+    /// let mut chunk = tx.reserve(8).unwrap();
+    /// assert_eq!(chunk.len(), 4);
+    /// assert_eq!(chunk.fill_from([1, 2, 3]), 3);
+    /// assert_eq!(chunk.commit(), 3);
+    /// assert_eq!(ring.len(), 3);
+    /// ```
+    #[inline]
+    pub fn reserve(&mut self, max: usize) -> Result<SpscWriteChunk<'_, T>, PushAllError> {
+        if max == 0 {
+            return Ok(self.chunk(0));
+        }
+        let n = u32::try_from(max).unwrap_or(u32::MAX);
+        let free = self.room_for(n, false).map_err(push_all_error)?;
+        Ok(self.chunk(n.min(free)))
+    }
+
+    /// Reserves exactly `n` free slots, or none (as [`Producer::reserve_exact`]).
+    ///
+    /// # Errors
+    ///
+    /// [`PushAllError::Full`] when fewer slots are free, [`PushAllError::TooLarge`] when `n`
+    /// is more than the ring holds, [`PushAllError::Corrupt`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, PushAllError, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(4)).unwrap();
+    /// let (tx, rx) = ring.split().unwrap();
+    /// let (mut tx, mut rx) = (tx.into_spsc().unwrap(), rx.into_spsc().unwrap());
+    /// let mut chunk = tx.reserve_exact(3).unwrap();
+    /// for i in 0..chunk.len() {
+    ///     chunk.write(i, 10 * i as u64);
+    /// }
+    /// chunk.commit();
+    /// assert_eq!(tx.reserve_exact(2).err(), Some(PushAllError::Full { free: 1 }));
+    /// assert_eq!(rx.view(4).unwrap().iter().collect::<Vec<_>>(), [0, 10, 20]);
+    /// ```
+    #[inline]
+    pub fn reserve_exact(&mut self, n: usize) -> Result<SpscWriteChunk<'_, T>, PushAllError> {
+        let cap = self.slots.capacity();
+        if n > cap as usize {
+            return Err(PushAllError::TooLarge {
+                capacity: cap as usize,
+            });
+        }
+        if n == 0 {
+            return Ok(self.chunk(0));
+        }
+        let n = n as u32;
+        self.room_for(n, true).map_err(push_all_error)?;
+        Ok(self.chunk(n))
+    }
+
+    /// A chunk of the `len` positions from the private tail (which are free).
+    #[inline(always)]
+    fn chunk(&mut self, len: u32) -> SpscWriteChunk<'_, T> {
+        SpscWriteChunk {
+            start: self.tail,
+            len,
+            written: 0,
+            producer: self,
+        }
+    }
+
     /// The ring's capacity.
     pub fn capacity(&self) -> u32 {
         self.slots.capacity()
@@ -325,5 +406,143 @@ impl<T: Entry> SpscProducer<T> {
         if let Some(w) = self.wait {
             w.published_at(Reached::At(next));
         }
+    }
+}
+
+/// Slots reserved by [`SpscProducer::reserve`] or [`SpscProducer::reserve_exact`], written in
+/// place (with atomic stores) and published by [`SpscWriteChunk::commit`].
+///
+/// Entries `0..k` written contiguously from 0 are what `commit` publishes, with one Release
+/// store of `tail`. Dropping the chunk without committing publishes nothing: the single
+/// producer simply takes the positions back.
+#[derive(Debug)]
+pub struct SpscWriteChunk<'p, T: Entry> {
+    producer: &'p mut SpscProducer<T>,
+    /// The first reserved position: the producer's private tail when the chunk was made.
+    start: u32,
+    /// How many positions, from `start`, are reserved (all before the producer's limit).
+    len: u32,
+    /// Entries `0..written` have been written.
+    written: u32,
+}
+
+impl<T: Entry> SpscWriteChunk<'_, T> {
+    /// Number of reserved slots.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether no slot is reserved (only for a reservation of 0 slots).
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many entries, from 0, count as written.
+    #[inline(always)]
+    pub fn written(&self) -> usize {
+        self.written as usize
+    }
+
+    /// Writes entry `i`. Entries must be written in order from 0 for `commit` to publish them.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()` or `i` skips an unwritten entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap().into_spsc().unwrap();
+    /// let mut chunk = tx.reserve(2).unwrap();
+    /// chunk.write(0, 5);
+    /// chunk.write(0, 6); // rewrite before commit
+    /// assert_eq!(chunk.commit(), 1);
+    /// ```
+    #[inline]
+    pub fn write(&mut self, i: usize, value: T) {
+        assert!(
+            i < self.len() && i as u32 <= self.written,
+            "write out of order or range"
+        );
+        // SAFETY: position `start + i` is reserved by this chunk (before the producer's limit)
+        // and not yet published.
+        unsafe {
+            self.producer
+                .slots
+                .write(self.start.wrapping_add(i as u32), value)
+        };
+        if i as u32 == self.written {
+            self.written += 1;
+        }
+    }
+
+    /// Fills the rest of the chunk from `iter` (from the first unwritten entry), returning how
+    /// many entries were written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u64>::create_heap(Config::new(8)).unwrap();
+    /// let mut tx = ring.producer().unwrap().into_spsc().unwrap();
+    /// let mut chunk = tx.reserve(8).unwrap();
+    /// assert_eq!(chunk.fill_from((0..5).map(|i| i * i)), 5);
+    /// assert_eq!(chunk.commit(), 5);
+    /// ```
+    #[inline]
+    pub fn fill_from<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
+        let from = self.written;
+        let runs = self
+            .producer
+            .slots
+            .runs(self.start.wrapping_add(from), (self.len - from) as usize);
+        // SAFETY: every position of the chunk is reserved by it and not yet published;
+        // `fill_runs` writes them from `written` on, in order.
+        let n = unsafe { fill_runs(runs, iter.into_iter()) };
+        self.written = from + n;
+        n as usize
+    }
+
+    /// Publishes the written entries (P2: one Release store of `tail`) and gives the rest
+    /// back. Returns how many were published.
+    #[inline]
+    pub fn commit(self) -> usize {
+        let keep = self.written;
+        self.publish(keep)
+    }
+
+    /// Publishes only the first `k` written entries (at most [`Self::written`]) and gives the
+    /// rest back. Returns how many were published.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::{Config, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_heap(Config::new(4)).unwrap();
+    /// let mut tx = ring.producer().unwrap().into_spsc().unwrap();
+    /// let mut chunk = tx.reserve(4).unwrap();
+    /// chunk.fill_from([1, 2, 3]);
+    /// assert_eq!(chunk.commit_first(2), 2);
+    /// assert_eq!(ring.len(), 2);
+    /// ```
+    #[inline]
+    pub fn commit_first(self, k: usize) -> usize {
+        let keep = u32::try_from(k).unwrap_or(u32::MAX).min(self.written);
+        self.publish(keep)
+    }
+
+    #[inline(always)]
+    fn publish(self, keep: u32) -> usize {
+        if keep != 0 {
+            self.producer.publish(self.start.wrapping_add(keep));
+        }
+        keep as usize
     }
 }

@@ -103,3 +103,94 @@ fn turns_back_into_a_consumer_that_goes_on() {
     assert_eq!(next.pop(), Ok(3));
     assert_eq!(next.capacity(), 8);
 }
+
+/// `SpscConsumer::view`: claims what is published (at most `max`), releases it when dropped,
+/// reports the end after the last entry, and refuses a forged `tail`.
+#[test]
+fn views_release_on_drop_and_report_the_end() {
+    for init in [0, u32::MAX - 2, u32::MAX] {
+        let ring = Ring::<u64>::create_heap(Config::new(4).initial_index(init)).unwrap();
+        let (mut tx, rx) = ring.split().unwrap();
+        let mut rx = rx.into_spsc().unwrap();
+        assert_eq!(rx.view(4).err(), Some(PopError::Empty));
+        let mut expect = 0u64;
+        for round in 0..10u64 {
+            let base = round * 3;
+            tx.push_all(&[base, base + 1, base + 2]).unwrap();
+            assert_eq!(rx.view(0).err(), Some(PopError::Empty));
+            {
+                let view = rx.view(2).unwrap();
+                assert_eq!(view.len(), 2);
+                assert!(!view.is_empty());
+                // Iterating twice reads the same claimed entries.
+                assert_eq!(view.iter().collect::<Vec<_>>(), [base, base + 1]);
+                assert_eq!(view.iter().count(), 2);
+                assert_eq!(ring.len(), 3, "claimed until the view drops");
+            }
+            assert_eq!(ring.len(), 1);
+            let view = rx.view(8).unwrap();
+            assert_eq!(view.iter().collect::<Vec<_>>(), [base + 2]);
+            drop(view);
+            expect += 3;
+        }
+        assert_eq!(ring.counters().head, init.wrapping_add(expect as u32));
+        tx.close();
+        assert_eq!(rx.view(1).err(), Some(PopError::Closed));
+    }
+    // A forged tail a lap and more ahead of the head is refused, not read.
+    let ring = Ring::<u64>::create_heap(Config::new(4)).unwrap();
+    let rx = ring.consumer().unwrap();
+    let mut rx = rx.into_spsc().unwrap();
+    ring.lines().producer_line().tail.store(9, SeqCst);
+    assert!(matches!(
+        rx.view(2),
+        Err(PopError::Corrupt(Corruption::IndicesOutOfRange {
+            tail: 9,
+            head: 0
+        }))
+    ));
+}
+
+/// Chunks and views between two threads: every entry once, in order, across many wraps.
+#[test]
+fn chunks_and_views_between_threads() {
+    const N: u64 = 200_000;
+    let ring = Ring::<u64>::create_heap(Config::new(64).initial_index(u32::MAX - 100)).unwrap();
+    let (tx, rx) = ring.split().unwrap();
+    let (mut tx, mut rx) = (tx.into_spsc().unwrap(), rx.into_spsc().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut next = 0u64;
+            while next < N {
+                assert!(std::time::Instant::now() < deadline, "producer stuck");
+                let want = ((next % 13) + 1).min(N - next) as usize;
+                match tx.reserve(want) {
+                    Ok(mut chunk) => {
+                        let n = chunk.fill_from(next..);
+                        assert_eq!(chunk.commit(), n);
+                        next += n as u64;
+                    }
+                    Err(_) => std::hint::spin_loop(),
+                }
+            }
+            tx.close();
+        });
+        let mut expect = 0u64;
+        loop {
+            assert!(std::time::Instant::now() < deadline, "consumer stuck");
+            match rx.view(17) {
+                Ok(view) => {
+                    for v in view.iter() {
+                        assert_eq!(v, expect);
+                        expect += 1;
+                    }
+                }
+                Err(PopError::Empty) => std::hint::spin_loop(),
+                Err(PopError::Closed) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(expect, N);
+    });
+}

@@ -175,3 +175,126 @@ fn two_threads_in_order_with_a_sleeping_consumer() {
     producer.join().unwrap();
     assert_eq!(next, N);
 }
+
+/// `SpscProducer`'s chunks: written in place across the wrap, committed whole or in part,
+/// dropped without a commit (nothing published), refused when full or too large; what a
+/// `SpscConsumer` view reads is exactly what was committed, in order.
+#[test]
+fn chunks_commit_in_place_across_the_wrap() {
+    for init in [0, u32::MAX - 5, u32::MAX] {
+        let ring = Ring::<u64>::create_heap(Config::new(8).initial_index(init)).unwrap();
+        let (tx, rx) = ring.split().unwrap();
+        let (mut tx, mut rx) = (tx.into_spsc().unwrap(), rx.into_spsc().unwrap());
+        let (mut next_in, mut next_out) = (0u64, 0u64);
+        for round in 0..40 {
+            // A chunk dropped without a commit publishes nothing and is taken back.
+            {
+                let mut chunk = tx.reserve(3).unwrap();
+                chunk.fill_from([900, 901, 902]);
+            }
+            let mut chunk = tx.reserve(5).unwrap();
+            let len = chunk.len();
+            assert!((1..=5).contains(&len));
+            for i in 0..len {
+                chunk.write(i, next_in + i as u64);
+            }
+            // Every third round publishes only part of what it wrote.
+            let keep = if round % 3 == 0 { len / 2 } else { len };
+            assert_eq!(chunk.commit_first(keep), keep);
+            next_in += keep as u64;
+            let view = rx
+                .view(3)
+                .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+            let got: Vec<u64> = view.iter().collect();
+            assert_eq!(got.len(), view.len());
+            for v in got {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+        // A chunk filled in part publishes only what was written.
+        while let Ok(view) = rx.view(8) {
+            for v in view.iter() {
+                assert_eq!(v, next_out);
+                next_out += 1;
+            }
+        }
+        {
+            let mut chunk = tx.reserve(4).unwrap();
+            assert!(chunk.len() >= 2);
+            assert_eq!(chunk.fill_from([next_in]), 1);
+            assert_eq!(chunk.written(), 1);
+            assert_eq!(chunk.commit(), 1);
+            next_in += 1;
+            let view = rx.view(8).unwrap();
+            assert_eq!(view.len(), 1, "only the written entry is published");
+            assert_eq!(view.iter().collect::<Vec<_>>(), [next_out]);
+            next_out += 1;
+        }
+        // Fill the ring with chunks, then the refusals.
+        while let Ok(mut chunk) = tx.reserve(3) {
+            let n = chunk.fill_from(next_in..);
+            assert_eq!(n, chunk.len(), "an endless source fills the chunk");
+            next_in += chunk.commit() as u64;
+        }
+        assert_eq!(tx.reserve(1).err(), Some(PushAllError::Full { free: 0 }));
+        assert_eq!(
+            tx.reserve_exact(1).err(),
+            Some(PushAllError::Full { free: 0 })
+        );
+        assert_eq!(
+            tx.reserve_exact(9).err(),
+            Some(PushAllError::TooLarge { capacity: 8 })
+        );
+        let empty = tx.reserve(0).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.commit(), 0);
+        let mut out = Vec::new();
+        while let Ok(view) = rx.view(5) {
+            out.extend(view.iter());
+        }
+        assert_eq!(out, (next_out..next_in).collect::<Vec<_>>());
+        assert_eq!(ring.counters().full_refusals, 1, "one refusal episode");
+    }
+}
+
+/// A chunk's writes must start at entry 0 and go in order.
+#[test]
+#[should_panic(expected = "write out of order or range")]
+fn chunk_writes_in_order() {
+    let ring = Ring::<u64>::create_heap(Config::new(4)).unwrap();
+    let mut tx = ring.producer().unwrap().into_spsc().unwrap();
+    let mut chunk = tx.reserve(4).unwrap();
+    chunk.write(1, 5);
+}
+
+/// `reserve_exact` gives exactly `n` or nothing, and a commit wakes a waiting consumer.
+#[test]
+fn exact_chunks_and_wake_ups() {
+    let ring = Ring::<u64>::create_heap(Config::new(8).wait(true)).unwrap();
+    let (tx, mut rx) = ring.split().unwrap();
+    let mut tx = tx.into_spsc().unwrap();
+    let waiter = std::thread::scope(|s| {
+        let h = s.spawn(move || {
+            let r = rx.wait(3, Some(Duration::from_secs(20)));
+            (r, rx)
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        let mut chunk = tx.reserve_exact(3).unwrap();
+        assert_eq!(chunk.len(), 3);
+        assert_eq!(chunk.fill_from([1, 2, 3, 4]), 3);
+        assert_eq!(chunk.commit(), 3);
+        h.join().unwrap()
+    });
+    let (r, mut rx) = waiter;
+    assert_eq!(r, Ok(WaitOutcome::Ready(3)));
+    let mut out = [0u64; 8];
+    assert_eq!(rx.pop_into(&mut out), Ok(3));
+    assert_eq!(out[..3], [1, 2, 3]);
+    let mut tx = tx;
+    assert_eq!(
+        tx.reserve_exact(9).err(),
+        Some(PushAllError::TooLarge { capacity: 8 })
+    );
+    assert!(tx.reserve_exact(8).is_ok());
+}

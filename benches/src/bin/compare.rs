@@ -574,6 +574,19 @@ fn rows() -> Vec<Row> {
         ("rtrb chunks", Some(k("batch", "rtrb", "mops"))),
         None,
     );
+    add(
+        b,
+        Unit::Mops,
+        (
+            "ours (SpscProducer/SpscConsumer chunks)",
+            k("batch", "ours (SpscProducer/SpscConsumer)", "mops"),
+        ),
+        ("rtrb chunks", Some(k("batch", "rtrb", "mops"))),
+        Some(Target {
+            text: ">= 1.00 (at least rtrb chunks)",
+            min_advantage: 1.0,
+        }),
+    );
     for p in ["ringbuf", "floor ring"] {
         add(
             b,

@@ -274,11 +274,20 @@ impl<'a, T, S: SlotKind<T>> Lane<'a, T, S> {
     /// end of the array, then from its beginning.
     #[inline(always)]
     pub(crate) fn runs(&self, start: u32, len: usize) -> (&'a [S], &'a [S]) {
+        let cap = self.slots.len();
         let first = (start & self.mask) as usize;
-        let len = len.min(self.slots.len());
-        let end = (first + len).min(self.slots.len());
+        let len = len.min(cap);
+        let end = (first + len).min(cap);
         let rest = len - (end - first);
-        (&self.slots[first..end], &self.slots[..rest])
+        // SAFETY: `first < cap` (the mask is `cap - 1`: `Lane::new`), so `first <= end <= cap`;
+        // and `rest <= first`: `rest` is 0 unless `end == cap`, when it is
+        // `len - (cap - first) <= first` because `len <= cap`.
+        unsafe {
+            (
+                self.slots.get_unchecked(first..end),
+                self.slots.get_unchecked(..rest),
+            )
+        }
     }
 
     /// Reads the payload of `pos`'s slot.
