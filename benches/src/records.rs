@@ -444,6 +444,27 @@ fn unstamp(b: &[u8]) -> Got {
     }
 }
 
+/// [`unstamp`] of a record read in place: its first and last 8 bytes, copied out (with the
+/// atomic loads the safe read API uses).
+fn unstamp_view(r: &ring_core::record::RecordView<'_>) -> Got {
+    let n = r.len();
+    if n < 16 {
+        return Got {
+            tag: 0,
+            check: 0,
+            len: n,
+        };
+    }
+    let (mut tag, mut check) = ([0u8; 8], [0u8; 8]);
+    r.copy_to(0, &mut tag);
+    r.copy_to(n - 8, &mut check);
+    Got {
+        tag: u64::from_le_bytes(tag),
+        check: u64::from_le_bytes(check),
+        len: n,
+    }
+}
+
 /// A producing side.
 trait Sink: Send {
     /// Offers the record `payload` (stamped with `tag`); `Ok(false)` when the queue is full.
@@ -500,7 +521,7 @@ impl Source for OursRx {
             Err(e) => return Err(e.to_string()),
         };
         if !self.completion {
-            return Ok(Some(unstamp(r.bytes())));
+            return Ok(Some(unstamp_view(&r)));
         }
         let len = r.len();
         let (c, attrs) = r.completion().map_err(xproc::ctx("completion record"))?;

@@ -175,8 +175,8 @@ fn spsc_chunks_and_views_wrap_and_close() {
                     Ok(mut chunk) => {
                         let n = chunk.fill_from(vals[sent..].iter().copied());
                         if attempt == 0 {
-                            // Dropped without a commit: the positions are taken back.
-                            drop(chunk);
+                            // Left without a commit (it goes out of scope here): the positions
+                            // are taken back.
                             continue;
                         }
                         // The first attempt that writes two publishes only one of them.

@@ -75,7 +75,7 @@ fn reap_n(rx: &mut RecordConsumer, n: usize) -> Vec<Rec> {
         let want = n - out.len();
         rx.reap(1, want, usize::MAX, Some(left), |r| {
             assert_eq!(r.record_type(), 3, "a completion record");
-            out.push(decode(r.bytes()));
+            out.push(decode(&r.to_vec()));
         })
         .unwrap();
     }

@@ -179,7 +179,18 @@ pub(crate) mod bytes {
     /// process is atomic.
     #[inline(always)]
     pub(crate) unsafe fn copy_out(src: *const u8, dst: &mut [u8]) {
-        let (n, d) = (dst.len(), dst.as_mut_ptr());
+        // SAFETY: the caller's contract; `dst` is valid for writes of its length.
+        unsafe { copy_out_raw(src, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Copies `n` bytes from shared memory at `src` to private memory at `d` (which may be
+    /// uninitialised).
+    ///
+    /// # Safety
+    ///
+    /// As for [`copy_out`]; `d` is valid for writes of `n` bytes and does not overlap `src`.
+    #[inline(always)]
+    pub(crate) unsafe fn copy_out_raw(src: *const u8, d: *mut u8, n: usize) {
         // Bytes up to the shared side's 8-byte boundary (none for record payloads).
         let lead = src.align_offset(8).min(n);
         let mut i = 0;
@@ -202,6 +213,34 @@ pub(crate) mod bytes {
         }
         while i < n {
             // SAFETY: `i < n`, as above.
+            unsafe {
+                d.add(i)
+                    .write((*src.add(i).cast::<AtomicU8>()).load(Relaxed))
+            };
+            i += 1;
+        }
+    }
+
+    /// [`copy_out_raw`] from an 8-byte aligned `src`: words, then single bytes.
+    ///
+    /// # Safety
+    ///
+    /// As for [`copy_out_raw`], and `src` is 8-byte aligned.
+    #[inline(always)]
+    pub(crate) unsafe fn copy_out_aligned(src: *const u8, d: *mut u8, n: usize) {
+        debug_assert_eq!(src.align_offset(8), 0);
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: `i + 8 <= n`: in bounds of both sides; `src + i` is 8-aligned (the
+            // caller's contract); atomic on the shared side, unaligned on the private one.
+            unsafe {
+                let w = (*src.add(i).cast::<AtomicU64>()).load(Relaxed);
+                d.add(i).cast::<u64>().write_unaligned(w);
+            }
+            i += 8;
+        }
+        while i < n {
+            // SAFETY: `i < n`, as above; bytes need no alignment.
             unsafe {
                 d.add(i)
                     .write((*src.add(i).cast::<AtomicU8>()).load(Relaxed))

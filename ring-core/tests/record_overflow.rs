@@ -80,7 +80,7 @@ fn spill_and_drain_in_order_both_modes() {
             for _ in 0..(round % 7 + 1) {
                 match rx.read() {
                     Ok(r) => {
-                        assert_eq!(r.bytes(), &tagged(0, read)[..], "{mode:?} record {read}");
+                        assert_eq!(r.to_vec(), &tagged(0, read)[..], "{mode:?} record {read}");
                         read += 1;
                     }
                     Err(ReadError::Empty) => break,
@@ -91,7 +91,7 @@ fn spill_and_drain_in_order_both_modes() {
         loop {
             match rx.read() {
                 Ok(r) => {
-                    assert_eq!(r.bytes(), &tagged(0, read)[..], "{mode:?} record {read}");
+                    assert_eq!(r.to_vec(), &tagged(0, read)[..], "{mode:?} record {read}");
                     read += 1;
                 }
                 Err(ReadError::Empty) => break,
@@ -133,7 +133,7 @@ fn a_producer_that_spilled_keeps_spilling_until_drained() {
         tx.push(b"spilled!").unwrap();
         assert_eq!(ring.counters().overflowed, 1);
         assert!(ring.counters().overflow_active);
-        assert_eq!(rx.read().unwrap().bytes(), &[0u8; 8]); // the data area has room now
+        assert_eq!(rx.read().unwrap().to_vec(), &[0u8; 8]); // the data area has room now
         tx.push(b"behind!!").unwrap();
         assert_eq!(
             ring.counters().overflowed,
@@ -141,16 +141,16 @@ fn a_producer_that_spilled_keeps_spilling_until_drained() {
             "{mode:?}: went behind the spilled one"
         );
         for i in 1..4u8 {
-            assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+            assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
         }
-        assert_eq!(rx.read().unwrap().bytes(), b"spilled!");
-        assert_eq!(rx.read().unwrap().bytes(), b"behind!!");
+        assert_eq!(rx.read().unwrap().to_vec(), b"spilled!");
+        assert_eq!(rx.read().unwrap().to_vec(), b"behind!!");
         assert_eq!(rx.read().err(), Some(ReadError::Empty));
         // Drained and deactivated: back to the data area.
         assert!(!ring.counters().overflow_active);
         tx.push(b"in data").unwrap();
         assert_eq!(ring.counters().overflowed, 2);
-        assert_eq!(rx.read().unwrap().bytes(), b"in data");
+        assert_eq!(rx.read().unwrap().to_vec(), b"in data");
     }
 }
 
@@ -171,11 +171,11 @@ fn overflow_record_waits_for_an_earlier_reservation_in_the_data_area() {
     assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
     held.write(0, b"first!!!");
     held.commit();
-    assert_eq!(rx.read().unwrap().bytes(), b"first!!!");
+    assert_eq!(rx.read().unwrap().to_vec(), b"first!!!");
     for i in 0..3u8 {
-        assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+        assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
     }
-    assert_eq!(rx.read().unwrap().bytes(), b"spilled!");
+    assert_eq!(rx.read().unwrap().to_vec(), b"spilled!");
 }
 
 #[test]
@@ -220,10 +220,10 @@ fn refusal_hands_the_record_back() {
         // Drain: everything that was accepted comes out, in order, and the refused one is
         // pushed again.
         for i in 0..8u8 {
-            assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+            assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
         }
         tx.push(&rec).unwrap();
-        assert_eq!(rx.read().unwrap().bytes(), &rec[..]);
+        assert_eq!(rx.read().unwrap().to_vec(), &rec[..]);
         assert_eq!(rx.read().err(), Some(ReadError::Empty));
     }
 }
@@ -246,15 +246,15 @@ fn discard_truncate_and_drop_in_the_overflow_area() {
     let c = ring.counters();
     assert_eq!((c.overflowed, c.discarded), (2, 2));
     for i in 0..4u8 {
-        assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+        assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
     }
     let r = rx.read().unwrap();
     assert_eq!(
-        (r.bytes(), r.record_type()),
-        (&b"short"[..], record_type::COMPLETION)
+        (r.to_vec(), r.record_type()),
+        (b"short".to_vec(), record_type::COMPLETION)
     );
     drop(r);
-    assert_eq!(rx.read().unwrap().bytes(), b"last");
+    assert_eq!(rx.read().unwrap().to_vec(), b"last");
     assert_eq!(rx.read().err(), Some(ReadError::Empty));
 }
 
@@ -268,13 +268,13 @@ fn read_batch_and_reap_cross_the_boundary() {
     }
     let mut seen = Vec::new();
     assert_eq!(
-        rx.read_batch(6, usize::MAX, |r| seen.push(r.bytes()[0]))
+        rx.read_batch(6, usize::MAX, |r| seen.push(r.to_vec()[0]))
             .unwrap(),
         6
     );
     let n = rx
         .reap(6, 100, usize::MAX, Some(Duration::from_secs(10)), |r| {
-            seen.push(r.bytes()[0])
+            seen.push(r.to_vec()[0])
         })
         .unwrap();
     assert_eq!(n, 6);
@@ -441,11 +441,11 @@ fn threads_order(producers: u8, n: u32, reap: bool) {
             }
             let r = if reap {
                 rx.reap(1, 32, usize::MAX, Some(Duration::from_millis(200)), |r| {
-                    check(r.bytes(), &mut next)
+                    check(&r.to_vec(), &mut next)
                 })
                 .map_err(|e| panic!("reap: {e}"))
             } else {
-                match rx.read_batch(16, usize::MAX, |r| check(r.bytes(), &mut next)) {
+                match rx.read_batch(16, usize::MAX, |r| check(&r.to_vec(), &mut next)) {
                     Ok(k) => Ok(k),
                     Err(ReadError::Empty | ReadError::Pending { .. }) => {
                         std::thread::yield_now();
@@ -565,8 +565,8 @@ fn processes_spill_and_drain_across_memfd() {
             peers[0].fail(format!("consumer stuck at {next:?}"));
         }
         match rx.read_batch(64, usize::MAX, |r| {
-            let b = r.bytes();
-            let (p, seq) = untag(b);
+            let b = r.to_vec();
+            let (p, seq) = untag(&b);
             assert_eq!(seq, next[p as usize], "child {p}: order");
             assert_eq!(b, &tagged(p, seq)[..]);
             next[p as usize] += 1;
@@ -611,7 +611,7 @@ fn killed_mid_spill(mode: Mode, zero: bool, len: u64) {
             tx.push(&i.to_le_bytes()).unwrap();
         }
         for i in 0..13u64 {
-            assert_eq!(rx.read().unwrap().bytes(), &i.to_le_bytes());
+            assert_eq!(rx.read().unwrap().to_vec(), &i.to_le_bytes());
         }
         assert_eq!(rx.read().err(), Some(ReadError::Empty));
         let c = ring.counters();
@@ -633,7 +633,7 @@ fn killed_mid_spill(mode: Mode, zero: bool, len: u64) {
     // the reservation, so that zeroing below also removes a padding record it has not passed).
     for i in 0..pushed {
         assert_eq!(
-            rx.read().unwrap().bytes(),
+            rx.read().unwrap().to_vec(),
             &u64::from(i).to_le_bytes(),
             "{label}"
         );
@@ -674,7 +674,7 @@ fn killed_mid_spill(mode: Mode, zero: bool, len: u64) {
         "{label}: nothing left"
     );
     tx.push(b"after").unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), b"after", "{label}");
+    assert_eq!(rx.read().unwrap().to_vec(), b"after", "{label}");
     assert_eq!(rx.read().err(), Some(ReadError::Empty), "{label}");
     let c = ring.counters();
     assert_eq!(c.discarded, 1, "{label}: {c:?}");
@@ -688,7 +688,7 @@ fn killed_mid_spill(mode: Mode, zero: bool, len: u64) {
                 });
         }
         for i in 0..12u64 {
-            assert_eq!(rx.read().unwrap().bytes(), &(round * 12 + i).to_le_bytes());
+            assert_eq!(rx.read().unwrap().to_vec(), &(round * 12 + i).to_le_bytes());
         }
     }
     assert!(ring.counters().overflowed > c.overflowed, "{label}");
@@ -719,7 +719,7 @@ fn hostile_overflow_state_and_headers_are_typed_errors() {
         tx.push(&[i; 8]).unwrap();
     }
     for i in 0..4u8 {
-        assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+        assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
     }
     // A forged overflow position: out of range, misaligned.
     let good = line.state.load(Ordering::Relaxed);
@@ -752,7 +752,7 @@ fn hostile_overflow_state_and_headers_are_typed_errors() {
         }))
     ));
     w.store(h, Ordering::Relaxed);
-    assert_eq!(rx.read().unwrap().bytes(), &[4u8; 8]);
+    assert_eq!(rx.read().unwrap().to_vec(), &[4u8; 8]);
     // A forged overflow head seen by a new consumer handle.
     drop(rx);
     line.head.store(0x1234, Ordering::Relaxed);
@@ -764,7 +764,7 @@ fn hostile_overflow_state_and_headers_are_typed_errors() {
     ));
     line.head.store(16, Ordering::Relaxed);
     let mut rx = ring.consumer().unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), &[5u8; 8]);
+    assert_eq!(rx.read().unwrap().to_vec(), &[5u8; 8]);
     assert_eq!(rx.read().err(), Some(ReadError::Empty));
     // Recovery over a forged BUSY header in the overflow area stays bounded.
     let _ = ring.recover();
@@ -833,7 +833,7 @@ fn hostile_peer_scribbling_over_the_overflow_area() {
                 Ok(mut rx) => {
                     for _ in 0..200 {
                         match rx.read_batch(8, 4096, |r| {
-                            let _ = r.bytes().iter().map(|b| *b as u64).sum::<u64>();
+                            let _ = r.to_vec().iter().map(|b| *b as u64).sum::<u64>();
                         }) {
                             Ok(n) => delivered += n as u64,
                             Err(_) => break,
@@ -887,7 +887,7 @@ fn wait_beyond_counts_records_in_both_areas() {
     assert_eq!(rx.ready(3), 3);
     // Delivered records still count beyond the mark; later marks count from there.
     for i in 0..5u8 {
-        assert_eq!(rx.read().unwrap().bytes(), &[i; 8]);
+        assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]);
     }
     assert_eq!(rx.delivered().wrapping_sub(mark), 5);
     assert_eq!(

@@ -288,7 +288,7 @@ fn fill_to_full_then_drain_in_order() {
             assert!(pushed.len() >= 8);
             let mut got = Vec::new();
             let n = rx
-                .read_batch(usize::MAX, usize::MAX, |r| got.push(r.bytes().to_vec()))
+                .read_batch(usize::MAX, usize::MAX, |r| got.push(r.to_vec()))
                 .unwrap();
             assert_eq!(n, pushed.len());
             assert_eq!(got, pushed, "{mode:?}: round {round}");
@@ -334,7 +334,7 @@ fn mpsc_busy_record_holds_up_only_what_follows() {
     let mut held = a.reserve(4).unwrap();
     let pos = held.position();
     b.push(b"after").unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), b"before");
+    assert_eq!(rx.read().unwrap().to_vec(), b"before");
     assert_eq!(rx.read().err(), Some(ReadError::Pending { position: pos }));
     // The BUSY header is what a reader sees.
     let data = ring.geometry().data_offset as usize;
@@ -346,8 +346,8 @@ fn mpsc_busy_record_holds_up_only_what_follows() {
     assert_eq!(rl::header_seq(w), pos);
     held.write(0, b"held");
     held.commit();
-    assert_eq!(rx.read().unwrap().bytes(), b"held");
-    assert_eq!(rx.read().unwrap().bytes(), b"after");
+    assert_eq!(rx.read().unwrap().to_vec(), b"held");
+    assert_eq!(rx.read().unwrap().to_vec(), b"after");
     assert_eq!(rx.read().err(), Some(ReadError::Empty));
 }
 
@@ -496,7 +496,7 @@ fn corrupt_positions_and_headers_are_typed_errors() {
             }
         }
         hdr(0).store(good, Ordering::Relaxed);
-        assert_eq!(rx.read().unwrap().bytes(), b"0123456789");
+        assert_eq!(rx.read().unwrap().to_vec(), b"0123456789");
         // A hostile producer position.
         let t = tail.load(Ordering::Relaxed);
         tail.store(t + 4096, Ordering::Relaxed);
@@ -575,7 +575,7 @@ fn mpsc_threads_no_loss_no_duplicate_per_producer_order() {
         while got < u64::from(PRODUCERS) * u64::from(EACH) {
             assert!(Instant::now() < deadline, "consumer stuck after {got}");
             match rx.read_batch(64, usize::MAX, |r| {
-                let b = r.bytes();
+                let b = r.to_vec();
                 let p = b[0];
                 let seq = u32::from_le_bytes(b[1..5].try_into().unwrap());
                 assert_eq!(
@@ -615,7 +615,7 @@ fn spsc_threads_with_reap() {
     while next < N {
         assert!(Instant::now() < deadline, "consumer stuck at {next}");
         rx.reap(1, 32, 4096, Some(Duration::from_millis(200)), |r| {
-            assert_eq!(r.bytes(), &tagged(1, next)[..]);
+            assert_eq!(r.to_vec(), &tagged(1, next)[..]);
             next += 1;
         })
         .unwrap();
@@ -714,7 +714,7 @@ fn hostile_peer_scribbling_gives_typed_errors_or_data() {
                     let len = rng.below(u64::from(ring.max_record_len()) + 1) as usize;
                     match tx.reserve(len) {
                         Ok(mut r) => {
-                            r.as_mut_slice().fill(i as u8);
+                            r.write(0, &vec![i as u8; r.len()]);
                             if i % 7 == 0 {
                                 r.discard();
                             } else {
@@ -750,7 +750,7 @@ fn hostile_peer_scribbling_gives_typed_errors_or_data() {
                         match rx.read() {
                             Ok(r) => {
                                 assert!(r.len() <= 256, "length {} beyond half the area", r.len());
-                                sum += r.bytes().iter().map(|&b| u64::from(b)).sum::<u64>();
+                                sum += r.to_vec().iter().map(|&b| u64::from(b)).sum::<u64>();
                                 ok += 1;
                             }
                             Err(_) => err += 1,
@@ -868,7 +868,7 @@ fn processes_mpsc_records_across_memfd() {
             peers[0].fail(format!("consumer stuck at {next:?}"));
         }
         match rx.read_batch(64, usize::MAX, |r| {
-            let b = r.bytes();
+            let b = r.to_vec();
             let p = b[0];
             let seq = u32::from_le_bytes(b[1..5].try_into().unwrap());
             assert_eq!(seq, next[p as usize], "child {p}: order");
@@ -919,7 +919,7 @@ fn attributes_round_trip_through_the_ring() {
             assert_eq!(r.len(), used);
             let (c, list) = r.completion().unwrap();
             assert_eq!((c.user_data, c.result, c.flags), (i, -(i as i32), 7));
-            let all: Vec<_> = list.clone().collect::<Result<_, _>>().unwrap();
+            let all: Vec<_> = list.iter().collect::<Result<_, _>>().unwrap();
             assert_eq!(all.len(), 5);
             assert_eq!(all[2].id, 0x9000);
             assert_eq!(all[2].value, b"user value");
@@ -1119,7 +1119,7 @@ fn hostile_states_sequential() {
                 0 => match rx.read() {
                     Ok(r) => {
                         assert!(r.len() <= 120);
-                        let _ = r.bytes().iter().fold(0u8, |a, &b| a ^ b);
+                        let _ = r.to_vec().iter().fold(0u8, |a, &b| a ^ b);
                         let _ = r.completion();
                         reads += 1;
                     }
@@ -1164,8 +1164,8 @@ fn recovery_leaves_live_producers_alone() {
     assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
     held.write(0, b"0123456789");
     held.commit();
-    assert_eq!(rx.read().unwrap().bytes(), b"0123456789");
-    assert_eq!(rx.read().unwrap().bytes(), b"behind");
+    assert_eq!(rx.read().unwrap().to_vec(), b"0123456789");
+    assert_eq!(rx.read().unwrap().to_vec(), b"behind");
     // SPSC rings have no producer records.
     let spsc = RecordRing::create_heap(RecordConfig::new(64)).unwrap();
     assert_eq!(
@@ -1194,7 +1194,7 @@ fn recover_killed_producer(zero: bool, len: u64) {
     let start = peer.expect("start").parse::<u32>().unwrap();
     let pos = peer.expect("position").parse::<u32>().unwrap();
     let mut rx = ring.consumer().unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), b"before");
+    assert_eq!(rx.read().unwrap().to_vec(), b"before");
     if zero {
         peer.child.kill().unwrap();
         peer.status = Some(peer.child.wait().unwrap());
@@ -1226,7 +1226,7 @@ fn recover_killed_producer(zero: bool, len: u64) {
     let r = ring.recover().unwrap();
     assert_eq!((r.positions, r.records), (1, 1), "zero {zero}, len {len}");
     assert_eq!(
-        rx.read().unwrap().bytes(),
+        rx.read().unwrap().to_vec(),
         b"after",
         "zero {zero}, len {len}"
     );
@@ -1235,7 +1235,7 @@ fn recover_killed_producer(zero: bool, len: u64) {
     // The ring goes on across the wrap.
     for i in 0..100u64 {
         tx.push(&payload(i, 30)).unwrap();
-        assert_eq!(rx.read().unwrap().bytes(), &payload(i, 30)[..]);
+        assert_eq!(rx.read().unwrap().to_vec(), &payload(i, 30)[..]);
     }
 }
 
@@ -1541,7 +1541,7 @@ fn eventfd_signals_a_consumer_waiting_in_poll() {
                 panic!("{mode:?}: records before the push");
             }
             rx.eventfd_finish();
-            assert_eq!(rx.read().unwrap().bytes(), round.to_le_bytes());
+            assert_eq!(rx.read().unwrap().to_vec(), round.to_le_bytes());
             got += 1;
         }
         assert_eq!(got, 20);
@@ -1560,7 +1560,7 @@ fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
         tx.push(&payload(i, len)).unwrap();
     }
     let mut rx = ring.consumer().unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), &payload(0, 10)[..]);
+    assert_eq!(rx.read().unwrap().to_vec(), &payload(0, 10)[..]);
     let pos = ring.counters().head;
     drop(rx);
     // The dead consumer's work: record 1 zeroed, `head` not stored past it.
@@ -1575,7 +1575,7 @@ fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
     }
     let held = other.reserve(5).unwrap(); // a real reservation after record 2
     let mut rx = ring.consumer().unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), &payload(2, 7)[..]);
+    assert_eq!(rx.read().unwrap().to_vec(), &payload(2, 7)[..]);
     assert_eq!(
         rx.read().err(),
         Some(ReadError::Pending {
@@ -1585,7 +1585,7 @@ fn consumer_death_between_zeroing_and_head_store_does_not_wedge() {
     drop(held); // discarded
     assert_eq!(rx.read().err(), Some(ReadError::Empty));
     tx.push(b"on").unwrap();
-    assert_eq!(rx.read().unwrap().bytes(), b"on");
+    assert_eq!(rx.read().unwrap().to_vec(), b"on");
 }
 
 /// A timeout too large for a deadline (`Duration::MAX`) means "no limit" in the record
@@ -1608,10 +1608,62 @@ fn huge_timeouts_wait_without_limit() {
     let mut got = Vec::new();
     while got.len() < 2 {
         rx.reap(1, 8, usize::MAX, Some(Duration::MAX), |r| {
-            got.push(r.bytes()[0])
+            got.push(r.to_vec()[0])
         })
         .unwrap();
     }
     assert_eq!(got, [0, 1]);
     drop(t.join().unwrap());
+}
+
+/// `completion()` copies the payload out (inline up to 64 bytes, on the heap past that) and
+/// reads what `completion_in_place` reads, for every number of attributes from 0 to 12.
+#[test]
+fn copied_completions_match_in_place_ones() {
+    use ring_core::record::attrs::{completion_len, AttrWriter};
+    let ring = RecordRing::create_heap(RecordConfig::new(4096)).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    for n in 0..=12usize {
+        let lens: Vec<usize> = (0..n).map(|i| [8, 4, 1, 0, 13][i % 5]).collect();
+        let len = completion_len(&lens);
+        let mut rec = tx.reserve(len).unwrap();
+        let mut w = AttrWriter::new(&mut rec, Completion::new(n as u64, -7, 3)).unwrap();
+        for (i, &l) in lens.iter().enumerate() {
+            let value: Vec<u8> = (0..l).map(|b| (i * 16 + b) as u8).collect();
+            w.push(0x8000 + i as u16, attr_status::HANDLED, &value)
+                .unwrap();
+        }
+        w.finish();
+        rec.commit();
+        let r = rx.read().unwrap();
+        assert_eq!(r.len(), len);
+        let (c, list) = r.completion().unwrap();
+        assert_eq!(c, Completion::new(n as u64, -7, 3));
+        assert_eq!(list.byte_len(), len - 16);
+        assert_eq!(list.is_empty(), n == 0);
+        let copied: Vec<_> = list.iter().collect::<Result<_, _>>().unwrap();
+        // SAFETY: every participant of this heap ring is this test.
+        let (c2, attrs) = unsafe { r.completion_in_place() }.unwrap();
+        let in_place: Vec<_> = attrs.collect::<Result<_, _>>().unwrap();
+        assert_eq!((c, &copied), (c2, &in_place), "{n} attributes, {len} bytes");
+        assert_eq!(copied.len(), n);
+        for (i, a) in copied.iter().enumerate() {
+            assert_eq!(a.id, 0x8000 + i as u16);
+            assert_eq!(a.value.len(), lens[i]);
+            assert!(a
+                .value
+                .iter()
+                .enumerate()
+                .all(|(b, &v)| v == (i * 16 + b) as u8));
+        }
+        // A clone reads the same.
+        assert_eq!(list.clone().iter().count(), n);
+        assert_eq!((&list).into_iter().count(), n);
+    }
+    // Not a completion record.
+    tx.push(b"plain").unwrap();
+    assert!(matches!(
+        rx.read().unwrap().completion(),
+        Err(ring_core::record::attrs::AttrError::NotCompletion { .. })
+    ));
 }

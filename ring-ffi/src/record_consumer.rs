@@ -74,7 +74,7 @@ impl RecConsumer {
         // before the consumer is reached again or freed.
         let c: &'static mut RecordConsumer = unsafe { &mut *self.consumer.as_ptr() };
         let r = c.read()?;
-        let out = (r.bytes().as_ptr(), r.len(), r.record_type());
+        let out = (r.as_ptr(), r.len(), r.record_type());
         self.view = Some(r);
         Ok(out)
     }
@@ -324,11 +324,10 @@ pub unsafe extern "C" fn cring_record_reap(
         let (mut n, mut bytes) = (0usize, 0usize);
         let r = c.reap(min, max, byte_budget, timeout(timeout_ns), |v| {
             n += 1;
-            let b = v.bytes();
-            bytes = bytes.saturating_add(b.len());
+            bytes = bytes.saturating_add(v.len());
             // SAFETY: the caller guarantees `f` may be called with `ctx` and a payload; the
             // payload is valid for `len` bytes during the call (the record is released after).
-            unsafe { f(ctx, b.as_ptr().cast(), b.len(), u32::from(v.record_type())) };
+            unsafe { f(ctx, v.as_ptr().cast(), v.len(), u32::from(v.record_type())) };
         });
         // SAFETY: as above (also when the reap failed after handing records over).
         unsafe { put(out, n) };

@@ -116,7 +116,7 @@ impl RecProducer {
         // and `Drop` drop the reservation before the producer is reached again or freed.
         let p: &'static mut RecordProducer = unsafe { &mut *self.producer.as_ptr() };
         let mut rec = p.reserve_typed(len, ty)?;
-        let data = rec.as_mut_slice().as_mut_ptr();
+        let data = rec.as_mut_ptr();
         self.open = Some(Open { rec, attrs: None });
         Ok(data)
     }

@@ -175,6 +175,24 @@ fn is_open(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// What descriptor `fd` refers to (device and inode), or `None` if it is not open.
+fn identity(fd: i32) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable for a `struct stat`; fstat only queries the descriptor.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Whether `fd` was closed: it no longer refers to what `before` named. (Tests run in
+/// parallel threads, so the number may already name another thread's new descriptor.)
+fn closed_since(fd: i32, before: Option<(u64, u64)>) -> bool {
+    before.is_some() && identity(fd) != before
+}
+
 /// Waits until the pool's workers have taken every queued submission and are busy.
 fn wait_running(p: cring_aio_pool, running: u64) {
     let start = Instant::now();
@@ -356,12 +374,13 @@ fn every_operation_submits_and_reaps() {
 
     // close through the engine: the descriptor is the pool's from here on.
     let mut id = 0;
+    let before = identity(fd);
     // SAFETY: `id` is a local; `fd` was opened by the pool for this test and is given up.
     let s = unsafe { cring_aio_close(p, fx.t, fd, 15, 0, &mut id) };
     assert_eq!(s, OK, "{}", last_error());
     let c = fx.reap(1)[0];
     assert_eq!((c.user_data, c.result), (15, 0));
-    assert!(!is_open(fd));
+    assert!(closed_since(fd, before));
 
     assert_eq!(cring_aio_pool_drain(p, WAIT_NS), OK);
     let mut stats = cring_aio_stats::default();
@@ -551,12 +570,13 @@ fn batch_reports_the_first_refusal() {
         sub(CRING_AIO_OP_NOP, -1, 400, fx.t),
         sub(CRING_AIO_OP_CLOSE, cfd, 401, fx.t),
     ];
+    let before = identity(cfd);
     // SAFETY: as above.
     let s = unsafe { cring_aio_submit_batch(p, subs.as_ptr(), 2, SUB, null_mut(), &mut accepted) };
     assert_eq!((s, accepted), (OK, 2), "{}", last_error());
     let done = fx.reap(2);
     assert!(done.iter().all(|c| c.result == 0), "{done:?}");
-    assert!(!is_open(cfd));
+    assert!(closed_since(cfd, before));
     // count 0: nothing, subs may be NULL.
     // SAFETY: nothing is read.
     let s = unsafe { cring_aio_submit_batch(p, null(), 0, SUB, null_mut(), &mut accepted) };

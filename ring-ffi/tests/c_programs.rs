@@ -604,8 +604,8 @@ mod records {
         if is_data(seq) {
             assert_eq!(r.record_type(), record_type::DATA, "{label}: record {seq}");
             assert_eq!(
-                r.bytes(),
-                &vec![seq as u8; (seq % 50) as usize][..],
+                r.to_vec(),
+                vec![seq as u8; (seq % 50) as usize],
                 "{label}: record {seq}"
             );
             return;
@@ -614,7 +614,7 @@ mod records {
             .completion()
             .unwrap_or_else(|e| panic!("{label}: record {seq}: {e}"));
         assert_eq!(c, completion(seq), "{label}: record {seq}");
-        let all: Vec<_> = attrs.clone().collect::<Result<_, _>>().unwrap();
+        let all: Vec<_> = attrs.iter().collect::<Result<_, _>>().unwrap();
         assert!(
             all.iter()
                 .any(|a| a.id == APP_ATTR && a.value == b"xyz" && a.status == AttrStatus::Handled),

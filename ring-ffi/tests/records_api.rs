@@ -697,7 +697,7 @@ fn abi_and_rust_share_record_rings() {
                     let r = rx.read().expect("full, so not empty");
                     let (cc, attrs) = r.completion().unwrap();
                     assert_eq!(cc.user_data, next);
-                    assert_eq!(attrs.count(), 3 + usize::from(next % 2 == 0));
+                    assert_eq!(attrs.iter().count(), 3 + usize::from(next % 2 == 0));
                     next += 1;
                 }
                 s => panic!("{s:?}: {}", last_error()),

@@ -158,30 +158,34 @@ const CHECKS: &[Check] = &[
     // accesses, as the fixed ring's (a peer writing a record being copied gives wrong bytes,
     // never a data race; MPSC zeroing too, out of line): 172.09, 329.02 and 226.12 (ratios
     // 2.36, 4.51, 2.54), about 21 instructions for the 16-byte copy the compiler no longer
-    // merges. These limits guard that level.
+    // merges. Then reading in place became `unsafe` (trusted peers only), so these loops read
+    // through the safe copying API: `copy_to` for the plain records, `completion()` (the
+    // payload copied into an `AttrList`, then parsed) for completions: 178.09, 409.02 and
+    // 230.12 (ratios 2.44, 5.60, 2.59). These limits guard that level.
     Check {
         measure: "records SPSC 16 B push+read",
         ours: "rec-spsc",
         peer: "ours-spsc",
         unit: Unit::Entry,
-        limit: Some(2.4),
+        limit: Some(2.45),
     },
     // A completion and one 4-byte attribute written with `AttrWriter`, read back with
-    // `completion()` and `known()` (the attribute's header parsed, its status and value
-    // decoded): most of the difference to the plain record is that parsing.
+    // `completion()` and `known()` (the payload copied out, the attribute's header parsed, its
+    // status and value decoded): most of the difference to the plain record is that copy and
+    // that parsing.
     Check {
         measure: "records SPSC completion+attr",
         ours: "rec-spsc-attr",
         peer: "ours-spsc",
         unit: Unit::Entry,
-        limit: Some(4.55),
+        limit: Some(5.65),
     },
     Check {
         measure: "records MPSC 16 B push+read",
         ours: "rec-mpsc",
         peer: "ours-mpsc",
         unit: Unit::Entry,
-        limit: Some(2.58),
+        limit: Some(2.62),
     },
     // --- informational rows: printed, never failing ---
     Check {
@@ -296,8 +300,11 @@ impl<const C: bool> Rx for RecRx<C> {
     fn pop(&mut self) -> Option<Item> {
         let r = self.rx.read().ok()?;
         if !C {
-            let b = r.bytes();
-            let b: &[u8; 16] = b.try_into().ok()?;
+            if r.len() != 16 {
+                return None;
+            }
+            let mut b = [0u8; 16];
+            r.copy_to(0, &mut b);
             let u = u64::from_le_bytes(b[..8].try_into().unwrap());
             let res = i32::from_le_bytes(b[8..12].try_into().unwrap());
             let f = u32::from_le_bytes(b[12..].try_into().unwrap());

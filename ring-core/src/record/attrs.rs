@@ -225,7 +225,8 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// w.finish();
     /// rec.commit();
     /// let r = rx.read().unwrap();
-    /// let (c, attrs) = parse_completion(r.bytes()).unwrap();
+    /// let payload = r.to_vec();
+    /// let (c, attrs) = parse_completion(&payload).unwrap();
     /// assert_eq!((c.user_data, attrs.count()), (7, 1));
     /// ```
     pub fn resume(rec: &'r mut RecordMut<'p>, written: usize) -> Result<Self, AttrError> {
@@ -535,20 +536,189 @@ pub fn parse_completion(payload: &[u8]) -> Result<(Completion, Attrs<'_>), AttrE
     ))
 }
 
+/// Payload bytes an [`AttrList`] holds without allocating: a completion and up to 7
+/// attributes of 8-byte values (or 14 of 1 to 4 bytes).
+const INLINE_PAYLOAD: usize = 64;
+
+/// The attributes of a completion record, copied out of the ring by
+/// [`RecordView::completion`]: private bytes, so that reading them needs no trust in the
+/// ring's other participants. Payloads up to 128 bytes are held inline, longer ones on the
+/// heap.
+///
+/// Iterate with [`AttrList::iter`] (or `for a in &list`), decode the well-known ids with
+/// [`AttrList::known`].
+pub struct AttrList {
+    /// The payload's length (its completion and attributes).
+    len: usize,
+    /// The payload when it fits: bytes `..len` are initialised.
+    inline: [core::mem::MaybeUninit<u8>; INLINE_PAYLOAD],
+    /// The payload, when longer than `inline`.
+    heap: Option<alloc::vec::Vec<u8>>,
+}
+
+impl Clone for AttrList {
+    fn clone(&self) -> Self {
+        let mut c = AttrList {
+            len: self.len,
+            inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
+            heap: self.heap.clone(),
+        };
+        c.inline[..self.len.min(INLINE_PAYLOAD)]
+            .copy_from_slice(&self.inline[..self.len.min(INLINE_PAYLOAD)]);
+        c
+    }
+}
+
+impl AttrList {
+    /// The payload of `view` (at least 16 bytes), copied out with atomic loads.
+    #[cfg(not(ring_core_loom))]
+    #[inline]
+    fn copy_of(view: &RecordView<'_>) -> Self {
+        let len = view.len();
+        if len > INLINE_PAYLOAD {
+            let mut v = alloc::vec![0; len];
+            view.copy_to(0, &mut v);
+            return AttrList {
+                len,
+                inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
+                heap: Some(v),
+            };
+        }
+        let mut list = AttrList {
+            len,
+            inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
+            heap: None,
+        };
+        // SAFETY: `len <= INLINE_PAYLOAD`, so `inline` has room for the payload, which the
+        // view holds (validated inside its area); the copy initialises bytes `..len`.
+        unsafe { view.copy_to_raw(list.inline.as_mut_ptr().cast::<u8>(), len) };
+        list
+    }
+
+    #[inline]
+    fn payload(&self) -> &[u8] {
+        match &self.heap {
+            Some(v) => v,
+            // SAFETY: bytes `..len` of `inline` are initialised (`copy_of`, `Clone`).
+            None => unsafe {
+                core::slice::from_raw_parts(self.inline.as_ptr().cast::<u8>(), self.len)
+            },
+        }
+    }
+
+    /// The attributes, in record order (an error once for a malformed list, then the end).
+    #[inline]
+    pub fn iter(&self) -> Attrs<'_> {
+        Attrs {
+            buf: self.payload(),
+            at: COMPLETION_HEAD_LEN,
+            done: false,
+        }
+    }
+
+    /// The well-known attributes, decoded; unknown ids are skipped.
+    #[inline]
+    pub fn known(&self) -> impl Iterator<Item = Result<Known, AttrError>> + '_ {
+        self.iter().known()
+    }
+
+    /// Bytes of the attribute list (the payload after the 16-byte completion).
+    #[inline]
+    pub fn byte_len(&self) -> usize {
+        self.len - COMPLETION_HEAD_LEN
+    }
+
+    /// Whether the record carries no attribute bytes.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.byte_len() == 0
+    }
+}
+
+impl<'a> IntoIterator for &'a AttrList {
+    type Item = Result<Attr<'a>, AttrError>;
+    type IntoIter = Attrs<'a>;
+    #[inline]
+    fn into_iter(self) -> Attrs<'a> {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for AttrList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 #[cfg(not(ring_core_loom))]
 impl RecordView<'_> {
-    /// Reads this record as a completion with attributes.
+    /// Reads this record as a completion with attributes, copied out of the ring with atomic
+    /// loads (a peer that rewrites the record meanwhile can give wrong values, never undefined
+    /// behaviour).
     ///
     /// # Errors
     ///
     /// [`AttrError::NotCompletion`] for another record type; as [`parse_completion`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::attrs::{attr_id, completion_len, AttrWriter, Known};
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    /// use ring_core::Completion;
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// let mut rec = tx.reserve(completion_len(&[8])).unwrap();
+    /// let mut w = AttrWriter::new(&mut rec, Completion::new(7, 512, 0)).unwrap();
+    /// w.push_u64(attr_id::BYTES_TRANSFERRED, 512).unwrap();
+    /// w.finish();
+    /// rec.commit();
+    /// let (c, attrs) = rx.read().unwrap().completion().unwrap();
+    /// assert_eq!(c.user_data, 7);
+    /// assert_eq!(attrs.known().next(), Some(Ok(Known::BytesTransferred(512))));
+    /// ```
     #[inline]
-    pub fn completion(&self) -> Result<(Completion, Attrs<'_>), AttrError> {
+    pub fn completion(&self) -> Result<(Completion, AttrList), AttrError> {
+        self.check_completion()?;
+        let list = AttrList::copy_of(self);
+        let (c, _) = parse_completion(list.payload())?;
+        Ok((c, list))
+    }
+
+    /// Reads this record as a completion with attributes in place, without copying.
+    ///
+    /// # Safety
+    ///
+    /// The attributes borrow memory that other participants map. Honest producers never write
+    /// a record a consumer holds, but a peer that does not follow the protocol (in this process
+    /// or another) could write it while the borrow lives, which would be a data race: call this
+    /// only when every participant that can write the ring's memory is trusted.
+    /// [`Self::completion`] copies and needs no such trust.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Self::completion`].
+    #[inline]
+    pub unsafe fn completion_in_place(&self) -> Result<(Completion, Attrs<'_>), AttrError> {
+        self.check_completion()?;
+        // SAFETY: the caller vouches for every participant (above).
+        parse_completion(unsafe { self.bytes() })
+    }
+
+    #[inline]
+    fn check_completion(&self) -> Result<(), AttrError> {
         if self.record_type() != record_type::COMPLETION {
             return Err(AttrError::NotCompletion {
                 record_type: self.record_type(),
             });
         }
-        parse_completion(self.bytes())
+        if self.len() < COMPLETION_HEAD_LEN {
+            return Err(AttrError::Malformed {
+                offset: 0,
+                reason: "payload shorter than the 16-byte completion",
+            });
+        }
+        Ok(())
     }
 }

@@ -32,7 +32,7 @@ impl<M: Memory> RecordRing<M> {
     /// assert!(!rx.eventfd_prepare().unwrap()); // nothing yet: wait on the descriptor
     /// tx.push(b"x").unwrap(); // wakes: the eventfd becomes readable
     /// rx.eventfd_finish();
-    /// assert_eq!(rx.read().unwrap().bytes(), b"x");
+    /// assert_eq!(rx.read().unwrap().to_vec(), b"x");
     /// ```
     pub fn create_eventfd(&self) -> io::Result<BorrowedFd<'_>> {
         // SAFETY: plain eventfd creation; the result is checked below.

@@ -90,7 +90,7 @@ impl RecordConfig {
     /// }
     /// assert_eq!(ring.counters().overflowed, 4);
     /// for i in 0..8u8 {
-    ///     assert_eq!(rx.read().unwrap().bytes(), &[i; 8]); // in push order
+    ///     assert_eq!(rx.read().unwrap().to_vec(), &[i; 8]); // in push order
     /// }
     /// ```
     pub const fn overflow(mut self, bytes: u32) -> Self {

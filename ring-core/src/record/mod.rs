@@ -22,10 +22,10 @@
 //! let ring = RecordRing::create_heap(RecordConfig::new(4096)).unwrap();
 //! let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
 //! let mut rec = tx.reserve(5).unwrap();
-//! rec.as_mut_slice().copy_from_slice(b"hello");
+//! rec.write(0, b"hello");
 //! rec.commit();
 //! tx.push(b"world!").unwrap();
-//! assert_eq!(rx.read().unwrap().bytes(), b"hello");
+//! assert_eq!(rx.read().unwrap().to_vec(), b"hello");
 //! let mut buf = Vec::new();
 //! rx.pop_into(&mut buf).unwrap();
 //! assert_eq!(buf, b"world!");
@@ -803,17 +803,37 @@ impl<'p> RecordMut<'p> {
     }
 
     /// The payload, to write in place (its previous bytes are unspecified).
+    ///
+    /// # Safety
+    ///
+    /// The slice borrows memory that other participants map. The reservation makes the bytes
+    /// this handle's alone under the protocol, but a peer that does not follow it (a forged
+    /// position, in this process or another) could read or write them while the slice lives,
+    /// which would be a data race: call this only when every participant that can write the
+    /// ring's memory is trusted. [`Self::write`] and [`attrs::AttrWriter`] copy with atomic
+    /// stores and need no such trust.
     #[cfg(not(ring_core_loom))]
     #[inline]
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as in `write`: the bytes are ours and in bounds; the slice borrows `self`,
-        // which cannot be committed while it lives.
+        // which cannot be committed while it lives; the caller vouches for the peers.
         unsafe {
             core::slice::from_raw_parts_mut(
                 self.area().payload(self.resv.pos),
                 self.resv.len as usize,
             )
         }
+    }
+
+    /// A pointer to the first payload byte, for callers that write in place through their own
+    /// means (the C ABI hands it to C code). Writing through it is the caller's `unsafe`: see
+    /// [`Self::as_mut_slice`].
+    #[cfg(not(ring_core_loom))]
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        // SAFETY: the reservation lies inside the area (reserve placed it so); only the
+        // address is computed here.
+        unsafe { self.area().payload(self.resv.pos) }
     }
 
     /// Shrinks the payload to `len` bytes (the bytes given up are returned to the ring, as a
@@ -1116,7 +1136,7 @@ impl RecordConsumer {
     ///     tx.push(&[i; 3]).unwrap();
     /// }
     /// let mut seen = Vec::new();
-    /// assert_eq!(rx.read_batch(10, usize::MAX, |r| seen.push(r.bytes()[0])).unwrap(), 5);
+    /// assert_eq!(rx.read_batch(10, usize::MAX, |r| seen.push(r.to_vec()[0])).unwrap(), 5);
     /// assert_eq!(seen, [0, 1, 2, 3, 4]);
     /// ```
     pub fn read_batch(
@@ -1314,14 +1334,64 @@ impl RecordView<'_> {
         self.pos
     }
 
-    /// The payload, in place. (A hostile peer can change these bytes while you read them;
-    /// honest producers never do: the record is the consumer's until released.)
+    /// The payload, in place.
+    ///
+    /// # Safety
+    ///
+    /// The slice borrows memory that other participants map. Honest producers never write a
+    /// record a consumer holds, but a peer that does not follow the protocol (in this process
+    /// or another) could write it while the slice lives, which would be a data race: call this
+    /// only when every participant that can write the ring's memory is trusted.
+    /// [`Self::copy_to`] and [`Self::to_vec`] copy with atomic loads and need no such trust.
     #[cfg(not(ring_core_loom))]
     #[inline]
-    pub fn bytes(&self) -> &[u8] {
+    pub unsafe fn bytes(&self) -> &[u8] {
         // SAFETY: the consumer validated the record inside the area and holds it until the
-        // view's borrow ends.
+        // view's borrow ends; the caller vouches that no one writes it meanwhile.
         unsafe { core::slice::from_raw_parts(self.payload, self.len as usize) }
+    }
+
+    /// A pointer to the first payload byte, for callers that read in place through their own
+    /// means (the C ABI hands it to C code). Reading through it is the caller's `unsafe`: see
+    /// [`Self::bytes`].
+    #[cfg(not(ring_core_loom))]
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.payload
+    }
+
+    /// Copies the first `n` payload bytes to `dst` (which may be uninitialised).
+    ///
+    /// # Safety
+    ///
+    /// `n <= self.len()`; `dst` is valid for writes of `n` bytes.
+    #[cfg(not(ring_core_loom))]
+    #[inline(always)]
+    pub(crate) unsafe fn copy_to_raw(&self, dst: *mut u8, n: usize) {
+        debug_assert!(n <= self.len as usize);
+        // SAFETY: in bounds of the validated, held record (`n <= len`); `dst` per the caller;
+        // atomic on the shared side; payloads are 8-byte aligned (see `copy_to`).
+        unsafe { crate::sync::bytes::copy_out_aligned(self.payload, dst, n) }
+    }
+
+    /// The payload, copied out with atomic loads (a peer that rewrites the record meanwhile can
+    /// give wrong bytes, never undefined behaviour).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_core::record::{RecordConfig, RecordRing};
+    ///
+    /// let ring = RecordRing::create_heap(RecordConfig::new(256)).unwrap();
+    /// let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    /// tx.push(b"abc").unwrap();
+    /// assert_eq!(rx.read().unwrap().to_vec(), b"abc");
+    /// ```
+    #[inline]
+    pub fn to_vec(&self) -> alloc::vec::Vec<u8> {
+        let mut v = alloc::vec![0; self.len as usize];
+        self.copy_to(0, &mut v);
+        v
     }
 
     /// Copies payload bytes from `at` into `dst`.
@@ -1329,6 +1399,7 @@ impl RecordView<'_> {
     /// # Panics
     ///
     /// If `at + dst.len()` exceeds the payload length.
+    #[inline]
     pub fn copy_to(&self, at: usize, dst: &mut [u8]) {
         assert!(
             at.checked_add(dst.len())
@@ -1339,9 +1410,16 @@ impl RecordView<'_> {
         );
         // SAFETY: in bounds (checked above against a validated length) and held; copied with
         // atomic accesses (a peer writing the record meanwhile gives wrong bytes, no race).
+        // Payloads are 8-byte aligned (records are, and so is their 8-byte header), so a copy
+        // from a multiple of 8 needs no leading bytes.
         #[cfg(not(ring_core_loom))]
         unsafe {
-            crate::sync::bytes::copy_out(self.payload.add(at), dst)
+            let (src, n) = (self.payload.add(at), dst.len());
+            if at % 8 == 0 {
+                crate::sync::bytes::copy_out_aligned(src, dst.as_mut_ptr(), n)
+            } else {
+                crate::sync::bytes::copy_out(src, dst)
+            }
         };
         // SAFETY: as above.
         #[cfg(ring_core_loom)]
