@@ -38,7 +38,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -1156,4 +1156,471 @@ fn packed_spsc(build: Build, wait: bool) {
     assert_eq!(f["head"], format!("0x{head:08x}"), "{out}");
     let c = ring.counters();
     assert_eq!((c.tail, c.head), (head, head), "{c:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The record reader (spec/reader/records_reader.c) taking over from a killed Rust consumer
+// (spec/RECORDS.md, section 7.3)
+
+mod common;
+
+use ring_core::record::attrs::{attr_id, attr_status, completion_len, AttrWriter};
+use ring_core::record::{RecordConfig, RecordConsumer, RecordProducer, RecordRing};
+use ring_core::Region;
+
+/// `spec/reader/records_reader.c`, compiled with the flags the spec names (once per test
+/// binary), or `None` without `gcc`.
+fn records_reader() -> Option<PathBuf> {
+    static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let exe = EXE
+        .get_or_init(|| {
+            match Command::new("gcc").arg("--version").output() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(e) => panic!("running gcc --version: {e}"),
+                Ok(_) => {}
+            }
+            let src =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/reader/records_reader.c");
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-reader");
+            std::fs::create_dir_all(&dir).expect("create the output directory");
+            let tmp = dir.join(format!("records_reader.{}.tmp", std::process::id()));
+            let out = Command::new("gcc")
+                .args([
+                    "-std=c11",
+                    "-O2",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-pedantic",
+                ])
+                .arg(&src)
+                .arg("-o")
+                .arg(&tmp)
+                .output()
+                .expect("run gcc");
+            assert!(
+                out.status.success(),
+                "gcc failed to compile {}:\n{}",
+                src.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let exe = dir.join("records_reader");
+            std::fs::rename(&tmp, &exe).expect("rename the executable into place");
+            Some(exe)
+        })
+        .clone();
+    if exe.is_none() {
+        eprintln!("SKIPPED: gcc not found on PATH; spec/reader/records_reader.c was not run");
+    }
+    exe
+}
+
+/// Producer `p`'s record `seq` as records_reader.c checks it: a completion (`user_data = p <<
+/// 32 | seq`, `result = seq`, `flags = p`) with DURATION_NS = 3 seq, a user attribute of
+/// `seq % 5` bytes and WORKER_CPU = p. `false` when there is no room.
+fn push_record(tx: &mut RecordProducer, p: u32, seq: u32) -> bool {
+    let user = (seq % 5) as usize;
+    let Ok(mut rec) = tx.reserve(completion_len(&[8, user, 4])) else {
+        return false;
+    };
+    let c = Completion::new(u64::from(p) << 32 | u64::from(seq), seq as i32, p);
+    let mut w = AttrWriter::new(&mut rec, c).expect("room for the completion");
+    w.push_u64(attr_id::DURATION_NS, u64::from(seq) * 3)
+        .expect("room");
+    let value: Vec<u8> = (0..user as u32).map(|i| (seq + i) as u8).collect();
+    w.push(0x8001, attr_status::HANDLED, &value).expect("room");
+    w.push_u32(attr_id::WORKER_CPU, p).expect("room");
+    w.finish();
+    rec.commit();
+    true
+}
+
+/// How the Rust consumer dies.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Death {
+    /// SIGKILL inside `read_batch`'s callback for its `die`-th record: the records before it in
+    /// the batch are zeroed, the shared `head` is not stored past them (the state of section
+    /// 7.3), and the record in hand is intact.
+    MidBatch { batch: usize },
+    /// As `MidBatch`, but the first batch takes exactly the records of the data area, so that
+    /// `head` is stored at the end of the data area and the consumer dies in the overflow area.
+    DataThenOverflow { batch: usize },
+    /// SIGKILL while it holds a `RecordRef` (read, not released), every earlier record
+    /// released.
+    HoldingRecord,
+}
+
+/// One takeover scenario.
+#[derive(Copy, Clone, Debug)]
+struct Takeover {
+    mode: Mode,
+    producers: u32,
+    capacity: u32,
+    overflow: u32,
+    initial: u32,
+    /// Records each producer writes before the consumer starts.
+    prefill: u32,
+    /// Records each producer writes in all when it keeps producing (else `prefill`).
+    each: u32,
+    /// The consumer delivers this many records, then dies at the next.
+    die: u64,
+    death: Death,
+    /// The producers stay and write the rest while the C reader runs (each writes one record
+    /// before the reader starts); otherwise they are dropped before it starts.
+    keep_producing: bool,
+}
+
+/// The Rust consumer of a takeover scenario (the `child` test in a child process): attaches to
+/// `/dev/shm/<shm>`, takes the consumer side, checks each producer's order, and kills itself
+/// with SIGKILL as `death` says after `die` records, reporting beforehand what it delivered.
+fn consume_and_die(params: &common::Params) {
+    let region = Region::shm_open(params.get("shm")).expect("shm_open");
+    let ring = RecordRing::attach(region).expect("attach");
+    let mut rx: RecordConsumer = ring.consumer().expect("consumer");
+    let producers = params.num("producers") as usize;
+    let die = params.num("die");
+    let batch = params.num("batch") as usize;
+    let mut first = params.num("first") as usize;
+    let hold = params.get("death") == "hold";
+    let mut next = vec![0u64; producers];
+    let mut got = 0u64;
+    let deadline = Instant::now() + DEADLINE;
+    let report_and_die = |next: &[u64], got: u64| -> ! {
+        let list: Vec<String> = next.iter().map(u64::to_string).collect();
+        common::report("delivered", got);
+        common::report("next", list.join(","));
+        // SAFETY: getpid and kill have no preconditions.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        unreachable!("SIGKILL");
+    };
+    let check = |bytes: &[u8; 8], next: &mut [u64]| {
+        let user_data = u64::from_le_bytes(*bytes);
+        let (p, seq) = ((user_data >> 32) as usize, user_data & 0xffff_ffff);
+        assert!(
+            p < producers && seq == next[p],
+            "record {user_data:#x} out of order"
+        );
+        next[p] += 1;
+    };
+    loop {
+        assert!(Instant::now() < deadline, "the consumer ran out of records");
+        if hold {
+            match rx.read() {
+                Ok(r) => {
+                    if got == die {
+                        // The record is read and not released.
+                        let _held = r;
+                        report_and_die(&next, got);
+                    }
+                    let mut b = [0u8; 8];
+                    r.copy_to(0, &mut b);
+                    check(&b, &mut next);
+                    got += 1;
+                }
+                Err(_) => thread::yield_now(),
+            }
+        } else {
+            let max = if first != 0 { first } else { batch };
+            if let Ok(n) = rx.read_batch(max, usize::MAX, |v| {
+                if got == die {
+                    report_and_die(&next, got);
+                }
+                let mut b = [0u8; 8];
+                v.copy_to(0, &mut b);
+                check(&b, &mut next);
+                got += 1;
+            }) {
+                first -= n.min(first);
+            }
+        }
+    }
+}
+
+#[test]
+fn child() {
+    let Some((role, params)) = common::child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "records_consume_and_die" => consume_and_die(&params),
+        other => panic!("unknown child role {other}"),
+    }
+}
+
+/// A header word of the data area (`overflow`: of the overflow data area) at position `pos`.
+fn header_word(ring: &RecordRing<Region>, overflow: bool, pos: u32) -> u64 {
+    let g = ring.geometry();
+    let (off, cap) = match overflow {
+        false => (g.data_offset as usize, g.capacity),
+        true => (
+            g.overflow_offset.expect("an overflow area") as usize + 128,
+            g.overflow_capacity,
+        ),
+    };
+    // SAFETY: an 8-aligned word inside the mapped data area, read atomically.
+    unsafe {
+        (*(ring.memory().as_ptr().add(off + (pos & (cap - 1)) as usize) as *const AtomicU64))
+            .load(Ordering::Acquire)
+    }
+}
+
+fn takeover(t: Takeover) {
+    let Some(exe) = records_reader() else { return };
+    let name = unique_name("records-takeover");
+    let _guard = ShmGuard::new(&name);
+    let mut cfg = RecordConfig::new(t.capacity)
+        .mode(t.mode)
+        .initial_position(t.initial);
+    if t.overflow != 0 {
+        cfg = cfg.overflow(t.overflow);
+    }
+    let region =
+        Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).expect("shm_create");
+    let ring = RecordRing::create(region, cfg).expect("create");
+    let mut txs: Vec<RecordProducer> = (0..t.producers)
+        .map(|_| ring.producer().expect("producer"))
+        .collect();
+    for seq in 0..t.prefill {
+        for (p, tx) in txs.iter_mut().enumerate() {
+            assert!(
+                push_record(tx, p as u32, seq),
+                "{t:?}: no room for the prefill"
+            );
+        }
+    }
+    if t.overflow != 0 {
+        assert!(ring.counters().overflowed > 0, "{t:?}: the prefill spilled");
+    }
+
+    // The Rust consumer, killed where the scenario says.
+    let data_records = u64::from(t.prefill * t.producers) - ring.counters().overflowed;
+    let (death, batch, first) = match t.death {
+        Death::MidBatch { batch } => ("batch", batch, 0),
+        Death::DataThenOverflow { batch } => ("batch", batch, data_records),
+        Death::HoldingRecord => ("hold", 1, 0),
+    };
+    let mut peer = common::Peer::spawn(
+        "records_consume_and_die",
+        &[
+            ("producers", t.producers.to_string()),
+            ("die", t.die.to_string()),
+            ("batch", batch.to_string()),
+            ("first", first.to_string()),
+            ("death", death.to_string()),
+        ],
+        &common::Transport::Shm(&name),
+    );
+    let dead_pid = peer.pid();
+    assert_eq!(peer.expect("delivered"), t.die.to_string(), "{t:?}");
+    let from: Vec<u64> = peer
+        .expect("next")
+        .split(',')
+        .map(|s| s.parse().expect("a number"))
+        .collect();
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = peer.poll() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{t:?}: the consumer did not die");
+        thread::sleep(Duration::from_millis(2));
+    };
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{t:?}");
+    }
+    assert_eq!(from.iter().sum::<u64>(), t.die, "{t:?}");
+
+    // The state the dead consumer left: its claim, and (mid-batch, with records zeroed
+    // before the one in hand) a zero word at the shared head of the area it was reading.
+    let c = ring.counters();
+    let claim = {
+        let cons = ring.geometry().consumer_offset as usize;
+        // SAFETY: the consumer line's claim word, inside the mapped region, read atomically.
+        unsafe {
+            (*(ring.memory().as_ptr().add(cons + 4) as *const AtomicU32)).load(Ordering::Acquire)
+        }
+    };
+    assert_eq!(claim, dead_pid, "{t:?}: the dead consumer's claim is left");
+    let mut zeroed = false;
+    if let Death::MidBatch { batch } | Death::DataThenOverflow { batch } = t.death {
+        if t.die % batch as u64 != 0 {
+            // Records released but `head` not stored: in the data area, or in the overflow
+            // area when the data area was drained.
+            zeroed = header_word(&ring, false, c.head) == 0
+                && (c.head != c.tail || t.mode == Mode::Mpsc)
+                || (t.overflow != 0 && header_word(&ring, true, c.overflow_head) == 0);
+            assert!(zeroed, "{t:?}: no zeroed record at the shared head: {c:?}");
+        }
+    }
+
+    // The C reader takes over and drains the rest.
+    let each = if t.keep_producing { t.each } else { t.prefill };
+    let remaining = u64::from(each) * u64::from(t.producers) - t.die;
+    let from_arg = from
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    if t.keep_producing {
+        // Each producer reserves once more first, so that no intent of a live producer still
+        // covers a record the dead consumer zeroed (section 7.3: such a word reads as pending
+        // until its producer reserves again).
+        for (p, tx) in txs.iter_mut().enumerate() {
+            assert!(push_record(tx, p as u32, t.prefill), "{t:?}: no room");
+        }
+    } else {
+        // Gone: their records freed (intents cleared); what they wrote is all there is.
+        txs.clear();
+    }
+    let args = [
+        name.clone(),
+        remaining.to_string(),
+        t.producers.to_string(),
+        "--timeout=30".to_string(),
+        format!("--from={from_arg}"),
+    ];
+    let reader = Reader::spawn(&exe, &args);
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        for (p, mut tx) in txs.drain(..).enumerate() {
+            let stop = &stop;
+            s.spawn(move || {
+                for seq in t.prefill + 1..t.each {
+                    while !push_record(&mut tx, p as u32, seq) {
+                        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                            return;
+                        }
+                        thread::yield_now();
+                    }
+                }
+            });
+        }
+    });
+    stop.store(true, Ordering::Relaxed);
+    let out = reader.finish(Instant::now() + DEADLINE);
+    assert_eq!(out.code(), Some(0), "{t:?} (zeroed words {zeroed}): {out}");
+    assert!(
+        out.stderr
+            .contains(&format!("took over the claim of dead process {dead_pid}")),
+        "{t:?}: {out}"
+    );
+    // Every record once: the dead consumer delivered each producer's 0..from[p] in order, the
+    // reader from[p]..each in order and nothing more.
+    let c = ring.counters();
+    let mut want = format!("records {remaining} head {}", c.tail);
+    for p in 0..t.producers {
+        want.push_str(&format!(" p{p}={each}"));
+    }
+    if t.overflow != 0 {
+        want.push_str(" overflow ");
+    }
+    let line = out.stdout.trim();
+    assert!(line.starts_with(&want), "{t:?}: want {want:?}: {out}");
+    if t.overflow != 0 {
+        assert!(
+            line.ends_with(&format!(" ohead {}", c.overflow_tail)),
+            "{t:?}: {out}"
+        );
+        assert_eq!(c.overflow_head, c.overflow_tail, "{t:?}");
+    }
+    assert_eq!((c.head, claim_after(&ring)), (c.tail, 0), "{t:?}");
+}
+
+fn claim_after(ring: &RecordRing<Region>) -> u32 {
+    let cons = ring.geometry().consumer_offset as usize;
+    // SAFETY: the consumer line's claim word, inside the mapped region, read atomically.
+    unsafe { (*(ring.memory().as_ptr().add(cons + 4) as *const AtomicU32)).load(Ordering::Acquire) }
+}
+
+/// Records of the pattern are 48 or 56 bytes: 4096 bytes hold at least 73 of them.
+const TAKEOVER: Takeover = Takeover {
+    mode: Mode::Mpsc,
+    producers: 2,
+    capacity: 4096,
+    overflow: 0,
+    // Offset 3096: the 18th record or so needs a padding record before it.
+    initial: 0u32.wrapping_sub(1000),
+    prefill: 30,
+    each: 3_000,
+    die: 40,
+    death: Death::MidBatch { batch: 64 },
+    keep_producing: false,
+};
+
+/// A Rust MPSC consumer killed in the middle of a batch, after zeroing 40 records (and a
+/// padding record at the end of the data area) without storing `head`: the C reader takes the
+/// dead claim over, steps over the zero words (7.3), and delivers every other record once,
+/// with the producers gone or still writing.
+#[test]
+fn record_reader_takes_over_from_a_consumer_killed_mid_batch() {
+    takeover(TAKEOVER);
+    takeover(Takeover {
+        keep_producing: true,
+        ..TAKEOVER
+    });
+    // A batch stored once (16 records), then 8 zeroed records.
+    takeover(Takeover {
+        die: 24,
+        death: Death::MidBatch { batch: 16 },
+        keep_producing: true,
+        ..TAKEOVER
+    });
+}
+
+/// Killed while holding a record it had read and not released: the reader delivers that record
+/// (the dead consumer never counted it), and every other record once.
+#[test]
+fn record_reader_takes_over_from_a_consumer_killed_holding_a_record() {
+    takeover(Takeover {
+        death: Death::HoldingRecord,
+        ..TAKEOVER
+    });
+    takeover(Takeover {
+        death: Death::HoldingRecord,
+        keep_producing: true,
+        ..TAKEOVER
+    });
+}
+
+/// The overflow area (zeroed on release in every mode): a consumer killed in the middle of a
+/// batch of spilled records, in MPSC and SPSC rings, after a batch that ended at the end of the
+/// data area (an SPSC consumer does not zero the data area: records it read there and did not
+/// release are delivered again, LAYOUT.md section 11), and in MPSC also with data area records
+/// zeroed in the same batch.
+///
+/// Not run: an MPSC ring whose producers keep producing. The dead consumer zeroed their last
+/// data-area records; while the overflow area is active they reserve only there, so their
+/// data-area intents keep covering those zero words, which any successor (Rust or C) then
+/// reads as pending, and the overflow area is never drained (spec/RECORDS.md, 7.3, limits).
+#[test]
+fn record_reader_takes_over_in_the_overflow_area() {
+    for (mode, producers) in [(Mode::Mpsc, 2), (Mode::Spsc, 1)] {
+        // 1024 + 2048 bytes: each producer's 40 records (80 in MPSC) fill the data area and
+        // spill; the consumer dies inside the overflow area.
+        let t = Takeover {
+            mode,
+            producers,
+            capacity: 1024,
+            overflow: 4096,
+            initial: 0u32.wrapping_sub(512),
+            prefill: 80 / producers,
+            die: 50,
+            death: Death::DataThenOverflow { batch: 64 },
+            ..TAKEOVER
+        };
+        takeover(t);
+        if mode == Mode::Mpsc {
+            takeover(Takeover {
+                death: Death::MidBatch { batch: 64 },
+                ..t
+            });
+        }
+        if mode == Mode::Spsc {
+            takeover(Takeover {
+                keep_producing: true,
+                ..t
+            });
+        }
+    }
 }

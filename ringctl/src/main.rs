@@ -12,7 +12,8 @@
 //! it `O_RDONLY`, map it `PROT_READ` and only load (ring_core::inspect). NAME is a name under
 //! /dev/shm (as given to `shm_open`, with or without the leading `/`), a file name on a
 //! hugetlbfs mount, or a path. Record rings (spec/RECORDS.md) are listed, inspected and
-//! watched too (capacities and positions in bytes); `repair` refuses them.
+//! watched too (capacities and positions in bytes), and repaired (recovery of dead producers,
+//! dead claims, dead sleepers).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

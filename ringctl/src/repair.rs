@@ -11,6 +11,14 @@
 //!   release amount to (the next producer starts from the shared tail, recovering it from the
 //!   lap tags in SPMC, whether the word was free or dead). No producer handle is made, so
 //!   nothing a producer does when its handle drops happens here.
+//! - **Record rings** (spec/RECORDS.md): the same four repairs through `RecordRing`:
+//!   [`RecordRing::recover`] for records dead producers reserved and never committed (MPSC
+//!   rings, and the overflow area of SPSC rings that have one; an SPSC data area never holds
+//!   one), a consumer handle for a dead consumer claim, a compare-and-swap for a dead SPSC
+//!   producer claim (after recovery, which the successor of that claim would otherwise run),
+//!   and the waiter count. Recovery cannot apply to an SPSC ring without an overflow area (no
+//!   producer records, and nothing a dead producer leaves pending there): only its claims are
+//!   repaired.
 //! - **The waiter count of dead sleepers**: the wait line's `waiters` word counts sleepers
 //!   without naming them (spec/PROTOCOL.md, 19.8: a consumer killed while asleep leaves it one
 //!   too high, and every producer then makes a wake-up system call per publication). Only in
@@ -22,7 +30,9 @@
 use crate::report::mode_name;
 use ring_core::inspect::owner_alive;
 use ring_core::layout::entry_format;
-use ring_core::{Completion, Entry, Memory, RecoverError, Region, Ring};
+use ring_core::record::layout::RecordProducerLine;
+use ring_core::record::RecordRing;
+use ring_core::{Completion, Entry, Memory, Mode, RecoverError, Region, Ring};
 use serde::Serialize;
 use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
@@ -64,13 +74,6 @@ pub fn repair(path: &Path) -> Result<RepairReport, String> {
     let view = ring_core::inspect::inspect(&ro)
         .map_err(|e| format!("{}: not a valid ring: {e}", path.display()))?;
     let h = *view.header();
-    if view.records().is_some() {
-        return Err(format!(
-            "{}: a record ring: ringctl repair does not handle record rings yet (a record \
-             consumer's blocking calls, or RecordRing::recover, recover dead producers)",
-            path.display()
-        ));
-    }
     if view.unknown_incompat() != 0 {
         return Err(format!(
             "{}: incompat bits {:#x} are unknown to this ringctl's ring-core: refusing to write",
@@ -83,6 +86,9 @@ pub fn repair(path: &Path) -> Result<RepairReport, String> {
         mode: mode_name(h.mode),
         ..Default::default()
     };
+    if view.records().is_some() {
+        return repair_records(region, report);
+    }
     let (fmt, size, align) = (h.entry_format, h.entry_size, h.entry_align);
     macro_rules! try_types {
         ($($t:ty),* $(,)?) => {
@@ -225,6 +231,122 @@ fn repair_typed<T: Entry>(
                     .notes
                     .push(format!("could not take the consumer claim: {e}")),
             }
+        }
+    }
+    if report.actions.is_empty() {
+        report.notes.push("nothing to repair".into());
+    }
+    Ok(report)
+}
+
+/// `repair` of a record ring (spec/RECORDS.md): recovery of dead producers (7.2, 13.5), the
+/// claims of dead single participants, the waiter count of dead sleepers.
+fn repair_records(region: Region, mut report: RepairReport) -> Result<RepairReport, String> {
+    let path = report.path.clone();
+    let ring = RecordRing::attach(region).map_err(|e| format!("{path}: cannot attach: {e}"))?;
+    let geo = *ring.geometry();
+    let base = ring.memory().as_ptr();
+    // SAFETY: attach validated the record producer line and the consumer line inside the
+    // mapped region (128-byte aligned, of their lengths); `ring` keeps the mapping alive for
+    // as long as these references are used (this function); both structs are all atomics.
+    let (prod, cons) = unsafe {
+        (
+            &*(base.add(geo.producer_offset as usize) as *const RecordProducerLine),
+            &*(base.add(geo.consumer_offset as usize) as *const ring_core::layout::ConsumerLine),
+        )
+    };
+    // SAFETY: as above, for the wait line when attach found one.
+    let wait = geo
+        .wait_offset
+        .map(|o| unsafe { &*(base.add(o as usize) as *const ring_core::layout::WaitLine) });
+
+    // Producer side: recovery first (an SPSC producer's successor would run it before its
+    // first reservation), then the SPSC producer claim.
+    let recoverable = geo.mode == Mode::Mpsc || geo.overflow_capacity != 0;
+    if recoverable {
+        let what = if geo.mode == Mode::Mpsc {
+            "recovery ran"
+        } else {
+            "overflow recovery ran"
+        };
+        match ring.recover() {
+            Ok(r) => report.actions.push(format!(
+                "{what}: {} records reserved by dead producers and never committed, committed \
+                 as discarded; {} producer records of dead processes freed",
+                r.positions, r.records
+            )),
+            Err(RecoverError::NoRecords) => report
+                .notes
+                .push("no producer records: records of dead producers cannot be recovered".into()),
+            Err(e) => report.notes.push(format!("recovery did not run: {e}")),
+        }
+    } else {
+        report.notes.push(
+            "an SPSC record ring without an overflow area: no producer records, and a dead \
+             producer leaves nothing pending (its tail moves only when a record is committed), \
+             so there is nothing to recover"
+                .into(),
+        );
+    }
+    if geo.mode == Mode::Spsc {
+        let owner = prod.owner.load(Acquire);
+        if owner != 0 && !owner_alive(owner, 0) {
+            match prod.owner.compare_exchange(owner, 0, AcqRel, Relaxed) {
+                Ok(_) => report.actions.push(format!(
+                    "released the producer claim of dead process {owner}"
+                )),
+                Err(now) => report.notes.push(format!(
+                    "the producer claim changed from {owner} to {now} meanwhile; left alone"
+                )),
+            }
+        } else if owner != 0 {
+            report
+                .notes
+                .push(format!("producer claim held by live process {owner}"));
+        }
+    }
+
+    // Consumer side (a single consumer in both modes).
+    let owner = cons.owner.load(Acquire);
+    let dead_claim = owner != 0 && !owner_alive(owner, 0);
+    let waiters = wait.map_or(0, |w| w.waiters.load(Acquire));
+    if owner != 0 && !dead_claim {
+        report.notes.push(format!(
+            "consumer claim held by live process {owner}: left alone{}",
+            if waiters != 0 {
+                " (and so is the waiter count: that consumer may be asleep)"
+            } else {
+                ""
+            }
+        ));
+    } else if dead_claim || waiters != 0 {
+        match ring.consumer() {
+            Ok(consumer) => {
+                if dead_claim {
+                    report.actions.push(format!(
+                        "took over the consumer claim of dead process {owner} and released it \
+                         (the next consumer steps over records it had released without storing \
+                         head, RECORDS.md 7.3)"
+                    ));
+                }
+                // This process holds the only consumer claim: every announcement left in
+                // `waiters` belongs to a consumer that is gone.
+                if let Some(w) = wait {
+                    let old = w.waiters.swap(0, AcqRel);
+                    if old != 0 {
+                        report.actions.push(format!(
+                            "reset the waiter count of dead sleepers: {} on the futex, {} on an \
+                             eventfd, now 0",
+                            old & 0xffff,
+                            old >> 16
+                        ));
+                    }
+                }
+                drop(consumer);
+            }
+            Err(e) => report
+                .notes
+                .push(format!("could not take the consumer claim: {e}")),
         }
     }
     if report.actions.is_empty() {

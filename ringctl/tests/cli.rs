@@ -138,6 +138,27 @@ fn child() {
             ready();
             let _ = rx.wait(1, Some(DEADLINE));
         }
+        // Attaches to a record ring, takes the consumer claim and a producer (in SPSC rings:
+        // the producer claim), commits `before` (SPSC: records until one spills into the
+        // overflow area), and keeps a record reserved and uncommitted.
+        "hold-records" => {
+            use ring_core::record::RecordRing;
+            let ring = RecordRing::attach(ring_core::Region::shm_open(name).unwrap()).unwrap();
+            let rx = ring.consumer().unwrap();
+            let mut tx = ring.producer().unwrap();
+            tx.push(b"before").unwrap();
+            if ring.mode() == Mode::Spsc {
+                while ring.counters().overflowed == 0 {
+                    tx.push(b"before").unwrap();
+                }
+            }
+            let mut rec = tx.reserve(12).unwrap();
+            rec.write(0, b"never"); // a partly written record
+            ready();
+            std::thread::sleep(DEADLINE);
+            rec.commit();
+            drop(rx);
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -630,7 +651,7 @@ fn list_and_inspect_find_rings_on_hugetlbfs() {
 
 /// Record rings (spec/RECORDS.md) are inspected, listed and watched read-only: positions,
 /// fill and the overflow area in bytes, the record producer line's claim and reservation
-/// count, the counters; `repair` refuses them.
+/// count, the counters; `repair` leaves them alone while their participants live.
 #[test]
 fn record_rings_are_inspected_read_only() {
     use ring_core::record::{RecordConfig, RecordRing};
@@ -715,13 +736,137 @@ fn record_rings_are_inspected_read_only() {
             "2",
         ]);
         assert!(w.lines().count() >= 1, "{w}");
-        let out = ringctl_in(&["repair", &name], "");
-        assert!(!out.status.success());
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("record ring"),
-            "{out:?}"
-        );
         assert_eq!(digest(&name), before, "{mode:?}: ringctl wrote to the ring");
+        // `repair` with every participant alive: recovery finds nothing, the live claims are
+        // left alone, and the records and positions are as they were.
+        let text = ringctl(&["repair", &name]);
+        assert!(
+            text.contains("0 records reserved by dead producers"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("consumer claim held by live process {me}")),
+            "{text}"
+        );
+        if mode == Mode::Spsc {
+            assert!(
+                text.contains(&format!("producer claim held by live process {me}")),
+                "{text}"
+            );
+        }
+        assert_eq!(ring.counters(), c, "{mode:?}");
         drop((tx, rx, ring));
+    }
+}
+
+/// A record ring (spec/RECORDS.md) whose producer was killed in the middle of a record, and
+/// whose consumer was killed too: `repair` commits the dead producer's record as discarded,
+/// frees its producer record (MPSC) or gives back its claim (SPSC), takes the dead consumer
+/// claim over, and the ring delivers the rest. A live producer's uncommitted record (MPSC) is
+/// left alone by this and a second repair, and delivered once it commits.
+#[test]
+fn repair_recovers_record_rings_whose_producer_was_killed_mid_record() {
+    use ring_core::record::{ReadError, RecordConfig, RecordRing};
+    for mode in [Mode::Mpsc, Mode::Spsc] {
+        let mut files = Files::default();
+        let name = files.add(&unique(&format!("records-repair-{mode:?}")));
+        let cfg = RecordConfig::new(256)
+            .mode(mode)
+            .overflow(256)
+            .initial_position(0u32.wrapping_sub(64));
+        let region =
+            ring_core::Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600)
+                .unwrap();
+        let ring = RecordRing::create(region, cfg).unwrap();
+        let peer = Peer::spawn("hold-records", &name);
+        // MPSC: a record committed behind the dead one, and a live producer's record reserved
+        // and not committed behind that.
+        let mut live = (mode == Mode::Mpsc).then(|| ring.producer().unwrap());
+        if let Some(tx) = live.as_mut() {
+            tx.push(b"after").unwrap();
+        }
+        let mut held = live.as_mut().map(|tx| tx.reserve(4).unwrap());
+        let child = peer.kill();
+        let pending = |ring: &RecordRing<ring_core::Region>| {
+            let c = ring.counters();
+            (
+                c.tail.wrapping_sub(c.head),
+                c.overflow_tail.wrapping_sub(c.overflow_head),
+            )
+        };
+        let before = pending(&ring);
+
+        let text = ringctl(&["repair", &name]);
+        let what = match mode {
+            Mode::Mpsc => "recovery ran",
+            _ => "overflow recovery ran",
+        };
+        assert!(
+            text.contains(&format!(
+                "{what}: 1 records reserved by dead producers and never committed, committed \
+                 as discarded; {} producer records of dead processes freed",
+                u32::from(mode == Mode::Mpsc) + u32::from(mode == Mode::Spsc)
+            )),
+            "{mode:?}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "took over the consumer claim of dead process {child}"
+            )),
+            "{mode:?}: {text}"
+        );
+        if mode == Mode::Spsc {
+            assert!(
+                text.contains(&format!(
+                    "released the producer claim of dead process {child}"
+                )),
+                "{mode:?}: {text}"
+            );
+        }
+        // Only the claims, the dead record's header and the counters changed: every byte is
+        // still reserved (nothing consumed).
+        assert_eq!(pending(&ring), before, "{mode:?}");
+        let v = json(&["inspect", &name]);
+        assert_eq!(v["consumer"]["claim"], Value::Null, "{mode:?}");
+        assert_eq!(v["producer"]["discarded"], 1, "{mode:?}");
+
+        // The ring flows: every committed record, the dead one's skipped.
+        let mut rx = ring.consumer().unwrap();
+        let mut got = Vec::new();
+        loop {
+            match rx.read() {
+                Ok(r) => got.push(r.bytes().to_vec()),
+                Err(ReadError::Empty) => break,
+                Err(ReadError::Pending { .. }) if held.is_some() => break,
+                Err(e) => panic!("{mode:?}: {e:?} after {got:?}"),
+            }
+        }
+        assert!(got.iter().all(|r| r != b"never\0\0\0\0\0\0\0"), "{mode:?}");
+        match mode {
+            Mode::Mpsc => assert_eq!(got, [b"before".to_vec(), b"after".to_vec()]),
+            _ => {
+                assert!(
+                    got.len() >= 2 && got.iter().all(|r| r == b"before"),
+                    "{got:?}"
+                );
+                // The producer side is free again and the ring takes new records.
+                let mut tx = ring.producer().unwrap();
+                tx.push(b"new").unwrap();
+                assert_eq!(rx.read().unwrap().bytes(), b"new");
+            }
+        }
+        let held = held.take();
+        if let Some(mut rec) = held {
+            // The live producer's record is still pending: a second repair leaves it too.
+            assert!(matches!(rx.read(), Err(ReadError::Pending { .. })));
+            drop(rx);
+            let text = ringctl(&["repair", &name]);
+            assert!(text.contains("0 records reserved"), "{text}");
+            rec.write(0, b"live");
+            rec.commit();
+            let mut rx = ring.consumer().unwrap();
+            assert_eq!(rx.read().unwrap().bytes(), b"live");
+            assert!(matches!(rx.read(), Err(ReadError::Empty)));
+        }
     }
 }

@@ -3,16 +3,26 @@
  * header and lines of spec/LAYOUT.md), written from the spec alone: no ring-ffi, no Rust. The
  * test ring-core/tests/records.rs (`c_reader_consumes_records_across_processes`) compiles it
  * with `gcc -std=c11 -O2 -Wall -Wextra -Werror -pedantic` and runs it against record rings that
- * ring-core creates under /dev/shm.
+ * ring-core creates under /dev/shm; ring-core/tests/c_reader.rs (`record_reader_takes_over_*`)
+ * runs it as the successor of a Rust consumer killed with SIGKILL (section 7.3).
  *
  * What it implements:
  *   - attach: LAYOUT.md checks 1-5, 7, 14-17 and RECORDS.md section 3.2 (R6, R6b, R8-R13, the
  *     block lengths of rows 0-5, `overflow_capacity`), keeping private copies of the
  *     capacities and the offsets;
- *   - the consumer claim word (LAYOUT.md section 11, without takeover of a dead holder: a
- *     held claim is refused) and the start checks of sections 3.2 and 13.1;
+ *   - the consumer claim word (LAYOUT.md section 11: at most 4 compare-and-swaps, taking over
+ *     the claim of a dead or zombie holder, refusing a live one) and the start checks of
+ *     sections 3.2 and 13.1, from the shared positions a dead predecessor left;
  *   - RC1-RC3 (SPSC) and MC1-MC3 (MPSC, with zeroing of released records), skipping padding
  *     and discarded records, validating every header as section 6.1 says;
+ *   - section 7.3, a predecessor that died between zeroing and storing `head`: at a zero
+ *     header word below the producer position, in a ring with producer records, the intents
+ *     of every record with an owner are read (the overflow intents in the overflow area); if
+ *     none covers the word and it still reads 0, it is released space and the reader steps
+ *     over it, 8 bytes at a time;
+ *   - its own releases in the order section 7.3 recommends, so that a successor of this
+ *     reader never finds a partly zeroed record it cannot pass: the header word first marked
+ *     DISCARD, then the other words zeroed, the header word last, then `head`;
  *   - the overflow area (section 13, `INCOMPAT_RECORD_OVERFLOW`): RO5 (the overflow area is
  *     read only when the data area reads empty, and an overflow record is delivered only
  *     while the data area is empty in the strong sense), RO6 (zero, then store the overflow
@@ -21,11 +31,18 @@
  *   - completion records (section 9): the 16-byte completion and the attribute list, skipping
  *     unknown ids.
  *
- * It does not produce, sleep (it polls with sched_yield) or recover, and it does not step
- * over zero words a dead predecessor consumer released (section 7.3): it starts from a
- * consumer line that no consumer left in the middle of a release.
+ * It does not produce, sleep (it polls with sched_yield), or run the recovery of dead
+ * producers (section 7.2, RR3-RR5): a record a dead producer reserved stays pending until a
+ * Rust participant (or `ringctl repair`) recovers it. Section 7.3's limits hold for it as for
+ * any consumer: a predecessor that died in the middle of zeroing one record with the header
+ * word first (the reference's order) leaves words it reports as an invalid header, and a zero
+ * word that a live producer's old intent still covers reads as pending until that producer
+ * reserves again or drops its handle.
  *
  * Usage: records_reader <shm-name> <count> <producers> [--timeout=<seconds>]
+ *                       [--from=<s0>,<s1>,...]
+ *   --from: each producer's first expected seq (default 0): a reader that takes over from a
+ *   dead consumer is told what the dead one delivered.
  *
  * Records: producer p's record number seq (both from 0) is a completion record (type 3) with
  *   user_data = p << 32 | seq, result = (int32_t)seq, flags = p,
@@ -40,9 +57,11 @@
  */
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,6 +130,7 @@ struct lane {
     uint32_t head;      /* private position: the next byte to read */
     uint32_t stored;    /* the last value stored into *head_word */
     uint32_t tail;      /* the last validated producer position */
+    int overflow;       /* the overflow lane: section 7.3 reads the records' overflow intents */
 };
 
 struct ring {
@@ -121,6 +141,16 @@ struct ring {
     int has_ovf;
     struct lane o;       /* the overflow area, when has_ovf */
 };
+
+/* Producer records (LAYOUT.md section 14.2), when INCOMPAT_PRODUCERS: what section 7.3 reads
+ * to tell a reservation from space a dead consumer released. */
+static uint8_t *records;  /* the first record (row 5 + 128) */
+static uint32_t nrecords; /* producer_slots */
+#define R_OWNER 0
+#define R_RING_START 16
+#define R_RING_LEN 20
+#define R_OVERFLOW_START 24
+#define R_OVERFLOW_LEN 28
 
 /* Attach (RECORDS.md 3.2). Returns 0 or prints the failed check and returns -1. */
 static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
@@ -203,6 +233,11 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
         r->o.multi = 1;
         r->o.tail_word = base + off[3];
         r->o.head_word = base + off[3] + 8;
+        r->o.overflow = 1;
+    }
+    if (incompat & INCOMPAT_PRODUCERS) {
+        records = base + off[5] + 128;
+        nrecords = slots;
     }
     return 0;
 #undef REFUSE
@@ -219,6 +254,40 @@ static uint64_t header_at(const struct lane *l, uint32_t p) {
 }
 
 static uint32_t rsize(uint32_t len) { return 8u + ((len + 7u) & ~7u); }
+
+/* Section 7.3: whether the zero word at `h` (below the validated producer position) is space a
+ * dead consumer released rather than a reservation. Every reserver stores its intent (length,
+ * then start, Release) before the compare-and-swap that our Acquire load of the producer
+ * position saw, and changes it only after committing: so if no record with an owner has an
+ * intent covering `h` (start, then length, then owner, Acquire each) and the word still reads
+ * 0 afterwards, nobody reserved it. Without producer records a zero word stays pending. */
+static int released_word(const struct lane *l, uint32_t h) {
+    if (!records) return 0;
+    for (uint32_t i = 0; i < nrecords; i++) {
+        uint8_t *rec = records + 128ull * i;
+        uint32_t start = atomic_load_explicit(
+            (_Atomic uint32_t *)(void *)(rec + (l->overflow ? R_OVERFLOW_START : R_RING_START)),
+            memory_order_acquire);
+        uint32_t len = atomic_load_explicit(
+            (_Atomic uint32_t *)(void *)(rec + (l->overflow ? R_OVERFLOW_LEN : R_RING_LEN)),
+            memory_order_acquire);
+        uint32_t owner = atomic_load_explicit((_Atomic uint32_t *)(void *)(rec + R_OWNER),
+                                              memory_order_acquire);
+        if (owner != 0 && (uint32_t)(h - start) < len) return 0;
+    }
+    return header_at(l, h) == 0;
+}
+
+/* MC3/RO6, one record at `p` of `size` bytes with header word `w`, in the order section 7.3
+ * recommends: the header marked DISCARD (a successor that finds the record partly zeroed skips
+ * it by its size instead of delivering it again), the other words zeroed, the header word
+ * last. Relaxed atomic stores: the caller's Release store of `head` publishes them. */
+static void zero_record(struct lane *l, uint32_t p, uint32_t size, uint64_t w) {
+    _Atomic uint64_t *at = (_Atomic uint64_t *)(void *)(l->data + (p & l->mask));
+    if (size > 8 && !(w & DISCARD)) atomic_store_explicit(at, w | DISCARD, memory_order_relaxed);
+    for (uint32_t k = 1; k < size / 8; k++) atomic_store_explicit(at + k, 0, memory_order_relaxed);
+    atomic_store_explicit(at, 0, memory_order_relaxed);
+}
 
 /* The start checks (sections 3.2 and 13.1): head, then the producer position (Acquire),
  * at most `cap` apart, both multiples of 8. */
@@ -237,9 +306,12 @@ enum next { GOT, EMPTY, PENDING, BAD };
 /* RC1/RC2 (MC1/MC2): find the next deliverable record at the lane's private head, skipping
  * padding and discarded records (zeroing them under the MPSC rules). */
 static enum next next_record(struct lane *l, const char *area, uint32_t *len, uint32_t *type) {
+    int reloads = 0;
     for (;;) {
         uint32_t h = l->head;
         if (h == l->tail) {
+            /* RC2's bound: at most two reloads of the producer position per call. */
+            if (reloads++ == 2) return EMPTY;
             uint32_t t = tail_pos(l);
             if ((uint32_t)(t - h) > l->cap || t % 8) {
                 fprintf(stderr, "%s: positions out of range: tail %u head %u\n", area, t, h);
@@ -252,8 +324,14 @@ static enum next next_record(struct lane *l, const char *area, uint32_t *len, ui
         /* Pending (sections 7 and 7.2): nothing written yet, BUSY for this position, or a
          * header left at this offset for an earlier lap. */
         if (l->multi && (w == 0 || ((uint32_t)w == h && (w & BUSY)) ||
-                         ((uint32_t)w != h && ((h - (uint32_t)w) & l->mask) == 0)))
+                         ((uint32_t)w != h && ((h - (uint32_t)w) & l->mask) == 0))) {
+            if (w == 0 && released_word(l, h)) {
+                /* Section 7.3: zeroed by a consumer that died before storing `head`. */
+                l->head = h + 8;
+                continue;
+            }
             return PENDING;
+        }
         uint32_t ln = (uint32_t)(w >> LEN_SHIFT) & 0xffffffu;
         uint32_t ty = (uint32_t)((w >> TYPE_SHIFT) & TYPE_MASK);
         uint32_t s = rsize(ln), o = h & l->mask;
@@ -263,7 +341,7 @@ static enum next next_record(struct lane *l, const char *area, uint32_t *len, ui
             return BAD;
         }
         if (ty == T_PAD || (w & DISCARD)) {
-            if (l->multi) memset(l->data + o, 0, ty == T_PAD ? 8 : s);
+            if (l->multi) zero_record(l, h, ty == T_PAD ? 8 : s, w);
             l->head = h + s;
             continue;
         }
@@ -366,6 +444,47 @@ static int check(const uint8_t *b, uint32_t len, uint64_t *next, uint32_t produc
     return (int)p;
 }
 
+/* LAYOUT.md section 11, "alive or dead": a token above 2^31 - 1 is no process; kill(pid, 0)
+ * failing with ESRCH means gone; a zombie (state Z or X in /proc/<pid>/stat, the first field
+ * after the last ')') is dead too. */
+static int alive(uint32_t pid) {
+    if (pid > 0x7fffffffu) return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *paren = strrchr(buf, ')');
+    if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X')) return 0;
+    return 1;
+}
+
+/* Takes the consumer claim word (LAYOUT.md section 11): at most 4 compare-and-swaps, starting
+ * from 0; a dead holder's token is replaced (takeover), a live one (or our own) refuses. */
+static int claim(uint8_t *owner_word, uint32_t me) {
+    _Atomic uint32_t *w = (_Atomic uint32_t *)(void *)owner_word;
+    uint32_t expect = 0;
+    for (int i = 0; i < 4; i++) {
+        uint32_t cur = expect;
+        if (atomic_compare_exchange_strong_explicit(w, &cur, me, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            if (expect != 0) fprintf(stderr, "took over the claim of dead process %u\n", expect);
+            return 0;
+        }
+        if (cur != 0 && (cur == me || alive(cur))) {
+            fprintf(stderr, "consumer claim held by %u\n", cur);
+            return -1;
+        }
+        expect = cur; /* free again (0) or a dead holder: try once more */
+    }
+    fprintf(stderr, "consumer claim held by %u\n",
+            atomic_load_explicit(w, memory_order_acquire));
+    return -1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: records_reader <shm-name> <count> <producers> [--timeout=s]\n");
@@ -374,8 +493,22 @@ int main(int argc, char **argv) {
     uint64_t count = strtoull(argv[2], NULL, 10);
     uint32_t producers = (uint32_t)strtoul(argv[3], NULL, 10);
     double timeout = 60;
-    if (argc > 4 && strncmp(argv[4], "--timeout=", 10) == 0) timeout = atof(argv[4] + 10);
+    uint64_t next[64] = {0};
     if (producers == 0 || producers > 64) return 2;
+    for (int i = 4; i < argc; i++) {
+        if (strncmp(argv[i], "--timeout=", 10) == 0) {
+            timeout = atof(argv[i] + 10);
+        } else if (strncmp(argv[i], "--from=", 7) == 0) {
+            char *s = argv[i] + 7;
+            for (uint32_t p = 0; p < producers; p++) {
+                next[p] = strtoull(s, &s, 10);
+                if (*s == ',') s++;
+            }
+        } else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
     char path[512];
     snprintf(path, sizeof path, "/dev/shm/%s", argv[1]);
     int fd = open(path, O_RDWR);
@@ -386,13 +519,8 @@ int main(int argc, char **argv) {
     if (base == MAP_FAILED) { perror("mmap"); return 2; }
     struct ring r;
     if (attach(&r, base, (uint64_t)st.st_size) != 0) return 3;
-    uint32_t me = (uint32_t)getpid(), zero = 0;
-    if (!atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)r.owner_word, &zero,
-                                                 me, memory_order_acq_rel,
-                                                 memory_order_acquire)) {
-        fprintf(stderr, "consumer claim held by %u\n", zero);
-        return 4;
-    }
+    uint32_t me = (uint32_t)getpid();
+    if (claim(r.owner_word, me) != 0) return 4;
     if (lane_start(&r.d) != 0 || (r.has_ovf && lane_start(&r.o) != 0)) {
         fprintf(stderr, "start: positions out of range\n");
         uint32_t mine = me;
@@ -400,7 +528,7 @@ int main(int argc, char **argv) {
                                                 0, memory_order_acq_rel, memory_order_relaxed);
         return 4;
     }
-    uint64_t next[64] = {0}, got = 0, from_ovf = 0;
+    uint64_t got = 0, from_ovf = 0;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 0;
@@ -419,7 +547,8 @@ int main(int argc, char **argv) {
                 break;
             }
             uint32_t s = rsize(len);
-            if (l->multi) memset(l->data + o, 0, s); /* MC3/RO6: zero, then release */
+            /* MC3/RO6: zero, then release. */
+            if (l->multi) zero_record(l, l->head, s, header_at(l, l->head));
             l->head += s;
             got++;
             from_ovf += l == &r.o;
