@@ -1667,3 +1667,33 @@ fn copied_completions_match_in_place_ones() {
         Err(ring_core::record::attrs::AttrError::NotCompletion { .. })
     ));
 }
+
+/// RECORDS.md 7.3, the release order: a consumer killed while releasing a record leaves it
+/// marked DISCARD with its size (and some of its words zeroed); a successor skips it and
+/// delivers what follows. And what the reference's release leaves is all zero.
+#[test]
+fn a_release_cut_short_leaves_a_discarded_record() {
+    let ring = RecordRing::create_heap(RecordConfig::new(1024).mode(Mode::Mpsc)).unwrap();
+    let base = ring.memory().as_ptr();
+    let data = ring.geometry().data_offset as usize;
+    // SAFETY: 8-aligned words of the live ring's data area, accessed atomically.
+    let word = |off: usize| unsafe { &*(base.add(data + off) as *const AtomicU64) };
+    let mut tx = ring.producer().unwrap();
+    tx.push(&[7u8; 40]).unwrap(); // 48 bytes at 0
+    tx.push(b"next").unwrap();
+    {
+        // What the dying consumer had done: step 1 (the header marked DISCARD) and part of
+        // step 2 (the words from 8 to 24 zeroed), `head` not stored.
+        let h = word(0).load(Ordering::Relaxed);
+        word(0).store(h | rl::DISCARD, Ordering::Relaxed);
+        word(8).store(0, Ordering::Relaxed);
+        word(16).store(0, Ordering::Relaxed);
+    }
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(rx.read().unwrap().to_vec(), b"next");
+    assert_eq!(rx.read().err(), Some(ReadError::Empty));
+    // The skipped record and the delivered one are all zero now (the successor's release).
+    for off in (0..64).step_by(8) {
+        assert_eq!(word(off).load(Ordering::Relaxed), 0, "word at {off}");
+    }
+}

@@ -161,7 +161,9 @@ const CHECKS: &[Check] = &[
     // merges. Then reading in place became `unsafe` (trusted peers only), so these loops read
     // through the safe copying API: `copy_to` for the plain records, `completion()` (the
     // payload copied into an `AttrList`, then parsed) for completions: 178.09, 409.02 and
-    // 230.12 (ratios 2.44, 5.60, 2.59). These limits guard that level.
+    // 230.12 (ratios 2.44, 5.60, 2.59). Then the MPSC consumer's release took the crash-safe
+    // order of RECORDS.md 7.3 (the header marked DISCARD, the rest zeroed, the header last: a
+    // load and a store more): 234.12 (2.63). These limits guard that level.
     Check {
         measure: "records SPSC 16 B push+read",
         ours: "rec-spsc",
@@ -185,7 +187,7 @@ const CHECKS: &[Check] = &[
         ours: "rec-mpsc",
         peer: "ours-mpsc",
         unit: Unit::Entry,
-        limit: Some(2.62),
+        limit: Some(2.66),
     },
     // --- informational rows: printed, never failing ---
     Check {

@@ -321,7 +321,10 @@ impl<'a> Area<'a> {
     }
 
     /// Zeroes `size` bytes from `pos` (8-byte aligned) before the consumer releases them
-    /// (MPSC, spec/RECORDS.md section 7).
+    /// (MPSC, spec/RECORDS.md section 7), in the crash-safe order of section 7.3: the header
+    /// word is first stored with `DISCARD` set, then the other words are zeroed, then the header
+    /// word. A consumer killed anywhere in between leaves a successor a record that is intact,
+    /// discarded with its size, or all zero, never a zero header before non-zero words.
     ///
     /// # Safety
     ///
@@ -332,37 +335,52 @@ impl<'a> Area<'a> {
         let off = (pos & self.mask & !7) as usize;
         #[cfg(not(ring_core_loom))]
         {
-            if (8..=SMALL_ZERO).contains(&size) {
-                // Small records (the common case): a few word stores inline, not a call. Sizes
-                // are multiples of 8 from an 8-aligned offset, at least 8; the first and last
-                // words of the span are stored, overlapping in the middle when the span is
-                // shorter than a block.
+            use crate::sync::Ordering::Relaxed;
+            use core::sync::atomic::{compiler_fence, Ordering::SeqCst};
+            // SAFETY: `off + 8 <= off + size` is in the area and owned, per the caller;
+            // 8-aligned (the base is, `off` is a multiple of 8).
+            let hdr = unsafe { &*(self.base.add(off) as *const AtomicU64) };
+            if size > 8 {
+                // Step 1: the header word, marked DISCARD (its size kept), before any other word
+                // is zeroed; the compiler fences keep the three steps in program order, which is
+                // what a kill at an instruction boundary leaves behind.
+                hdr.store(hdr.load(Relaxed) | DISCARD, Relaxed);
+                compiler_fence(SeqCst);
+            }
+            if (16..=SMALL_ZERO).contains(&size) {
+                // Step 2 for small records (the common case): a few word stores inline, not a
+                // call. Sizes are multiples of 8 from an 8-aligned offset; the words from 8 on
+                // are stored, the first and last ones of a block overlapping in the middle
+                // when the span is shorter than the block.
                 let zero = |at: u32| {
-                    // SAFETY: `at + 8 <= size` (each use below stores at `at` or at
-                    // `size - block + at`, with `at + 8 <= block <= size` for its block of 8, 16
-                    // or 32 bytes), so in bounds and owned, per the caller; 8-aligned (the base is, `off` and `at` are
-                    // multiples of 8); an AtomicU64 is valid for any bytes.
+                    // SAFETY: `8 <= at` and `at + 8 <= size`: the uses below store blocks of
+                    // 8, 16 or 32 bytes starting at 8 and ending at `size` (sizes 16-24, 32-40
+                    // and 48-64 in turn), so in bounds and owned, per the caller; 8-aligned (as
+                    // above); an AtomicU64 is valid for any bytes.
                     let w = unsafe { &*(self.base.add(off + at as usize) as *const AtomicU64) };
-                    w.store(0, crate::sync::Ordering::Relaxed);
+                    w.store(0, Relaxed);
                 };
-                if size <= 16 {
-                    zero(0);
-                    zero(size - 8);
-                } else if size <= 32 {
-                    zero(0);
+                if size <= 24 {
                     zero(8);
+                    zero(size - 8);
+                } else if size <= 40 {
+                    zero(8);
+                    zero(16);
                     zero(size - 16);
                     zero(size - 8);
                 } else {
-                    for at in [0, 8, 16, 24] {
+                    for at in [8, 16, 24, 32] {
                         zero(at);
-                        zero(size - 32 + at);
+                        zero(size - 40 + at);
                     }
                 }
-            } else {
-                // SAFETY: the caller's contract, passed on.
-                unsafe { zero_words(self.base.add(off), size as usize) }
+            } else if size > SMALL_ZERO {
+                // SAFETY: the caller's contract, passed on (the words after the header).
+                unsafe { zero_words(self.base.add(off + 8), size as usize - 8) }
             }
+            // Step 3: the header word last.
+            compiler_fence(SeqCst);
+            hdr.store(0, Relaxed);
         }
         #[cfg(ring_core_loom)]
         {
