@@ -373,10 +373,15 @@ struct Ctl {
     parties: usize,
 }
 
-/// The longest a single operation may take, even under attack (the protocol's own bounded
-/// waits are far shorter than this).
+/// The most CPU time a single operation may use, even under attack. The protocol bounds each
+/// call by a number of steps (`SCAN_BUDGET` tag loads, `RETRY_BUDGET` polls with a yield every
+/// 64): tens of milliseconds of CPU time at most. It is CPU time, not elapsed time, because a
+/// call that ends in `Stalled` yields 2^14 times, and each yield lasts as long as the other
+/// runnable threads make it: on a loaded machine such a call takes seconds of elapsed time
+/// while its own work stays the same.
 const OP_LIMIT: Duration = Duration::from_secs(10);
-/// How long the threads may take to stop once asked.
+/// How long the threads may take to stop once asked, and the longest a single operation may
+/// take in elapsed time (a call that blocks instead of spinning uses no CPU time).
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
 #[derive(Default, Debug)]
@@ -389,7 +394,10 @@ struct Tally {
     stalled: u64,
     livelock: u64,
     zeros: u64,
+    /// The longest operation, elapsed time.
     max_op: Duration,
+    /// The longest operation, CPU time of its thread.
+    max_op_cpu: Duration,
 }
 
 impl Tally {
@@ -413,6 +421,7 @@ impl Tally {
         self.livelock += o.livelock;
         self.zeros += o.zeros;
         self.max_op = self.max_op.max(o.max_op);
+        self.max_op_cpu = self.max_op_cpu.max(o.max_op_cpu);
     }
 }
 
@@ -420,13 +429,34 @@ fn tag(producer: u64, seq: u64) -> u64 {
     ((producer + 1) << 32) | seq
 }
 
-/// Runs `op`, recording how long it took; fails if it took longer than [`OP_LIMIT`].
+/// The CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `op`, recording how long it took; fails if it used more than [`OP_LIMIT`] of CPU time
+/// (more work than the protocol's budgets allow) or took more than [`STOP_LIMIT`] (blocked).
 fn timed<R>(t: &mut Tally, what: &str, op: impl FnOnce() -> R) -> R {
-    let start = Instant::now();
+    let (start, start_cpu) = (Instant::now(), thread_cpu_time());
     let r = op();
-    let took = start.elapsed();
-    assert!(took < OP_LIMIT, "{what} took {took:?}: unbounded wait?");
+    let (took, cpu) = (start.elapsed(), thread_cpu_time().saturating_sub(start_cpu));
+    assert!(
+        cpu < OP_LIMIT,
+        "{what} used {cpu:?} of CPU time ({took:?} elapsed): unbounded work?"
+    );
+    assert!(
+        took < STOP_LIMIT,
+        "{what} took {took:?} ({cpu:?} of CPU time): unbounded wait?"
+    );
     t.max_op = t.max_op.max(took);
+    t.max_op_cpu = t.max_op_cpu.max(cpu);
     r
 }
 
