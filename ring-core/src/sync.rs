@@ -202,6 +202,18 @@ pub(crate) mod bytes {
             };
             i += 1;
         }
+        // Four words per step while they last (the loop's own work paid once per four).
+        while i + 32 <= n {
+            for k in [0, 8, 16, 24] {
+                // SAFETY: `i + k + 8 <= i + 32 <= n`: in bounds of both sides; `src + i + k`
+                // is 8-aligned (`lead`); atomic on the shared side, unaligned on the private one.
+                unsafe {
+                    let w = (*src.add(i + k).cast::<AtomicU64>()).load(Relaxed);
+                    d.add(i + k).cast::<u64>().write_unaligned(w);
+                }
+            }
+            i += 32;
+        }
         while i + 8 <= n {
             // SAFETY: `i + 8 <= n`: in bounds of both sides; `src + i` is 8-aligned (`lead`);
             // atomic on the shared side, unaligned on the private one.
@@ -230,6 +242,18 @@ pub(crate) mod bytes {
     pub(crate) unsafe fn copy_out_aligned(src: *const u8, d: *mut u8, n: usize) {
         debug_assert_eq!(src.align_offset(8), 0);
         let mut i = 0;
+        // Four words per step while they last.
+        while i + 32 <= n {
+            for k in [0, 8, 16, 24] {
+                // SAFETY: `i + k + 8 <= n`: in bounds of both sides; 8-aligned (the caller's
+                // contract); atomic on the shared side, unaligned on the private one.
+                unsafe {
+                    let w = (*src.add(i + k).cast::<AtomicU64>()).load(Relaxed);
+                    d.add(i + k).cast::<u64>().write_unaligned(w);
+                }
+            }
+            i += 32;
+        }
         while i + 8 <= n {
             // SAFETY: `i + 8 <= n`: in bounds of both sides; `src + i` is 8-aligned (the
             // caller's contract); atomic on the shared side, unaligned on the private one.
@@ -265,6 +289,18 @@ pub(crate) mod bytes {
             unsafe { (*dst.add(i).cast::<AtomicU8>()).store(s.add(i).read(), Relaxed) };
             i += 1;
         }
+        // Four words per step while they last (the loop's own work paid once per four).
+        while i + 32 <= n {
+            for k in [0, 8, 16, 24] {
+                // SAFETY: `i + k + 8 <= i + 32 <= n`: in bounds of both sides; `dst + i + k`
+                // is 8-aligned (`lead`); atomic on the shared side, unaligned on the private one.
+                unsafe {
+                    let w = s.add(i + k).cast::<u64>().read_unaligned();
+                    (*dst.add(i + k).cast::<AtomicU64>()).store(w, Relaxed);
+                }
+            }
+            i += 32;
+        }
         while i + 8 <= n {
             // SAFETY: `i + 8 <= n`: in bounds of both sides; `dst + i` is 8-aligned (`lead`);
             // atomic on the shared side, unaligned on the private one.
@@ -298,17 +334,19 @@ mod tests {
     /// shared side and every length around the word size, and touch nothing else.
     #[test]
     fn byte_copies_at_every_alignment() {
-        let src: Vec<u8> = (0..64u8)
+        const WORDS: usize = 16;
+        let src: Vec<u8> = (0..(WORDS * 8) as u8)
             .map(|b| b.wrapping_mul(37).wrapping_add(1))
             .collect();
+        // Lengths up to past three 32-byte steps, at every offset from a word boundary.
         for off in 0..9 {
-            for len in 0..26 {
+            for len in 0..=(WORDS * 8 - 9) {
                 // Out of shared memory (an 8-aligned buffer of words).
-                let shared: Vec<u64> = (0..8)
+                let shared: Vec<u64> = (0..WORDS)
                     .map(|i| u64::from_ne_bytes(src[i * 8..i * 8 + 8].try_into().unwrap()))
                     .collect();
                 let mut out = vec![0xAAu8; len + 2];
-                // SAFETY: `off + len <= 64` bytes of `shared`, only accessed here.
+                // SAFETY: `off + len <= 8 * WORDS` bytes of `shared`, only accessed here.
                 unsafe {
                     super::bytes::copy_out(
                         shared.as_ptr().cast::<u8>().add(off),
@@ -317,8 +355,25 @@ mod tests {
                 };
                 assert_eq!(&out[1..1 + len], &src[off..off + len], "out {off}+{len}");
                 assert_eq!((out[0], out[len + 1]), (0xAA, 0xAA), "out {off}+{len}");
+                if off % 8 == 0 {
+                    let mut out = vec![0xAAu8; len + 2];
+                    // SAFETY: as above; the source is 8-aligned.
+                    unsafe {
+                        super::bytes::copy_out_aligned(
+                            shared.as_ptr().cast::<u8>().add(off),
+                            out.as_mut_ptr().add(1),
+                            len,
+                        )
+                    };
+                    assert_eq!(
+                        &out[1..1 + len],
+                        &src[off..off + len],
+                        "aligned {off}+{len}"
+                    );
+                    assert_eq!((out[0], out[len + 1]), (0xAA, 0xAA), "aligned {off}+{len}");
+                }
                 // Into shared memory.
-                let mut shared = vec![0u64; 8];
+                let mut shared = vec![0u64; WORDS];
                 // SAFETY: as above.
                 unsafe {
                     super::bytes::copy_in(shared.as_mut_ptr().cast::<u8>().add(off), &src[..len])
