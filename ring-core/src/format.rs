@@ -362,6 +362,8 @@ pub(crate) fn clear_consumer_line(c: &ConsumerLine, head: u32) {
     let r = Ordering::Relaxed;
     c.head.store(head, r);
     c.owner.store(0, r);
+    c.release_end.store(0, r);
+    c.reserved32.store(0, r);
     c.reserved.iter().for_each(|w| w.store(0, r));
 }
 
@@ -370,7 +372,7 @@ pub(crate) fn clear_overflow_line(line: &OverflowLine) {
     let r = Ordering::Relaxed;
     line.state.store(0, r);
     line.head.store(0, r);
-    line.reserved32.store(0, r);
+    line.release_end.store(0, r);
     line.overflowed.store(0, r);
     line.activations.store(0, r);
     line.reserved.iter().for_each(|w| w.store(0, r));

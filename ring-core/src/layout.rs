@@ -260,8 +260,14 @@ pub struct ConsumerLine {
     pub head: AtomicU32,
     /// Single-consumer claim: 0 when free, otherwise the owner's token (its process id).
     pub owner: AtomicU32,
+    /// Record rings (MPSC consumers, spec/RECORDS.md MC3 and 7.3): the end of the record the
+    /// consumer is zeroing, stored before the zeroing, so that a successor can finish a
+    /// release the consumer died in. Fixed-entry rings: reserved, zero.
+    pub release_end: AtomicU32,
     /// Reserved, zero.
-    pub reserved: [AtomicU64; 15],
+    pub reserved32: AtomicU32,
+    /// Reserved, zero.
+    pub reserved: [AtomicU64; 14],
 }
 
 /// The head of the overflow area (1.1): its indices, its "active" flag and its counters. The
@@ -281,8 +287,10 @@ pub struct OverflowLine {
     pub state: AtomicU64,
     /// Overflow head: positions below it are consumed (single) or claimed (multi-consumer).
     pub head: AtomicU32,
-    /// Reserved, zero.
-    pub reserved32: AtomicU32,
+    /// Record rings (the overflow consumer, spec/RECORDS.md RO6 and 7.3): the end of the
+    /// overflow record being zeroed, stored before the zeroing. Fixed-entry rings: reserved,
+    /// zero.
+    pub release_end: AtomicU32,
     /// Entries that went through the overflow area (published there).
     pub overflowed: AtomicU64,
     /// Times the overflow area went from inactive to active.
@@ -566,7 +574,7 @@ impl OverflowLine {
         OverflowLine {
             state: AtomicU64::new(0),
             head: AtomicU32::new(0),
-            reserved32: AtomicU32::new(0),
+            release_end: AtomicU32::new(0),
             overflowed: AtomicU64::new(0),
             activations: AtomicU64::new(0),
             reserved: Default::default(),
@@ -598,6 +606,8 @@ impl ConsumerLine {
         ConsumerLine {
             head: AtomicU32::new(head),
             owner: AtomicU32::new(0),
+            release_end: AtomicU32::new(head),
+            reserved32: AtomicU32::new(0),
             reserved: Default::default(),
         }
     }

@@ -1624,3 +1624,59 @@ fn record_reader_takes_over_in_the_overflow_area() {
         }
     }
 }
+
+/// RECORDS.md 7.3, `release_end`: a consumer died after zeroing the record of a producer that
+/// stays alive and idle (its intent still covers the zero words) without storing `head`. The C
+/// reader finishes that release (zeroes up to `release_end`, stores `head` there) and reads on,
+/// instead of taking the zero words for a pending reservation until its timeout.
+#[test]
+fn record_reader_finishes_a_dead_consumers_release() {
+    use ring_core::record::layout::{header_len, record_size};
+    let Some(exe) = records_reader() else { return };
+    let name = unique_name("records-release-end");
+    let _guard = ShmGuard::new(&name);
+    let cfg = RecordConfig::new(1024).mode(Mode::Mpsc);
+    let region =
+        Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600).expect("shm_create");
+    let ring = RecordRing::create(region, cfg).expect("create");
+    let (mut idle, mut busy) = (ring.producer().unwrap(), ring.producer().unwrap());
+    assert!(push_record(&mut idle, 0, 0));
+    assert!(push_record(&mut busy, 1, 0));
+    let g = *ring.geometry();
+    let base = ring.memory().as_ptr();
+    // SAFETY: 8-aligned words of the live region (the data area's first word, the consumer
+    // line's `release_end` at offset 8), accessed atomically.
+    let word = |off: usize| unsafe { &*(base.add(off) as *const AtomicU64) };
+    // SAFETY: as above.
+    let release_end = unsafe { &*(base.add(g.consumer_offset as usize + 8) as *const AtomicU32) };
+    let data = g.data_offset as usize;
+    let size = record_size(header_len(word(data).load(Ordering::Acquire)));
+    // The dying consumer: delivered producer 0's record 0, announced its end, zeroed it.
+    release_end.store(size, Ordering::Relaxed);
+    for w in (0..size as usize).step_by(8) {
+        word(data + w).store(0, Ordering::Relaxed);
+    }
+    let args = [
+        name.clone(),
+        "1".to_string(),
+        "2".to_string(),
+        "--timeout=20".to_string(),
+        "--from=1,0".to_string(),
+    ];
+    let out = Reader::spawn(&exe, &args).finish(Instant::now() + DEADLINE);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("finished a dead consumer's release up to {size}")),
+        "{out}"
+    );
+    let c = ring.counters();
+    assert!(
+        out.stdout
+            .trim()
+            .starts_with(&format!("records 1 head {} p0=1 p1=1", c.tail)),
+        "{out}"
+    );
+    assert_eq!(c.head, c.tail);
+    drop((idle, busy));
+}

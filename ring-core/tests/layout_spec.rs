@@ -139,6 +139,8 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                 ConsumerLine {
                     head,
                     owner,
+                    release_end,
+                    reserved32,
                     reserved
                 }
             ),
@@ -151,7 +153,7 @@ fn code_structs() -> Vec<(&'static str, usize, Vec<Field>)> {
                 OverflowLine {
                     state,
                     head,
-                    reserved32,
+                    release_end,
                     overflowed,
                     activations,
                     reserved,

@@ -156,7 +156,7 @@ fn records_spec_tables_match_code() {
             vec![
                 ("state", offset_of!(OverflowLine, state), 8),
                 ("head", offset_of!(OverflowLine, head), 4),
-                ("reserved32", offset_of!(OverflowLine, reserved32), 4),
+                ("release_end", offset_of!(OverflowLine, release_end), 4),
                 ("overflowed", offset_of!(OverflowLine, overflowed), 8),
                 ("activations", offset_of!(OverflowLine, activations), 8),
                 ("reserved", offset_of!(OverflowLine, reserved), 96),
@@ -1695,5 +1695,76 @@ fn a_release_cut_short_leaves_a_discarded_record() {
     // The skipped record and the delivered one are all zero now (the successor's release).
     for off in (0..64).step_by(8) {
         assert_eq!(word(off).load(Ordering::Relaxed), 0, "word at {off}");
+    }
+}
+
+/// RECORDS.md 7.3, `release_end`: a consumer that died after zeroing a record whose producer
+/// is alive and idle (its intent still covers the record) without storing `head`. Its
+/// successor finishes the release (zeroes up to `release_end`, stores `head` there) instead of
+/// taking the zero words for a pending reservation for good; in the data area and in the
+/// overflow area.
+#[test]
+fn a_successor_finishes_a_dead_consumers_release() {
+    for in_overflow in [false, true] {
+        let cfg = RecordConfig::new(64).mode(Mode::Mpsc);
+        let cfg = if in_overflow { cfg.overflow(256) } else { cfg };
+        let ring = RecordRing::create_heap(cfg).unwrap();
+        let base = ring.memory().as_ptr();
+        let g = *ring.geometry();
+        let (mut idle, mut busy) = (ring.producer().unwrap(), ring.producer().unwrap());
+        if in_overflow {
+            // Two 24-byte records in the 64-byte data area: the next 24-byte records spill.
+            busy.push(&[1u8; 16]).unwrap();
+            busy.push(&[2u8; 16]).unwrap();
+            assert_eq!(ring.counters().overflowed, 0);
+        }
+        idle.push(b"idle's last").unwrap(); // 24 bytes; `idle` reserves nothing after it
+        busy.push(b"after").unwrap();
+        // The lane the two records are in: its data bytes, `head` and `release_end`.
+        let (data, head, release_end): (usize, &AtomicU32, &AtomicU32) = if in_overflow {
+            assert_eq!(ring.counters().overflowed, 2);
+            let line = g.overflow_offset.unwrap() as usize;
+            // SAFETY: the overflow line of the live ring: `head` at 8, `release_end` at 12.
+            unsafe {
+                (
+                    line + 128,
+                    &*(base.add(line + 8) as *const AtomicU32),
+                    &*(base.add(line + 12) as *const AtomicU32),
+                )
+            }
+        } else {
+            let c = g.consumer_offset as usize;
+            // SAFETY: the consumer line of the live ring: `head` at 0, `release_end` at 8.
+            unsafe {
+                (
+                    g.data_offset as usize,
+                    &*(base.add(c) as *const AtomicU32),
+                    &*(base.add(c + 8) as *const AtomicU32),
+                )
+            }
+        };
+        if in_overflow {
+            // A consumer takes the data area's two records (and leaves).
+            let mut rx = ring.consumer().unwrap();
+            for i in 1..=2u8 {
+                assert_eq!(rx.read().unwrap().to_vec(), [i; 16]);
+            }
+        }
+        let h = head.load(Ordering::Acquire);
+        let off = |p: u32| data + (p as usize & if in_overflow { 255 } else { 63 });
+        // The dying consumer: delivered "idle's last", announced its end, zeroed it; no `head`.
+        release_end.store(h + 24, Ordering::Relaxed); // an 11-byte payload: 24 bytes
+        for w in (0..24).step_by(8) {
+            // SAFETY: 8-aligned words of the lane's data bytes, accessed atomically.
+            unsafe { &*(base.add(off(h) + w) as *const AtomicU64) }.store(0, Ordering::Relaxed);
+        }
+        let mut rx = ring.consumer().unwrap();
+        assert_eq!(
+            rx.read().unwrap().to_vec(),
+            b"after",
+            "overflow area: {in_overflow}"
+        );
+        assert_eq!(rx.read().err(), Some(ReadError::Empty));
+        drop((idle, busy));
     }
 }

@@ -835,7 +835,7 @@ fn repair_recovers_record_rings_whose_producer_was_killed_mid_record() {
         let mut got = Vec::new();
         loop {
             match rx.read() {
-                Ok(r) => got.push(r.bytes().to_vec()),
+                Ok(r) => got.push(r.to_vec()),
                 Err(ReadError::Empty) => break,
                 Err(ReadError::Pending { .. }) if held.is_some() => break,
                 Err(e) => panic!("{mode:?}: {e:?} after {got:?}"),
@@ -852,7 +852,7 @@ fn repair_recovers_record_rings_whose_producer_was_killed_mid_record() {
                 // The producer side is free again and the ring takes new records.
                 let mut tx = ring.producer().unwrap();
                 tx.push(b"new").unwrap();
-                assert_eq!(rx.read().unwrap().bytes(), b"new");
+                assert_eq!(rx.read().unwrap().to_vec(), b"new");
             }
         }
         let held = held.take();
@@ -865,7 +865,7 @@ fn repair_recovers_record_rings_whose_producer_was_killed_mid_record() {
             rec.write(0, b"live");
             rec.commit();
             let mut rx = ring.consumer().unwrap();
-            assert_eq!(rx.read().unwrap().bytes(), b"live");
+            assert_eq!(rx.read().unwrap().to_vec(), b"live");
             assert!(matches!(rx.read(), Err(ReadError::Empty)));
         }
     }

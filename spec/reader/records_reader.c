@@ -20,6 +20,9 @@
  *     of every record with an owner are read (the overflow intents in the overflow area); if
  *     none covers the word and it still reads 0, it is released space and the reader steps
  *     over it, 8 bytes at a time;
+ *   - section 7.3's `release_end`: at the start of each MPSC lane, a release a dead
+ *     predecessor announced and did not finish is finished (the bytes up to `release_end`
+ *     zeroed, `head` stored there); and its own releases announce each record's end first;
  *   - its own releases in the order section 7.3 recommends, so that a successor of this
  *     reader never finds a partly zeroed record it cannot pass: the header word first marked
  *     DISCARD, then the other words zeroed, the header word last, then `head`;
@@ -33,11 +36,9 @@
  *
  * It does not produce, sleep (it polls with sched_yield), or run the recovery of dead
  * producers (section 7.2, RR3-RR5): a record a dead producer reserved stays pending until a
- * Rust participant (or `ringctl repair`) recovers it. Section 7.3's limits hold for it as for
- * any consumer: a predecessor that died in the middle of zeroing one record with the header
- * word first (the reference's order) leaves words it reports as an invalid header, and a zero
- * word that a live producer's old intent still covers reads as pending until that producer
- * reserves again or drops its handle.
+ * Rust participant (or `ringctl repair`) recovers it. A predecessor that zeroed a record's
+ * header word first and died before its last word (no consumer of this layout does) leaves
+ * words it reports as an invalid header.
  *
  * Usage: records_reader <shm-name> <count> <producers> [--timeout=<seconds>]
  *                       [--from=<s0>,<s1>,...]
@@ -127,6 +128,8 @@ struct lane {
     uint8_t *tail_word; /* u64, position in bits 0..31: the record producer line's `tail`, or
                            the overflow line's `state` */
     uint8_t *head_word; /* u32: the consumer line's `head`, or the overflow line's `head` */
+    uint8_t *release_word; /* u32: `release_end` of the consumer line (offset 8) or of the
+                              overflow line (offset 12): section 7.3 */
     uint32_t head;      /* private position: the next byte to read */
     uint32_t stored;    /* the last value stored into *head_word */
     uint32_t tail;      /* the last validated producer position */
@@ -223,6 +226,7 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
     r->d.multi = mode == 1;
     r->d.tail_word = base + off[0];
     r->d.head_word = base + off[1];
+    r->d.release_word = base + off[1] + 8;
     r->has_ovf = has_ovf;
     if (has_ovf) {
         /* Row 3: the overflow line (state at 0, head at 8), then the overflow data area. The
@@ -233,6 +237,7 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
         r->o.multi = 1;
         r->o.tail_word = base + off[3];
         r->o.head_word = base + off[3] + 8;
+        r->o.release_word = base + off[3] + 12;
         r->o.overflow = 1;
     }
     if (incompat & INCOMPAT_PRODUCERS) {
@@ -284,6 +289,10 @@ static int released_word(const struct lane *l, uint32_t h) {
  * last. Relaxed atomic stores: the caller's Release store of `head` publishes them. */
 static void zero_record(struct lane *l, uint32_t p, uint32_t size, uint64_t w) {
     _Atomic uint64_t *at = (_Atomic uint64_t *)(void *)(l->data + (p & l->mask));
+    /* MC3: announce the record's end in `release_end` before zeroing any of its words. */
+    atomic_store_explicit((_Atomic uint32_t *)(void *)l->release_word, p + size,
+                          memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
     if (size > 8 && !(w & DISCARD)) atomic_store_explicit(at, w | DISCARD, memory_order_relaxed);
     for (uint32_t k = 1; k < size / 8; k++) atomic_store_explicit(at + k, 0, memory_order_relaxed);
     atomic_store_explicit(at, 0, memory_order_relaxed);
@@ -298,6 +307,22 @@ static int lane_start(struct lane *l) {
     if ((uint32_t)(t - h) > l->cap || h % 8 || t % 8) return -1;
     l->head = l->stored = h;
     l->tail = t;
+    if (l->multi) {
+        /* Section 7.3: finish the release of a consumer that died while zeroing. Every byte
+         * of [head, release_end) was consumed by it: zero it and store `head` there. */
+        uint32_t e = atomic_load_explicit((_Atomic uint32_t *)(void *)l->release_word,
+                                          memory_order_acquire);
+        uint32_t n = e - h;
+        if (n != 0 && n <= t - h && e % 8 == 0) {
+            for (uint32_t k = 0; k < n; k += 8)
+                atomic_store_explicit((_Atomic uint64_t *)(void *)(l->data + ((h + k) & l->mask)),
+                                      0, memory_order_relaxed);
+            l->head = l->stored = e;
+            atomic_store_explicit((_Atomic uint32_t *)(void *)l->head_word, e,
+                                  memory_order_release);
+            fprintf(stderr, "finished a dead consumer's release up to %u\n", e);
+        }
+    }
     return 0;
 }
 

@@ -337,6 +337,8 @@ pub fn format_records(
     prod.discarded.store(0, r);
     prod.reserved.iter().for_each(|w| w.store(0, r));
     clear_consumer_line(cons, cfg.initial_position);
+    // No release in progress: `release_end` at `head` (spec/RECORDS.md, section 4).
+    cons.release_end.store(cfg.initial_position, r);
     if !zeroed {
         // SAFETY: the data area `512..512 + capacity` lies inside the checked region; nobody
         // uses the region while it is being formatted (its magic reads 0).

@@ -320,6 +320,28 @@ impl<'a> Area<'a> {
         }
     }
 
+    /// Zeroes `size` bytes from `pos` (8-byte aligned), word by word, in no particular order:
+    /// section 7.3's finishing of a dead consumer's release, which is repeated whole if it is
+    /// cut short.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::zero`].
+    pub(crate) unsafe fn zero_span(&self, pos: u32, size: u32) {
+        let off = (pos & self.mask & !7) as usize;
+        #[cfg(not(ring_core_loom))]
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            zero_words(self.base.add(off), size as usize)
+        };
+        #[cfg(ring_core_loom)]
+        for w in &self.words[off / 8..(off + size as usize) / 8] {
+            w.hdr.store(0, crate::sync::Ordering::Relaxed);
+            // SAFETY: the consumer owns the bytes; loom checks that claim.
+            w.data.with_mut(|p| unsafe { *p = [0; 8] });
+        }
+    }
+
     /// Zeroes `size` bytes from `pos` (8-byte aligned) before the consumer releases them
     /// (MPSC, spec/RECORDS.md section 7), in the crash-safe order of section 7.3: the header
     /// word is first stored with `DISCARD` set, then the other words are zeroed, then the header

@@ -1001,20 +1001,17 @@ impl RecordConsumer {
                     ));
                 }
                 let records = raw.registry.map_or(&[][..], |r| r.records);
-                Some(overflow::OvfRx::new(rx::Rx::overflow(
-                    o.area,
-                    &o.line.state,
-                    &o.line.head,
-                    records,
-                    head,
-                    tail,
-                )))
+                let mut rx = rx::Rx::overflow(o.area, o.line, records, head, tail);
+                rx.finish_release();
+                Some(overflow::OvfRx::new(rx))
             }
             None => None,
         };
+        let mut rx = rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc);
+        rx.finish_release();
         Ok(RecordConsumer {
             ovf,
-            rx: rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc),
+            rx,
             raw,
             eventfd,
             eventfd_armed: false,

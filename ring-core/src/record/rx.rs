@@ -23,6 +23,8 @@ pub(crate) struct Rx<'a> {
     pub(crate) area: Area<'a>,
     tail_word: &'a AtomicU64,
     head_word: &'a AtomicU32,
+    /// `release_end` (MPSC): stored before each record is zeroed (MC3, section 7.3).
+    release_word: &'a AtomicU32,
     /// MPSC: pending headers and zeroing on release.
     multi: bool,
     /// MPSC with producer records: the records, to tell a reservation from released bytes.
@@ -52,6 +54,7 @@ impl<'a> Rx<'a> {
             area: raw.area,
             tail_word: &raw.prod.tail,
             head_word: &raw.cons.head,
+            release_word: &raw.cons.release_end,
             multi,
             records: raw.registry.map_or(&[], |r| r.records),
             overflow: false,
@@ -60,13 +63,12 @@ impl<'a> Rx<'a> {
     }
 
     /// The consumer of the overflow lane (spec/RECORDS.md, section 13): `area` the overflow
-    /// data area, `state` the overflow `state` word (its low 32 bits are the producer
-    /// position), `head_word` the overflow `head`; `head` and `tail` validated by the caller.
+    /// data area, `line` the overflow line (the low 32 bits of its `state` are the producer
+    /// position); `head` and `tail` validated by the caller.
     /// Always read as MPSC (pending headers, zeroing on release).
     pub(crate) fn overflow(
         area: Area<'a>,
-        state: &'a AtomicU64,
-        head_word: &'a AtomicU32,
+        line: &'a crate::layout::OverflowLine,
         records: &'a [ProducerRecord],
         head: u32,
         tail: u32,
@@ -76,8 +78,9 @@ impl<'a> Rx<'a> {
             stored: head,
             tail_cache: tail,
             area,
-            tail_word: state,
-            head_word,
+            tail_word: &line.state,
+            head_word: &line.head,
+            release_word: &line.release_end,
             multi: true,
             records,
             overflow: true,
@@ -234,6 +237,7 @@ impl<'a> Rx<'a> {
                     } else {
                         size
                     };
+                    self.releasing(h.wrapping_add(z));
                     // SAFETY: the record is validated to lie inside the area, is consumed,
                     // and `head` has not been stored past it.
                     unsafe { self.area.zero(h, z) };
@@ -247,6 +251,42 @@ impl<'a> Rx<'a> {
                 ty,
             });
         }
+    }
+
+    /// MC3's announcement before zeroing the record that ends at `end`.
+    #[inline(always)]
+    fn releasing(&self, end: u32) {
+        announce_release(self.release_word, end);
+    }
+
+    /// Section 7.3, at the start of a consumer (MPSC lanes): finishes the release a consumer
+    /// that died while zeroing left behind. Its `release_end` lies beyond `head` and not
+    /// beyond the validated `tail`: every byte between was consumed by it (it announces the
+    /// end of a record before zeroing it, and zeroes records in order), so they are zeroed
+    /// (again) and `head` is stored there. Repeating this after a crash in the middle does the
+    /// same again. A `release_end` outside that window (a live consumer's, at or behind
+    /// `head`) changes nothing.
+    pub(crate) fn finish_release(&mut self) {
+        if !self.multi {
+            return;
+        }
+        let (h, e) = (self.head, self.release_word.load(Acquire));
+        let n = e.wrapping_sub(h);
+        if n == 0 || n > self.tail_cache.wrapping_sub(h) || e % RECORD_ALIGN != 0 {
+            return;
+        }
+        let first = n.min(self.area.capacity() - self.area.offset(h));
+        // SAFETY: `[h, e)` lies below the validated `tail` (so in at most two runs of the
+        // area, split at its end), was consumed by the dead consumer, and is ours (we hold the
+        // consumer claim and `head` has not been stored past it).
+        unsafe {
+            self.area.zero_span(h, first);
+            if n > first {
+                self.area.zero_span(h.wrapping_add(first), n - first);
+            }
+        }
+        self.head = e;
+        self.flush();
     }
 
     /// Whether the zero word at `h` (below the validated `tail`) is released space rather than
@@ -316,6 +356,7 @@ impl<'a> Rx<'a> {
         debug_assert_eq!(f.pos, self.head);
         let size = record_size(f.len);
         if self.multi {
+            self.releasing(f.pos.wrapping_add(size));
             // SAFETY: `next` validated the record inside the area; it is ours until `head` is
             // stored past it.
             unsafe { self.area.zero(f.pos, size) };
@@ -335,7 +376,7 @@ impl<'a> Rx<'a> {
         if self.multi {
             // SAFETY: `next` validated the record inside the area; it is ours until `head` is
             // stored past it.
-            unsafe { zero_released(&self.area, pos, size) };
+            unsafe { zero_released(&self.area, self.release_word, pos, size) };
         }
         let head = pos.wrapping_add(size);
         self.head = head;
@@ -425,13 +466,24 @@ impl<'a> Rx<'a> {
 }
 
 /// MC3's zeroing of a released record, out of line so that the single consumer's release,
-/// which never zeroes, stays small enough to be inlined.
+/// which never zeroes, stays small enough to be inlined: `release_end` first (section 7.3),
+/// then the record.
 ///
 /// # Safety
 ///
 /// As for [`Area::zero`].
 #[inline(never)]
-unsafe fn zero_released(area: &Area<'_>, pos: u32, size: u32) {
+unsafe fn zero_released(area: &Area<'_>, release_word: &AtomicU32, pos: u32, size: u32) {
+    announce_release(release_word, pos.wrapping_add(size));
     // SAFETY: the caller's contract.
     unsafe { area.zero(pos, size) }
+}
+
+/// MC3's first step (section 7.3): `release_end` names the end of the record about to be
+/// zeroed. Relaxed: what matters is that a consumer killed while zeroing has stored it, and
+/// the compiler fence keeps the store before the zeroing in program order.
+#[inline(always)]
+fn announce_release(release_word: &AtomicU32, end: u32) {
+    release_word.store(end, Relaxed);
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }
