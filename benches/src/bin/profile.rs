@@ -163,7 +163,9 @@ const CHECKS: &[Check] = &[
     // payload copied into an `AttrList`, then parsed) for completions: 178.09, 409.02 and
     // 230.12 (ratios 2.44, 5.60, 2.59). Then the MPSC consumer's release took the crash-safe
     // order of RECORDS.md 7.3 (the header marked DISCARD, the rest zeroed, the header last: a
-    // load and a store more): 234.12 (2.63). These limits guard that level.
+    // load and a store more): 234.12 (2.63); and it announces each record's end in
+    // `release_end` before zeroing it (7.3, so that a successor can finish a release the
+    // consumer died in): 237.13 (2.66). These limits guard that level.
     Check {
         measure: "records SPSC 16 B push+read",
         ours: "rec-spsc",
@@ -187,7 +189,7 @@ const CHECKS: &[Check] = &[
         ours: "rec-mpsc",
         peer: "ours-mpsc",
         unit: Unit::Entry,
-        limit: Some(2.66),
+        limit: Some(2.7),
     },
     // --- informational rows: printed, never failing ---
     Check {
