@@ -130,6 +130,7 @@ mod pool;
 #[cfg(feature = "tokio")]
 mod reaper;
 mod signal;
+mod slots;
 mod target;
 
 pub use op::{Op, Output, SockAddr};

@@ -2,6 +2,7 @@
 
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
+use crate::slots::{Claim, Outputs};
 use crate::target::{current_cpu, mono_ns, post_record, AttrValues, Own, Sink, Target};
 use ring_core::Completion;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -378,6 +379,8 @@ struct Meta {
 
 struct Job {
     id: u64,
+    /// Where its output goes.
+    slot: Claim,
     op: Op,
     target: Target,
     cookie: u64,
@@ -475,9 +478,9 @@ struct Inner {
     space_cv: Condvar,
     /// `cancel`, `drain` and the pool's drop wait here for phase changes and worker exits.
     event_cv: Condvar,
-    /// What finished operations hand back, by submission id, in shards (by id) so that
-    /// workers storing and the caller taking rarely meet on one lock.
-    outputs: Vec<Mutex<HashMap<u64, Output>>>,
+    /// What finished operations hand back, by submission id: a slot per job (claimed at
+    /// submission) that the poster fills without a lock and the caller empties.
+    outputs: Outputs,
     /// Submissions counted against the queue depth (accepted, result not known yet). Raised
     /// under the state lock; lowered by workers without it.
     outstanding: AtomicUsize,
@@ -591,9 +594,7 @@ impl Pool {
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
                 event_cv: Condvar::new(),
-                outputs: (0..OUTPUT_SHARDS)
-                    .map(|_| Mutex::new(HashMap::new()))
-                    .collect(),
+                outputs: Outputs::new(cfg.queue_depth),
                 outstanding: AtomicUsize::new(0),
                 space_waiters: AtomicUsize::new(0),
                 queued: AtomicUsize::new(0),
@@ -742,7 +743,7 @@ impl Pool {
     /// Takes what a completed operation handed back (its completion has [`flags::OUTPUT`]).
     /// Outputs stay in the pool until taken.
     pub fn take_output(&self, id: SubmissionId) -> Option<Output> {
-        self.inner.outputs(id.0).remove(&id.0)
+        self.inner.outputs.take(id.0)
     }
 
     /// Waits until no submission is outstanding, or `timeout` passes. Returns whether the
@@ -859,21 +860,12 @@ fn thread_cpu_ns() -> u64 {
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
-/// Shards of the output table.
-const OUTPUT_SHARDS: usize = 16;
-
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Own>)>;
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn outputs(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Output>> {
-        self.outputs[(id % OUTPUT_SHARDS as u64) as usize]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// A submission stops counting against the queue depth; wakes a waiting submitter. With
@@ -981,6 +973,7 @@ impl Inner {
         };
         let job = Job {
             id,
+            slot: self.outputs.claim(id),
             cookie: sub.cookie.unwrap_or(id),
             op: sub.op,
             target: sub.target,
@@ -1254,6 +1247,7 @@ impl Inner {
     ) -> (u64, Class) {
         let Job {
             id,
+            slot,
             op,
             target,
             cookie,
@@ -1336,9 +1330,8 @@ impl Inner {
                 -libc::EOVERFLOW
             }
         };
-        if let Some(out) = output {
+        if self.outputs.put(id, slot, output) {
             flags |= flags::OUTPUT;
-            self.outputs(id).insert(id, out);
         }
         self.post(
             cache,
@@ -1424,6 +1417,7 @@ impl Inner {
             for job in jobs {
                 let Job {
                     id,
+                    slot,
                     op,
                     target,
                     cookie,
@@ -1436,9 +1430,8 @@ impl Inner {
                     ..AttrValues::default()
                 };
                 let mut flags = flags::CANCELED;
-                if let Some(out) = op.into_output() {
+                if self.outputs.put(id, slot, op.into_output()) {
                     flags |= flags::OUTPUT;
-                    self.outputs(id).insert(id, out);
                 }
                 // The target's shared producer (a cache entry of `None`): a cancelling thread
                 // takes no producer record of its own.
