@@ -47,8 +47,24 @@ fn check(r: isize) {
     assert_eq!(r, BLOCK as isize, "short or failed read");
 }
 
+/// What a ring-aio run measured besides its rate.
+#[derive(Clone, Copy, Default)]
+struct Extra {
+    /// With timing: CPU ns per operation running it, and posting its completion.
+    times: Option<(f64, f64)>,
+    /// Wake-ups issued by the workers (the ring's `wakeups` counter), per operation.
+    wakeups: f64,
+    /// Times the reaper went to sleep, per operation.
+    sleeps: f64,
+}
+
 /// ring-aio: keep `depth` preads in flight, reap, take each buffer back and resubmit.
-fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Option<(f64, f64)>) {
+///
+/// `div` is the reaper's policy: 0 waits for one completion (`min = 1`), as POSIX AIO's
+/// `aio_suspend`, io_uring's `submit_and_wait(1)` and the channels' `recv` do; `N` waits for
+/// `max(1, in_flight / N)` (a sleeping reaper is woken once per that many completions, by
+/// the ring's wake-up target; the completions are in flight, so the wait ends).
+fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, div: usize) -> (f64, Extra) {
     let ring = Ring::<Completion>::create_heap(
         Config::new((depth as u32).next_power_of_two().max(64)).mode(Mode::Mpsc),
     )
@@ -83,8 +99,13 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Optio
             let b = pool.submit_batch(subs);
             assert!(b.error.is_none(), "{:?}", b.error);
         }
+        let in_flight = next - finished;
+        let min = match div {
+            0 => 1,
+            d => (in_flight / d).max(1),
+        };
         let n = rx
-            .reap(&mut done, 1, Some(Duration::from_secs(30)))
+            .reap(&mut done, min, Some(Duration::from_secs(30)))
             .unwrap();
         assert!(n > 0);
         for c in &done[..n] {
@@ -101,12 +122,19 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Optio
     }
     let secs = start.elapsed().as_secs_f64();
     let ops_s = offs.len() as f64 / secs;
-    let share = timing.then(|| {
+    let times = timing.then(|| {
         let s = pool.stats();
         let n = s.completed as f64;
         (s.run_ns as f64 / n, s.post_ns as f64 / n)
     });
-    (ops_s, share)
+    let c = ring.counters();
+    let n = offs.len() as f64;
+    let extra = Extra {
+        times,
+        wakeups: c.wakeups as f64 / n,
+        sleeps: c.sleeps as f64 / n,
+    };
+    (ops_s, extra)
 }
 
 /// The calling thread's CPU clock (what the pool's `timing` reads), in nanoseconds.
@@ -318,6 +346,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut mib, mut ops, mut workers, mut reps) = (256u64, 200_000usize, 16usize, 3usize);
     let mut only: Option<String> = None;
+    let mut div = 4usize;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--file-mib" => mib = args.next().and_then(|v| v.parse().ok()).expect("MiB"),
@@ -325,6 +354,7 @@ fn main() {
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--only" => only = args.next(),
+            "--reap-div" => div = args.next().and_then(|v| v.parse().ok()).expect("N"),
             _ => {} // `--bench` and other harness arguments
         }
     }
@@ -360,7 +390,22 @@ fn main() {
             }
             (0..reps).map(|_| f()).fold(0.0, f64::max)
         };
-        let ra = run("ring-aio", &|| ring_aio(&p, &offs, depth, false).0);
+        let extra = std::cell::Cell::new(Extra::default());
+        let ra = run("ring-aio", &|| {
+            let (r, e) = ring_aio(&p, &offs, depth, false, 0);
+            extra.set(e);
+            r
+        });
+        let extra_b = std::cell::Cell::new(Extra::default());
+        let rb = if div > 0 {
+            run("ring-aio", &|| {
+                let (r, e) = ring_aio(&p, &offs, depth, false, div);
+                extra_b.set(e);
+                r
+            })
+        } else {
+            f64::NAN
+        };
         let pa = run("posix-aio", &|| posix_aio(&p, &offs, depth));
         let iu = run("io_uring", &|| io_uring(&p, &offs, depth));
         let tk = run("tokio", &|| tokio_blocking(&p, &offs, depth));
@@ -377,27 +422,62 @@ fn main() {
             ra / tk,
             ra / cb
         );
+        let e = extra.get();
+        if !ra.is_nan() {
+            println!(
+                "      ring-aio, reaper min = 1 (last run): {:.3} wake-ups and {:.3} reaper sleeps per operation",
+                e.wakeups, e.sleeps
+            );
+        }
+        if !rb.is_nan() {
+            let e = extra_b.get();
+            println!(
+                "      ring-aio, reaper min = in flight / {div}: {rb:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
+                 {:.3} wake-ups and {:.3} reaper sleeps per operation (last run)",
+                rb / pa,
+                rb / iu,
+                rb / tk,
+                rb / cb,
+                e.wakeups,
+                e.sleeps
+            );
+        }
     }
     // The posting share: the workers' thread CPU time spent posting (output hand-back, ring
     // push, waking the sleeping consumer) against running the pread; with one worker per
     // spare CPU and with the full worker count.
     // Each measured interval is closed by one read of the thread CPU clock, whose own cost
     // (a system call on a VM) partly lands inside it: measured here and taken off both.
+    if only.as_deref().is_some_and(|o| o != "posting") {
+        return;
+    }
     let offs = offsets(p.blocks, p.ops);
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clock = clock_floor_ns();
     println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
-    for workers in [cpus.saturating_sub(1).max(1), p.workers] {
+    let policies: &[usize] = if div > 0 { &[0, div] } else { &[0] };
+    for (workers, &d) in [cpus.saturating_sub(1).max(1), p.workers]
+        .into_iter()
+        .flat_map(|w| policies.iter().map(move |d| (w, d)))
+    {
         let q = Params { workers, ..p };
-        let (ops_s, times) = ring_aio(&q, &offs, 32, true);
-        if let Some((run_ns, post_ns)) = times {
+        let (ops_s, extra) = ring_aio(&q, &offs, 32, true, d);
+        let reaper = match d {
+            0 => "reaper min 1".to_string(),
+            d => format!("reaper min in flight / {d}"),
+        };
+        if let Some((run_ns, post_ns)) = extra.times {
             let (run, post) = ((run_ns - clock).max(0.0), (post_ns - clock).max(0.0));
             println!(
-                "completion posting, depth 32, {workers} workers ({ops_s:.0}/s with timing): \
+                "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing): \
                  {post:.0} ns CPU per op ({post_ns:.0} as read) = {:.1}% of a worker's CPU time \
                  per op (pread {run:.0} ns + posting; {:.1}% as read)",
                 post / (run + post) * 100.0,
                 post_ns / (run_ns + post_ns) * 100.0,
+            );
+            println!(
+                "  {:.3} wake-ups and {:.3} reaper sleeps per operation",
+                extra.wakeups, extra.sleeps
             );
         }
     }
