@@ -8,6 +8,7 @@ use ring_core::Completion;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{
@@ -446,8 +447,8 @@ impl FdState {
 struct State {
     next_id: u64,
     run: VecDeque<Job>,
-    jobs: HashMap<u64, Meta>,
-    fds: HashMap<RawFd, FdState>,
+    jobs: IdMap<u64, Meta>,
+    fds: IdMap<RawFd, FdState>,
     workers: usize,
     idle: usize,
     spawned: u64,
@@ -466,7 +467,7 @@ struct State {
     event_waiters: usize,
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
-    cancel_results: HashMap<u64, bool>,
+    cancel_results: IdMap<u64, bool>,
 }
 
 struct Inner {
@@ -578,8 +579,8 @@ impl Pool {
                 state: Mutex::new(State {
                     next_id: 1,
                     run: VecDeque::new(),
-                    jobs: HashMap::new(),
-                    fds: HashMap::new(),
+                    jobs: IdMap::default(),
+                    fds: IdMap::default(),
                     workers: 0,
                     idle: 0,
                     spawned: 0,
@@ -589,7 +590,7 @@ impl Pool {
                     threads: Vec::new(),
                     cancelled: Vec::new(),
                     event_waiters: 0,
-                    cancel_results: HashMap::new(),
+                    cancel_results: IdMap::default(),
                 }),
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
@@ -643,7 +644,8 @@ impl Pool {
         r
     }
 
-    /// Submits `subs` in order (taking the pool's lock once while there is room) and stops at
+    /// Submits `subs` in order (taking the pool's lock once per 16 submissions,
+    /// so that workers finishing meanwhile are not held up by a long batch) and stops at
     /// the first refusal: returns the ids of the accepted prefix, the refusal's error, and the
     /// refused submission with everything after it, untouched.
     ///
@@ -671,7 +673,16 @@ impl Pool {
         let mut ids = Vec::with_capacity(subs.len());
         let mut st = self.inner.lock();
         let mut it = subs.into_iter();
+        let mut chunk = 0;
         while let Some(sub) = it.next() {
+            if chunk == BATCH_CHUNK {
+                // Let the workers waiting for the lock in (to retire their jobs and take new
+                // ones) before going on.
+                self.inner.flush_cancelled(st);
+                st = self.inner.lock();
+                chunk = 0;
+            }
+            chunk += 1;
             let (g, r) = self
                 .inner
                 .submit_locked(st, sub, self.inner.cfg.backpressure);
@@ -859,6 +870,40 @@ fn thread_cpu_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
 }
+
+/// How many submissions [`Pool::submit_batch`] makes under one hold of the pool's lock.
+const BATCH_CHUNK: usize = 16;
+
+/// A map keyed by submission ids or descriptors (hashed by [`IdHasher`]).
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes the pool's own keys (sequential submission ids, descriptor numbers) with one
+/// multiplication (Fibonacci hashing): the keys are not chosen by an adversary who could
+/// aim collisions at the table, and the state lock is held while the maps are used, so the
+/// default (SipHash) hasher's cost is paid by every thread waiting for that lock.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIB);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(FIB);
+    }
+    fn write_i32(&mut self, x: i32) {
+        self.write_u64(x as u32 as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// 2^64 divided by the golden ratio (odd): multiplying by it spreads sequential keys over
+/// the high bits, which the table's control bytes use, and keeps the low bits distinct.
+const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Own>)>;
@@ -1511,5 +1556,34 @@ impl Inner {
             }
             self.push_run(st, job, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn id_hasher_keeps_sequential_ids_apart() {
+        let b = BuildHasherDefault::<IdHasher>::default();
+        // Every run of 2^k sequential ids fills 2^k distinct buckets of a 2^k table, and the
+        // top 7 bits (the table's control bytes) take many values.
+        for k in [4u32, 8, 12] {
+            let mask = (1u64 << k) - 1;
+            let start = 12_345u64;
+            let mut low: Vec<u64> = (start..start + (1 << k))
+                .map(|id| b.hash_one(id) & mask)
+                .collect();
+            low.sort_unstable();
+            low.dedup();
+            assert_eq!(low.len(), 1 << k);
+        }
+        let mut top: Vec<u64> = (1u64..1000).map(|id| b.hash_one(id) >> 57).collect();
+        top.sort_unstable();
+        top.dedup();
+        assert!(top.len() > 100, "{} distinct control bytes", top.len());
+        // Descriptors hash like their numbers.
+        assert_ne!(b.hash_one(3i32), b.hash_one(4i32));
     }
 }
