@@ -67,6 +67,10 @@ struct Extra {
     wakeups: f64,
     /// Times the reaper went to sleep, per operation.
     sleeps: f64,
+    /// The submitting and reaping thread's CPU time per operation (ns).
+    reaper_ns: f64,
+    /// Completions per reaping round (and so submissions per batch).
+    batch: f64,
 }
 
 /// ring-aio: keep `depth` preads in flight, reap, take each buffer back and resubmit.
@@ -121,6 +125,8 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
     let mut next = 0;
     let mut finished = 0;
     let start = Instant::now();
+    let cpu0 = thread_cpu_ns();
+    let mut rounds = 0u64;
     let mut spare: Vec<Vec<u8>> = (0..depth).map(|_| vec![0u8; BLOCK]).collect();
     while finished < offs.len() {
         let mut subs = Vec::new();
@@ -163,8 +169,10 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             }
         }
         finished += n;
+        rounds += 1;
     }
     let secs = start.elapsed().as_secs_f64();
+    let reaper_ns = thread_cpu_ns().saturating_sub(cpu0) as f64 / offs.len() as f64;
     let ops_s = offs.len() as f64 / secs;
     let times = timing.then(|| {
         let s = pool.stats();
@@ -177,6 +185,8 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
         times,
         wakeups: c.wakeups as f64 / n,
         sleeps: c.sleeps as f64 / n,
+        reaper_ns,
+        batch: n / rounds.max(1) as f64,
     };
     (ops_s, extra)
 }
@@ -470,22 +480,24 @@ fn main() {
         let e = extra.get();
         if !ra.is_nan() {
             println!(
-                "      ring-aio, reaper min = 1 (last run): {:.3} wake-ups and {:.3} reaper sleeps per operation",
-                e.wakeups, e.sleeps
+                "      ring-aio, reaper min = 1 (last run): {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round",
+                e.wakeups, e.sleeps, e.reaper_ns, e.batch
             );
         }
         if !rb.is_nan() {
             let e = extra_b.get();
             println!(
                 "      ring-aio, {}: {rb:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
-                 {:.3} wake-ups and {:.3} reaper sleeps per operation (last run)",
+                 {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round (last run)",
                 tuned.describe(),
                 rb / pa,
                 rb / iu,
                 rb / tk,
                 rb / cb,
                 e.wakeups,
-                e.sleeps
+                e.sleeps,
+                e.reaper_ns,
+                e.batch
             );
         }
     }

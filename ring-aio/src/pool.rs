@@ -451,6 +451,10 @@ struct State {
     fds: IdMap<RawFd, FdState>,
     workers: usize,
     idle: usize,
+    /// Workers looking for work without the lock before they sleep (counted in and out
+    /// under the lock; each takes the lock and looks at the run queue again before it
+    /// sleeps, so a job queued while it is counted here needs no wake-up).
+    spinning: usize,
     spawned: u64,
     shutdown: bool,
     /// Running jobs being interrupted, re-signalled until they leave `Running`.
@@ -583,6 +587,7 @@ impl Pool {
                     fds: IdMap::default(),
                     workers: 0,
                     idle: 0,
+                    spinning: 0,
                     spawned: 0,
                     shutdown: false,
                     interrupts: Vec::new(),
@@ -936,9 +941,11 @@ impl Inner {
             st.run.push_back(job);
         }
         self.queued.store(st.run.len(), SeqCst);
-        // One wake-up per queued job while there are sleeping workers to take them (a
-        // wake-up is a system call; beyond that, the workers' own loops take the rest).
-        if st.run.len() <= st.idle {
+        // One wake-up per queued job beyond those the spinning workers will take, while there
+        // are sleeping workers to take them (a wake-up is a system call, which on a virtual
+        // machine costs microseconds; beyond that, the workers' own loops take the rest).
+        let n = st.run.len();
+        if n > st.spinning && n - st.spinning <= st.idle {
             self.work_cv.notify_one();
         }
     }
@@ -989,7 +996,7 @@ impl Inner {
         }
         // Start a worker first if the job would otherwise wait for one, so that a failure to
         // start one leaves nothing half-submitted.
-        if st.run.len() >= st.idle && st.workers < self.cfg.max_workers {
+        if st.run.len() >= st.idle + st.spinning && st.workers < self.cfg.max_workers {
             if let Err(e) = self.spawn_worker(&mut st) {
                 if st.workers == 0 {
                     let error = SubmitError::NoWorker {
@@ -1210,6 +1217,7 @@ impl Inner {
             }
             // Look for work a little without the lock before sleeping: a submitter that keeps
             // a queue full hands the next job over without a wake-up.
+            st.spinning += 1;
             drop(st);
             let mut found = false;
             for round in 0..40 {
@@ -1224,6 +1232,9 @@ impl Inner {
                 }
             }
             st = self.lock();
+            // Counted out before looking at the queue again (under this same hold of the
+            // lock): a job queued while this worker was counted is seen here.
+            st.spinning -= 1;
             // A shutdown notified while this worker looked without the lock would otherwise be
             // missed, and the pool's drop would wait out the idle timeout.
             if found || !st.run.is_empty() || (st.shutdown && st.jobs.is_empty()) {

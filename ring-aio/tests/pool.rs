@@ -725,3 +725,43 @@ fn long_batch_refused_in_a_later_chunk() {
     assert_eq!(cookies, (0..37).collect::<Vec<u64>>());
     assert!(pool.drain(Some(DEADLINE)));
 }
+
+/// Jobs submitted while workers are looking for work, going to sleep or asleep are all run:
+/// bursts of 1 to 8 submissions separated by pauses of varied length (so that the workers
+/// are caught in every phase), each burst reaped within the deadline.
+#[test]
+fn no_job_waits_for_a_wake_up_that_never_comes() {
+    let ring = ring(64, 0);
+    let t = Target::new(&ring).unwrap();
+    // Idle workers would find a job left without a wake-up only after the idle timeout:
+    // longer than the deadline, so that such a job fails the test.
+    let cfg = PoolConfig::new()
+        .max_workers(4)
+        .min_workers(4)
+        .idle_timeout(DEADLINE * 3);
+    let pool = Pool::new(cfg).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut cookie = 0u64;
+    for _ in 0..3000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let k = 1 + (x % 8) as usize;
+        for _ in 0..k {
+            pool.submit(Submission::new(Op::nop(), &t).cookie(cookie))
+                .map_err(|r| r.error)
+                .unwrap();
+            cookie += 1;
+        }
+        let done = reap_n(&mut rx, k);
+        assert!(done.iter().all(|c| c.result == 0));
+        match (x >> 8) % 4 {
+            0 => {}
+            1 => std::thread::yield_now(),
+            2 => std::thread::sleep(Duration::from_micros(20)),
+            _ => std::thread::sleep(Duration::from_micros(300)),
+        }
+    }
+    assert!(pool.drain(Some(DEADLINE)));
+}
