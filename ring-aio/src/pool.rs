@@ -963,7 +963,9 @@ impl Inner {
             return refuse(st, SubmitError::TooLarge { op, bytes }, sub);
         }
         let depth = self.cfg.queue_depth;
-        let start = Instant::now();
+        // Read only when the queue is full (a clock read per submission, under the lock, for
+        // nothing otherwise).
+        let mut started: Option<Instant> = None;
         loop {
             if st.shutdown {
                 return refuse(st, SubmitError::ShutDown, sub);
@@ -971,6 +973,7 @@ impl Inner {
             if self.outstanding.load(SeqCst) < depth {
                 break;
             }
+            let start = *started.get_or_insert_with(Instant::now);
             let wait = match bp {
                 Backpressure::Fail => return refuse(st, SubmitError::QueueFull { depth }, sub),
                 Backpressure::Wait(None) => Duration::from_millis(100),
