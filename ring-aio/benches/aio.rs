@@ -434,6 +434,11 @@ fn main() {
         Ok(v) => v.split(',').map(|d| d.parse().expect("depth")).collect(),
         Err(_) => vec![1, 32, 256],
     };
+    let depths = if only.as_deref() == Some("posting") {
+        Vec::new()
+    } else {
+        depths
+    };
     for &depth in &depths {
         let n = if depth == 1 { p.ops / 4 } else { p.ops };
         let offs = offsets(p.blocks, n);
