@@ -8,8 +8,19 @@
 //! cargo bench -p ring-aio --bench aio [-- --file-mib 256 --ops 200000 --workers 16]
 //! ```
 //!
-//! `AIO_DEPTHS=1,32` picks the queue depths; `AIO_SPIN=N` sets how many polls ring-aio's reaping consumer makes before it sleeps
-//! (ring-core's default is 100).
+//! `AIO_DEPTHS=1,32` picks the queue depths; `AIO_SPIN=N` sets how many polls ring-aio's
+//! reaping consumer makes before it sleeps (ring-core's default is 100). `--only NAME` runs
+//! one method (`ring-aio`, `posix-aio`, `io_uring`, `tokio`, `crossbeam`, or `posting` for
+//! the posting share alone).
+//!
+//! ring-aio runs twice per depth: with a reaper that waits for one completion (`min = 1`,
+//! as every peer's loop does), and with a tuned reaper (`--reap-div N`, default 2: it waits
+//! for `in_flight / N` completions, so that the ring's wake-up target wakes it once per that
+//! many; `--reap-yields N`, default 20: it first polls N times, yielding the CPU between
+//! polls). A wake-up is a system call made by the worker that posts the completion, and on a
+//! virtual machine one that wakes an idle vCPU costs microseconds: the tuned reaper is how a
+//! program that submits and reaps on one thread avoids most of them. Each run prints the
+//! ring's `wakeups` and `sleeps` counters per operation.
 //!
 //! The file (`$TMPDIR/ring-aio-bench-<MiB>.dat`) is written once and read through before the
 //! measurements so that it sits in the page cache.
@@ -47,8 +58,51 @@ fn check(r: isize) {
     assert_eq!(r, BLOCK as isize, "short or failed read");
 }
 
+/// What a ring-aio run measured besides its rate.
+#[derive(Clone, Copy, Default)]
+struct Extra {
+    /// With timing: CPU ns per operation running it, and posting its completion.
+    times: Option<(f64, f64)>,
+    /// Wake-ups issued by the workers (the ring's `wakeups` counter), per operation.
+    wakeups: f64,
+    /// Times the reaper went to sleep, per operation.
+    sleeps: f64,
+    /// The submitting and reaping thread's CPU time per operation (ns).
+    reaper_ns: f64,
+    /// Completions per reaping round (and so submissions per batch).
+    batch: f64,
+}
+
 /// ring-aio: keep `depth` preads in flight, reap, take each buffer back and resubmit.
-fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Option<(f64, f64)>) {
+///
+/// The reaper's policy.
+#[derive(Clone, Copy)]
+struct Reaper {
+    /// 0 waits for one completion (`min = 1`), as POSIX AIO's `aio_suspend`, io_uring's
+    /// `submit_and_wait(1)` and the channels' `recv` do; `N` waits for `max(1, in_flight / N)`
+    /// (a sleeping reaper is then woken once per that many completions, by the ring's wake-up
+    /// target; they are in flight, so the wait ends).
+    div: usize,
+    /// Polls before a wait that may sleep, yielding the CPU between them (the workers run
+    /// meanwhile, and a reaper that finds its completions this way needs no wake-up).
+    yields: usize,
+}
+
+impl Reaper {
+    /// Reaping as the peers do: one completion, sleeping when there is none.
+    const ONE: Reaper = Reaper { div: 0, yields: 0 };
+
+    fn describe(&self) -> String {
+        let min = match self.div {
+            0 => "min 1".to_string(),
+            d => format!("min in flight / {d}"),
+        };
+        format!("reaper {min}, {} yielding polls", self.yields)
+    }
+}
+
+fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper) -> (f64, Extra) {
+    let Reaper { div, yields } = policy;
     let ring = Ring::<Completion>::create_heap(
         Config::new((depth as u32).next_power_of_two().max(64)).mode(Mode::Mpsc),
     )
@@ -71,6 +125,8 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Optio
     let mut next = 0;
     let mut finished = 0;
     let start = Instant::now();
+    let cpu0 = thread_cpu_ns();
+    let mut rounds = 0u64;
     let mut spare: Vec<Vec<u8>> = (0..depth).map(|_| vec![0u8; BLOCK]).collect();
     while finished < offs.len() {
         let mut subs = Vec::new();
@@ -83,9 +139,24 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Optio
             let b = pool.submit_batch(subs);
             assert!(b.error.is_none(), "{:?}", b.error);
         }
-        let n = rx
-            .reap(&mut done, 1, Some(Duration::from_secs(30)))
-            .unwrap();
+        let in_flight = next - finished;
+        let min = match div {
+            0 => 1,
+            d => (in_flight / d).max(1),
+        };
+        let mut n = 0;
+        for _ in 0..yields {
+            n += rx.reap(&mut done[n..], 0, Some(Duration::ZERO)).unwrap();
+            if n >= min {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        if n < min {
+            n += rx
+                .reap(&mut done[n..], min - n, Some(Duration::from_secs(30)))
+                .unwrap();
+        }
         assert!(n > 0);
         for c in &done[..n] {
             check(c.result as isize);
@@ -98,15 +169,26 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool) -> (f64, Optio
             }
         }
         finished += n;
+        rounds += 1;
     }
     let secs = start.elapsed().as_secs_f64();
+    let reaper_ns = thread_cpu_ns().saturating_sub(cpu0) as f64 / offs.len() as f64;
     let ops_s = offs.len() as f64 / secs;
-    let share = timing.then(|| {
+    let times = timing.then(|| {
         let s = pool.stats();
         let n = s.completed as f64;
         (s.run_ns as f64 / n, s.post_ns as f64 / n)
     });
-    (ops_s, share)
+    let c = ring.counters();
+    let n = offs.len() as f64;
+    let extra = Extra {
+        times,
+        wakeups: c.wakeups as f64 / n,
+        sleeps: c.sleeps as f64 / n,
+        reaper_ns,
+        batch: n / rounds.max(1) as f64,
+    };
+    (ops_s, extra)
 }
 
 /// The calling thread's CPU clock (what the pool's `timing` reads), in nanoseconds.
@@ -318,6 +400,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut mib, mut ops, mut workers, mut reps) = (256u64, 200_000usize, 16usize, 3usize);
     let mut only: Option<String> = None;
+    let mut tuned = Reaper { div: 2, yields: 20 };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--file-mib" => mib = args.next().and_then(|v| v.parse().ok()).expect("MiB"),
@@ -325,6 +408,8 @@ fn main() {
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--only" => only = args.next(),
+            "--reap-div" => tuned.div = args.next().and_then(|v| v.parse().ok()).expect("N"),
+            "--reap-yields" => tuned.yields = args.next().and_then(|v| v.parse().ok()).expect("N"),
             _ => {} // `--bench` and other harness arguments
         }
     }
@@ -349,6 +434,11 @@ fn main() {
         Ok(v) => v.split(',').map(|d| d.parse().expect("depth")).collect(),
         Err(_) => vec![1, 32, 256],
     };
+    let depths = if only.as_deref() == Some("posting") {
+        Vec::new()
+    } else {
+        depths
+    };
     for &depth in &depths {
         let n = if depth == 1 { p.ops / 4 } else { p.ops };
         let offs = offsets(p.blocks, n);
@@ -360,7 +450,22 @@ fn main() {
             }
             (0..reps).map(|_| f()).fold(0.0, f64::max)
         };
-        let ra = run("ring-aio", &|| ring_aio(&p, &offs, depth, false).0);
+        let extra = std::cell::Cell::new(Extra::default());
+        let ra = run("ring-aio", &|| {
+            let (r, e) = ring_aio(&p, &offs, depth, false, Reaper::ONE);
+            extra.set(e);
+            r
+        });
+        let extra_b = std::cell::Cell::new(Extra::default());
+        let rb = if tuned.div > 0 || tuned.yields > 0 {
+            run("ring-aio", &|| {
+                let (r, e) = ring_aio(&p, &offs, depth, false, tuned);
+                extra_b.set(e);
+                r
+            })
+        } else {
+            f64::NAN
+        };
         let pa = run("posix-aio", &|| posix_aio(&p, &offs, depth));
         let iu = run("io_uring", &|| io_uring(&p, &offs, depth));
         let tk = run("tokio", &|| tokio_blocking(&p, &offs, depth));
@@ -377,27 +482,62 @@ fn main() {
             ra / tk,
             ra / cb
         );
+        let e = extra.get();
+        if !ra.is_nan() {
+            println!(
+                "      ring-aio, reaper min = 1 (last run): {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round",
+                e.wakeups, e.sleeps, e.reaper_ns, e.batch
+            );
+        }
+        if !rb.is_nan() {
+            let e = extra_b.get();
+            println!(
+                "      ring-aio, {}: {rb:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
+                 {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round (last run)",
+                tuned.describe(),
+                rb / pa,
+                rb / iu,
+                rb / tk,
+                rb / cb,
+                e.wakeups,
+                e.sleeps,
+                e.reaper_ns,
+                e.batch
+            );
+        }
     }
     // The posting share: the workers' thread CPU time spent posting (output hand-back, ring
     // push, waking the sleeping consumer) against running the pread; with one worker per
     // spare CPU and with the full worker count.
     // Each measured interval is closed by one read of the thread CPU clock, whose own cost
     // (a system call on a VM) partly lands inside it: measured here and taken off both.
+    if only.as_deref().is_some_and(|o| o != "posting") {
+        return;
+    }
     let offs = offsets(p.blocks, p.ops);
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clock = clock_floor_ns();
     println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
-    for workers in [cpus.saturating_sub(1).max(1), p.workers] {
+    let policies = [Reaper::ONE, tuned];
+    for (workers, &d) in [cpus.saturating_sub(1).max(1), p.workers]
+        .into_iter()
+        .flat_map(|w| policies.iter().map(move |d| (w, d)))
+    {
         let q = Params { workers, ..p };
-        let (ops_s, times) = ring_aio(&q, &offs, 32, true);
-        if let Some((run_ns, post_ns)) = times {
+        let (ops_s, extra) = ring_aio(&q, &offs, 32, true, d);
+        let reaper = d.describe();
+        if let Some((run_ns, post_ns)) = extra.times {
             let (run, post) = ((run_ns - clock).max(0.0), (post_ns - clock).max(0.0));
             println!(
-                "completion posting, depth 32, {workers} workers ({ops_s:.0}/s with timing): \
+                "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing): \
                  {post:.0} ns CPU per op ({post_ns:.0} as read) = {:.1}% of a worker's CPU time \
                  per op (pread {run:.0} ns + posting; {:.1}% as read)",
                 post / (run + post) * 100.0,
                 post_ns / (run_ns + post_ns) * 100.0,
+            );
+            println!(
+                "  {:.3} wake-ups and {:.3} reaper sleeps per operation",
+                extra.wakeups, extra.sleeps
             );
         }
     }

@@ -109,6 +109,68 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Reaping for throughput
+//!
+//! A consumer sleeping in `reap(.., min = 1, ..)` is woken by the worker whose completion
+//! arrives first, and that wake-up is a system call in the worker's posting path (on a
+//! virtual machine, one that wakes an idle vCPU costs microseconds: many times the rest of
+//! posting). A thread that keeps a known number of operations in flight can do better: poll
+//! a few times, yielding the CPU to the workers between polls, and then wait for a good part
+//! of what is in flight (`min = in_flight / 2`), so that the ring's wake-up target wakes it
+//! once per that many completions. The completions waited for are in flight, so the wait
+//! ends; keep a timeout anyway, and use `min = 1` for operations that may block for long
+//! (a read of a quiet socket would hold up the others' completions). The `aio` bench
+//! (`cargo bench -p ring-aio --bench aio`) compares both ways.
+//!
+//! ```
+//! use ring_aio::{Op, Output, Pool, PoolConfig, Submission, SubmissionId, Target};
+//! use ring_core::{Completion, Config, Mode, Ring};
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//!
+//! let path = std::env::temp_dir().join(format!("ring-aio-doc-reap-{}", std::process::id()));
+//! std::fs::write(&path, vec![1u8; 64 * 512])?;
+//! let file = std::fs::File::open(&path)?;
+//! let ring = Ring::<Completion>::create_heap(Config::new(64).mode(Mode::Mpsc))?;
+//! let target = Target::new(&ring)?;
+//! let pool = Pool::new(PoolConfig::new().max_workers(4).queue_depth(16))?;
+//! let mut rx = ring.consumer()?;
+//! let mut done = [Completion::default(); 16];
+//! let (total, depth) = (64u64, 16u64);
+//! let (mut next, mut finished) = (0u64, 0u64);
+//! while finished < total {
+//!     while next < total && next - finished < depth {
+//!         let op = Op::pread(file.as_raw_fd(), vec![0; 512], next * 512);
+//!         pool.submit(Submission::new(op, &target)).map_err(|r| r.error)?;
+//!         next += 1;
+//!     }
+//!     let in_flight = (next - finished) as usize;
+//!     let min = (in_flight / 2).max(1);
+//!     // Poll, yielding to the workers; then sleep until `min` have arrived.
+//!     let mut n = 0;
+//!     for _ in 0..20 {
+//!         n += rx.reap(&mut done[n..], 0, Some(Duration::ZERO))?;
+//!         if n >= min {
+//!             break;
+//!         }
+//!         std::thread::yield_now();
+//!     }
+//!     if n < min {
+//!         n += rx.reap(&mut done[n..], min - n, Some(Duration::from_secs(10)))?;
+//!     }
+//!     for c in &done[..n] {
+//!         assert_eq!(c.result, 512);
+//!         let Some(Output::Buffer(b)) = pool.take_output(SubmissionId(c.user_data)) else {
+//!             panic!("a pread hands its buffer back");
+//!         };
+//!         assert!(b.iter().all(|&x| x == 1));
+//!     }
+//!     finished += n as u64;
+//! }
+//! std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Features
 //!
 //! - `tokio`: `AsyncReaper` (completion rings) and `AsyncRecordReaper` (record rings of
@@ -130,6 +192,7 @@ mod pool;
 #[cfg(feature = "tokio")]
 mod reaper;
 mod signal;
+mod slots;
 mod target;
 
 pub use op::{Op, Output, SockAddr};

@@ -2,11 +2,13 @@
 
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
+use crate::slots::{Claim, Outputs};
 use crate::target::{current_cpu, mono_ns, post_record, AttrValues, Own, Sink, Target};
 use ring_core::Completion;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{
@@ -378,6 +380,8 @@ struct Meta {
 
 struct Job {
     id: u64,
+    /// Where its output goes.
+    slot: Claim,
     op: Op,
     target: Target,
     cookie: u64,
@@ -443,10 +447,14 @@ impl FdState {
 struct State {
     next_id: u64,
     run: VecDeque<Job>,
-    jobs: HashMap<u64, Meta>,
-    fds: HashMap<RawFd, FdState>,
+    jobs: IdMap<u64, Meta>,
+    fds: IdMap<RawFd, FdState>,
     workers: usize,
     idle: usize,
+    /// Workers looking for work without the lock before they sleep (counted in and out
+    /// under the lock; each takes the lock and looks at the run queue again before it
+    /// sleeps, so a job queued while it is counted here needs no wake-up).
+    spinning: usize,
     spawned: u64,
     shutdown: bool,
     /// Running jobs being interrupted, re-signalled until they leave `Running`.
@@ -463,7 +471,7 @@ struct State {
     event_waiters: usize,
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
-    cancel_results: HashMap<u64, bool>,
+    cancel_results: IdMap<u64, bool>,
 }
 
 struct Inner {
@@ -475,9 +483,9 @@ struct Inner {
     space_cv: Condvar,
     /// `cancel`, `drain` and the pool's drop wait here for phase changes and worker exits.
     event_cv: Condvar,
-    /// What finished operations hand back, by submission id, in shards (by id) so that
-    /// workers storing and the caller taking rarely meet on one lock.
-    outputs: Vec<Mutex<HashMap<u64, Output>>>,
+    /// What finished operations hand back, by submission id: a slot per job (claimed at
+    /// submission) that the poster fills without a lock and the caller empties.
+    outputs: Outputs,
     /// Submissions counted against the queue depth (accepted, result not known yet). Raised
     /// under the state lock; lowered by workers without it.
     outstanding: AtomicUsize,
@@ -575,10 +583,11 @@ impl Pool {
                 state: Mutex::new(State {
                     next_id: 1,
                     run: VecDeque::new(),
-                    jobs: HashMap::new(),
-                    fds: HashMap::new(),
+                    jobs: IdMap::default(),
+                    fds: IdMap::default(),
                     workers: 0,
                     idle: 0,
+                    spinning: 0,
                     spawned: 0,
                     shutdown: false,
                     interrupts: Vec::new(),
@@ -586,14 +595,12 @@ impl Pool {
                     threads: Vec::new(),
                     cancelled: Vec::new(),
                     event_waiters: 0,
-                    cancel_results: HashMap::new(),
+                    cancel_results: IdMap::default(),
                 }),
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
                 event_cv: Condvar::new(),
-                outputs: (0..OUTPUT_SHARDS)
-                    .map(|_| Mutex::new(HashMap::new()))
-                    .collect(),
+                outputs: Outputs::new(cfg.queue_depth),
                 outstanding: AtomicUsize::new(0),
                 space_waiters: AtomicUsize::new(0),
                 queued: AtomicUsize::new(0),
@@ -642,7 +649,8 @@ impl Pool {
         r
     }
 
-    /// Submits `subs` in order (taking the pool's lock once while there is room) and stops at
+    /// Submits `subs` in order (taking the pool's lock once per 16 submissions,
+    /// so that workers finishing meanwhile are not held up by a long batch) and stops at
     /// the first refusal: returns the ids of the accepted prefix, the refusal's error, and the
     /// refused submission with everything after it, untouched.
     ///
@@ -670,7 +678,16 @@ impl Pool {
         let mut ids = Vec::with_capacity(subs.len());
         let mut st = self.inner.lock();
         let mut it = subs.into_iter();
+        let mut chunk = 0;
         while let Some(sub) = it.next() {
+            if chunk == BATCH_CHUNK {
+                // Let the workers waiting for the lock in (to retire their jobs and take new
+                // ones) before going on.
+                self.inner.flush_cancelled(st);
+                st = self.inner.lock();
+                chunk = 0;
+            }
+            chunk += 1;
             let (g, r) = self
                 .inner
                 .submit_locked(st, sub, self.inner.cfg.backpressure);
@@ -742,7 +759,7 @@ impl Pool {
     /// Takes what a completed operation handed back (its completion has [`flags::OUTPUT`]).
     /// Outputs stay in the pool until taken.
     pub fn take_output(&self, id: SubmissionId) -> Option<Output> {
-        self.inner.outputs(id.0).remove(&id.0)
+        self.inner.outputs.take(id.0)
     }
 
     /// Waits until no submission is outstanding, or `timeout` passes. Returns whether the
@@ -859,8 +876,39 @@ fn thread_cpu_ns() -> u64 {
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
-/// Shards of the output table.
-const OUTPUT_SHARDS: usize = 16;
+/// How many submissions [`Pool::submit_batch`] makes under one hold of the pool's lock.
+const BATCH_CHUNK: usize = 16;
+
+/// A map keyed by submission ids or descriptors (hashed by [`IdHasher`]).
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes the pool's own keys (sequential submission ids, descriptor numbers) with one
+/// multiplication (Fibonacci hashing): the keys are not chosen by an adversary who could
+/// aim collisions at the table, and the state lock is held while the maps are used, so the
+/// default (SipHash) hasher's cost is paid by every thread waiting for that lock.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIB);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(FIB);
+    }
+    fn write_i32(&mut self, x: i32) {
+        self.write_u64(x as u32 as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// 2^64 divided by the golden ratio (odd): multiplying by it spreads sequential keys over
+/// the high bits, which the table's control bytes use, and keeps the low bits distinct.
+const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Own>)>;
@@ -868,12 +916,6 @@ type Cache = Vec<(u64, Option<Own>)>;
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn outputs(&self, id: u64) -> MutexGuard<'_, HashMap<u64, Output>> {
-        self.outputs[(id % OUTPUT_SHARDS as u64) as usize]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// A submission stops counting against the queue depth; wakes a waiting submitter. With
@@ -899,9 +941,11 @@ impl Inner {
             st.run.push_back(job);
         }
         self.queued.store(st.run.len(), SeqCst);
-        // One wake-up per queued job while there are sleeping workers to take them (a
-        // wake-up is a system call; beyond that, the workers' own loops take the rest).
-        if st.run.len() <= st.idle {
+        // One wake-up per queued job beyond those the spinning workers will take, while there
+        // are sleeping workers to take them (a wake-up is a system call, which on a virtual
+        // machine costs microseconds; beyond that, the workers' own loops take the rest).
+        let n = st.run.len();
+        if n > st.spinning && n - st.spinning <= st.idle {
             self.work_cv.notify_one();
         }
     }
@@ -919,7 +963,9 @@ impl Inner {
             return refuse(st, SubmitError::TooLarge { op, bytes }, sub);
         }
         let depth = self.cfg.queue_depth;
-        let start = Instant::now();
+        // Read only when the queue is full (a clock read per submission, under the lock, for
+        // nothing otherwise).
+        let mut started: Option<Instant> = None;
         loop {
             if st.shutdown {
                 return refuse(st, SubmitError::ShutDown, sub);
@@ -927,6 +973,7 @@ impl Inner {
             if self.outstanding.load(SeqCst) < depth {
                 break;
             }
+            let start = *started.get_or_insert_with(Instant::now);
             let wait = match bp {
                 Backpressure::Fail => return refuse(st, SubmitError::QueueFull { depth }, sub),
                 Backpressure::Wait(None) => Duration::from_millis(100),
@@ -952,7 +999,7 @@ impl Inner {
         }
         // Start a worker first if the job would otherwise wait for one, so that a failure to
         // start one leaves nothing half-submitted.
-        if st.run.len() >= st.idle && st.workers < self.cfg.max_workers {
+        if st.run.len() >= st.idle + st.spinning && st.workers < self.cfg.max_workers {
             if let Err(e) = self.spawn_worker(&mut st) {
                 if st.workers == 0 {
                     let error = SubmitError::NoWorker {
@@ -981,6 +1028,7 @@ impl Inner {
         };
         let job = Job {
             id,
+            slot: self.outputs.claim(id),
             cookie: sub.cookie.unwrap_or(id),
             op: sub.op,
             target: sub.target,
@@ -1172,6 +1220,7 @@ impl Inner {
             }
             // Look for work a little without the lock before sleeping: a submitter that keeps
             // a queue full hands the next job over without a wake-up.
+            st.spinning += 1;
             drop(st);
             let mut found = false;
             for round in 0..40 {
@@ -1186,6 +1235,9 @@ impl Inner {
                 }
             }
             st = self.lock();
+            // Counted out before looking at the queue again (under this same hold of the
+            // lock): a job queued while this worker was counted is seen here.
+            st.spinning -= 1;
             // A shutdown notified while this worker looked without the lock would otherwise be
             // missed, and the pool's drop would wait out the idle timeout.
             if found || !st.run.is_empty() || (st.shutdown && st.jobs.is_empty()) {
@@ -1254,6 +1306,7 @@ impl Inner {
     ) -> (u64, Class) {
         let Job {
             id,
+            slot,
             op,
             target,
             cookie,
@@ -1336,9 +1389,8 @@ impl Inner {
                 -libc::EOVERFLOW
             }
         };
-        if let Some(out) = output {
+        if self.outputs.put(id, slot, output) {
             flags |= flags::OUTPUT;
-            self.outputs(id).insert(id, out);
         }
         self.post(
             cache,
@@ -1424,6 +1476,7 @@ impl Inner {
             for job in jobs {
                 let Job {
                     id,
+                    slot,
                     op,
                     target,
                     cookie,
@@ -1436,9 +1489,8 @@ impl Inner {
                     ..AttrValues::default()
                 };
                 let mut flags = flags::CANCELED;
-                if let Some(out) = op.into_output() {
+                if self.outputs.put(id, slot, op.into_output()) {
                     flags |= flags::OUTPUT;
-                    self.outputs(id).insert(id, out);
                 }
                 // The target's shared producer (a cache entry of `None`): a cancelling thread
                 // takes no producer record of its own.
@@ -1518,5 +1570,34 @@ impl Inner {
             }
             self.push_run(st, job, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn id_hasher_keeps_sequential_ids_apart() {
+        let b = BuildHasherDefault::<IdHasher>::default();
+        // Every run of 2^k sequential ids fills 2^k distinct buckets of a 2^k table, and the
+        // top 7 bits (the table's control bytes) take many values.
+        for k in [4u32, 8, 12] {
+            let mask = (1u64 << k) - 1;
+            let start = 12_345u64;
+            let mut low: Vec<u64> = (start..start + (1 << k))
+                .map(|id| b.hash_one(id) & mask)
+                .collect();
+            low.sort_unstable();
+            low.dedup();
+            assert_eq!(low.len(), 1 << k);
+        }
+        let mut top: Vec<u64> = (1u64..1000).map(|id| b.hash_one(id) >> 57).collect();
+        top.sort_unstable();
+        top.dedup();
+        assert!(top.len() > 100, "{} distinct control bytes", top.len());
+        // Descriptors hash like their numbers.
+        assert_ne!(b.hash_one(3i32), b.hash_one(4i32));
     }
 }

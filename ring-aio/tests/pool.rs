@@ -688,3 +688,80 @@ fn drop_cancels_outstanding() {
     assert!(done.iter().all(|c| c.result == -libc::ECANCELED));
     assert!(nothing_within(&mut rx, Duration::from_millis(10)));
 }
+
+/// A batch longer than the pool's lock is held for at once (16 submissions) keeps its order:
+/// contiguous increasing ids for the accepted prefix, the refusal in a later chunk reported,
+/// and the rest handed back untouched, in order.
+#[test]
+fn long_batch_refused_in_a_later_chunk() {
+    let ring = ring(64, 0);
+    let t = Target::new(&ring).unwrap();
+    let cfg = PoolConfig::new()
+        .max_workers(2)
+        .queue_depth(37)
+        .backpressure(Backpressure::Fail);
+    let pool = Pool::new(cfg).unwrap();
+    let (r, w) = pipe();
+    let subs = (0..50)
+        .map(|i| Submission::new(Op::read(r.as_raw_fd(), vec![0; 1]), &t).cookie(i))
+        .collect();
+    let batch = pool.submit_batch(subs);
+    assert_eq!(batch.accepted(), 37);
+    assert_eq!(batch.error, Some(SubmitError::QueueFull { depth: 37 }));
+    assert!(batch.ids.windows(2).all(|p| p[1].get() == p[0].get() + 1));
+    assert_eq!(batch.unsubmitted.len(), 13);
+    assert!(batch.unsubmitted.iter().all(|s| s.op().name() == "read"));
+    // Every accepted read completes once the pipe has data for all of them.
+    std::fs::File::from(w).write_all(&[7u8; 37]).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    let mut cookies: Vec<u64> = reap_n(&mut rx, 37)
+        .iter()
+        .map(|c| {
+            assert_eq!(c.result, 1);
+            c.user_data
+        })
+        .collect();
+    cookies.sort_unstable();
+    assert_eq!(cookies, (0..37).collect::<Vec<u64>>());
+    assert!(pool.drain(Some(DEADLINE)));
+}
+
+/// Jobs submitted while workers are looking for work, going to sleep or asleep are all run:
+/// bursts of 1 to 8 submissions separated by pauses of varied length (so that the workers
+/// are caught in every phase), each burst reaped within the deadline.
+#[test]
+fn no_job_waits_for_a_wake_up_that_never_comes() {
+    let ring = ring(64, 0);
+    let t = Target::new(&ring).unwrap();
+    // Idle workers would find a job left without a wake-up only after the idle timeout:
+    // longer than the deadline, so that such a job fails the test.
+    let cfg = PoolConfig::new()
+        .max_workers(4)
+        .min_workers(4)
+        .idle_timeout(DEADLINE * 3);
+    let pool = Pool::new(cfg).unwrap();
+    let mut rx = ring.consumer().unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut cookie = 0u64;
+    for _ in 0..3000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let k = 1 + (x % 8) as usize;
+        for _ in 0..k {
+            pool.submit(Submission::new(Op::nop(), &t).cookie(cookie))
+                .map_err(|r| r.error)
+                .unwrap();
+            cookie += 1;
+        }
+        let done = reap_n(&mut rx, k);
+        assert!(done.iter().all(|c| c.result == 0));
+        match (x >> 8) % 4 {
+            0 => {}
+            1 => std::thread::yield_now(),
+            2 => std::thread::sleep(Duration::from_micros(20)),
+            _ => std::thread::sleep(Duration::from_micros(300)),
+        }
+    }
+    assert!(pool.drain(Some(DEADLINE)));
+}
