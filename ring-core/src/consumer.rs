@@ -6,11 +6,12 @@
 use crate::entry::Entry;
 use crate::error::{ClaimError, Corruption, PopError, Side};
 use crate::layout::{slot_meta, PackedSlot, Slot};
+use crate::protocol::claim::{claim, unclaim};
 use crate::protocol::general::GeneralRx;
 use crate::protocol::mpsc::ScRx;
 use crate::protocol::spsc::SpscRx;
 use crate::protocol::{AnyLane, ConsumerCursor, Mode, Place, RawRing, Shortfall, Span};
-use crate::ring::{claim, unclaim, Keep};
+use crate::shared::Keep;
 use crate::sync::Ordering::Relaxed;
 use alloc::sync::Arc;
 use core::mem::MaybeUninit;

@@ -574,12 +574,3 @@ impl fmt::Display for ClaimError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for ClaimError {}
-
-/// A reservation's shortfall as the error of a one-entry push, handing the entry back.
-#[cold]
-pub(crate) fn push_error<T>(value: T, e: crate::protocol::Shortfall) -> PushError<T> {
-    match e {
-        crate::protocol::Shortfall::Short { .. } => PushError::Full(value),
-        crate::protocol::Shortfall::Corrupt(c) => PushError::Corrupt(value, c),
-    }
-}

@@ -147,6 +147,7 @@ pub mod record;
 #[cfg(feature = "std")]
 pub mod region;
 pub mod ring;
+mod shared;
 pub mod spsc_consumer;
 pub mod spsc_producer;
 mod sync;

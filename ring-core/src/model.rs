@@ -14,7 +14,7 @@ use crate::layout::{
 const MODEL_PRODUCER_SLOTS: usize = 4;
 use crate::producer::Producer;
 use crate::protocol::{Mode, RawRing};
-use crate::ring::Keep;
+use crate::shared::Keep;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicI32;

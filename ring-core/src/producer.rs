@@ -6,14 +6,16 @@
 
 use crate::entry::Entry;
 use crate::error::{ClaimError, Corruption, PushAllError, PushError, Side};
+use crate::protocol::claim::{claim, unclaim};
 use crate::protocol::general::GeneralTx;
+use crate::protocol::intent::Intent;
 use crate::protocol::mpsc::MpTx;
-use crate::protocol::registry::{self, Intent};
+use crate::protocol::registry;
 use crate::protocol::spsc::SpscTx;
 use crate::protocol::stream;
 use crate::protocol::wait::Waker;
 use crate::protocol::{AnyLane, Mode, RawRing, Shortfall, SlotKind, Span};
-use crate::ring::{claim, unclaim, Keep};
+use crate::shared::Keep;
 use alloc::sync::Arc;
 use core::sync::atomic::AtomicI32;
 

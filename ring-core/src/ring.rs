@@ -3,13 +3,14 @@
 
 use crate::consumer::Consumer;
 use crate::entry::Entry;
-use crate::error::{ClaimError, LayoutError, Side};
+use crate::error::{ClaimError, LayoutError};
 use crate::format::{self, Config, Geometry, RawRegion};
 use crate::layout::{ConsumerLine, OverflowLine, ProducerLine, WaitLine};
 use crate::producer::Producer;
 use crate::protocol::registry::{RecoverError, Recovered};
 use crate::protocol::{Mode, RawRing};
-use crate::sync::Ordering::{AcqRel, Acquire, Relaxed};
+use crate::shared::{Keep, Shared};
+use crate::sync::Ordering::{Acquire, Relaxed};
 use alloc::sync::Arc;
 use core::sync::atomic::AtomicI32;
 
@@ -40,33 +41,6 @@ pub unsafe trait Memory: Send + Sync + 'static {
 unsafe impl Memory for RawRegion {
     fn raw(&self) -> RawRegion {
         *self
-    }
-}
-
-/// What handles keep alive: the memory a ring lives in (and this process's per-ring state).
-pub(crate) trait Keep: Send + Sync {}
-
-/// A ring's memory and this process's eventfd for it, shared by the [`Ring`] values and the
-/// handles made from them, and dropped with the last of them.
-pub(crate) struct Shared<M> {
-    pub(crate) mem: M,
-    /// This process's eventfd for the ring, or -1 (owned: closed on drop).
-    pub(crate) eventfd: AtomicI32,
-}
-
-impl<M: Send + Sync> Keep for Shared<M> {}
-
-impl<M> Drop for Shared<M> {
-    fn drop(&mut self) {
-        let fd = self.eventfd.swap(-1, Relaxed);
-        #[cfg(all(feature = "std", not(ring_core_loom)))]
-        if fd >= 0 {
-            // SAFETY: this value owns the descriptor (set by `create_eventfd` / `set_eventfd`)
-            // and no handle that could write to it is left: each holds a reference to `self`.
-            unsafe { libc::close(fd) };
-        }
-        #[cfg(not(all(feature = "std", not(ring_core_loom))))]
-        let _ = fd;
     }
 }
 
@@ -481,32 +455,5 @@ impl<T: Entry, M: Memory> Ring<T, M> {
         // and drops it after every field that points into it.
         let eventfd = unsafe { &*core::ptr::addr_of!(self.shared.eventfd) };
         (keep, eventfd)
-    }
-}
-
-pub(crate) fn claim(owner: &crate::sync::AtomicU32, side: Side) -> Result<u32, ClaimError> {
-    let me = crate::current_pid().max(1);
-    let mut expected = 0;
-    // Each failed attempt observed a different owner word; a few attempts cover "free",
-    // "left by an exited process" and the races between them.
-    for _ in 0..4 {
-        match owner.compare_exchange(expected, me, AcqRel, Acquire) {
-            Ok(_) => return Ok(me),
-            Err(0) => expected = 0,
-            Err(cur) if cur == me || crate::pid_alive(cur) => {
-                return Err(ClaimError::Busy { side, owner: cur })
-            }
-            Err(cur) => expected = cur,
-        }
-    }
-    Err(ClaimError::Busy {
-        side,
-        owner: owner.load(Acquire),
-    })
-}
-
-pub(crate) fn unclaim(owner: &crate::sync::AtomicU32, token: u32) {
-    if token != 0 {
-        let _ = owner.compare_exchange(token, 0, AcqRel, Relaxed);
     }
 }

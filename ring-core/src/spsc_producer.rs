@@ -10,8 +10,9 @@
 //! `head`, takes and returns plain values.
 
 use crate::entry::Entry;
-use crate::error::{push_error, Corruption, PushAllError, PushError};
+use crate::error::{Corruption, PushAllError, PushError};
 use crate::producer::{fill_runs, push_all_error, Producer};
+use crate::protocol::push_error;
 use crate::protocol::spsc::{room, room_for_one};
 use crate::protocol::wait::{Reached, Waker};
 use crate::protocol::{PackedLane, Refusals, Shortfall};

@@ -6,9 +6,10 @@
 //! dedicated flavors ([`super::spsc`], [`super::mpsc`]) exist so that the common modes do not
 //! pay for that.
 
+use super::push_error;
 use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, ProducerCursor, RawRing, Shortfall, Span};
-use crate::error::{push_error, PopError, PushError};
+use crate::error::{PopError, PushError};
 
 /// The general producer flavor.
 #[derive(Debug)]

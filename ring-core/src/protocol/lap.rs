@@ -24,7 +24,7 @@
 //! same code serves the ring and its overflow area. Spans they return say [`super::Place::Ring`];
 //! the overflow code re-labels its own.
 
-use super::registry::Intent;
+use super::intent::Intent;
 use super::{Lane, Shortfall, Span, RETRY_BUDGET};
 use crate::error::Corruption;
 use crate::layout::slot_meta;

@@ -18,7 +18,9 @@
 //!   producer's entries in order across the ring/overflow boundary.
 //! - [`wait`]: the check producers make after publishing so that sleeping consumers are woken.
 
+pub(crate) mod claim;
 pub(crate) mod general;
+pub(crate) mod intent;
 pub(crate) mod lap;
 pub(crate) mod mpsc;
 pub(crate) mod overflow;
@@ -596,6 +598,15 @@ impl Span {
     }
 }
 
+/// A reservation's shortfall as the error of a one-entry push, handing the entry back.
+#[cold]
+pub(crate) fn push_error<T>(value: T, e: Shortfall) -> crate::error::PushError<T> {
+    match e {
+        Shortfall::Short { .. } => crate::error::PushError::Full(value),
+        Shortfall::Corrupt(c) => crate::error::PushError::Corrupt(value, c),
+    }
+}
+
 /// Why a reservation or claim got nothing.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Shortfall {
@@ -1027,12 +1038,12 @@ impl<'a, T> RawRing<'a, T> {
         &self,
         cur: &ProducerCursor,
         overflow: bool,
-    ) -> Option<registry::Intent<'a>> {
+    ) -> Option<intent::Intent<'a>> {
         let rec = self.registry?.record(cur.record?)?;
         Some(if overflow {
-            registry::Intent::overflow(rec)
+            intent::Intent::overflow(rec)
         } else {
-            registry::Intent::ring(rec)
+            intent::Intent::ring(rec)
         })
     }
 

@@ -9,11 +9,12 @@
 //! ring, a discarded slot, a stale or corrupt tag, the wake-up) is out of line. Batches use the
 //! general lap functions, whose per-call cost is spread over the batch.
 
+use super::intent::Intent;
 use super::lap::{self, Budget, ForConsumer, ForProducer, SCAN_BUDGET};
-use super::registry::Intent;
+use super::push_error;
 use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, Lane, RawRing, Refusals, Shortfall, Span};
-use crate::error::{push_error, Corruption, PopError, PushError};
+use crate::error::{Corruption, PopError, PushError};
 use crate::layout::slot_meta;
 use crate::sync::{
     AtomicU32, AtomicU64,

@@ -31,11 +31,12 @@
 //! stored (Release) only after `p` was published, so recovery then also sees `p`'s tag
 //! published and leaves it alone.
 
+use super::intent::Intent;
 use super::{Lane, RawRing};
 use crate::layout::overflow_state::TAIL_MASK;
 use crate::layout::{slot_meta, ProducerRecord, RegistryLine};
 use crate::sync::{
-    AtomicU32, AtomicU64,
+    AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
@@ -52,62 +53,6 @@ impl Clone for Registry<'_> {
     }
 }
 impl Copy for Registry<'_> {}
-
-/// One lane's intent words in a record.
-#[derive(Copy, Clone, Debug)]
-pub(crate) struct Intent<'a> {
-    pub(crate) start: &'a AtomicU32,
-    pub(crate) len: &'a AtomicU32,
-}
-
-impl<'a> Intent<'a> {
-    /// The ring intent of `rec`.
-    pub(crate) fn ring(rec: &'a ProducerRecord) -> Self {
-        Intent {
-            start: &rec.ring_start,
-            len: &rec.ring_len,
-        }
-    }
-
-    /// The overflow intent of `rec`.
-    pub(crate) fn overflow(rec: &'a ProducerRecord) -> Self {
-        Intent {
-            start: &rec.overflow_start,
-            len: &rec.overflow_len,
-        }
-    }
-
-    /// R2 for a span of `len` positions from `start` (before the compare-and-swap).
-    #[inline(always)]
-    pub(crate) fn span(&self, start: u32, len: u32) {
-        self.len.store(len, Release);
-        self.start.store(start, Release);
-    }
-
-    /// R2 for one position (the length word already reads 1).
-    #[inline(always)]
-    pub(crate) fn one(&self, start: u32) {
-        self.start.store(start, Release);
-    }
-
-    /// Back to a length of 1 after a batch (published or refused), so that later one-position
-    /// reservations, which store only the start, do not claim more than they reserve.
-    #[inline(always)]
-    pub(crate) fn reset(&self) {
-        self.len.store(1, Release);
-    }
-
-    /// Whether the intent covers `pos`. The start first (Acquire): the length stored before it
-    /// (R2 stores the length first) is then visible too, so the pair read is never older than
-    /// the start's intent (a one-position intent stores only the start and relies on the
-    /// length stored earlier). Belt and braces: the intents that matter were stored before the
-    /// compare-and-swap whose result recovery loaded first.
-    fn covers(&self, pos: u32) -> bool {
-        let start = self.start.load(Acquire);
-        let len = self.len.load(Acquire);
-        pos.wrapping_sub(start) < len
-    }
-}
 
 /// What one recovery run did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -367,8 +312,8 @@ fn recover_single<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError> {
     let Some(o) = &raw.ovf else {
         return Ok(Recovered::default());
     };
-    let token =
-        crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer).map_err(|e| match e {
+    let token = crate::protocol::claim::claim(&raw.prod.owner, crate::error::Side::Producer)
+        .map_err(|e| match e {
             crate::error::ClaimError::Busy { owner, .. } => RecoverError::Busy { recoverer: owner },
             _ => RecoverError::Busy { recoverer: 0 },
         })?;
@@ -376,7 +321,7 @@ fn recover_single<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError> {
     if n != 0 {
         raw.prod.discarded.fetch_add(u64::from(n), Relaxed);
     }
-    crate::ring::unclaim(&raw.prod.owner, token);
+    crate::protocol::claim::unclaim(&raw.prod.owner, token);
     Ok(Recovered {
         positions: n,
         records: 0,

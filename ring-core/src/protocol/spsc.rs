@@ -17,9 +17,10 @@
 //! reported as [`Corruption::IndicesOutOfRange`]; every loaded value is checked before it
 //! replaces the private copy.
 
+use super::push_error;
 use super::wait::{Reached, Waker};
 use super::{ConsumerCursor, PackedLane, ProducerCursor, RawRing, Refusals, Shortfall, Span};
-use crate::error::{push_error, Corruption, PopError, PushError};
+use crate::error::{Corruption, PopError, PushError};
 use crate::layout::{stream::CLOSED, ProducerLine};
 use crate::sync::{
     AtomicU32,

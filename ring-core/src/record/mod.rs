@@ -55,7 +55,8 @@ use crate::format::RawRegion;
 use crate::layout::{ConsumerLine, WaitLine};
 use crate::protocol::wait::Waker;
 use crate::protocol::Mode;
-use crate::ring::{Keep, Memory, Shared};
+use crate::ring::Memory;
+use crate::shared::{Keep, Shared};
 use crate::sync::{AtomicU32, Ordering::Acquire, Ordering::Relaxed};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -480,13 +481,13 @@ impl RecordProducer {
                 o,
                 &raw.prod.full_refusals,
                 &raw.prod.discarded,
-                rec.map(crate::protocol::registry::Intent::overflow),
+                rec.map(crate::protocol::intent::Intent::overflow),
                 wait,
             )
         });
         match raw.mode {
             Mode::Mpsc => {
-                let intent = rec.map(crate::protocol::registry::Intent::ring);
+                let intent = rec.map(crate::protocol::intent::Intent::ring);
                 let mut tx = mpsc::MpTx::new(&raw, intent, wait);
                 tx.count_full = ovf.is_none();
                 Ok(RecordProducer {
@@ -498,8 +499,10 @@ impl RecordProducer {
                 })
             }
             _ => {
-                let token = match crate::ring::claim(&raw.prod.owner, crate::error::Side::Producer)
-                {
+                let token = match crate::protocol::claim::claim(
+                    &raw.prod.owner,
+                    crate::error::Side::Producer,
+                ) {
                     Ok(t) => t,
                     Err(e) => {
                         unregister(record);
@@ -512,7 +515,7 @@ impl RecordProducer {
                     || tail % RECORD_ALIGN != 0
                     || head % RECORD_ALIGN != 0
                 {
-                    crate::ring::unclaim(&raw.prod.owner, token);
+                    crate::protocol::claim::unclaim(&raw.prod.owner, token);
                     unregister(record);
                     return Err(HandleError::Corrupt(RecordCorruption::IndicesOutOfRange {
                         tail,
@@ -680,7 +683,7 @@ impl RecordProducer {
 impl Drop for RecordProducer {
     fn drop(&mut self) {
         if let Some((word, token)) = self.owner {
-            crate::ring::unclaim(word, token);
+            crate::protocol::claim::unclaim(word, token);
         }
         if let Some((reg, index)) = self.record {
             // Every reservation of this handle is committed by now (a `RecordMut` borrows it).
@@ -973,14 +976,14 @@ impl RecordConsumer {
         keep: Arc<dyn Keep>,
         eventfd: &'static AtomicI32,
     ) -> Result<Self, HandleError> {
-        let token = crate::ring::claim(&raw.cons.owner, crate::error::Side::Consumer)?;
+        let token = crate::protocol::claim::claim(&raw.cons.owner, crate::error::Side::Consumer)?;
         let head = raw.cons.head.load(Acquire);
         let tail = tail_pos(raw.prod.tail.load(Acquire));
         if tail.wrapping_sub(head) > raw.area.capacity()
             || tail % RECORD_ALIGN != 0
             || head % RECORD_ALIGN != 0
         {
-            crate::ring::unclaim(&raw.cons.owner, token);
+            crate::protocol::claim::unclaim(&raw.cons.owner, token);
             return Err(HandleError::Corrupt(RecordCorruption::IndicesOutOfRange {
                 tail,
                 head,
@@ -995,7 +998,7 @@ impl RecordConsumer {
                     || tail % RECORD_ALIGN != 0
                     || head % RECORD_ALIGN != 0
                 {
-                    crate::ring::unclaim(&raw.cons.owner, token);
+                    crate::protocol::claim::unclaim(&raw.cons.owner, token);
                     return Err(HandleError::Corrupt(
                         RecordCorruption::OverflowIndicesOutOfRange { tail, head },
                     ));
@@ -1266,7 +1269,7 @@ impl RecordConsumer {
 
 impl Drop for RecordConsumer {
     fn drop(&mut self) {
-        crate::ring::unclaim(self.owner.0, self.owner.1);
+        crate::protocol::claim::unclaim(self.owner.0, self.owner.1);
     }
 }
 

@@ -5,7 +5,7 @@ use super::layout::{RecordProducerLine, Word};
 use super::{HandleError, RawRecords, RecordConsumer, RecordCounters, RecordProducer};
 use crate::layout::{ConsumerLine, OverflowLine, ProducerRecord, RegistryLine, WaitLine};
 use crate::protocol::Mode;
-use crate::ring::Keep;
+use crate::shared::Keep;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicI32;

@@ -5,8 +5,8 @@
 use super::errors::{RecordCorruption, ReserveError};
 use super::layout::*;
 use super::{RawRecords, Resv};
+use crate::protocol::intent::Intent;
 use crate::protocol::lap::SCAN_BUDGET;
-use crate::protocol::registry::Intent;
 use crate::protocol::wait::Waker;
 use crate::sync::{
     AtomicU32, AtomicU64,

@@ -29,7 +29,7 @@ use super::mpsc::{mark, take, truncate_marked, HeadCache, Lane, Took};
 use super::rx::{Found, Rx};
 use super::Resv;
 use crate::layout::OverflowLine;
-use crate::protocol::registry::Intent;
+use crate::protocol::intent::Intent;
 use crate::protocol::wait::Waker;
 use crate::sync::{
     AtomicU64,
