@@ -1680,3 +1680,62 @@ fn record_reader_finishes_a_dead_consumers_release() {
     assert_eq!(c.head, c.tail);
     drop((idle, busy));
 }
+
+/// RECORDS.md 7.3, `INCOMPAT_RELEASE_END`: on a region without the bit (formatted by a layout
+/// that did not maintain `release_end`) the C reader never reads the word. A stale value inside
+/// `(head, tail]`, with nothing zeroed: the reader delivers both records and finishes nothing.
+/// With the bit, the same stale value would make it pass the first record (checked last).
+#[test]
+fn record_reader_reads_release_end_only_with_its_bit() {
+    use ring_core::record::layout::{header_len, record_size, INCOMPAT_RELEASE_END};
+    let Some(exe) = records_reader() else { return };
+    for with_bit in [false, true] {
+        let name = unique_name("records-release-end-bit");
+        let _guard = ShmGuard::new(&name);
+        let cfg = RecordConfig::new(1024).mode(Mode::Mpsc);
+        let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600)
+            .expect("shm_create");
+        let ring = RecordRing::create(region, cfg).expect("create");
+        let (mut p0, mut p1) = (ring.producer().unwrap(), ring.producer().unwrap());
+        assert!(push_record(&mut p0, 0, 0));
+        assert!(push_record(&mut p1, 1, 0));
+        let g = *ring.geometry();
+        let base = ring.memory().as_ptr();
+        // SAFETY: 8-aligned words of the live region (the header's `incompat` at 32, the data
+        // area's first word), accessed atomically.
+        let word = |off: usize| unsafe { &*(base.add(off) as *const AtomicU64) };
+        // SAFETY: the consumer line's `release_end` at offset 8, 4-aligned.
+        let release_end =
+            unsafe { &*(base.add(g.consumer_offset as usize + 8) as *const AtomicU32) };
+        let size = record_size(header_len(
+            word(g.data_offset as usize).load(Ordering::Acquire),
+        ));
+        release_end.store(size, Ordering::Relaxed);
+        if !with_bit {
+            word(32).fetch_and(!INCOMPAT_RELEASE_END, Ordering::Relaxed);
+        }
+        let (count, from) = if with_bit { ("1", "1,0") } else { ("2", "0,0") };
+        let args = [
+            name.clone(),
+            count.to_string(),
+            "2".to_string(),
+            "--timeout=20".to_string(),
+            format!("--from={from}"),
+        ];
+        let out = Reader::spawn(&exe, &args).finish(Instant::now() + DEADLINE);
+        assert_eq!(out.code(), Some(0), "with the bit: {with_bit}: {out}");
+        assert_eq!(
+            out.stderr.contains("finished a dead consumer's release"),
+            with_bit,
+            "{out}"
+        );
+        let c = ring.counters();
+        let want = if with_bit {
+            format!("records 1 head {} p0=1 p1=1", c.tail)
+        } else {
+            format!("records 2 head {} p0=1 p1=1", c.tail)
+        };
+        assert!(out.stdout.trim().starts_with(&want), "{out}");
+        drop((p0, p1));
+    }
+}

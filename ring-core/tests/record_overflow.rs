@@ -316,6 +316,7 @@ fn overflow_layout_and_attach_checks() {
         incompat,
         rl::INCOMPAT_RECORDS
             | rl::INCOMPAT_RECORD_OVERFLOW
+            | rl::INCOMPAT_RELEASE_END
             | ring_core::layout::features::INCOMPAT_WAIT
             | ring_core::layout::features::INCOMPAT_PRODUCERS
     );

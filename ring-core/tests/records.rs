@@ -75,6 +75,7 @@ fn records_spec_tables_match_code() {
         ("INCOMPAT_RECORDS", rl::INCOMPAT_RECORDS),
         ("RECORDS_V1", rl::RECORDS_V1.into()),
         ("INCOMPAT_RECORD_OVERFLOW", rl::INCOMPAT_RECORD_OVERFLOW),
+        ("INCOMPAT_RELEASE_END", rl::INCOMPAT_RELEASE_END),
         ("OVERFLOW_ACTIVE", rl::OVERFLOW_ACTIVE),
         ("OVERFLOW_COUNT_SHIFT", rl::OVERFLOW_COUNT_SHIFT.into()),
         (
@@ -385,10 +386,11 @@ fn attach_checks() {
     let mem = ring.memory();
     // SAFETY: the view covers the live ring's bytes, used only through ring code.
     let view = unsafe { RawRegion::new(NonNull::new(mem.as_ptr()).unwrap(), mem.len()) };
-    // A fixed-entry reader refuses it at check 6, naming bit 5.
+    // A fixed-entry reader refuses it at check 6, naming bits 5 and 8 (an MPSC record ring
+    // has `INCOMPAT_RELEASE_END`).
     assert_eq!(
         ring_core::attach::<Completion>(&view).err(),
-        Some(LayoutError::UnknownIncompatFeatures { bits: 0x20 })
+        Some(LayoutError::UnknownIncompatFeatures { bits: 0x120 })
     );
     let again = RecordRing::attach(view).unwrap();
     assert_eq!(again.geometry(), ring.geometry());
@@ -436,8 +438,8 @@ fn attach_checks() {
     let old = inc.load(Ordering::Relaxed);
     assert_eq!(
         old,
-        0x20 | 0x2 | 0x4,
-        "records, wait block, producer records"
+        0x20 | 0x2 | 0x4 | 0x100,
+        "records, wait block, producer records, release_end"
     );
     inc.store(old | 0x1, Ordering::Relaxed);
     assert_eq!(
@@ -1766,5 +1768,103 @@ fn a_successor_finishes_a_dead_consumers_release() {
         );
         assert_eq!(rx.read().err(), Some(ReadError::Empty));
         drop((idle, busy));
+    }
+}
+
+/// RECORDS.md 7.3, `INCOMPAT_RELEASE_END`: a 1.4 creator sets the bit exactly on the rings
+/// whose lanes are zeroed on release (MPSC, or with an overflow area), and a consumer reads
+/// `release_end` only when the bit is set. A stale value inside `(head, tail]`, as a consumer
+/// that does not maintain the word could leave, with nothing zeroed: on a region without the
+/// bit every record is delivered; with the bit the starting consumer trusts the word and passes
+/// the first record (the hazard the bit exists to rule out), in the data area and in the
+/// overflow area.
+#[test]
+fn release_end_is_read_only_with_its_feature_bit() {
+    for (cfg, bit) in [
+        (RecordConfig::new(64), false),
+        (RecordConfig::new(64).mode(Mode::Mpsc), true),
+        (RecordConfig::new(64).overflow(256), true),
+        (RecordConfig::new(64).mode(Mode::Mpsc).overflow(256), true),
+    ] {
+        let ring = RecordRing::create_heap(cfg).unwrap();
+        assert_eq!(ring.geometry().release_end, bit, "{cfg:?}");
+        let incompat = {
+            let mem = ring.memory();
+            // SAFETY: the header's `incompat` word (offset 32) of the live region, 8-aligned.
+            unsafe { &*(mem.as_ptr().add(32) as *const AtomicU64) }.load(Ordering::Relaxed)
+        };
+        assert_eq!(incompat & rl::INCOMPAT_RELEASE_END != 0, bit, "{cfg:?}");
+    }
+    let run = |with_bit: bool, in_overflow: bool| -> Vec<Vec<u8>> {
+        let cfg = RecordConfig::new(64).mode(Mode::Mpsc);
+        let cfg = if in_overflow { cfg.overflow(256) } else { cfg };
+        let ring = RecordRing::create_heap(cfg).unwrap();
+        let base = ring.memory().as_ptr();
+        let g = *ring.geometry();
+        let mut p = ring.producer().unwrap();
+        if in_overflow {
+            // Fill the 64-byte data area (24 + 24 + 16 bytes); the next records spill.
+            p.push(&[1u8; 16]).unwrap();
+            p.push(&[2u8; 16]).unwrap();
+            p.push(&[3u8; 8]).unwrap();
+            p.push(b"first").unwrap();
+            p.push(b"second").unwrap();
+            assert_eq!(ring.counters().overflowed, 2);
+            // The overflow records wait behind the data area's: take those first.
+            let mut rx = ring.consumer().unwrap();
+            assert_eq!(rx.read().unwrap().to_vec(), [1u8; 16]);
+            assert_eq!(rx.read().unwrap().to_vec(), [2u8; 16]);
+            assert_eq!(rx.read().unwrap().to_vec(), [3u8; 8]);
+        } else {
+            p.push(b"first").unwrap();
+            p.push(b"second").unwrap();
+        }
+        // SAFETY: `head` of the lane (consumer line offset 0, or overflow line offset 8) and
+        // `release_end` (offset 8, or 12) of the live ring, 4-aligned.
+        let (head, release_end) = unsafe {
+            match g.overflow_offset.filter(|_| in_overflow) {
+                Some(o) => (
+                    &*(base.add(o as usize + 8) as *const AtomicU32),
+                    &*(base.add(o as usize + 12) as *const AtomicU32),
+                ),
+                None => (
+                    &*(base.add(g.consumer_offset as usize) as *const AtomicU32),
+                    &*(base.add(g.consumer_offset as usize + 8) as *const AtomicU32),
+                ),
+            }
+        };
+        // A stale end: past `head`, within the written bytes, on a record boundary (16 bytes).
+        release_end.store(
+            head.load(Ordering::Relaxed).wrapping_add(16),
+            Ordering::Relaxed,
+        );
+        // SAFETY: the header's `incompat` word of the live region, 8-aligned.
+        let incompat = unsafe { &*(base.add(32) as *const AtomicU64) };
+        if !with_bit {
+            incompat.fetch_and(!rl::INCOMPAT_RELEASE_END, Ordering::Relaxed);
+        }
+        let mem = ring.memory();
+        // SAFETY: the view covers the live ring's bytes, used only through ring code.
+        let view = unsafe { RawRegion::new(NonNull::new(mem.as_ptr()).unwrap(), mem.len()) };
+        let again = RecordRing::attach(view).unwrap();
+        assert_eq!(again.geometry().release_end, with_bit);
+        let mut rx = again.consumer().unwrap();
+        let mut got = Vec::new();
+        while let Ok(r) = rx.read() {
+            got.push(r.to_vec());
+        }
+        got
+    };
+    for in_overflow in [false, true] {
+        assert_eq!(
+            run(false, in_overflow),
+            [b"first".to_vec(), b"second".to_vec()],
+            "without the bit, overflow area: {in_overflow}"
+        );
+        assert_eq!(
+            run(true, in_overflow),
+            [b"second".to_vec()],
+            "with the bit, overflow area: {in_overflow}"
+        );
     }
 }

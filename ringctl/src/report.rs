@@ -18,7 +18,9 @@ use ring_core::layout::stream::{
 };
 use ring_core::layout::wake_target::ARMED as WAKE_TARGET_ARMED;
 use ring_core::layout::{ProducerLine, WaitLine};
-use ring_core::record::layout::{INCOMPAT_RECORDS, INCOMPAT_RECORD_OVERFLOW, RECORDS_V1};
+use ring_core::record::layout::{
+    INCOMPAT_RECORDS, INCOMPAT_RECORD_OVERFLOW, INCOMPAT_RELEASE_END, RECORDS_V1,
+};
 /// Offset of the `stream` word (u32) in the producer line.
 const STREAM_OFFSET: u64 = core::mem::offset_of!(ProducerLine, stream) as u64;
 /// Offset of the `wake_target` word (u64) in the wait line.
@@ -322,6 +324,7 @@ fn feature_names(incompat: u64) -> Vec<String> {
             features::INCOMPAT_PACKED => "packed-slots".to_string(),
             INCOMPAT_RECORDS => "records".to_string(),
             INCOMPAT_RECORD_OVERFLOW => "record-overflow".to_string(),
+            INCOMPAT_RELEASE_END => "release-end".to_string(),
             _ => format!("unknown-bit-{b}"),
         })
         .collect()

@@ -20,9 +20,10 @@
  *     of every record with an owner are read (the overflow intents in the overflow area); if
  *     none covers the word and it still reads 0, it is released space and the reader steps
  *     over it, 8 bytes at a time;
- *   - section 7.3's `release_end`: at the start of each MPSC lane, a release a dead
- *     predecessor announced and did not finish is finished (the bytes up to `release_end`
- *     zeroed, `head` stored there); and its own releases announce each record's end first;
+ *   - section 7.3's `release_end`: at the start of each MPSC lane of a region with
+ *     `INCOMPAT_RELEASE_END`, a release a dead predecessor announced and did not finish is
+ *     finished (the bytes up to `release_end` zeroed, `head` stored there); and its own
+ *     releases announce each record's end first;
  *   - its own releases in the order section 7.3 recommends, so that a successor of this
  *     reader never finds a partly zeroed record it cannot pass: the header word first marked
  *     DISCARD, then the other words zeroed, the header word last, then `head`;
@@ -80,6 +81,7 @@
 #define INCOMPAT_PRODUCERS 0x4ull
 #define INCOMPAT_RECORDS 0x20ull
 #define INCOMPAT_RECORD_OVERFLOW 0x80ull
+#define INCOMPAT_RELEASE_END 0x100ull
 #define OVERFLOW_ACTIVE (1ull << 32)
 #define RECORDS_V1 2u
 #define MIN_DATA_CAPACITY 32u
@@ -134,6 +136,7 @@ struct lane {
     uint32_t stored;    /* the last value stored into *head_word */
     uint32_t tail;      /* the last validated producer position */
     int overflow;       /* the overflow lane: section 7.3 reads the records' overflow intents */
+    int finish;         /* INCOMPAT_RELEASE_END: finish an announced release at the start */
 };
 
 struct ring {
@@ -168,7 +171,8 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
     uint64_t incompat = ld64(base + H_INCOMPAT);
     if (!(incompat & INCOMPAT_RECORDS)) REFUSE("R6: not a record ring");
     if (incompat &
-        ~(INCOMPAT_RECORDS | INCOMPAT_WAIT | INCOMPAT_PRODUCERS | INCOMPAT_RECORD_OVERFLOW))
+        ~(INCOMPAT_RECORDS | INCOMPAT_WAIT | INCOMPAT_PRODUCERS | INCOMPAT_RECORD_OVERFLOW |
+          INCOMPAT_RELEASE_END))
         REFUSE("R6b: incompat bits 0x%" PRIx64, incompat);
     if (ld64(base + H_RO_COMPAT)) REFUSE("check 7: ro_compat");
     uint32_t mode = ld32(base + H_MODE);
@@ -227,6 +231,7 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
     r->d.tail_word = base + off[0];
     r->d.head_word = base + off[1];
     r->d.release_word = base + off[1] + 8;
+    r->d.finish = (incompat & INCOMPAT_RELEASE_END) != 0;
     r->has_ovf = has_ovf;
     if (has_ovf) {
         /* Row 3: the overflow line (state at 0, head at 8), then the overflow data area. The
@@ -238,6 +243,7 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
         r->o.tail_word = base + off[3];
         r->o.head_word = base + off[3] + 8;
         r->o.release_word = base + off[3] + 12;
+        r->o.finish = (incompat & INCOMPAT_RELEASE_END) != 0;
         r->o.overflow = 1;
     }
     if (incompat & INCOMPAT_PRODUCERS) {
@@ -307,9 +313,11 @@ static int lane_start(struct lane *l) {
     if ((uint32_t)(t - h) > l->cap || h % 8 || t % 8) return -1;
     l->head = l->stored = h;
     l->tail = t;
-    if (l->multi) {
+    if (l->multi && l->finish) {
         /* Section 7.3: finish the release of a consumer that died while zeroing. Every byte
-         * of [head, release_end) was consumed by it: zero it and store `head` there. */
+         * of [head, release_end) was consumed by it: zero it and store `head` there. Only
+         * with INCOMPAT_RELEASE_END: without it a consumer that does not maintain the word
+         * may have left any stale value there. */
         uint32_t e = atomic_load_explicit((_Atomic uint32_t *)(void *)l->release_word,
                                           memory_order_acquire);
         uint32_t n = e - h;

@@ -238,6 +238,9 @@ pub struct RecordGeometry {
     pub overflow_offset: Option<u64>,
     /// Bytes of the overflow data area (0: none).
     pub overflow_capacity: u32,
+    /// Whether every consumer maintains `release_end` (`INCOMPAT_RELEASE_END`), so a
+    /// starting consumer finishes a dead one's announced release (spec/RECORDS.md, 7.3).
+    pub release_end: bool,
 }
 
 /// Formats `region` as an empty record ring laid out per `cfg` and validates the result.
@@ -278,6 +281,11 @@ pub fn format_records(
         }
         | if cfg.overflow != 0 {
             INCOMPAT_RECORD_OVERFLOW
+        } else {
+            0
+        }
+        | if cfg.mode == Mode::Mpsc || cfg.overflow != 0 {
+            INCOMPAT_RELEASE_END
         } else {
             0
         };
@@ -391,7 +399,8 @@ pub fn attach_records(region: &RawRegion) -> Result<RecordGeometry, RecordLayout
 pub(crate) const RECORD_INCOMPAT_KNOWN: u64 = INCOMPAT_RECORDS
     | features::INCOMPAT_WAIT
     | features::INCOMPAT_PRODUCERS
-    | INCOMPAT_RECORD_OVERFLOW;
+    | INCOMPAT_RECORD_OVERFLOW
+    | INCOMPAT_RELEASE_END;
 
 /// The checks of spec/RECORDS.md section 3.2 after checks 1-5, on a header loaded once
 /// (`avail` bytes of memory): shared by [`attach_records`] and `inspect`.
@@ -494,5 +503,6 @@ pub(crate) fn check_records(
         },
         overflow_offset: overflow.then_some(rows[Block::Overflow as usize].0),
         overflow_capacity: if overflow { oc } else { 0 },
+        release_end: w.has(INCOMPAT_RELEASE_END),
     })
 }

@@ -8,6 +8,11 @@ pub const INCOMPAT_RECORDS: u64 = 0x20;
 /// `incompat` bit 7 (layout 1.4): the record ring has an overflow area (table row 3,
 /// spec/RECORDS.md, section 13). Requires `INCOMPAT_PRODUCERS`.
 pub const INCOMPAT_RECORD_OVERFLOW: u64 = 0x80;
+/// `incompat` bit 8 (layout 1.4): every consumer of this record region maintains
+/// `release_end` (spec/RECORDS.md, section 7.3), so a consumer that starts after a dead one may
+/// finish the release it announced there. Set by the creator on MPSC record rings and on record
+/// rings with an overflow area; without it a consumer never reads `release_end`.
+pub const INCOMPAT_RELEASE_END: u64 = 0x100;
 /// Bit 32 of a record overflow `state` word: the overflow area is active (the same bit as
 /// [`crate::layout::overflow_state::ACTIVE`]).
 pub const OVERFLOW_ACTIVE: u64 = crate::layout::overflow_state::ACTIVE;

@@ -75,6 +75,8 @@ pub(crate) struct RawRecords<'a> {
     pub(crate) registry: Option<crate::protocol::registry::Registry<'a>>,
     /// The overflow area, if the ring has one.
     pub(crate) overflow: Option<overflow::OverflowArea<'a>>,
+    /// `INCOMPAT_RELEASE_END`: a starting consumer finishes an announced release (7.3).
+    pub(crate) release_end: bool,
 }
 
 /// A reservation: where it started (before any padding record), where the record is, and its
@@ -231,6 +233,7 @@ impl<M: Memory> RecordRing<M> {
                         geo.overflow_capacity,
                     ),
                 }),
+                release_end: geo.release_end,
             }
         };
         RecordRing {
@@ -1005,13 +1008,19 @@ impl RecordConsumer {
                 }
                 let records = raw.registry.map_or(&[][..], |r| r.records);
                 let mut rx = rx::Rx::overflow(o.area, o.line, records, head, tail);
-                rx.finish_release();
+                if raw.release_end {
+                    rx.finish_release();
+                }
                 Some(overflow::OvfRx::new(rx))
             }
             None => None,
         };
         let mut rx = rx::Rx::new(&raw, head, tail, raw.mode == Mode::Mpsc);
-        rx.finish_release();
+        // Only where every consumer maintains `release_end` (section 7.3): elsewhere (a region
+        // formatted without the bit) the word may hold any stale value.
+        if raw.release_end {
+            rx.finish_release();
+        }
         Ok(RecordConsumer {
             ovf,
             rx,

@@ -97,6 +97,7 @@ impl HeapRecordRing {
                     line,
                     area: super::layout::Area::new(words),
                 }),
+            release_end: true,
         }
     }
 
