@@ -1336,6 +1336,31 @@ fn consume_and_die(params: &common::Params) {
     }
 }
 
+/// A producer that dies mid-record (the `child` test in a child process): as producer 0, it
+/// writes records until `spill` says (the first one that spills into the overflow area, else
+/// 3 records), reserves one more, reports how many it committed and kills itself with SIGKILL
+/// before committing it.
+fn reserve_and_die(params: &common::Params) {
+    let region = Region::shm_open(params.get("shm")).expect("shm_open");
+    let ring = RecordRing::attach(region).expect("attach");
+    let mut tx = ring.producer().expect("producer");
+    let spill = params.get("spill") == "1";
+    let mut seq = 0;
+    while if spill {
+        ring.counters().overflowed == 0
+    } else {
+        seq < 3
+    } {
+        assert!(push_record(&mut tx, 0, seq), "room for record {seq}");
+        seq += 1;
+    }
+    let held = tx.reserve(completion_len(&[8, 0, 4])).expect("room");
+    common::report("pushed", seq);
+    // SAFETY: getpid and kill have no preconditions.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    unreachable!("SIGKILL with {held:?} reserved");
+}
+
 #[test]
 fn child() {
     let Some((role, params)) = common::child_role() else {
@@ -1343,6 +1368,7 @@ fn child() {
     };
     match role.as_str() {
         "records_consume_and_die" => consume_and_die(&params),
+        "records_reserve_and_die" => reserve_and_die(&params),
         other => panic!("unknown child role {other}"),
     }
 }
@@ -1501,8 +1527,9 @@ fn takeover(t: Takeover) {
     let out = reader.finish(Instant::now() + DEADLINE);
     assert_eq!(out.code(), Some(0), "{t:?} (zeroed words {zeroed}): {out}");
     assert!(
-        out.stderr
-            .contains(&format!("took over the claim of dead process {dead_pid}")),
+        out.stderr.contains(&format!(
+            "took over the consumer claim of dead process {dead_pid}"
+        )),
         "{t:?}: {out}"
     );
     // Every record once: the dead consumer delivered each producer's 0..from[p] in order, the
@@ -1737,5 +1764,68 @@ fn record_reader_reads_release_end_only_with_its_bit() {
         };
         assert!(out.stdout.trim().starts_with(&want), "{out}");
         drop((p0, p1));
+    }
+}
+
+/// RECORDS.md 7.2 and 13.5: a producer killed between reserving and committing a record, in the
+/// data area and in the overflow area. Held up by its pending record, the C reader runs
+/// recovery (RR3-RR5): it commits the record as discarded, frees the dead producer's record, and
+/// reads on to the live producer's records behind it. Without recovery it would wait for the
+/// record until its timeout.
+#[test]
+fn record_reader_recovers_a_dead_producers_record() {
+    let Some(exe) = records_reader() else { return };
+    for spill in [false, true] {
+        let name = unique_name("records-dead-producer");
+        let _guard = ShmGuard::new(&name);
+        let cfg = match spill {
+            false => RecordConfig::new(1024).mode(Mode::Mpsc),
+            true => RecordConfig::new(256).mode(Mode::Mpsc).overflow(1024),
+        };
+        let region = Region::shm_create(&name, cfg.region_len().unwrap() as usize, 0o600)
+            .expect("shm_create");
+        let ring = RecordRing::create(region, cfg).expect("create");
+        let mut peer = common::Peer::spawn(
+            "records_reserve_and_die",
+            &[("spill", u8::from(spill).to_string())],
+            &common::Transport::Shm(&name),
+        );
+        let pushed: u32 = peer.expect("pushed").parse().expect("a number");
+        let deadline = Instant::now() + DEADLINE;
+        while peer.poll().is_none() {
+            assert!(Instant::now() < deadline, "the producer did not die");
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut live = ring.producer().unwrap();
+        for seq in 0..3 {
+            assert!(push_record(&mut live, 1, seq));
+        }
+        assert_eq!(ring.counters().overflowed > 0, spill);
+        let args = [
+            name.clone(),
+            (pushed + 3).to_string(),
+            "2".to_string(),
+            "--timeout=20".to_string(),
+        ];
+        let out = Reader::spawn(&exe, &args).finish(Instant::now() + DEADLINE);
+        assert_eq!(out.code(), Some(0), "spill {spill}: {out}");
+        assert!(
+            out.stderr
+                .contains("recovered 1 records of dead producers, freed 1 producer records"),
+            "spill {spill}: {out}"
+        );
+        assert!(
+            out.stdout
+                .trim()
+                .starts_with(&format!("records {} head", pushed + 3)),
+            "spill {spill}: {out}"
+        );
+        assert!(
+            out.stdout.contains(&format!("p0={pushed} p1=3")),
+            "spill {spill}: {out}"
+        );
+        let c = ring.counters();
+        assert_eq!(c.discarded, 1, "spill {spill}");
+        drop(live);
     }
 }

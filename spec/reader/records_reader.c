@@ -35,9 +35,12 @@
  *   - completion records (section 9): the 16-byte completion and the attribute list, skipping
  *     unknown ids.
  *
- * It does not produce, sleep (it polls with sched_yield), or run the recovery of dead
- * producers (section 7.2, RR3-RR5): a record a dead producer reserved stays pending until a
- * Rust participant (or `ringctl repair`) recovers it. A predecessor that zeroed a record's
+ *   - the recovery of dead producers (sections 7.2 and 13.5, RR3-RR5), each time a pending
+ *     record has held it up for 100 ms: under the registry's `recoverer` claim, the pending
+ *     records no live producer's intent covers are committed as discarded (with the padding
+ *     record their producer did not write), and the records of dead owners are freed.
+ *
+ * It does not produce or sleep (it polls with sched_yield). A predecessor that zeroed a record's
  * header word first and died before its last word (no consumer of this layout does) leaves
  * words it reports as an invalid header.
  *
@@ -150,9 +153,16 @@ struct ring {
 
 /* Producer records (LAYOUT.md section 14.2), when INCOMPAT_PRODUCERS: what section 7.3 reads
  * to tell a reservation from space a dead consumer released. */
+static uint8_t *registry; /* the registry line (row 5), LAYOUT.md section 14.1 */
 static uint8_t *records;  /* the first record (row 5 + 128) */
 static uint32_t nrecords; /* producer_slots */
+static uint8_t *discarded_word; /* the record producer line's `discarded` (row 0 + 24) */
+#define G_RECOVERER 0
+#define G_RECOVERIES 8
+#define G_RECOVERED 16
+#define G_RECLAIMED 24
 #define R_OWNER 0
+#define R_START_TIME 8
 #define R_RING_START 16
 #define R_RING_LEN 20
 #define R_OVERFLOW_START 24
@@ -247,8 +257,10 @@ static int attach(struct ring *r, uint8_t *base, uint64_t avail) {
         r->o.overflow = 1;
     }
     if (incompat & INCOMPAT_PRODUCERS) {
+        registry = base + off[5];
         records = base + off[5] + 128;
         nrecords = slots;
+        discarded_word = base + off[0] + 24;
     }
     return 0;
 #undef REFUSE
@@ -497,25 +509,257 @@ static int alive(uint32_t pid) {
 
 /* Takes the consumer claim word (LAYOUT.md section 11): at most 4 compare-and-swaps, starting
  * from 0; a dead holder's token is replaced (takeover), a live one (or our own) refuses. */
-static int claim(uint8_t *owner_word, uint32_t me) {
+static int claim(uint8_t *owner_word, uint32_t me, const char *what) {
     _Atomic uint32_t *w = (_Atomic uint32_t *)(void *)owner_word;
     uint32_t expect = 0;
     for (int i = 0; i < 4; i++) {
         uint32_t cur = expect;
         if (atomic_compare_exchange_strong_explicit(w, &cur, me, memory_order_acq_rel,
                                                     memory_order_acquire)) {
-            if (expect != 0) fprintf(stderr, "took over the claim of dead process %u\n", expect);
+            if (expect != 0)
+                fprintf(stderr, "took over the %s claim of dead process %u\n", what, expect);
             return 0;
         }
         if (cur != 0 && (cur == me || alive(cur))) {
-            fprintf(stderr, "consumer claim held by %u\n", cur);
+            fprintf(stderr, "%s claim held by %u\n", what, cur);
             return -1;
         }
         expect = cur; /* free again (0) or a dead holder: try once more */
     }
-    fprintf(stderr, "consumer claim held by %u\n",
-            atomic_load_explicit(w, memory_order_acquire));
+    fprintf(stderr, "%s claim held by %u\n", what, atomic_load_explicit(w, memory_order_acquire));
     return -1;
+}
+
+/* LAYOUT.md section 14.2: the owner's start time, field 22 of /proc/<pid>/stat; 0 if it cannot
+ * be read. */
+static uint64_t start_time_of(uint32_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *s = strrchr(buf, ')');
+    if (!s) return 0;
+    /* Field 3 (state) follows ") "; field 22 is 19 fields further on. */
+    s += 2;
+    for (int field = 3; field < 22; field++) {
+        s = strchr(s, ' ');
+        if (!s) return 0;
+        s++;
+    }
+    return strtoull(s, NULL, 10);
+}
+
+/* LAYOUT.md section 14.2, "An owner is dead": section 11's test, and a start time that is
+ * known on both sides and differs. */
+static int owner_alive(uint32_t owner, uint64_t start_time) {
+    if (!alive(owner)) return 0;
+    if (start_time == 0) return 1;
+    uint64_t now = start_time_of(owner);
+    return now == 0 || now == start_time;
+}
+
+static uint32_t ld32a(const uint8_t *p) {
+    return atomic_load_explicit((_Atomic uint32_t *)(void *)p, memory_order_acquire);
+}
+
+/* One producer record as RR4 reads it: each intent's start before its length, then the owner
+ * and its start time (Acquire each). */
+struct seen {
+    uint32_t owner;
+    int alive;
+    uint32_t start[2], len[2]; /* [0] the data area intent, [1] the overflow intent */
+};
+static struct seen seen[4096];
+
+static void load_records(void) {
+    for (uint32_t i = 0; i < nrecords; i++) {
+        uint8_t *rec = records + 128ull * i;
+        struct seen *x = &seen[i];
+        x->start[0] = ld32a(rec + R_RING_START);
+        x->len[0] = ld32a(rec + R_RING_LEN);
+        x->start[1] = ld32a(rec + R_OVERFLOW_START);
+        x->len[1] = ld32a(rec + R_OVERFLOW_LEN);
+        x->owner = ld32a(rec + R_OWNER);
+        uint64_t st = atomic_load_explicit((_Atomic uint64_t *)(void *)(rec + R_START_TIME),
+                                           memory_order_acquire);
+        x->alive = x->owner != 0 && owner_alive(x->owner, st);
+    }
+}
+
+static int covers(const struct seen *x, uint32_t p, int ovf) {
+    return x->owner != 0 && (uint32_t)(p - x->start[ovf]) < x->len[ovf];
+}
+
+static uint64_t make_header(uint32_t seq, uint32_t len, uint32_t type, uint64_t flags) {
+    return (uint64_t)seq | (uint64_t)len << LEN_SHIFT | (uint64_t)type << TYPE_SHIFT | flags;
+}
+
+/* RR4 over one lane, from `head` to `tail` (loaded in that order, Acquire): commits as
+ * discarded every pending record that no live producer's intent covers. Returns where the walk
+ * stopped (a dead record whose intent reaches into [stop, tail) keeps it: RR5). */
+static uint32_t rr4_walk(struct lane *l, uint32_t head, uint32_t tail, uint64_t *positions) {
+    if ((uint32_t)(tail - head) > l->cap || head % 8 || tail % 8) return tail;
+    int ovf = l->overflow, loaded = 0;
+    uint32_t p = head, steps = 0;
+    _Atomic uint64_t *word;
+    while (p != tail && steps++ <= l->cap / 8 + 64) {
+        word = (_Atomic uint64_t *)(void *)(l->data + (p & l->mask));
+        uint64_t w = atomic_load_explicit(word, memory_order_acquire);
+        int pending = w == 0 || ((uint32_t)w == p && (w & BUSY));
+        uint32_t off = p & l->mask;
+        if (!pending) {
+            uint32_t size = rsize((uint32_t)(w >> LEN_SHIFT) & 0xffffffu);
+            if ((uint32_t)w != p || ((w >> TYPE_SHIFT) & TYPE_MASK) == T_NONE ||
+                size > (uint32_t)(tail - p) || off + size > l->cap)
+                break; /* invalid: the consumer reports it */
+            p += size;
+            continue;
+        }
+        /* The records, read once per lane, after this lane's positions. */
+        if (!loaded) { load_records(); loaded = 1; }
+        int live = 0;
+        for (uint32_t i = 0; i < nrecords; i++)
+            if (seen[i].alive && covers(&seen[i], p, ovf)) live = 1;
+        if (live) {
+            /* A live producer is writing it: step over it if its BUSY header gives its size. */
+            if (w != 0) {
+                uint32_t size = rsize((uint32_t)(w >> LEN_SHIFT) & 0xffffffu);
+                if (size <= (uint32_t)(tail - p) && off + size <= l->cap) {
+                    p += size;
+                    continue;
+                }
+            }
+            break;
+        }
+        /* Its reserver is dead: the span from the dead intents covering `p`, if they agree. */
+        int found = 0, ambiguous = 0;
+        uint32_t s0 = 0, n0 = 0;
+        for (uint32_t i = 0; i < nrecords; i++) {
+            if (seen[i].alive || !covers(&seen[i], p, ovf)) continue;
+            if (!found) {
+                s0 = seen[i].start[ovf];
+                n0 = seen[i].len[ovf];
+                found = 1;
+            } else if (s0 != seen[i].start[ovf] || n0 != seen[i].len[ovf]) {
+                ambiguous = 1;
+            }
+        }
+        uint32_t end;
+        if (found && !ambiguous) end = s0 + n0;
+        else if (w != 0) end = p + rsize((uint32_t)(w >> LEN_SHIFT) & 0xffffffu);
+        else break;
+        uint32_t bytes = end - p;
+        if (bytes < 8 || bytes > (uint32_t)(tail - p) || bytes % 8) break;
+        /* A span that crosses the end of the area starts with the padding record its producer
+         * did not write. */
+        uint32_t pad = off + bytes > l->cap ? l->cap - off : 0;
+        uint32_t rec_at = p + pad;
+        if (pad && (pad < 8 || bytes - pad < 8)) break;
+        uint64_t discard = make_header(rec_at, bytes - pad - 8, 2 /* DATA */, DISCARD);
+        if (atomic_load_explicit(word, memory_order_acquire) != w) continue; /* look again */
+        if (pad == 0) {
+            uint64_t expect = w;
+            if (!atomic_compare_exchange_strong_explicit(word, &expect, discard,
+                                                         memory_order_release,
+                                                         memory_order_relaxed))
+                continue;
+        } else {
+            /* The record part's word must still be 0 (its producer died before MR3). */
+            _Atomic uint64_t *rw = (_Atomic uint64_t *)(void *)(l->data + (rec_at & l->mask));
+            uint64_t zero = 0;
+            if (!atomic_compare_exchange_strong_explicit(rw, &zero, discard,
+                                                         memory_order_release,
+                                                         memory_order_relaxed))
+                break;
+            uint64_t expect = w;
+            if (!atomic_compare_exchange_strong_explicit(
+                    word, &expect, make_header(p, pad - 8, T_PAD, 0), memory_order_release,
+                    memory_order_relaxed))
+                continue;
+        }
+        (*positions)++;
+        p = end;
+    }
+    return p;
+}
+
+/* RR5's exception: whether the intent (start, len) may still name pending bytes of a lane
+ * whose walk stopped at `stop` short of `tail`. */
+static int still_needed(uint32_t stop, uint32_t tail, uint32_t start, uint32_t len) {
+    uint32_t left = tail - stop;
+    return left != 0 && len != 0 && ((uint32_t)(start - stop) < left || (uint32_t)(stop - start) < len);
+}
+
+/* Recovery of dead producers (sections 7.2 and 13.5, RR3-RR5; PROTOCOL.md R3-R5), run by the
+ * reader when a pending record has held it up for 100 ms. Returns -1 when another live process
+ * is recovering (or the ring has no producer records), else 0, with what it did. */
+static int recover(struct ring *r, uint64_t *positions, uint64_t *freed) {
+    *positions = *freed = 0;
+    if (!registry) return -1;
+    /* RR3: the `recoverer` claim word, taken like a claim word (a dead holder taken over). */
+    if (claim(registry + G_RECOVERER, (uint32_t)getpid(), "recoverer") != 0) return -1;
+    uint32_t stop[2] = {0, 0}, tail[2] = {0, 0};
+    int walked[2] = {0, 0};
+    if (r->mode == 1) {
+        /* RR4 over the data area (an SPSC data area never holds a pending record). */
+        uint32_t h = ld32a(r->d.head_word);
+        tail[0] = tail_pos(&r->d);
+        stop[0] = rr4_walk(&r->d, h, tail[0], positions);
+        walked[0] = 1;
+    }
+    if (r->has_ovf) {
+        /* Then over the overflow area, with the records' overflow intents. */
+        uint32_t h = ld32a(r->o.head_word);
+        tail[1] = tail_pos(&r->o);
+        stop[1] = rr4_walk(&r->o, h, tail[1], positions);
+        walked[1] = 1;
+    }
+    /* RR5: free the records of dead owners, except one whose intent reaches into the part of
+     * a lane the walk did not get to. */
+    for (uint32_t i = 0; i < nrecords; i++) {
+        uint8_t *rec = records + 128ull * i;
+        uint32_t owner = ld32a(rec + R_OWNER);
+        uint64_t st = atomic_load_explicit((_Atomic uint64_t *)(void *)(rec + R_START_TIME),
+                                           memory_order_acquire);
+        if (owner == 0 || owner_alive(owner, st)) continue;
+        int keep = 0;
+        for (int k = 0; k < 2; k++)
+            if (walked[k] && still_needed(stop[k], tail[k],
+                                          ld32a(rec + (k ? R_OVERFLOW_START : R_RING_START)),
+                                          ld32a(rec + (k ? R_OVERFLOW_LEN : R_RING_LEN))))
+                keep = 1;
+        if (keep) continue;
+        /* Release: a consumer that reads the intent gone (section 7.3) also sees the
+         * discarded records committed above. */
+        atomic_store_explicit((_Atomic uint32_t *)(void *)(rec + R_RING_LEN), 0,
+                              memory_order_release);
+        atomic_store_explicit((_Atomic uint32_t *)(void *)(rec + R_OVERFLOW_LEN), 0,
+                              memory_order_release);
+        atomic_store_explicit((_Atomic uint64_t *)(void *)(rec + R_START_TIME), 0,
+                              memory_order_relaxed);
+        uint32_t expect = owner;
+        if (atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)(rec + R_OWNER),
+                                                    &expect, 0, memory_order_release,
+                                                    memory_order_relaxed))
+            (*freed)++;
+    }
+    /* R5.2 and R5.3: the counters, then the claim back. */
+    atomic_fetch_add_explicit((_Atomic uint64_t *)(void *)discarded_word, *positions,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit((_Atomic uint64_t *)(void *)(registry + G_RECOVERED), *positions,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit((_Atomic uint64_t *)(void *)(registry + G_RECLAIMED), *freed,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit((_Atomic uint64_t *)(void *)(registry + G_RECOVERIES), 1,
+                              memory_order_relaxed);
+    uint32_t mine = (uint32_t)getpid();
+    atomic_compare_exchange_strong_explicit((_Atomic uint32_t *)(void *)(registry + G_RECOVERER),
+                                            &mine, 0, memory_order_release,
+                                            memory_order_relaxed);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -553,7 +797,7 @@ int main(int argc, char **argv) {
     struct ring r;
     if (attach(&r, base, (uint64_t)st.st_size) != 0) return 3;
     uint32_t me = (uint32_t)getpid();
-    if (claim(r.owner_word, me) != 0) return 4;
+    if (claim(r.owner_word, me, "consumer") != 0) return 4;
     if (lane_start(&r.d) != 0 || (r.has_ovf && lane_start(&r.o) != 0)) {
         fprintf(stderr, "start: positions out of range\n");
         uint32_t mine = me;
@@ -562,7 +806,7 @@ int main(int argc, char **argv) {
         return 4;
     }
     uint64_t got = 0, from_ovf = 0;
-    struct timespec t0, now;
+    struct timespec t0, now, held = {0, 0};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 0;
     while (got < count) {
@@ -586,6 +830,24 @@ int main(int argc, char **argv) {
             got++;
             from_ovf += l == &r.o;
         } else {
+            if (n == PENDING) {
+                /* Held up by a pending record: recovery every 100 ms (sections 7.2, 13.5). */
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (held.tv_sec == 0 && held.tv_nsec == 0) {
+                    held = now;
+                } else if ((double)(now.tv_sec - held.tv_sec) +
+                               (double)(now.tv_nsec - held.tv_nsec) * 1e-9 >= 0.1) {
+                    uint64_t positions, freed;
+                    if (recover(&r, &positions, &freed) == 0 && (positions || freed))
+                        fprintf(stderr,
+                                "recovered %" PRIu64 " records of dead producers, freed %" PRIu64
+                                " producer records\n",
+                                positions, freed);
+                    held = now;
+                }
+            } else {
+                held.tv_sec = held.tv_nsec = 0;
+            }
             sched_yield();
         }
         /* RC3/MC3/RO6: store each head (Release) after every step that moved it. */
