@@ -17,7 +17,10 @@
 //!   the caller's identity (pid, credentials, descriptor table) is theirs.
 //! - **Nothing is lost**: every accepted submission gets exactly one completion. A full ring
 //!   spills into its overflow area; when that is full too, the worker waits for room (a full
-//!   record ring, which has no overflow area, makes it wait at once).
+//!   record ring, which has no overflow area, makes it wait at once). Only a shutdown stops
+//!   waiting, after [`PoolConfig::shutdown_timeout`] (a dropped pool never hangs on a ring
+//!   nobody reaps): what it could not post is handed back ([`Pool::shutdown_timeout`],
+//!   [`Target::take_undelivered`]).
 //! - **Ordering** ([`PoolConfig::ordered`]): operations on one descriptor run in submission
 //!   order; in any mode `fsync`/`fdatasync` wait for every earlier write on their descriptor,
 //!   and [`Op::close`] for every earlier operation ([`Op::close_cancelling`] cancels them).
@@ -198,7 +201,7 @@ mod target;
 pub use op::{Op, Output, SockAddr};
 pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
-    SubmissionId, SubmitError,
+    SubmissionId, SubmitError, Undelivered,
 };
 #[cfg(feature = "tokio")]
 pub use reaper::{AsyncReaper, AsyncRecordReaper};
