@@ -360,8 +360,8 @@ pub struct Stats {
     pub outstanding: usize,
     /// Of them, waiting in the run queue.
     pub queued: usize,
-    /// Completions posted, or being posted (counted when posting begins; those that could
-    /// not be posted are counted too, and kept in [`Pool::undelivered`]).
+    /// Completions posted (those that could not be posted are counted too, and kept in
+    /// [`Pool::undelivered`]).
     pub completed: u64,
     /// With [`PoolConfig::timing`]: CPU time (nanoseconds, the workers' thread CPU clocks)
     /// spent running the operations.
@@ -518,9 +518,12 @@ struct State {
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
     cancel_results: IdMap<u64, bool>,
-    /// Jobs retired (`finish`): with `Inner::completed`, counted when a job's posting
-    /// begins, it tells how many completions are being posted right now.
-    retired: u64,
+    /// Jobs retired (`finish`): their completion posted, or kept as undelivered.
+    completed: u64,
+    /// Each worker's "posting" flag (set by the worker, without the lock, while it posts a
+    /// completion; cleared under the lock when it retires the job), so that a shutdown can
+    /// tell a worker posting from one running a system call.
+    posting: Vec<Arc<Flag>>,
 }
 
 struct Inner {
@@ -549,7 +552,6 @@ struct Inner {
     /// Set when a shutdown's wait for room has timed out: posters stop waiting for room in a
     /// full ring and keep the completion in `undelivered` instead. Never cleared.
     give_up: AtomicBool,
-    completed: AtomicU64,
     run_ns: AtomicU64,
     post_ns: AtomicU64,
 }
@@ -649,7 +651,8 @@ impl Pool {
                     cancelled: Vec::new(),
                     event_waiters: 0,
                     cancel_results: IdMap::default(),
-                    retired: 0,
+                    completed: 0,
+                    posting: Vec::new(),
                 }),
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
@@ -660,7 +663,6 @@ impl Pool {
                 queued: AtomicUsize::new(0),
                 undelivered: Mutex::new(Vec::new()),
                 give_up: AtomicBool::new(false),
-                completed: AtomicU64::new(0),
                 run_ns: AtomicU64::new(0),
                 post_ns: AtomicU64::new(0),
             }),
@@ -844,7 +846,7 @@ impl Pool {
             spawned: st.spawned,
             outstanding: st.jobs.len(),
             queued: st.run.len(),
-            completed: self.inner.completed.load(Relaxed),
+            completed: st.completed,
             run_ns: self.inner.run_ns.load(Relaxed),
             post_ns: self.inner.post_ns.load(Relaxed),
             undelivered: self
@@ -952,11 +954,10 @@ impl Pool {
         if !st.jobs.is_empty() {
             // Stop every wait for room (a poster sees this within one pause of at most
             // 1.6 ms), then wait for everything but the running system calls to be done:
-            // every job being posted (counted by `completed` when its posting begins, by
-            // `retired` when it is done) and every cancelled one. Posting cannot block
-            // otherwise, so this wait ends.
+            // every worker's posting (its flag) and every cancelled job's. Posting cannot
+            // block otherwise, so this wait ends.
             self.inner.give_up.store(true, SeqCst);
-            while st.retired != self.inner.completed.load(SeqCst)
+            while st.posting.iter().any(|f| f.0.load(Relaxed))
                 || st
                     .jobs
                     .values()
@@ -1070,6 +1071,10 @@ impl Hasher for IdHasher {
 /// 2^64 divided by the golden ratio (odd): multiplying by it spreads sequential keys over
 /// the high bits, which the table's control bytes use, and keeps the low bits distinct.
 const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A worker's "posting" flag, on a cache line of its own (only its worker writes it).
+#[repr(align(128))]
+struct Flag(AtomicBool);
 
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Own>)>;
@@ -1238,10 +1243,13 @@ impl Inner {
 
     fn spawn_worker(self: &Arc<Self>, st: &mut State) -> io::Result<()> {
         let inner = self.clone();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let mine = flag.clone();
         let h = std::thread::Builder::new()
             .name(format!("ring-aio-{}", st.spawned))
             .stack_size(256 * 1024)
-            .spawn(move || inner.worker())?;
+            .spawn(move || inner.worker(mine))?;
+        st.posting.push(flag);
         st.threads.retain(|h| !h.is_finished());
         st.threads.push(h);
         st.workers += 1;
@@ -1356,7 +1364,7 @@ impl Inner {
         }
     }
 
-    fn worker(self: Arc<Self>) {
+    fn worker(self: Arc<Self>, posting: Arc<Flag>) {
         if let Some(sig) = self.cfg.interrupt_signal {
             signal::unblock(sig);
         }
@@ -1375,8 +1383,9 @@ impl Inner {
                     None => true,
                 };
                 drop(st);
-                let (id, class) = self.execute(job, cancelled, me, &mut cache);
+                let (id, class) = self.execute(job, cancelled, me, &mut cache, &posting);
                 st = self.lock();
+                posting.0.store(false, Relaxed);
                 self.finish(&mut st, id, class);
                 continue;
             }
@@ -1434,6 +1443,7 @@ impl Inner {
         drop(cache);
         let mut st = self.lock();
         st.workers -= 1;
+        st.posting.retain(|f| !Arc::ptr_eq(f, &posting));
         self.notify_event(&st);
     }
 
@@ -1468,6 +1478,7 @@ impl Inner {
         cancelled: bool,
         me: libc::pthread_t,
         cache: &mut Cache,
+        posting: &Flag,
     ) -> (u64, Class) {
         let Job {
             id,
@@ -1557,7 +1568,7 @@ impl Inner {
         if self.outputs.put(id, slot, output) {
             flags |= flags::OUTPUT;
         }
-        self.completed.fetch_add(1, Relaxed);
+        posting.0.store(true, Relaxed);
         self.post(
             cache,
             &target,
@@ -1683,7 +1694,6 @@ impl Inner {
                 // takes no producer record of its own.
                 none.clear();
                 none.push((target.inner.id, None));
-                self.completed.fetch_add(1, Relaxed);
                 self.post(
                     &mut none,
                     &target,
@@ -1702,7 +1712,7 @@ impl Inner {
     /// and the queue depth.
     fn finish(&self, st: &mut State, id: u64, class: Class) {
         let meta = st.jobs.remove(&id);
-        st.retired += 1;
+        st.completed += 1;
         if let Some(m) = &meta {
             if m.cancel_waiters > 0 {
                 st.cancel_results
