@@ -13,11 +13,12 @@
 //! one method (`ring-aio`, `posix-aio`, `io_uring`, `tokio`, `crossbeam`, or `posting` for
 //! the posting share alone).
 //!
-//! ring-aio runs twice per depth: with a reaper that waits for one completion (`min = 1`,
-//! as every peer's loop does), and with a tuned reaper (`--reap-div N`, default 2: it waits
-//! for `in_flight / N` completions, so that the ring's wake-up target wakes it once per that
-//! many; `--reap-yields N`, default 20: it first polls N times, yielding the CPU between
-//! polls). A wake-up is a system call made by the worker that posts the completion, and on a
+//! ring-aio runs three times per depth: with a reaper that waits for one completion
+//! (`min = 1`, as every peer's loop does) through the consumer's `reap`; the same through
+//! `ring_aio::Reaper` (adaptive yielding polls before it sleeps); and with a tuned reaper
+//! (`--reap-div N`, default 2: it waits for `in_flight / N` completions, so that the ring's
+//! wake-up target wakes it once per that many; `--reap-yields N`, default 20: it first polls
+//! N times, yielding the CPU between polls). A wake-up is a system call made by the worker that posts the completion, and on a
 //! virtual machine one that wakes an idle vCPU costs microseconds: the tuned reaper is how a
 //! program that submits and reaps on one thread avoids most of them. Each run prints the
 //! ring's `wakeups` and `sleeps` counters per operation.
@@ -25,7 +26,9 @@
 //! The file (`$TMPDIR/ring-aio-bench-<MiB>.dat`) is written once and read through before the
 //! measurements so that it sits in the page cache.
 
-use ring_aio::{Backpressure, Op, Output, Pool, PoolConfig, Submission, SubmissionId, Target};
+use ring_aio::{
+    Backpressure, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target,
+};
 use ring_core::{Completion, Config, Mode, Ring};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -77,7 +80,7 @@ struct Extra {
 ///
 /// The reaper's policy.
 #[derive(Clone, Copy)]
-struct Reaper {
+struct Policy {
     /// 0 waits for one completion (`min = 1`), as POSIX AIO's `aio_suspend`, io_uring's
     /// `submit_and_wait(1)` and the channels' `recv` do; `N` waits for `max(1, in_flight / N)`
     /// (a sleeping reaper is then woken once per that many completions, by the ring's wake-up
@@ -86,23 +89,43 @@ struct Reaper {
     /// Polls before a wait that may sleep, yielding the CPU between them (the workers run
     /// meanwhile, and a reaper that finds its completions this way needs no wake-up).
     yields: usize,
+    /// Waits through `ring_aio::Reaper` (adaptive yielding polls, then sleep) instead of
+    /// the consumer's `reap`.
+    adaptive: bool,
 }
 
-impl Reaper {
+impl Policy {
     /// Reaping as the peers do: one completion, sleeping when there is none.
-    const ONE: Reaper = Reaper { div: 0, yields: 0 };
+    const ONE: Policy = Policy {
+        div: 0,
+        yields: 0,
+        adaptive: false,
+    };
+    /// One completion, through `ring_aio::Reaper`.
+    const ADAPTIVE: Policy = Policy {
+        div: 0,
+        yields: 0,
+        adaptive: true,
+    };
 
     fn describe(&self) -> String {
         let min = match self.div {
             0 => "min 1".to_string(),
             d => format!("min in flight / {d}"),
         };
+        if self.adaptive {
+            return format!("ring_aio::Reaper {min}");
+        }
         format!("reaper {min}, {} yielding polls", self.yields)
     }
 }
 
-fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper) -> (f64, Extra) {
-    let Reaper { div, yields } = policy;
+fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Policy) -> (f64, Extra) {
+    let Policy {
+        div,
+        yields,
+        adaptive,
+    } = policy;
     let ring = Ring::<Completion>::create_heap(
         Config::new((depth as u32).next_power_of_two().max(64)).mode(Mode::Mpsc),
     )
@@ -117,9 +140,9 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             .timing(timing),
     )
     .unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let mut reaper = Reaper::new(&ring).unwrap();
     if let Some(spin) = std::env::var("AIO_SPIN").ok().and_then(|v| v.parse().ok()) {
-        rx.set_spin(spin);
+        reaper.consumer().set_spin(spin);
     }
     let mut done = vec![Completion::default(); depth];
     let mut next = 0;
@@ -145,6 +168,7 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             d => (in_flight / d).max(1),
         };
         let mut n = 0;
+        let rx = reaper.consumer();
         for _ in 0..yields {
             n += rx.reap(&mut done[n..], 0, Some(Duration::ZERO)).unwrap();
             if n >= min {
@@ -153,9 +177,13 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             std::thread::yield_now();
         }
         if n < min {
-            n += rx
-                .reap(&mut done[n..], min - n, Some(Duration::from_secs(30)))
-                .unwrap();
+            let left = &mut done[n..];
+            n += if adaptive {
+                reaper.reap(left, min - n, Some(Duration::from_secs(30)))
+            } else {
+                rx.reap(left, min - n, Some(Duration::from_secs(30)))
+            }
+            .unwrap();
         }
         assert!(n > 0);
         for c in &done[..n] {
@@ -400,7 +428,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut mib, mut ops, mut workers, mut reps) = (256u64, 200_000usize, 16usize, 3usize);
     let mut only: Option<String> = None;
-    let mut tuned = Reaper { div: 2, yields: 20 };
+    let mut tuned = Policy {
+        div: 2,
+        yields: 20,
+        adaptive: false,
+    };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--file-mib" => mib = args.next().and_then(|v| v.parse().ok()).expect("MiB"),
@@ -452,7 +484,7 @@ fn main() {
         };
         let extra = std::cell::Cell::new(Extra::default());
         let ra = run("ring-aio", &|| {
-            let (r, e) = ring_aio(&p, &offs, depth, false, Reaper::ONE);
+            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ONE);
             extra.set(e);
             r
         });
@@ -466,6 +498,12 @@ fn main() {
         } else {
             f64::NAN
         };
+        let extra_c = std::cell::Cell::new(Extra::default());
+        let rc = run("ring-aio", &|| {
+            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ADAPTIVE);
+            extra_c.set(e);
+            r
+        });
         let pa = run("posix-aio", &|| posix_aio(&p, &offs, depth));
         let iu = run("io_uring", &|| io_uring(&p, &offs, depth));
         let tk = run("tokio", &|| tokio_blocking(&p, &offs, depth));
@@ -489,16 +527,19 @@ fn main() {
                 e.wakeups, e.sleeps, e.reaper_ns, e.batch
             );
         }
-        if !rb.is_nan() {
-            let e = extra_b.get();
+        for (policy, r, e) in [(tuned, rb, &extra_b), (Policy::ADAPTIVE, rc, &extra_c)] {
+            if r.is_nan() {
+                continue;
+            }
+            let e = e.get();
             println!(
-                "      ring-aio, {}: {rb:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
+                "      ring-aio, {}: {r:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
                  {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round (last run)",
-                tuned.describe(),
-                rb / pa,
-                rb / iu,
-                rb / tk,
-                rb / cb,
+                policy.describe(),
+                r / pa,
+                r / iu,
+                r / tk,
+                r / cb,
                 e.wakeups,
                 e.sleeps,
                 e.reaper_ns,
@@ -518,7 +559,7 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clock = clock_floor_ns();
     println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
-    let policies = [Reaper::ONE, tuned];
+    let policies = [Policy::ONE, Policy::ADAPTIVE, tuned];
     for (workers, &d) in [cpus.saturating_sub(1).max(1), p.workers]
         .into_iter()
         .flat_map(|w| policies.iter().map(move |d| (w, d)))

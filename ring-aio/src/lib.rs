@@ -122,8 +122,10 @@
 //! of what is in flight (`min = in_flight / 2`), so that the ring's wake-up target wakes it
 //! once per that many completions. The completions waited for are in flight, so the wait
 //! ends; keep a timeout anyway, and use `min = 1` for operations that may block for long
-//! (a read of a quiet socket would hold up the others' completions). The `aio` bench
-//! (`cargo bench -p ring-aio --bench aio`) compares both ways.
+//! (a read of a quiet socket would hold up the others' completions). [`Reaper`] does the
+//! polling part for you, with a budget that adapts (it sleeps at once when polling stops
+//! paying), and keeps `reap`'s semantics for any `min`. The `aio` bench
+//! (`cargo bench -p ring-aio --bench aio`) compares these ways.
 //!
 //! ```
 //! use ring_aio::{Op, Output, Pool, PoolConfig, Submission, SubmissionId, Target};
@@ -192,6 +194,7 @@
 
 mod op;
 mod pool;
+mod reap;
 #[cfg(feature = "tokio")]
 mod reaper;
 mod signal;
@@ -203,6 +206,7 @@ pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
     SubmissionId, SubmitError, Undelivered,
 };
+pub use reap::{Reaper, DEFAULT_MAX_YIELDS};
 #[cfg(feature = "tokio")]
 pub use reaper::{AsyncReaper, AsyncRecordReaper};
 pub use target::{RecordTargetError, Target, COMPLETION_RECORD_LEN};
