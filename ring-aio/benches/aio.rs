@@ -235,6 +235,17 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The process's CPU time (every thread's, those that exited included), in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// What one read of the thread CPU clock adds to an interval it closes: the median CPU time
 /// between two back-to-back reads. On a VM this clock is a system call (no vDSO), and part of
 /// its cost lands inside every measured interval, so `timing`'s per-operation figures include
@@ -480,12 +491,25 @@ fn main() {
         let n = if depth == 1 { p.ops / 4 } else { p.ops };
         let offs = offsets(p.blocks, n);
         // Best of `reps` runs each (the machine is shared: the best run is the least
-        // disturbed one); a method left out with --only shows as NaN.
+        // disturbed one); a method left out with --only shows as NaN. The process's CPU time
+        // per operation (every thread's, the least of the runs) is kept too: what a method
+        // costs, less sensitive to other load on the machine than its rate.
+        let cpu = std::cell::RefCell::new(Vec::<(String, f64)>::new());
         let run = |name: &str, f: &dyn Fn() -> f64| -> f64 {
             if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
                 return f64::NAN;
             }
-            (0..reps).map(|_| f()).fold(0.0, f64::max)
+            let mut best = f64::INFINITY;
+            let rate = (0..reps)
+                .map(|_| {
+                    let c0 = process_cpu_ns();
+                    let r = f();
+                    best = best.min(process_cpu_ns().saturating_sub(c0) as f64 / n as f64);
+                    r
+                })
+                .fold(0.0, f64::max);
+            cpu.borrow_mut().push((name.to_string(), best));
+            rate
         };
         let extra = std::cell::Cell::new(Extra::default());
         let ra = run("ring-aio-min1", &|| {
@@ -525,6 +549,17 @@ fn main() {
             ra / tk,
             ra / cb
         );
+        let cpu = cpu.into_inner();
+        if !cpu.is_empty() {
+            let list: Vec<String> = cpu
+                .iter()
+                .map(|(name, ns)| format!("{name} {ns:.0}"))
+                .collect();
+            println!(
+                "      process CPU ns per op (all threads, least of the runs): {}",
+                list.join(", ")
+            );
+        }
         let e = extra.get();
         if !ra.is_nan() {
             println!(
