@@ -90,7 +90,8 @@ pub struct PoolConfig {
     /// How long dropping the pool (and [`Pool::shutdown`]) waits for room in a ring that
     /// stays full before it stops waiting and hands the completions it could not post back
     /// ([`Target::take_undelivered`] after a drop, [`Pool::undelivered`] after `shutdown`).
-    /// [`Pool::shutdown_timeout`] takes its own.
+    /// [`Pool::shutdown_timeout`] takes its own. `Duration::MAX` waits for room for ever,
+    /// for programs whose consumer is sure to keep reaping until the pool is gone.
     pub shutdown_timeout: Duration,
 }
 
