@@ -903,3 +903,34 @@ fn shutdown_timeout_reports_undelivered_and_running() {
     bounded("the pool's drop", move || drop(pool));
     assert!(t.take_undelivered().is_empty());
 }
+
+/// `shutdown_timeout(Duration::MAX)` keeps the old promise: the drop waits for room for as
+/// long as it takes, and a consumer that keeps reaping gets every completion from the ring.
+#[test]
+fn unbounded_shutdown_timeout_waits_for_the_consumer() {
+    let ring = ring(4, 0);
+    let t = Target::new(&ring).unwrap();
+    let cfg = PoolConfig::new()
+        .max_workers(2)
+        .shutdown_timeout(Duration::MAX);
+    let pool = Pool::new(cfg).unwrap();
+    let n = 12u64;
+    for i in 0..n {
+        submit(&pool, Op::nop(), &t, i);
+    }
+    wait_full(&ring, 4);
+    let (tx, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(pool);
+        let _ = tx.send(());
+    });
+    // Well past any bounded wait's pauses, the drop still waits for room.
+    assert!(dropped.recv_timeout(Duration::from_millis(200)).is_err());
+    let mut rx = ring.consumer().unwrap();
+    let reaped = reap_n(&mut rx, n as usize);
+    dropped
+        .recv_timeout(DEADLINE)
+        .expect("the drop returns once the ring has room");
+    assert!(t.take_undelivered().is_empty());
+    exactly_once(n, &reaped, &[]);
+}
