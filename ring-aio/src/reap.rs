@@ -146,6 +146,14 @@ impl Reaper {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut polls = 0;
         while polls < self.budget {
+            // The clock before every 8th poll, the first included (without a vDSO it is a
+            // system call): a wait whose time is up polls no more.
+            if polls % 8 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                if polls > 0 {
+                    self.shrink();
+                }
+                return Ok(n);
+            }
             std::thread::yield_now();
             polls += 1;
             if let Err(r) = self.poll(out, &mut n) {
@@ -154,11 +162,6 @@ impl Reaper {
             if n >= min {
                 // Polling paid: allow twice what it took, and more than before.
                 self.budget = self.budget.max(polls.saturating_mul(2)).min(self.max);
-                return Ok(n);
-            }
-            // The clock only every 8 polls (without a vDSO it is a system call).
-            if polls % 8 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-                self.shrink();
                 return Ok(n);
             }
         }
