@@ -8,7 +8,7 @@ use crate::target::{
     Target,
 };
 use ring_core::Completion;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -444,11 +444,60 @@ struct Job {
     queued_at: u64,
 }
 
+/// One descriptor's dispatched operations (queued, running or posting) by id, in id order.
+///
+/// A deque sorted by id rather than a search tree: ids are taken in submission order, so an
+/// insertion almost always goes at the back, and operations finish roughly in that order,
+/// so a removal is near the front; both are a binary search and a short shift, under the
+/// pool's lock, instead of a tree's node walk and rebalancing.
+#[derive(Default)]
+struct Active(VecDeque<(u64, Class)>);
+
+impl Active {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn insert(&mut self, id: u64, class: Class) {
+        match self.0.back() {
+            Some(&(last, _)) if last > id => {
+                let at = self.0.partition_point(|&(i, _)| i < id);
+                debug_assert!(!matches!(self.0.get(at), Some(&(i, _)) if i == id));
+                self.0.insert(at, (id, class));
+            }
+            _ => self.0.push_back((id, class)),
+        }
+    }
+
+    /// Removes `id`; whether it was there.
+    fn remove(&mut self, id: u64) -> bool {
+        match self.0.binary_search_by_key(&id, |&(i, _)| i) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(|&(i, _)| i)
+    }
+
+    /// The classes of the operations with ids below `id`.
+    fn before(&self, id: u64) -> impl Iterator<Item = Class> + '_ {
+        self.0
+            .iter()
+            .take_while(move |&&(i, _)| i < id)
+            .map(|&(_, c)| c)
+    }
+}
+
 /// One descriptor's operations: those dispatched (queued, running or posting) and those
 /// waiting behind them.
 #[derive(Default)]
 struct FdState {
-    active: BTreeMap<u64, Class>,
+    active: Active,
     blocked: VecDeque<Job>,
     n_active_write: usize,
     n_active_close: usize,
@@ -1222,7 +1271,7 @@ impl Inner {
                 let ordered = self.cfg.ordered;
                 let f = st.fds.entry(fd).or_default();
                 if cancel_earlier {
-                    earlier.extend(f.active.keys().copied());
+                    earlier.extend(f.active.ids());
                     earlier.extend(f.blocked.iter().map(|j| j.id));
                 }
                 if f.must_wait(ordered, class) {
@@ -1747,7 +1796,7 @@ impl Inner {
         let Some(f) = st.fds.get_mut(&fd) else {
             return;
         };
-        if f.active.remove(&id).is_some() {
+        if f.active.remove(id) {
             f.count(class, true, false);
         }
         let mut ready = Vec::new();
@@ -1755,7 +1804,7 @@ impl Inner {
         let mut i = 0;
         while i < f.blocked.len() {
             let (jid, c) = (f.blocked[i].id, f.blocked[i].class);
-            let on_active = f.active.range(..jid).any(|(_, &u)| waits(ordered, c, u));
+            let on_active = f.active.before(jid).any(|u| waits(ordered, c, u));
             let on_blocked = ((ordered || c == Class::Close) && any_b)
                 || close_b
                 || (c == Class::Sync && write_b);
@@ -1790,6 +1839,33 @@ impl Inner {
 mod tests {
     use super::*;
     use std::hash::BuildHasher;
+
+    #[test]
+    fn active_keeps_id_order() {
+        let mut a = Active::default();
+        assert!(a.is_empty());
+        for id in [3, 5, 9] {
+            a.insert(id, Class::Plain);
+        }
+        // An operation activated late (it waited behind others) keeps its place.
+        a.insert(4, Class::Sync);
+        a.insert(1, Class::Write);
+        assert_eq!(a.ids().collect::<Vec<_>>(), [1, 3, 4, 5, 9]);
+        assert_eq!(
+            a.before(5).collect::<Vec<_>>(),
+            [Class::Write, Class::Plain, Class::Sync]
+        );
+        assert!(a.before(1).next().is_none());
+        assert!(a.remove(4));
+        assert!(!a.remove(4));
+        assert!(!a.remove(7));
+        assert!(a.remove(1));
+        assert_eq!(a.ids().collect::<Vec<_>>(), [3, 5, 9]);
+        for id in [3, 5, 9] {
+            assert!(a.remove(id));
+        }
+        assert!(a.is_empty());
+    }
 
     #[test]
     fn id_hasher_keeps_sequential_ids_apart() {
