@@ -11,13 +11,15 @@
 //! `AIO_DEPTHS=1,32` picks the queue depths; `AIO_SPIN=N` sets how many polls ring-aio's
 //! reaping consumer makes before it sleeps (ring-core's default is 100). `--only NAME` runs
 //! one method (`ring-aio`, `posix-aio`, `io_uring`, `tokio`, `crossbeam`, or `posting` for
-//! the posting share alone).
+//! the posting share alone); `ring-aio-min1`, `ring-aio-reaper` and `ring-aio-tuned` pick one
+//! of ring-aio's three reapers.
 //!
-//! ring-aio runs twice per depth: with a reaper that waits for one completion (`min = 1`,
-//! as every peer's loop does), and with a tuned reaper (`--reap-div N`, default 2: it waits
-//! for `in_flight / N` completions, so that the ring's wake-up target wakes it once per that
-//! many; `--reap-yields N`, default 20: it first polls N times, yielding the CPU between
-//! polls). A wake-up is a system call made by the worker that posts the completion, and on a
+//! ring-aio runs three times per depth: with a reaper that waits for one completion
+//! (`min = 1`, as every peer's loop does) through the consumer's `reap`; the same through
+//! `ring_aio::Reaper` (adaptive yielding polls before it sleeps); and with a tuned reaper
+//! (`--reap-div N`, default 2: it waits for `in_flight / N` completions, so that the ring's
+//! wake-up target wakes it once per that many; `--reap-yields N`, default 20: it first polls
+//! N times, yielding the CPU between polls). A wake-up is a system call made by the worker that posts the completion, and on a
 //! virtual machine one that wakes an idle vCPU costs microseconds: the tuned reaper is how a
 //! program that submits and reaps on one thread avoids most of them. Each run prints the
 //! ring's `wakeups` and `sleeps` counters per operation.
@@ -25,7 +27,9 @@
 //! The file (`$TMPDIR/ring-aio-bench-<MiB>.dat`) is written once and read through before the
 //! measurements so that it sits in the page cache.
 
-use ring_aio::{Backpressure, Op, Output, Pool, PoolConfig, Submission, SubmissionId, Target};
+use ring_aio::{
+    Backpressure, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target,
+};
 use ring_core::{Completion, Config, Mode, Ring};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -62,7 +66,7 @@ fn check(r: isize) {
 #[derive(Clone, Copy, Default)]
 struct Extra {
     /// With timing: CPU ns per operation running it, and posting its completion.
-    times: Option<(f64, f64)>,
+    times: Option<(f64, f64, f64)>,
     /// Wake-ups issued by the workers (the ring's `wakeups` counter), per operation.
     wakeups: f64,
     /// Times the reaper went to sleep, per operation.
@@ -77,7 +81,7 @@ struct Extra {
 ///
 /// The reaper's policy.
 #[derive(Clone, Copy)]
-struct Reaper {
+struct Policy {
     /// 0 waits for one completion (`min = 1`), as POSIX AIO's `aio_suspend`, io_uring's
     /// `submit_and_wait(1)` and the channels' `recv` do; `N` waits for `max(1, in_flight / N)`
     /// (a sleeping reaper is then woken once per that many completions, by the ring's wake-up
@@ -86,23 +90,43 @@ struct Reaper {
     /// Polls before a wait that may sleep, yielding the CPU between them (the workers run
     /// meanwhile, and a reaper that finds its completions this way needs no wake-up).
     yields: usize,
+    /// Waits through `ring_aio::Reaper` (adaptive yielding polls, then sleep) instead of
+    /// the consumer's `reap`.
+    adaptive: bool,
 }
 
-impl Reaper {
+impl Policy {
     /// Reaping as the peers do: one completion, sleeping when there is none.
-    const ONE: Reaper = Reaper { div: 0, yields: 0 };
+    const ONE: Policy = Policy {
+        div: 0,
+        yields: 0,
+        adaptive: false,
+    };
+    /// One completion, through `ring_aio::Reaper`.
+    const ADAPTIVE: Policy = Policy {
+        div: 0,
+        yields: 0,
+        adaptive: true,
+    };
 
     fn describe(&self) -> String {
         let min = match self.div {
             0 => "min 1".to_string(),
             d => format!("min in flight / {d}"),
         };
+        if self.adaptive {
+            return format!("ring_aio::Reaper {min}");
+        }
         format!("reaper {min}, {} yielding polls", self.yields)
     }
 }
 
-fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper) -> (f64, Extra) {
-    let Reaper { div, yields } = policy;
+fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Policy) -> (f64, Extra) {
+    let Policy {
+        div,
+        yields,
+        adaptive,
+    } = policy;
     let ring = Ring::<Completion>::create_heap(
         Config::new((depth as u32).next_power_of_two().max(64)).mode(Mode::Mpsc),
     )
@@ -117,9 +141,9 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             .timing(timing),
     )
     .unwrap();
-    let mut rx = ring.consumer().unwrap();
+    let mut reaper = Reaper::new(&ring).unwrap();
     if let Some(spin) = std::env::var("AIO_SPIN").ok().and_then(|v| v.parse().ok()) {
-        rx.set_spin(spin);
+        reaper.consumer().set_spin(spin);
     }
     let mut done = vec![Completion::default(); depth];
     let mut next = 0;
@@ -145,6 +169,7 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             d => (in_flight / d).max(1),
         };
         let mut n = 0;
+        let rx = reaper.consumer();
         for _ in 0..yields {
             n += rx.reap(&mut done[n..], 0, Some(Duration::ZERO)).unwrap();
             if n >= min {
@@ -153,9 +178,13 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
             std::thread::yield_now();
         }
         if n < min {
-            n += rx
-                .reap(&mut done[n..], min - n, Some(Duration::from_secs(30)))
-                .unwrap();
+            let left = &mut done[n..];
+            n += if adaptive {
+                reaper.reap(left, min - n, Some(Duration::from_secs(30)))
+            } else {
+                rx.reap(left, min - n, Some(Duration::from_secs(30)))
+            }
+            .unwrap();
         }
         assert!(n > 0);
         for c in &done[..n] {
@@ -177,7 +206,11 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Reaper
     let times = timing.then(|| {
         let s = pool.stats();
         let n = s.completed as f64;
-        (s.run_ns as f64 / n, s.post_ns as f64 / n)
+        (
+            s.run_ns as f64 / n,
+            s.post_ns as f64 / n,
+            s.clock_ns as f64 / n,
+        )
     });
     let c = ring.counters();
     let n = offs.len() as f64;
@@ -199,6 +232,17 @@ fn thread_cpu_ns() -> u64 {
     };
     // SAFETY: `ts` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The process's CPU time (every thread's, those that exited included), in nanoseconds.
+fn process_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -400,7 +444,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let (mut mib, mut ops, mut workers, mut reps) = (256u64, 200_000usize, 16usize, 3usize);
     let mut only: Option<String> = None;
-    let mut tuned = Reaper { div: 2, yields: 20 };
+    let mut tuned = Policy {
+        div: 2,
+        yields: 20,
+        adaptive: false,
+    };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--file-mib" => mib = args.next().and_then(|v| v.parse().ok()).expect("MiB"),
@@ -443,22 +491,35 @@ fn main() {
         let n = if depth == 1 { p.ops / 4 } else { p.ops };
         let offs = offsets(p.blocks, n);
         // Best of `reps` runs each (the machine is shared: the best run is the least
-        // disturbed one); a method left out with --only shows as NaN.
+        // disturbed one); a method left out with --only shows as NaN. The process's CPU time
+        // per operation (every thread's, the least of the runs) is kept too: what a method
+        // costs, less sensitive to other load on the machine than its rate.
+        let cpu = std::cell::RefCell::new(Vec::<(String, f64)>::new());
         let run = |name: &str, f: &dyn Fn() -> f64| -> f64 {
-            if only.as_deref().is_some_and(|o| o != name) {
+            if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
                 return f64::NAN;
             }
-            (0..reps).map(|_| f()).fold(0.0, f64::max)
+            let mut best = f64::INFINITY;
+            let rate = (0..reps)
+                .map(|_| {
+                    let c0 = process_cpu_ns();
+                    let r = f();
+                    best = best.min(process_cpu_ns().saturating_sub(c0) as f64 / n as f64);
+                    r
+                })
+                .fold(0.0, f64::max);
+            cpu.borrow_mut().push((name.to_string(), best));
+            rate
         };
         let extra = std::cell::Cell::new(Extra::default());
-        let ra = run("ring-aio", &|| {
-            let (r, e) = ring_aio(&p, &offs, depth, false, Reaper::ONE);
+        let ra = run("ring-aio-min1", &|| {
+            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ONE);
             extra.set(e);
             r
         });
         let extra_b = std::cell::Cell::new(Extra::default());
         let rb = if tuned.div > 0 || tuned.yields > 0 {
-            run("ring-aio", &|| {
+            run("ring-aio-tuned", &|| {
                 let (r, e) = ring_aio(&p, &offs, depth, false, tuned);
                 extra_b.set(e);
                 r
@@ -466,6 +527,12 @@ fn main() {
         } else {
             f64::NAN
         };
+        let extra_c = std::cell::Cell::new(Extra::default());
+        let rc = run("ring-aio-reaper", &|| {
+            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ADAPTIVE);
+            extra_c.set(e);
+            r
+        });
         let pa = run("posix-aio", &|| posix_aio(&p, &offs, depth));
         let iu = run("io_uring", &|| io_uring(&p, &offs, depth));
         let tk = run("tokio", &|| tokio_blocking(&p, &offs, depth));
@@ -482,6 +549,17 @@ fn main() {
             ra / tk,
             ra / cb
         );
+        let cpu = cpu.into_inner();
+        if !cpu.is_empty() {
+            let list: Vec<String> = cpu
+                .iter()
+                .map(|(name, ns)| format!("{name} {ns:.0}"))
+                .collect();
+            println!(
+                "      process CPU ns per op (all threads, least of the runs): {}",
+                list.join(", ")
+            );
+        }
         let e = extra.get();
         if !ra.is_nan() {
             println!(
@@ -489,16 +567,19 @@ fn main() {
                 e.wakeups, e.sleeps, e.reaper_ns, e.batch
             );
         }
-        if !rb.is_nan() {
-            let e = extra_b.get();
+        for (policy, r, e) in [(tuned, rb, &extra_b), (Policy::ADAPTIVE, rc, &extra_c)] {
+            if r.is_nan() {
+                continue;
+            }
+            let e = e.get();
             println!(
-                "      ring-aio, {}: {rb:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
+                "      ring-aio, {}: {r:.0}/s   {:.2}x {:.2}x {:.2}x {:.2}x; \
                  {:.3} wake-ups and {:.3} reaper sleeps per operation; reaper {:.0} ns CPU per op, {:.1} per round (last run)",
-                tuned.describe(),
-                rb / pa,
-                rb / iu,
-                rb / tk,
-                rb / cb,
+                policy.describe(),
+                r / pa,
+                r / iu,
+                r / tk,
+                r / cb,
                 e.wakeups,
                 e.sleeps,
                 e.reaper_ns,
@@ -510,7 +591,10 @@ fn main() {
     // push, waking the sleeping consumer) against running the pread; with one worker per
     // spare CPU and with the full worker count.
     // Each measured interval is closed by one read of the thread CPU clock, whose own cost
-    // (a system call on a VM) partly lands inside it: measured here and taken off both.
+    // (a system call on a VM) partly lands inside it. Taken off two ways: the median of
+    // back-to-back reads here (a quiet thread), and the mean of an empty interval measured by
+    // the workers themselves after each operation (`Stats::clock_ns`: the same threads under
+    // the same load, so what preemption adds at a clock read lands in it too).
     if only.as_deref().is_some_and(|o| o != "posting") {
         return;
     }
@@ -518,27 +602,49 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let clock = clock_floor_ns();
     println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
-    let policies = [Reaper::ONE, tuned];
+    let policies = [Policy::ONE, Policy::ADAPTIVE, tuned];
     for (workers, &d) in [cpus.saturating_sub(1).max(1), p.workers]
         .into_iter()
         .flat_map(|w| policies.iter().map(move |d| (w, d)))
     {
         let q = Params { workers, ..p };
-        let (ops_s, extra) = ring_aio(&q, &offs, 32, true, d);
         let reaper = d.describe();
-        if let Some((run_ns, post_ns)) = extra.times {
-            let (run, post) = ((run_ns - clock).max(0.0), (post_ns - clock).max(0.0));
-            println!(
-                "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing): \
-                 {post:.0} ns CPU per op ({post_ns:.0} as read) = {:.1}% of a worker's CPU time \
-                 per op (pread {run:.0} ns + posting; {:.1}% as read)",
-                post / (run + post) * 100.0,
-                post_ns / (run_ns + post_ns) * 100.0,
-            );
-            println!(
-                "  {:.3} wake-ups and {:.3} reaper sleeps per operation",
-                extra.wakeups, extra.sleeps
-            );
+        // `reps` runs: the last one's figures, and the median and range of the share netted
+        // of the workers' own empty interval (the runs differ by what else the machine runs).
+        let mut shares = Vec::new();
+        let mut last = None;
+        for _ in 0..reps.max(1) {
+            let (ops_s, extra) = ring_aio(&q, &offs, 32, true, d);
+            if let Some((run_ns, post_ns, wclock)) = extra.times {
+                let (wrun, wpost) = ((run_ns - wclock).max(0.0), (post_ns - wclock).max(0.0));
+                shares.push(wpost / (wrun + wpost) * 100.0);
+                last = Some((ops_s, extra, run_ns, post_ns, wclock));
+            }
         }
+        let Some((ops_s, extra, run_ns, post_ns, wclock)) = last else {
+            continue;
+        };
+        shares.sort_by(f64::total_cmp);
+        let (run, post) = ((run_ns - clock).max(0.0), (post_ns - clock).max(0.0));
+        let (wrun, wpost) = ((run_ns - wclock).max(0.0), (post_ns - wclock).max(0.0));
+        println!(
+            "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing): \
+             {post:.0} ns CPU per op ({post_ns:.0} as read) = {:.1}% of a worker's CPU time \
+             per op (pread {run:.0} ns + posting; {:.1}% as read); net of the workers' own \
+             empty interval ({wclock:.0} ns): {wpost:.0} ns = {:.1}%",
+            post / (run + post) * 100.0,
+            post_ns / (run_ns + post_ns) * 100.0,
+            wpost / (wrun + wpost) * 100.0,
+        );
+        println!(
+            "  {:.3} wake-ups and {:.3} reaper sleeps per operation; over {} runs the share net \
+             of the workers' own interval: median {:.1}%, {:.1}-{:.1}%",
+            extra.wakeups,
+            extra.sleeps,
+            shares.len(),
+            shares[shares.len() / 2],
+            shares[0],
+            shares[shares.len() - 1]
+        );
     }
 }

@@ -17,7 +17,10 @@
 //!   the caller's identity (pid, credentials, descriptor table) is theirs.
 //! - **Nothing is lost**: every accepted submission gets exactly one completion. A full ring
 //!   spills into its overflow area; when that is full too, the worker waits for room (a full
-//!   record ring, which has no overflow area, makes it wait at once).
+//!   record ring, which has no overflow area, makes it wait at once). Only a shutdown stops
+//!   waiting, after [`PoolConfig::shutdown_timeout`] (a dropped pool never hangs on a ring
+//!   nobody reaps): what it could not post is handed back ([`Pool::shutdown_timeout`],
+//!   [`Target::take_undelivered`]).
 //! - **Ordering** ([`PoolConfig::ordered`]): operations on one descriptor run in submission
 //!   order; in any mode `fsync`/`fdatasync` wait for every earlier write on their descriptor,
 //!   and [`Op::close`] for every earlier operation ([`Op::close_cancelling`] cancels them).
@@ -119,8 +122,10 @@
 //! of what is in flight (`min = in_flight / 2`), so that the ring's wake-up target wakes it
 //! once per that many completions. The completions waited for are in flight, so the wait
 //! ends; keep a timeout anyway, and use `min = 1` for operations that may block for long
-//! (a read of a quiet socket would hold up the others' completions). The `aio` bench
-//! (`cargo bench -p ring-aio --bench aio`) compares both ways.
+//! (a read of a quiet socket would hold up the others' completions). [`Reaper`] does the
+//! polling part for you, with a budget that adapts (it sleeps at once when polling stops
+//! paying), and keeps `reap`'s semantics for any `min`. The `aio` bench
+//! (`cargo bench -p ring-aio --bench aio`) compares these ways.
 //!
 //! ```
 //! use ring_aio::{Op, Output, Pool, PoolConfig, Submission, SubmissionId, Target};
@@ -189,6 +194,7 @@
 
 mod op;
 mod pool;
+mod reap;
 #[cfg(feature = "tokio")]
 mod reaper;
 mod signal;
@@ -198,8 +204,9 @@ mod target;
 pub use op::{Op, Output, SockAddr};
 pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
-    SubmissionId, SubmitError,
+    SubmissionId, SubmitError, Undelivered,
 };
+pub use reap::{Reaper, DEFAULT_MAX_YIELDS};
 #[cfg(feature = "tokio")]
 pub use reaper::{AsyncReaper, AsyncRecordReaper};
 pub use target::{RecordTargetError, Target, COMPLETION_RECORD_LEN};

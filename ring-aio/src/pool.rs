@@ -3,16 +3,19 @@
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
 use crate::slots::{Claim, Outputs};
-use crate::target::{current_cpu, mono_ns, post_record, AttrValues, Own, Sink, Target};
+use crate::target::{
+    current_cpu, mono_ns, post_fixed, post_record, AttrValues, Own, PostError, RoomWait, Sink,
+    Target,
+};
 use ring_core::Completion;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::ffi::c_int;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{
-    AtomicU64, AtomicUsize,
+    AtomicBool, AtomicU64, AtomicUsize,
     Ordering::{Relaxed, SeqCst},
 };
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -81,9 +84,15 @@ pub struct PoolConfig {
     /// What [`Pool::submit`] and [`Pool::submit_batch`] do against a full queue.
     pub backpressure: Backpressure,
     /// Whether workers measure the CPU time of running each operation and of posting its
-    /// completion ([`Stats::run_ns`], [`Stats::post_ns`]); costs three reads of the thread's
-    /// CPU clock (system calls) per operation.
+    /// completion ([`Stats::run_ns`], [`Stats::post_ns`], [`Stats::clock_ns`]); costs four
+    /// reads of the thread's CPU clock (system calls on some machines) per operation.
     pub timing: bool,
+    /// How long dropping the pool (and [`Pool::shutdown`]) waits for room in a ring that
+    /// stays full before it stops waiting and hands the completions it could not post back
+    /// ([`Target::take_undelivered`] after a drop, [`Pool::undelivered`] after `shutdown`).
+    /// [`Pool::shutdown_timeout`] takes its own. `Duration::MAX` waits for room for ever,
+    /// for programs whose consumer is sure to keep reaping until the pool is gone.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -94,7 +103,8 @@ impl Default for PoolConfig {
 
 impl PoolConfig {
     /// Up to 32 workers, none kept idle, 1 s idle timeout, 4096 outstanding, unordered,
-    /// interrupts on [`crate::default_interrupt_signal`], backpressure by waiting.
+    /// interrupts on [`crate::default_interrupt_signal`], backpressure by waiting, no timing,
+    /// a 5 s shutdown timeout.
     pub fn new() -> Self {
         PoolConfig {
             max_workers: 32,
@@ -105,6 +115,7 @@ impl PoolConfig {
             interrupt_signal: Some(signal::default_signal()),
             backpressure: Backpressure::Wait(None),
             timing: false,
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 
@@ -153,6 +164,12 @@ impl PoolConfig {
     /// Sets [`Self::timing`].
     pub fn timing(mut self, on: bool) -> Self {
         self.timing = on;
+        self
+    }
+
+    /// Sets [`Self::shutdown_timeout`].
+    pub fn shutdown_timeout(mut self, t: Duration) -> Self {
+        self.shutdown_timeout = t;
         self
     }
 }
@@ -344,7 +361,8 @@ pub struct Stats {
     pub outstanding: usize,
     /// Of them, waiting in the run queue.
     pub queued: usize,
-    /// Completions posted.
+    /// Completions posted (those that could not be posted are counted too, and kept in
+    /// [`Pool::undelivered`]).
     pub completed: u64,
     /// With [`PoolConfig::timing`]: CPU time (nanoseconds, the workers' thread CPU clocks)
     /// spent running the operations.
@@ -352,10 +370,45 @@ pub struct Stats {
     /// With [`PoolConfig::timing`]: CPU time (nanoseconds) spent handing back outputs and
     /// posting completions into rings, wake-ups of sleeping consumers included.
     pub post_ns: u64,
-    /// Completions that could not be posted because a ring reported corruption (kept in
-    /// [`Pool::undelivered`]).
+    /// With [`PoolConfig::timing`]: CPU time (nanoseconds) of one empty interval per
+    /// operation, measured by the workers as the two above are (two back-to-back reads of
+    /// the clock). Each of `run_ns` and `post_ns` includes about this much of the clock's own
+    /// cost (a system call on virtual machines without a vDSO for this clock); subtract it
+    /// for the net figures.
+    pub clock_ns: u64,
+    /// Completions that could not be posted (a ring reported corruption, or stayed full
+    /// until a shutdown stopped waiting for room), kept in [`Pool::undelivered`].
     pub undelivered: usize,
 }
+
+/// What [`Pool::shutdown_timeout`] could not finish within its timeout.
+///
+/// Nothing is lost: every completion the pool could not post is here (or, for operations
+/// still running, will be posted by their worker, or kept for [`Pool::undelivered`] if their
+/// ring is still full then).
+#[derive(Debug)]
+pub struct Undelivered {
+    /// Completions that were not posted, each with its target and the reason in words (the
+    /// ring stayed full, with its overflow area, until the timeout; or the ring refused it).
+    pub completions: Vec<(Completion, Target, String)>,
+    /// Operations still running a system call that could not be interrupted (or not yet):
+    /// their completions come later. Dropping the pool waits for them.
+    pub running: usize,
+}
+
+impl fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pool shutdown: {} completions could not be posted (their rings stayed full or \
+             refused them) and {} operations are still running",
+            self.completions.len(),
+            self.running
+        )
+    }
+}
+
+impl std::error::Error for Undelivered {}
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Phase {
@@ -391,11 +444,60 @@ struct Job {
     queued_at: u64,
 }
 
+/// One descriptor's dispatched operations (queued, running or posting) by id, in id order.
+///
+/// A deque sorted by id rather than a search tree: ids are taken in submission order, so an
+/// insertion almost always goes at the back, and operations finish roughly in that order,
+/// so a removal is near the front; both are a binary search and a short shift, under the
+/// pool's lock, instead of a tree's node walk and rebalancing.
+#[derive(Default)]
+struct Active(VecDeque<(u64, Class)>);
+
+impl Active {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn insert(&mut self, id: u64, class: Class) {
+        match self.0.back() {
+            Some(&(last, _)) if last > id => {
+                let at = self.0.partition_point(|&(i, _)| i < id);
+                debug_assert!(!matches!(self.0.get(at), Some(&(i, _)) if i == id));
+                self.0.insert(at, (id, class));
+            }
+            _ => self.0.push_back((id, class)),
+        }
+    }
+
+    /// Removes `id`; whether it was there.
+    fn remove(&mut self, id: u64) -> bool {
+        match self.0.binary_search_by_key(&id, |&(i, _)| i) {
+            Ok(at) => {
+                self.0.remove(at);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(|&(i, _)| i)
+    }
+
+    /// The classes of the operations with ids below `id`.
+    fn before(&self, id: u64) -> impl Iterator<Item = Class> + '_ {
+        self.0
+            .iter()
+            .take_while(move |&&(i, _)| i < id)
+            .map(|&(_, c)| c)
+    }
+}
+
 /// One descriptor's operations: those dispatched (queued, running or posting) and those
 /// waiting behind them.
 #[derive(Default)]
 struct FdState {
-    active: BTreeMap<u64, Class>,
+    active: Active,
     blocked: VecDeque<Job>,
     n_active_write: usize,
     n_active_close: usize,
@@ -472,6 +574,12 @@ struct State {
     /// Outcomes (interrupted or not) of cancelled jobs that finished while a `cancel` call
     /// waited for them.
     cancel_results: IdMap<u64, bool>,
+    /// Jobs retired (`finish`): their completion posted, or kept as undelivered.
+    completed: u64,
+    /// Each worker's "posting" flag (set by the worker, without the lock, while it posts a
+    /// completion; cleared under the lock when it retires the job), so that a shutdown can
+    /// tell a worker posting from one running a system call.
+    posting: Vec<Arc<Flag>>,
 }
 
 struct Inner {
@@ -495,10 +603,14 @@ struct Inner {
     /// Workers looking for work without the lock (spinning before they sleep), and a copy of
     /// the run queue's length for them to watch.
     queued: AtomicUsize,
-    undelivered: Mutex<Vec<(Completion, String)>>,
-    completed: AtomicU64,
+    /// Completions that could not be posted, with their target and why.
+    undelivered: Mutex<Vec<(Completion, Target, String)>>,
+    /// Set when a shutdown's wait for room has timed out: posters stop waiting for room in a
+    /// full ring and keep the completion in `undelivered` instead. Never cleared.
+    give_up: AtomicBool,
     run_ns: AtomicU64,
     post_ns: AtomicU64,
+    clock_ns: AtomicU64,
 }
 
 /// An elastic pool of worker threads running system calls and posting their completions
@@ -596,6 +708,8 @@ impl Pool {
                     cancelled: Vec::new(),
                     event_waiters: 0,
                     cancel_results: IdMap::default(),
+                    completed: 0,
+                    posting: Vec::new(),
                 }),
                 work_cv: Condvar::new(),
                 space_cv: Condvar::new(),
@@ -605,9 +719,10 @@ impl Pool {
                 space_waiters: AtomicUsize::new(0),
                 queued: AtomicUsize::new(0),
                 undelivered: Mutex::new(Vec::new()),
-                completed: AtomicU64::new(0),
+                give_up: AtomicBool::new(false),
                 run_ns: AtomicU64::new(0),
                 post_ns: AtomicU64::new(0),
+                clock_ns: AtomicU64::new(0),
             }),
         };
         {
@@ -645,7 +760,7 @@ impl Pool {
     ) -> Result<SubmissionId, Box<Refused>> {
         let st = self.inner.lock();
         let (st, r) = self.inner.submit_locked(st, sub, bp);
-        self.inner.flush_cancelled(st);
+        self.inner.flush_cancelled(st, None);
         r
     }
 
@@ -683,7 +798,7 @@ impl Pool {
             if chunk == BATCH_CHUNK {
                 // Let the workers waiting for the lock in (to retire their jobs and take new
                 // ones) before going on.
-                self.inner.flush_cancelled(st);
+                self.inner.flush_cancelled(st, None);
                 st = self.inner.lock();
                 chunk = 0;
             }
@@ -695,7 +810,7 @@ impl Pool {
             match r {
                 Ok(id) => ids.push(id),
                 Err(refused) => {
-                    self.inner.flush_cancelled(st);
+                    self.inner.flush_cancelled(st, None);
                     let mut unsubmitted = vec![refused.submission];
                     unsubmitted.extend(it);
                     return Batch {
@@ -706,7 +821,7 @@ impl Pool {
                 }
             }
         }
-        self.inner.flush_cancelled(st);
+        self.inner.flush_cancelled(st, None);
         Batch {
             ids,
             error: None,
@@ -722,7 +837,7 @@ impl Pool {
         let mut st = self.inner.lock();
         let outcome = self.inner.cancel_locked(&mut st, id);
         if outcome != CancelOutcome::Signalled {
-            self.inner.flush_cancelled(st);
+            self.inner.flush_cancelled(st, None);
             return outcome;
         }
         let deadline = Instant::now() + Duration::from_millis(20);
@@ -789,9 +904,10 @@ impl Pool {
             spawned: st.spawned,
             outstanding: st.jobs.len(),
             queued: st.run.len(),
-            completed: self.inner.completed.load(Relaxed),
+            completed: st.completed,
             run_ns: self.inner.run_ns.load(Relaxed),
             post_ns: self.inner.post_ns.load(Relaxed),
+            clock_ns: self.inner.clock_ns.load(Relaxed),
             undelivered: self
                 .inner
                 .undelivered
@@ -803,10 +919,11 @@ impl Pool {
 
     /// Shuts the pool down without waiting for its workers: every later submission is refused
     /// with [`SubmitError::ShutDown`] (submitters waiting for room too), every outstanding
-    /// submission is cancelled as by [`Pool::cancel`] (each still gets exactly one completion;
+    /// submission is cancelled as by [`Pool::cancel`] (each still gets exactly one completion),
+    /// and workers exit once the operations still running have completed. The completions of
     /// those that had not started are posted by this call, which waits for room in a full
-    /// ring as a worker would), and workers exit once the operations still running have
-    /// completed. Dropping the pool does this and then waits for the workers to exit.
+    /// ring up to [`PoolConfig::shutdown_timeout`] and keeps what it could not post for
+    /// [`Pool::undelivered`]. Dropping the pool does this and then waits for the workers.
     ///
     /// # Examples
     ///
@@ -822,34 +939,128 @@ impl Pool {
     /// assert_eq!(refused.error, SubmitError::ShutDown);
     /// ```
     pub fn shutdown(&self) {
+        let deadline = Instant::now().checked_add(self.inner.cfg.shutdown_timeout);
+        self.begin_shutdown(deadline);
+    }
+
+    /// Refuses later submissions and cancels every outstanding one, posting the completions
+    /// of those that had not started with room waited for up to `deadline` (`None`: no limit).
+    fn begin_shutdown(&self, deadline: Option<Instant>) {
         let mut st = self.inner.lock();
         st.shutdown = true;
         let ids: Vec<u64> = st.jobs.keys().copied().collect();
         for id in ids {
             self.inner.cancel_locked(&mut st, id);
         }
-        self.inner.flush_cancelled(st);
+        self.inner.flush_cancelled(st, deadline);
         let _st = self.inner.lock();
         self.inner.work_cv.notify_all();
         self.inner.space_cv.notify_all();
     }
 
-    /// Completions that could not be posted because their ring reported corruption, with the
-    /// error in words (taken: the list is emptied).
-    pub fn undelivered(&self) -> Vec<(Completion, String)> {
-        std::mem::take(
-            &mut *self
-                .inner
-                .undelivered
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        )
+    /// Shuts the pool down as [`Pool::shutdown`] does and waits, up to `timeout`, until every
+    /// outstanding submission's completion is posted. A ring nobody makes room in cannot hold
+    /// this call (or the pool's drop) for ever: at the timeout, every thread waiting for room
+    /// stops waiting, and the completions it could not post are handed back here. `Ok` means
+    /// every completion was posted.
+    ///
+    /// After a timeout the pool no longer waits for room at all: an operation still running
+    /// (a system call that cannot be interrupted) that completes later into a full ring
+    /// leaves its completion in [`Pool::undelivered`].
+    ///
+    /// # Errors
+    ///
+    /// [`Undelivered`]: the completions not posted (taken out of [`Pool::undelivered`], with
+    /// any kept there earlier) and how many operations are still running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::{Op, Pool, PoolConfig, Submission, Target};
+    /// use ring_core::{Completion, Config, Mode, Ring};
+    /// use std::time::Duration;
+    ///
+    /// // A ring of 4 (no overflow area) and 10 submissions: nobody reaps.
+    /// let ring = Ring::<Completion>::create_heap(Config::new(4).mode(Mode::Mpsc)).unwrap();
+    /// let target = Target::new(&ring).unwrap();
+    /// let pool = Pool::new(PoolConfig::new().max_workers(2)).unwrap();
+    /// for i in 0..10 {
+    ///     pool.submit(Submission::new(Op::nop(), &target).cookie(i)).unwrap();
+    /// }
+    /// let lost = pool.shutdown_timeout(Duration::from_millis(50)).unwrap_err();
+    /// assert_eq!(lost.running, 0);
+    /// // Four in the ring, the other six handed back.
+    /// assert_eq!(lost.completions.len(), 6);
+    /// let mut rx = ring.consumer().unwrap();
+    /// let mut out = [Completion::default(); 10];
+    /// assert_eq!(rx.reap(&mut out, 0, None).unwrap(), 4);
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), Undelivered> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.begin_shutdown(deadline);
+        let mut st = self.inner.lock();
+        // Wait for what is outstanding to be posted, until the deadline.
+        while !st.jobs.is_empty() {
+            let left = match deadline {
+                None => Duration::from_millis(100),
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(Duration::from_millis(100)),
+                    _ => break,
+                },
+            };
+            st = self.inner.wait_event(st, left);
+        }
+        if !st.jobs.is_empty() {
+            // Stop every wait for room (a poster sees this within one pause of at most
+            // 1.6 ms), then wait for everything but the running system calls to be done:
+            // every worker's posting (its flag) and every cancelled job's. Posting cannot
+            // block otherwise, so this wait ends.
+            self.inner.give_up.store(true, SeqCst);
+            while st.posting.iter().any(|f| f.0.load(Relaxed))
+                || st
+                    .jobs
+                    .values()
+                    .any(|m| !matches!(m.phase, Phase::Running(_)))
+            {
+                st = self.inner.wait_event(st, Duration::from_millis(2));
+            }
+        }
+        let running = st.jobs.len();
+        drop(st);
+        let completions = self.inner.take_undelivered();
+        if completions.is_empty() && running == 0 {
+            Ok(())
+        } else {
+            Err(Undelivered {
+                completions,
+                running,
+            })
+        }
+    }
+
+    /// Completions that could not be posted, each with its target and the reason in words
+    /// (taken: the list is emptied): those whose ring reported corruption, those that a
+    /// [`Pool::shutdown`] could not post within [`PoolConfig::shutdown_timeout`], and, after a
+    /// [`Pool::shutdown_timeout`] that timed out, those of operations that completed later
+    /// into a full ring.
+    pub fn undelivered(&self) -> Vec<(Completion, Target, String)> {
+        self.inner.take_undelivered()
     }
 }
 
+/// Dropping the pool shuts it down ([`Pool::shutdown_timeout`] with
+/// [`PoolConfig::shutdown_timeout`]), waits for the operations still running (interruptible
+/// ones are interrupted; the pool's threads are joined, so raw operations' memory is no
+/// longer used once the drop returns), and hands every completion it could not post to its
+/// [`Target`] ([`Target::take_undelivered`]). A ring that stays full holds the drop up for
+/// at most the shutdown timeout; only a system call that cannot be interrupted can hold it
+/// longer.
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.shutdown();
+        let undelivered = match self.shutdown_timeout(self.inner.cfg.shutdown_timeout) {
+            Ok(()) => Vec::new(),
+            Err(u) => u.completions,
+        };
         let mut st = self.inner.lock();
         while st.workers > 0 || st.interrupter {
             st = self.inner.wait_event(st, Duration::from_millis(100));
@@ -860,6 +1071,16 @@ impl Drop for Pool {
         drop(st);
         for h in threads {
             let _ = h.join();
+        }
+        // What could not be posted (including what the shutdown above reported) goes to the
+        // targets, which outlive the pool for whoever holds them.
+        for (c, target, why) in undelivered.into_iter().chain(self.inner.take_undelivered()) {
+            target
+                .inner
+                .returned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((c, why));
         }
     }
 }
@@ -910,12 +1131,20 @@ impl Hasher for IdHasher {
 /// the high bits, which the table's control bytes use, and keeps the low bits distinct.
 const FIB: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// A worker's "posting" flag, on a cache line of its own (only its worker writes it).
+#[repr(align(128))]
+struct Flag(AtomicBool);
+
 /// A worker's producers, one per target it posted to (`None`: use the target's shared one).
 type Cache = Vec<(u64, Option<Own>)>;
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_undelivered(&self) -> Vec<(Completion, Target, String)> {
+        std::mem::take(&mut *self.undelivered.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// A submission stops counting against the queue depth; wakes a waiting submitter. With
@@ -1042,7 +1271,7 @@ impl Inner {
                 let ordered = self.cfg.ordered;
                 let f = st.fds.entry(fd).or_default();
                 if cancel_earlier {
-                    earlier.extend(f.active.keys().copied());
+                    earlier.extend(f.active.ids());
                     earlier.extend(f.blocked.iter().map(|j| j.id));
                 }
                 if f.must_wait(ordered, class) {
@@ -1073,10 +1302,13 @@ impl Inner {
 
     fn spawn_worker(self: &Arc<Self>, st: &mut State) -> io::Result<()> {
         let inner = self.clone();
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let mine = flag.clone();
         let h = std::thread::Builder::new()
             .name(format!("ring-aio-{}", st.spawned))
             .stack_size(256 * 1024)
-            .spawn(move || inner.worker())?;
+            .spawn(move || inner.worker(mine))?;
+        st.posting.push(flag);
         st.threads.retain(|h| !h.is_finished());
         st.threads.push(h);
         st.workers += 1;
@@ -1191,7 +1423,7 @@ impl Inner {
         }
     }
 
-    fn worker(self: Arc<Self>) {
+    fn worker(self: Arc<Self>, posting: Arc<Flag>) {
         if let Some(sig) = self.cfg.interrupt_signal {
             signal::unblock(sig);
         }
@@ -1210,8 +1442,9 @@ impl Inner {
                     None => true,
                 };
                 drop(st);
-                let (id, class) = self.execute(job, cancelled, me, &mut cache);
+                let (id, class) = self.execute(job, cancelled, me, &mut cache, &posting);
                 st = self.lock();
+                posting.0.store(false, Relaxed);
                 self.finish(&mut st, id, class);
                 continue;
             }
@@ -1269,6 +1502,7 @@ impl Inner {
         drop(cache);
         let mut st = self.lock();
         st.workers -= 1;
+        st.posting.retain(|f| !Arc::ptr_eq(f, &posting));
         self.notify_event(&st);
     }
 
@@ -1303,6 +1537,7 @@ impl Inner {
         cancelled: bool,
         me: libc::pthread_t,
         cache: &mut Cache,
+        posting: &Flag,
     ) -> (u64, Class) {
         let Job {
             id,
@@ -1392,18 +1627,23 @@ impl Inner {
         if self.outputs.put(id, slot, output) {
             flags |= flags::OUTPUT;
         }
+        posting.0.store(true, Relaxed);
         self.post(
             cache,
             &target,
             Completion::new(cookie, result, flags),
             &attrs,
+            None,
         );
         if let (Some(t0), Some(t1)) = (t0, t1) {
             let t2 = thread_cpu_ns();
+            // An empty interval, closed by a read as the two above are: what one read adds
+            // to an interval in this thread, under the same load (preemption included).
+            let t3 = thread_cpu_ns();
             self.run_ns.fetch_add(t1.saturating_sub(t0), Relaxed);
             self.post_ns.fetch_add(t2.saturating_sub(t1), Relaxed);
+            self.clock_ns.fetch_add(t3.saturating_sub(t2), Relaxed);
         }
-        self.completed.fetch_add(1, Relaxed);
         (id, class)
     }
 
@@ -1420,9 +1660,18 @@ impl Inner {
     }
 
     /// Posts one completion: through the worker's own producer for the target, or the
-    /// target's shared one; waits while the ring and its overflow area are full. `attrs` is
-    /// read only for targets whose completions carry attributes.
-    fn post(&self, cache: &mut Cache, target: &Target, c: Completion, attrs: &AttrValues) {
+    /// target's shared one; waits while the ring and its overflow area are full, until
+    /// `deadline` (`None`: no limit of its own) or until the pool gives up waiting for room
+    /// (a shutdown that timed out). What cannot be posted is kept in `undelivered`. `attrs`
+    /// is read only for targets whose completions carry attributes.
+    fn post(
+        &self,
+        cache: &mut Cache,
+        target: &Target,
+        c: Completion,
+        attrs: &AttrValues,
+        deadline: Option<Instant>,
+    ) {
         let t = &target.inner;
         let idx = match cache.iter().position(|(tid, _)| *tid == t.id) {
             Some(i) => i,
@@ -1439,36 +1688,48 @@ impl Inner {
                 cache.len() - 1
             }
         };
-        let why = match (&mut cache[idx].1, &t.sink) {
-            (Some(Own::Fixed(p)), _) => p.push_wait(c, None).err().map(|e| e.to_string()),
-            (Some(Own::Records(p)), _) => post_record(p, c, attrs).err().map(|e| e.to_string()),
-            (None, Sink::Fixed { shared, .. }) => shared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_wait(c, None)
-                .err()
-                .map(|e| e.to_string()),
+        let room = RoomWait {
+            give_up: &self.give_up,
+            deadline,
+        };
+        let r = match (&mut cache[idx].1, &t.sink) {
+            (Some(Own::Fixed(p)), _) => post_fixed(p, c, room),
+            (Some(Own::Records(p)), _) => post_record(p, c, attrs, room),
+            (None, Sink::Fixed { shared, .. }) => post_fixed(
+                &mut shared.lock().unwrap_or_else(|e| e.into_inner()),
+                c,
+                room,
+            ),
             (None, Sink::Records { shared, .. }) => post_record(
                 &mut shared.lock().unwrap_or_else(|e| e.into_inner()),
                 c,
                 attrs,
-            )
-            .err()
-            .map(|e| e.to_string()),
+                room,
+            ),
         };
-        if let Some(e) = why {
+        if let Err(e) = r {
             // Described in words, not matched: ring-core may add refusal reasons.
-            let why = format!("the completion ring refused the completion: {e}");
+            let why = match e {
+                PostError::Full => format!(
+                    "the completion ring (capacity {}) stayed full, with its overflow area, \
+                     until the pool's shutdown stopped waiting for room",
+                    t.capacity
+                ),
+                PostError::Refused(e) => {
+                    format!("the completion ring refused the completion: {e}")
+                }
+            };
             self.undelivered
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((c, why));
+                .push((c, target.clone(), why));
         }
     }
 
     /// Posts the completions of jobs cancelled before they started (taken out of the queues
-    /// by `cancel_locked`), with the lock released, and retires them.
-    fn flush_cancelled<'a>(&'a self, mut st: MutexGuard<'a, State>) {
+    /// by `cancel_locked`), with the lock released, and retires them. Waits for room until
+    /// `deadline` (`None`: as a worker does).
+    fn flush_cancelled<'a>(&'a self, mut st: MutexGuard<'a, State>, deadline: Option<Instant>) {
         while !st.cancelled.is_empty() {
             let jobs = std::mem::take(&mut st.cancelled);
             drop(st);
@@ -1501,8 +1762,8 @@ impl Inner {
                     &target,
                     Completion::new(cookie, -libc::ECANCELED, flags),
                     &attrs,
+                    deadline,
                 );
-                self.completed.fetch_add(1, Relaxed);
                 let mut st = self.lock();
                 self.finish(&mut st, id, class);
             }
@@ -1514,6 +1775,7 @@ impl Inner {
     /// and the queue depth.
     fn finish(&self, st: &mut State, id: u64, class: Class) {
         let meta = st.jobs.remove(&id);
+        st.completed += 1;
         if let Some(m) = &meta {
             if m.cancel_waiters > 0 {
                 st.cancel_results
@@ -1534,7 +1796,7 @@ impl Inner {
         let Some(f) = st.fds.get_mut(&fd) else {
             return;
         };
-        if f.active.remove(&id).is_some() {
+        if f.active.remove(id) {
             f.count(class, true, false);
         }
         let mut ready = Vec::new();
@@ -1542,7 +1804,7 @@ impl Inner {
         let mut i = 0;
         while i < f.blocked.len() {
             let (jid, c) = (f.blocked[i].id, f.blocked[i].class);
-            let on_active = f.active.range(..jid).any(|(_, &u)| waits(ordered, c, u));
+            let on_active = f.active.before(jid).any(|u| waits(ordered, c, u));
             let on_blocked = ((ordered || c == Class::Close) && any_b)
                 || close_b
                 || (c == Class::Sync && write_b);
@@ -1577,6 +1839,33 @@ impl Inner {
 mod tests {
     use super::*;
     use std::hash::BuildHasher;
+
+    #[test]
+    fn active_keeps_id_order() {
+        let mut a = Active::default();
+        assert!(a.is_empty());
+        for id in [3, 5, 9] {
+            a.insert(id, Class::Plain);
+        }
+        // An operation activated late (it waited behind others) keeps its place.
+        a.insert(4, Class::Sync);
+        a.insert(1, Class::Write);
+        assert_eq!(a.ids().collect::<Vec<_>>(), [1, 3, 4, 5, 9]);
+        assert_eq!(
+            a.before(5).collect::<Vec<_>>(),
+            [Class::Write, Class::Plain, Class::Sync]
+        );
+        assert!(a.before(1).next().is_none());
+        assert!(a.remove(4));
+        assert!(!a.remove(4));
+        assert!(!a.remove(7));
+        assert!(a.remove(1));
+        assert_eq!(a.ids().collect::<Vec<_>>(), [3, 5, 9]);
+        for id in [3, 5, 9] {
+            assert!(a.remove(id));
+        }
+        assert!(a.is_empty());
+    }
 
     #[test]
     fn id_hasher_keeps_sequential_ids_apart() {

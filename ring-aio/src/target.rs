@@ -4,11 +4,11 @@
 use ring_core::record::attrs::{attr_id, attr_status, AttrError, AttrWriter, COMPLETION_HEAD_LEN};
 use ring_core::record::layout::record_type;
 use ring_core::record::{HandleError, RecordProducer, RecordRing, ReserveError};
-use ring_core::{ClaimError, Completion, Memory, Mode, Producer, Ring};
+use ring_core::{ClaimError, Completion, Memory, Mode, Producer, PushError, Ring};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type MakeProducer = dyn Fn() -> Result<Producer<Completion>, ClaimError> + Send + Sync;
 type MakeRecordProducer = dyn Fn() -> Result<RecordProducer, HandleError> + Send + Sync;
@@ -40,6 +40,10 @@ pub(crate) struct TargetInner {
     pub(crate) id: u64,
     pub(crate) sink: Sink,
     pub(crate) capacity: u32,
+    /// Completions meant for this ring that a pool, when dropped, could not post (the ring
+    /// stayed full for the pool's shutdown timeout, or refused them): kept here for
+    /// [`Target::take_undelivered`].
+    pub(crate) returned: Mutex<Vec<(Completion, String)>>,
 }
 
 impl TargetInner {
@@ -111,47 +115,27 @@ impl From<HandleError> for RecordTargetError {
     }
 }
 
-/// Why a completion record could not be written (other than a full ring, which is waited
-/// out).
-#[derive(Debug)]
-pub(crate) enum RecordPostError {
-    Reserve(ReserveError),
-    Attr(AttrError),
+/// How long a poster waits for room in a full ring: until the pool gives up on waiting
+/// (its shutdown timed out) or, for the thread posting cancelled jobs during a shutdown, until
+/// a deadline.
+#[derive(Copy, Clone)]
+pub(crate) struct RoomWait<'a> {
+    /// Set (and never cleared) when the pool stops waiting for room.
+    pub(crate) give_up: &'a AtomicBool,
+    /// A deadline of this poster's own.
+    pub(crate) deadline: Option<Instant>,
 }
 
-impl fmt::Display for RecordPostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RecordPostError::Reserve(e) => write!(f, "{e}"),
-            RecordPostError::Attr(e) => write!(f, "{e}"),
-        }
+impl RoomWait<'_> {
+    /// Whether to stop waiting.
+    fn over(&self) -> bool {
+        self.give_up.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
-}
 
-/// Writes one completion record with its attributes, waiting while the ring is full (polling
-/// with a growing pause: spin, yield, then sleeps of 50 µs doubling up to 1.6 ms, as the fixed
-/// ring's `push_wait`). Nothing is written on error.
-pub(crate) fn post_record(
-    p: &mut RecordProducer,
-    c: Completion,
-    a: &AttrValues,
-) -> Result<(), RecordPostError> {
-    let mut round = 0u32;
-    loop {
-        match p.reserve_typed(COMPLETION_RECORD_LEN, record_type::COMPLETION) {
-            Ok(mut rec) => {
-                // Dropping `rec` on an error below publishes it as discarded: the consumer
-                // skips it, and the completion is reported undelivered by the caller.
-                let mut w = AttrWriter::new(&mut rec, c).map_err(RecordPostError::Attr)?;
-                write_attrs(&mut w, c.result, a).map_err(RecordPostError::Attr)?;
-                w.finish();
-                rec.commit();
-                return Ok(());
-            }
-            Err(ReserveError::Full { .. }) => {}
-            Err(e) => return Err(RecordPostError::Reserve(e)),
-        }
-        round = round.saturating_add(1);
+    /// One pause of the wait for room (`round` counts from 1): spin, yield, then sleep 50 µs
+    /// doubling up to 1.6 ms, as ring-core's `push_wait`, so that giving up is seen within
+    /// one such pause.
+    fn pause(round: u32) {
         if round < 64 {
             std::hint::spin_loop();
         } else if round < 128 {
@@ -159,6 +143,84 @@ pub(crate) fn post_record(
         } else {
             std::thread::sleep(Duration::from_micros(50u64 << (round - 128).min(5)));
         }
+    }
+}
+
+/// Why a completion was not posted.
+#[derive(Debug)]
+pub(crate) enum PostError {
+    /// The ring stayed full until the wait for room ended ([`RoomWait`]).
+    Full,
+    /// The ring refused it (corruption, a record that could not be written), in words.
+    Refused(String),
+}
+
+/// Pushes one completion into a fixed ring, waiting while the ring and its overflow area are
+/// full, as long as `room` allows.
+#[inline]
+pub(crate) fn post_fixed(
+    p: &mut Producer<Completion>,
+    c: Completion,
+    room: RoomWait<'_>,
+) -> Result<(), PostError> {
+    match p.push(c) {
+        Ok(()) => Ok(()),
+        Err(PushError::Full(c)) => post_fixed_slow(p, c, room),
+        Err(e) => Err(PostError::Refused(e.to_string())),
+    }
+}
+
+#[cold]
+fn post_fixed_slow(
+    p: &mut Producer<Completion>,
+    c: Completion,
+    room: RoomWait<'_>,
+) -> Result<(), PostError> {
+    let mut round = 0u32;
+    let mut c = c;
+    loop {
+        round = round.saturating_add(1);
+        RoomWait::pause(round);
+        match p.push(c) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(v)) => c = v,
+            Err(e) => return Err(PostError::Refused(e.to_string())),
+        }
+        if room.over() {
+            return Err(PostError::Full);
+        }
+    }
+}
+
+/// Writes one completion record with its attributes, waiting while the ring is full as long
+/// as `room` allows. Nothing is written on error.
+pub(crate) fn post_record(
+    p: &mut RecordProducer,
+    c: Completion,
+    a: &AttrValues,
+    room: RoomWait<'_>,
+) -> Result<(), PostError> {
+    let mut round = 0u32;
+    loop {
+        match p.reserve_typed(COMPLETION_RECORD_LEN, record_type::COMPLETION) {
+            Ok(mut rec) => {
+                // Dropping `rec` on an error below publishes it as discarded: the consumer
+                // skips it, and the completion is reported undelivered by the caller.
+                let mut w =
+                    AttrWriter::new(&mut rec, c).map_err(|e| PostError::Refused(e.to_string()))?;
+                write_attrs(&mut w, c.result, a).map_err(|e| PostError::Refused(e.to_string()))?;
+                w.finish();
+                rec.commit();
+                return Ok(());
+            }
+            Err(ReserveError::Full { .. }) => {}
+            Err(e) => return Err(PostError::Refused(e.to_string())),
+        }
+        if round > 0 && room.over() {
+            return Err(PostError::Full);
+        }
+        round = round.saturating_add(1);
+        RoomWait::pause(round);
     }
 }
 
@@ -282,6 +344,7 @@ impl Target {
                     shared: Mutex::new(shared),
                 },
                 capacity: ring.capacity(),
+                returned: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -335,6 +398,7 @@ impl Target {
                     shared: Mutex::new(shared),
                 },
                 capacity: ring.capacity(),
+                returned: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -348,5 +412,44 @@ impl Target {
     /// Whether completions carry attributes (a record ring target).
     pub fn has_attributes(&self) -> bool {
         self.inner.wants_attrs()
+    }
+
+    /// Takes the completions meant for this ring that a [`crate::Pool`] could not post when
+    /// it was dropped, each with the reason in words: the ring stayed full (with its
+    /// overflow area) for the pool's [`crate::PoolConfig::shutdown_timeout`], or refused the
+    /// completion. A dropped pool does not wait for room for ever; it hands such completions
+    /// here, to whoever still holds the target (any clone), so that none is lost. Empty
+    /// unless a pool was dropped while nobody made room in this ring.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ring_aio::{Op, Pool, PoolConfig, Submission, Target};
+    /// use ring_core::{Completion, Config, Mode, Ring};
+    /// use std::time::Duration;
+    ///
+    /// // A ring of 4 and nobody reaping: the fifth completion finds no room.
+    /// let ring = Ring::<Completion>::create_heap(Config::new(4).mode(Mode::Mpsc)).unwrap();
+    /// let target = Target::new(&ring).unwrap();
+    /// let cfg = PoolConfig::new().max_workers(1).shutdown_timeout(Duration::from_millis(50));
+    /// let pool = Pool::new(cfg).unwrap();
+    /// for i in 0..6 {
+    ///     pool.submit(Submission::new(Op::nop(), &target).cookie(i)).unwrap();
+    /// }
+    /// drop(pool); // waits up to 50 ms for room, then hands the rest to the target
+    /// let back = target.take_undelivered();
+    /// let mut rx = ring.consumer().unwrap();
+    /// let mut out = [Completion::default(); 8];
+    /// let in_ring = rx.reap(&mut out, 0, None).unwrap();
+    /// assert_eq!((in_ring, back.len()), (4, 2));
+    /// ```
+    pub fn take_undelivered(&self) -> Vec<(Completion, String)> {
+        std::mem::take(
+            &mut *self
+                .inner
+                .returned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 }

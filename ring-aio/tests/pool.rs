@@ -773,3 +773,164 @@ fn no_job_waits_for_a_wake_up_that_never_comes() {
     }
     assert!(pool.drain(Some(DEADLINE)));
 }
+
+/// Runs `f` on a thread of its own and returns its result, or fails the test if it has not
+/// returned within the deadline (the thread is left behind: the test fails instead of
+/// hanging).
+fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("{what} did not return within {DEADLINE:?}"))
+}
+
+/// Waits until the ring and its overflow area hold `n` completions.
+fn wait_full(ring: &Ring<Completion>, n: u32) {
+    let start = Instant::now();
+    loop {
+        let c = ring.counters();
+        if c.tail.wrapping_sub(c.head) + c.overflow_pending >= n {
+            return;
+        }
+        assert!(start.elapsed() < DEADLINE, "{c:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Every cookie in `0..n` exactly once across what was reaped and what was handed back.
+fn exactly_once(n: u64, reaped: &[Completion], back: &[Completion]) {
+    let mut seen = vec![0u32; n as usize];
+    for c in reaped.iter().chain(back) {
+        seen[c.user_data as usize] += 1;
+    }
+    assert!(
+        seen.iter().all(|&k| k == 1),
+        "counts per cookie: {seen:?} ({} reaped, {} handed back)",
+        reaped.len(),
+        back.len()
+    );
+}
+
+/// Dropping a pool whose ring stays full (nobody reaps) returns: workers waiting for room and
+/// the cancelled submissions' completions stop waiting after the shutdown timeout, and every
+/// completion that could not be posted is handed to the target. Nothing is lost: each
+/// submission is in the ring or handed back, exactly once; a running read is interrupted and
+/// accounted for the same way.
+#[test]
+fn drop_with_a_full_ring_is_bounded_and_hands_back_the_rest() {
+    let ring = ring(8, 16);
+    let t = Target::new(&ring).unwrap();
+    let cfg = PoolConfig::new()
+        .max_workers(3)
+        .shutdown_timeout(Duration::from_millis(100));
+    let pool = Pool::new(cfg).unwrap();
+    let (r, _w) = pipe();
+    // One read that blocks (interrupted at drop), then 100 nops: the ring and its overflow
+    // area take 24, two workers wait for room, the rest stays queued.
+    submit(&pool, Op::read(r.as_raw_fd(), vec![0; 1]), &t, 0);
+    let n = 101u64;
+    for i in 1..n {
+        submit(&pool, Op::nop(), &t, i);
+    }
+    wait_full(&ring, 24);
+    bounded("the pool's drop", move || drop(pool));
+    let back = t.take_undelivered();
+    assert!(
+        back.iter().all(|(_, why)| why.contains("stayed full")),
+        "{back:?}"
+    );
+    let back: Vec<Completion> = back.into_iter().map(|(c, _)| c).collect();
+    let mut rx = ring.consumer().unwrap();
+    let reaped = reap_n(&mut rx, 24);
+    assert!(nothing_within(&mut rx, Duration::from_millis(10)));
+    assert_eq!(back.len() as u64, n - 24);
+    exactly_once(n, &reaped, &back);
+    // The read was cancelled (interrupted while running), wherever it ended up; queued nops
+    // were cancelled before they started.
+    let read = reaped
+        .iter()
+        .chain(&back)
+        .find(|c| c.user_data == 0)
+        .unwrap();
+    assert_eq!(read.result, -libc::ECANCELED);
+    assert!(back.iter().any(|c| c.flags & flags::CANCELED != 0));
+    assert!(t.take_undelivered().is_empty(), "taken once");
+}
+
+/// `shutdown_timeout` returns at its timeout with what it could not post; an operation that
+/// cannot be interrupted is reported as running, and its completion is posted later (the
+/// ring has room by then).
+#[test]
+fn shutdown_timeout_reports_undelivered_and_running() {
+    let ring = ring(4, 0);
+    let t = Target::new(&ring).unwrap();
+    // No interrupt signal: a running read cannot be interrupted.
+    let cfg = PoolConfig::new().max_workers(2).interrupt_signal(None);
+    let pool = Pool::new(cfg).unwrap();
+    let (r, w) = pipe();
+    submit(&pool, Op::read(r.as_raw_fd(), vec![0; 1]), &t, 0);
+    let start = Instant::now();
+    while pool.stats().queued != 0 || pool.stats().outstanding != 1 {
+        assert!(start.elapsed() < DEADLINE);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let n = 10u64;
+    for i in 1..n {
+        submit(&pool, Op::nop(), &t, i);
+    }
+    wait_full(&ring, 4);
+    let pool = std::sync::Arc::new(pool);
+    let p2 = pool.clone();
+    let lost = bounded("shutdown_timeout", move || {
+        p2.shutdown_timeout(Duration::from_millis(50))
+    })
+    .unwrap_err();
+    assert_eq!(lost.running, 1, "the read still runs");
+    assert!(lost.to_string().contains("1 operations are still running"));
+    let back: Vec<Completion> = lost.completions.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(back.len(), 5, "9 nops, 4 in the ring");
+    assert!(pool.undelivered().is_empty(), "handed back once");
+    let mut rx = ring.consumer().unwrap();
+    let mut reaped = reap_n(&mut rx, 4);
+    // The ring has room now: the read's completion is posted when it finishes.
+    std::fs::File::from(w).write_all(b"x").unwrap();
+    reaped.extend(reap_n(&mut rx, 1));
+    assert_eq!(reaped.last().map(|c| (c.user_data, c.result)), Some((0, 1)));
+    exactly_once(n, &reaped, &back);
+    let pool = std::sync::Arc::into_inner(pool).unwrap();
+    bounded("the pool's drop", move || drop(pool));
+    assert!(t.take_undelivered().is_empty());
+}
+
+/// `shutdown_timeout(Duration::MAX)` keeps the old promise: the drop waits for room for as
+/// long as it takes, and a consumer that keeps reaping gets every completion from the ring.
+#[test]
+fn unbounded_shutdown_timeout_waits_for_the_consumer() {
+    let ring = ring(4, 0);
+    let t = Target::new(&ring).unwrap();
+    let cfg = PoolConfig::new()
+        .max_workers(2)
+        .shutdown_timeout(Duration::MAX);
+    let pool = Pool::new(cfg).unwrap();
+    let n = 12u64;
+    for i in 0..n {
+        submit(&pool, Op::nop(), &t, i);
+    }
+    wait_full(&ring, 4);
+    let (tx, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(pool);
+        let _ = tx.send(());
+    });
+    // Well past any bounded wait's pauses, the drop still waits for room.
+    assert!(dropped.recv_timeout(Duration::from_millis(200)).is_err());
+    let mut rx = ring.consumer().unwrap();
+    let reaped = reap_n(&mut rx, n as usize);
+    dropped
+        .recv_timeout(DEADLINE)
+        .expect("the drop returns once the ring has room");
+    assert!(t.take_undelivered().is_empty());
+    exactly_once(n, &reaped, &[]);
+}

@@ -405,3 +405,42 @@ fn target_kinds() {
     got.sort_unstable();
     assert_eq!(got, (0..100).collect::<Vec<_>>());
 }
+
+/// A record ring nobody reads does not hold the pool's drop for ever: after the shutdown
+/// timeout the completions that found no room are handed to the target, and every
+/// submission is accounted for exactly once (read from the ring or handed back).
+#[test]
+fn drop_with_a_full_record_ring_is_bounded() {
+    let ring = record_ring(1024);
+    let t = Target::records(&ring).unwrap();
+    let cfg = PoolConfig::new()
+        .max_workers(2)
+        .shutdown_timeout(Duration::from_millis(100));
+    let pool = Pool::new(cfg).unwrap();
+    let n = 50u64;
+    for i in 0..n {
+        submit(&pool, Op::nop(), &t, i);
+    }
+    // The ring holds a dozen records; wait until the workers are held up by it.
+    let start = Instant::now();
+    while pool.stats().outstanding as u64 > n - 10 && start.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(pool);
+        let _ = tx.send(());
+    });
+    done.recv_timeout(DEADLINE)
+        .expect("the pool's drop returns within the deadline");
+    let back = t.take_undelivered();
+    assert!(!back.is_empty());
+    let mut rx = ring.consumer().unwrap();
+    let read = reap_n(&mut rx, n as usize - back.len());
+    assert!(nothing_within(&mut rx, Duration::from_millis(10)));
+    let mut seen = vec![0u32; n as usize];
+    for c in read.iter().map(|r| r.c).chain(back.iter().map(|(c, _)| *c)) {
+        seen[c.user_data as usize] += 1;
+    }
+    assert!(seen.iter().all(|&k| k == 1), "{seen:?}");
+}
