@@ -302,7 +302,10 @@ unsafe fn config_arg(cfg: *const cring_aio_config) -> Result<PoolConfig, Fail> {
         .ordered(c.ordered != 0)
         .backpressure(backpressure)
         .idle_timeout(idle)
-        .interrupt_signal(signal))
+        .interrupt_signal(signal)
+        // `cring_aio_pool_destroy` waits for room for as long as it takes (documented there):
+        // completions a bounded shutdown hands to the `Target` would be out of C's reach.
+        .shutdown_timeout(std::time::Duration::MAX))
 }
 
 /// The default pool configuration: up to 32 workers, none kept idle, an idle timeout of 1 s,
