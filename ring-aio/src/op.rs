@@ -165,15 +165,17 @@ pub enum Output {
     Msg {
         /// The data buffers.
         bufs: Vec<Vec<u8>>,
-        /// The peer address, if any.
-        addr: Option<SockAddr>,
+        /// The peer address, if any (boxed, as in [`Output::Peer`]).
+        addr: Option<Box<SockAddr>>,
         /// The control (ancillary) data.
         control: Vec<u8>,
         /// `msg_flags` as recvmsg set them (0 for sendmsg).
         flags: c_int,
     },
-    /// The peer address of an accepted connection.
-    Peer(SockAddr),
+    /// The peer address of an accepted connection. Boxed: a `sockaddr_storage` is 128 bytes,
+    /// and every completion's output moves through the pool, so an inline one would make every
+    /// output (a read's buffer included) that large.
+    Peer(Box<SockAddr>),
     /// A raw system call's return value that does not fit the completion's `i32` result (the
     /// completion then carries `-EOVERFLOW` and [`crate::flags::WIDE`]).
     Wide(i64),
@@ -1078,7 +1080,7 @@ impl Op {
                         r,
                         Some(Output::Msg {
                             bufs,
-                            addr: (addr.len > 0).then_some(addr),
+                            addr: (addr.len > 0).then(|| Box::new(addr)),
                             control,
                             flags: msg.msg_flags,
                         }),
@@ -1101,7 +1103,7 @@ impl Op {
                     addr.len = addr
                         .len
                         .min(std::mem::size_of::<libc::sockaddr_storage>() as _);
-                    return Ran::Done(r, Some(Output::Peer(addr)));
+                    return Ran::Done(r, Some(Output::Peer(Box::new(addr))));
                 }
                 r
             }
