@@ -344,20 +344,22 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
 }
 
 /// The status of an attribute.
+// Discriminants equal to the status bytes, so that decoding one is a range check, not a table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum AttrStatus {
     /// [`attr_status::REQUESTED`].
-    Requested,
+    Requested = attr_status::REQUESTED,
     /// [`attr_status::UNSUPPORTED`].
-    Unsupported,
+    Unsupported = attr_status::UNSUPPORTED,
     /// [`attr_status::SUPPORTED`].
-    Supported,
+    Supported = attr_status::SUPPORTED,
     /// [`attr_status::HANDLED`].
-    Handled,
+    Handled = attr_status::HANDLED,
     /// [`attr_status::FAILED`].
-    Failed,
+    Failed = attr_status::FAILED,
     /// A status this version does not know (above 5).
-    Other(u8),
+    Other(u8) = 0,
 }
 
 impl AttrStatus {
