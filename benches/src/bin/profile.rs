@@ -197,6 +197,15 @@ const CHECKS: &[Check] = &[
         unit: Unit::Entry,
         limit: Some(2.59),
     },
+    // The completion row through an MPSC ring (a reservation by compare-and-swap, a BUSY
+    // mark, the zeroing of what the consumer releases).
+    Check {
+        measure: "records MPSC completion+attr",
+        ours: "rec-mpsc-attr",
+        peer: "ours-mpsc",
+        unit: Unit::Entry,
+        limit: None,
+    },
     // --- informational rows: printed, never failing ---
     Check {
         measure: "SPSC push+pop vs the floor",
@@ -229,7 +238,7 @@ const BATCH: u64 = 32;
 const MODES: &str =
     "ours-spsc ours-spsc-fast ours-spsc-wait ours-mpsc ours-mpmc ours-batch ours-zc-batch ours-spsc-batch floor \
                      floor-batch rtrb rtrb-batch ringbuf arrayqueue ours-poll floor-poll rtrb-poll \
-                     rec-spsc rec-spsc-attr rec-mpsc";
+                     rec-spsc rec-spsc-attr rec-mpsc rec-mpsc-attr";
 
 #[inline(never)]
 fn push_one<T: Tx>(tx: &mut T, v: Item) {
@@ -450,8 +459,8 @@ fn run_mode(mode: &str, iters: u64) -> Result<(), String> {
             let q = crossbeam_queue::ArrayQueue::<Item>::new(4096);
             single(&q, &q, iters);
         }
-        "rec-spsc" | "rec-spsc-attr" | "rec-mpsc" => {
-            let m = if mode == "rec-mpsc" {
+        "rec-spsc" | "rec-spsc-attr" | "rec-mpsc" | "rec-mpsc-attr" => {
+            let m = if mode.starts_with("rec-mpsc") {
                 Mode::Mpsc
             } else {
                 Mode::Spsc
@@ -460,7 +469,7 @@ fn run_mode(mode: &str, iters: u64) -> Result<(), String> {
             let cfg = RecordConfig::new(4096 * 16).mode(m).wait(false);
             let ring = RecordRing::create_heap(cfg).unwrap();
             let (tx, rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
-            if mode == "rec-spsc-attr" {
+            if mode.ends_with("-attr") {
                 single(RecTx::<true> { tx }, RecRx::<true> { rx }, iters);
             } else {
                 single(RecTx::<false> { tx }, RecRx::<false> { rx }, iters);

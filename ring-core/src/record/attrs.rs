@@ -37,6 +37,7 @@ use super::RecordMut;
 use super::RecordView;
 use crate::entry::Completion;
 use core::fmt;
+use core::mem::MaybeUninit;
 
 /// Bytes of the completion before the attributes.
 pub const COMPLETION_HEAD_LEN: usize = 16;
@@ -584,16 +585,32 @@ const INLINE_LIST: usize = 48;
 ///
 /// Iterate with [`AttrList::iter`] (or `for a in &list`), decode the well-known ids with
 /// [`AttrList::known`].
-#[derive(Clone)]
 pub struct AttrList {
     /// The list's length in bytes (the payload after the completion).
     len: usize,
-    /// The list when it fits (bytes `..len`, the rest zero), as words in memory order, so
-    /// that the copy into it is word loads into registers (the compiler keeps an array
-    /// indexed by constants in registers until it is stored in place).
-    inline: [u64; INLINE_LIST / 8],
+    /// The list when it fits, as words in memory order: words `..len.div_ceil(8)` are
+    /// initialised (a partial last one padded with zeros), the others are not, so that
+    /// nothing is stored for them. Words, so that the copy into it is word loads into
+    /// registers (the compiler keeps an array indexed by constants in registers until it is
+    /// stored in place).
+    inline: [MaybeUninit<u64>; INLINE_LIST / 8],
     /// The list, when longer than `inline`.
     heap: Option<alloc::boxed::Box<[u8]>>,
+}
+
+impl Clone for AttrList {
+    fn clone(&self) -> Self {
+        let mut inline = [MaybeUninit::uninit(); INLINE_LIST / 8];
+        if self.heap.is_none() {
+            let n = self.len.div_ceil(8);
+            inline[..n].copy_from_slice(&self.inline[..n]);
+        }
+        AttrList {
+            len: self.len,
+            inline,
+            heap: self.heap.clone(),
+        }
+    }
 }
 
 impl AttrList {
@@ -608,7 +625,7 @@ impl AttrList {
         let (w0, w1) = unsafe { view.load_head() };
         let c = completion_of(w0, w1);
         let len = view.len() - COMPLETION_HEAD_LEN;
-        let mut inline = [0u64; INLINE_LIST / 8];
+        let mut inline = [MaybeUninit::uninit(); INLINE_LIST / 8];
         if len > INLINE_LIST {
             // SAFETY: the list's `len` bytes follow the completion in the validated, held
             // payload, 8-byte aligned.
@@ -627,13 +644,13 @@ impl AttrList {
         for (k, w) in inline.iter_mut().enumerate() {
             if 8 * k + 8 <= len {
                 // SAFETY: list word `k` lies in the payload (`16 + 8k + 8 <= 16 + len`).
-                *w = unsafe { view.load_list_word(k) };
+                *w = MaybeUninit::new(unsafe { view.load_list_word(k) });
             } else if 8 * k < len {
                 // A list whose length is not a multiple of 8 (malformed, the walk will say).
                 // SAFETY: as above, for its `len - 8k` bytes.
-                *w = unsafe {
+                *w = MaybeUninit::new(unsafe {
                     load_tail(view.payload.add(COMPLETION_HEAD_LEN + 8 * k), len - 8 * k)
-                };
+                });
             }
         }
         (
@@ -651,7 +668,8 @@ impl AttrList {
         match &self.heap {
             Some(v) => v,
             // SAFETY: `len <= INLINE_LIST` when the list is inline (`copy_of`): in bounds of
-            // `inline`, whose words are plain initialised bytes.
+            // `inline`, whose words `..len.div_ceil(8)`, which hold bytes `..len`, are
+            // initialised (`copy_of`, `Clone`).
             None => unsafe {
                 core::slice::from_raw_parts(self.inline.as_ptr().cast::<u8>(), self.len)
             },
@@ -808,8 +826,10 @@ unsafe fn load_tail(src: *const u8, n: usize) -> u64 {
 /// Out of line and `extern "C"`: a function of that ABI cannot unwind (a panic in it would
 /// abort), and the compiler knows it at the call, so that the caller, which holds a
 /// `RecordRef`, needs no unwinding path that keeps the reference in memory (with a call that
-/// may unwind, its fields go through the stack on every read). Nothing here panics: a list of
-/// at most 16 MiB cannot overflow a `usize`, and a failed allocation aborts anyway.
+/// may unwind, its fields go through the stack on every read). Nothing here panics but a
+/// failed allocation: a list of at most 16 MiB cannot overflow a `usize`, and running out of
+/// memory aborts with `std` anyway (without it, the allocation error handler's panic becomes
+/// an abort here).
 ///
 /// # Safety
 ///
@@ -824,7 +844,7 @@ unsafe extern "C" fn copy_long(src: *const u8, len: usize, out: *mut AttrList) {
     unsafe { crate::sync::bytes::copy_out_aligned(src, v.as_mut_ptr(), len) };
     let list = AttrList {
         len,
-        inline: [0; INLINE_LIST / 8],
+        inline: [MaybeUninit::uninit(); INLINE_LIST / 8],
         heap: Some(v),
     };
     // SAFETY: the caller's contract.
