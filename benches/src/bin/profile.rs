@@ -167,7 +167,7 @@ const CHECKS: &[Check] = &[
     // `release_end` before zeroing it (7.3, so that a successor can finish a release the
     // consumer died in): 237.13 (2.66). Then payload copies at 8-aligned offsets became word
     // stores without the leading-byte loop, and completions were written and read in words
-    // (below): 160.10, 269.02 and 219.13 (ratios 2.19, 3.68, 2.46). These limits guard that
+    // (below): 160.10, 275.02 and 219.13 (ratios 2.19, 3.77, 2.46). These limits guard that
     // level (about 5% above it).
     Check {
         measure: "records SPSC 16 B push+read",
@@ -182,13 +182,16 @@ const CHECKS: &[Check] = &[
     // row was added (its copy and parse were byte-wise, through an owned buffer moved on the
     // stack); 269 since `AttrWriter` stores words, `completion()` copies the list in words into
     // registers and nothing called while the `RecordRef` is held can unwind (so it is not kept
-    // in memory); 235 with the `unsafe` in-place `completion_in_place()`, for comparison.
+    // in memory); 235 with the `unsafe` in-place `completion_in_place()`, for comparison. 275
+    // since `truncate` to the reserved length stores nothing (six instructions here, for a
+    // store-forwarding stall behind the payload's stores between threads: about 1.6x the
+    // throughput of this row between threads).
     Check {
         measure: "records SPSC completion+attr",
         ours: "rec-spsc-attr",
         peer: "ours-spsc",
         unit: Unit::Entry,
-        limit: Some(3.87),
+        limit: Some(3.95),
     },
     Check {
         measure: "records MPSC 16 B push+read",

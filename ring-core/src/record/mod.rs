@@ -895,6 +895,13 @@ impl<'p> RecordMut<'p> {
     pub(crate) unsafe fn truncate_unchecked(&mut self, len: usize) {
         debug_assert!(len <= self.resv.len as usize);
         let len = len as u32;
+        if len == self.resv.len {
+            // Nothing to give back, and no store: a store into the reservation here, read back
+            // as part of a wider load at the commit, could not be forwarded and would wait for
+            // the payload's stores to reach the cache, which, for a record whose line the
+            // consumer holds, is a transfer between cores on every record.
+            return;
+        }
         match &mut self.target {
             Target::Spsc(t) => t.truncate(&mut self.resv, len),
             Target::Mp(t) => t.truncate(&mut self.resv, len),
