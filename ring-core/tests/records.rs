@@ -1670,6 +1670,72 @@ fn copied_completions_match_in_place_ones() {
     ));
 }
 
+/// `completion()` (the completion read from the ring in two words, the list copied in words,
+/// a partial last word byte by byte, inline up to 48 list bytes and on the heap past that)
+/// gives exactly what `parse_completion` gives for the same bytes: the completion, every
+/// attribute, and the error with its offset and reason, for lists of every length from 0 to
+/// 80 bytes, well-formed, malformed at some point, or random.
+#[test]
+fn copied_completions_match_parsed_bytes_for_any_list() {
+    let ring = RecordRing::create_heap(RecordConfig::new(4096)).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let mut rng = Rng::new(10);
+    let (mut errors, mut clean) = (0, 0);
+    for list_len in 0..=80usize {
+        for variant in 0..4 {
+            let len = 16 + list_len;
+            let mut payload: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            if variant > 0 {
+                // Well-formed attributes while they fit; variant 2 breaks the last one's id,
+                // variant 3 its length.
+                let mut at = 16;
+                let mut last = None;
+                while at + 4 <= len {
+                    let mut vlen = [0usize, 1, 4, 8, 13][rng.below(5) as usize];
+                    if at + attrs::attr_size(vlen) > len {
+                        vlen = 0;
+                    }
+                    if at + attrs::attr_size(vlen) > len {
+                        break;
+                    }
+                    payload[at..at + 2].copy_from_slice(&(1 + rng.below(9) as u16).to_le_bytes());
+                    payload[at + 2] = 1 + rng.below(6) as u8;
+                    payload[at + 3] = vlen as u8;
+                    last = Some(at);
+                    at += attrs::attr_size(vlen);
+                }
+                match (variant, last) {
+                    (2, Some(a)) => payload[a..a + 2].copy_from_slice(&[0, 0]),
+                    (3, Some(a)) => payload[a + 3] = 255,
+                    _ => {}
+                }
+            }
+            let mut rec = tx.reserve_typed(len, record_type::COMPLETION).unwrap();
+            rec.write(0, &payload);
+            rec.commit();
+            let r = rx.read().unwrap();
+            let (c, list) = r.completion().unwrap();
+            let (c2, parsed) = parse_completion(&payload).unwrap();
+            assert_eq!(c, c2, "{list_len} list bytes, variant {variant}");
+            let expected: Vec<_> = parsed.collect();
+            let copied: Vec<_> = list.iter().collect();
+            assert_eq!(copied, expected, "{list_len} list bytes, variant {variant}");
+            assert_eq!(list.clone().iter().collect::<Vec<_>>(), expected);
+            assert_eq!(list.byte_len(), list_len);
+            let failed = expected.iter().any(|a| a.is_err());
+            errors += usize::from(failed);
+            clean += usize::from(!failed);
+            // After an error the walk ends: it is the last item.
+            assert!(expected.iter().rev().skip(1).all(|a| a.is_ok()));
+        }
+    }
+    // Both kinds were exercised (lists of a multiple of 8 bytes, variant 1, are well-formed).
+    assert!(
+        errors > 100 && clean >= 11,
+        "{errors} malformed lists, {clean} clean"
+    );
+}
+
 /// RECORDS.md 7.3, the release order: a consumer killed while releasing a record leaves it
 /// marked DISCARD with its size (and some of its words zeroed); a successor skips it and
 /// delivers what follows. And what the reference's release leaves is all zero.

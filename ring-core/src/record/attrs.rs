@@ -37,6 +37,7 @@ use super::RecordMut;
 use super::RecordView;
 use crate::entry::Completion;
 use core::fmt;
+use core::mem::MaybeUninit;
 
 /// Bytes of the completion before the attributes.
 pub const COMPLETION_HEAD_LEN: usize = 16;
@@ -169,6 +170,8 @@ pub fn completion_len(value_lens: &[usize]) -> usize {
 #[derive(Debug)]
 pub struct AttrWriter<'r, 'p> {
     rec: &'r mut RecordMut<'p>,
+    /// Payload bytes written: always a multiple of 8, at least 16 and at most `rec.len()`
+    /// (the unchecked word stores rely on it; `rec` cannot change length while borrowed).
     at: usize,
 }
 
@@ -186,11 +189,12 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
                 left: rec.len(),
             });
         }
-        let mut head = [0u8; COMPLETION_HEAD_LEN];
-        head[..8].copy_from_slice(&c.user_data.to_le_bytes());
-        head[8..12].copy_from_slice(&c.result.to_le_bytes());
-        head[12..].copy_from_slice(&c.flags.to_le_bytes());
-        rec.write(0, &head);
+        // Two word stores: the cookie, then the result and the flags (little-endian).
+        // SAFETY: offsets 0 and 8, words inside the record (`len >= 16`, checked above).
+        unsafe {
+            rec.write_word_unchecked(0, c.user_data);
+            rec.write_word_unchecked(8, u64::from(c.result as u32) | u64::from(c.flags) << 32);
+        }
         rec.set_type(record_type::COMPLETION);
         Ok(AttrWriter {
             rec,
@@ -263,27 +267,32 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
         if size > left {
             return Err(AttrError::NoRoom { needed: size, left });
         }
-        let head = [
-            id.to_le_bytes()[0],
-            id.to_le_bytes()[1],
-            status,
-            value.len() as u8,
-        ];
+        let head = u32::from(id) | u32::from(status) << 16 | (value.len() as u32) << 24;
         if size <= 16 {
-            // Small values (every well-known one): one write of the whole attribute.
+            // Small values (every well-known one): the whole attribute, padding included, as
+            // one or two word stores (`at` is a multiple of 8: `new` and `resume` start there
+            // and every size is one).
             let mut buf = [0u8; 16];
-            buf[..ATTR_HEADER_LEN].copy_from_slice(&head);
+            buf[..ATTR_HEADER_LEN].copy_from_slice(&head.to_le_bytes());
             buf[ATTR_HEADER_LEN..ATTR_HEADER_LEN + value.len()].copy_from_slice(value);
-            // Constant lengths, so that the copy is a store or two, not a call.
-            if size == 8 {
-                self.rec.write(self.at, &buf[..8]);
-            } else {
-                self.rec.write(self.at, &buf);
+            let word = |k: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&buf[k..k + 8]);
+                u64::from_le_bytes(w)
+            };
+            // SAFETY: `at` is a multiple of 8 (the writer's invariant: it starts at 16 or at a
+            // checked multiple of 8 and moves by sizes, multiples of 8) and `at + size <= len`
+            // (checked above), so each of the `size / 8` words lies inside the record.
+            unsafe {
+                self.rec.write_word_unchecked(self.at, word(0));
+                if size == 16 {
+                    self.rec.write_word_unchecked(self.at + 8, word(8));
+                }
             }
         } else {
             const ZEROS: [u8; 8] = [0; 8];
             let end = self.at + ATTR_HEADER_LEN + value.len();
-            self.rec.write(self.at, &head);
+            self.rec.write(self.at, &head.to_le_bytes());
             self.rec.write(self.at + ATTR_HEADER_LEN, value);
             self.rec.write(end, &ZEROS[..self.at + size - end]);
         }
@@ -329,26 +338,29 @@ impl<'r, 'p> AttrWriter<'r, 'p> {
     /// Ends the list: the record is truncated to what was written. Returns its length.
     #[inline]
     pub fn finish(self) -> usize {
-        self.rec.truncate(self.at);
+        // SAFETY: `at <= len`, the writer's invariant (`new`, `resume` and `push` check it).
+        unsafe { self.rec.truncate_unchecked(self.at) };
         self.at
     }
 }
 
 /// The status of an attribute.
+// Discriminants equal to the status bytes, so that decoding one is a range check, not a table.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum AttrStatus {
     /// [`attr_status::REQUESTED`].
-    Requested,
+    Requested = attr_status::REQUESTED,
     /// [`attr_status::UNSUPPORTED`].
-    Unsupported,
+    Unsupported = attr_status::UNSUPPORTED,
     /// [`attr_status::SUPPORTED`].
-    Supported,
+    Supported = attr_status::SUPPORTED,
     /// [`attr_status::HANDLED`].
-    Handled,
+    Handled = attr_status::HANDLED,
     /// [`attr_status::FAILED`].
-    Failed,
+    Failed = attr_status::FAILED,
     /// A status this version does not know (above 5).
-    Other(u8),
+    Other(u8) = 0,
 }
 
 impl AttrStatus {
@@ -406,41 +418,46 @@ impl<'a> Attr<'a> {
     /// [`AttrError::ValueLength`] for a handled well-known attribute of the wrong size.
     #[inline]
     pub fn known(&self) -> Option<Result<Known, AttrError>> {
-        let expected = match self.id {
-            attr_id::DURATION_NS | attr_id::QUEUE_TIME_NS | attr_id::BYTES_TRANSFERRED => 8,
-            attr_id::WORKER_CPU => 4,
-            attr_id::CACHE_HIT => 1,
+        // One dispatch on the id: its size, its check and its decoding together.
+        let r = match self.id {
+            attr_id::DURATION_NS => self
+                .handled::<8>()
+                .map(|b| Known::DurationNs(u64::from_le_bytes(b))),
+            attr_id::QUEUE_TIME_NS => self
+                .handled::<8>()
+                .map(|b| Known::QueueTimeNs(u64::from_le_bytes(b))),
+            attr_id::BYTES_TRANSFERRED => self
+                .handled::<8>()
+                .map(|b| Known::BytesTransferred(u64::from_le_bytes(b))),
+            attr_id::WORKER_CPU => self
+                .handled::<4>()
+                .map(|b| Known::WorkerCpu(u32::from_le_bytes(b))),
+            attr_id::CACHE_HIT => self.handled::<1>().map(|b| Known::CacheHit(b[0] != 0)),
             _ => return None,
         };
+        Some(match r {
+            Ok(k) => Ok(k),
+            Err(e) => e,
+        })
+    }
+
+    /// The value of a well-known attribute whose id defines `N` bytes, if it is handled and
+    /// has that size; else what [`Self::known`] reports instead.
+    #[inline(always)]
+    fn handled<const N: usize>(&self) -> Result<[u8; N], Result<Known, AttrError>> {
         if self.status != AttrStatus::Handled {
-            return Some(Ok(Known::NotHandled {
+            return Err(Ok(Known::NotHandled {
                 id: self.id,
                 status: self.status,
             }));
         }
-        if self.value.len() != expected {
-            return Some(Err(AttrError::ValueLength {
+        <[u8; N]>::try_from(self.value).map_err(|_| {
+            Err(AttrError::ValueLength {
                 id: self.id,
-                expected,
+                expected: N,
                 found: self.value.len(),
-            }));
-        }
-        // Fixed-size decodes (the length equals `expected`: 8, 4 or 1), so that no copy of a
-        // variable length is made.
-        let v = if let Ok(b) = <[u8; 8]>::try_from(self.value) {
-            u64::from_le_bytes(b)
-        } else if let Ok(b) = <[u8; 4]>::try_from(self.value) {
-            u64::from(u32::from_le_bytes(b))
-        } else {
-            self.value.first().map_or(0, |&b| u64::from(b))
-        };
-        Some(Ok(match self.id {
-            attr_id::DURATION_NS => Known::DurationNs(v),
-            attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
-            attr_id::BYTES_TRANSFERRED => Known::BytesTransferred(v),
-            attr_id::WORKER_CPU => Known::WorkerCpu(v as u32),
-            _ => Known::CacheHit(v != 0),
-        }))
+            })
+        })
     }
 }
 
@@ -448,9 +465,18 @@ impl<'a> Attr<'a> {
 /// list and then stops.
 #[derive(Clone, Debug)]
 pub struct Attrs<'a> {
+    /// The attribute list: the payload after its 16-byte completion.
     buf: &'a [u8],
+    /// The next attribute's offset in `buf`; `buf.len()` once the list ended (or failed).
     at: usize,
-    done: bool,
+}
+
+impl<'a> Attrs<'a> {
+    /// The iterator over `list`, the bytes of a payload after its completion.
+    #[inline(always)]
+    fn new(list: &'a [u8]) -> Self {
+        Attrs { buf: list, at: 0 }
+    }
 }
 
 impl<'a> Iterator for Attrs<'a> {
@@ -458,38 +484,50 @@ impl<'a> Iterator for Attrs<'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done || self.at == self.buf.len() {
+        let (at, buf) = (self.at, self.buf);
+        // `at <= buf.len()` always: it starts at 0 and moves only to an attribute's end inside
+        // `buf`, or to `buf.len()`.
+        let left = buf.len() - at;
+        if left == 0 {
             return None;
         }
-        let at = self.at;
-        let bad = |reason| Some(Err(AttrError::Malformed { offset: at, reason }));
-        self.done = true;
-        if self.buf.len() - at < ATTR_HEADER_LEN {
-            return bad("truncated attribute header");
+        if left < ATTR_HEADER_LEN {
+            return self.malformed("truncated attribute header");
         }
-        let mut h = [0u8; ATTR_HEADER_LEN];
-        h.copy_from_slice(&self.buf[at..at + ATTR_HEADER_LEN]);
-        let id = u16::from_le_bytes([h[0], h[1]]);
-        let status = h[2];
-        let vlen = usize::from(h[3]);
-        if id == 0 {
-            return bad("attribute id 0");
-        }
-        if status == 0 {
-            return bad("attribute status 0");
-        }
+        // SAFETY: `at + 4 <= buf.len()` (`left >= 4`).
+        let h = unsafe { buf.as_ptr().add(at).cast::<[u8; 4]>().read_unaligned() };
+        let h = u32::from_le_bytes(h);
+        let (id, status, vlen) = (h as u16, (h >> 16) as u8, (h >> 24) as usize);
         let size = attr_size(vlen);
-        if size > self.buf.len() - at {
-            return bad("attribute runs past the end of the record");
+        if id == 0 || status == 0 || size > left {
+            return self.malformed(if id == 0 {
+                "attribute id 0"
+            } else if status == 0 {
+                "attribute status 0"
+            } else {
+                "attribute runs past the end of the record"
+            });
         }
-        self.done = false;
         self.at = at + size;
-        let v = at + ATTR_HEADER_LEN;
+        // SAFETY: `at + 4 + vlen <= at + size <= buf.len()` (`size <= left`).
+        let value = unsafe { buf.get_unchecked(at + ATTR_HEADER_LEN..at + ATTR_HEADER_LEN + vlen) };
         Some(Ok(Attr {
             id,
             status: AttrStatus::from_u8(status),
-            value: &self.buf[v..v + vlen],
+            value,
         }))
+    }
+}
+
+impl<'a> Attrs<'a> {
+    /// Ends the walk with [`AttrError::Malformed`] at the current attribute (a payload
+    /// offset: the list starts at 16). Built here, in registers, so that the item need not
+    /// go through memory.
+    #[inline(always)]
+    fn malformed(&mut self, reason: &'static str) -> Option<Result<Attr<'a>, AttrError>> {
+        let offset = COMPLETION_HEAD_LEN + self.at;
+        self.at = self.buf.len();
+        Some(Err(AttrError::Malformed { offset, reason }))
     }
 }
 
@@ -518,88 +556,120 @@ pub fn parse_completion(payload: &[u8]) -> Result<(Completion, Attrs<'_>), AttrE
             reason: "payload shorter than the 16-byte completion",
         });
     }
-    let u = |r: core::ops::Range<usize>| -> [u8; 8] {
-        let mut b = [0u8; 8];
-        b[..r.len()].copy_from_slice(&payload[r]);
-        b
+    let word = |k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&payload[k..k + 8]);
+        u64::from_le_bytes(w)
     };
-    let user_data = u64::from_le_bytes(u(0..8));
-    let result = i32::from_le_bytes(u(8..12)[..4].try_into().expect("4 bytes"));
-    let flags = u32::from_le_bytes(u(12..16)[..4].try_into().expect("4 bytes"));
     Ok((
-        Completion::new(user_data, result, flags),
-        Attrs {
-            buf: payload,
-            at: COMPLETION_HEAD_LEN,
-            done: false,
-        },
+        completion_of(word(0), word(8)),
+        Attrs::new(&payload[COMPLETION_HEAD_LEN..]),
     ))
 }
 
-/// Payload bytes an [`AttrList`] holds without allocating: a completion and up to 7
-/// attributes of 8-byte values (or 14 of 1 to 4 bytes).
-const INLINE_PAYLOAD: usize = 64;
+/// The completion whose 16 bytes are the little-endian words `w0` (the cookie) and `w1` (the
+/// result, then the flags).
+#[inline(always)]
+fn completion_of(w0: u64, w1: u64) -> Completion {
+    Completion::new(w0, w1 as u32 as i32, (w1 >> 32) as u32)
+}
+
+/// Attribute bytes an [`AttrList`] holds without allocating: up to 6 attributes of 1 to 4
+/// bytes, or 3 of 8 (a payload of up to 64 bytes).
+const INLINE_LIST: usize = 48;
 
 /// The attributes of a completion record, copied out of the ring by
 /// [`RecordView::completion`]: private bytes, so that reading them needs no trust in the
-/// ring's other participants. Payloads up to 128 bytes are held inline, longer ones on the
-/// heap.
+/// ring's other participants. Lists of up to 48 bytes (payloads of up to 64) are held inline,
+/// longer ones on the heap.
 ///
 /// Iterate with [`AttrList::iter`] (or `for a in &list`), decode the well-known ids with
 /// [`AttrList::known`].
 pub struct AttrList {
-    /// The payload's length (its completion and attributes).
+    /// The list's length in bytes (the payload after the completion).
     len: usize,
-    /// The payload when it fits: bytes `..len` are initialised.
-    inline: [core::mem::MaybeUninit<u8>; INLINE_PAYLOAD],
-    /// The payload, when longer than `inline`.
-    heap: Option<alloc::vec::Vec<u8>>,
+    /// The list when it fits, as words in memory order: words `..len.div_ceil(8)` are
+    /// initialised (a partial last one padded with zeros), the others are not, so that
+    /// nothing is stored for them. Words, so that the copy into it is word loads into
+    /// registers (the compiler keeps an array indexed by constants in registers until it is
+    /// stored in place).
+    inline: [MaybeUninit<u64>; INLINE_LIST / 8],
+    /// The list, when longer than `inline`.
+    heap: Option<alloc::boxed::Box<[u8]>>,
 }
 
 impl Clone for AttrList {
     fn clone(&self) -> Self {
-        let mut c = AttrList {
+        let mut inline = [MaybeUninit::uninit(); INLINE_LIST / 8];
+        if self.heap.is_none() {
+            let n = self.len.div_ceil(8);
+            inline[..n].copy_from_slice(&self.inline[..n]);
+        }
+        AttrList {
             len: self.len,
-            inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
+            inline,
             heap: self.heap.clone(),
-        };
-        c.inline[..self.len.min(INLINE_PAYLOAD)]
-            .copy_from_slice(&self.inline[..self.len.min(INLINE_PAYLOAD)]);
-        c
+        }
     }
 }
 
 impl AttrList {
-    /// The payload of `view` (at least 16 bytes), copied out with atomic loads.
+    /// The completion and attribute list of `view` (a payload of at least 16 bytes), copied
+    /// out with atomic loads.
     #[cfg(not(ring_core_loom))]
-    #[inline]
-    fn copy_of(view: &RecordView<'_>) -> Self {
-        let len = view.len();
-        if len > INLINE_PAYLOAD {
-            let mut v = alloc::vec![0; len];
-            view.copy_to(0, &mut v);
-            return AttrList {
-                len,
-                inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
-                heap: Some(v),
-            };
+    #[inline(always)]
+    fn copy_of(view: &RecordView<'_>) -> (Completion, Self) {
+        debug_assert!(view.len() >= COMPLETION_HEAD_LEN);
+        // SAFETY: the payload holds at least 16 bytes (checked by the caller) and is 8-byte
+        // aligned.
+        let (w0, w1) = unsafe { view.load_head() };
+        let c = completion_of(w0, w1);
+        let len = view.len() - COMPLETION_HEAD_LEN;
+        let mut inline = [MaybeUninit::uninit(); INLINE_LIST / 8];
+        if len > INLINE_LIST {
+            // SAFETY: the list's `len` bytes follow the completion in the validated, held
+            // payload, 8-byte aligned.
+            let mut list = core::mem::MaybeUninit::<AttrList>::uninit();
+            // SAFETY: as above; `copy_long` initialises `list`.
+            return (c, unsafe {
+                copy_long(
+                    view.payload.add(COMPLETION_HEAD_LEN),
+                    len,
+                    list.as_mut_ptr(),
+                );
+                list.assume_init()
+            });
         }
-        let mut list = AttrList {
-            len,
-            inline: [core::mem::MaybeUninit::uninit(); INLINE_PAYLOAD],
-            heap: None,
-        };
-        // SAFETY: `len <= INLINE_PAYLOAD`, so `inline` has room for the payload, which the
-        // view holds (validated inside its area); the copy initialises bytes `..len`.
-        unsafe { view.copy_to_raw(list.inline.as_mut_ptr().cast::<u8>(), len) };
-        list
+        // Constant indices (the loop is unrolled), so that `inline` lives in registers here.
+        for (k, w) in inline.iter_mut().enumerate() {
+            if 8 * k + 8 <= len {
+                // SAFETY: list word `k` lies in the payload (`16 + 8k + 8 <= 16 + len`).
+                *w = MaybeUninit::new(unsafe { view.load_list_word(k) });
+            } else if 8 * k < len {
+                // A list whose length is not a multiple of 8 (malformed, the walk will say).
+                // SAFETY: as above, for its `len - 8k` bytes.
+                *w = MaybeUninit::new(unsafe {
+                    load_tail(view.payload.add(COMPLETION_HEAD_LEN + 8 * k), len - 8 * k)
+                });
+            }
+        }
+        (
+            c,
+            AttrList {
+                len,
+                inline,
+                heap: None,
+            },
+        )
     }
 
     #[inline]
     fn payload(&self) -> &[u8] {
         match &self.heap {
             Some(v) => v,
-            // SAFETY: bytes `..len` of `inline` are initialised (`copy_of`, `Clone`).
+            // SAFETY: `len <= INLINE_LIST` when the list is inline (`copy_of`): in bounds of
+            // `inline`, whose words `..len.div_ceil(8)`, which hold bytes `..len`, are
+            // initialised (`copy_of`, `Clone`).
             None => unsafe {
                 core::slice::from_raw_parts(self.inline.as_ptr().cast::<u8>(), self.len)
             },
@@ -609,11 +679,7 @@ impl AttrList {
     /// The attributes, in record order (an error once for a malformed list, then the end).
     #[inline]
     pub fn iter(&self) -> Attrs<'_> {
-        Attrs {
-            buf: self.payload(),
-            at: COMPLETION_HEAD_LEN,
-            done: false,
-        }
+        Attrs::new(self.payload())
     }
 
     /// The well-known attributes, decoded; unknown ids are skipped.
@@ -625,7 +691,7 @@ impl AttrList {
     /// Bytes of the attribute list (the payload after the 16-byte completion).
     #[inline]
     pub fn byte_len(&self) -> usize {
-        self.len - COMPLETION_HEAD_LEN
+        self.len
     }
 
     /// Whether the record carries no attribute bytes.
@@ -678,12 +744,12 @@ impl RecordView<'_> {
     /// assert_eq!(c.user_data, 7);
     /// assert_eq!(attrs.known().next(), Some(Ok(Known::BytesTransferred(512))));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn completion(&self) -> Result<(Completion, AttrList), AttrError> {
         self.check_completion()?;
-        let list = AttrList::copy_of(self);
-        let (c, _) = parse_completion(list.payload())?;
-        Ok((c, list))
+        // The completion is read from the ring (two word loads), the list copied after it;
+        // the list is checked as it is walked.
+        Ok(AttrList::copy_of(self))
     }
 
     /// Reads this record as a completion with attributes in place, without copying.
@@ -706,19 +772,81 @@ impl RecordView<'_> {
         parse_completion(unsafe { self.bytes() })
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_completion(&self) -> Result<(), AttrError> {
-        if self.record_type() != record_type::COMPLETION {
-            return Err(AttrError::NotCompletion {
-                record_type: self.record_type(),
-            });
-        }
-        if self.len() < COMPLETION_HEAD_LEN {
-            return Err(AttrError::Malformed {
-                offset: 0,
-                reason: "payload shorter than the 16-byte completion",
-            });
+        if self.record_type() != record_type::COMPLETION || self.len() < COMPLETION_HEAD_LEN {
+            // By value, so that the view need not be in memory.
+            return Err(not_a_completion(self.record_type(), self.len()));
         }
         Ok(())
     }
+}
+
+/// The error of [`RecordView::completion`] for a record of type `ty` and `len` payload bytes
+/// that is not a completion. (Inline: a call here, which the compiler must assume can unwind,
+/// would make the caller keep its `RecordRef` in memory for the unwinding path.)
+#[cfg(not(ring_core_loom))]
+#[inline(always)]
+fn not_a_completion(ty: u8, len: usize) -> AttrError {
+    if ty != record_type::COMPLETION {
+        return AttrError::NotCompletion { record_type: ty };
+    }
+    debug_assert!(len < COMPLETION_HEAD_LEN);
+    AttrError::Malformed {
+        offset: 0,
+        reason: "payload shorter than the 16-byte completion",
+    }
+}
+
+/// The last, partial word of an attribute list: its `n` bytes at `src`, loaded atomically one
+/// by one, then zeros, in memory order. (Inline, without a call, for the reason given at
+/// [`not_a_completion`].)
+///
+/// # Safety
+///
+/// `n < 8`; `src` is valid for reads of `n` bytes of a held record, accessed only atomically.
+#[cfg(not(ring_core_loom))]
+#[inline(always)]
+unsafe fn load_tail(src: *const u8, n: usize) -> u64 {
+    debug_assert!(n < 8);
+    let mut b = [0u8; 8];
+    for (i, byte) in b.iter_mut().enumerate().take(n) {
+        // SAFETY: `i < n`: in the caller's range; bytes need no alignment; atomic.
+        *byte = unsafe {
+            (*src.add(i).cast::<core::sync::atomic::AtomicU8>())
+                .load(core::sync::atomic::Ordering::Relaxed)
+        };
+    }
+    u64::from_ne_bytes(b)
+}
+
+/// [`AttrList::copy_of`]'s list of more than [`INLINE_LIST`] bytes, copied to the heap into
+/// `*out`.
+///
+/// Out of line and `extern "C"`: a function of that ABI cannot unwind (a panic in it would
+/// abort), and the compiler knows it at the call, so that the caller, which holds a
+/// `RecordRef`, needs no unwinding path that keeps the reference in memory (with a call that
+/// may unwind, its fields go through the stack on every read). Nothing here panics but a
+/// failed allocation: a list of at most 16 MiB cannot overflow a `usize`, and running out of
+/// memory aborts with `std` anyway (without it, the allocation error handler's panic becomes
+/// an abort here).
+///
+/// # Safety
+///
+/// `src` is 8-byte aligned and valid for reads of `len` bytes of a held record, accessed only
+/// atomically; `out` is valid for a write of an `AttrList`.
+#[cfg(not(ring_core_loom))]
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn copy_long(src: *const u8, len: usize, out: *mut AttrList) {
+    let mut v = alloc::vec![0; len].into_boxed_slice();
+    // SAFETY: the caller's contract; `v` holds `len` bytes.
+    unsafe { crate::sync::bytes::copy_out_aligned(src, v.as_mut_ptr(), len) };
+    let list = AttrList {
+        len,
+        inline: [MaybeUninit::uninit(); INLINE_LIST / 8],
+        heap: Some(v),
+    };
+    // SAFETY: the caller's contract.
+    unsafe { out.write(list) };
 }

@@ -805,7 +805,37 @@ impl<'p> RecordMut<'p> {
         );
         // SAFETY: the reservation is ours until committed, and its bytes lie in the area
         // (reserve placed the record so that it does not cross the end).
-        unsafe { self.area().write(self.resv.pos, at, src) };
+        unsafe { write_payload(self.area(), self.resv.pos, at, src) };
+    }
+
+    /// Stores the 8 payload bytes from `at` as one word: `w.to_le_bytes()`, what
+    /// [`attrs::AttrWriter`] writes the completion and small attributes with. Unchecked, so
+    /// without a panic path: a caller that holds the record across no call that may unwind
+    /// keeps it in registers.
+    ///
+    /// # Safety
+    ///
+    /// `at` is a multiple of 8 and `at + 8 <= self.len()`.
+    #[inline(always)]
+    pub(crate) unsafe fn write_word_unchecked(&mut self, at: usize, w: u64) {
+        debug_assert!(at % 8 == 0 && at + 8 <= self.resv.len as usize);
+        #[cfg(not(ring_core_loom))]
+        // SAFETY: the reservation is ours until committed and lies in the area (reserve placed
+        // it so); the payload is 8-byte aligned (records and their 8-byte header are), so is
+        // `at`: the word is an aligned `AtomicU64` inside the record (the caller's bound).
+        unsafe {
+            (*self
+                .area()
+                .payload(self.resv.pos)
+                .add(at)
+                .cast::<crate::sync::AtomicU64>())
+            .store(u64::from_le(w), Relaxed)
+        };
+        #[cfg(ring_core_loom)]
+        // SAFETY: as above.
+        unsafe {
+            self.area().write(self.resv.pos, at, &w.to_le_bytes())
+        };
     }
 
     /// The payload, to write in place (its previous bytes are unspecified).
@@ -854,7 +884,27 @@ impl<'p> RecordMut<'p> {
             len <= self.resv.len as usize,
             "truncate can only shrink a record"
         );
+        // SAFETY: checked above.
+        unsafe { self.truncate_unchecked(len) }
+    }
+
+    /// [`Self::truncate`] without its check (and its panic path).
+    ///
+    /// # Safety
+    ///
+    /// `len <= self.len()` (a larger one would make the lane publish bytes it never
+    /// reserved).
+    #[inline(always)]
+    pub(crate) unsafe fn truncate_unchecked(&mut self, len: usize) {
+        debug_assert!(len <= self.resv.len as usize);
         let len = len as u32;
+        if len == self.resv.len {
+            // Nothing to give back, and no store: a store into the reservation here, read back
+            // as part of a wider load at the commit, could not be forwarded and would wait for
+            // the payload's stores to reach the cache, which, for a record whose line the
+            // consumer holds, is a transfer between cores on every record.
+            return;
+        }
         match &mut self.target {
             Target::Spsc(t) => t.truncate(&mut self.resv, len),
             Target::Mp(t) => t.truncate(&mut self.resv, len),
@@ -897,40 +947,61 @@ impl<'p> RecordMut<'p> {
 }
 
 impl Drop for RecordMut<'_> {
-    /// Dropped uncommitted: published as discarded, out of line through the lane alone (so
-    /// that no address of the `RecordMut` itself is taken, and it can live in registers).
+    /// Dropped uncommitted: published as discarded, out of line through the lane alone and the
+    /// reservation by value (so that no address of the `RecordMut` or its fields is taken, and
+    /// it can live in registers, even where a panic could drop it).
     #[inline(always)]
     fn drop(&mut self) {
         let (resv, ty) = (self.resv, self.ty);
         match &mut self.target {
-            Target::Spsc(t) => discard_spsc(t, &resv, ty),
-            Target::Mp(t) => discard_mp(t, &resv, ty),
-            Target::Ovf(o) => discard_ovf(o, &resv, ty),
+            Target::Spsc(t) => discard_spsc(t, resv, ty),
+            Target::Mp(t) => discard_mp(t, resv, ty),
+            Target::Ovf(o) => discard_ovf(o, resv, ty),
         }
     }
+}
+
+/// Copies `src` into the payload of the reserved record at `pos` from payload byte `at`:
+/// word stores when `at` is a multiple of 8 (payloads are 8-byte aligned), so that a constant
+/// length becomes a few stores, not a loop.
+///
+/// # Safety
+///
+/// As for [`Area::write`].
+#[inline(always)]
+pub(crate) unsafe fn write_payload(area: Area<'_>, pos: u32, at: usize, src: &[u8]) {
+    #[cfg(not(ring_core_loom))]
+    if at % 8 == 0 {
+        // SAFETY: the caller's contract (owned, in bounds); payloads are 8-byte aligned, so
+        // the destination is when `at` is; every access is atomic.
+        unsafe { crate::sync::bytes::copy_in_aligned(area.payload(pos).add(at), src) };
+        return;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { area.write(pos, at, src) }
 }
 
 /// RP3 for a dropped reservation: publishes it as discarded.
 #[cold]
 #[inline(never)]
-fn discard_spsc(t: &mut spsc::SpscTx<'static>, r: &Resv, ty: u8) {
-    t.commit(r, ty, DISCARD);
+fn discard_spsc(t: &mut spsc::SpscTx<'static>, r: Resv, ty: u8) {
+    t.commit(&r, ty, DISCARD);
     t.discarded.fetch_add(1, Relaxed);
 }
 
 /// MR4 for a dropped reservation: publishes it as discarded.
 #[cold]
 #[inline(never)]
-fn discard_mp(t: &mut mpsc::MpTx<'static>, r: &Resv, ty: u8) {
-    t.commit(r, ty, DISCARD);
+fn discard_mp(t: &mut mpsc::MpTx<'static>, r: Resv, ty: u8) {
+    t.commit(&r, ty, DISCARD);
     t.discarded.fetch_add(1, Relaxed);
 }
 
 /// RO4 for a dropped reservation in the overflow area: publishes it as discarded.
 #[cold]
 #[inline(never)]
-fn discard_ovf(o: &overflow::OvfTx<'static>, r: &Resv, ty: u8) {
-    o.commit(r, ty, DISCARD);
+fn discard_ovf(o: &overflow::OvfTx<'static>, r: Resv, ty: u8) {
+    o.commit(&r, ty, DISCARD);
 }
 
 /// The consumer handle of a record ring. Dropping it gives the claim back.
@@ -1369,18 +1440,43 @@ impl RecordView<'_> {
         self.payload
     }
 
-    /// Copies the first `n` payload bytes to `dst` (which may be uninitialised).
+    /// The first two payload words (a completion's 16 bytes), loaded atomically, as
+    /// little-endian values.
     ///
     /// # Safety
     ///
-    /// `n <= self.len()`; `dst` is valid for writes of `n` bytes.
+    /// `self.len() >= 16`.
     #[cfg(not(ring_core_loom))]
     #[inline(always)]
-    pub(crate) unsafe fn copy_to_raw(&self, dst: *mut u8, n: usize) {
-        debug_assert!(n <= self.len as usize);
-        // SAFETY: in bounds of the validated, held record (`n <= len`); `dst` per the caller;
-        // atomic on the shared side; payloads are 8-byte aligned (see `copy_to`).
-        unsafe { crate::sync::bytes::copy_out_aligned(self.payload, dst, n) }
+    pub(crate) unsafe fn load_head(&self) -> (u64, u64) {
+        debug_assert!(self.len >= 16);
+        let p = self.payload.cast::<crate::sync::AtomicU64>();
+        // SAFETY: both words lie in the validated, held payload (`len >= 16`), which is 8-byte
+        // aligned (records and their 8-byte header are); atomic, so a peer writing them gives
+        // wrong values, no race.
+        let (w0, w1) = unsafe { ((*p).load(Relaxed), (*p.add(1)).load(Relaxed)) };
+        (u64::from_le(w0), u64::from_le(w1))
+    }
+
+    /// Word `k` of a completion's attribute list (payload bytes `16 + 8k ..`), loaded
+    /// atomically, in memory order (its bytes as they are in the ring).
+    ///
+    /// # Safety
+    ///
+    /// `16 + 8 * k + 8 <= self.len()`.
+    #[cfg(not(ring_core_loom))]
+    #[inline(always)]
+    pub(crate) unsafe fn load_list_word(&self, k: usize) -> u64 {
+        debug_assert!(16 + 8 * k + 8 <= self.len as usize);
+        // SAFETY: in the validated, held payload (the caller's bound), 8-byte aligned (so is
+        // the payload); atomic, so a peer writing it gives a wrong value, no race.
+        unsafe {
+            (*self
+                .payload
+                .add(16 + 8 * k)
+                .cast::<crate::sync::AtomicU64>())
+            .load(Relaxed)
+        }
     }
 
     /// The payload, copied out with atomic loads (a peer that rewrites the record meanwhile can

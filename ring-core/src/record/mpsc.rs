@@ -433,7 +433,7 @@ impl<'a> MpTx<'a> {
     #[inline(always)]
     fn put(&self, area: Area<'_>, bytes: &[u8], ty: u8, r: &Resv) {
         // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the area.
-        unsafe { area.write(r.pos, 0, bytes) };
+        unsafe { super::write_payload(area, r.pos, 0, bytes) };
         area.header(r.pos)
             .store(header(r.pos, r.len, ty, 0), Release);
         // A copy of the waker, so that its call takes that copy's address, not the handle's.

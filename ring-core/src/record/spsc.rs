@@ -132,7 +132,7 @@ impl<'a> SpscTx<'a> {
         let (area, tail_word) = (self.area, self.tail_word);
         self.tail = r.pos.wrapping_add(record_size(r.len));
         // SAFETY: the reservation is ours and holds `bytes.len()` payload bytes in the area.
-        unsafe { area.write(r.pos, 0, bytes) };
+        unsafe { super::write_payload(area, r.pos, 0, bytes) };
         publish(area, tail_word, &self.wait, r, ty, 0);
     }
 
