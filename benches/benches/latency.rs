@@ -55,7 +55,7 @@ fn processes(c: &mut Criterion) {
 }
 
 fn main() {
-    benches::xproc::run_child_if_requested();
+    benches::child::run_child_if_requested();
     let mut c = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(300))

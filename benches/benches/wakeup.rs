@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn main() {
-    benches::xproc::run_child_if_requested();
+    benches::child::run_child_if_requested();
     let mut c = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(100))

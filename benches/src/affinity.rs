@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 /// The cores this process may run on, in order: the calling thread's `sched_getaffinity` mask
-/// at first use, so call it once before pinning anything ([`crate::xproc::run_child_if_requested`]
+/// at first use, so call it once before pinning anything ([`crate::child::run_child_if_requested`]
 /// does).
 pub fn allowed_cores() -> &'static [usize] {
     static CORES: OnceLock<Vec<usize>> = OnceLock::new();

@@ -31,11 +31,12 @@
 //! per-publication fence costs. The wake-up benchmarks use the wait block.
 //!
 //! Cross-process benchmarks start this same executable again as the child process (see
-//! [`xproc::run_child_if_requested`], which every `main` here calls first).
+//! [`child::run_child_if_requested`], which every `main` here calls first).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod affinity;
+pub mod child;
 pub mod clock;
 pub mod floor;
 pub mod floor2;

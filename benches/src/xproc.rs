@@ -4,7 +4,7 @@
 //! a bare futex wake and a bare eventfd write).
 //!
 //! The child process is this very executable, started again with the environment variable
-//! [`CHILD_ENV`] naming its role: every `main` of this crate calls [`run_child_if_requested`]
+//! [`CHILD_ENV`] naming its role: every `main` of this crate calls [`crate::child::run_child_if_requested`]
 //! first. The parent measures and is pinned to allowed core 0; the child pins itself to core 1.
 //! Shared files are created under `/dev/shm` with names that include the parent's pid and are
 //! removed as soon as the child has opened them. The child dies with its parent
@@ -36,26 +36,6 @@ pub type Res<T> = Result<T, String>;
 
 pub(crate) fn ctx<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
     move |e| format!("{what}: {e}")
-}
-
-/// If this process was started as a benchmark child, runs its role and exits; otherwise
-/// returns at once. Call it first thing in `main` (it also records the allowed cores, see
-/// [`affinity::allowed_cores`], before any thread is pinned).
-pub fn run_child_if_requested() {
-    // Record the cores the process may use while no thread of it is pinned yet (the set is read
-    // from the calling thread's affinity mask at first use).
-    affinity::allowed_cores();
-    let Ok(spec) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    let args: Vec<&str> = spec.split_whitespace().collect();
-    match child_main(&args) {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("benchmark child ({spec}): {e}");
-            std::process::exit(1)
-        }
-    }
 }
 
 /// A `/dev/shm` name unique to this process and call (the workspace harness's naming).
@@ -813,8 +793,8 @@ pub(crate) fn say_ready() -> Res<()> {
         .map_err(ctx("stdout"))
 }
 
-fn child_main(args: &[&str]) -> Res<()> {
-    let mut orphan = Orphan::new();
+/// The cross-process roles of this module (started by [`crate::child`]).
+pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
     match arg(args, 0)? {
         "pp-ours" => {
             affinity::pin(num(args, 3)?);
@@ -856,9 +836,9 @@ fn child_main(args: &[&str]) -> Res<()> {
                 )
             };
             if num::<u8>(args, 3)? == 1 {
-                floor_child(ping.rx::<true>(), pong.tx::<true>(), &mut orphan)
+                floor_child(ping.rx::<true>(), pong.tx::<true>(), orphan)
             } else {
-                floor_child(ping.rx::<false>(), pong.tx::<false>(), &mut orphan)
+                floor_child(ping.rx::<false>(), pong.tx::<false>(), orphan)
             }
         }
         "pp-ipmpsc" => {
@@ -968,7 +948,6 @@ fn child_main(args: &[&str]) -> Res<()> {
                 shm.reply_seq.fetch_add(1, Ordering::Release);
             }
         }
-        "rec-prod" => crate::records::child_main(args, &mut orphan),
         other => Err(format!("unknown child role {other:?}")),
     }
 }

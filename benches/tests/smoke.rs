@@ -9,7 +9,7 @@ use benches::xproc::{Wake, XPingPong};
 use std::time::Duration;
 
 fn main() {
-    benches::xproc::run_child_if_requested();
+    benches::child::run_child_if_requested();
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
     let mut check = |name: String, f: &mut dyn FnMut() -> Result<(), String>| {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut *f))

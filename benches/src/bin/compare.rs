@@ -960,7 +960,7 @@ fn utc_now() -> String {
 }
 
 fn main() {
-    xproc::run_child_if_requested();
+    benches::child::run_child_if_requested();
     let o = match Opts::parse() {
         Ok(o) => o,
         Err(e) => {
