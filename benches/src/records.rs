@@ -11,6 +11,9 @@
 //!   16-byte rows only: the issue's "24-byte records" against the fixed ring;
 //! - the fixed ring: `Ring<Completion>` (16-byte entries, [`CAP`] of them), for the 16-byte
 //!   rows only;
+//! - the fixed ring with the completion records' payload: `Ring<[u64; 3]>` (24-byte entries:
+//!   the completion, then the attribute's header and value in one word, which the consumer
+//!   checks), for the 16-byte rows only: issue 10's "our own fixed-size ring (same payload)";
 //! - ipmpsc: a shared ring buffer of [`AREA`] bytes; the producer `send`s the payload as bincode
 //!   bytes (one copy), the consumer receives it zero-copy (`zero_copy_context`);
 //! - a pipe: each record is one `write` of a 4-byte length and the payload (atomic up to
@@ -20,7 +23,8 @@
 //! Every record carries a tag (producer and sequence number) in its first 8 bytes and the tag's
 //! complement in its last 8; the consumer checks both, the length and each producer's order, for
 //! every record (the fixed ring: the tag in `user_data`, the complement in `result`/`flags`;
-//! completion records: the complement's low half in the attribute). A contender that lost,
+//! completion records and the 24-byte fixed ring: the complement's low half in the
+//! attribute). A contender that lost,
 //! duplicated, reordered or damaged a record fails its run.
 //!
 //! Placement (for every contender alike): the consumer on allowed core 0, producer `p` on core
@@ -36,7 +40,7 @@ use crate::affinity;
 use crate::threads::{run_jobs, Backoff, Gate, Job};
 use crate::workloads::CAP;
 use crate::xproc::{self, ChildProc, Orphan, PinGuard, Res};
-use ring_core::record::attrs::{attr_id, completion_len, AttrWriter, Known};
+use ring_core::record::attrs::{attr_id, attr_status, completion_len, AttrWriter, Known};
 use ring_core::record::{ReadError, RecordConfig, RecordRing, ReserveError};
 use ring_core::{Completion, Config, Mode, PopError, Region, Ring};
 use std::fs::File;
@@ -94,6 +98,9 @@ pub enum RecPeer {
     OursCompletion,
     /// The fixed ring of `Completion` entries (16-byte rows).
     Fixed,
+    /// The fixed ring carrying the completion records' payload: 24-byte entries (`[u64; 3]`:
+    /// the completion, then the attribute's header and value in one word; 16-byte rows).
+    Fixed24,
     /// ipmpsc, busy-polled with zero-copy `try_recv`.
     Ipmpsc,
     /// A pipe, one `write` per length-prefixed record, blocking reads.
@@ -102,10 +109,11 @@ pub enum RecPeer {
 
 impl RecPeer {
     /// Every contender, ours first.
-    pub const ALL: [RecPeer; 5] = [
+    pub const ALL: [RecPeer; 6] = [
         RecPeer::Ours,
         RecPeer::OursCompletion,
         RecPeer::Fixed,
+        RecPeer::Fixed24,
         RecPeer::Ipmpsc,
         RecPeer::Pipe,
     ];
@@ -116,6 +124,7 @@ impl RecPeer {
             RecPeer::Ours => "ours (records)",
             RecPeer::OursCompletion => "ours (completion + 1 attribute, 24 B)",
             RecPeer::Fixed => "fixed ring (Completion)",
+            RecPeer::Fixed24 => "fixed ring (24 B: completion + attribute)",
             RecPeer::Ipmpsc => "ipmpsc",
             RecPeer::Pipe => "pipe",
         }
@@ -125,7 +134,7 @@ impl RecPeer {
     /// records only for 16).
     pub fn applies(self, size: usize) -> bool {
         match self {
-            RecPeer::OursCompletion | RecPeer::Fixed => size == 16,
+            RecPeer::OursCompletion | RecPeer::Fixed | RecPeer::Fixed24 => size == 16,
             _ => true,
         }
     }
@@ -153,6 +162,7 @@ impl RecPeer {
             RecPeer::Ours => "ours",
             RecPeer::OursCompletion => "completion",
             RecPeer::Fixed => "fixed",
+            RecPeer::Fixed24 => "fixed24",
             RecPeer::Ipmpsc => "ipmpsc",
             RecPeer::Pipe => "pipe",
         }
@@ -161,7 +171,7 @@ impl RecPeer {
     /// Payload bytes the consumer expects for records of `size` bytes.
     fn expected_len(self, size: usize) -> usize {
         match self {
-            RecPeer::OursCompletion => COMPLETION_RECORD,
+            RecPeer::OursCompletion | RecPeer::Fixed24 => COMPLETION_RECORD,
             _ => size,
         }
     }
@@ -290,6 +300,15 @@ impl Spec {
                 let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
                 threads_run(self, txs, rx, check)
             }
+            RecPeer::Fixed24 => {
+                let ring = Ring::<Entry24>::create_heap(self.fixed_config())
+                    .map_err(xproc::ctx("fixed ring"))?;
+                let txs = (0..self.producers)
+                    .map(|_| ring.producer().map_err(xproc::ctx("fixed producer")))
+                    .collect::<Res<Vec<_>>>()?;
+                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
+                threads_run(self, txs, rx, check)
+            }
             RecPeer::Ipmpsc => {
                 let path = xproc::shm_path(&xproc::unique("rec-ipmpsc"));
                 let _guard = ShmGuard(PathBuf::from(&path));
@@ -340,6 +359,15 @@ impl Spec {
             RecPeer::Fixed => {
                 let name = xproc::unique("rec-fixed");
                 let ring = Ring::<Completion>::create_shm(&name, self.fixed_config())
+                    .map_err(xproc::ctx("fixed ring"))?;
+                let children = self.spawn(&name)?;
+                ring.region().unlink().map_err(xproc::ctx("unlink"))?;
+                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
+                procs_run(children, rx, check)
+            }
+            RecPeer::Fixed24 => {
+                let name = xproc::unique("rec-fixed24");
+                let ring = Ring::<Entry24>::create_shm(&name, self.fixed_config())
                     .map_err(xproc::ctx("fixed ring"))?;
                 let children = self.spawn(&name)?;
                 ring.region().unlink().map_err(xproc::ctx("unlink"))?;
@@ -536,6 +564,48 @@ impl Source for OursRx {
             check,
             len,
         }))
+    }
+}
+
+/// The fixed ring's entry carrying a completion record's payload: the completion (cookie,
+/// then result and flags), then the attribute as records encode it (id, status and length in
+/// the low 32 bits, the 4-byte value in the high 32).
+type Entry24 = [u64; 3];
+
+/// The attribute word of [`Entry24`]: `WORKER_CPU`, handled, 4 bytes, `value`.
+#[inline(always)]
+fn attr_word(value: u32) -> u64 {
+    u64::from(attr_id::WORKER_CPU)
+        | u64::from(attr_status::HANDLED) << 16
+        | 4 << 24
+        | u64::from(value) << 32
+}
+
+impl Sink for ring_core::Producer<Entry24> {
+    #[inline(always)]
+    fn offer(&mut self, tag: u64, _payload: &[u8]) -> Res<bool> {
+        Ok(self.push([tag, 0, attr_word(!(tag as u32))]).is_ok())
+    }
+}
+
+impl Source for ring_core::Consumer<Entry24> {
+    #[inline(always)]
+    fn poll(&mut self) -> Res<Option<Got>> {
+        match self.pop() {
+            Ok([tag, _, attr]) => {
+                // Decode the attribute as the record reader does: its header, then its value.
+                if attr as u32 != attr_word(0) as u32 {
+                    return Err(format!("fixed ring: attribute word {attr:#x}"));
+                }
+                Ok(Some(Got {
+                    tag,
+                    check: (!tag & !0xffff_ffff) | (attr >> 32),
+                    len: COMPLETION_RECORD,
+                }))
+            }
+            Err(PopError::Empty) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
@@ -863,6 +933,12 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
         "fixed" => {
             let ring =
                 Ring::<Completion>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
+            let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
+            wait_go(go)?;
+            produce(&mut tx, p, n, size, &mut give_up)
+        }
+        "fixed24" => {
+            let ring = Ring::<Entry24>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
             let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
             wait_go(go)?;
             produce(&mut tx, p, n, size, &mut give_up)
