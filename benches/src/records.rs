@@ -928,27 +928,27 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
                 completion: kind == "completion",
             };
             wait_go(go)?;
-            produce(&mut tx, p, n, size, &mut give_up)
+            child_produce(&mut tx, p, n, size, &mut give_up)
         }
         "fixed" => {
             let ring =
                 Ring::<Completion>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
             let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
             wait_go(go)?;
-            produce(&mut tx, p, n, size, &mut give_up)
+            child_produce(&mut tx, p, n, size, &mut give_up)
         }
         "fixed24" => {
             let ring = Ring::<Entry24>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
             let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
             wait_go(go)?;
-            produce(&mut tx, p, n, size, &mut give_up)
+            child_produce(&mut tx, p, n, size, &mut give_up)
         }
         "ipmpsc" => {
             let mut tx = ipmpsc::SharedRingBuffer::open(place)
                 .map(ipmpsc::Sender::new)
                 .map_err(xproc::ctx("ipmpsc open"))?;
             wait_go(go)?;
-            produce(&mut tx, p, n, size, &mut give_up)
+            child_produce(&mut tx, p, n, size, &mut give_up)
         }
         "pipe" => {
             let fd: RawFd = place.parse().map_err(|_| "bad pipe descriptor")?;
@@ -956,10 +956,25 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
             let w = unsafe { File::from_raw_fd(fd) };
             let mut tx = PipeTx::new(w, size);
             wait_go(go)?;
-            produce(&mut tx, p, n, size, &mut give_up)
+            child_produce(&mut tx, p, n, size, &mut give_up)
         }
         other => Err(format!("unknown record contender {other:?}")),
     }
+}
+
+/// [`produce`] in a function of its own for each contender, as each producer thread's job is
+/// between threads: inlined into [`child_main`] next to every other contender's loop, the
+/// completion records' producer loop was compiled with its state on the stack and ran at half
+/// its rate between threads.
+#[inline(never)]
+fn child_produce<T: Sink>(
+    tx: &mut T,
+    p: u64,
+    n: u64,
+    size: usize,
+    give_up: impl FnMut() -> bool,
+) -> Res<()> {
+    produce(tx, p, n, size, give_up)
 }
 
 /// Says "ready" and blocks until the parent closes the release pipe (end of file).
