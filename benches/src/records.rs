@@ -291,24 +291,8 @@ impl Spec {
                 let rx = ring.consumer().map_err(xproc::ctx("record consumer"))?;
                 threads_run(self, txs, OursRx { rx, completion }, check)
             }
-            RecPeer::Fixed => {
-                let ring = Ring::<Completion>::create_heap(self.fixed_config())
-                    .map_err(xproc::ctx("fixed ring"))?;
-                let txs = (0..self.producers)
-                    .map(|_| ring.producer().map_err(xproc::ctx("fixed producer")))
-                    .collect::<Res<Vec<_>>>()?;
-                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
-                threads_run(self, txs, rx, check)
-            }
-            RecPeer::Fixed24 => {
-                let ring = Ring::<Entry24>::create_heap(self.fixed_config())
-                    .map_err(xproc::ctx("fixed ring"))?;
-                let txs = (0..self.producers)
-                    .map(|_| ring.producer().map_err(xproc::ctx("fixed producer")))
-                    .collect::<Res<Vec<_>>>()?;
-                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
-                threads_run(self, txs, rx, check)
-            }
+            RecPeer::Fixed => self.fixed_threads::<Completion>(check),
+            RecPeer::Fixed24 => self.fixed_threads::<Entry24>(check),
             RecPeer::Ipmpsc => {
                 let path = xproc::shm_path(&xproc::unique("rec-ipmpsc"));
                 let _guard = ShmGuard(PathBuf::from(&path));
@@ -356,24 +340,8 @@ impl Spec {
                 let completion = self.peer == RecPeer::OursCompletion;
                 procs_run(children, OursRx { rx, completion }, check)
             }
-            RecPeer::Fixed => {
-                let name = xproc::unique("rec-fixed");
-                let ring = Ring::<Completion>::create_shm(&name, self.fixed_config())
-                    .map_err(xproc::ctx("fixed ring"))?;
-                let children = self.spawn(&name)?;
-                ring.region().unlink().map_err(xproc::ctx("unlink"))?;
-                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
-                procs_run(children, rx, check)
-            }
-            RecPeer::Fixed24 => {
-                let name = xproc::unique("rec-fixed24");
-                let ring = Ring::<Entry24>::create_shm(&name, self.fixed_config())
-                    .map_err(xproc::ctx("fixed ring"))?;
-                let children = self.spawn(&name)?;
-                ring.region().unlink().map_err(xproc::ctx("unlink"))?;
-                let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
-                procs_run(children, rx, check)
-            }
+            RecPeer::Fixed => self.fixed_processes::<Completion>(check),
+            RecPeer::Fixed24 => self.fixed_processes::<Entry24>(check),
             RecPeer::Ipmpsc => {
                 let path = xproc::shm_path(&xproc::unique("rec-ipmpsc"));
                 let guard = ShmGuard(PathBuf::from(&path));
@@ -394,6 +362,34 @@ impl Spec {
                 procs_run(children?, PipeRx::new(File::from(r)), check)
             }
         }
+    }
+
+    /// The fixed ring of `T` entries between threads.
+    fn fixed_threads<T: ring_core::Entry>(self, check: Check) -> Res<Duration>
+    where
+        ring_core::Producer<T>: Sink,
+        ring_core::Consumer<T>: Source,
+    {
+        let ring = Ring::<T>::create_heap(self.fixed_config()).map_err(xproc::ctx("fixed ring"))?;
+        let txs = (0..self.producers)
+            .map(|_| ring.producer().map_err(xproc::ctx("fixed producer")))
+            .collect::<Res<Vec<_>>>()?;
+        let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
+        threads_run(self, txs, rx, check)
+    }
+
+    /// The fixed ring of `T` entries in `/dev/shm`, the producers in their own processes.
+    fn fixed_processes<T: ring_core::Entry>(self, check: Check) -> Res<Duration>
+    where
+        ring_core::Consumer<T>: Source,
+    {
+        let name = xproc::unique(&format!("rec-{}", self.peer.kind()));
+        let ring =
+            Ring::<T>::create_shm(&name, self.fixed_config()).map_err(xproc::ctx("fixed ring"))?;
+        let children = self.spawn(&name)?;
+        ring.region().unlink().map_err(xproc::ctx("unlink"))?;
+        let rx = ring.consumer().map_err(xproc::ctx("fixed consumer"))?;
+        procs_run(children, rx, check)
     }
 
     /// Starts the producer processes, each attached and waiting to be released.
@@ -930,19 +926,8 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
             wait_go(go)?;
             child_produce(&mut tx, p, n, size, &mut give_up)
         }
-        "fixed" => {
-            let ring =
-                Ring::<Completion>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
-            let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
-            wait_go(go)?;
-            child_produce(&mut tx, p, n, size, &mut give_up)
-        }
-        "fixed24" => {
-            let ring = Ring::<Entry24>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
-            let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
-            wait_go(go)?;
-            child_produce(&mut tx, p, n, size, &mut give_up)
-        }
+        "fixed" => fixed_child::<Completion>(place, go, p, n, size, &mut give_up),
+        "fixed24" => fixed_child::<Entry24>(place, go, p, n, size, &mut give_up),
         "ipmpsc" => {
             let mut tx = ipmpsc::SharedRingBuffer::open(place)
                 .map(ipmpsc::Sender::new)
@@ -960,6 +945,24 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
         }
         other => Err(format!("unknown record contender {other:?}")),
     }
+}
+
+/// The producer process of the fixed ring of `T` entries in `/dev/shm/<place>`.
+fn fixed_child<T: ring_core::Entry>(
+    place: &str,
+    go: File,
+    p: u64,
+    n: u64,
+    size: usize,
+    give_up: impl FnMut() -> bool,
+) -> Res<()>
+where
+    ring_core::Producer<T>: Sink,
+{
+    let ring = Ring::<T>::open_shm(place).map_err(xproc::ctx("open fixed ring"))?;
+    let mut tx = ring.producer().map_err(xproc::ctx("fixed producer"))?;
+    wait_go(go)?;
+    child_produce(&mut tx, p, n, size, give_up)
 }
 
 /// [`produce`] in a function of its own for each contender, as each producer thread's job is
