@@ -526,6 +526,49 @@ fn corrupt_positions_and_headers_are_typed_errors() {
     }
 }
 
+/// MC1a: with nothing validated ahead, the MPSC consumer takes a committed header at its
+/// position as proof of the reservation and does not load `tail`. A header a peer forges
+/// beyond `tail` is therefore delivered (wrong bytes, as any forged record), and the next load
+/// of `tail` reports the consumer's position past it as corrupt (spec/RECORDS.md, section 12).
+/// The SPSC consumer loads `tail` first and sees nothing.
+#[test]
+fn a_committed_header_forged_beyond_tail() {
+    for mode in [Mode::Spsc, Mode::Mpsc] {
+        let ring = RecordRing::create_heap(RecordConfig::new(256).mode(mode)).unwrap();
+        let base = ring.memory().as_ptr();
+        let g = *ring.geometry();
+        // SAFETY: a word of the live region's data area, accessed atomically.
+        let hdr = |off: u32| unsafe {
+            &*(base.add(g.data_offset as usize + off as usize) as *const AtomicU64)
+        };
+        let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+        tx.push(b"first").unwrap();
+        assert_eq!(rx.read().unwrap().to_vec(), b"first");
+        // Position 16 = tail: nothing reserved there. Forge a committed 8-byte record.
+        hdr(16).store(rl::header(16, 8, record_type::DATA, 0), Ordering::Relaxed);
+        match mode {
+            Mode::Spsc => assert!(matches!(rx.read(), Err(ReadError::Empty))),
+            _ => {
+                assert_eq!(
+                    rx.read().unwrap().len(),
+                    8,
+                    "MPSC delivers the forged record"
+                );
+                assert!(
+                    matches!(
+                        rx.read(),
+                        Err(ReadError::Corrupt(RecordCorruption::IndicesOutOfRange {
+                            tail: 16,
+                            head: 32
+                        }))
+                    ),
+                    "the consumer's position past tail is reported"
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Threads.
 

@@ -276,6 +276,40 @@ proctype Consumer() {
     do
     :: g_consumed == NV -> break
     :: else ->
+#if MODE == 1 && !defined(NO_MC1A)
+        /* MC1a: with nothing cached, the header at h first (Acquire). A word that reads as a
+         * committed record here (any type above PAD: a payload word left behind would pass too,
+         * which only the zeroing of MC3 rules out) is delivered without loading tail; the
+         * ghost assertion checks the claim that makes this sound: the real tail covers it. A
+         * BUSY header for h is pending at once. Anything else: MC1. MUTANT_MC1A_BUSY: the
+         * shortcut does not check BUSY. */
+        if
+        :: h == tc ->
+            x = w[OFF(h)];
+            o = OFF(h);
+            s = 1 + LEN(x);
+            if
+#ifdef MUTANT_MC1A_BUSY
+            :: SEQ(x) == h && !DSC(x) && TYP(x) != T_NONE && TYP(x) != T_PAD &&
+#else
+            :: SEQ(x) == h && !BSY(x) && !DSC(x) && TYP(x) != T_NONE && TYP(x) != T_PAD &&
+#endif
+               o + s <= CAPW && s <= CAPW / 2 ->
+                assert(s <= DIST(h, tailpos) && DIST(h, tailpos) <= CAPW);
+                tc = ADD(h, s);
+                goto validate
+            :: SEQ(x) == h && BSY(x) ->
+                if
+                :: stored != h -> head = h; stored = h
+                :: else -> skip
+                fi;
+                (w[OFF(h)] != x);
+                goto next
+            :: else -> skip
+            fi
+        :: else -> skip
+        fi;
+#endif
         /* RC1 / MC1: reload tail when everything cached was consumed */
         if
         :: h == tc ->
@@ -310,6 +344,7 @@ proctype Consumer() {
         :: else -> skip
         fi;
 #endif
+validate:
         /* section 6.1: validation (an honest ring never fails it) */
         s = 1 + LEN(x);
         assert(TYP(x) == T_PAD || TYP(x) == T_DATA);

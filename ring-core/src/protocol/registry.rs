@@ -126,9 +126,12 @@ impl<'a> Registry<'a> {
             if rec.owner.compare_exchange(0, me, AcqRel, Relaxed).is_ok() {
                 // A recovery that reads the record before these stores sees start time 0
                 // ("unknown": alive while the process is) and intents 0 (nothing reserved).
-                // Length 1 from the start: see `Intent::one`.
-                rec.ring_len.store(1, Relaxed);
-                rec.overflow_len.store(1, Relaxed);
+                // Length 1 from the start: see `Intent::one`. Release, as every store of an
+                // intent: a reader that finds the previous owner's intent gone through this
+                // value must also see what that owner published before giving the record back
+                // (our compare-and-swap above read its Release store of `owner`).
+                rec.ring_len.store(1, Release);
+                rec.overflow_len.store(1, Release);
                 rec.start_time.store(my_start_time(), Release);
                 return Some(i as u32);
             }
@@ -227,8 +230,8 @@ pub(crate) fn recover<T>(raw: &RawRing<'_, T>) -> Result<Recovered, RecoverError
         if owner == 0 || alive(owner, rec.start_time.load(Acquire)) {
             continue;
         }
-        rec.ring_len.store(0, Relaxed);
-        rec.overflow_len.store(0, Relaxed);
+        rec.ring_len.store(0, Release);
+        rec.overflow_len.store(0, Release);
         rec.start_time.store(0, Relaxed);
         if rec
             .owner

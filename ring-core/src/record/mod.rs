@@ -57,7 +57,7 @@ use crate::protocol::wait::Waker;
 use crate::protocol::Mode;
 use crate::ring::Memory;
 use crate::shared::{Keep, Shared};
-use crate::sync::{AtomicU32, Ordering::Acquire, Ordering::Relaxed};
+use crate::sync::{AtomicU32, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicI32;
@@ -464,10 +464,12 @@ impl RecordProducer {
                         ))?
                     }
                 };
-                // Byte intents start empty (nothing reserved), not at one position.
+                // Byte intents start empty (nothing reserved), not at one position. Release:
+                // a consumer that reads this 0 as "no intent" (RECORDS.md 7.3) must also see
+                // the records the previous holder committed before it gave the record back.
                 if let Some(rec) = reg.record(index) {
-                    rec.ring_len.store(0, Relaxed);
-                    rec.overflow_len.store(0, Relaxed);
+                    rec.ring_len.store(0, Release);
+                    rec.overflow_len.store(0, Release);
                 }
                 Some((reg, index))
             }

@@ -18,7 +18,9 @@ pub(crate) struct Rx<'a> {
     pub(crate) head: u32,
     /// The last value stored into the shared `head`.
     stored: u32,
-    /// The last validated producer position; never ahead of the real one.
+    /// The last validated producer position; never ahead of the real one, except after a
+    /// committed header that a peer forged beyond it (MC1a), which the next load of `tail`
+    /// reports as corrupt positions.
     tail_cache: u32,
     pub(crate) area: Area<'a>,
     tail_word: &'a AtomicU64,
@@ -27,6 +29,9 @@ pub(crate) struct Rx<'a> {
     release_word: &'a AtomicU32,
     /// MPSC: pending headers and zeroing on release.
     multi: bool,
+    /// The MPSC data area's consumer: with nothing validated ahead, it reads the header at its
+    /// position before it loads `tail` (MC1a). Not on the overflow lane.
+    header_first: bool,
     /// MPSC with producer records: the records, to tell a reservation from released bytes.
     records: &'a [ProducerRecord],
     /// The overflow lane: its intents are the records' overflow words, and its errors name
@@ -56,6 +61,7 @@ impl<'a> Rx<'a> {
             head_word: &raw.cons.head,
             release_word: &raw.cons.release_end,
             multi,
+            header_first: multi,
             records: raw.registry.map_or(&[], |r| r.records),
             overflow: false,
             delivered: 0,
@@ -82,6 +88,7 @@ impl<'a> Rx<'a> {
             head_word: &line.head,
             release_word: &line.release_end,
             multi: true,
+            header_first: false,
             records,
             overflow: true,
             delivered: 0,
@@ -144,6 +151,21 @@ impl<'a> Rx<'a> {
         // Validated bytes beyond the position: never above `cap`.
         let mut avail = self.tail_cache.wrapping_sub(h);
         if avail == 0 {
+            if self.header_first {
+                // MC1a (spec/RECORDS.md, section 7): the header at the position first. A
+                // committed record there proves `tail >= h + size` for honest producers, so
+                // `tail`, whose line the producers are compare-and-swapping, is not loaded.
+                let w = area.header(h).load(Acquire);
+                if let Some(f) = committed(w, h, cap - area.offset(h), cap) {
+                    self.tail_cache = h.wrapping_add(record_size(f.len));
+                    return Ok(f);
+                }
+                if header_seq(w) == h && w & BUSY != 0 {
+                    // Reserved, being written: pending without loading `tail` either.
+                    self.flush();
+                    return Err(ReadError::Pending { position: h });
+                }
+            }
             // RC1/MC1 inline: an empty ring costs one load.
             let t = tail_pos(self.tail_word.load(Acquire));
             avail = t.wrapping_sub(h);
@@ -161,21 +183,10 @@ impl<'a> Rx<'a> {
         let off = area.offset(h);
         let room = avail.min(cap - off);
         let w = area.header(h).load(Acquire);
-        let size = record_size(header_len(w));
-        let ty = header_type(w);
-        if header_seq(w) == h
-            && w & (BUSY | DISCARD) == 0
-            && ty > record_type::PAD
-            && size <= room
-            && size <= cap / 2
-        {
-            return Ok(Found {
-                pos: h,
-                len: header_len(w),
-                ty,
-            });
+        match committed(w, h, room, cap) {
+            Some(f) => Ok(f),
+            None => self.next_slow(),
         }
-        self.next_slow()
     }
 
     /// RC2/MC2 in full: skipping (and, in MPSC, zeroing) padding and discarded records, reloading
@@ -463,6 +474,25 @@ impl<'a> Rx<'a> {
                 .compare_exchange(s, s & !OVERFLOW_ACTIVE, AcqRel, Relaxed);
         }
     }
+}
+
+/// The common case of RC2/MC2: `w`, the header word at `h`, names a committed record of a
+/// delivered type without flags, of at most `room` bytes and at most half the `cap`-byte area
+/// (section 6.1's checks in one expression, for the records that need no other step).
+#[inline(always)]
+fn committed(w: u64, h: u32, room: u32, cap: u32) -> Option<Found> {
+    let size = record_size(header_len(w));
+    let ty = header_type(w);
+    (header_seq(w) == h
+        && w & (BUSY | DISCARD) == 0
+        && ty > record_type::PAD
+        && size <= room
+        && size <= cap / 2)
+        .then_some(Found {
+            pos: h,
+            len: header_len(w),
+            ty,
+        })
 }
 
 /// MC3's zeroing of a released record, out of line so that the single consumer's release,
