@@ -247,12 +247,14 @@ pub(crate) fn mark(area: &Area<'_>, r: &Resv, ty: u8) {
 
 /// Shrinks an uncommitted reservation of a lane with BUSY marks: the bytes it gives up become
 /// a discarded filler record, committed at once (before the record itself, so a consumer that
-/// sees the record committed also sees the filler).
-pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
-    let old = record_size(r.len);
+/// sees the record committed also sees the filler). The record at `pos` goes from `old_len`
+/// payload bytes to `len`. Plain values (no `&mut Resv`), so that the caller's reservation
+/// need not live in memory for the call.
+pub(crate) fn truncate_marked(area: &Area<'_>, pos: u32, old_len: u32, len: u32) {
+    let old = record_size(old_len);
     let new = record_size(len);
     if new < old {
-        let at = r.pos.wrapping_add(new);
+        let at = pos.wrapping_add(new);
         area.header(at).store(
             header(
                 at,
@@ -263,7 +265,6 @@ pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
             Release,
         );
     }
-    r.len = len;
 }
 
 /// The MPSC producer flavor.
@@ -320,7 +321,12 @@ impl<'a> MpTx<'a> {
         let len = len as u32;
         let r = match self.reserve_fast(len) {
             Ok(r) => r,
-            Err(w) => self.reserve_slow(w, len)?,
+            // `take` reserves `len` bytes; said here, a caller's constant length stays one
+            // after the paths join (and the checks against it fold away).
+            Err(w) => Resv {
+                len,
+                ..self.reserve_slow(w, len)?
+            },
         };
         mark(&self.lane.area, &r, ty);
         Ok(r)
@@ -395,7 +401,6 @@ impl<'a> MpTx<'a> {
         }
     }
 
-    /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
     /// MR1-MR4 for a record of type `ty` holding `bytes`: reserve (with its BUSY mark), copy,
     /// commit. Everything but the common case goes out of line as a whole, so that nothing is
     /// live across a call on the inline path; the area is read from the handle once, before
@@ -442,8 +447,9 @@ impl<'a> MpTx<'a> {
         }
     }
 
-    pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
-        truncate_marked(&self.lane.area, r, len);
+    /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
+    pub(crate) fn truncate(&self, pos: u32, old_len: u32, len: u32) {
+        truncate_marked(&self.lane.area, pos, old_len, len);
     }
 
     /// The data area.
