@@ -62,6 +62,14 @@ impl HeadCache {
         (age <= self.max_age).then_some(self.head)
     }
 
+    /// [`HeadCache::get`] on the data area's lane (a 32-bit count in the high half of `tail`),
+    /// whose producers know their lane without reading it from the handle.
+    #[inline(always)]
+    fn get_data(&self, w: u64) -> Option<u32> {
+        let age = ((w >> 32) as u32).wrapping_sub(self.count);
+        (age <= self.max_age).then_some(self.head)
+    }
+
     /// Replaces the copy by `head`, validated against the producer word `w` (loaded before it).
     #[inline(always)]
     pub(crate) fn set(&mut self, lane: &Lane<'_>, w: u64, head: u32) {
@@ -346,9 +354,11 @@ impl<'a> MpTx<'a> {
         let off = area.offset(t);
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
+        // The data lane (`MpTx` never reserves in the overflow area).
+        debug_assert!(!self.lane.overflow);
         let used = self
             .head_cache
-            .get(&self.lane, w)
+            .get_data(w)
             .map_or(u32::MAX, |h| t.wrapping_sub(h));
         if used > cap || need > cap - used || t % RECORD_ALIGN != 0 {
             return Err(w);
