@@ -818,12 +818,13 @@ impl<'p> RecordMut<'p> {
     /// If `at + src.len()` exceeds the payload length.
     #[inline(always)]
     pub fn write(&mut self, at: usize, src: &[u8]) {
+        // A copy: the panic message given `&self.resv.len` would take the handle's address
+        // and keep it in memory on every path.
+        let len = self.resv.len as usize;
         assert!(
-            at.checked_add(src.len())
-                .is_some_and(|e| e <= self.resv.len as usize),
-            "write of {} bytes at {at} past a {}-byte record",
+            at.checked_add(src.len()).is_some_and(|e| e <= len),
+            "write of {} bytes at {at} past a {len}-byte record",
             src.len(),
-            self.resv.len
         );
         // SAFETY: the reservation is ours until committed, and its bytes lie in the area
         // (reserve placed the record so that it does not cross the end).
