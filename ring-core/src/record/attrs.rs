@@ -162,8 +162,27 @@ pub const fn attr_size(vlen: usize) -> usize {
 }
 
 /// Payload bytes of a completion record with attributes of these value lengths.
-pub fn completion_len(value_lens: &[usize]) -> usize {
-    COMPLETION_HEAD_LEN + value_lens.iter().map(|&v| attr_size(v)).sum::<usize>()
+///
+/// Inline and `const`, so that a constant list (the usual case) folds to a constant length
+/// and the writer's room checks against it fold away.
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::record::attrs::completion_len;
+///
+/// const LEN: usize = completion_len(&[8, 4, 0]);
+/// assert_eq!(LEN, 16 + 16 + 8 + 8);
+/// ```
+#[inline]
+pub const fn completion_len(value_lens: &[usize]) -> usize {
+    let mut len = COMPLETION_HEAD_LEN;
+    let mut i = 0;
+    while i < value_lens.len() {
+        len += attr_size(value_lens[i]);
+        i += 1;
+    }
+    len
 }
 
 /// Writes a completion and its attributes in place into a reserved record.

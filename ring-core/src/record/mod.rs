@@ -547,10 +547,11 @@ impl RecordProducer {
 
     /// RO1-RO3 (rings with an overflow area): the data area while the overflow area is
     /// inactive and the data area has room, else the overflow area; refused when both are
-    /// full.
+    /// full. The reservation, and whether it is in the overflow area: the caller makes the
+    /// `RecordMut` (inline, so that it can live in registers).
     #[cold]
     #[inline(never)]
-    fn reserve_routed(&mut self, len: usize, ty: u8) -> Result<RecordMut<'_>, ReserveError> {
+    fn reserve_routed(&mut self, len: usize, ty: u8) -> Result<(Resv, bool), ReserveError> {
         let RecordProducer { flavor, ovf, .. } = self;
         let Some(o) = ovf.as_mut() else {
             return Err(ReserveError::Corrupt(RecordCorruption::Livelock));
@@ -571,13 +572,13 @@ impl RecordProducer {
                     TxFlavor::Mp(tx) => tx.reserve(len, ty),
                 };
                 match r {
-                    Ok(resv) => return Ok(RecordMut::new(Target::of(flavor), resv, ty)),
+                    Ok(resv) => return Ok((resv, false)),
                     Err(ReserveError::Full { .. }) => {}
                     Err(e) => return Err(e),
                 }
             }
             match o.spill(s, len32, ty)? {
-                overflow::Spill::Got(resv) => return Ok(RecordMut::new(Target::Ovf(o), resv, ty)),
+                overflow::Spill::Got(resv) => return Ok((resv, true)),
                 overflow::Spill::Inactive(now) => s = now,
             }
         }
@@ -626,7 +627,18 @@ impl RecordProducer {
             "record type {ty} is not one a producer may write"
         );
         if self.ovf.is_some() {
-            return self.reserve_routed(len, ty);
+            let (resv, spilled) = self.reserve_routed(len, ty)?;
+            // A reservation of `len` bytes: said here, a caller's constant length stays one
+            // after the paths join (and the checks against it fold away).
+            let resv = Resv {
+                len: len as u32,
+                ..resv
+            };
+            let target = match &self.ovf {
+                Some(o) if spilled => Target::Ovf(o),
+                _ => Target::of(&mut self.flavor),
+            };
+            return Ok(RecordMut::new(target, resv, ty));
         }
         Ok(match &mut self.flavor {
             TxFlavor::Spsc(tx) => {
@@ -678,7 +690,7 @@ impl RecordProducer {
     #[cold]
     #[inline(never)]
     fn push_routed(&mut self, bytes: &[u8], ty: u8) -> Result<(), ReserveError> {
-        let mut r = self.reserve_routed(bytes.len(), ty)?;
+        let mut r = self.reserve_typed(bytes.len(), ty)?;
         r.write(0, bytes);
         r.commit();
         Ok(())
@@ -716,6 +728,16 @@ enum Target<'p> {
 }
 
 impl<'p> Target<'p> {
+    /// The same lane, reborrowed (a tag and a pointer, copied).
+    #[inline(always)]
+    fn reborrow(&mut self) -> Target<'_> {
+        match self {
+            Target::Spsc(t) => Target::Spsc(t),
+            Target::Mp(t) => Target::Mp(t),
+            Target::Ovf(o) => Target::Ovf(o),
+        }
+    }
+
     /// The data area of the producer's flavor.
     #[inline(always)]
     fn of(flavor: &'p mut TxFlavor<'static>) -> Self {
@@ -798,12 +820,13 @@ impl<'p> RecordMut<'p> {
     /// If `at + src.len()` exceeds the payload length.
     #[inline(always)]
     pub fn write(&mut self, at: usize, src: &[u8]) {
+        // A copy: the panic message given `&self.resv.len` would take the handle's address
+        // and keep it in memory on every path.
+        let len = self.resv.len as usize;
         assert!(
-            at.checked_add(src.len())
-                .is_some_and(|e| e <= self.resv.len as usize),
-            "write of {} bytes at {at} past a {}-byte record",
+            at.checked_add(src.len()).is_some_and(|e| e <= len),
+            "write of {} bytes at {at} past a {len}-byte record",
             src.len(),
-            self.resv.len
         );
         // SAFETY: the reservation is ours until committed, and its bytes lie in the area
         // (reserve placed the record so that it does not cross the end).
@@ -907,11 +930,16 @@ impl<'p> RecordMut<'p> {
             // consumer holds, is a transfer between cores on every record.
             return;
         }
-        match &mut self.target {
-            Target::Spsc(t) => t.truncate(&mut self.resv, len),
-            Target::Mp(t) => t.truncate(&mut self.resv, len),
-            Target::Ovf(o) => o.truncate(&mut self.resv, len),
+        // Lanes with BUSY marks commit a filler for the bytes given up (SPSC publishes
+        // nothing before the commit). Plain values: the address of the reservation passed to
+        // an out-of-line call would keep the whole `RecordMut` in memory.
+        let Resv { pos, len: old, .. } = self.resv;
+        match &self.target {
+            Target::Spsc(_) => {}
+            Target::Mp(t) => t.truncate(pos, old, len),
+            Target::Ovf(o) => o.truncate(pos, old, len),
         }
+        self.resv.len = len;
     }
 
     /// Publishes the record with `flags` (0 or DISCARD). Called once: by `commit` and
@@ -931,20 +959,25 @@ impl<'p> RecordMut<'p> {
                     t.discarded.fetch_add(1, Relaxed);
                 }
             }
-            Target::Ovf(o) => o.commit(&self.resv, self.ty, flags),
+            Target::Ovf(o) => o.commit(self.resv.pos, self.resv.len, self.ty, flags),
         }
     }
 
     /// Publishes the record.
     #[inline(always)]
-    pub fn commit(self) {
-        // Published here, so not again by `drop` (a RecordMut owns nothing to free).
-        core::mem::ManuallyDrop::new(self).finish(0);
+    pub fn commit(mut self) {
+        // Published in place, then forgotten (not published again by `drop`; a `RecordMut`
+        // owns nothing to free). Not `ManuallyDrop::new(self).finish(..)`: that moves the
+        // handle first, a copy that loads it whole right after its fields' narrower stores.
+        self.finish(0);
+        core::mem::forget(self);
     }
 
     /// Publishes the record as discarded: consumers skip it.
-    pub fn discard(self) {
-        core::mem::ManuallyDrop::new(self).finish(DISCARD);
+    #[inline]
+    pub fn discard(mut self) {
+        self.finish(DISCARD);
+        core::mem::forget(self);
     }
 }
 
@@ -952,14 +985,14 @@ impl Drop for RecordMut<'_> {
     /// Dropped uncommitted: published as discarded, out of line through the lane alone and the
     /// reservation by value (so that no address of the `RecordMut` or its fields is taken, and
     /// it can live in registers, even where a panic could drop it).
+    ///
+    /// One call, so that the drop glue stays small enough to be inlined into the landing pads
+    /// of callers that may unwind while holding a reservation (out of line, it would take the
+    /// handle's address there and keep it in memory on the hot path too).
     #[inline(always)]
     fn drop(&mut self) {
         let (resv, ty) = (self.resv, self.ty);
-        match &mut self.target {
-            Target::Spsc(t) => discard_spsc(t, resv, ty),
-            Target::Mp(t) => discard_mp(t, resv, ty),
-            Target::Ovf(o) => discard_ovf(o, resv, ty),
-        }
+        discard_dropped(self.target.reborrow(), resv, ty);
     }
 }
 
@@ -983,27 +1016,21 @@ pub(crate) unsafe fn write_payload(area: Area<'_>, pos: u32, at: usize, src: &[u
     unsafe { area.write(pos, at, src) }
 }
 
-/// RP3 for a dropped reservation: publishes it as discarded.
+/// RP3, MR4 or RO4 for a dropped reservation: publishes it as discarded.
 #[cold]
 #[inline(never)]
-fn discard_spsc(t: &mut spsc::SpscTx<'static>, r: Resv, ty: u8) {
-    t.commit(&r, ty, DISCARD);
-    t.discarded.fetch_add(1, Relaxed);
-}
-
-/// MR4 for a dropped reservation: publishes it as discarded.
-#[cold]
-#[inline(never)]
-fn discard_mp(t: &mut mpsc::MpTx<'static>, r: Resv, ty: u8) {
-    t.commit(&r, ty, DISCARD);
-    t.discarded.fetch_add(1, Relaxed);
-}
-
-/// RO4 for a dropped reservation in the overflow area: publishes it as discarded.
-#[cold]
-#[inline(never)]
-fn discard_ovf(o: &overflow::OvfTx<'static>, r: Resv, ty: u8) {
-    o.commit(&r, ty, DISCARD);
+fn discard_dropped(target: Target<'_>, r: Resv, ty: u8) {
+    match target {
+        Target::Spsc(t) => {
+            t.commit(&r, ty, DISCARD);
+            t.discarded.fetch_add(1, Relaxed);
+        }
+        Target::Mp(t) => {
+            t.commit(&r, ty, DISCARD);
+            t.discarded.fetch_add(1, Relaxed);
+        }
+        Target::Ovf(o) => o.commit(r.pos, r.len, ty, DISCARD),
+    }
 }
 
 /// The consumer handle of a record ring. Dropping it gives the claim back.

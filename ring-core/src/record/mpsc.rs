@@ -62,6 +62,14 @@ impl HeadCache {
         (age <= self.max_age).then_some(self.head)
     }
 
+    /// [`HeadCache::get`] on the data area's lane (a 32-bit count in the high half of `tail`),
+    /// whose producers know their lane without reading it from the handle.
+    #[inline(always)]
+    fn get_data(&self, w: u64) -> Option<u32> {
+        let age = ((w >> 32) as u32).wrapping_sub(self.count);
+        (age <= self.max_age).then_some(self.head)
+    }
+
     /// Replaces the copy by `head`, validated against the producer word `w` (loaded before it).
     #[inline(always)]
     pub(crate) fn set(&mut self, lane: &Lane<'_>, w: u64, head: u32) {
@@ -247,12 +255,14 @@ pub(crate) fn mark(area: &Area<'_>, r: &Resv, ty: u8) {
 
 /// Shrinks an uncommitted reservation of a lane with BUSY marks: the bytes it gives up become
 /// a discarded filler record, committed at once (before the record itself, so a consumer that
-/// sees the record committed also sees the filler).
-pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
-    let old = record_size(r.len);
+/// sees the record committed also sees the filler). The record at `pos` goes from `old_len`
+/// payload bytes to `len`. Plain values (no `&mut Resv`), so that the caller's reservation
+/// need not live in memory for the call.
+pub(crate) fn truncate_marked(area: &Area<'_>, pos: u32, old_len: u32, len: u32) {
+    let old = record_size(old_len);
     let new = record_size(len);
     if new < old {
-        let at = r.pos.wrapping_add(new);
+        let at = pos.wrapping_add(new);
         area.header(at).store(
             header(
                 at,
@@ -263,7 +273,6 @@ pub(crate) fn truncate_marked(area: &Area<'_>, r: &mut Resv, len: u32) {
             Release,
         );
     }
-    r.len = len;
 }
 
 /// The MPSC producer flavor.
@@ -320,7 +329,12 @@ impl<'a> MpTx<'a> {
         let len = len as u32;
         let r = match self.reserve_fast(len) {
             Ok(r) => r,
-            Err(w) => self.reserve_slow(w, len)?,
+            // `take` reserves `len` bytes; said here, a caller's constant length stays one
+            // after the paths join (and the checks against it fold away).
+            Err(w) => Resv {
+                len,
+                ..self.reserve_slow(w, len)?
+            },
         };
         mark(&self.lane.area, &r, ty);
         Ok(r)
@@ -340,9 +354,11 @@ impl<'a> MpTx<'a> {
         let off = area.offset(t);
         let pad = if off + size > cap { cap - off } else { 0 };
         let need = pad + size;
+        // The data lane (`MpTx` never reserves in the overflow area).
+        debug_assert!(!self.lane.overflow);
         let used = self
             .head_cache
-            .get(&self.lane, w)
+            .get_data(w)
             .map_or(u32::MAX, |h| t.wrapping_sub(h));
         if used > cap || need > cap - used || t % RECORD_ALIGN != 0 {
             return Err(w);
@@ -395,7 +411,6 @@ impl<'a> MpTx<'a> {
         }
     }
 
-    /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
     /// MR1-MR4 for a record of type `ty` holding `bytes`: reserve (with its BUSY mark), copy,
     /// commit. Everything but the common case goes out of line as a whole, so that nothing is
     /// live across a call on the inline path; the area is read from the handle once, before
@@ -442,8 +457,9 @@ impl<'a> MpTx<'a> {
         }
     }
 
-    pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
-        truncate_marked(&self.lane.area, r, len);
+    /// Shrinks an uncommitted reservation (see [`truncate_marked`]).
+    pub(crate) fn truncate(&self, pos: u32, old_len: u32, len: u32) {
+        truncate_marked(&self.lane.area, pos, old_len, len);
     }
 
     /// The data area.

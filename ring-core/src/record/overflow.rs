@@ -138,12 +138,14 @@ impl<'a> OvfTx<'a> {
         }
     }
 
-    /// RO4: the committed header (Release publishes the payload), the counters, then W1.
-    pub(crate) fn commit(&self, r: &Resv, ty: u8, flags: u64) {
+    /// RO4 for the record of `len` payload bytes at `pos`: the committed header (Release
+    /// publishes the payload), the counters, then W1. Plain values, so that the caller's
+    /// reservation need not live in memory for the call.
+    pub(crate) fn commit(&self, pos: u32, len: u32, ty: u8, flags: u64) {
         self.lane
             .area
-            .header(r.pos)
-            .store(header(r.pos, r.len, ty, flags), Release);
+            .header(pos)
+            .store(header(pos, len, ty, flags), Release);
         if flags == 0 {
             self.line.overflowed.fetch_add(1, Relaxed);
         } else {
@@ -155,8 +157,8 @@ impl<'a> OvfTx<'a> {
     }
 
     /// Shrinks an uncommitted overflow reservation (a discarded filler takes the rest).
-    pub(crate) fn truncate(&self, r: &mut Resv, len: u32) {
-        truncate_marked(&self.lane.area, r, len);
+    pub(crate) fn truncate(&self, pos: u32, old_len: u32, len: u32) {
+        truncate_marked(&self.lane.area, pos, old_len, len);
     }
 
     /// The overflow data area.

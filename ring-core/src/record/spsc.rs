@@ -136,12 +136,6 @@ impl<'a> SpscTx<'a> {
         publish(area, tail_word, &self.wait, r, ty, 0);
     }
 
-    /// Shrinks an uncommitted reservation in place (nothing is published yet).
-    #[inline(always)]
-    pub(crate) fn truncate(&mut self, r: &mut Resv, len: u32) {
-        r.len = len;
-    }
-
     /// The data area.
     #[inline(always)]
     pub(crate) fn area(&self) -> Area<'a> {
