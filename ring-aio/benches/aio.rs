@@ -19,7 +19,9 @@
 //! reaping consumer makes before it sleeps (ring-core's default is 100). `--only NAME` runs
 //! one method (`ring-aio`, `posix-aio`, `io_uring`, `tokio`, `crossbeam`, or `posting` for
 //! the posting share alone); `ring-aio-min1`, `ring-aio-reaper` and `ring-aio-tuned` pick one
-//! of ring-aio's three reapers.
+//! of ring-aio's three reapers. The posting share runs with one worker per spare CPU and with
+//! `--workers`, under each reaper; `--posting-workers N` and `--posting-reaper NAME` (`min1`,
+//! `reaper` or `tuned`) run one of those alone.
 //!
 //! ring-aio runs three times per depth: with a reaper that waits for one completion
 //! (`min = 1`, as every peer's loop does) through the consumer's `reap`; the same through
@@ -452,6 +454,9 @@ fn main() {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (mut mib, mut ops, mut workers, mut reps) = (256u64, 200_000usize, 2 * cpus, 3usize);
     let mut only: Option<String> = None;
+    // The posting share's runs: which worker counts and reapers (all by default).
+    let mut posting_workers: Option<usize> = None;
+    let mut posting_reaper: Option<String> = None;
     let mut tuned = Policy {
         div: 2,
         yields: 20,
@@ -464,6 +469,10 @@ fn main() {
             "--workers" => workers = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--reps" => reps = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--only" => only = args.next(),
+            "--posting-workers" => {
+                posting_workers = Some(args.next().and_then(|v| v.parse().ok()).expect("N"))
+            }
+            "--posting-reaper" => posting_reaper = args.next(),
             "--reap-div" => tuned.div = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--reap-yields" => tuned.yields = args.next().and_then(|v| v.parse().ok()).expect("N"),
             _ => {} // `--bench` and other harness arguments
@@ -609,11 +618,21 @@ fn main() {
     let offs = offsets(p.blocks, p.ops);
     let clock = clock_floor_ns();
     println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
-    let policies = [Policy::ONE, Policy::ADAPTIVE, tuned];
-    for (workers, &d) in [cpus.saturating_sub(1).max(1), p.workers]
-        .into_iter()
-        .flat_map(|w| policies.iter().map(move |d| (w, d)))
-    {
+    let policies = [
+        ("min1", Policy::ONE),
+        ("reaper", Policy::ADAPTIVE),
+        ("tuned", tuned),
+    ];
+    let counts = match posting_workers {
+        Some(w) => vec![w.max(1)],
+        None => vec![cpus.saturating_sub(1).max(1), p.workers],
+    };
+    for (workers, d) in counts.into_iter().flat_map(|w| {
+        policies
+            .iter()
+            .filter(|(name, _)| posting_reaper.as_deref().map_or(true, |r| r == *name))
+            .map(move |&(_, d)| (w, d))
+    }) {
         let q = Params { workers, ..p };
         let reaper = d.describe();
         // `reps` runs: the last one's figures, and the median and range of the share netted
