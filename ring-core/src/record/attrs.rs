@@ -553,13 +553,58 @@ impl<'a> Attrs<'a> {
 impl<'a> Attrs<'a> {
     /// The well-known attributes, decoded; unknown ids are skipped.
     #[inline]
-    pub fn known(self) -> impl Iterator<Item = Result<Known, AttrError>> + 'a {
-        self.filter_map(|a| match a {
-            Ok(a) => a.known(),
-            Err(e) => Some(Err(e)),
-        })
+    pub fn known(self) -> KnownAttrs<'a> {
+        KnownAttrs { attrs: self }
     }
 }
+
+/// Iterator over the well-known attributes of a completion, decoded ([`Attrs::known`],
+/// [`AttrList::known`]): attributes with ids this version does not know are skipped; a
+/// malformed list yields its error once, then the iteration ends.
+///
+/// A named type with an inline `next`, so that a caller that takes the first item decodes it
+/// in registers (the item is not returned through memory by an out-of-line closure).
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::record::attrs::{attr_id, parse_completion, Known};
+///
+/// // A completion (16 bytes), an unknown user attribute, then the worker CPU.
+/// let mut payload = vec![0u8; 16];
+/// payload.extend_from_slice(&[0x01, 0x80, 4, 0, 0, 0, 0, 0]); // id 0x8001, no value
+/// payload.extend_from_slice(&[attr_id::WORKER_CPU as u8, 0, 4, 4, 7, 0, 0, 0]);
+/// let (_, attrs) = parse_completion(&payload).unwrap();
+/// let mut known = attrs.known();
+/// assert_eq!(known.next(), Some(Ok(Known::WorkerCpu(7))));
+/// assert_eq!(known.next(), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct KnownAttrs<'a> {
+    attrs: Attrs<'a>,
+}
+
+impl Iterator for KnownAttrs<'_> {
+    type Item = Result<Known, AttrError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // Bounded: every step moves the inner walk on by at least one attribute (4 bytes) or
+        // ends it.
+        loop {
+            match self.attrs.next()? {
+                Ok(a) => {
+                    if let Some(k) = a.known() {
+                        return Some(k);
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for KnownAttrs<'_> {}
 
 /// Reads a completion payload: the completion and an iterator over its attributes.
 ///
@@ -703,7 +748,7 @@ impl AttrList {
 
     /// The well-known attributes, decoded; unknown ids are skipped.
     #[inline]
-    pub fn known(&self) -> impl Iterator<Item = Result<Known, AttrError>> + '_ {
+    pub fn known(&self) -> KnownAttrs<'_> {
         self.iter().known()
     }
 
