@@ -589,9 +589,52 @@ impl Iterator for KnownAttrs<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        // Bounded: every step moves the inner walk on by at least one attribute (4 bytes) or
+        // Bounded: every step moves the inner walk on by at least one attribute (8 bytes) or
         // ends it.
         loop {
+            let (at, buf) = (self.attrs.at, self.attrs.buf);
+            // `at <= buf.len()` (the walk's invariant, see `Attrs::next`).
+            if buf.len() - at >= 8 {
+                // The common case: a well-formed attribute whose header and first four value
+                // bytes are one 8-byte load, a well-known id marked handled with its size,
+                // decoded from that word without building an `Attr`. Anything else (an
+                // unknown id, another status, a wrong size, a malformed header) takes the
+                // general walk below from the same offset, which reads the same bytes.
+                // SAFETY: `at + 8 <= buf.len()`.
+                let w = u64::from_le_bytes(unsafe {
+                    buf.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned()
+                });
+                let (id, status, vlen) = (w as u16, (w >> 16) as u8, (w >> 24) as u8);
+                let hi = (w >> 32) as u32;
+                if status == attr_status::HANDLED {
+                    match (id, vlen) {
+                        (attr_id::WORKER_CPU, 4) => {
+                            self.attrs.at = at + 8;
+                            return Some(Ok(Known::WorkerCpu(hi)));
+                        }
+                        (attr_id::CACHE_HIT, 1) => {
+                            self.attrs.at = at + 8;
+                            return Some(Ok(Known::CacheHit(hi as u8 != 0)));
+                        }
+                        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8)
+                            if buf.len() - at >= 16 =>
+                        {
+                            // SAFETY: `at + 16 <= buf.len()` (checked in the guard).
+                            let lo = u32::from_le_bytes(unsafe {
+                                buf.as_ptr().add(at + 8).cast::<[u8; 4]>().read_unaligned()
+                            });
+                            let v = u64::from(hi) | u64::from(lo) << 32;
+                            self.attrs.at = at + 16;
+                            return Some(Ok(match id {
+                                attr_id::DURATION_NS => Known::DurationNs(v),
+                                attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
+                                _ => Known::BytesTransferred(v),
+                            }));
+                        }
+                        _ => {}
+                    }
+                }
+            }
             match self.attrs.next()? {
                 Ok(a) => {
                     if let Some(k) = a.known() {
