@@ -402,9 +402,18 @@ impl<'a> Rx<'a> {
         debug_assert_eq!(pos, self.head);
         let size = record_size(len);
         if self.multi {
-            // SAFETY: `next` validated the record inside the area; it is ours until `head` is
-            // stored past it.
-            unsafe { zero_released(&self.area, self.release_word, pos, size) };
+            if (16..=32).contains(&size) {
+                // A small record (16 bytes of payload or a completion with an attribute): MC3
+                // inline, in the order of `zero_released` (`release_end`, the header marked
+                // DISCARD, the other words, the header zeroed), straight-line stores.
+                self.releasing(pos.wrapping_add(size));
+                // SAFETY: `next` validated the record inside the area; it is ours until `head`
+                // is stored past it; `16 <= size <= 32`.
+                unsafe { self.area.zero_small(pos, size) };
+            } else {
+                // SAFETY: as above.
+                unsafe { zero_released(&self.area, self.release_word, pos, size) };
+            }
         }
         let head = pos.wrapping_add(size);
         self.head = head;
