@@ -1537,8 +1537,7 @@ impl RecordView<'_> {
     #[inline]
     pub fn copy_to(&self, at: usize, dst: &mut [u8]) {
         assert!(
-            at.checked_add(dst.len())
-                .is_some_and(|e| e <= self.len),
+            at.checked_add(dst.len()).is_some_and(|e| e <= self.len),
             "read of {} bytes at {at} past a {}-byte record",
             dst.len(),
             self.len
