@@ -1094,6 +1094,64 @@ fn malformed_attribute_lists_are_typed_errors() {
     let _ = attrs::attr_size(0);
 }
 
+/// `known()` decodes the common attributes from whole words (a fast path); it must give exactly
+/// what decoding each attribute of the walk gives, for every well-known id (and its
+/// neighbours), status and value length around the defined ones, at the end of the list or
+/// followed by another attribute, and for random lists.
+#[test]
+fn known_agrees_with_decoding_each_attribute() {
+    fn by_attr(list: &[u8]) -> Vec<Result<Known, AttrError>> {
+        let (_, attrs) = parse_completion(list).unwrap();
+        attrs
+            .filter_map(|a| match a {
+                Ok(a) => a.known(),
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+    let check = |buf: &[u8]| {
+        let (_, attrs) = parse_completion(buf).unwrap();
+        assert_eq!(attrs.known().collect::<Vec<_>>(), by_attr(buf), "{buf:?}");
+    };
+    for id in 0..8u16 {
+        for status in 0..7u8 {
+            for vlen in 0..=12u8 {
+                for cut in 0..=4 {
+                    let mut buf = vec![0u8; 16];
+                    buf.extend_from_slice(&id.to_le_bytes());
+                    buf.extend_from_slice(&[status, vlen]);
+                    buf.extend((0..vlen).map(|i| 0xa0 + i));
+                    buf.resize(16 + attrs::attr_size(vlen as usize), 0);
+                    // A second attribute (worker CPU 9) after the first.
+                    buf.extend_from_slice(&[4, 0, attr_status::HANDLED, 4, 9, 0, 0, 0]);
+                    // Cut the list short by 0, 4, 8, 12 or 16 bytes (a truncated list).
+                    let keep = buf.len().saturating_sub(cut * 4).max(16);
+                    check(&buf[..keep]);
+                }
+            }
+        }
+    }
+    let mut rng = Rng::new(11);
+    for _ in 0..20_000 {
+        let len = 16 + rng.below(64) as usize;
+        let mut buf: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        // Mostly plausible headers: small ids, handled, small lengths.
+        for at in (16..len.saturating_sub(4)).step_by(8) {
+            if rng.below(4) != 0 {
+                buf[at] = rng.below(7) as u8;
+                buf[at + 1] = 0;
+                buf[at + 2] = if rng.below(4) == 0 {
+                    rng.below(7) as u8
+                } else {
+                    4
+                };
+                buf[at + 3] = [0, 1, 4, 8, 9][rng.below(5) as usize];
+            }
+        }
+        check(&buf);
+    }
+}
+
 /// Many short lives: fill a ring with honest records, let a hostile peer rewrite a few words
 /// (plausible or random headers, either position), then run a mix of honest calls. Each call
 /// returns data within bounds or a typed error; nothing panics; every loop is counted.

@@ -553,13 +553,101 @@ impl<'a> Attrs<'a> {
 impl<'a> Attrs<'a> {
     /// The well-known attributes, decoded; unknown ids are skipped.
     #[inline]
-    pub fn known(self) -> impl Iterator<Item = Result<Known, AttrError>> + 'a {
-        self.filter_map(|a| match a {
-            Ok(a) => a.known(),
-            Err(e) => Some(Err(e)),
-        })
+    pub fn known(self) -> KnownAttrs<'a> {
+        KnownAttrs { attrs: self }
     }
 }
+
+/// Iterator over the well-known attributes of a completion, decoded ([`Attrs::known`],
+/// [`AttrList::known`]): attributes with ids this version does not know are skipped; a
+/// malformed list yields its error once, then the iteration ends.
+///
+/// A named type with an inline `next`, so that a caller that takes the first item decodes it
+/// in registers (the item is not returned through memory by an out-of-line closure).
+///
+/// # Examples
+///
+/// ```
+/// use ring_core::record::attrs::{attr_id, parse_completion, Known};
+///
+/// // A completion (16 bytes), an unknown user attribute, then the worker CPU.
+/// let mut payload = vec![0u8; 16];
+/// payload.extend_from_slice(&[0x01, 0x80, 4, 0, 0, 0, 0, 0]); // id 0x8001, no value
+/// payload.extend_from_slice(&[attr_id::WORKER_CPU as u8, 0, 4, 4, 7, 0, 0, 0]);
+/// let (_, attrs) = parse_completion(&payload).unwrap();
+/// let mut known = attrs.known();
+/// assert_eq!(known.next(), Some(Ok(Known::WorkerCpu(7))));
+/// assert_eq!(known.next(), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct KnownAttrs<'a> {
+    attrs: Attrs<'a>,
+}
+
+impl Iterator for KnownAttrs<'_> {
+    type Item = Result<Known, AttrError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // Bounded: every step moves the inner walk on by at least one attribute (8 bytes) or
+        // ends it.
+        loop {
+            let (at, buf) = (self.attrs.at, self.attrs.buf);
+            // `at <= buf.len()` (the walk's invariant, see `Attrs::next`).
+            if buf.len() - at >= 8 {
+                // The common case: a well-formed attribute whose header and first four value
+                // bytes are one 8-byte load, a well-known id marked handled with its size,
+                // decoded from that word without building an `Attr`. Anything else (an
+                // unknown id, another status, a wrong size, a malformed header) takes the
+                // general walk below from the same offset, which reads the same bytes.
+                // SAFETY: `at + 8 <= buf.len()`.
+                let w = u64::from_le_bytes(unsafe {
+                    buf.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned()
+                });
+                let (id, status, vlen) = (w as u16, (w >> 16) as u8, (w >> 24) as u8);
+                let hi = (w >> 32) as u32;
+                if status == attr_status::HANDLED {
+                    match (id, vlen) {
+                        (attr_id::WORKER_CPU, 4) => {
+                            self.attrs.at = at + 8;
+                            return Some(Ok(Known::WorkerCpu(hi)));
+                        }
+                        (attr_id::CACHE_HIT, 1) => {
+                            self.attrs.at = at + 8;
+                            return Some(Ok(Known::CacheHit(hi as u8 != 0)));
+                        }
+                        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8)
+                            if buf.len() - at >= 16 =>
+                        {
+                            // SAFETY: `at + 16 <= buf.len()` (checked in the guard).
+                            let lo = u32::from_le_bytes(unsafe {
+                                buf.as_ptr().add(at + 8).cast::<[u8; 4]>().read_unaligned()
+                            });
+                            let v = u64::from(hi) | u64::from(lo) << 32;
+                            self.attrs.at = at + 16;
+                            return Some(Ok(match id {
+                                attr_id::DURATION_NS => Known::DurationNs(v),
+                                attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
+                                _ => Known::BytesTransferred(v),
+                            }));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            match self.attrs.next()? {
+                Ok(a) => {
+                    if let Some(k) = a.known() {
+                        return Some(k);
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl core::iter::FusedIterator for KnownAttrs<'_> {}
 
 /// Reads a completion payload: the completion and an iterator over its attributes.
 ///
@@ -703,7 +791,7 @@ impl AttrList {
 
     /// The well-known attributes, decoded; unknown ids are skipped.
     #[inline]
-    pub fn known(&self) -> impl Iterator<Item = Result<Known, AttrError>> + '_ {
+    pub fn known(&self) -> KnownAttrs<'_> {
         self.iter().known()
     }
 

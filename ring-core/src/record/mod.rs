@@ -1267,7 +1267,7 @@ impl RecordConsumer {
                     f(&view);
                     rx.consume(found);
                     n += 1;
-                    bytes = bytes.saturating_add(found.len as usize);
+                    bytes = bytes.saturating_add(found.len() as usize);
                     if bytes >= byte_budget {
                         break;
                     }
@@ -1390,9 +1390,11 @@ pub struct RecordView<'c> {
     payload: *const u8,
     #[cfg(ring_core_loom)]
     area: Area<'static>,
-    pos: u32,
-    len: u32,
-    ty: u8,
+    /// The payload length (from `word`, as a `usize`).
+    len: usize,
+    /// The validated header word: position (`seq`), type. Word-sized fields and no padding, so
+    /// that a copy the compiler makes through the stack is whole-word stores and loads.
+    word: u64,
     _life: core::marker::PhantomData<&'c ()>,
 }
 
@@ -1409,12 +1411,11 @@ impl RecordView<'_> {
         RecordView {
             // SAFETY: the consumer validated the record (header and payload) inside the area.
             #[cfg(not(ring_core_loom))]
-            payload: unsafe { area.payload(f.pos) },
+            payload: unsafe { area.payload(f.pos()) },
             #[cfg(ring_core_loom)]
             area,
-            pos: f.pos,
-            len: f.len,
-            ty: f.ty,
+            len: f.len() as usize,
+            word: f.word(),
             _life: core::marker::PhantomData,
         }
     }
@@ -1422,7 +1423,7 @@ impl RecordView<'_> {
     /// Payload bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len as usize
+        self.len
     }
 
     /// Whether the payload is empty.
@@ -1434,13 +1435,13 @@ impl RecordView<'_> {
     /// The record type.
     #[inline]
     pub fn record_type(&self) -> u8 {
-        self.ty
+        layout::header_type(self.word)
     }
 
     /// The record's position.
     #[inline]
     pub fn position(&self) -> u32 {
-        self.pos
+        layout::header_seq(self.word)
     }
 
     /// The payload, in place.
@@ -1457,7 +1458,7 @@ impl RecordView<'_> {
     pub unsafe fn bytes(&self) -> &[u8] {
         // SAFETY: the consumer validated the record inside the area and holds it until the
         // view's borrow ends; the caller vouches that no one writes it meanwhile.
-        unsafe { core::slice::from_raw_parts(self.payload, self.len as usize) }
+        unsafe { core::slice::from_raw_parts(self.payload, self.len) }
     }
 
     /// A pointer to the first payload byte, for callers that read in place through their own
@@ -1496,7 +1497,7 @@ impl RecordView<'_> {
     #[cfg(not(ring_core_loom))]
     #[inline(always)]
     pub(crate) unsafe fn load_list_word(&self, k: usize) -> u64 {
-        debug_assert!(16 + 8 * k + 8 <= self.len as usize);
+        debug_assert!(16 + 8 * k + 8 <= self.len);
         // SAFETY: in the validated, held payload (the caller's bound), 8-byte aligned (so is
         // the payload); atomic, so a peer writing it gives a wrong value, no race.
         unsafe {
@@ -1523,7 +1524,7 @@ impl RecordView<'_> {
     /// ```
     #[inline]
     pub fn to_vec(&self) -> alloc::vec::Vec<u8> {
-        let mut v = alloc::vec![0; self.len as usize];
+        let mut v = alloc::vec![0; self.len];
         self.copy_to(0, &mut v);
         v
     }
@@ -1536,8 +1537,7 @@ impl RecordView<'_> {
     #[inline]
     pub fn copy_to(&self, at: usize, dst: &mut [u8]) {
         assert!(
-            at.checked_add(dst.len())
-                .is_some_and(|e| e <= self.len as usize),
+            at.checked_add(dst.len()).is_some_and(|e| e <= self.len),
             "read of {} bytes at {at} past a {}-byte record",
             dst.len(),
             self.len
@@ -1558,7 +1558,7 @@ impl RecordView<'_> {
         // SAFETY: as above.
         #[cfg(ring_core_loom)]
         unsafe {
-            self.area.read(self.pos, at, dst)
+            self.area.read(self.position(), at, dst)
         };
     }
 }
@@ -1591,6 +1591,7 @@ impl<'c> core::ops::Deref for RecordRef<'c> {
 impl Drop for RecordRef<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.rx.release_one(self.view.pos, self.view.len);
+        self.rx
+            .release_one(self.view.position(), self.view.len as u32);
     }
 }

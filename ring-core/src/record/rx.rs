@@ -41,12 +41,31 @@ pub(crate) struct Rx<'a> {
     pub(crate) delivered: u64,
 }
 
-/// A validated, deliverable record: position, payload length, type.
+/// A validated, deliverable record: its header word (`seq` is its position; no flags). One
+/// word, so that moving it through memory (out of line returns, `Result`s the compiler keeps on
+/// the stack) is one 8-byte store and load, never a wider load over narrower stores (a
+/// store-forwarding stall).
 #[derive(Copy, Clone, Debug)]
-pub(crate) struct Found {
-    pub(crate) pos: u32,
-    pub(crate) len: u32,
-    pub(crate) ty: u8,
+pub(crate) struct Found(u64);
+
+impl Found {
+    /// The record's position.
+    #[inline(always)]
+    pub(crate) fn pos(self) -> u32 {
+        header_seq(self.0)
+    }
+
+    /// Its payload length.
+    #[inline(always)]
+    pub(crate) fn len(self) -> u32 {
+        header_len(self.0)
+    }
+
+    /// Its header word.
+    #[inline(always)]
+    pub(crate) fn word(self) -> u64 {
+        self.0
+    }
 }
 
 impl<'a> Rx<'a> {
@@ -157,7 +176,7 @@ impl<'a> Rx<'a> {
                 // `tail`, whose line the producers are compare-and-swapping, is not loaded.
                 let w = area.header(h).load(Acquire);
                 if let Some(f) = committed(w, h, cap - area.offset(h), cap) {
-                    self.tail_cache = h.wrapping_add(record_size(f.len));
+                    self.tail_cache = h.wrapping_add(record_size(f.len()));
                     return Ok(f);
                 }
                 if header_seq(w) == h && w & BUSY != 0 {
@@ -256,11 +275,8 @@ impl<'a> Rx<'a> {
                 self.head = h.wrapping_add(size);
                 continue;
             }
-            return Ok(Found {
-                pos: h,
-                len: header_len(w),
-                ty,
-            });
+            // `validate` checked `seq(w) == h` and BUSY clear; DISCARD is clear here.
+            return Ok(Found(w));
         }
     }
 
@@ -364,15 +380,16 @@ impl<'a> Rx<'a> {
     /// move past it. The shared `head` is stored by [`Rx::flush`].
     #[inline(always)]
     pub(crate) fn consume(&mut self, f: Found) {
-        debug_assert_eq!(f.pos, self.head);
-        let size = record_size(f.len);
+        let pos = f.pos();
+        debug_assert_eq!(pos, self.head);
+        let size = record_size(f.len());
         if self.multi {
-            self.releasing(f.pos.wrapping_add(size));
+            self.releasing(pos.wrapping_add(size));
             // SAFETY: `next` validated the record inside the area; it is ours until `head` is
             // stored past it.
-            unsafe { self.area.zero(f.pos, size) };
+            unsafe { self.area.zero(pos, size) };
         }
-        self.head = f.pos.wrapping_add(size);
+        self.head = pos.wrapping_add(size);
         self.delivered = self.delivered.wrapping_add(1);
     }
 
@@ -385,9 +402,18 @@ impl<'a> Rx<'a> {
         debug_assert_eq!(pos, self.head);
         let size = record_size(len);
         if self.multi {
-            // SAFETY: `next` validated the record inside the area; it is ours until `head` is
-            // stored past it.
-            unsafe { zero_released(&self.area, self.release_word, pos, size) };
+            if (16..=32).contains(&size) {
+                // A small record (16 bytes of payload or a completion with an attribute): MC3
+                // inline, in the order of `zero_released` (`release_end`, the header marked
+                // DISCARD, the other words, the header zeroed), straight-line stores.
+                self.releasing(pos.wrapping_add(size));
+                // SAFETY: `next` validated the record inside the area; it is ours until `head`
+                // is stored past it; `16 <= size <= 32`.
+                unsafe { self.area.zero_small(pos, size) };
+            } else {
+                // SAFETY: as above.
+                unsafe { zero_released(&self.area, self.release_word, pos, size) };
+            }
         }
         let head = pos.wrapping_add(size);
         self.head = head;
@@ -488,11 +514,7 @@ fn committed(w: u64, h: u32, room: u32, cap: u32) -> Option<Found> {
         && ty > record_type::PAD
         && size <= room
         && size <= cap / 2)
-        .then_some(Found {
-            pos: h,
-            len: header_len(w),
-            ty,
-        })
+        .then_some(Found(w))
 }
 
 /// MC3's zeroing of a released record, out of line so that the single consumer's release,
