@@ -200,6 +200,16 @@ pub(crate) struct Area<'a> {
     mask: u32,
 }
 
+#[cfg(ring_core_loom)]
+impl Area<'static> {
+    /// An area of no bytes (for a view of no record, never read).
+    pub(crate) const EMPTY: Self = Area {
+        words: &[],
+        cap: 0,
+        mask: 0,
+    };
+}
+
 // SAFETY: the area is shared memory whose header words are atomics and whose payload bytes
 // are handed out only to the participant the protocol gives them to.
 unsafe impl Send for Area<'_> {}

@@ -39,6 +39,8 @@ pub(crate) struct Rx<'a> {
     overflow: bool,
     /// Records delivered (consumed) through this lane by this handle (wraps).
     pub(crate) delivered: u64,
+    /// The record last read through this lane: what a `RecordRef` dereferences to.
+    pub(crate) view: super::RecordView<'static>,
 }
 
 /// A validated, deliverable record: its header word (`seq` is its position; no flags). One
@@ -84,6 +86,7 @@ impl<'a> Rx<'a> {
             records: raw.registry.map_or(&[], |r| r.records),
             overflow: false,
             delivered: 0,
+            view: super::RecordView::none(),
         }
     }
 
@@ -111,6 +114,7 @@ impl<'a> Rx<'a> {
             records,
             overflow: true,
             delivered: 0,
+            view: super::RecordView::none(),
         }
     }
 
