@@ -280,16 +280,11 @@ impl Spec {
             RecPeer::Ours | RecPeer::OursCompletion => {
                 let ring = RecordRing::create_heap(self.record_config())
                     .map_err(xproc::ctx("record ring"))?;
-                let completion = self.peer == RecPeer::OursCompletion;
-                let txs = (0..self.producers)
-                    .map(|_| {
-                        ring.producer()
-                            .map(|tx| OursTx { tx, completion })
-                            .map_err(xproc::ctx("record producer"))
-                    })
-                    .collect::<Res<Vec<_>>>()?;
-                let rx = ring.consumer().map_err(xproc::ctx("record consumer"))?;
-                threads_run(self, txs, OursRx { rx, completion }, check)
+                if self.peer == RecPeer::OursCompletion {
+                    self.ours_threads::<true>(&ring, check)
+                } else {
+                    self.ours_threads::<false>(&ring, check)
+                }
             }
             RecPeer::Fixed => self.fixed_threads::<Completion>(check),
             RecPeer::Fixed24 => self.fixed_threads::<Entry24>(check),
@@ -337,8 +332,11 @@ impl Spec {
                 let children = self.spawn(&name)?;
                 ring.memory().unlink().map_err(xproc::ctx("unlink"))?;
                 let rx = ring.consumer().map_err(xproc::ctx("record consumer"))?;
-                let completion = self.peer == RecPeer::OursCompletion;
-                procs_run(children, OursRx { rx, completion }, check)
+                if self.peer == RecPeer::OursCompletion {
+                    procs_run(children, OursRx::<true> { rx }, check)
+                } else {
+                    procs_run(children, OursRx::<false> { rx }, check)
+                }
             }
             RecPeer::Fixed => self.fixed_processes::<Completion>(check),
             RecPeer::Fixed24 => self.fixed_processes::<Entry24>(check),
@@ -365,6 +363,20 @@ impl Spec {
     }
 
     /// The fixed ring of `T` entries between threads.
+    /// The record ring between threads: completion records if `C`, else plain records (a
+    /// constant, so that each contender's loop holds only its own code, as the fixed ring's).
+    fn ours_threads<const C: bool>(self, ring: &RecordRing, check: Check) -> Res<Duration> {
+        let txs = (0..self.producers)
+            .map(|_| {
+                ring.producer()
+                    .map(|tx| OursTx::<C> { tx })
+                    .map_err(xproc::ctx("record producer"))
+            })
+            .collect::<Res<Vec<_>>>()?;
+        let rx = ring.consumer().map_err(xproc::ctx("record consumer"))?;
+        threads_run(self, txs, OursRx::<C> { rx }, check)
+    }
+
     fn fixed_threads<T: ring_core::Entry>(self, check: Check) -> Res<Duration>
     where
         ring_core::Producer<T>: Sink,
@@ -501,15 +513,15 @@ trait Source: Send {
     fn poll(&mut self) -> Res<Option<Got>>;
 }
 
-struct OursTx {
+/// The record ring's producer: completion records if `C`, else `push` of the payload.
+struct OursTx<const C: bool> {
     tx: ring_core::record::RecordProducer,
-    completion: bool,
 }
 
-impl Sink for OursTx {
+impl<const C: bool> Sink for OursTx<C> {
     #[inline(always)]
     fn offer(&mut self, tag: u64, payload: &[u8]) -> Res<bool> {
-        if !self.completion {
+        if !C {
             return match self.tx.push(payload) {
                 Ok(()) => Ok(true),
                 Err(ReserveError::Full { .. }) => Ok(false),
@@ -531,12 +543,12 @@ impl Sink for OursTx {
     }
 }
 
-struct OursRx {
+/// The record ring's consumer: completion records if `C`, else plain records.
+struct OursRx<const C: bool> {
     rx: ring_core::record::RecordConsumer,
-    completion: bool,
 }
 
-impl Source for OursRx {
+impl<const C: bool> Source for OursRx<C> {
     #[inline(always)]
     fn poll(&mut self) -> Res<Option<Got>> {
         let r = match self.rx.read() {
@@ -544,7 +556,7 @@ impl Source for OursRx {
             Err(ReadError::Empty | ReadError::Pending { .. }) => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
-        if !self.completion {
+        if !C {
             return Ok(Some(unstamp_view(&r)));
         }
         let len = r.len();
@@ -919,12 +931,12 @@ pub(crate) fn child_main(args: &[&str], orphan: &mut Orphan) -> Res<()> {
             let region = Region::shm_open(place).map_err(xproc::ctx("open record ring"))?;
             let ring = RecordRing::attach(region).map_err(xproc::ctx("attach record ring"))?;
             let tx = ring.producer().map_err(xproc::ctx("record producer"))?;
-            let mut tx = OursTx {
-                tx,
-                completion: kind == "completion",
-            };
             wait_go(go)?;
-            child_produce(&mut tx, p, n, size, &mut give_up)
+            if kind == "completion" {
+                child_produce(&mut OursTx::<true> { tx }, p, n, size, &mut give_up)
+            } else {
+                child_produce(&mut OursTx::<false> { tx }, p, n, size, &mut give_up)
+            }
         }
         "fixed" => fixed_child::<Completion>(place, go, p, n, size, &mut give_up),
         "fixed24" => fixed_child::<Entry24>(place, go, p, n, size, &mut give_up),
