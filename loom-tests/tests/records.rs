@@ -25,8 +25,9 @@ fn bytes(p: u8, seq: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Pushes records of these lengths in order, each with up to `ATTEMPTS` tries; optionally
-/// discards a reservation before each. Returns the payloads committed.
+/// Pushes records of these lengths in order, each with up to `ATTEMPTS` tries (odd ones through
+/// `reserve` / `write` / `commit`, even ones through `push`); optionally discards a reservation
+/// before each. Returns the payloads committed.
 fn produce(ring: &HeapRecordRing, p: u8, lens: &[usize], discard_first: bool) -> Vec<Vec<u8>> {
     let mut tx = ring.producer().unwrap();
     let mut pushed = Vec::new();
@@ -41,7 +42,17 @@ fn produce(ring: &HeapRecordRing, p: u8, lens: &[usize], discard_first: bool) ->
         let v = bytes(p, seq as u8, len);
         let mut ok = false;
         for _ in 0..ATTEMPTS {
-            match tx.push(&v) {
+            // Odd records through reserve, write and commit (MR3/MR4 as a caller drives them),
+            // even ones through `push` (the same steps in one call).
+            let r = if seq % 2 == 1 {
+                tx.reserve(len).map(|mut rec| {
+                    rec.write(0, &v);
+                    rec.commit();
+                })
+            } else {
+                tx.push(&v)
+            };
+            match r {
                 Ok(()) => {
                     ok = true;
                     break;
