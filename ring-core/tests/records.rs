@@ -458,6 +458,23 @@ fn attach_checks() {
     RecordRing::attach(view).unwrap();
 }
 
+/// The 8-byte word at byte `off` of `ring`'s data area (`off` a multiple of 8 inside it).
+fn data_word(ring: &RecordRing<Region>, off: u32) -> &AtomicU64 {
+    let g = ring.geometry();
+    assert!(
+        off % 8 == 0 && off < g.capacity,
+        "word {off} outside the data area"
+    );
+    // SAFETY: an aligned word inside the live region's data area (checked above), borrowed no
+    // longer than the ring, and accessed only atomically.
+    unsafe {
+        &*(ring
+            .memory()
+            .as_ptr()
+            .add(g.data_offset as usize + off as usize) as *const AtomicU64)
+    }
+}
+
 #[test]
 fn corrupt_positions_and_headers_are_typed_errors() {
     for mode in [Mode::Spsc, Mode::Mpsc] {
@@ -468,10 +485,7 @@ fn corrupt_positions_and_headers_are_typed_errors() {
         let tail = unsafe { &*(base.add(g.producer_offset as usize) as *const AtomicU64) };
         // SAFETY: as above.
         let head = unsafe { &*(base.add(g.consumer_offset as usize) as *const AtomicU32) };
-        // SAFETY: as above.
-        let hdr = |off: u32| unsafe {
-            &*(base.add(g.data_offset as usize + off as usize) as *const AtomicU64)
-        };
+        let hdr = |off: u32| data_word(&ring, off);
         let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
         tx.push(b"0123456789").unwrap();
         // A hostile length.
@@ -535,12 +549,7 @@ fn corrupt_positions_and_headers_are_typed_errors() {
 fn a_committed_header_forged_beyond_tail() {
     for mode in [Mode::Spsc, Mode::Mpsc] {
         let ring = RecordRing::create_heap(RecordConfig::new(256).mode(mode)).unwrap();
-        let base = ring.memory().as_ptr();
-        let g = *ring.geometry();
-        // SAFETY: a word of the live region's data area, accessed atomically.
-        let hdr = |off: u32| unsafe {
-            &*(base.add(g.data_offset as usize + off as usize) as *const AtomicU64)
-        };
+        let hdr = |off: u32| data_word(&ring, off);
         let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
         tx.push(b"first").unwrap();
         assert_eq!(rx.read().unwrap().to_vec(), b"first");
