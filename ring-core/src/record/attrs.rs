@@ -552,7 +552,7 @@ impl<'a> Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     /// The well-known attributes, decoded; unknown ids are skipped.
-    #[inline]
+    #[inline(always)]
     pub fn known(self) -> KnownAttrs<'a> {
         KnownAttrs { attrs: self }
     }
@@ -587,62 +587,90 @@ pub struct KnownAttrs<'a> {
 impl Iterator for KnownAttrs<'_> {
     type Item = Result<Known, AttrError>;
 
-    #[inline]
+    /// Inline (always), so that the caller's list stays in registers: the common case (a
+    /// handled well-known attribute of its id's size) is decoded here, everything else by an
+    /// out-of-line walk that takes and returns plain values.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        // Bounded: every step moves the inner walk on by at least one attribute (8 bytes) or
-        // ends it.
-        loop {
-            let (at, buf) = (self.attrs.at, self.attrs.buf);
-            // `at <= buf.len()` (the walk's invariant, see `Attrs::next`).
-            if buf.len() - at >= 8 {
-                // The common case: a well-formed attribute whose header and first four value
-                // bytes are one 8-byte load, a well-known id marked handled with its size,
-                // decoded from that word without building an `Attr`. Anything else (an
-                // unknown id, another status, a wrong size, a malformed header) takes the
-                // general walk below from the same offset, which reads the same bytes.
-                // SAFETY: `at + 8 <= buf.len()`.
-                let w = u64::from_le_bytes(unsafe {
-                    buf.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned()
-                });
-                let (id, status, vlen) = (w as u16, (w >> 16) as u8, (w >> 24) as u8);
-                let hi = (w >> 32) as u32;
-                if status == attr_status::HANDLED {
-                    match (id, vlen) {
-                        (attr_id::WORKER_CPU, 4) => {
-                            self.attrs.at = at + 8;
-                            return Some(Ok(Known::WorkerCpu(hi)));
-                        }
-                        (attr_id::CACHE_HIT, 1) => {
-                            self.attrs.at = at + 8;
-                            return Some(Ok(Known::CacheHit(hi as u8 != 0)));
-                        }
-                        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8)
-                            if buf.len() - at >= 16 =>
-                        {
-                            // SAFETY: `at + 16 <= buf.len()` (checked in the guard).
-                            let lo = u32::from_le_bytes(unsafe {
-                                buf.as_ptr().add(at + 8).cast::<[u8; 4]>().read_unaligned()
-                            });
-                            let v = u64::from(hi) | u64::from(lo) << 32;
-                            self.attrs.at = at + 16;
-                            return Some(Ok(match id {
-                                attr_id::DURATION_NS => Known::DurationNs(v),
-                                attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
-                                _ => Known::BytesTransferred(v),
-                            }));
-                        }
-                        _ => {}
-                    }
+        let (at, buf) = (self.attrs.at, self.attrs.buf);
+        // `at <= buf.len()` (the walk's invariant, see `Attrs::next`).
+        let left = buf.len() - at;
+        if left == 0 {
+            return None;
+        }
+        if left >= 8 {
+            if let Some((k, size)) = known_at(buf, at) {
+                self.attrs.at = at + size;
+                return Some(Ok(k));
+            }
+        }
+        let (item, at) = known_walk(buf, at);
+        self.attrs.at = at;
+        item
+    }
+}
+
+/// The well-known attribute at offset `at` of `buf` (which holds at least 8 bytes there),
+/// decoded when it is marked handled and has its id's size, with its size in the list: from
+/// its first 8 bytes (header and the first four value bytes) as one load, and for an 8-byte
+/// value the next four bytes. Anything else (an unknown id, another status, a wrong size, a
+/// malformed header) is `None`: the general walk decodes it from the same offset, reading the
+/// same bytes.
+#[inline(always)]
+fn known_at(buf: &[u8], at: usize) -> Option<(Known, usize)> {
+    debug_assert!(buf.len() - at >= 8);
+    // SAFETY: `at + 8 <= buf.len()` (the caller's contract).
+    let w = u64::from_le_bytes(unsafe { buf.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned() });
+    let (id, status, vlen) = (w as u16, (w >> 16) as u8, (w >> 24) as u8);
+    let hi = (w >> 32) as u32;
+    if status != attr_status::HANDLED {
+        return None;
+    }
+    match (id, vlen) {
+        (attr_id::WORKER_CPU, 4) => Some((Known::WorkerCpu(hi), 8)),
+        (attr_id::CACHE_HIT, 1) => Some((Known::CacheHit(hi as u8 != 0), 8)),
+        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8) if buf.len() - at >= 16 => {
+            // SAFETY: `at + 16 <= buf.len()` (checked in the guard).
+            let lo = u32::from_le_bytes(unsafe {
+                buf.as_ptr().add(at + 8).cast::<[u8; 4]>().read_unaligned()
+            });
+            let v = u64::from(hi) | u64::from(lo) << 32;
+            Some((
+                match id {
+                    attr_id::DURATION_NS => Known::DurationNs(v),
+                    attr_id::QUEUE_TIME_NS => Known::QueueTimeNs(v),
+                    _ => Known::BytesTransferred(v),
+                },
+                16,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// [`KnownAttrs::next`] out of its common case: the next well-known attribute of `buf` from
+/// offset `at` (unknown ids skipped), or the list's error, and the offset after it. Values
+/// in and out, so that the caller's iterator need not be in memory for the call. Bounded:
+/// every step moves on by at least one attribute (8 bytes) or ends the walk.
+#[cold]
+#[inline(never)]
+fn known_walk(buf: &[u8], at: usize) -> (Option<Result<Known, AttrError>>, usize) {
+    let mut attrs = Attrs { buf, at };
+    loop {
+        let (at, left) = (attrs.at, buf.len() - attrs.at);
+        if left >= 8 {
+            if let Some((k, size)) = known_at(buf, at) {
+                return (Some(Ok(k)), at + size);
+            }
+        }
+        match attrs.next() {
+            None => return (None, attrs.at),
+            Some(Ok(a)) => {
+                if let Some(k) = a.known() {
+                    return (Some(k), attrs.at);
                 }
             }
-            match self.attrs.next()? {
-                Ok(a) => {
-                    if let Some(k) = a.known() {
-                        return Some(k);
-                    }
-                }
-                Err(e) => return Some(Err(e)),
-            }
+            Some(Err(e)) => return (Some(Err(e)), attrs.at),
         }
     }
 }
@@ -770,7 +798,7 @@ impl AttrList {
         )
     }
 
-    #[inline]
+    #[inline(always)]
     fn payload(&self) -> &[u8] {
         match &self.heap {
             Some(v) => v,
@@ -784,13 +812,13 @@ impl AttrList {
     }
 
     /// The attributes, in record order (an error once for a malformed list, then the end).
-    #[inline]
+    #[inline(always)]
     pub fn iter(&self) -> Attrs<'_> {
         Attrs::new(self.payload())
     }
 
     /// The well-known attributes, decoded; unknown ids are skipped.
-    #[inline]
+    #[inline(always)]
     pub fn known(&self) -> KnownAttrs<'_> {
         self.iter().known()
     }
