@@ -21,7 +21,8 @@
 //! the posting share alone); `ring-aio-min1`, `ring-aio-reaper` and `ring-aio-tuned` pick one
 //! of ring-aio's three reapers. The posting share runs with one worker per spare CPU and with
 //! `--workers`, under each reaper; `--posting-workers N` and `--posting-reaper NAME` (`min1`,
-//! `reaper` or `tuned`) run one of those alone.
+//! `reaper` or `tuned`) run one of those alone; `--posting-clock cpu` times it on the workers'
+//! thread CPU clock instead of the monotonic clock (`ring_aio::Timing`).
 //!
 //! ring-aio runs three times per depth: with a reaper that waits for one completion
 //! (`min = 1`, as every peer's loop does) through the consumer's `reap`; the same through
@@ -37,7 +38,7 @@
 //! measurements so that it sits in the page cache.
 
 use ring_aio::{
-    Backpressure, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target,
+    Backpressure, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target, Timing,
 };
 use ring_core::{Completion, Config, Mode, Ring};
 use std::io::{Read, Write};
@@ -130,7 +131,13 @@ impl Policy {
     }
 }
 
-fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Policy) -> (f64, Extra) {
+fn ring_aio(
+    p: &Params,
+    offs: &[u64],
+    depth: usize,
+    timing: Timing,
+    policy: Policy,
+) -> (f64, Extra) {
     let Policy {
         div,
         yields,
@@ -212,7 +219,7 @@ fn ring_aio(p: &Params, offs: &[u64], depth: usize, timing: bool, policy: Policy
     let secs = start.elapsed().as_secs_f64();
     let reaper_ns = thread_cpu_ns().saturating_sub(cpu0) as f64 / offs.len() as f64;
     let ops_s = offs.len() as f64 / secs;
-    let times = timing.then(|| {
+    let times = (timing != Timing::Off).then(|| {
         let s = pool.stats();
         let n = s.completed as f64;
         (
@@ -255,15 +262,31 @@ fn process_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// What one read of the thread CPU clock adds to an interval it closes: the median CPU time
-/// between two back-to-back reads. On a VM this clock is a system call (no vDSO), and part of
-/// its cost lands inside every measured interval, so `timing`'s per-operation figures include
-/// it once each (run and posting are each closed by one read).
-fn clock_floor_ns() -> f64 {
+/// The monotonic clock (what the pool's `Timing::Elapsed` reads), in nanoseconds.
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// What one read of `clock` adds to an interval it closes: the median time between two
+/// back-to-back reads. Part of a read's cost lands inside every measured interval, so
+/// `timing`'s per-operation figures include it once each (run and posting are each closed by
+/// one read). The thread CPU clock is a system call on a VM (no vDSO), some 550 ns; the
+/// monotonic clock some 25 ns.
+fn clock_floor_ns(clock: Timing) -> f64 {
+    let read = match clock {
+        Timing::ThreadCpu => thread_cpu_ns,
+        _ => mono_ns,
+    };
     let mut d: Vec<u64> = (0..20_001)
         .map(|_| {
-            let a = thread_cpu_ns();
-            thread_cpu_ns().saturating_sub(a)
+            let a = read();
+            read().saturating_sub(a)
         })
         .collect();
     d.sort_unstable();
@@ -457,6 +480,7 @@ fn main() {
     // The posting share's runs: which worker counts and reapers (all by default).
     let mut posting_workers: Option<usize> = None;
     let mut posting_reaper: Option<String> = None;
+    let mut clock = Timing::Elapsed;
     let mut tuned = Policy {
         div: 2,
         yields: 20,
@@ -473,6 +497,13 @@ fn main() {
                 posting_workers = Some(args.next().and_then(|v| v.parse().ok()).expect("N"))
             }
             "--posting-reaper" => posting_reaper = args.next(),
+            "--posting-clock" => {
+                clock = match args.next().as_deref() {
+                    Some("cpu") => Timing::ThreadCpu,
+                    Some("elapsed") => Timing::Elapsed,
+                    other => panic!("--posting-clock cpu|elapsed, not {other:?}"),
+                }
+            }
             "--reap-div" => tuned.div = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--reap-yields" => tuned.yields = args.next().and_then(|v| v.parse().ok()).expect("N"),
             _ => {} // `--bench` and other harness arguments
@@ -530,14 +561,14 @@ fn main() {
         };
         let extra = std::cell::Cell::new(Extra::default());
         let ra = run("ring-aio-min1", &|| {
-            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ONE);
+            let (r, e) = ring_aio(&p, &offs, depth, Timing::Off, Policy::ONE);
             extra.set(e);
             r
         });
         let extra_b = std::cell::Cell::new(Extra::default());
         let rb = if tuned.div > 0 || tuned.yields > 0 {
             run("ring-aio-tuned", &|| {
-                let (r, e) = ring_aio(&p, &offs, depth, false, tuned);
+                let (r, e) = ring_aio(&p, &offs, depth, Timing::Off, tuned);
                 extra_b.set(e);
                 r
             })
@@ -546,7 +577,7 @@ fn main() {
         };
         let extra_c = std::cell::Cell::new(Extra::default());
         let rc = run("ring-aio-reaper", &|| {
-            let (r, e) = ring_aio(&p, &offs, depth, false, Policy::ADAPTIVE);
+            let (r, e) = ring_aio(&p, &offs, depth, Timing::Off, Policy::ADAPTIVE);
             extra_c.set(e);
             r
         });
@@ -604,20 +635,28 @@ fn main() {
             );
         }
     }
-    // The posting share: the workers' thread CPU time spent posting (output hand-back, ring
-    // push, waking the sleeping consumer) against running the pread; with one worker per
-    // spare CPU and with the full worker count.
-    // Each measured interval is closed by one read of the thread CPU clock, whose own cost
-    // (a system call on a VM) partly lands inside it. Taken off two ways: the median of
-    // back-to-back reads here (a quiet thread), and the mean of an empty interval measured by
-    // the workers themselves after each operation (`Stats::clock_ns`: the same threads under
-    // the same load, so what preemption adds at a clock read lands in it too).
+    // The posting share: the workers' time spent posting (output hand-back, ring push, waking
+    // the sleeping consumer) against running the pread; with one worker per spare CPU and
+    // with the full worker count. Timed on the monotonic clock (`Timing::Elapsed`, a vDSO
+    // read of some 25 ns) unless `--posting-clock cpu` asks for the thread CPU clock, a system
+    // call on a VM (some 550 ns, five times the posting it measures; its cache and TLB
+    // disturbance lands in the posting interval right after it, and runs scattered by
+    // several points of share).
+    // Each measured interval is closed by one read of the clock, whose own cost partly lands
+    // inside it. Taken off two ways: the median of back-to-back reads here (a quiet thread),
+    // and the mean of an empty interval measured by the workers themselves after each
+    // operation (`Stats::clock_ns`: the same threads under the same load, so what preemption
+    // adds at a clock read lands in it too).
     if only.as_deref().is_some_and(|o| o != "posting") {
         return;
     }
     let offs = offsets(p.blocks, p.ops);
-    let clock = clock_floor_ns();
-    println!("thread CPU clock: {clock:.0} ns of CPU time per read (taken off each interval)");
+    let clock_ns = clock_floor_ns(clock);
+    let clock_name = match clock {
+        Timing::ThreadCpu => "thread CPU clock",
+        _ => "monotonic clock",
+    };
+    println!("{clock_name}: {clock_ns:.0} ns per read (taken off each interval)");
     let policies = [
         ("min1", Policy::ONE),
         ("reaper", Policy::ADAPTIVE),
@@ -640,7 +679,7 @@ fn main() {
         let mut shares = Vec::new();
         let mut last = None;
         for _ in 0..reps.max(1) {
-            let (ops_s, extra) = ring_aio(&q, &offs, 32, true, d);
+            let (ops_s, extra) = ring_aio(&q, &offs, 32, clock, d);
             if let Some((run_ns, post_ns, wclock)) = extra.times {
                 let (wrun, wpost) = ((run_ns - wclock).max(0.0), (post_ns - wclock).max(0.0));
                 shares.push(wpost / (wrun + wpost) * 100.0);
@@ -651,12 +690,12 @@ fn main() {
             continue;
         };
         shares.sort_by(f64::total_cmp);
-        let (run, post) = ((run_ns - clock).max(0.0), (post_ns - clock).max(0.0));
+        let (run, post) = ((run_ns - clock_ns).max(0.0), (post_ns - clock_ns).max(0.0));
         let (wrun, wpost) = ((run_ns - wclock).max(0.0), (post_ns - wclock).max(0.0));
         println!(
-            "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing): \
-             {post:.0} ns CPU per op ({post_ns:.0} as read) = {:.1}% of a worker's CPU time \
-             per op (pread {run:.0} ns + posting; {:.1}% as read); net of the workers' own \
+            "completion posting, depth 32, {workers} workers, {reaper} ({ops_s:.0}/s with timing, \
+             {clock_name}): {post:.0} ns per op ({post_ns:.0} as read) = {:.1}% of a worker's \
+             time per op (pread {run:.0} ns + posting; {:.1}% as read); net of the workers' own \
              empty interval ({wclock:.0} ns): {wpost:.0} ns = {:.1}%",
             post / (run + post) * 100.0,
             post_ns / (run_ns + post_ns) * 100.0,

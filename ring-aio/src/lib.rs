@@ -204,7 +204,7 @@ mod target;
 pub use op::{Op, Output, SockAddr};
 pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,
-    SubmissionId, SubmitError, Undelivered,
+    SubmissionId, SubmitError, Timing, Undelivered,
 };
 pub use reap::{Reaper, DEFAULT_MAX_YIELDS};
 #[cfg(feature = "tokio")]

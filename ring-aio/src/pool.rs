@@ -45,6 +45,49 @@ pub enum Backpressure {
     Wait(Option<Duration>),
 }
 
+/// Whether, and with which clock, a pool's workers time each operation and the posting of its
+/// completion ([`Stats::run_ns`], [`Stats::post_ns`], [`Stats::clock_ns`]). Each timed
+/// operation costs four reads of the clock.
+///
+/// # Examples
+///
+/// ```
+/// use ring_aio::{PoolConfig, Timing};
+///
+/// let cfg = PoolConfig::new().timing(Timing::Elapsed);
+/// assert_eq!(cfg.timing, Timing::Elapsed);
+/// assert_eq!(PoolConfig::new().timing, Timing::Off);
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Timing {
+    /// No timing (the default): the statistics' times stay 0.
+    #[default]
+    Off,
+    /// Elapsed time on the monotonic clock (`CLOCK_MONOTONIC`, read without a system call
+    /// where the kernel offers it in the vDSO, as it does with a TSC clock source: some 25 ns
+    /// a read). It counts the time a worker was preempted inside an interval, so measure with
+    /// no more busy threads than CPUs. The clock for short intervals, such as a posting of
+    /// about 100 ns.
+    Elapsed,
+    /// The worker thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`): preemption is not counted,
+    /// but the clock is a system call (some 550 ns a read on a virtual machine), a part of
+    /// which lands inside every interval it closes ([`Stats::clock_ns`] measures that part),
+    /// and whose cache and TLB disturbance lands in the interval after it.
+    ThreadCpu,
+}
+
+impl Timing {
+    /// One reading of this clock, in nanoseconds (`None` when off).
+    #[inline]
+    fn now(self) -> Option<u64> {
+        match self {
+            Timing::Off => None,
+            Timing::Elapsed => Some(crate::target::mono_ns()),
+            Timing::ThreadCpu => Some(thread_cpu_ns()),
+        }
+    }
+}
+
 /// How a [`Pool`] is set up.
 ///
 /// # Examples
@@ -86,10 +129,9 @@ pub struct PoolConfig {
     pub interrupt_signal: Option<c_int>,
     /// What [`Pool::submit`] and [`Pool::submit_batch`] do against a full queue.
     pub backpressure: Backpressure,
-    /// Whether workers measure the CPU time of running each operation and of posting its
-    /// completion ([`Stats::run_ns`], [`Stats::post_ns`], [`Stats::clock_ns`]); costs four
-    /// reads of the thread's CPU clock (system calls on some machines) per operation.
-    pub timing: bool,
+    /// Whether, and with which clock, workers time running each operation and posting its
+    /// completion ([`Stats::run_ns`], [`Stats::post_ns`], [`Stats::clock_ns`]).
+    pub timing: Timing,
     /// How long dropping the pool (and [`Pool::shutdown`]) waits for room in a ring that
     /// stays full before it stops waiting and hands the completions it could not post back
     /// ([`Target::take_undelivered`] after a drop, [`Pool::undelivered`] after `shutdown`).
@@ -117,7 +159,7 @@ impl PoolConfig {
             ordered: false,
             interrupt_signal: Some(signal::default_signal()),
             backpressure: Backpressure::Wait(None),
-            timing: false,
+            timing: Timing::Off,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -165,8 +207,8 @@ impl PoolConfig {
     }
 
     /// Sets [`Self::timing`].
-    pub fn timing(mut self, on: bool) -> Self {
-        self.timing = on;
+    pub fn timing(mut self, clock: Timing) -> Self {
+        self.timing = clock;
         self
     }
 
@@ -367,17 +409,17 @@ pub struct Stats {
     /// Completions posted (those that could not be posted are counted too, and kept in
     /// [`Pool::undelivered`]).
     pub completed: u64,
-    /// With [`PoolConfig::timing`]: CPU time (nanoseconds, the workers' thread CPU clocks)
+    /// With [`PoolConfig::timing`]: time (nanoseconds, on the chosen [`Timing`] clock)
     /// spent running the operations.
     pub run_ns: u64,
-    /// With [`PoolConfig::timing`]: CPU time (nanoseconds) spent handing back outputs and
-    /// posting completions into rings, wake-ups of sleeping consumers included.
+    /// With [`PoolConfig::timing`]: time (nanoseconds, on the chosen clock) spent handing
+    /// back outputs and posting completions into rings, wake-ups of sleeping consumers
+    /// included.
     pub post_ns: u64,
-    /// With [`PoolConfig::timing`]: CPU time (nanoseconds) of one empty interval per
-    /// operation, measured by the workers as the two above are (two back-to-back reads of
-    /// the clock). Each of `run_ns` and `post_ns` includes about this much of the clock's own
-    /// cost (a system call on virtual machines without a vDSO for this clock); subtract it
-    /// for the net figures.
+    /// With [`PoolConfig::timing`]: time (nanoseconds, on the chosen clock) of one empty
+    /// interval per operation, measured by the workers as the two above are (two
+    /// back-to-back reads of the clock). Each of `run_ns` and `post_ns` includes about this
+    /// much of the clock's own cost; subtract it for the net figures.
     pub clock_ns: u64,
     /// Completions that could not be posted (a ring reported corruption, or stayed full
     /// until a shutdown stopped waiting for room), kept in [`Pool::undelivered`].
@@ -1552,7 +1594,7 @@ impl Inner {
             queued_at,
         } = job;
         let timing = self.cfg.timing;
-        let t0 = timing.then(thread_cpu_ns);
+        let t0 = timing.now();
         // Attribute clocks only for targets that carry them.
         let wants = target.inner.wants_attrs();
         let transfers = wants && op.transfers();
@@ -1604,7 +1646,7 @@ impl Inner {
                 }
             }
         };
-        let t1 = timing.then(thread_cpu_ns);
+        let t1 = timing.now();
         let attrs = if wants {
             let ended = started.map(|_| mono_ns());
             AttrValues {
@@ -1638,11 +1680,10 @@ impl Inner {
             &attrs,
             None,
         );
-        if let (Some(t0), Some(t1)) = (t0, t1) {
-            let t2 = thread_cpu_ns();
+        if let (Some(t0), Some(t1), Some(t2)) = (t0, t1, timing.now()) {
             // An empty interval, closed by a read as the two above are: what one read adds
             // to an interval in this thread, under the same load (preemption included).
-            let t3 = thread_cpu_ns();
+            let t3 = timing.now().unwrap_or(t2);
             self.run_ns.fetch_add(t1.saturating_sub(t0), Relaxed);
             self.post_ns.fetch_add(t2.saturating_sub(t1), Relaxed);
             self.clock_ns.fetch_add(t3.saturating_sub(t2), Relaxed);

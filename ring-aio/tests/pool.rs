@@ -4,7 +4,7 @@
 
 use ring_aio::{
     flags, Backpressure, CancelOutcome, Op, Output, Pool, PoolConfig, Submission, SubmissionId,
-    SubmitError, Target,
+    SubmitError, Target, Timing,
 };
 use ring_core::{Completion, Config, Consumer, Mode, Ring};
 use std::collections::HashMap;
@@ -942,4 +942,52 @@ fn output_stays_small() {
     let size = std::mem::size_of::<Output>();
     assert!(size <= 80, "Output is {size} bytes");
     assert!(std::mem::size_of::<ring_aio::SockAddr>() >= 128);
+}
+
+/// `Timing`: each clock is read around running and posting, and the two measure different
+/// things: a sleeping operation's 2 ms count on the monotonic clock (`Elapsed`), not on the
+/// worker's CPU clock (`ThreadCpu`); `Off` leaves the statistics at 0.
+#[test]
+fn timing_reads_the_chosen_clock() {
+    const OPS: u64 = 10;
+    let ts = Box::new(libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 2_000_000,
+    });
+    let ts_ptr = &*ts as *const libc::timespec as usize;
+    for clock in [Timing::Off, Timing::Elapsed, Timing::ThreadCpu] {
+        let ring = ring(64, 0);
+        let t = Target::new(&ring).unwrap();
+        let pool = Pool::new(PoolConfig::new().max_workers(1).timing(clock)).unwrap();
+        for i in 0..OPS {
+            // SAFETY: nanosleep reads the timespec, which lives until every completion is
+            // reaped below.
+            let op = unsafe { Op::syscall(libc::SYS_nanosleep, [ts_ptr, 0, 0, 0, 0, 0], false) };
+            submit(&pool, op, &t, i);
+        }
+        let mut rx = ring.consumer().unwrap();
+        let done = reap_n(&mut rx, OPS as usize);
+        assert!(done.iter().all(|c| c.result == 0), "{done:?}");
+        // A worker adds its times before it retires the job (`completed`), after posting.
+        let start = Instant::now();
+        while pool.stats().completed < OPS {
+            assert!(start.elapsed() < DEADLINE, "{:?}", pool.stats());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let s = pool.stats();
+        let slept = OPS * 2_000_000;
+        match clock {
+            Timing::Off => assert_eq!((s.run_ns, s.post_ns, s.clock_ns), (0, 0, 0), "{s:?}"),
+            Timing::Elapsed => {
+                assert!(s.run_ns >= slept, "{clock:?}: {s:?}");
+                assert!(s.post_ns > 0, "{clock:?}: {s:?}");
+            }
+            Timing::ThreadCpu => {
+                // Sleeping takes no CPU time: far below the 20 ms slept, whatever the load.
+                assert!(s.run_ns < slept / 2, "{clock:?}: {s:?}");
+                assert!(s.post_ns > 0, "{clock:?}: {s:?}");
+            }
+        }
+    }
+    drop(ts);
 }
