@@ -683,6 +683,15 @@ fn main() {
             if let Some((run_ns, post_ns, wclock)) = extra.times {
                 let (wrun, wpost) = ((run_ns - wclock).max(0.0), (post_ns - wclock).max(0.0));
                 shares.push(wpost / (wrun + wpost) * 100.0);
+                // Each run's figures: runs scatter by what else the machine runs (a run whose
+                // worker is preempted inside its postings shows it here).
+                println!(
+                    "    run: {ops_s:.0}/s, pread {run_ns:.0} ns, posting {post_ns:.0} ns (as \
+                     read), empty interval {wclock:.0} ns, share {:.1}%, {:.1} completions per \
+                     reap",
+                    shares[shares.len() - 1],
+                    extra.batch
+                );
                 last = Some((ops_s, extra, run_ns, post_ns, wclock));
             }
         }
