@@ -598,11 +598,9 @@ impl Iterator for KnownAttrs<'_> {
         if left == 0 {
             return None;
         }
-        if left >= 8 {
-            if let Some((k, size)) = known_at(buf, at) {
-                self.attrs.at = at + size;
-                return Some(Ok(k));
-            }
+        if let Some((k, size)) = known_at(buf, at) {
+            self.attrs.at = at + size;
+            return Some(Ok(k));
         }
         let (item, at) = known_walk(buf, at);
         self.attrs.at = at;
@@ -610,17 +608,19 @@ impl Iterator for KnownAttrs<'_> {
     }
 }
 
-/// The well-known attribute at offset `at` of `buf` (which holds at least 8 bytes there),
-/// decoded when it is marked handled and has its id's size, with its size in the list: from
-/// its first 8 bytes (header and the first four value bytes) as one load, and for an 8-byte
-/// value the next four bytes. Anything else (an unknown id, another status, a wrong size, a
-/// malformed header) is `None`: the general walk decodes it from the same offset, reading the
-/// same bytes.
+/// The well-known attribute at offset `at` of `buf`, decoded when it is marked handled and has
+/// its id's size, with its size in the list: from its first 8 bytes (header and the first four
+/// value bytes) as one load, and for an 8-byte value the next four bytes. Anything else (an
+/// unknown id, another status, a wrong size, a malformed header, fewer than 8 bytes left) is
+/// `None`: the general walk decodes it from the same offset, reading the same bytes. (The
+/// bounds checks fold into the callers' own when inlined.)
 #[inline(always)]
 fn known_at(buf: &[u8], at: usize) -> Option<(Known, usize)> {
-    debug_assert!(buf.len() - at >= 8);
-    // SAFETY: `at + 8 <= buf.len()` (the caller's contract).
-    let w = u64::from_le_bytes(unsafe { buf.as_ptr().add(at).cast::<[u8; 8]>().read_unaligned() });
+    let word = |from: usize| -> Option<u64> {
+        let b: [u8; 8] = buf.get(from..from.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    let w = word(at)?;
     let (id, status, vlen) = (w as u16, (w >> 16) as u8, (w >> 24) as u8);
     let hi = (w >> 32) as u32;
     if status != attr_status::HANDLED {
@@ -629,11 +629,10 @@ fn known_at(buf: &[u8], at: usize) -> Option<(Known, usize)> {
     match (id, vlen) {
         (attr_id::WORKER_CPU, 4) => Some((Known::WorkerCpu(hi), 8)),
         (attr_id::CACHE_HIT, 1) => Some((Known::CacheHit(hi as u8 != 0), 8)),
-        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8) if buf.len() - at >= 16 => {
-            // SAFETY: `at + 16 <= buf.len()` (checked in the guard).
-            let lo = u32::from_le_bytes(unsafe {
-                buf.as_ptr().add(at + 8).cast::<[u8; 4]>().read_unaligned()
-            });
+        (attr_id::DURATION_NS..=attr_id::BYTES_TRANSFERRED, 8) => {
+            // The value's last four bytes, then the attribute's padding: all 16 bytes of the
+            // attribute must be in the list.
+            let lo = word(at + 8)? as u32;
             let v = u64::from(hi) | u64::from(lo) << 32;
             Some((
                 match id {
@@ -657,11 +656,8 @@ fn known_at(buf: &[u8], at: usize) -> Option<(Known, usize)> {
 fn known_walk(buf: &[u8], at: usize) -> (Option<Result<Known, AttrError>>, usize) {
     let mut attrs = Attrs { buf, at };
     loop {
-        let (at, left) = (attrs.at, buf.len() - attrs.at);
-        if left >= 8 {
-            if let Some((k, size)) = known_at(buf, at) {
-                return (Some(Ok(k)), at + size);
-            }
+        if let Some((k, size)) = known_at(buf, attrs.at) {
+            return (Some(Ok(k)), attrs.at + size);
         }
         match attrs.next() {
             None => return (None, attrs.at),
