@@ -38,7 +38,8 @@
 //! measurements so that it sits in the page cache.
 
 use ring_aio::{
-    Backpressure, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target, Timing,
+    Backpressure, CpuSet, Op, Output, Pool, PoolConfig, Reaper, Submission, SubmissionId, Target,
+    Timing,
 };
 use ring_core::{Completion, Config, Mode, Ring};
 use std::io::{Read, Write};
@@ -53,6 +54,8 @@ struct Params {
     blocks: u64,
     ops: usize,
     workers: usize,
+    /// ring-aio's `PoolConfig::worker_cpus` (the peers' pools are never pinned).
+    worker_cpus: Option<CpuSet>,
 }
 
 /// Block offsets drawn by xorshift (the same sequence for every method).
@@ -154,7 +157,8 @@ fn ring_aio(
             .min_workers(p.workers.min(depth))
             .queue_depth(depth)
             .backpressure(Backpressure::Fail)
-            .timing(timing),
+            .timing(timing)
+            .worker_cpus(p.worker_cpus),
     )
     .unwrap();
     let mut reaper = Reaper::new(&ring).unwrap();
@@ -291,6 +295,19 @@ fn clock_floor_ns(clock: Timing) -> f64 {
         .collect();
     d.sort_unstable();
     d[d.len() / 2] as f64
+}
+
+/// The CPUs this thread may run on, split into the first and the rest (`None` with fewer than
+/// two).
+fn split_cpus() -> Option<(CpuSet, CpuSet)> {
+    let all = CpuSet::current().ok()?;
+    let mut cpus = all.iter();
+    let (mut first, mut rest) = (CpuSet::new(), CpuSet::new());
+    first.insert(cpus.next()?);
+    for c in cpus {
+        rest.insert(c);
+    }
+    (!rest.is_empty()).then_some((first, rest))
 }
 
 /// glibc POSIX AIO: `depth` aiocbs; aio_suspend on the in-flight ones, then aio_error on each.
@@ -515,6 +532,7 @@ fn main() {
         blocks: (mib << 20) / BLOCK as u64,
         ops,
         workers,
+        worker_cpus: None,
     };
     println!(
         "random {BLOCK}-byte preads from a {mib} MiB page-cached file, {} ops per run (depth 1: a quarter), best of {reps}, up to {} worker threads, {} CPUs",
@@ -672,8 +690,30 @@ fn main() {
             .filter(|(name, _)| posting_reaper.as_deref().map_or(true, |r| r == *name))
             .map(move |&(_, d)| (w, d))
     }) {
-        let q = Params { workers, ..p };
-        let reaper = d.describe();
+        // One worker per spare CPU: the submitting and reaping thread (this one) on the first
+        // CPU, the workers on the others (`PoolConfig::worker_cpus`). Left to the scheduler,
+        // some runs posted 3-4 times slower, with the worker and this thread seen on the same
+        // CPU, in runs that came and went with the placement. The full worker count (more
+        // workers than CPUs) runs unpinned, as the peers do.
+        let pins = (workers < cpus).then(split_cpus).flatten();
+        let q = Params {
+            workers,
+            worker_cpus: pins.map(|(_, rest)| rest),
+            ..p
+        };
+        let own = CpuSet::current().ok();
+        if let Some((first, _)) = pins {
+            first.pin_current_thread().expect("pin the reaping thread");
+        }
+        let reaper = match pins {
+            Some((first, rest)) => format!(
+                "{}, reaper on CPU {:?}, workers on {:?}",
+                d.describe(),
+                first,
+                rest
+            ),
+            None => d.describe(),
+        };
         // `reps` runs: the last one's figures, and the median and range of the share netted
         // of the workers' own empty interval (the runs differ by what else the machine runs).
         let mut shares = Vec::new();
@@ -694,6 +734,9 @@ fn main() {
                 );
                 last = Some((ops_s, extra, run_ns, post_ns, wclock));
             }
+        }
+        if let (Some(_), Some(own)) = (pins, own) {
+            own.pin_current_thread().expect("restore the thread's CPUs");
         }
         let Some((ops_s, extra, run_ns, post_ns, wclock)) = last else {
             continue;

@@ -14,7 +14,8 @@
 //! - **The pool** ([`Pool`]) is elastic (workers start on demand and exit after an idle
 //!   timeout), bounded, and applies backpressure at its queue depth (a typed error or a wait,
 //!   as the caller chooses: [`Backpressure`]). Workers are threads of the caller's process, so
-//!   the caller's identity (pid, credentials, descriptor table) is theirs.
+//!   the caller's identity (pid, credentials, descriptor table) is theirs; they can be kept on
+//!   chosen CPUs ([`PoolConfig::worker_cpus`], a [`CpuSet`]).
 //! - **Nothing is lost**: every accepted submission gets exactly one completion. A full ring
 //!   spills into its overflow area; when that is full too, the worker waits for room (a full
 //!   record ring, which has no overflow area, makes it wait at once). Only a shutdown stops
@@ -192,6 +193,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod cpus;
 mod op;
 mod pool;
 mod reap;
@@ -201,6 +203,7 @@ mod signal;
 mod slots;
 mod target;
 
+pub use cpus::CpuSet;
 pub use op::{Op, Output, SockAddr};
 pub use pool::{
     flags, Backpressure, Batch, CancelOutcome, Pool, PoolConfig, Refused, Stats, Submission,

@@ -1,5 +1,6 @@
 //! [`Pool`]: the elastic worker pool, submissions, ordering, cancellation.
 
+use crate::cpus::CpuSet;
 use crate::op::{Class, Op, Output, Ran};
 use crate::signal;
 use crate::slots::{Claim, Outputs};
@@ -132,6 +133,12 @@ pub struct PoolConfig {
     /// Whether, and with which clock, workers time running each operation and posting its
     /// completion ([`Stats::run_ns`], [`Stats::post_ns`], [`Stats::clock_ns`]).
     pub timing: Timing,
+    /// The CPUs the workers may run on (`None`, the default: wherever the scheduler puts
+    /// them). Each worker restricts itself to the set when it starts. [`Pool::new`] refuses a
+    /// set the kernel would refuse ([`CpuSet::check_usable`]: none of its CPUs online and in
+    /// the process's cpuset). See [`CpuSet`] for why keeping the workers off the submitting
+    /// thread's CPU can pay.
+    pub worker_cpus: Option<CpuSet>,
     /// How long dropping the pool (and [`Pool::shutdown`]) waits for room in a ring that
     /// stays full before it stops waiting and hands the completions it could not post back
     /// ([`Target::take_undelivered`] after a drop, [`Pool::undelivered`] after `shutdown`).
@@ -160,6 +167,7 @@ impl PoolConfig {
             interrupt_signal: Some(signal::default_signal()),
             backpressure: Backpressure::Wait(None),
             timing: Timing::Off,
+            worker_cpus: None,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -209,6 +217,12 @@ impl PoolConfig {
     /// Sets [`Self::timing`].
     pub fn timing(mut self, clock: Timing) -> Self {
         self.timing = clock;
+        self
+    }
+
+    /// Sets [`Self::worker_cpus`].
+    pub fn worker_cpus(mut self, cpus: Option<CpuSet>) -> Self {
+        self.worker_cpus = cpus;
         self
     }
 
@@ -730,6 +744,9 @@ impl Pool {
                     cfg.max_workers, cfg.queue_depth
                 ),
             ));
+        }
+        if let Some(cpus) = cfg.worker_cpus {
+            cpus.check_usable()?;
         }
         if let Some(sig) = cfg.interrupt_signal {
             signal::install(sig)?;
@@ -1471,6 +1488,11 @@ impl Inner {
     fn worker(self: Arc<Self>, posting: Arc<Flag>) {
         if let Some(sig) = self.cfg.interrupt_signal {
             signal::unblock(sig);
+        }
+        if let Some(cpus) = self.cfg.worker_cpus {
+            // `Pool::new` checked that the kernel accepts the set; should the process have
+            // been restricted since, the worker runs where it is allowed to.
+            let _ = cpus.pin_current_thread();
         }
         // SAFETY: pthread_self has no preconditions.
         let me = unsafe { libc::pthread_self() };

@@ -3,8 +3,8 @@
 //! backpressure, elasticity, and no lost or duplicated completion. Every wait is bounded.
 
 use ring_aio::{
-    flags, Backpressure, CancelOutcome, Op, Output, Pool, PoolConfig, Submission, SubmissionId,
-    SubmitError, Target, Timing,
+    flags, Backpressure, CancelOutcome, CpuSet, Op, Output, Pool, PoolConfig, Submission,
+    SubmissionId, SubmitError, Target, Timing,
 };
 use ring_core::{Completion, Config, Consumer, Mode, Ring};
 use std::collections::HashMap;
@@ -990,4 +990,51 @@ fn timing_reads_the_chosen_clock() {
         }
     }
     drop(ts);
+}
+
+/// `worker_cpus`: the workers run only on the CPUs of the set (the last CPU this thread may
+/// use, so that on a machine with several the pin is not the scheduler's own choice); a set
+/// with no usable CPU, or none at all, is refused by `Pool::new`, which leaves the calling
+/// thread's own CPUs as they were.
+#[test]
+fn workers_run_on_their_cpus() {
+    let allowed = CpuSet::current().unwrap();
+    let cpu = allowed.iter().last().unwrap();
+    let mut set = CpuSet::new();
+    assert!(set.insert(cpu));
+    let ring = ring(64, 0);
+    let t = Target::new(&ring).unwrap();
+    let pool = Pool::new(PoolConfig::new().max_workers(2).worker_cpus(Some(set))).unwrap();
+    const OPS: usize = 16;
+    let seen: Vec<Box<u32>> = (0..OPS).map(|_| Box::new(u32::MAX)).collect();
+    for (i, b) in seen.iter().enumerate() {
+        let p = &**b as *const u32 as usize;
+        // SAFETY: getcpu writes the CPU number into the u32, which lives (boxed, not moved)
+        // until every completion is reaped below; the node and cache pointers may be null.
+        let op = unsafe { Op::syscall(libc::SYS_getcpu, [p, 0, 0, 0, 0, 0], false) };
+        submit(&pool, op, &t, i as u64);
+    }
+    let mut rx = ring.consumer().unwrap();
+    let done = reap_n(&mut rx, OPS);
+    assert!(done.iter().all(|c| c.result == 0), "{done:?}");
+    let cpus: Vec<u32> = seen.iter().map(|b| **b).collect();
+    assert!(
+        cpus.iter().all(|&c| c as usize == cpu),
+        "{cpus:?}, pinned to {cpu}"
+    );
+
+    let mut elsewhere = CpuSet::new();
+    assert!(elsewhere.insert(CpuSet::MAX - 1));
+    if !allowed.contains(CpuSet::MAX - 1) {
+        let e = Pool::new(PoolConfig::new().worker_cpus(Some(elsewhere)))
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("no CPU that is online"), "{e}");
+    }
+    let e = Pool::new(PoolConfig::new().worker_cpus(Some(CpuSet::new())))
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    assert_eq!(CpuSet::current().unwrap(), allowed);
 }
