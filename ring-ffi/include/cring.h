@@ -287,6 +287,12 @@
 #define CRING_AIO_BACKPRESSURE_WAIT 1
 
 /**
+ * `struct_size` of the first version of `cring_aio_config` (without `worker_cpus`), still
+ * accepted by `cring_aio_pool_create()`.
+ */
+#define CRING_AIO_CONFIG_SIZE_V1 48
+
+/**
  * Operation: nothing (result 0).
  */
 #define CRING_AIO_OP_NOP 0
@@ -1068,6 +1074,14 @@ typedef struct cring_aio_config {
      * Must be 0.
      */
     uint32_t reserved;
+    /**
+     * The CPUs the workers may run on: CPU `i` is bit `i % 64` of `worker_cpus[i / 64]` (the
+     * bit order of glibc's `cpu_set_t`). All zero, the default, leaves the workers where the
+     * scheduler puts them. A set the kernel would refuse (no CPU of it online and in the
+     * process's cpuset) is `CRING_STATUS_INVALID_ARGUMENT`. Added after the first version of
+     * this struct: a caller whose `struct_size` is `CRING_AIO_CONFIG_SIZE_V1` gets no pinning.
+     */
+    uint64_t worker_cpus[16];
 } cring_aio_config;
 
 /**

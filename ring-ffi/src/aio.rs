@@ -14,8 +14,8 @@ use crate::types::cring_ring;
 use crate::{handle_out, in_ptr, out_ptr, put};
 use core::ffi::{c_char, c_int, c_void};
 use ring_aio::{
-    Backpressure, CancelOutcome, Op, Pool, PoolConfig, RecordTargetError, Submission, SubmissionId,
-    SubmitError, Target,
+    Backpressure, CancelOutcome, CpuSet, Op, Pool, PoolConfig, RecordTargetError, Submission,
+    SubmissionId, SubmitError, Target,
 };
 use std::ffi::{CStr, OsStr};
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -86,6 +86,27 @@ pub struct cring_aio_config {
     pub interrupt_signal: i32,
     /// Must be 0.
     pub reserved: u32,
+    /// The CPUs the workers may run on: CPU `i` is bit `i % 64` of `worker_cpus[i / 64]` (the
+    /// bit order of glibc's `cpu_set_t`). All zero, the default, leaves the workers where the
+    /// scheduler puts them. A set the kernel would refuse (no CPU of it online and in the
+    /// process's cpuset) is `CRING_STATUS_INVALID_ARGUMENT`. Added after the first version of
+    /// this struct: a caller whose `struct_size` is `CRING_AIO_CONFIG_SIZE_V1` gets no pinning.
+    pub worker_cpus: [u64; 16],
+}
+
+/// `struct_size` of the first version of `cring_aio_config` (without `worker_cpus`), still
+/// accepted by `cring_aio_pool_create()`.
+pub const CRING_AIO_CONFIG_SIZE_V1: u32 = 48;
+
+mod check_sizes {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+    // The first version is an exact prefix of the current struct (fields appended only, no
+    // padding anywhere, so every byte of the prefix is a field's).
+    const _: () =
+        assert!(offset_of!(cring_aio_config, worker_cpus) == CRING_AIO_CONFIG_SIZE_V1 as usize);
+    const _: () = assert!(size_of::<cring_aio_config>() == 48 + 128);
+    const _: () = assert!(CpuSet::MAX == 16 * 64);
 }
 
 /// Operation: nothing (result 0).
@@ -256,15 +277,34 @@ unsafe fn config_arg(cfg: *const cring_aio_config) -> Result<PoolConfig, Fail> {
     // `u32` `struct_size`: read it alone first, so that a caller built against another layout
     // is refused before more bytes are read than it has.
     let struct_size = unsafe { p.cast::<u32>().read() };
-    let want = core::mem::size_of::<cring_aio_config>();
-    if struct_size as usize != want {
+    let full = core::mem::size_of::<cring_aio_config>();
+    let c = if struct_size as usize == full {
+        // SAFETY: as above, and the size matches: every field is an integer, so any bytes are
+        // valid.
+        unsafe { p.read() }
+    } else if struct_size == CRING_AIO_CONFIG_SIZE_V1 {
+        // A caller built against the first version: read only the bytes it has (a prefix of
+        // the current struct, checked in `check_sizes`); `worker_cpus` stays 0.
+        let mut c = cring_aio_config_init();
+        // SAFETY: the caller guarantees a readable struct of `struct_size` bytes (the first
+        // version's), which is the prefix of `c` up to `worker_cpus`; `c` is a local of the
+        // full size; both are integers only, so any bytes are valid.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                p.cast::<u8>(),
+                (&mut c as *mut cring_aio_config).cast::<u8>(),
+                CRING_AIO_CONFIG_SIZE_V1 as usize,
+            )
+        };
+        c.worker_cpus = [0; 16];
+        c
+    } else {
         return Err(Fail::invalid(format!(
-            "config.struct_size is {struct_size}, expected sizeof(cring_aio_config) = {want} \
-             (initialise it with cring_aio_config_init())"
+            "config.struct_size is {struct_size}, expected sizeof(cring_aio_config) = {full} \
+             or the first version's {CRING_AIO_CONFIG_SIZE_V1} (initialise it with \
+             cring_aio_config_init())"
         )));
-    }
-    // SAFETY: as above, and the size matches: every field is an integer, so any bytes are valid.
-    let c = unsafe { p.read() };
+    };
     if c.reserved != 0 {
         return Err(Fail::invalid("config.reserved must be 0"));
     }
@@ -295,7 +335,14 @@ unsafe fn config_arg(cfg: *const cring_aio_config) -> Result<PoolConfig, Fail> {
             )))
         }
     };
+    let mut cpus = CpuSet::new();
+    for (w, word) in c.worker_cpus.iter().enumerate() {
+        for b in (0..64).filter(|b| word & (1 << b) != 0) {
+            cpus.insert(w * 64 + b);
+        }
+    }
     Ok(PoolConfig::new()
+        .worker_cpus((!cpus.is_empty()).then_some(cpus))
         .max_workers(c.max_workers as usize)
         .min_workers(c.min_workers as usize)
         .queue_depth(c.queue_depth as usize)
@@ -327,6 +374,7 @@ pub extern "C" fn cring_aio_config_init() -> cring_aio_config {
         idle_timeout_ns: d.idle_timeout.as_nanos() as i64,
         interrupt_signal: 0,
         reserved: 0,
+        worker_cpus: [0; 16],
     }
 }
 

@@ -1019,3 +1019,116 @@ fn destroy_releases_a_waiting_submitter() {
     assert_eq!(b, [0]);
     fx.close();
 }
+
+/// `worker_cpus`: a pool pinned to one CPU (the last this thread may use, so that on a machine
+/// with several the pin is not the scheduler's own choice) posts completion records whose
+/// worker-CPU attribute names it; a config of the first version's size is accepted and pins
+/// nothing; a mask with no usable CPU is an argument error.
+#[test]
+fn pinned_workers_post_from_their_cpu() {
+    let allowed = ring_aio::CpuSet::current().unwrap();
+    let cpu = allowed.iter().last().unwrap();
+    let mut cfg = cring_records_config_init(4096);
+    cfg.mode = CRING_MODE_MPSC;
+    let mut rr = cring_records::default();
+    let mut rc = cring_record_consumer::default();
+    let mut t = cring_aio_target::default();
+    // SAFETY: valid pointers to locals.
+    unsafe {
+        assert_eq!(
+            cring_records_create_heap(&cfg, &mut rr),
+            OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(cring_record_consumer_open(rr, &mut rc), OK);
+        assert_eq!(
+            cring_aio_target_open_records(rr, &mut t),
+            OK,
+            "{}",
+            last_error()
+        );
+    }
+    let p = pool(|c| {
+        c.max_workers = 2;
+        c.worker_cpus[cpu / 64] |= 1 << (cpu % 64);
+    });
+    const OPS: u64 = 16;
+    for i in 0..OPS {
+        // SAFETY: a NOP lends no memory.
+        unsafe { submit_ok(p, &sub(CRING_AIO_OP_NOP, -1, i, t)) };
+    }
+    let mut cpus = Vec::new();
+    let start = Instant::now();
+    while (cpus.len() as u64) < OPS {
+        let mut buf = [0u64; 32];
+        let (mut len, mut ty) = (0usize, 0u32);
+        // SAFETY: `buf` is writable for its size in bytes.
+        let st =
+            unsafe { cring_record_pop_into(rc, buf.as_mut_ptr().cast(), 256, &mut len, &mut ty) };
+        if st != OK {
+            assert_eq!(st, cring_status::Empty, "{}", last_error());
+            assert!(start.elapsed() < Duration::from_secs(20), "records missing");
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let mut c = cring_completion::default();
+        // SAFETY: all-zero bytes are a valid iterator, set up by the call.
+        let mut it: cring_attr_iter = unsafe { std::mem::zeroed() };
+        // SAFETY: `buf` holds `len` bytes of the record.
+        let st = unsafe { cring_attr_iter_init(buf.as_ptr().cast(), len, &mut c, &mut it) };
+        assert_eq!(st, OK, "{}", last_error());
+        let mut seen = None;
+        loop {
+            // SAFETY: all-zero bytes are a valid attribute; `it` reads `buf`.
+            let mut a: cring_attr = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            match unsafe { cring_attr_next(&mut it, &mut a) } {
+                cring_status::Ok if a.id == CRING_ATTR_WORKER_CPU && a.len == 4 => {
+                    // SAFETY: `a.value` points to its 4 bytes inside `buf`.
+                    let v = unsafe { a.value.cast::<[u8; 4]>().read_unaligned() };
+                    seen = Some(u32::from_le_bytes(v) as usize);
+                }
+                cring_status::Ok => {}
+                cring_status::Empty => break,
+                s => panic!("{s:?}: {}", last_error()),
+            }
+        }
+        cpus.push(seen.expect("a worker-CPU attribute"));
+    }
+    assert!(cpus.iter().all(|&c| c == cpu), "{cpus:?}, pinned to {cpu}");
+    assert_eq!(cring_aio_pool_destroy(p), OK);
+
+    // The first version's size: accepted, the fields after it not read (a mask there that
+    // would be refused is ignored).
+    let mut old = cring_aio_config_init();
+    old.struct_size = CRING_AIO_CONFIG_SIZE_V1;
+    old.worker_cpus[15] = 1 << 63; // CPU 1023: refused below when it is read
+    let mut out = cring_aio_pool::default();
+    // SAFETY: valid pointers to locals.
+    let s = unsafe { cring_aio_pool_create(&old, &mut out) };
+    assert_eq!(s, OK, "{}", last_error());
+    assert_eq!(cring_aio_pool_destroy(out), OK);
+    // CPU 1023: no such CPU here (unless it is allowed, then skip).
+    if !allowed.contains(1023) {
+        let mut bad = cring_aio_config_init();
+        bad.worker_cpus[15] = 1 << 63;
+        let mut out = cring_aio_pool::default();
+        // SAFETY: valid pointers to locals.
+        let s = unsafe { cring_aio_pool_create(&bad, &mut out) };
+        assert_eq!(
+            (s, out.id),
+            (cring_status::InvalidArgument, 0),
+            "{}",
+            last_error()
+        );
+        assert!(
+            last_error().contains("no CPU that is online"),
+            "{}",
+            last_error()
+        );
+    }
+    assert_eq!(cring_aio_target_close(t), OK);
+    assert_eq!(cring_record_consumer_close(rc), OK);
+    assert_eq!(cring_records_close(rr), OK);
+}
