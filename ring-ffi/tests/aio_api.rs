@@ -585,10 +585,9 @@ fn batch_reports_the_first_refusal() {
     fx.close();
 }
 
-/// Completions with attributes: a target on a record ring made through the ABI posts
-/// completion records that the record consumer ABI reads.
-#[test]
-fn record_target_posts_completion_records() {
+/// An MPSC record ring of 4096 bytes made through the ABI, its consumer, and a pool target
+/// on it.
+fn record_target() -> (cring_records, cring_record_consumer, cring_aio_target) {
     let mut cfg = cring_records_config_init(4096);
     cfg.mode = CRING_MODE_MPSC;
     let mut rr = cring_records::default();
@@ -610,14 +609,11 @@ fn record_target_posts_completion_records() {
             last_error()
         );
     }
-    let p = pool(|c| c.max_workers = 2);
-    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-    let mut s = sub(CRING_AIO_OP_WRITE, w.as_raw_fd(), 77, t);
-    s.buf = b"12345".as_ptr() as *mut c_void;
-    s.len = 5;
-    // SAFETY: a static buffer.
-    unsafe { submit_ok(p, &s) };
+    (rr, rc, t)
+}
 
+/// The next record from `rc` (its payload words, length and type), waiting up to 20 s.
+fn next_record(rc: cring_record_consumer) -> ([u64; 32], usize, u32) {
     let mut buf = [0u64; 32];
     let (mut len, mut ty) = (0usize, 0u32);
     let start = Instant::now();
@@ -626,7 +622,7 @@ fn record_target_posts_completion_records() {
         let st =
             unsafe { cring_record_pop_into(rc, buf.as_mut_ptr().cast(), 256, &mut len, &mut ty) };
         if st == OK {
-            break;
+            return (buf, len, ty);
         }
         assert_eq!(st, cring_status::Empty, "{}", last_error());
         assert!(
@@ -635,6 +631,22 @@ fn record_target_posts_completion_records() {
         );
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Completions with attributes: a target on a record ring made through the ABI posts
+/// completion records that the record consumer ABI reads.
+#[test]
+fn record_target_posts_completion_records() {
+    let (rr, rc, t) = record_target();
+    let p = pool(|c| c.max_workers = 2);
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut s = sub(CRING_AIO_OP_WRITE, w.as_raw_fd(), 77, t);
+    s.buf = b"12345".as_ptr() as *mut c_void;
+    s.len = 5;
+    // SAFETY: a static buffer.
+    unsafe { submit_ok(p, &s) };
+
+    let (buf, len, ty) = next_record(rc);
     assert_eq!(ty, CRING_RECORD_TYPE_COMPLETION);
     let mut c = cring_completion::default();
     // SAFETY: all-zero bytes are a valid iterator, set up by the call.
@@ -1028,27 +1040,7 @@ fn destroy_releases_a_waiting_submitter() {
 fn pinned_workers_post_from_their_cpu() {
     let allowed = ring_aio::CpuSet::current().unwrap();
     let cpu = allowed.iter().last().unwrap();
-    let mut cfg = cring_records_config_init(4096);
-    cfg.mode = CRING_MODE_MPSC;
-    let mut rr = cring_records::default();
-    let mut rc = cring_record_consumer::default();
-    let mut t = cring_aio_target::default();
-    // SAFETY: valid pointers to locals.
-    unsafe {
-        assert_eq!(
-            cring_records_create_heap(&cfg, &mut rr),
-            OK,
-            "{}",
-            last_error()
-        );
-        assert_eq!(cring_record_consumer_open(rr, &mut rc), OK);
-        assert_eq!(
-            cring_aio_target_open_records(rr, &mut t),
-            OK,
-            "{}",
-            last_error()
-        );
-    }
+    let (rr, rc, t) = record_target();
     let p = pool(|c| {
         c.max_workers = 2;
         c.worker_cpus[cpu / 64] |= 1 << (cpu % 64);
@@ -1059,19 +1051,8 @@ fn pinned_workers_post_from_their_cpu() {
         unsafe { submit_ok(p, &sub(CRING_AIO_OP_NOP, -1, i, t)) };
     }
     let mut cpus = Vec::new();
-    let start = Instant::now();
     while (cpus.len() as u64) < OPS {
-        let mut buf = [0u64; 32];
-        let (mut len, mut ty) = (0usize, 0u32);
-        // SAFETY: `buf` is writable for its size in bytes.
-        let st =
-            unsafe { cring_record_pop_into(rc, buf.as_mut_ptr().cast(), 256, &mut len, &mut ty) };
-        if st != OK {
-            assert_eq!(st, cring_status::Empty, "{}", last_error());
-            assert!(start.elapsed() < Duration::from_secs(20), "records missing");
-            std::thread::sleep(Duration::from_millis(1));
-            continue;
-        }
+        let (buf, len, _) = next_record(rc);
         let mut c = cring_completion::default();
         // SAFETY: all-zero bytes are a valid iterator, set up by the call.
         let mut it: cring_attr_iter = unsafe { std::mem::zeroed() };
